@@ -1,0 +1,82 @@
+"""Shared fixtures and the hypothesis profiles (``HYPOTHESIS_PROFILE=ci`` in CI)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from threadcore import (
+    Directory,
+    Handler,
+    Inbox,
+    InMemoryRepository,
+    ManualClock,
+    Policy,
+    Resource,
+    SequentialIds,
+)
+
+settings.register_profile(
+    "ci",
+    max_examples=1000,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "dev",
+    max_examples=150,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
+QUEUE = "6249888001"
+OWNER = "+12092480001"
+GUEST = "+16502240001"
+
+
+def billing_directory() -> Directory:
+    """The issue's example directory: one queue, one number, three handlers."""
+    return Directory(
+        [
+            Resource(
+                extension_id=QUEUE,
+                name="Billing Queue",
+                extension_type="Department",
+                phone_numbers=[OWNER],
+                handlers=["101", Handler("102", name="Ann Lee"), "103"],
+            )
+        ]
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def make_inbox(clock: ManualClock) -> Callable[..., Inbox]:
+    def make(policy: Policy | None = None, directory: Directory | None = None) -> Inbox:
+        return Inbox(
+            repository=InMemoryRepository(),
+            directory=directory if directory is not None else billing_directory(),
+            clock=clock,
+            policy=policy if policy is not None else Policy(ttl=timedelta(hours=72)),
+            ids=SequentialIds("t"),
+        )
+
+    return make
+
+
+@pytest.fixture
+def inbox(make_inbox: Callable[..., Inbox]) -> Inbox:
+    return make_inbox()

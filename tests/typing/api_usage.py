@@ -1,0 +1,52 @@
+"""Public API usage that mypy --strict type-checks (it is not run by pytest)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from threadcore import (
+    Directory,
+    Event,
+    Handler,
+    Inbox,
+    InMemoryRepository,
+    ManualClock,
+    Message,
+    Policy,
+    Resource,
+    StatusReason,
+    Thread,
+    ThreadcoreError,
+    ThreadStatus,
+)
+
+directory = Directory(
+    [
+        Resource(
+            extension_id="1",
+            name="Q",
+            phone_numbers=["+12092480001"],
+            handlers=["101", Handler("102", name="Ann")],
+        )
+    ]
+)
+clock = ManualClock(datetime(2026, 2, 17, tzinfo=UTC))
+inbox = Inbox(
+    repository=InMemoryRepository(),
+    directory=directory,
+    clock=clock,
+    policy=Policy(ttl=timedelta(hours=1)),
+)
+message: Message = inbox.receive(
+    owner_number="+12092480001", guest_number="+16502240001", body="Hi"
+)
+thread: Thread = inbox.get(message.thread_id, actor="101")
+status: ThreadStatus = thread.status
+reason: StatusReason | None = thread.status_reason
+resolved: list[Thread] = inbox.expire()
+events: list[tuple[int, Event]] = inbox.events(after=0)
+try:
+    inbox.assign(thread.id, actor="101", assignee=None)
+except ThreadcoreError as error:
+    code: str = error.code
+    http: int = error.status

@@ -1,0 +1,121 @@
+"""threadcore: the thread rules of a shared SMS inbox, as an embeddable library.
+
+Import everything from here; the submodules are private unless documented.
+"""
+
+from threadcore.adapters.directory import Directory
+from threadcore.adapters.memory import InMemoryRepository
+from threadcore.clock import ManualClock, SystemClock
+from threadcore.domain.errors import (
+    AssigneeNotHandler,
+    ConcurrencyConflict,
+    Conflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAssignee,
+    NotFound,
+    NotPermitted,
+    PhoneNumberInUse,
+    ResourceExists,
+    ResourceNotFound,
+    ThreadcoreError,
+    ThreadDeleted,
+    ThreadNotFound,
+    ThreadNotOpen,
+    ThreadUnassigned,
+    UnknownPhoneNumber,
+)
+from threadcore.domain.events import (
+    Event,
+    MessageAdded,
+    ThreadAssigned,
+    ThreadOpened,
+    ThreadResolved,
+)
+from threadcore.domain.events import (
+    ThreadDeleted as ThreadDeletedEvent,
+)
+from threadcore.domain.model import (
+    Availability,
+    Direction,
+    Handler,
+    Message,
+    OwnerResource,
+    Party,
+    Policy,
+    Resource,
+    StatusReason,
+    Thread,
+    ThreadStatus,
+    ThreadUser,
+)
+from threadcore.domain.transitions import TRANSITIONS, Command, Lifecycle
+from threadcore.ids import RandomIds, SequentialIds
+from threadcore.inbox import Inbox
+from threadcore.ports import (
+    Clock,
+    DirectoryPort,
+    IdGenerator,
+    MutableDirectoryPort,
+    Repository,
+    StoredEvent,
+    UnitOfWork,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TRANSITIONS",
+    "AssigneeNotHandler",
+    "Availability",
+    "Clock",
+    "Command",
+    "ConcurrencyConflict",
+    "Conflict",
+    "Direction",
+    "Directory",
+    "DirectoryPort",
+    "Event",
+    "Handler",
+    "IdGenerator",
+    "IdempotencyConflict",
+    "InMemoryRepository",
+    "Inbox",
+    "InvalidInput",
+    "Lifecycle",
+    "ManualClock",
+    "Message",
+    "MessageAdded",
+    "MutableDirectoryPort",
+    "NotAssignee",
+    "NotFound",
+    "NotPermitted",
+    "OwnerResource",
+    "Party",
+    "PhoneNumberInUse",
+    "Policy",
+    "RandomIds",
+    "Repository",
+    "Resource",
+    "ResourceExists",
+    "ResourceNotFound",
+    "SequentialIds",
+    "StatusReason",
+    "StoredEvent",
+    "SystemClock",
+    "Thread",
+    "ThreadAssigned",
+    "ThreadDeleted",
+    "ThreadDeletedEvent",
+    "ThreadNotFound",
+    "ThreadNotOpen",
+    "ThreadOpened",
+    "ThreadResolved",
+    "ThreadStatus",
+    "ThreadUnassigned",
+    "ThreadUser",
+    "ThreadcoreError",
+    "UnitOfWork",
+    "UnknownPhoneNumber",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Adapters for the ports: one module per adapter."""

@@ -1,0 +1,307 @@
+"""Pure transitions of the thread lifecycle over one static transition table.
+
+Each function takes a thread (and the instant ``now``) and returns the new thread plus the event
+that records the change; none reads a clock or touches storage. :data:`TRANSITIONS` is the single
+source of truth for which command is allowed in which lifecycle state; the diagram in the docs is
+generated from it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Final
+
+import attrs
+
+from threadcore.domain.errors import (
+    AssigneeNotHandler,
+    NotAssignee,
+    NotPermitted,
+    ThreadcoreError,
+    ThreadDeleted,
+    ThreadNotOpen,
+    ThreadUnassigned,
+)
+from threadcore.domain.events import (
+    MessageAdded,
+    ThreadAssigned,
+    ThreadOpened,
+    ThreadResolved,
+)
+from threadcore.domain.events import (
+    ThreadDeleted as ThreadDeletedEvent,
+)
+from threadcore.domain.model import (
+    Availability,
+    Direction,
+    Message,
+    Party,
+    Resource,
+    StatusReason,
+    Thread,
+    ThreadStatus,
+    ThreadUser,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "Command",
+    "Lifecycle",
+    "add_message",
+    "assign",
+    "catch_up",
+    "check",
+    "delete",
+    "effective",
+    "expire",
+    "lifecycle",
+    "open_thread",
+    "resolve",
+    "sender_may_send",
+]
+
+
+class Lifecycle(enum.StrEnum):
+    """The lifecycle state of a thread: open, resolved (final) or deleted (a tombstone)."""
+
+    OPEN = "Open"
+    RESOLVED = "Resolved"
+    DELETED = "Deleted"
+
+
+class Command(enum.StrEnum):
+    """What can be done to an existing thread."""
+
+    ADD_MESSAGE = "add_message"
+    ASSIGN = "assign"
+    RESOLVE = "resolve"
+    EXPIRE = "expire"
+    DELETE = "delete"
+
+
+_O, _R, _D = Lifecycle.OPEN, Lifecycle.RESOLVED, Lifecycle.DELETED
+# Enum members as module constants: attribute access on an Enum class is slow on the hot path.
+_OPEN_STATUS, _ALIVE, _INBOUND = ThreadStatus.OPEN, Availability.ALIVE, Direction.INBOUND
+
+#: state x command -> the next state, or the error the command fails with.
+TRANSITIONS: Final[Mapping[tuple[Lifecycle, Command], Lifecycle | type[ThreadcoreError]]] = (
+    MappingProxyType(
+        {
+            (_O, Command.ADD_MESSAGE): _O,
+            (_O, Command.ASSIGN): _O,
+            (_O, Command.RESOLVE): _R,
+            (_O, Command.EXPIRE): _R,
+            (_O, Command.DELETE): _D,
+            (_R, Command.ADD_MESSAGE): ThreadNotOpen,
+            (_R, Command.ASSIGN): ThreadNotOpen,
+            (_R, Command.RESOLVE): ThreadNotOpen,
+            (_R, Command.EXPIRE): ThreadNotOpen,
+            (_R, Command.DELETE): _D,
+            (_D, Command.ADD_MESSAGE): ThreadDeleted,
+            (_D, Command.ASSIGN): ThreadDeleted,
+            (_D, Command.RESOLVE): ThreadDeleted,
+            (_D, Command.EXPIRE): ThreadDeleted,
+            (_D, Command.DELETE): ThreadDeleted,
+        }
+    )
+)
+
+_MESSAGES: Final[Mapping[type[ThreadcoreError], str]] = {
+    ThreadNotOpen: "Thread [{id}] is resolved; resolved threads cannot be reopened",
+    ThreadDeleted: "Thread [{id}] was deleted",
+}
+
+
+def lifecycle(thread: Thread) -> Lifecycle:
+    """The lifecycle state of a stored thread (expiry not applied: see :func:`effective`)."""
+    if thread.availability is Availability.DELETED:
+        return _D
+    return _O if thread.status is ThreadStatus.OPEN else _R
+
+
+def check(thread: Thread, command: Command) -> Lifecycle:
+    """Return the state ``command`` leads to from ``thread``'s state, or raise the table's error."""
+    outcome = TRANSITIONS[lifecycle(thread), command]
+    if isinstance(outcome, Lifecycle):
+        return outcome
+    raise outcome(_MESSAGES[outcome].format(id=thread.id))
+
+
+def open_thread(
+    thread_id: str,
+    resource: Resource,
+    owner_number: str,
+    guest_number: str,
+    assignee: ThreadUser | None,
+    initiator: str | None,
+    now: datetime,
+) -> tuple[Thread, ThreadOpened]:
+    """A new open thread for the pair, owned by ``resource``, with no message yet.
+
+    Callers add the message that caused it in the same command (see :func:`add_message`).
+    """
+    thread = Thread(
+        id=thread_id,
+        owner_party=Party(owner_number),
+        guest_party=Party(guest_number),
+        owner=resource.owner,
+        creation_time=now,
+        status=ThreadStatus.OPEN,
+        availability=Availability.ALIVE,
+        assignee=assignee,
+        status_reason=None,
+        label=None,
+        last_modified_time=now,
+        last_inbound_at=None,
+        last_outbound_at=None,
+        latest_message_at=now,
+        version=1,
+    )
+    event = ThreadOpened(
+        thread_id, now, resource.extension_id, owner_number, guest_number, assignee, initiator
+    )
+    return thread, event
+
+
+def add_message(thread: Thread, message: Message) -> tuple[Thread, MessageAdded]:
+    """The thread after ``message`` was added: label, activity times and version move on."""
+    if thread.status is not _OPEN_STATUS or thread.availability is not _ALIVE:
+        check(thread, Command.ADD_MESSAGE)  # raises the table's error
+    at = message.created_at
+    inbound = message.direction is _INBOUND
+    new = Thread(
+        thread.id,
+        thread.owner_party,
+        thread.guest_party,
+        thread.owner,
+        thread.creation_time,
+        thread.status,
+        thread.availability,
+        thread.assignee,
+        thread.status_reason,
+        message.body,
+        at,
+        at if inbound else thread.last_inbound_at,
+        thread.last_outbound_at if inbound else at,
+        at,
+        thread.version + 1,
+    )
+    author = message.author
+    initiator = author.extension_id if author is not None else None
+    return new, MessageAdded(thread.id, at, message.id, message.direction, initiator)
+
+
+def effective(thread: Thread, now: datetime, ttl: timedelta) -> Thread:
+    """The thread as it is at ``now``: an open thread whose due time has come is resolved
+    (ThreadExpired) as of its due time, whether or not a sweep has written that yet."""
+    return catch_up(thread, now, ttl)[0]
+
+
+def catch_up(thread: Thread, now: datetime, ttl: timedelta) -> tuple[Thread, ThreadResolved | None]:
+    """Like :func:`effective`, and also the expiry event when the thread expired unwritten."""
+    if (
+        thread.status is _OPEN_STATUS
+        and thread.availability is _ALIVE
+        and now >= thread.latest_message_at + ttl
+    ):
+        return expire(thread, ttl)
+    return thread, None
+
+
+def expire(thread: Thread, ttl: timedelta) -> tuple[Thread, ThreadResolved]:
+    """Resolve the thread with reason ThreadExpired as of its due time (latest message + ttl)."""
+    check(thread, Command.EXPIRE)
+    due = thread.due_at(ttl)
+    new = attrs.evolve(
+        thread,
+        status=ThreadStatus.RESOLVED,
+        status_reason=StatusReason.THREAD_EXPIRED,
+        assignee=None,
+        last_modified_time=due,
+        version=thread.version + 1,
+    )
+    return new, ThreadResolved(thread.id, due, StatusReason.THREAD_EXPIRED, None)
+
+
+def resolve(
+    thread: Thread, reason: StatusReason, initiator: str | None, now: datetime
+) -> tuple[Thread, ThreadResolved]:
+    """Resolve an open thread for ``reason``; the assignee is removed. Resolved is final."""
+    check(thread, Command.RESOLVE)
+    new = attrs.evolve(
+        thread,
+        status=ThreadStatus.RESOLVED,
+        status_reason=reason,
+        assignee=None,
+        last_modified_time=now,
+        version=thread.version + 1,
+    )
+    return new, ThreadResolved(thread.id, now, reason, initiator)
+
+
+def delete(thread: Thread, initiator: str, now: datetime) -> tuple[Thread, ThreadDeletedEvent]:
+    """Make the thread a tombstone: availability Deleted, assignee removed, status and status
+    reason left as they were."""
+    check(thread, Command.DELETE)
+    new = attrs.evolve(
+        thread,
+        availability=Availability.DELETED,
+        assignee=None,
+        last_modified_time=now,
+        version=thread.version + 1,
+    )
+    return new, ThreadDeletedEvent(thread.id, now, initiator)
+
+
+def assign(
+    thread: Thread,
+    resource: Resource,
+    actor: str | None,
+    assignee: str | None,
+    now: datetime,
+) -> tuple[Thread, ThreadAssigned | None]:
+    """Assign, reassign or (``assignee=None``) unassign an open thread.
+
+    The assignee must be a handler of the thread's resource. Anyone may assign an unassigned
+    thread; the current assignee may hand it to anyone or unassign it; any other handler may only
+    take it for themselves. ``actor=None`` is the system (e.g. a handler removed from the
+    directory) and may do anything. Assigning the current assignee again changes nothing and
+    returns no event.
+    """
+    check(thread, Command.ASSIGN)
+    if assignee is not None and not resource.is_handler(assignee):
+        raise AssigneeNotHandler(
+            f"Extension [{assignee}] is not an SMS handler of resource [{resource.extension_id}]",
+            parameter="assignee",
+        )
+    current = thread.assignee.extension_id if thread.assignee is not None else None
+    if assignee == current:
+        return thread, None
+    if actor is not None and current is not None and actor != current and assignee != actor:
+        raise NotPermitted(
+            f"Extension [{actor}] may only take thread [{thread.id}] for themselves: "
+            f"it is assigned to extension [{current}]"
+        )
+    user = resource.user(assignee) if assignee is not None else None
+    new = attrs.evolve(thread, assignee=user, last_modified_time=now, version=thread.version + 1)
+    return new, ThreadAssigned(thread.id, now, user, thread.assignee, actor)
+
+
+def sender_may_send(
+    thread: Thread, resource: Resource, actor: str, claim_on_send: bool, now: datetime
+) -> tuple[Thread, ThreadAssigned | None]:
+    """Check that ``actor`` may send on the open ``thread``: only its assignee may. An unassigned
+    thread is refused unless ``claim_on_send``, in which case the sender takes it."""
+    check(thread, Command.ADD_MESSAGE)
+    if thread.assignee is None:
+        if not claim_on_send:
+            raise ThreadUnassigned(
+                f"Thread [{thread.id}] has no assignee; assign it before sending on it"
+            )
+        return assign(thread, resource, actor, actor, now)
+    if thread.assignee.extension_id != actor:
+        raise NotAssignee(actor)
+    return thread, None

@@ -1,0 +1,109 @@
+"""Input checks shared by the domain and the facade: each raises :class:`InvalidInput` naming the
+parameter, never a bare ``TypeError`` or ``ValueError``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import phonenumbers
+
+from threadcore.domain.errors import InvalidInput
+
+__all__ = ["check_body", "check_extension_id", "check_utc", "e164"]
+
+#: Longest extension id accepted (ids are opaque strings, but not unbounded).
+MAX_ID_LENGTH = 64
+
+
+@lru_cache(maxsize=65536)
+def _parse_e164(value: str) -> str | None:
+    if not value.startswith("+") or len(value) > 16 or not value[1:].isdigit():
+        return None
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    canonical = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return canonical if canonical == value else None
+
+
+def e164(value: object, parameter: str) -> str:
+    """Return ``value`` if it is a phone number written in E.164 (``+`` and digits, a possible
+    number for its country), else raise :class:`InvalidInput` naming ``parameter``."""
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be a string, not {type(value).__name__}",
+            parameter=parameter,
+        )
+    number = _parse_e164(value)
+    if number is None:
+        raise InvalidInput(
+            f"Parameter [{parameter}] is not a phone number in E.164 format: {value[:40]!r}",
+            parameter=parameter,
+        )
+    return number
+
+
+def check_body(value: object, max_length: int, parameter: str = "body") -> str:
+    """Return a message body that is a non-blank string of at most ``max_length`` characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be a string, not {type(value).__name__}",
+            parameter=parameter,
+        )
+    if not value.strip():
+        raise InvalidInput(f"Parameter [{parameter}] must not be empty", parameter=parameter)
+    if len(value) > max_length:
+        raise InvalidInput(
+            f"Parameter [{parameter}] is longer than {max_length} characters",
+            parameter=parameter,
+        )
+    if "\x00" in value:
+        raise InvalidInput(f"Parameter [{parameter}] must not contain NUL", parameter=parameter)
+    return value
+
+
+def check_extension_id(value: object, parameter: str) -> str:
+    """Return an extension id: a non-empty string of printable characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be a string, not {type(value).__name__}",
+            parameter=parameter,
+        )
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable() or value != value.strip():
+        raise InvalidInput(
+            f"Parameter [{parameter}] is not a valid extension id: {value[:40]!r}",
+            parameter=parameter,
+        )
+    return value
+
+
+def check_utc(value: object, parameter: str) -> datetime:
+    """Return ``value`` as a timezone-aware UTC datetime; naive datetimes are refused."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be a datetime, not {type(value).__name__}",
+            parameter=parameter,
+        )
+    offset = value.utcoffset()
+    if offset is None:
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be timezone-aware (UTC), got a naive datetime",
+            parameter=parameter,
+        )
+    if value.tzinfo is UTC:
+        return value
+    return (value - offset).replace(tzinfo=UTC) if offset else value.replace(tzinfo=UTC)
+
+
+def check_positive_duration(value: object, parameter: str) -> timedelta:
+    """Return ``value`` if it is a ``timedelta`` longer than zero."""
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be a positive timedelta, got {value!r}",
+            parameter=parameter,
+        )
+    return value

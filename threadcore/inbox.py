@@ -1,0 +1,604 @@
+"""The facade: load through the ports, call the pure domain, save, publish.
+
+All rules live in :mod:`threadcore.domain`; this module only orchestrates the repository, the
+directory, the clock and the id generator, one unit of work per command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from threadcore.adapters.memory import InMemoryRepository
+from threadcore.clock import SystemClock
+from threadcore.domain import transitions as tx
+from threadcore.domain.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InvalidInput,
+    NotPermitted,
+    ThreadNotFound,
+    UnknownPhoneNumber,
+)
+from threadcore.domain.events import Event
+from threadcore.domain.model import (
+    Availability,
+    Direction,
+    Handler,
+    Message,
+    Policy,
+    Resource,
+    StatusReason,
+    Thread,
+    ThreadUser,
+)
+from threadcore.domain.validation import check_body, check_extension_id, check_utc, e164
+from threadcore.ids import RandomIds
+from threadcore.ports import (
+    Clock,
+    DirectoryPort,
+    IdGenerator,
+    MutableDirectoryPort,
+    Repository,
+    StoredEvent,
+    UnitOfWork,
+)
+
+__all__ = ["Inbox"]
+
+R = TypeVar("R")
+Listener = Callable[[Event], None]
+
+_SWEEP_BATCH = 500
+_INBOUND, _OUTBOUND, _ALIVE = Direction.INBOUND, Direction.OUTBOUND, Availability.ALIVE
+_MAX_PROVIDER_ID = 256
+
+
+class Inbox:
+    """A shared SMS inbox: the thread rules over a repository, a directory and a clock.
+
+    Every command and query takes the acting handler's extension id as ``actor=`` (except
+    :meth:`receive`, which the carrier calls, :meth:`expire` and the directory changes). Commands
+    are atomic: all their effects and events are stored together, or none; a refused command
+    raises a :class:`~threadcore.ThreadcoreError` subclass and changes nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        repository: Repository | None = None,
+        directory: DirectoryPort,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        ids: IdGenerator | None = None,
+        retries: int = 5,
+    ) -> None:
+        self._repo: Repository = repository if repository is not None else InMemoryRepository()
+        self._directory = directory
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._policy = policy if policy is not None else Policy()
+        if not isinstance(self._policy, Policy):
+            raise InvalidInput("Parameter [policy] must be a Policy", parameter="policy")
+        self._ids: IdGenerator = ids if ids is not None else RandomIds()
+        self._retries = max(1, retries)
+        self._listeners: list[Listener] = []
+
+    @property
+    def policy(self) -> Policy:
+        """The rules this inbox applies."""
+        return self._policy
+
+    @property
+    def directory(self) -> DirectoryPort:
+        """The directory of resources, numbers and handlers."""
+        return self._directory
+
+    # --- plumbing -------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The current instant from the clock port (validated timezone-aware UTC)."""
+        now = self._clock.now()
+        if now.tzinfo is not UTC:
+            now = check_utc(now, "clock.now()")
+        return now
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every event after the command that made it has committed.
+
+        A listener's exception reaches the caller of the command; the command stays committed.
+        For a durable feed read :meth:`events` with a cursor instead.
+        """
+        self._listeners.append(listener)
+
+    def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """The event outbox: ``(position, event)`` pairs after position ``after``, in order."""
+        return self._repo.events(after, limit)
+
+    def _run(self, work: Callable[[UnitOfWork, list[Event]], R]) -> R:
+        """Run ``work`` in a unit of work, retrying on optimistic conflicts; ``work`` writes
+        through the unit of work and appends the events it makes to the list it is given."""
+        for _ in range(self._retries):
+            events: list[Event] = []
+            try:
+                with self._repo.unit_of_work() as uow:
+                    result = work(uow, events)
+                    if events:
+                        uow.append_events(events)
+            except ConcurrencyConflict:
+                continue
+            if self._listeners:
+                for event in events:
+                    for listener in self._listeners:
+                        listener(event)
+            return result
+        raise ConcurrencyConflict(
+            f"The command was retried {self._retries} times and kept conflicting with other writers"
+        )
+
+    def _read(self, work: Callable[[UnitOfWork], R]) -> R:
+        with self._repo.unit_of_work() as uow:
+            return work(uow)
+
+    def _visible(self, uow: UnitOfWork, thread_id: object, actor: str) -> tuple[Thread, Resource]:
+        """The stored thread and its resource, if ``actor`` handles SMS for that resource;
+        otherwise the thread does not exist for them."""
+        if not isinstance(thread_id, str):
+            raise InvalidInput(
+                f"Parameter [thread_id] must be a string, not {type(thread_id).__name__}",
+                parameter="thread_id",
+            )
+        thread = uow.thread(thread_id)
+        resource = None if thread is None else self._directory.resource(thread.owner.extension_id)
+        if thread is None or resource is None or not resource.is_handler(actor):
+            raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
+        return thread, resource
+
+    def _current_for_pair(
+        self, uow: UnitOfWork, owner: str, guest: str, now: datetime, events: list[Event]
+    ) -> Thread | None:
+        """The pair's open thread at ``now``; a stored one that is due gets its expiry written."""
+        thread = uow.open_thread_for_pair(owner, guest)
+        if thread is None:
+            return None
+        current, expired = tx.catch_up(thread, now, self._policy.ttl)
+        if expired is not None:
+            uow.save_thread(current, thread.version)
+            events.append(expired)
+            return None
+        return thread
+
+    def _replay(
+        self,
+        uow: UnitOfWork,
+        provider_message_id: str | None,
+        matches: Callable[[Message], bool],
+    ) -> Message | None:
+        if provider_message_id is None:
+            return None
+        original = uow.message_by_provider_id(provider_message_id)
+        if original is None:
+            return None
+        if not matches(original):
+            raise IdempotencyConflict(
+                f"Provider message id [{provider_message_id}] was already used for another message",
+                parameter="provider_message_id",
+            )
+        return original
+
+    def _post(
+        self,
+        uow: UnitOfWork,
+        events: list[Event],
+        thread: Thread,
+        loaded_version: int,
+        direction: Direction,
+        body: str,
+        author: ThreadUser | None,
+        now: datetime,
+        provider_message_id: str | None,
+    ) -> Message:
+        """Add a message to the open ``thread`` (loaded at ``loaded_version``; 0 when new)."""
+        owner, guest = thread.owner_party.phone_number, thread.guest_party.phone_number
+        inbound = direction is _INBOUND
+        message = Message(
+            self._ids.new_id(),
+            thread.id,
+            direction,
+            body,
+            guest if inbound else owner,
+            owner if inbound else guest,
+            author,
+            now,
+            now,
+            _ALIVE,
+            provider_message_id,
+        )
+        thread, added = tx.add_message(thread, message)
+        uow.save_thread(thread, loaded_version)
+        uow.add_message(message)
+        events.append(added)
+        return message
+
+    def _open_or_current(
+        self,
+        uow: UnitOfWork,
+        events: list[Event],
+        resource: Resource,
+        owner: str,
+        guest: str,
+        author: ThreadUser | None,
+        now: datetime,
+    ) -> tuple[Thread, int]:
+        """The pair's open thread and the version it was loaded at, or a new thread (version 0)
+        assigned to ``author`` when none is open at ``now``."""
+        thread = self._current_for_pair(uow, owner, guest, now, events)
+        if thread is not None:
+            return thread, thread.version
+        initiator = author.extension_id if author is not None else None
+        thread, opened = tx.open_thread(
+            self._ids.new_id(), resource, owner, guest, author, initiator, now
+        )
+        events.append(opened)
+        return thread, 0
+
+    # --- messages -------------------------------------------------------------------------------
+    def receive(
+        self,
+        *,
+        owner_number: str,
+        guest_number: str,
+        body: str,
+        provider_message_id: str | None = None,
+    ) -> Message:
+        """Store an inbound message from ``guest_number`` to the resource number ``owner_number``.
+
+        It goes on the pair's open thread; with none open, a new open thread without an assignee
+        is created. A repeated ``provider_message_id`` returns the original message unchanged.
+        """
+        owner = e164(owner_number, "owner_number")
+        guest = e164(guest_number, "guest_number")
+        if owner == guest:
+            raise InvalidInput("A number cannot message itself", parameter="guest_number")
+        body = check_body(body, self._policy.max_body_length)
+        pid = _check_provider_id(provider_message_id)
+        resource = self._directory.resource_for_number(owner)
+        if resource is None:
+            raise UnknownPhoneNumber(f"Phone number [{owner}] belongs to no resource")
+        now = self.now()
+
+        def work(uow: UnitOfWork, events: list[Event]) -> Message:
+            if pid is not None:
+                original = self._replay(
+                    uow,
+                    pid,
+                    lambda m: (
+                        m.direction is _INBOUND
+                        and m.from_number == guest
+                        and m.to_number == owner
+                        and (m.body == body or m.availability is Availability.DELETED)
+                    ),
+                )
+                if original is not None:
+                    return original
+            thread, loaded = self._open_or_current(uow, events, resource, owner, guest, None, now)
+            return self._post(uow, events, thread, loaded, _INBOUND, body, None, now, pid)
+
+        return self._run(work)
+
+    def send(
+        self,
+        *,
+        actor: str,
+        body: str,
+        owner_number: str | None = None,
+        guest_number: str | None = None,
+        thread_id: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> Message:
+        """Send an outbound message as handler ``actor``, naming either the pair of numbers or
+        ``thread_id=``.
+
+        By pair: with no open thread for it, a new thread is created and assigned to the sender.
+        On an open thread only its assignee may send (an unassigned thread is refused unless
+        ``Policy(claim_on_send=True)``). A thread named by id must exist for the actor, be alive
+        and open.
+        """
+        actor = check_extension_id(actor, "actor")
+        body = check_body(body, self._policy.max_body_length)
+        pid = _check_provider_id(provider_message_id)
+        if thread_id is not None:
+            if owner_number is not None or guest_number is not None:
+                raise InvalidInput(
+                    "Name either thread_id or owner_number and guest_number, not both",
+                    parameter="thread_id",
+                )
+            return self._send_on_thread(actor, body, thread_id, pid)
+        if owner_number is None or guest_number is None:
+            raise InvalidInput(
+                "Name either thread_id or both owner_number and guest_number",
+                parameter="owner_number" if owner_number is None else "guest_number",
+            )
+        owner = e164(owner_number, "owner_number")
+        guest = e164(guest_number, "guest_number")
+        if owner == guest:
+            raise InvalidInput("A number cannot message itself", parameter="guest_number")
+        resource = self._directory.resource_for_number(owner)
+        if resource is None:
+            raise UnknownPhoneNumber(f"Phone number [{owner}] belongs to no resource")
+        if not resource.is_handler(actor):
+            raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
+        now = self.now()
+        author = resource.user(actor)
+
+        def work(uow: UnitOfWork, events: list[Event]) -> Message:
+            original = self._replay(
+                uow,
+                pid,
+                lambda m: (
+                    m.direction is _OUTBOUND
+                    and m.from_number == owner
+                    and m.to_number == guest
+                    and _same_author(m, actor)
+                    and (m.body == body or m.availability is Availability.DELETED)
+                ),
+            )
+            if original is not None:
+                return original
+            thread, loaded = self._open_or_current(uow, events, resource, owner, guest, author, now)
+            if loaded:
+                thread, claimed = tx.sender_may_send(
+                    thread, resource, actor, self._policy.claim_on_send, now
+                )
+                if claimed is not None:
+                    events.append(claimed)
+            return self._post(uow, events, thread, loaded, _OUTBOUND, body, author, now, pid)
+
+        return self._run(work)
+
+    def _send_on_thread(self, actor: str, body: str, thread_id: str, pid: str | None) -> Message:
+        now = self.now()
+
+        def work(uow: UnitOfWork, events: list[Event]) -> Message:
+            original = self._replay(
+                uow,
+                pid,
+                lambda m: (
+                    m.direction is _OUTBOUND
+                    and m.thread_id == thread_id
+                    and _same_author(m, actor)
+                    and (m.body == body or m.availability is Availability.DELETED)
+                ),
+            )
+            if original is not None:
+                return original
+            stored, resource = self._visible(uow, thread_id, actor)
+            thread = tx.effective(stored, now, self._policy.ttl)
+            thread, claimed = tx.sender_may_send(
+                thread, resource, actor, self._policy.claim_on_send, now
+            )
+            if claimed is not None:
+                events.append(claimed)
+            author = resource.user(actor)
+            return self._post(
+                uow, events, thread, stored.version, _OUTBOUND, body, author, now, pid
+            )
+
+        return self._run(work)
+
+    # --- thread commands ------------------------------------------------------------------------
+    def assign(self, thread_id: str, *, actor: str, assignee: str | None) -> Thread:
+        """Assign, reassign or (``assignee=None``) unassign an open thread.
+
+        Anyone handling the resource may assign an unassigned thread to any of its handlers; the
+        current assignee may hand it to anyone or unassign it; others may only take it for
+        themselves. Assigning the current assignee again changes nothing.
+        """
+        actor = check_extension_id(actor, "actor")
+        if assignee is not None:
+            assignee = check_extension_id(assignee, "assignee")
+        now = self.now()
+
+        def work(uow: UnitOfWork, events: list[Event]) -> Thread:
+            stored, resource = self._visible(uow, thread_id, actor)
+            thread = tx.effective(stored, now, self._policy.ttl)
+            new, event = tx.assign(thread, resource, actor, assignee, now)
+            if event is not None:
+                uow.save_thread(new, stored.version)
+                events.append(event)
+            return new
+
+        return self._run(work)
+
+    def resolve(self, thread_id: str, *, actor: str) -> Thread:
+        """Resolve an open thread (reason Manual; the assignee is removed). Any handler of the
+        thread's resource may; resolved is final."""
+        actor = check_extension_id(actor, "actor")
+        now = self.now()
+
+        def work(uow: UnitOfWork, events: list[Event]) -> Thread:
+            stored, _ = self._visible(uow, thread_id, actor)
+            thread = tx.effective(stored, now, self._policy.ttl)
+            new, event = tx.resolve(thread, StatusReason.MANUAL, actor, now)
+            uow.save_thread(new, stored.version)
+            events.append(event)
+            return new
+
+        return self._run(work)
+
+    def delete(self, thread_id: str, *, actor: str) -> Thread:
+        """Delete a thread, open or resolved: its record stays as a tombstone (availability
+        Deleted, assignee removed, status and reason kept) and its messages are gone."""
+        actor = check_extension_id(actor, "actor")
+        now = self.now()
+
+        def work(uow: UnitOfWork, events: list[Event]) -> Thread:
+            stored, _ = self._visible(uow, thread_id, actor)
+            thread, expired = tx.catch_up(stored, now, self._policy.ttl)
+            if expired is not None:
+                events.append(expired)
+            new, event = tx.delete(thread, actor, now)
+            uow.save_thread(new, stored.version)
+            uow.tombstone_messages(new.id, now)
+            events.append(event)
+            return new
+
+        return self._run(work)
+
+    def expire(self) -> list[Thread]:
+        """Write every expiry that is due (the sweep) and return the threads it resolved.
+
+        Reads and commands already see due threads as resolved; the sweep only makes the
+        stored records and the event feed catch up.
+        """
+        now = self.now()
+        ttl = self._policy.ttl
+        resolved: list[Thread] = []
+        while True:
+
+            def work(uow: UnitOfWork, events: list[Event]) -> list[Thread]:
+                batch = []
+                for thread in uow.due_threads(now - ttl, _SWEEP_BATCH):
+                    new, event = tx.expire(thread, ttl)
+                    uow.save_thread(new, thread.version)
+                    events.append(event)
+                    batch.append(new)
+                return batch
+
+            batch = self._run(work)
+            resolved.extend(batch)
+            if len(batch) < _SWEEP_BATCH:
+                return resolved
+
+    # --- queries --------------------------------------------------------------------------------
+    def get(self, thread_id: str, *, actor: str) -> Thread:
+        """The thread as it is now (expiry applied), if ``actor`` handles its resource."""
+        actor = check_extension_id(actor, "actor")
+        now = self.now()
+        stored, _ = self._read(lambda uow: self._visible(uow, thread_id, actor))
+        return tx.effective(stored, now, self._policy.ttl)
+
+    def messages(self, thread_id: str, *, actor: str) -> list[Message]:
+        """The thread's alive messages, oldest first (none once the thread is deleted)."""
+        actor = check_extension_id(actor, "actor")
+
+        def read(uow: UnitOfWork) -> list[Message]:
+            self._visible(uow, thread_id, actor)
+            return [m for m in uow.messages(thread_id) if m.availability is Availability.ALIVE]
+
+        return self._read(read)
+
+    # --- directory changes ----------------------------------------------------------------------
+    def _mutable_directory(self) -> MutableDirectoryPort:
+        directory = self._directory
+        if not isinstance(directory, MutableDirectoryPort):
+            raise NotPermitted("This inbox's directory cannot be changed through the inbox")
+        return directory
+
+    def add_resource(self, resource: Resource) -> None:
+        """Add a resource (its extension id and numbers must be unused)."""
+        self._mutable_directory().add_resource(resource)
+
+    def add_phone_number(self, extension_id: str, phone_number: str) -> None:
+        """Give a resource another phone number."""
+        self._mutable_directory().add_phone_number(extension_id, phone_number)
+
+    def add_handler(self, extension_id: str, handler: Handler | str) -> None:
+        """Make a handler (an extension id or a :class:`Handler`) an SMS handler of a resource."""
+        directory = self._mutable_directory()
+        directory.add_handler(
+            extension_id, handler if isinstance(handler, Handler) else Handler(handler)
+        )
+
+    def remove_resource(self, extension_id: str) -> list[Thread]:
+        """Remove a resource; its open threads are resolved with reason OwnerDeleted (returned)."""
+        directory = self._mutable_directory()
+        removed = directory.remove_resource(extension_id)
+        return self._follow_directory(
+            lambda uow: uow.open_threads(owner_extension_id=removed.extension_id),
+            lambda thread, now: tx.resolve(thread, StatusReason.OWNER_DELETED, None, now),
+            undo=lambda: directory.add_resource(removed),
+        )
+
+    def remove_phone_number(self, extension_id: str, phone_number: str) -> list[Thread]:
+        """Take a number from a resource; its open threads on that number are resolved with
+        reason OwnerPhoneNumberDeleted (returned)."""
+        directory = self._mutable_directory()
+        number = e164(phone_number, "phone_number")
+        directory.remove_phone_number(extension_id, number)
+        return self._follow_directory(
+            lambda uow: uow.open_threads(owner_extension_id=extension_id, owner_number=number),
+            lambda thread, now: tx.resolve(
+                thread, StatusReason.OWNER_PHONE_NUMBER_DELETED, None, now
+            ),
+            undo=lambda: directory.add_phone_number(extension_id, number),
+        )
+
+    def remove_handler(self, extension_id: str, handler_id: str) -> list[Thread]:
+        """Remove an SMS handler from a resource; the resource's open threads assigned to them
+        become unassigned (returned)."""
+        directory = self._mutable_directory()
+        resource = directory.resource(extension_id) if isinstance(extension_id, str) else None
+        handler = resource.handler(handler_id) if resource and isinstance(handler_id, str) else None
+        directory.remove_handler(extension_id, handler_id)
+        after = directory.resource(extension_id)
+        assert after is not None  # remove_handler raised otherwise
+        assert handler is not None
+        return self._follow_directory(
+            lambda uow: uow.open_threads(owner_extension_id=extension_id, assignee_id=handler_id),
+            lambda thread, now: _unassign(thread, after, now),
+            undo=lambda: directory.add_handler(extension_id, handler),
+        )
+
+    def _follow_directory(
+        self,
+        select: Callable[[UnitOfWork], Sequence[Thread]],
+        change: Callable[[Thread, datetime], tuple[Thread, Event]],
+        undo: Callable[[], None],
+    ) -> list[Thread]:
+        now = self.now()
+        ttl = self._policy.ttl
+
+        def work(uow: UnitOfWork, events: list[Event]) -> list[Thread]:
+            changed = []
+            for stored in select(uow):
+                thread, expired = tx.catch_up(stored, now, ttl)
+                if expired is not None:
+                    uow.save_thread(thread, stored.version)
+                    events.append(expired)
+                    continue
+                new, event = change(thread, now)
+                uow.save_thread(new, stored.version)
+                events.append(event)
+                changed.append(new)
+            return changed
+
+        try:
+            return self._run(work)
+        except BaseException:
+            undo()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Inbox(repository={self._repo!r}, policy={self._policy!r})"
+
+
+def _unassign(thread: Thread, resource: Resource, now: datetime) -> tuple[Thread, Event]:
+    new, event = tx.assign(thread, resource, None, None, now)
+    assert event is not None
+    return new, event
+
+
+def _same_author(message: Message, actor: str) -> bool:
+    return message.author is not None and message.author.extension_id == actor
+
+
+def _check_provider_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > _MAX_PROVIDER_ID:
+        raise InvalidInput(
+            "Parameter [provider_message_id] must be a non-empty string of at most "
+            f"{_MAX_PROVIDER_ID} characters",
+            parameter="provider_message_id",
+        )
+    return value

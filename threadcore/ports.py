@@ -1,0 +1,171 @@
+"""The ports threadcore's facade talks through: storage, time, the directory of resources, ids.
+
+Adapters satisfy these Protocols structurally; none needs to inherit from them. Integrators who
+write their own adapter check it with the contract suite in :mod:`threadcore.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from threadcore.domain.events import Event
+from threadcore.domain.model import Handler, Message, Resource, Thread
+
+__all__ = [
+    "Clock",
+    "DirectoryPort",
+    "IdGenerator",
+    "MutableDirectoryPort",
+    "Repository",
+    "StoredEvent",
+    "UnitOfWork",
+]
+
+#: An event as the outbox hands it out: its position in the feed, and the event.
+StoredEvent = tuple[int, Event]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """**Protocol**: the only source of time. ``now()`` returns a timezone-aware UTC datetime."""
+
+    def now(self) -> datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+
+@runtime_checkable
+class IdGenerator(Protocol):
+    """**Protocol**: hands out unique ids for new threads and messages."""
+
+    def new_id(self) -> str:
+        """A fresh id never handed out before."""
+        ...
+
+
+@runtime_checkable
+class DirectoryPort(Protocol):
+    """**Protocol**: who owns which number and who handles SMS for whom (read side).
+
+    An embedding service may back this with its own user store.
+    """
+
+    def resource(self, extension_id: str) -> Resource | None:
+        """The resource with this extension id, or ``None``."""
+        ...
+
+    def resource_for_number(self, phone_number: str) -> Resource | None:
+        """The resource that owns ``phone_number`` (E.164), or ``None``."""
+        ...
+
+    def resources_of_handler(self, extension_id: str) -> Sequence[Resource]:
+        """Every resource for which ``extension_id`` is an SMS handler."""
+        ...
+
+
+@runtime_checkable
+class MutableDirectoryPort(DirectoryPort, Protocol):
+    """**Protocol**: a directory the facade may change (``Inbox.add_resource`` and friends).
+
+    Each method validates fully before it changes anything, and raises a ``ThreadcoreError``
+    subclass when the change is not possible.
+    """
+
+    def add_resource(self, resource: Resource) -> None:
+        """Add a new resource; its extension id and numbers must be unused."""
+        ...
+
+    def remove_resource(self, extension_id: str) -> Resource:
+        """Remove a resource and return it as it was."""
+        ...
+
+    def add_phone_number(self, extension_id: str, phone_number: str) -> None:
+        """Give a resource another number (which no other resource owns)."""
+        ...
+
+    def remove_phone_number(self, extension_id: str, phone_number: str) -> None:
+        """Take a number away from its resource."""
+        ...
+
+    def add_handler(self, extension_id: str, handler: Handler) -> None:
+        """Make ``handler`` an SMS handler of the resource (or update its name)."""
+        ...
+
+    def remove_handler(self, extension_id: str, handler_id: str) -> None:
+        """Remove an SMS handler from the resource."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """**Protocol**: one transaction on the repository.
+
+    Reads see the state as of the transaction (plus nothing of its own buffered writes: the facade
+    reads before it writes). Writes are buffered and applied together when the context manager
+    that produced the unit of work exits cleanly; an exception discards them all. A write whose
+    ``expected_version`` no longer matches makes the commit raise
+    :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
+    """
+
+    def thread(self, thread_id: str) -> Thread | None:
+        """The stored thread with this id (alive or a tombstone), or ``None``."""
+        ...
+
+    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        """The pair's stored thread that is Open and Alive (expiry not applied), or ``None``."""
+        ...
+
+    def open_threads(
+        self,
+        *,
+        owner_extension_id: str | None = None,
+        owner_number: str | None = None,
+        assignee_id: str | None = None,
+    ) -> list[Thread]:
+        """Stored Open and Alive threads matching every given criterion."""
+        ...
+
+    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
+        """Up to ``limit`` stored Open and Alive threads whose latest message is at or before
+        ``cutoff``, earliest first."""
+        ...
+
+    def messages(self, thread_id: str) -> list[Message]:
+        """Every stored message of the thread, tombstones included, oldest first."""
+        ...
+
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        """The message stored with this provider message id, or ``None``."""
+        ...
+
+    def save_thread(self, thread: Thread, expected_version: int) -> None:
+        """Insert (``expected_version == 0``) or update a thread whose stored version is
+        ``expected_version``."""
+        ...
+
+    def add_message(self, message: Message) -> None:
+        """Insert a new message."""
+        ...
+
+    def tombstone_messages(self, thread_id: str, at: datetime) -> None:
+        """Make every message of the thread a tombstone (availability Deleted, body gone)."""
+        ...
+
+    def append_events(self, events: Iterable[Event]) -> None:
+        """Store events in the outbox with the rest of this unit of work."""
+        ...
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """**Protocol**: where threads, messages and the event outbox are kept."""
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """Begin a transaction; it commits when the block exits cleanly."""
+        ...
+
+    def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Up to ``limit`` stored events whose position is greater than ``after``, in order."""
+        ...
