@@ -171,19 +171,45 @@ class Inbox:
         self,
         uow: UnitOfWork,
         provider_message_id: str | None,
-        matches: Callable[[Message], bool],
+        direction: Direction,
+        body: str,
+        author: str | None,
+        owner: str | None,
+        guest: str | None,
+        thread_id: str | None,
     ) -> Message | None:
+        """The message first stored with ``provider_message_id``, if this call repeats it (same
+        direction, pair or thread, author and body); ``None`` for an unused id."""
         if provider_message_id is None:
             return None
         original = uow.message_by_provider_id(provider_message_id)
         if original is None:
             return None
-        if not matches(original):
+        inbound = original.direction is _INBOUND
+        same = (
+            original.direction is direction
+            and (original.author.extension_id if original.author else None) == author
+            and (original.body == body or original.availability is not _ALIVE)
+            and (thread_id is None or original.thread_id == thread_id)
+            and (
+                owner is None or owner == (original.to_number if inbound else original.from_number)
+            )
+            and (
+                guest is None or guest == (original.from_number if inbound else original.to_number)
+            )
+        )
+        if not same:
             raise IdempotencyConflict(
                 f"Provider message id [{provider_message_id}] was already used for another message",
                 parameter="provider_message_id",
             )
         return original
+
+    def _owner_of(self, number: str) -> Resource:
+        resource = self._directory.resource_for_number(number)
+        if resource is None:
+            raise UnknownPhoneNumber(f"Phone number [{number}] belongs to no resource")
+        return resource
 
     def _post(
         self,
@@ -261,25 +287,14 @@ class Inbox:
             raise InvalidInput("A number cannot message itself", parameter="guest_number")
         body = check_body(body, self._policy.max_body_length)
         pid = _check_provider_id(provider_message_id)
-        resource = self._directory.resource_for_number(owner)
-        if resource is None:
-            raise UnknownPhoneNumber(f"Phone number [{owner}] belongs to no resource")
         now = self.now()
 
         def work(uow: UnitOfWork, events: list[Event]) -> Message:
             if pid is not None:
-                original = self._replay(
-                    uow,
-                    pid,
-                    lambda m: (
-                        m.direction is _INBOUND
-                        and m.from_number == guest
-                        and m.to_number == owner
-                        and (m.body == body or m.availability is Availability.DELETED)
-                    ),
-                )
+                original = self._replay(uow, pid, _INBOUND, body, None, owner, guest, None)
                 if original is not None:
                     return original
+            resource = self._owner_of(owner)
             thread, loaded = self._open_or_current(uow, events, resource, owner, guest, None, now)
             return self._post(uow, events, thread, loaded, _INBOUND, body, None, now, pid)
 
@@ -322,28 +337,16 @@ class Inbox:
         guest = e164(guest_number, "guest_number")
         if owner == guest:
             raise InvalidInput("A number cannot message itself", parameter="guest_number")
-        resource = self._directory.resource_for_number(owner)
-        if resource is None:
-            raise UnknownPhoneNumber(f"Phone number [{owner}] belongs to no resource")
-        if not resource.is_handler(actor):
-            raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
         now = self.now()
-        author = resource.user(actor)
 
         def work(uow: UnitOfWork, events: list[Event]) -> Message:
-            original = self._replay(
-                uow,
-                pid,
-                lambda m: (
-                    m.direction is _OUTBOUND
-                    and m.from_number == owner
-                    and m.to_number == guest
-                    and _same_author(m, actor)
-                    and (m.body == body or m.availability is Availability.DELETED)
-                ),
-            )
+            original = self._replay(uow, pid, _OUTBOUND, body, actor, owner, guest, None)
             if original is not None:
                 return original
+            resource = self._owner_of(owner)
+            if not resource.is_handler(actor):
+                raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
+            author = resource.user(actor)
             thread, loaded = self._open_or_current(uow, events, resource, owner, guest, author, now)
             if loaded:
                 thread, claimed = tx.sender_may_send(
@@ -359,16 +362,7 @@ class Inbox:
         now = self.now()
 
         def work(uow: UnitOfWork, events: list[Event]) -> Message:
-            original = self._replay(
-                uow,
-                pid,
-                lambda m: (
-                    m.direction is _OUTBOUND
-                    and m.thread_id == thread_id
-                    and _same_author(m, actor)
-                    and (m.body == body or m.availability is Availability.DELETED)
-                ),
-            )
+            original = self._replay(uow, pid, _OUTBOUND, body, actor, None, None, thread_id)
             if original is not None:
                 return original
             stored, resource = self._visible(uow, thread_id, actor)
@@ -586,10 +580,6 @@ def _unassign(thread: Thread, resource: Resource, now: datetime) -> tuple[Thread
     new, event = tx.assign(thread, resource, None, None, now)
     assert event is not None
     return new, event
-
-
-def _same_author(message: Message, actor: str) -> bool:
-    return message.author is not None and message.author.extension_id == actor
 
 
 def _check_provider_id(value: object) -> str | None:
