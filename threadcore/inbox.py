@@ -6,9 +6,11 @@ directory, the clock and the id generator, one unit of work per command.
 
 from __future__ import annotations
 
+import builtins
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.clock import SystemClock
@@ -17,6 +19,8 @@ from threadcore.domain.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
     InvalidInput,
+    InvalidPageToken,
+    InvalidSyncToken,
     NotPermitted,
     ThreadNotFound,
     UnknownPhoneNumber,
@@ -31,8 +35,10 @@ from threadcore.domain.model import (
     Resource,
     StatusReason,
     Thread,
+    ThreadStatus,
     ThreadUser,
 )
+from threadcore.domain.queries import Page, Paging, SyncResult, SyncType, ThreadFilter
 from threadcore.domain.validation import check_body, check_extension_id, check_utc, e164
 from threadcore.ids import RandomIds
 from threadcore.ports import (
@@ -42,8 +48,10 @@ from threadcore.ports import (
     MutableDirectoryPort,
     Repository,
     StoredEvent,
+    ThreadQuery,
     UnitOfWork,
 )
+from threadcore.tokens import TokenCodec
 
 __all__ = ["Inbox"]
 
@@ -51,6 +59,8 @@ R = TypeVar("R")
 Listener = Callable[[Event], None]
 
 _SWEEP_BATCH = 500
+_MAX_PER_PAGE = 1000
+_MAX_PAGE = 1000
 _INBOUND, _OUTBOUND, _ALIVE = Direction.INBOUND, Direction.OUTBOUND, Availability.ALIVE
 _MAX_PROVIDER_ID = 256
 
@@ -62,6 +72,9 @@ class Inbox:
     :meth:`receive`, which the carrier calls, :meth:`expire` and the directory changes). Commands
     are atomic: all their effects and events are stored together, or none; a refused command
     raises a :class:`~threadcore.ThreadcoreError` subclass and changes nothing.
+
+    ``token_secret`` signs page and sync tokens; give every instance of a service the same secret
+    (by default each inbox draws its own, so its tokens die with it).
     """
 
     def __init__(
@@ -73,16 +86,32 @@ class Inbox:
         policy: Policy | None = None,
         ids: IdGenerator | None = None,
         retries: int = 5,
+        token_secret: bytes | None = None,
     ) -> None:
         self._repo: Repository = repository if repository is not None else InMemoryRepository()
         self._directory = directory
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._policy = policy if policy is not None else Policy()
-        if not isinstance(self._policy, Policy):
-            raise InvalidInput("Parameter [policy] must be a Policy", parameter="policy")
         self._ids: IdGenerator = ids if ids is not None else RandomIds()
-        self._retries = max(1, retries)
+        for name, value, port in (
+            ("repository", self._repo, Repository),
+            ("directory", self._directory, DirectoryPort),
+            ("clock", self._clock, Clock),
+            ("policy", self._policy, Policy),
+            ("ids", self._ids, IdGenerator),
+        ):
+            if not isinstance(value, port):
+                raise InvalidInput(
+                    f"Parameter [{name}] must satisfy {port.__name__}, not {type(value).__name__}",
+                    parameter=name,
+                )
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 1:
+            raise InvalidInput(
+                "Parameter [retries] must be a positive integer", parameter="retries"
+            )
+        self._retries = retries
         self._listeners: list[Listener] = []
+        self._tokens = TokenCodec(token_secret)
 
     @property
     def policy(self) -> Policy:
@@ -108,10 +137,17 @@ class Inbox:
         A listener's exception reaches the caller of the command; the command stays committed.
         For a durable feed read :meth:`events` with a cursor instead.
         """
+        if not callable(listener):
+            raise InvalidInput("Parameter [listener] must be callable", parameter="listener")
         self._listeners.append(listener)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """The event outbox: ``(position, event)`` pairs after position ``after``, in order."""
+        for name, value in (("after", after), ("limit", limit)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidInput(
+                    f"Parameter [{name}] must be a non-negative integer", parameter=name
+                )
         return self._repo.events(after, limit)
 
     def _run(self, work: Callable[[UnitOfWork, list[Event]], R]) -> R:
@@ -471,15 +507,222 @@ class Inbox:
         stored, _ = self._read(lambda uow: self._visible(uow, thread_id, actor))
         return tx.effective(stored, now, self._policy.ttl)
 
-    def messages(self, thread_id: str, *, actor: str) -> list[Message]:
-        """The thread's alive messages, oldest first (none once the thread is deleted)."""
-        actor = check_extension_id(actor, "actor")
+    def messages(
+        self,
+        thread_id: str,
+        *,
+        actor: str,
+        per_page: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[Message]:
+        """The thread's alive messages, oldest first (none once the thread is deleted).
 
-        def read(uow: UnitOfWork) -> list[Message]:
+        Without ``per_page`` every message comes in one page; with it, pages of that size and a
+        ``next_page_token`` for the next one.
+        """
+        actor = check_extension_id(actor, "actor")
+        size = _MAX_PER_PAGE * 1000 if per_page is None else _check_per_page(per_page)
+        start = 0
+        if page_token is not None:
+            payload = self._tokens.decode(page_token, "messages", actor, InvalidPageToken)
+            if payload.get("t") != thread_id or not isinstance(payload.get("i"), int):
+                raise InvalidPageToken("issued for another thread")
+            start = payload["i"]
+
+        def read(uow: UnitOfWork) -> Page[Message]:
             self._visible(uow, thread_id, actor)
-            return [m for m in uow.messages(thread_id) if m.availability is Availability.ALIVE]
+            stored = uow.messages(thread_id)
+            found: list[Message] = []
+            position = start
+            while position < len(stored) and len(found) < size:
+                if stored[position].availability is _ALIVE:
+                    found.append(stored[position])
+                position += 1
+            more = any(m.availability is _ALIVE for m in stored[position:])
+            token = (
+                self._tokens.encode("messages", actor, {"t": thread_id, "i": position})
+                if more
+                else None
+            )
+            return Page(tuple(found), token)
 
         return self._read(read)
+
+    def list(
+        self,
+        *,
+        actor: str,
+        filter: ThreadFilter | None = None,
+        per_page: int = 100,
+        page_token: str | None = None,
+        page: int | None = None,
+    ) -> Page[Thread]:
+        """The threads ``actor`` may see that pass ``filter``, by creation time then id.
+
+        Walk the pages with ``next_page_token`` (stable while threads change: never skips or
+        repeats a thread), or ask for ``page=N`` (1..1000) as the platform's clients do; that
+        result also carries ``paging`` (page, perPage, pageStart, pageEnd, totalPages,
+        totalElements) but is only a snapshot: threads created or changed between calls move
+        the numbered pages.
+        """
+        actor = check_extension_id(actor, "actor")
+        if filter is None:
+            filter = ThreadFilter()
+        if not isinstance(filter, ThreadFilter):
+            raise InvalidInput("Parameter [filter] must be a ThreadFilter", parameter="filter")
+        per_page = _check_per_page(per_page)
+        if page is not None and page_token is not None:
+            raise InvalidInput("Give either page or page_token, not both", parameter="page")
+        if page is not None and (
+            not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= _MAX_PAGE
+        ):
+            raise InvalidInput(f"Parameter [page] must be 1..{_MAX_PAGE}", parameter="page")
+        owners = self._owners(actor, filter.owner_extension_ids)
+        fingerprint = hashlib.sha256(repr(filter).encode()).hexdigest()[:16]
+        after: tuple[datetime, str] | None = None
+        if page_token is not None:
+            payload = self._tokens.decode(page_token, "threads", actor, InvalidPageToken)
+            if payload.get("f") != fingerprint:
+                raise InvalidPageToken("issued for another filter")
+            after = (datetime.fromisoformat(payload["c"]), payload["i"])
+        now = self.now()
+        query = ThreadQuery(
+            owner_extension_ids=owners,
+            due_cutoff=now - self._policy.ttl,
+            status=filter.status,
+            creation_time_from=filter.creation_time_from,
+            creation_time_to=filter.creation_time_to,
+            owner_number=filter.owner_phone_number,
+            guest_number=filter.guest_phone_number,
+            availability=frozenset(filter.availability),
+            after=after,
+        )
+
+        def read(uow: UnitOfWork) -> tuple[list[Thread], bool, Paging | None]:
+            if page is None:
+                found = uow.find_threads(query, per_page + 1)
+                return found[:per_page], len(found) > per_page, None
+            offset = (page - 1) * per_page
+            found = uow.find_threads(query, per_page, offset)
+            total = uow.count_threads(query)
+            if not found:
+                return found, False, Paging(per_page)
+            paging = Paging(
+                per_page=per_page,
+                page=page,
+                page_start=offset,
+                page_end=offset + len(found) - 1,
+                total_pages=-(-total // per_page),
+                total_elements=total,
+            )
+            return found, offset + len(found) < total, paging
+
+        found, more, paging = self._read(read)
+        token = None
+        if more:
+            last = found[-1]
+            token = self._tokens.encode(
+                "threads",
+                actor,
+                {"f": fingerprint, "c": last.creation_time.isoformat(), "i": last.id},
+            )
+        ttl = self._policy.ttl
+        return Page(tuple(tx.effective(t, now, ttl) for t in found), token, paging)
+
+    def sync(
+        self,
+        *,
+        actor: str,
+        sync_type: SyncType | str = SyncType.FULL,
+        sync_token: str | None = None,
+    ) -> SyncResult:
+        """Full sync (FSync): every open, alive thread ``actor`` may see, newest modification
+        first. Incremental sync (ISync, with the ``sync_token`` of the previous answer): every
+        thread the actor may see whose record changed since that token was issued, including
+        expiries no sweep has written yet and deletions (as tombstones).
+
+        A tampered, foreign, malformed or too old token, a change in the resources the actor
+        handles, or more changes than ``Policy.sync_max_changes`` raise
+        :class:`~threadcore.InvalidSyncToken`: the client must do a full sync.
+        """
+        actor = check_extension_id(actor, "actor")
+        try:
+            kind = SyncType(sync_type)
+        except ValueError:
+            raise InvalidInput(
+                f"Parameter [syncType] must be FSync or ISync, not {sync_type!r:.20}",
+                parameter="syncType",
+            ) from None
+        owners = self._owners(actor, None)
+        fingerprint = hashlib.sha256(repr(sorted(owners)).encode()).hexdigest()[:16]
+        now = self.now()
+        ttl = self._policy.ttl
+        if kind is SyncType.FULL:
+            if sync_token is not None:
+                raise InvalidInput("Parameter [syncToken] is only for ISync", parameter="syncToken")
+
+            def full(uow: UnitOfWork) -> tuple[int, list[Thread]]:
+                position = uow.change_position()
+                found = [
+                    view
+                    for t in uow.open_threads()
+                    if t.owner.extension_id in owners
+                    and (view := tx.effective(t, now, ttl)).status is ThreadStatus.OPEN
+                ]
+                return position, found
+
+            position, records = self._read(full)
+        else:
+            if sync_token is None:
+                raise InvalidSyncToken("missing")
+            payload = self._tokens.decode(sync_token, "sync", actor, InvalidSyncToken)
+            since, position_then = _sync_state(payload)
+            if payload.get("f") != fingerprint:
+                raise InvalidSyncToken("the resources this extension handles have changed")
+            if since > now or now - since > self._policy.sync_token_max_age:
+                raise InvalidSyncToken("too old")
+            limit = self._policy.sync_max_changes
+
+            def incremental(uow: UnitOfWork) -> tuple[int, list[Thread]]:
+                position = uow.change_position()
+                changed = {t.id: t for t in uow.changed_since(position_then, owners, limit)}
+                if len(changed) > limit:
+                    raise InvalidSyncToken(f"more than {limit} threads changed")
+                for t in uow.due_between(since - ttl, now - ttl, owners):
+                    changed[t.id] = t
+                found = []
+                for t in changed.values():
+                    view = tx.effective(t, now, ttl)
+                    if (
+                        view.status_reason is StatusReason.THREAD_EXPIRED
+                        and view.availability is _ALIVE
+                        and view.last_modified_time <= since
+                    ):
+                        continue  # an expiry the client already saw, written by a later sweep
+                    found.append(view)
+                if len(found) > limit:
+                    raise InvalidSyncToken(f"more than {limit} threads changed")
+                return position, found
+
+            position, records = self._read(incremental)
+        records.sort(key=lambda t: (t.last_modified_time, t.id), reverse=True)
+        token = self._tokens.encode(
+            "sync", actor, {"p": position, "t": now.isoformat(), "f": fingerprint}
+        )
+        return SyncResult(tuple(records), kind, token, now)
+
+    def _owners(self, actor: str, wanted: Sequence[str] | None) -> frozenset[str]:
+        """The resources ``actor`` handles, narrowed to ``wanted``; naming one they do not
+        handle is a permission error."""
+        handled = frozenset(r.extension_id for r in self._directory.resources_of_handler(actor))
+        if wanted is None:
+            return handled
+        for extension_id in wanted:
+            if extension_id not in handled:
+                raise NotPermitted(
+                    f"Extension [{actor}] is not an SMS handler of resource [{extension_id}]"
+                )
+        return frozenset(wanted)
 
     # --- directory changes ----------------------------------------------------------------------
     def _mutable_directory(self) -> MutableDirectoryPort:
@@ -499,11 +742,11 @@ class Inbox:
     def add_handler(self, extension_id: str, handler: Handler | str) -> None:
         """Make a handler (an extension id or a :class:`Handler`) an SMS handler of a resource."""
         directory = self._mutable_directory()
-        directory.add_handler(
-            extension_id, handler if isinstance(handler, Handler) else Handler(handler)
-        )
+        if not isinstance(handler, Handler):
+            handler = Handler(check_extension_id(handler, "handler"))
+        directory.add_handler(extension_id, handler)
 
-    def remove_resource(self, extension_id: str) -> list[Thread]:
+    def remove_resource(self, extension_id: str) -> builtins.list[Thread]:
         """Remove a resource; its open threads are resolved with reason OwnerDeleted (returned)."""
         directory = self._mutable_directory()
         removed = directory.remove_resource(extension_id)
@@ -513,7 +756,7 @@ class Inbox:
             undo=lambda: directory.add_resource(removed),
         )
 
-    def remove_phone_number(self, extension_id: str, phone_number: str) -> list[Thread]:
+    def remove_phone_number(self, extension_id: str, phone_number: str) -> builtins.list[Thread]:
         """Take a number from a resource; its open threads on that number are resolved with
         reason OwnerPhoneNumberDeleted (returned)."""
         directory = self._mutable_directory()
@@ -527,7 +770,7 @@ class Inbox:
             undo=lambda: directory.add_phone_number(extension_id, number),
         )
 
-    def remove_handler(self, extension_id: str, handler_id: str) -> list[Thread]:
+    def remove_handler(self, extension_id: str, handler_id: str) -> builtins.list[Thread]:
         """Remove an SMS handler from a resource; the resource's open threads assigned to them
         become unassigned (returned)."""
         directory = self._mutable_directory()
@@ -548,11 +791,11 @@ class Inbox:
         select: Callable[[UnitOfWork], Sequence[Thread]],
         change: Callable[[Thread, datetime], tuple[Thread, Event]],
         undo: Callable[[], None],
-    ) -> list[Thread]:
+    ) -> builtins.list[Thread]:
         now = self.now()
         ttl = self._policy.ttl
 
-        def work(uow: UnitOfWork, events: list[Event]) -> list[Thread]:
+        def work(uow: UnitOfWork, events: list[Event]) -> builtins.list[Thread]:
             changed = []
             for stored in select(uow):
                 thread, expired = tx.catch_up(stored, now, ttl)
@@ -580,6 +823,25 @@ def _unassign(thread: Thread, resource: Resource, now: datetime) -> tuple[Thread
     new, event = tx.assign(thread, resource, None, None, now)
     assert event is not None
     return new, event
+
+
+def _check_per_page(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_PER_PAGE:
+        raise InvalidInput(
+            f"Parameter [perPage] must be an integer 1..{_MAX_PER_PAGE}", parameter="perPage"
+        )
+    return value
+
+
+def _sync_state(payload: dict[str, Any]) -> tuple[datetime, int]:
+    try:
+        since = datetime.fromisoformat(payload["t"])
+        position = payload["p"]
+    except (KeyError, TypeError, ValueError):
+        raise InvalidSyncToken("malformed") from None
+    if not isinstance(position, int) or since.tzinfo is None:
+        raise InvalidSyncToken("malformed")
+    return since, position
 
 
 def _check_provider_id(value: object) -> str | None:

@@ -11,8 +11,10 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import attrs
+
 from threadcore.domain.events import Event
-from threadcore.domain.model import Handler, Message, Resource, Thread
+from threadcore.domain.model import Availability, Handler, Message, Resource, Thread, ThreadStatus
 
 __all__ = [
     "Clock",
@@ -21,11 +23,33 @@ __all__ = [
     "MutableDirectoryPort",
     "Repository",
     "StoredEvent",
+    "ThreadQuery",
     "UnitOfWork",
 ]
 
 #: An event as the outbox hands it out: its position in the feed, and the event.
 StoredEvent = tuple[int, Event]
+
+
+@attrs.frozen
+class ThreadQuery:
+    """What a repository's :meth:`UnitOfWork.find_threads` selects, in its terms.
+
+    ``status`` is the status as it is now: a stored Open, Alive thread whose latest message is at
+    or before ``due_cutoff`` (now - ttl) counts as Resolved. ``after`` is the keyset position
+    (creation time, id) the page starts after. ``creation_time_from`` is inclusive,
+    ``creation_time_to`` exclusive.
+    """
+
+    owner_extension_ids: frozenset[str]
+    due_cutoff: datetime
+    status: ThreadStatus | None = None
+    creation_time_from: datetime | None = None
+    creation_time_to: datetime | None = None
+    owner_number: str | None = None
+    guest_number: str | None = None
+    availability: frozenset[Availability] = frozenset({Availability.ALIVE})
+    after: tuple[datetime, str] | None = None
 
 
 @runtime_checkable
@@ -130,6 +154,35 @@ class UnitOfWork(Protocol):
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         """Up to ``limit`` stored Open and Alive threads whose latest message is at or before
         ``cutoff``, earliest first."""
+        ...
+
+    def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
+        """Up to ``limit`` stored threads matching ``query``, ordered by (creation time, id),
+        skipping the first ``offset``. Costs in proportion to what it returns, not to the number
+        of threads stored."""
+        ...
+
+    def count_threads(self, query: ThreadQuery) -> int:
+        """How many stored threads match ``query`` (``after`` ignored)."""
+        ...
+
+    def change_position(self) -> int:
+        """The position of the latest committed change: every change at or below it is visible
+        to readers, and every later change will get a higher position."""
+        ...
+
+    def changed_since(
+        self, position: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[Thread]:
+        """Stored threads of these resources changed after ``position`` (at most ``limit`` + 1,
+        so the caller can tell there were more than ``limit``)."""
+        ...
+
+    def due_between(
+        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
+    ) -> list[Thread]:
+        """Stored Open, Alive threads of these resources whose latest message is after ``after``
+        and at or before ``until``: those that became due in a window (with ``ttl`` subtracted)."""
         ...
 
     def messages(self, thread_id: str) -> list[Message]:

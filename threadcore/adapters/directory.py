@@ -98,7 +98,8 @@ class Directory:
 
     def add_handler(self, extension_id: str, handler: Handler | str) -> None:
         """Make ``handler`` an SMS handler of the resource; re-adding updates its name."""
-        handler = handler if isinstance(handler, Handler) else Handler(handler)
+        if not isinstance(handler, Handler):
+            handler = Handler(check_extension_id(handler, "handler"))
         with self._lock:
             resource = self._get(extension_id)
             kept = tuple(h for h in resource.handlers if h.extension_id != handler.extension_id)
@@ -119,7 +120,7 @@ class Directory:
 
     # --- internals ------------------------------------------------------------------------------
     def _get(self, extension_id: str) -> Resource:
-        resource = self._resources.get(extension_id) if isinstance(extension_id, str) else None
+        resource = self._resources.get(check_extension_id(extension_id, "extension_id"))
         if resource is None:
             raise ResourceNotFound(f"Resource [{extension_id}] does not exist")
         return resource

@@ -1,15 +1,17 @@
 """The in-memory repository: the embedded default for one process, and the fake for tests.
 
-Commands are serialised by one lock held for the whole unit of work, so a command's reads
-and its buffered writes are one atomic step; writes are applied only on a clean exit.
+Commands are serialised by one lock held for the whole unit of work, so a command's reads and its
+buffered writes are one atomic step; writes are applied only on a clean exit.
 """
 
 from __future__ import annotations
 
-import heapq
 import threading
-from collections.abc import Iterable
-from datetime import datetime
+from bisect import bisect_right, insort
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from heapq import merge
 from types import TracebackType
 
 import attrs
@@ -17,27 +19,48 @@ import attrs
 from threadcore.domain.errors import ConcurrencyConflict
 from threadcore.domain.events import Event
 from threadcore.domain.model import Availability, Message, Thread, ThreadStatus
-from threadcore.ports import StoredEvent
+from threadcore.ports import StoredEvent, ThreadQuery
 
 __all__ = ["InMemoryRepository"]
 
-_OPEN, _ALIVE = ThreadStatus.OPEN, Availability.ALIVE
+_OPEN, _RESOLVED, _ALIVE = ThreadStatus.OPEN, ThreadStatus.RESOLVED, Availability.ALIVE
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_BUCKET = timedelta(hours=1)
+
+Key = tuple[datetime, str]  # (creation time, thread id): the list order
+
+
+def _bucket(at: datetime) -> int:
+    return (at - _EPOCH) // _BUCKET
+
+
+def _from(keys: list[Key], after: Key | None) -> Iterator[Key]:
+    start = 0 if after is None else bisect_right(keys, after)
+    return (keys[i] for i in range(start, len(keys)))
 
 
 class InMemoryRepository:
     """A :class:`~threadcore.ports.Repository` that keeps everything in dicts and lists.
 
-    Indexes: the open thread of each pair, each thread's messages in order, provider message ids,
-    and a heap of open threads by latest activity for the expiry sweep.
+    Indexes: the open thread of each pair; threads in creation order per resource, per guest
+    number and per owner number (for lists); the change order (for incremental sync); open
+    threads bucketed by the hour of their latest message (for the sweep and for expiries that
+    sync reports before any sweep); each thread's messages; provider message ids.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._threads: dict[str, Thread] = {}
         self._open_by_pair: dict[tuple[str, str], str] = {}
+        self._by_owner: dict[str, list[Key]] = {}
+        self._by_guest: dict[str, list[Key]] = {}
+        self._by_owner_number: dict[str, list[Key]] = {}
+        self._changes: OrderedDict[str, int] = OrderedDict()
+        self._position = 0
+        self._buckets: dict[int, set[str]] = {}
+        self._bucket_of: dict[str, int] = {}
         self._messages: dict[str, list[Message]] = {}
         self._by_provider_id: dict[str, Message] = {}
-        self._due: list[tuple[datetime, str]] = []
         self._events: list[Event] = []
         self._uow = _MemoryUnitOfWork(self)  # one, reused: the lock lets one command in at a time
 
@@ -70,12 +93,6 @@ class _MemoryUnitOfWork:
         self._repo._lock.acquire()
         return self
 
-    def _clear(self) -> None:
-        self._threads.clear()
-        self._messages.clear()
-        self._tombstones.clear()
-        self._events.clear()
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -86,7 +103,10 @@ class _MemoryUnitOfWork:
             if exc_type is None:
                 self._commit()
         finally:
-            self._clear()
+            self._threads.clear()
+            self._messages.clear()
+            self._tombstones.clear()
+            self._events.clear()
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------
@@ -119,21 +139,98 @@ class _MemoryUnitOfWork:
             found.append(thread)
         return found
 
+    def _open_in_buckets(self, first: int, last: int) -> Iterator[Thread]:
+        buckets, threads = self._repo._buckets, self._repo._threads
+        for key in sorted(k for k in buckets if first <= k <= last):
+            for thread_id in buckets[key]:
+                yield threads[thread_id]
+
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
-        heap, threads = self._repo._due, self._repo._threads
-        found: list[Thread] = []
-        while heap and heap[0][0] <= cutoff and len(found) < limit:
-            _, thread_id = heapq.heappop(heap)
+        buckets = self._repo._buckets
+        first = min(buckets, default=0)
+        found = [t for t in self._open_in_buckets(first, _bucket(cutoff))
+                 if t.latest_message_at <= cutoff]  # fmt: skip
+        found.sort(key=lambda t: (t.latest_message_at, t.id))
+        return found[:limit]
+
+    def due_between(
+        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
+    ) -> list[Thread]:
+        if until <= after:
+            return []
+        return [
+            t
+            for t in self._open_in_buckets(_bucket(after), _bucket(until))
+            if after < t.latest_message_at <= until and t.owner.extension_id in owner_extension_ids
+        ]
+
+    def _matching(self, query: ThreadQuery) -> Iterator[Thread]:
+        repo = self._repo
+        if query.guest_number is not None:
+            sources = [repo._by_guest.get(query.guest_number, [])]
+        elif query.owner_number is not None:
+            sources = [repo._by_owner_number.get(query.owner_number, [])]
+        else:
+            sources = [repo._by_owner.get(ext, []) for ext in sorted(query.owner_extension_ids)]
+        keys = merge(*(_from(keys, query.after) for keys in sources))
+        threads, cutoff, status = repo._threads, query.due_cutoff, query.status
+        start, end = query.creation_time_from, query.creation_time_to
+        for created, thread_id in keys:
+            if end is not None and created >= end:
+                return
+            if start is not None and created < start:
+                continue
             thread = threads[thread_id]
-            if thread.status is not _OPEN or thread.availability is not _ALIVE:
-                continue  # resolved or deleted since it was queued
-            latest = thread.latest_message_at
-            if latest > cutoff:
-                heapq.heappush(heap, (latest, thread_id))  # had activity since: queue anew
-            else:
+            if (
+                thread.owner.extension_id not in query.owner_extension_ids
+                or thread.availability not in query.availability
+                or (query.owner_number is not None
+                    and thread.owner_party.phone_number != query.owner_number)
+                or (query.guest_number is not None
+                    and thread.guest_party.phone_number != query.guest_number)
+            ):  # fmt: skip
+                continue
+            if status is not None:
+                due = (
+                    thread.status is _OPEN
+                    and thread.availability is _ALIVE
+                    and thread.latest_message_at <= cutoff
+                )
+                now_status = _RESOLVED if due else thread.status
+                if now_status is not status:
+                    continue
+            yield thread
+
+    def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
+        found: list[Thread] = []
+        for thread in self._matching(query):
+            if offset:
+                offset -= 1
+                continue
+            found.append(thread)
+            if len(found) >= limit:
+                break
+        return found
+
+    def count_threads(self, query: ThreadQuery) -> int:
+        return sum(1 for _ in self._matching(attrs.evolve(query, after=None)))
+
+    def change_position(self) -> int:
+        return self._repo._position
+
+    def changed_since(
+        self, position: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[Thread]:
+        repo = self._repo
+        found: list[Thread] = []
+        for thread_id in reversed(repo._changes):
+            if repo._changes[thread_id] <= position:
+                break
+            thread = repo._threads[thread_id]
+            if thread.owner.extension_id in owner_extension_ids:
                 found.append(thread)
-        for thread in found:  # stays queued until the expiry is committed
-            heapq.heappush(heap, (thread.latest_message_at, thread.id))
+                if len(found) > limit:
+                    break
         return found
 
     def messages(self, thread_id: str) -> list[Message]:
@@ -166,23 +263,41 @@ class _MemoryUnitOfWork:
             stored = threads.get(thread.id)
             if (stored.version if stored is not None else 0) != expected:
                 raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+        changes, buckets, bucket_of = repo._changes, repo._buckets, repo._bucket_of
         for thread, expected in saved:
+            thread_id = thread.id
             pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
-            threads[thread.id] = thread
+            threads[thread_id] = thread
+            repo._position += 1
+            changes[thread_id] = repo._position
+            changes.move_to_end(thread_id)
+            if expected == 0:
+                self._index_new(thread, pair)
+            old_bucket = bucket_of.get(thread_id)
             if thread.status is _OPEN and thread.availability is _ALIVE:
-                repo._open_by_pair[pair] = thread.id
-                if expected == 0:
-                    repo._messages[thread.id] = []
-                    heapq.heappush(repo._due, (thread.latest_message_at, thread.id))
-            elif repo._open_by_pair.get(pair) == thread.id:
-                del repo._open_by_pair[pair]
+                repo._open_by_pair[pair] = thread_id
+                new_bucket = _bucket(thread.latest_message_at)
+                if new_bucket != old_bucket:
+                    if old_bucket is not None:
+                        buckets[old_bucket].discard(thread_id)
+                    buckets.setdefault(new_bucket, set()).add(thread_id)
+                    bucket_of[thread_id] = new_bucket
+            else:
+                if repo._open_by_pair.get(pair) == thread_id:
+                    del repo._open_by_pair[pair]
+                if old_bucket is not None:
+                    del bucket_of[thread_id]
+                    bucket = buckets[old_bucket]
+                    bucket.discard(thread_id)
+                    if not bucket:
+                        del buckets[old_bucket]
         by_thread = repo._messages
         for message in self._messages:
             by_thread[message.thread_id].append(message)
             if message.provider_message_id is not None:
                 repo._by_provider_id[message.provider_message_id] = message
         for thread_id, at in self._tombstones:
-            kept = repo._messages.get(thread_id, [])
+            kept = by_thread.get(thread_id, [])
             for i, message in enumerate(kept):
                 if message.availability is _ALIVE:
                     gone = attrs.evolve(
@@ -193,3 +308,18 @@ class _MemoryUnitOfWork:
                         repo._by_provider_id[gone.provider_message_id] = gone
         if self._events:
             repo._events.extend(self._events)
+
+    def _index_new(self, thread: Thread, pair: tuple[str, str]) -> None:
+        repo = self._repo
+        key = (thread.creation_time, thread.id)
+        repo._messages[thread.id] = []
+        for index, name in (
+            (repo._by_owner, thread.owner.extension_id),
+            (repo._by_owner_number, pair[0]),
+            (repo._by_guest, pair[1]),
+        ):
+            keys = index.setdefault(name, [])
+            if not keys or keys[-1] < key:
+                keys.append(key)
+            else:
+                insort(keys, key)

@@ -14,6 +14,8 @@ __all__ = [
     "Conflict",
     "IdempotencyConflict",
     "InvalidInput",
+    "InvalidPageToken",
+    "InvalidSyncToken",
     "NotAssignee",
     "NotFound",
     "NotPermitted",
@@ -55,6 +57,36 @@ class InvalidInput(ThreadcoreError, ValueError):
 
     code = "InvalidInput"
     status = 422
+
+
+class InvalidSyncToken(InvalidInput):
+    """A sync token was tampered with, issued to someone else, malformed or too old, or more
+    changed since it was issued than one answer may carry: do a full sync (FSync)."""
+
+    code = "InvalidSyncToken"
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"Parameter [syncToken] is invalid: {reason}; do a full sync (FSync) and use the "
+            "token it returns",
+            parameter="syncToken",
+        )
+        self.reason = reason
+
+
+class InvalidPageToken(InvalidInput):
+    """A page token was tampered with, malformed, or used with another filter or actor."""
+
+    code = "InvalidPageToken"
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"Parameter [pageToken] is invalid: {reason}; start again from the first page",
+            parameter="pageToken",
+        )
+        self.reason = reason
 
 
 class AssigneeNotHandler(InvalidInput):

@@ -190,12 +190,16 @@ class Policy:
 
     ``ttl``: a thread with no message for this long is resolved (ThreadExpired); 72 h by default.
     ``claim_on_send``: a handler sending on an unassigned open thread takes it instead of being
-    refused. ``max_body_length``: the longest message body accepted.
+    refused. ``max_body_length``: the longest message body accepted. ``sync_max_changes``: the
+    most threads one incremental sync may return (beyond it the client must do a full sync).
+    ``sync_token_max_age``: how long a sync token stays usable.
     """
 
     ttl: timedelta = attrs.field(default=timedelta(hours=72), validator=_check_ttl)
     claim_on_send: bool = attrs.field(default=False, validator=_check_bool)
     max_body_length: int = attrs.field(default=1600, validator=_check_int)
+    sync_max_changes: int = attrs.field(default=10_000, validator=_check_int)
+    sync_token_max_age: timedelta = attrs.field(default=timedelta(days=7), validator=_check_ttl)
 
 
 @attrs.frozen
