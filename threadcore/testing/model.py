@@ -76,6 +76,10 @@ class MThread:
     last_out: datetime | None = None
     latest: datetime | None = None
     messages: list[MMessage] = field(default_factory=list)
+    #: Changes a reader could notice (messages, assignments, resolves, deletes), so that a change
+    #: that leaves every field as it was (a second message in the same instant) still counts.
+    #: Writing an expiry that was already due does not count: readers saw it already.
+    changes: int = 0
 
 
 class Model:
@@ -155,6 +159,7 @@ class Model:
     def _add(self, t: MThread, message: MMessage) -> None:
         assert self.now is not None
         t.messages.append(message)
+        t.changes += 1
         t.label = message.body
         t.modified = t.latest = self.now
         if message.direction == "Inbound":
@@ -256,6 +261,7 @@ class Model:
             t = self.threads[ref]
             if direction == "Outbound" and t.assignee is None:
                 t.assignee = actor
+                t.changes += 1
                 t.modified = self.now
                 events.append(("ThreadAssigned", t.id))
         self._add(t, MMessage(message_id, direction, body, actor, pid, t.owner, t.guest))
@@ -279,6 +285,7 @@ class Model:
             return Err("NotPermitted")
         t.assignee = assignee
         t.modified = self.now
+        t.changes += 1
         return Ok(t.id, (("ThreadAssigned", t.id),))
 
     def resolve(self, thread_id: str, actor: str) -> Ok | Err:
@@ -290,6 +297,7 @@ class Model:
         if self.view(t).status != OPEN:
             return Err("ThreadNotOpen")
         t.status, t.reason, t.assignee, t.modified = RESOLVED, "Manual", None, self.now
+        t.changes += 1
         return Ok(t.id, (("ThreadResolved", t.id),))
 
     def delete(self, thread_id: str, actor: str) -> Ok | Err:
@@ -301,6 +309,7 @@ class Model:
         events = self.materialise(t)
         t = self.threads[thread_id]
         t.alive, t.assignee, t.modified = False, None, self.now
+        t.changes += 1
         for m in t.messages:
             if m.alive:
                 m.alive, m.body = False, ""
@@ -324,6 +333,63 @@ class Model:
             return Err("ThreadNotFound")
         return Ok([m.id for m in t.messages if m.alive])
 
+    # --- queries --------------------------------------------------------------------------------
+    def handled(self, actor: str) -> frozenset[str]:
+        """The resources ``actor`` handles SMS for."""
+        return frozenset(e for e, r in self.resources.items() if actor in r.handlers)
+
+    def record(self, t: MThread) -> tuple[object, ...]:
+        """Everything a reader sees of a thread now, as one comparable value."""
+        v = self.view(t)
+        return (v.id, v.status, v.reason, v.alive, v.assignee, v.label, v.modified, v.created,
+                v.last_in, v.last_out, v.latest, v.owner_ext, v.owner, v.guest,
+                v.changes)  # fmt: skip
+
+    def list_ids(
+        self,
+        actor: str,
+        status: str | None = None,
+        owner_ids: list[str] | None = None,
+        owner: str | None = None,
+        guest: str | None = None,
+        availability: tuple[bool, ...] = (True,),
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Ok | Err:
+        """The ids a list with these filters returns, in order."""
+        handled = self.handled(actor)
+        if owner_ids is not None and not set(owner_ids) <= handled:
+            return Err("NotPermitted")
+        owners = handled if owner_ids is None else set(owner_ids)
+        found = []
+        for t in self.threads.values():
+            v = self.view(t)
+            if (
+                v.owner_ext in owners
+                and (status is None or v.status == status)
+                and (owner is None or v.owner == owner)
+                and (guest is None or v.guest == guest)
+                and v.alive in availability
+                and (created_from is None or v.created >= created_from)
+                and (created_to is None or v.created < created_to)
+            ):
+                found.append(v)
+        found.sort(key=lambda v: (v.created, v.id))
+        return Ok([v.id for v in found])
+
+    def full_sync(self, actor: str) -> list[str]:
+        """The ids a full sync returns, newest modification first."""
+        handled = self.handled(actor)
+        found = [self.view(t) for t in self.threads.values() if t.owner_ext in handled]
+        found = [v for v in found if v.status == OPEN and v.alive]
+        found.sort(key=lambda v: (v.modified, v.id), reverse=True)
+        return [v.id for v in found]
+
+    def snapshot(self, actor: str) -> dict[str, tuple[object, ...]]:
+        """What ``actor`` could see of every thread now (to tell later what changed)."""
+        handled = self.handled(actor)
+        return {t.id: self.record(t) for t in self.threads.values() if t.owner_ext in handled}
+
     # --- directory ------------------------------------------------------------------------------
     def _follow(self, threads: list[MThread], reason: str | None) -> Ok:
         events: list[tuple[str, str]] = []
@@ -339,6 +405,7 @@ class Model:
                 t.status, t.reason, t.assignee = RESOLVED, reason, None
                 events.append(("ThreadResolved", t.id))
             t.modified = self.now
+            t.changes += 1
             changed.append(t.id)
         return Ok(sorted(changed), tuple(events))
 

@@ -33,6 +33,7 @@ from threadcore.adapters.memory import InMemoryRepository
 from threadcore.clock import ManualClock
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import Availability, Handler, Policy, Resource, Thread, ThreadStatus
+from threadcore.domain.queries import SyncType, ThreadFilter
 from threadcore.domain.transitions import effective
 from threadcore.inbox import Inbox
 from threadcore.ports import Repository
@@ -90,6 +91,17 @@ def _call(fn: Callable[[], Any]) -> Outcome:
         return ("err", error.code)
 
 
+class _Client:
+    """A sync client: the copy of open threads it keeps, and its last token."""
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+        self.issued: datetime | None = None
+        self.handled: frozenset[str] = frozenset()
+        self.seen: dict[str, tuple[object, ...]] = {}
+        self.store: dict[str, Thread] = {}
+
+
 def _has_threads(machine: InboxMachine) -> bool:
     return machine.model is not None and bool(machine.model.threads)
 
@@ -110,6 +122,9 @@ class InboxMachine(RuleBasedStateMachine):
         self.model: Model | None = None
         self.events_seen = 0
         self.ever_resolved: set[str] = set()
+        # One sync client per actor: its token, what the model saw when the token was issued
+        # (resources handled, every visible record) and the copy of open threads it keeps.
+        self.clients: dict[str, _Client] = {}
 
     # --- hooks for adapters ---------------------------------------------------------------------
     def make_repository(self) -> Repository:
@@ -348,6 +363,126 @@ class InboxMachine(RuleBasedStateMachine):
         found = self.compare(real, expected)
         if found is not None:
             assert [m.id for m in found] == expected.value  # type: ignore[union-attr]
+
+    @rule(
+        data=st.data(),
+        status=st.sampled_from([None, "Open", "Resolved"]),
+        per_page=st.integers(1, 4),
+        by_number=st.booleans(),
+    )
+    def list_threads(
+        self, data: st.DataObject, status: str | None, per_page: int, by_number: bool
+    ) -> None:
+        """A list walk (by token, or one numbered page) with random filters, against the model."""
+        actor = self.pick_actor(data)
+        owner = data.draw(st.none() | owner_numbers)
+        guest = data.draw(st.none() | st.sampled_from(GUESTS))
+        owner_ids = data.draw(st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1))
+        availability = data.draw(st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")]))
+        created_from = data.draw(st.none() | st.sampled_from(self.creation_times()))
+        flt = ThreadFilter(
+            status=status,
+            owner_extension_ids=owner_ids,
+            owner_phone_number=owner,
+            guest_phone_number=guest,
+            availability=availability,
+            creation_time_from=created_from,
+        )
+        expected = self.ref.list_ids(
+            actor,
+            status,
+            owner_ids,
+            owner,
+            guest,
+            tuple(a == "Alive" for a in availability),
+            created_from,
+        )
+        if by_number:
+            page = data.draw(st.integers(1, 4))
+            real = _call(lambda: self.real.list(actor=actor, filter=flt, per_page=per_page,
+                                                page=page))  # fmt: skip
+            found = self.compare(real, expected)
+            if found is not None:
+                assert isinstance(expected, Ok) and isinstance(expected.value, list)
+                want = expected.value[(page - 1) * per_page : page * per_page]
+                assert [t.id for t in found] == want
+                paging = found.paging
+                assert paging.per_page == per_page
+                if want:
+                    assert paging.total_elements == len(expected.value)
+                    assert paging.page_start == (page - 1) * per_page
+                    assert paging.page_end == paging.page_start + len(want) - 1
+                    assert paging.total_pages == -(-len(expected.value) // per_page)
+                else:
+                    assert paging.total_elements is None
+            return
+        walked: list[Thread] = []
+        token: str | None = None
+        while True:
+            real = self.list_page(actor, flt, per_page, token)
+            found = self.compare(real, expected)
+            if found is None:
+                return
+            assert len(found) <= per_page
+            walked.extend(found)
+            token = found.next_page_token
+            if token is None:
+                break
+            assert len(found) == per_page
+        assert isinstance(expected, Ok)
+        assert [t.id for t in walked] == expected.value
+        for thread in walked:
+            self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
+
+    def list_page(self, actor: str, flt: ThreadFilter, per_page: int, token: str | None) -> Outcome:
+        return _call(
+            lambda: self.real.list(actor=actor, filter=flt, per_page=per_page, page_token=token)
+        )
+
+    def creation_times(self) -> list[datetime]:
+        return sorted({t.created for t in self.ref.threads.values()}) or [START]
+
+    @rule(data=st.data(), full=st.booleans())
+    def sync(self, data: st.DataObject, full: bool) -> None:
+        """A sync client: a full sync or an incremental one; its copy then equals a fresh FSync."""
+        actor = data.draw(st.sampled_from(["101", "103", "104"]))
+        client = self.clients.setdefault(actor, _Client())
+        now = self.clock.now()
+        if full or client.token is None:
+            result = self.real.sync(actor=actor, sync_type=SyncType.FULL)
+            assert [t.id for t in result.records] == self.ref.full_sync(actor)
+            client.store = {t.id: t for t in result.records}
+        else:
+            assert client.issued is not None
+            invalid = (
+                client.handled != self.ref.handled(actor)
+                or now - client.issued > Policy().sync_token_max_age
+            )
+            real = _call(lambda: self.real.sync(actor=actor, sync_type=SyncType.INCREMENTAL,
+                                                sync_token=client.token))  # fmt: skip
+            if invalid:
+                assert real == ("err", "InvalidSyncToken"), real
+                client.token = None
+                return
+            assert real[0] == "ok", real
+            result = real[1]
+            now_seen = self.ref.snapshot(actor)
+            changed = sorted(tid for tid, rec in now_seen.items() if client.seen.get(tid) != rec)
+            assert sorted(t.id for t in result.records) == changed, "ISync reported other changes"
+            order = [(t.last_modified_time, t.id) for t in result.records]
+            assert order == sorted(order, reverse=True)
+            for thread in result.records:
+                if thread.status is ThreadStatus.OPEN and thread.availability is Availability.ALIVE:
+                    client.store[thread.id] = thread
+                else:
+                    client.store.pop(thread.id, None)
+        assert result.sync_time == now
+        for thread in result.records:
+            self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
+        client.token, client.issued = result.sync_token, now
+        client.handled, client.seen = self.ref.handled(actor), self.ref.snapshot(actor)
+        fresh = self.real.sync(actor=actor, sync_type=SyncType.FULL)
+        assert client.store == {t.id: t for t in fresh.records}, "the sync client diverged"
 
     # --- directory ------------------------------------------------------------------------------
     @rule(
