@@ -21,6 +21,8 @@ from threadcore import (
     Inbox,
     InMemoryRepository,
     InvalidInput,
+    InvalidPageToken,
+    InvalidSyncToken,
     ManualClock,
     NotAssignee,
     NotFound,
@@ -30,7 +32,9 @@ from threadcore import (
     Resource,
     ResourceExists,
     ResourceNotFound,
+    SchemaVersionError,
     SequentialIds,
+    StorageError,
     ThreadcoreError,
     ThreadDeleted,
     ThreadNotFound,
@@ -57,11 +61,16 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     PhoneNumberInUse: ("PhoneNumberInUse", 409),
     ConcurrencyConflict: ("ConcurrencyConflict", 409),
     ThreadDeleted: ("ThreadDeleted", 410),
+    InvalidSyncToken: ("InvalidSyncToken", 400),
+    InvalidPageToken: ("InvalidPageToken", 400),
+    StorageError: ("StorageError", 503),
+    SchemaVersionError: ("SchemaVersionError", 503),
 }
 
 #: The families of R17: each documented error belongs to its family's root.
 FAMILY = {
     AssigneeNotHandler: InvalidInput,
+    SchemaVersionError: StorageError,
     ThreadNotFound: NotFound,
     UnknownPhoneNumber: NotFound,
     ResourceNotFound: NotFound,
@@ -168,6 +177,13 @@ def test_errors_belong_to_their_family(
 ) -> None:
     assert issubclass(cls, family)
     assert cls.status == family.status
+
+
+def test_token_errors_are_invalid_input_answered_400_as_the_platform_does() -> None:
+    for cls in (InvalidSyncToken, InvalidPageToken):
+        assert issubclass(cls, InvalidInput)
+        assert cls.status == 400
+    assert InvalidSyncToken("x").message.startswith("Parameter [syncToken] is invalid")
 
 
 def test_every_exported_error_is_documented() -> None:

@@ -5,19 +5,25 @@ Import everything from here; the submodules are private unless documented.
 
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
+from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.clock import ManualClock, SystemClock
+from threadcore.connect import connect
 from threadcore.domain.errors import (
     AssigneeNotHandler,
     ConcurrencyConflict,
     Conflict,
     IdempotencyConflict,
     InvalidInput,
+    InvalidPageToken,
+    InvalidSyncToken,
     NotAssignee,
     NotFound,
     NotPermitted,
     PhoneNumberInUse,
     ResourceExists,
     ResourceNotFound,
+    SchemaVersionError,
+    StorageError,
     ThreadcoreError,
     ThreadDeleted,
     ThreadNotFound,
@@ -49,6 +55,7 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
+from threadcore.domain.queries import Page, Paging, SyncResult, SyncType, ThreadFilter
 from threadcore.domain.transitions import TRANSITIONS, Command, Lifecycle
 from threadcore.ids import RandomIds, SequentialIds
 from threadcore.inbox import Inbox
@@ -59,6 +66,7 @@ from threadcore.ports import (
     MutableDirectoryPort,
     Repository,
     StoredEvent,
+    ThreadQuery,
     UnitOfWork,
 )
 
@@ -82,6 +90,8 @@ __all__ = [
     "InMemoryRepository",
     "Inbox",
     "InvalidInput",
+    "InvalidPageToken",
+    "InvalidSyncToken",
     "Lifecycle",
     "ManualClock",
     "Message",
@@ -91,6 +101,8 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "OwnerResource",
+    "Page",
+    "Paging",
     "Party",
     "PhoneNumberInUse",
     "Policy",
@@ -99,17 +111,24 @@ __all__ = [
     "Resource",
     "ResourceExists",
     "ResourceNotFound",
+    "SQLiteRepository",
+    "SchemaVersionError",
     "SequentialIds",
     "StatusReason",
+    "StorageError",
     "StoredEvent",
+    "SyncResult",
+    "SyncType",
     "SystemClock",
     "Thread",
     "ThreadAssigned",
     "ThreadDeleted",
     "ThreadDeletedEvent",
+    "ThreadFilter",
     "ThreadNotFound",
     "ThreadNotOpen",
     "ThreadOpened",
+    "ThreadQuery",
     "ThreadResolved",
     "ThreadStatus",
     "ThreadUnassigned",
@@ -118,4 +137,5 @@ __all__ = [
     "UnitOfWork",
     "UnknownPhoneNumber",
     "__version__",
+    "connect",
 ]

@@ -22,6 +22,8 @@ __all__ = [
     "PhoneNumberInUse",
     "ResourceExists",
     "ResourceNotFound",
+    "SchemaVersionError",
+    "StorageError",
     "ThreadDeleted",
     "ThreadNotFound",
     "ThreadNotOpen",
@@ -188,3 +190,18 @@ class ConcurrencyConflict(Conflict):
     """Concurrent writers kept changing the same threads; the library's bounded retries ran out."""
 
     code = "ConcurrencyConflict"
+
+
+# --- 503: storage ---------------------------------------------------------------------------------
+class StorageError(ThreadcoreError):
+    """The storage failed or refused (a driver error, translated: none escapes threadcore)."""
+
+    code = "StorageError"
+    status = 503
+
+
+class SchemaVersionError(StorageError):
+    """The database was written by a newer threadcore (its schema version is higher than this
+    library knows); upgrade threadcore to open it."""
+
+    code = "SchemaVersionError"

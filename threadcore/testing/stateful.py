@@ -35,6 +35,7 @@ from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import Availability, Handler, Policy, Resource, Thread, ThreadStatus
 from threadcore.domain.queries import SyncType, ThreadFilter
 from threadcore.domain.transitions import effective
+from threadcore.ids import SequentialIds
 from threadcore.inbox import Inbox
 from threadcore.ports import Repository
 from threadcore.testing.model import Err, Model, MResource, MThread, Ok
@@ -118,6 +119,7 @@ class InboxMachine(RuleBasedStateMachine):
         self.clock = ManualClock(START)
         self.directory = Directory([_resource(Q1), _resource(Q2)])
         self.repository = self.make_repository()
+        self.ids = SequentialIds("t")  # deterministic, so hypothesis can replay and shrink
         self.inbox: Inbox | None = None
         self.model: Model | None = None
         self.events_seen = 0
@@ -137,7 +139,12 @@ class InboxMachine(RuleBasedStateMachine):
     def make_inbox(self, policy: Policy) -> Inbox:
         """The inbox under test over :attr:`repository`."""
         return Inbox(
-            repository=self.repository, directory=self.directory, clock=self.clock, policy=policy
+            repository=self.repository,
+            directory=self.directory,
+            clock=self.clock,
+            policy=policy,
+            ids=self.ids,
+            token_secret=b"the stateful machine's secret",
         )
 
     # --- plumbing -------------------------------------------------------------------------------
@@ -168,7 +175,7 @@ class InboxMachine(RuleBasedStateMachine):
         return real[1]
 
     def pick_thread(self, data: st.DataObject) -> str:
-        return data.draw(st.sampled_from([*sorted(self.ref.threads), "no-such-thread"]))
+        return data.draw(st.sampled_from([*self.ref.threads, "no-such-thread"]))
 
     def pick_actor(self, data: st.DataObject, thread_id: str | None = None,
                    owner: str | None = None) -> str:  # fmt: skip
@@ -338,7 +345,7 @@ class InboxMachine(RuleBasedStateMachine):
     @rule(data=st.data(), offset=st.sampled_from([timedelta(0), timedelta(microseconds=-1)]))
     def advance_to_due(self, data: st.DataObject, offset: timedelta) -> None:
         """Move the clock to exactly a thread's due instant (or just before it)."""
-        thread = self.ref.threads[data.draw(st.sampled_from(sorted(self.ref.threads)))]
+        thread = self.ref.threads[data.draw(st.sampled_from(list(self.ref.threads)))]
         assert thread.latest is not None
         target = thread.latest + TTL + offset
         if target > self.clock.now():

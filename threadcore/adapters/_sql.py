@@ -1,0 +1,234 @@
+"""Row mapping shared by the SQL adapters: columns, rows <-> domain values, events <-> JSON.
+
+Times are stored as fixed-width UTC text (``YYYY-MM-DDTHH:MM:SS.ffffff``) in SQLite, so text order
+is time order; PostgreSQL stores ``timestamptz``. Each adapter passes its own ``time_out`` /
+``time_in`` pair.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from threadcore.domain import events as ev
+from threadcore.domain.model import (
+    Availability,
+    Direction,
+    Message,
+    OwnerResource,
+    Party,
+    StatusReason,
+    Thread,
+    ThreadStatus,
+    ThreadUser,
+)
+
+__all__ = [
+    "MESSAGE_COLUMNS",
+    "SCHEMA_VERSION",
+    "THREAD_COLUMNS",
+    "event_from_json",
+    "event_to_json",
+    "message_from_row",
+    "message_to_row",
+    "thread_from_row",
+    "thread_to_row",
+    "time_from_text",
+    "time_to_text",
+]
+
+#: The schema version this library writes; opening a newer one is refused.
+SCHEMA_VERSION = 1
+
+THREAD_COLUMNS = (
+    "id",
+    "owner_number",
+    "guest_number",
+    "owner_extension_id",
+    "owner_name",
+    "owner_type",
+    "creation_time",
+    "status",
+    "availability",
+    "assignee_id",
+    "assignee_name",
+    "assignee_type",
+    "status_reason",
+    "label",
+    "last_modified_time",
+    "last_inbound_at",
+    "last_outbound_at",
+    "latest_message_at",
+    "version",
+)
+
+MESSAGE_COLUMNS = (
+    "id",
+    "thread_id",
+    "direction",
+    "body",
+    "from_number",
+    "to_number",
+    "author_id",
+    "author_name",
+    "author_type",
+    "created_at",
+    "last_modified_at",
+    "availability",
+    "provider_message_id",
+)
+
+TimeOut = Callable[[datetime], Any]
+TimeIn = Callable[[Any], datetime]
+
+
+def time_to_text(value: datetime) -> str:
+    """Fixed-width UTC text: sorts as time sorts."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def time_from_text(value: str) -> datetime:
+    """The inverse of :func:`time_to_text`."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def _opt(value: Any, convert: Callable[[Any], Any]) -> Any:
+    return None if value is None else convert(value)
+
+
+def thread_to_row(thread: Thread, time_out: TimeOut) -> tuple[Any, ...]:
+    """A thread as a row of :data:`THREAD_COLUMNS`."""
+    assignee = thread.assignee
+    return (
+        thread.id,
+        thread.owner_party.phone_number,
+        thread.guest_party.phone_number,
+        thread.owner.extension_id,
+        thread.owner.name,
+        thread.owner.extension_type,
+        time_out(thread.creation_time),
+        thread.status.value,
+        thread.availability.value,
+        assignee.extension_id if assignee else None,
+        assignee.name if assignee else None,
+        assignee.extension_type if assignee else None,
+        thread.status_reason.value if thread.status_reason else None,
+        thread.label,
+        time_out(thread.last_modified_time),
+        _opt(thread.last_inbound_at, time_out),
+        _opt(thread.last_outbound_at, time_out),
+        time_out(thread.latest_message_at),
+        thread.version,
+    )
+
+
+def thread_from_row(row: Sequence[Any], time_in: TimeIn) -> Thread:
+    """The inverse of :func:`thread_to_row`."""
+    (tid, owner_number, guest_number, owner_id, owner_name, owner_type, created, status,
+     availability, assignee_id, assignee_name, assignee_type, reason, label, modified,
+     last_in, last_out, latest, version) = row  # fmt: skip
+    return Thread(
+        id=tid,
+        owner_party=Party(owner_number),
+        guest_party=Party(guest_number),
+        owner=OwnerResource(owner_id, owner_name, owner_type),
+        creation_time=time_in(created),
+        status=ThreadStatus(status),
+        availability=Availability(availability),
+        assignee=None
+        if assignee_id is None
+        else ThreadUser(assignee_id, assignee_name, assignee_type),
+        status_reason=_opt(reason, StatusReason),
+        label=label,
+        last_modified_time=time_in(modified),
+        last_inbound_at=_opt(last_in, time_in),
+        last_outbound_at=_opt(last_out, time_in),
+        latest_message_at=time_in(latest),
+        version=version,
+    )
+
+
+def message_to_row(message: Message, time_out: TimeOut) -> tuple[Any, ...]:
+    """A message as a row of :data:`MESSAGE_COLUMNS`."""
+    author = message.author
+    return (
+        message.id,
+        message.thread_id,
+        message.direction.value,
+        message.body,
+        message.from_number,
+        message.to_number,
+        author.extension_id if author else None,
+        author.name if author else None,
+        author.extension_type if author else None,
+        time_out(message.created_at),
+        time_out(message.last_modified_at),
+        message.availability.value,
+        message.provider_message_id,
+    )
+
+
+def message_from_row(row: Sequence[Any], time_in: TimeIn) -> Message:
+    """The inverse of :func:`message_to_row`."""
+    (mid, thread_id, direction, body, from_number, to_number, author_id, author_name,
+     author_type, created, modified, availability, pid) = row  # fmt: skip
+    return Message(
+        id=mid,
+        thread_id=thread_id,
+        direction=Direction(direction),
+        body=body,
+        from_number=from_number,
+        to_number=to_number,
+        author=None if author_id is None else ThreadUser(author_id, author_name, author_type),
+        created_at=time_in(created),
+        last_modified_at=time_in(modified),
+        availability=Availability(availability),
+        provider_message_id=pid,
+    )
+
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        ev.ThreadOpened,
+        ev.MessageAdded,
+        ev.ThreadAssigned,
+        ev.ThreadResolved,
+        ev.ThreadDeleted,
+    )
+}
+_USER_FIELDS = ("assignee", "previous_assignee")
+
+
+def event_to_json(event: ev.Event) -> tuple[str, str]:
+    """``(kind, json)`` for an event."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return time_to_text(v)
+        if isinstance(v, ThreadUser):
+            return [v.extension_id, v.name, v.extension_type]
+        return v.value if hasattr(v, "value") else v
+
+    data = {f.name: value(getattr(event, f.name)) for f in attrs.fields(type(event))}
+    return type(event).__name__, json.dumps(data, separators=(",", ":"))
+
+
+def event_from_json(kind: str, payload: str) -> ev.Event:
+    """The inverse of :func:`event_to_json`."""
+    cls = _EVENT_TYPES[kind]
+    data: dict[str, Any] = json.loads(payload)
+    data["at"] = time_from_text(data["at"])
+    for name in _USER_FIELDS:
+        if name in data and data[name] is not None:
+            data[name] = ThreadUser(*data[name])
+    if "direction" in data:
+        data["direction"] = Direction(data["direction"])
+    if "reason" in data:
+        data["reason"] = StatusReason(data["reason"])
+    event: ev.Event = cls(**data)
+    return event
