@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -149,6 +150,17 @@ class Inbox:
                     f"Parameter [{name}] must be a non-negative integer", parameter=name
                 )
         return self._repo.events(after, limit)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the commands inside the block in one storage transaction (bulk import, replay).
+
+        A refused command inside the block raises as usual and is undone alone; an exception
+        escaping the block undoes the whole batch on durable storage; a clean exit commits it.
+        Subscribers hear each command's events as it ends.
+        """
+        with self._repo.batch():
+            yield
 
     def _run(self, work: Callable[[UnitOfWork, list[Event]], R]) -> R:
         """Run ``work`` in a unit of work, retrying on optimistic conflicts; ``work`` writes

@@ -219,6 +219,18 @@ class Repository(Protocol):
         """Begin a transaction; it commits when the block exits cleanly."""
         ...
 
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the units of work begun inside the block in one transaction (bulk import).
+
+        A unit of work refused inside the block is undone alone; an exception escaping the block
+        undoes the whole batch where the storage can (durable adapters); a clean exit commits.
+        """
+        ...
+
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        """Up to ``limit`` stored events whose position is greater than ``after``, in order."""
+        """Up to ``limit`` stored events whose position is greater than ``after``, in order.
+
+        A reader that follows the positions it was given gets every committed event exactly
+        once, each thread's events in the order they happened.
+        """
         ...

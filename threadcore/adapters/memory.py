@@ -10,6 +10,7 @@ import threading
 from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from heapq import merge
 from types import TracebackType
@@ -49,7 +50,7 @@ class InMemoryRepository:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._threads: dict[str, Thread] = {}
         self._open_by_pair: dict[tuple[str, str], str] = {}
         self._by_owner: dict[str, list[Key]] = {}
@@ -67,6 +68,13 @@ class InMemoryRepository:
     def unit_of_work(self) -> _MemoryUnitOfWork:
         """Begin a unit of work (holds the repository's lock until it ends)."""
         return self._uow
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the repository for a run of commands (no other thread interleaves). Memory has
+        no transaction to undo: each command inside is applied when it ends, as outside."""
+        with self._lock:
+            yield
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""
