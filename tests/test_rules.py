@@ -1007,6 +1007,9 @@ class _BreakableRepository:
     def events(self, after: int = 0, limit: int = 1000) -> list[Any]:
         return self.inner.events(after, limit)
 
+    def batch(self) -> Any:
+        return self.inner.batch()
+
     @contextmanager
     def unit_of_work(self) -> Iterator[Any]:
         with self.inner.unit_of_work() as uow:
