@@ -271,6 +271,8 @@ class _MemoryUnitOfWork:
             stored = threads.get(thread.id)
             if (stored.version if stored is not None else 0) != expected:
                 raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+            if expected == 0:
+                self._check_pair_free(thread)
         changes, buckets, bucket_of = repo._changes, repo._buckets, repo._bucket_of
         for thread, expected in saved:
             thread_id = thread.id
@@ -316,6 +318,22 @@ class _MemoryUnitOfWork:
                         repo._by_provider_id[gone.provider_message_id] = gone
         if self._events:
             repo._events.extend(self._events)
+
+    def _check_pair_free(self, thread: Thread) -> None:
+        """Like a unique index: a new open thread needs its pair free of other open threads
+        (counting the ones this unit of work closes)."""
+        if thread.status is not _OPEN or thread.availability is not _ALIVE:
+            return
+        pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
+        holder = self._repo._open_by_pair.get(pair)
+        if holder is None or holder == thread.id:
+            return
+        closing = self._threads.get(holder)
+        if closing is not None and not (
+            closing[0].status is _OPEN and closing[0].availability is _ALIVE
+        ):
+            return
+        raise ConcurrencyConflict(f"The pair {pair} already has an open thread [{holder}]")
 
     def _index_new(self, thread: Thread, pair: tuple[str, str]) -> None:
         repo = self._repo
