@@ -87,13 +87,16 @@ TimeIn = Callable[[Any], datetime]
 
 
 def time_to_text(value: datetime) -> str:
-    """Fixed-width UTC text: sorts as time sorts."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """Fixed-width UTC text (``2026-02-17T17:00:00.000000+00:00``): sorts as time sorts."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def time_from_text(value: str) -> datetime:
     """The inverse of :func:`time_to_text`."""
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def _opt(value: Any, convert: Callable[[Any], Any]) -> Any:

@@ -46,11 +46,37 @@ __all__ = ["SQLiteRepository"]
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
 _OPEN = "status = 'Open' AND availability = 'Alive'"
+# Only what a thread's life changes: SQLite rewrites an index when a column it covers is SET,
+# so leaving the pair, owner and creation columns out keeps their indexes untouched on update.
+_MUTABLE = (
+    "status",
+    "availability",
+    "assignee_id",
+    "assignee_name",
+    "assignee_type",
+    "status_reason",
+    "label",
+    "last_modified_time",
+    "last_inbound_at",
+    "last_outbound_at",
+    "latest_message_at",
+    "version",
+)
+_MUTABLE_AT = tuple(THREAD_COLUMNS.index(c) for c in _MUTABLE)
+_UPDATE_THREAD = (
+    f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE)}, change_position = ? "
+    "WHERE id = ? AND version = ?"
+)
+# A message on an open thread leaves status and availability as they were: leaving them out of
+# the SET spares the partial indexes over them.
+_ACTIVITY_AT = _MUTABLE_AT[2:]
+_UPDATE_ACTIVITY = (
+    f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE[2:])}, change_position = ? "
+    "WHERE id = ? AND version = ? AND status = ? AND availability = ?"
+)
 
 _SCHEMA = f"""
 CREATE TABLE threadcore_schema (version INTEGER NOT NULL);
-CREATE TABLE threadcore_position (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
-INSERT INTO threadcore_position VALUES (1, 0);
 CREATE TABLE threads (
     id TEXT PRIMARY KEY,
     owner_number TEXT NOT NULL,
@@ -137,6 +163,7 @@ class SQLiteRepository:
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._conn.execute("PRAGMA foreign_keys=OFF")
             self._migrate()
 
@@ -220,6 +247,7 @@ class _SQLiteUnitOfWork:
         self._messages: list[Message] = []
         self._tombstones: list[tuple[str, datetime]] = []
         self._events: list[Event] = []
+        self._loaded: dict[str, Thread] = {}  # as read in this unit of work
         self._savepoint = False
 
     def __enter__(self) -> _SQLiteUnitOfWork:
@@ -275,7 +303,10 @@ class _SQLiteUnitOfWork:
         self, where: str, params: Iterable[Any] = (), tail: str = ""
     ) -> list[Thread]:
         rows = self._all(f"SELECT {_T_COLS} FROM threads WHERE {where} {tail}", params)
-        return [thread_from_row(row, time_from_text) for row in rows]
+        found = [thread_from_row(row, time_from_text) for row in rows]
+        for thread in found:
+            self._loaded.setdefault(thread.id, thread)
+        return found
 
     # --- reads ----------------------------------------------------------------------------------
     def thread(self, thread_id: str) -> Thread | None:
@@ -374,7 +405,7 @@ class _SQLiteUnitOfWork:
         return int(count)
 
     def change_position(self) -> int:
-        (value,) = self._all("SELECT value FROM threadcore_position WHERE id = 1")[0]
+        (value,) = self._all("SELECT coalesce(max(change_position), 0) FROM threads")[0]
         return int(value)
 
     def changed_since(
@@ -421,11 +452,10 @@ class _SQLiteUnitOfWork:
     def _write(self) -> None:
         conn = self._conn
         if self._threads:
+            # writers are serialised (BEGIN IMMEDIATE), so the highest position is ours to extend
             (position,) = conn.execute(
-                "UPDATE threadcore_position SET value = value + ? WHERE id = 1 RETURNING value",
-                (len(self._threads),),
+                "SELECT coalesce(max(change_position), 0) FROM threads"
             ).fetchone()
-            position -= len(self._threads)
         for thread, expected in self._threads.values():
             position += 1
             row = thread_to_row(thread, time_to_text)
@@ -436,12 +466,22 @@ class _SQLiteUnitOfWork:
                     (*row, position),
                 )
             else:
-                assignments = ", ".join(f"{c} = ?" for c in THREAD_COLUMNS[1:])
-                cursor = conn.execute(
-                    f"UPDATE threads SET {assignments}, change_position = ? "
-                    "WHERE id = ? AND version = ?",
-                    (*row[1:], position, thread.id, expected),
-                )
+                loaded = self._loaded.get(thread.id)
+                if (
+                    loaded is not None
+                    and loaded.status is thread.status
+                    and loaded.availability is thread.availability
+                ):
+                    cursor = conn.execute(
+                        _UPDATE_ACTIVITY,
+                        (*(row[i] for i in _ACTIVITY_AT), position, thread.id, expected,
+                         thread.status.value, thread.availability.value),
+                    )  # fmt: skip
+                else:
+                    cursor = conn.execute(
+                        _UPDATE_THREAD,
+                        (*(row[i] for i in _MUTABLE_AT), position, thread.id, expected),
+                    )
                 if cursor.rowcount != 1:
                     raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
         if self._messages:

@@ -1,0 +1,134 @@
+"""SQLite inbound throughput: threadcore against raw ``sqlite3`` doing the same rows, same run.
+
+    python bench/bench_sqlite.py [--pairs 2000] [--messages 20000] [--repeat 3]
+
+Per command: one transaction per inbound message. Raw does the least a correct implementation
+must: select the pair's open thread, insert or update the thread, insert the message (WAL and
+synchronous=NORMAL on both sides). Bulk: the same messages in one transaction (threadcore's
+``Inbox.batch()``; raw in one ``BEGIN``/``COMMIT``). Targets: threadcore at least a third of raw's
+rate (we aim for half), per command and in bulk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from threadcore import Directory, Inbox, ManualClock, Resource, SQLiteRepository
+
+START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
+OWNER = "+12092480001"
+
+RAW_SCHEMA = """
+CREATE TABLE threads (id INTEGER PRIMARY KEY, owner TEXT, guest TEXT, status TEXT, label TEXT,
+                      latest TEXT, version INTEGER);
+CREATE UNIQUE INDEX one_open ON threads (owner, guest) WHERE status = 'Open';
+CREATE TABLE messages (id INTEGER PRIMARY KEY, thread_id INTEGER, body TEXT, at TEXT);
+"""
+
+
+def workload(pairs: int, messages: int) -> list[str]:
+    """The guest number of each inbound message, round-robin over the pairs."""
+    return [f"+1650{2240000 + i % pairs:07d}" for i in range(messages)]
+
+
+def raw(path: Path, work: list[str], bulk: bool) -> float:
+    """Raw sqlite3: the same rows per message. Returns seconds."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(RAW_SCHEMA)
+    now = START.isoformat()
+    t0 = time.perf_counter()
+    if bulk:
+        conn.execute("BEGIN IMMEDIATE")
+    for guest in work:
+        if not bulk:
+            conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(
+            "SELECT id, version FROM threads WHERE owner = ? AND guest = ? AND status = 'Open'",
+            (OWNER, guest),
+        ).fetchone()
+        if row is None:
+            thread_id = conn.execute(
+                "INSERT INTO threads (owner, guest, status, label, latest, version) "
+                "VALUES (?, ?, 'Open', ?, ?, 1)",
+                (OWNER, guest, "Hi", now),
+            ).lastrowid
+        else:
+            thread_id = row[0]
+            conn.execute(
+                "UPDATE threads SET label = ?, latest = ?, version = version + 1 "
+                "WHERE id = ? AND version = ?",
+                ("Hi", now, thread_id, row[1]),
+            )
+        conn.execute(
+            "INSERT INTO messages (thread_id, body, at) VALUES (?, ?, ?)", (thread_id, "Hi", now)
+        )
+        if not bulk:
+            conn.execute("COMMIT")
+    if bulk:
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def threadcore(path: Path, work: list[str], bulk: bool) -> float:
+    """threadcore's ``Inbox.receive`` on a SQLite file. Returns seconds."""
+    directory = Directory([Resource("6249888001", phone_numbers=[OWNER], handlers=["101"])])
+    repo = SQLiteRepository(path)
+    inbox = Inbox(repository=repo, directory=directory, clock=ManualClock(START))
+    receive = inbox.receive
+    t0 = time.perf_counter()
+    if bulk:
+        with inbox.batch():
+            for guest in work:
+                receive(owner_number=OWNER, guest_number=guest, body="Hi")
+    else:
+        for guest in work:
+            receive(owner_number=OWNER, guest_number=guest, body="Hi")
+    elapsed = time.perf_counter() - t0
+    repo.close()
+    return elapsed
+
+
+def paired(
+    fns: tuple[Callable[[Path, list[str], bool], float], ...],
+    work: list[str],
+    bulk: bool,
+    repeat: int,
+) -> list[float]:
+    """Best of ``repeat`` runs of each, interleaved, each on a fresh file."""
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            with tempfile.TemporaryDirectory() as tmp:
+                best[i] = min(best[i], fn(Path(tmp) / "bench.db", work, bulk))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=2_000)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = workload(args.pairs, args.messages)
+    print(f"SQLite inbound, {args.pairs:,} pairs, {len(work):,} messages, WAL, synchronous=NORMAL")
+    for label, bulk in (("one transaction per command", False), ("bulk, one transaction", True)):
+        raw_s, core_s = paired((raw, threadcore), work, bulk, args.repeat)
+        raw_rate, core_rate = len(work) / raw_s, len(work) / core_s
+        print(f"  {label}:")
+        print(f"    raw sqlite3:  {raw_rate:10,.0f} messages/s")
+        print(f"    threadcore:   {core_rate:10,.0f} messages/s")
+        print(f"    ratio threadcore/raw: 1/{raw_rate / core_rate:.2f}  (target: 1/3 or better)")
+
+
+if __name__ == "__main__":
+    main()
