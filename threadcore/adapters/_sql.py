@@ -207,18 +207,26 @@ _EVENT_TYPES: dict[str, type[Any]] = {
 _USER_FIELDS = ("assignee", "previous_assignee")
 
 
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    cls: tuple(f.name for f in attrs.fields(cls)) for cls in _EVENT_TYPES.values()
+}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return time_to_text(v)
+    if isinstance(v, ThreadUser):
+        return [v.extension_id, v.name, v.extension_type]
+    if isinstance(v, Direction | StatusReason):
+        return v.value
+    return v
+
+
 def event_to_json(event: ev.Event) -> tuple[str, str]:
     """``(kind, json)`` for an event."""
-
-    def value(v: Any) -> Any:
-        if isinstance(v, datetime):
-            return time_to_text(v)
-        if isinstance(v, ThreadUser):
-            return [v.extension_id, v.name, v.extension_type]
-        return v.value if hasattr(v, "value") else v
-
-    data = {f.name: value(getattr(event, f.name)) for f in attrs.fields(type(event))}
-    return type(event).__name__, json.dumps(data, separators=(",", ":"))
+    cls = type(event)
+    data = {name: _json_value(getattr(event, name)) for name in _FIELDS[cls]}
+    return cls.__name__, json.dumps(data, separators=(",", ":"))
 
 
 def event_from_json(kind: str, payload: str) -> ev.Event:

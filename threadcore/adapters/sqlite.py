@@ -67,6 +67,10 @@ _UPDATE_THREAD = (
     f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE)}, change_position = ? "
     "WHERE id = ? AND version = ?"
 )
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({_M_COLS}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+)
+_INSERT_EVENT = "INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)"
 # A message on an open thread leaves status and availability as they were: leaving them out of
 # the SET spares the partial indexes over them.
 _ACTIVITY_AT = _MUTABLE_AT[2:]
@@ -484,20 +488,13 @@ class _SQLiteUnitOfWork:
                     )
                 if cursor.rowcount != 1:
                     raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
-        if self._messages:
-            conn.executemany(
-                f"INSERT INTO messages ({_M_COLS}) "
-                f"VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})",
-                [message_to_row(m, time_to_text) for m in self._messages],
-            )
+        for message in self._messages:
+            conn.execute(_INSERT_MESSAGE, message_to_row(message, time_to_text))
         for thread_id, at in self._tombstones:
             conn.execute(
                 "UPDATE messages SET body = '', availability = 'Deleted', last_modified_at = ? "
                 "WHERE thread_id = ? AND availability = 'Alive'",
                 (time_to_text(at), thread_id),
             )
-        if self._events:
-            conn.executemany(
-                "INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)",
-                [(e.thread_id, *event_to_json(e)) for e in self._events],
-            )
+        for event in self._events:
+            conn.execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
