@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from heapq import merge
@@ -17,6 +17,7 @@ from types import TracebackType
 
 import attrs
 
+from threadcore.adapters._buffer import BufferedWrites
 from threadcore.domain.errors import ConcurrencyConflict
 from threadcore.domain.events import Event
 from threadcore.domain.model import Availability, Message, Thread, ThreadStatus
@@ -87,15 +88,12 @@ class InMemoryRepository:
         return f"InMemoryRepository(threads={len(self._threads)})"
 
 
-class _MemoryUnitOfWork:
-    __slots__ = ("_events", "_messages", "_repo", "_threads", "_tombstones")
+class _MemoryUnitOfWork(BufferedWrites):
+    __slots__ = ("_repo",)
 
     def __init__(self, repo: InMemoryRepository) -> None:
+        super().__init__()
         self._repo = repo
-        self._threads: dict[str, tuple[Thread, int]] = {}
-        self._messages: list[Message] = []
-        self._tombstones: list[tuple[str, datetime]] = []
-        self._events: list[Event] = []
 
     def __enter__(self) -> _MemoryUnitOfWork:
         self._repo._lock.acquire()
@@ -111,10 +109,7 @@ class _MemoryUnitOfWork:
             if exc_type is None:
                 self._commit()
         finally:
-            self._threads.clear()
-            self._messages.clear()
-            self._tombstones.clear()
-            self._events.clear()
+            self._clear()
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------
@@ -246,22 +241,6 @@ class _MemoryUnitOfWork:
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
         return self._repo._by_provider_id.get(provider_message_id)
-
-    # --- buffered writes ------------------------------------------------------------------------
-    def save_thread(self, thread: Thread, expected_version: int) -> None:
-        previous = self._threads.get(thread.id)
-        if previous is not None:  # saved twice in one unit of work: the last state wins
-            expected_version = previous[1]
-        self._threads[thread.id] = (thread, expected_version)
-
-    def add_message(self, message: Message) -> None:
-        self._messages.append(message)
-
-    def tombstone_messages(self, thread_id: str, at: datetime) -> None:
-        self._tombstones.append((thread_id, at))
-
-    def append_events(self, events: Iterable[Event]) -> None:
-        self._events.extend(events)
 
     def _commit(self) -> None:
         repo = self._repo

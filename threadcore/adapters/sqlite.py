@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     SCHEMA_VERSION,
@@ -37,7 +38,6 @@ from threadcore.domain.errors import (
     StorageError,
     ThreadcoreError,
 )
-from threadcore.domain.events import Event
 from threadcore.domain.model import Message, Thread
 from threadcore.ports import StoredEvent, ThreadQuery
 
@@ -243,14 +243,13 @@ class SQLiteRepository:
         return f"SQLiteRepository({self._path!r})"
 
 
-class _SQLiteUnitOfWork:
+class _SQLiteUnitOfWork(BufferedWrites):
+    __slots__ = ("_conn", "_loaded", "_repo", "_savepoint")
+
     def __init__(self, repo: SQLiteRepository) -> None:
+        super().__init__()
         self._repo = repo
         self._conn = repo._conn
-        self._threads: dict[str, tuple[Thread, int]] = {}
-        self._messages: list[Message] = []
-        self._tombstones: list[tuple[str, datetime]] = []
-        self._events: list[Event] = []
         self._loaded: dict[str, Thread] = {}  # as read in this unit of work
         self._savepoint = False
 
@@ -436,22 +435,6 @@ class _SQLiteUnitOfWork:
             (provider_message_id,),
         )
         return message_from_row(rows[0], time_from_text) if rows else None
-
-    # --- buffered writes ------------------------------------------------------------------------
-    def save_thread(self, thread: Thread, expected_version: int) -> None:
-        previous = self._threads.get(thread.id)
-        if previous is not None:
-            expected_version = previous[1]
-        self._threads[thread.id] = (thread, expected_version)
-
-    def add_message(self, message: Message) -> None:
-        self._messages.append(message)
-
-    def tombstone_messages(self, thread_id: str, at: datetime) -> None:
-        self._tombstones.append((thread_id, at))
-
-    def append_events(self, events: Iterable[Event]) -> None:
-        self._events.extend(events)
 
     def _write(self) -> None:
         conn = self._conn

@@ -201,13 +201,9 @@ class Model:
             return Ok(("replay", original.id)) if same else Err("IdempotencyConflict")
         if thread_id is not None:
             assert actor is not None
-            seen = self.visible(thread_id, actor)
-            if seen is None:
-                return Err("ThreadNotFound")
-            if not seen.alive:
-                return Err("ThreadDeleted")
-            if self.view(seen).status != OPEN:
-                return Err("ThreadNotOpen")
+            seen = self.open_for(thread_id, actor)
+            if isinstance(seen, Err):
+                return seen
             return self._sender_check(seen, actor) or Ok(("existing", seen.id))
         assert owner is not None and guest is not None
         resource = self.owner_of(owner)
@@ -268,7 +264,8 @@ class Model:
         events.append(("MessageAdded", t.id))
         return Ok(message_id, tuple(events))
 
-    def assign(self, thread_id: str, actor: str, assignee: str | None) -> Ok | Err:
+    def open_for(self, thread_id: str, actor: str) -> MThread | Err:
+        """The thread if ``actor`` sees it and it is alive and open now, else the error."""
         t = self.visible(thread_id, actor)
         if t is None:
             return Err("ThreadNotFound")
@@ -276,6 +273,12 @@ class Model:
             return Err("ThreadDeleted")
         if self.view(t).status != OPEN:
             return Err("ThreadNotOpen")
+        return t
+
+    def assign(self, thread_id: str, actor: str, assignee: str | None) -> Ok | Err:
+        t = self.open_for(thread_id, actor)
+        if isinstance(t, Err):
+            return t
         resource = self.resources[t.owner_ext]
         if assignee is not None and assignee not in resource.handlers:
             return Err("AssigneeNotHandler")
@@ -289,13 +292,9 @@ class Model:
         return Ok(t.id, (("ThreadAssigned", t.id),))
 
     def resolve(self, thread_id: str, actor: str) -> Ok | Err:
-        t = self.visible(thread_id, actor)
-        if t is None:
-            return Err("ThreadNotFound")
-        if not t.alive:
-            return Err("ThreadDeleted")
-        if self.view(t).status != OPEN:
-            return Err("ThreadNotOpen")
+        t = self.open_for(thread_id, actor)
+        if isinstance(t, Err):
+            return t
         t.status, t.reason, t.assignee, t.modified = RESOLVED, "Manual", None, self.now
         t.changes += 1
         return Ok(t.id, (("ThreadResolved", t.id),))
