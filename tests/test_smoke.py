@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import threadcore
 from threadcore.__main__ import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_readme_example_runs(capsys: object) -> None:
+def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "the README has a Python example"
+    assert len(blocks) >= 3, "the README has its Python examples"
+    monkeypatch.chdir(tmp_path)  # the storage example writes threads.db
     namespace: dict[str, object] = {}
     exec(compile(blocks[0], str(README), "exec"), namespace)
     inbox = namespace["inbox"]
@@ -27,6 +30,11 @@ def test_readme_example_runs(capsys: object) -> None:
         "ThreadResolved",
         "ThreadDeleted",
     ]
+    for block in blocks[1:]:
+        exec(compile(block, str(README), "exec"), namespace)
+    assert isinstance(namespace["repository"], threadcore.SQLiteRepository)
+    assert (tmp_path / "threads.db").exists()
+    assert namespace["full"].sync_type is threadcore.SyncType.FULL  # type: ignore[attr-defined]
 
 
 def test_demo_runs(capsys: object) -> None:
