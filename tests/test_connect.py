@@ -1,0 +1,51 @@
+"""threadcore.connect: storage picked from a URL or from THREADCORE_DATABASE_URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from threadcore import InMemoryRepository, InvalidInput, SQLiteRepository, connect
+
+
+def test_memory_url_and_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("THREADCORE_DATABASE_URL", raising=False)
+    assert isinstance(connect("memory://"), InMemoryRepository)
+    assert isinstance(connect(), InMemoryRepository)
+
+
+def test_sqlite_relative_and_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = connect("sqlite:///relative.db")
+    assert isinstance(relative, SQLiteRepository)
+    assert (tmp_path / "relative.db").exists()
+    relative.close()
+    absolute = connect(f"sqlite:///{tmp_path / 'absolute.db'}")
+    assert isinstance(absolute, SQLiteRepository)
+    assert absolute.path == str(tmp_path / "absolute.db")
+    absolute.close()
+
+
+def test_the_environment_variable_is_read_when_no_url_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THREADCORE_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    repository = connect()
+    assert isinstance(repository, SQLiteRepository)
+    assert (tmp_path / "env.db").exists()
+    repository.close()
+
+
+@pytest.mark.parametrize("url", ["mysql://x", "threads.db", "sqlite://", "", "http://example"])
+def test_unknown_or_incomplete_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        connect(url)
+    assert refused.value.parameter == "url"
+
+
+def test_a_url_must_be_a_string() -> None:
+    with pytest.raises(InvalidInput):
+        connect(42)  # type: ignore[arg-type]
