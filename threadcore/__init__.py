@@ -1,7 +1,11 @@
 """threadcore: the thread rules of a shared SMS inbox, as an embeddable library.
 
 Import everything from here; the submodules are private unless documented.
+``PostgresRepository`` is imported on first use (it needs the ``postgres`` extra), so
+``import threadcore`` works without psycopg installed.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
@@ -69,6 +73,9 @@ from threadcore.ports import (
     ThreadQuery,
     UnitOfWork,
 )
+
+if TYPE_CHECKING:
+    from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
 
 __version__ = "0.1.0"
 
@@ -139,3 +146,12 @@ __all__ = [
     "__version__",
     "connect",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``PostgresRepository`` on first use: only then is psycopg needed."""
+    if name == "PostgresRepository":
+        from threadcore.adapters.postgres import PostgresRepository
+
+        return PostgresRepository
+    raise AttributeError(f"module 'threadcore' has no attribute {name!r}")

@@ -40,7 +40,7 @@ def connect(url: str | None = None) -> Repository:
         return SQLiteRepository(path)
     if scheme in ("postgresql", "postgres"):
         try:
-            from threadcore.adapters.postgres import PostgresRepository  # type: ignore[import-not-found]
+            from threadcore.adapters.postgres import PostgresRepository
         except ImportError as error:  # pragma: no cover - depends on the extra being installed
             raise InvalidInput(
                 "PostgreSQL storage needs the 'postgres' extra: pip install 'threadcore[postgres]'",

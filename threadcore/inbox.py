@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -165,7 +167,7 @@ class Inbox:
     def _run(self, work: Callable[[UnitOfWork, list[Event]], R]) -> R:
         """Run ``work`` in a unit of work, retrying on optimistic conflicts; ``work`` writes
         through the unit of work and appends the events it makes to the list it is given."""
-        for _ in range(self._retries):
+        for attempt in range(self._retries):
             events: list[Event] = []
             try:
                 with self._repo.unit_of_work() as uow:
@@ -173,6 +175,8 @@ class Inbox:
                     if events:
                         uow.append_events(events)
             except ConcurrencyConflict:
+                # another writer got there first: back off a little, at random, and retry
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             if self._listeners:
                 for event in events:
@@ -859,10 +863,10 @@ def _sync_state(payload: dict[str, Any]) -> tuple[datetime, int]:
 def _check_provider_id(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > _MAX_PROVIDER_ID:
+    if not isinstance(value, str) or not value or len(value) > _MAX_PROVIDER_ID or "\x00" in value:
         raise InvalidInput(
             "Parameter [provider_message_id] must be a non-empty string of at most "
-            f"{_MAX_PROVIDER_ID} characters",
+            f"{_MAX_PROVIDER_ID} characters, without NUL",
             parameter="provider_message_id",
         )
     return value

@@ -1,0 +1,788 @@
+"""The PostgreSQL repository: many service processes on many machines share one database.
+
+psycopg 3 with a :class:`psycopg_pool.ConnectionPool` (the ``postgres`` extra). How the rules hold
+under concurrency without serialising writers:
+
+* **One transaction per unit of work, READ COMMITTED.** Reads run as they are asked for (on an
+  autocommit connection: under READ COMMITTED a transaction around them would see nothing
+  different). The buffered writes and the events go to the server as one statement when the unit
+  of work ends (data-modifying CTEs), which PostgreSQL runs as one transaction: all or nothing, in
+  one round trip. Every thread update is versioned (``WHERE id = … AND version = …``); a
+  server-side check turns "a row did not match" into an error that undoes the whole statement,
+  which the adapter reports as :class:`~threadcore.ConcurrencyConflict` so the facade retries.
+* **One open, alive thread per pair** is a partial unique index. Two processes that both find no
+  open thread for a new pair both insert; the index makes the second insert wait for the first
+  transaction and then fail (unique violation -> ``ConcurrencyConflict``); the retry finds the
+  winner's thread.
+* **A gapless change feed without a table lock.** Every thread row and every event row is stamped
+  with its writer's transaction id (``pg_current_xact_id()``). Transaction ids are handed out before
+  commit, so they do not commit in order; a reader therefore only trusts what lies below the
+  oldest transaction still running (``pg_snapshot_xmin(pg_current_snapshot())``): everything
+  below it has finished, and everything not yet visible will carry an id at or above it.
+  ``change_position()`` is that watermark minus one and ``changed_since(p)`` returns the threads
+  stamped above ``p`` (a thread committed above the watermark may be reported twice; none is
+  lost). ``events(after)`` returns only events stamped below the watermark, ordered by (transaction
+  id, ordinal), at position ``xid * 2**32 + ordinal``.
+* **Each thread's events in order.** A thread update also requires the row's stamp to be at or
+  below the writer's own transaction id. A command reads before it writes and gets its transaction
+  id only when it writes, so a successful writer of a thread always has a higher id than the one
+  before it; only inside a long :meth:`PostgresRepository.batch` can a concurrent writer overtake,
+  and then the batch's command is refused with ``ConcurrencyConflict`` rather than stored out of
+  order.
+
+Every psycopg error is translated: unique violations, serialization failures and deadlocks become
+``ConcurrencyConflict``; everything else :class:`~threadcore.StorageError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._sql import (
+    MESSAGE_COLUMNS,
+    SCHEMA_VERSION,
+    THREAD_COLUMNS,
+    event_from_json,
+    event_to_json,
+    message_from_row,
+    message_to_row,
+    thread_from_row,
+    thread_to_row,
+)
+from threadcore.domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    SchemaVersionError,
+    StorageError,
+    ThreadcoreError,
+)
+from threadcore.domain.model import Message, Thread
+from threadcore.ports import StoredEvent, ThreadQuery
+
+__all__ = ["PostgresRepository"]
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_T_COLS = ", ".join(THREAD_COLUMNS)
+_M_COLS = ", ".join(MESSAGE_COLUMNS)
+_OPEN = "status = 'Open' AND availability = 'Alive'"
+_XID = "pg_current_xact_id()::text::bigint"
+_WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_ORDINAL_BITS = 32
+_MAX_BIGINT = 2**63 - 1
+_MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
+_SAVEPOINT = "threadcore_command"
+_CONFLICTS = (
+    pg_errors.UniqueViolation,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+)
+
+
+def _schema_sql(s: str) -> str:
+    """The DDL of schema version 1 in the (quoted) schema ``s``."""
+    return f"""
+CREATE TABLE {s}.threadcore_schema (version integer NOT NULL);
+CREATE TABLE {s}.threads (
+    id text COLLATE "C" PRIMARY KEY,
+    owner_number text COLLATE "C" NOT NULL,
+    guest_number text COLLATE "C" NOT NULL,
+    owner_extension_id text COLLATE "C" NOT NULL,
+    owner_name text,
+    owner_type text,
+    creation_time timestamptz NOT NULL,
+    status text NOT NULL,
+    availability text NOT NULL,
+    assignee_id text COLLATE "C",
+    assignee_name text,
+    assignee_type text,
+    status_reason text,
+    label text,
+    last_modified_time timestamptz NOT NULL,
+    last_inbound_at timestamptz,
+    last_outbound_at timestamptz,
+    latest_message_at timestamptz NOT NULL,
+    version integer NOT NULL,
+    xid bigint NOT NULL
+);
+CREATE UNIQUE INDEX threads_one_open_per_pair ON {s}.threads (owner_number, guest_number)
+    WHERE {_OPEN};
+CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time, id);
+CREATE INDEX threads_by_guest ON {s}.threads (guest_number, creation_time, id);
+CREATE INDEX threads_by_owner_number ON {s}.threads (owner_number, creation_time, id);
+CREATE INDEX threads_by_change ON {s}.threads (xid);
+CREATE INDEX threads_due ON {s}.threads (latest_message_at) WHERE {_OPEN};
+CREATE TABLE {s}.messages (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    thread_id text COLLATE "C" NOT NULL,
+    direction text NOT NULL,
+    body text NOT NULL,
+    from_number text NOT NULL,
+    to_number text NOT NULL,
+    author_id text,
+    author_name text,
+    author_type text,
+    created_at timestamptz NOT NULL,
+    last_modified_at timestamptz NOT NULL,
+    availability text NOT NULL,
+    provider_message_id text COLLATE "C" UNIQUE
+);
+CREATE INDEX messages_by_thread ON {s}.messages (thread_id, position);
+CREATE TABLE {s}.events (
+    xid bigint NOT NULL,
+    ordinal integer NOT NULL,
+    thread_id text NOT NULL,
+    kind text NOT NULL,
+    payload text NOT NULL,
+    PRIMARY KEY (xid, ordinal)
+);
+CREATE FUNCTION {s}.threadcore_expect(matched bigint, wanted bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF matched <> wanted THEN
+        RAISE EXCEPTION 'threadcore: a thread was changed concurrently'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN matched;
+END $$;
+INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
+"""
+
+
+def _describe(error: psycopg.Error) -> str:
+    """The error's class and SQLSTATE, and its first line, cut short: enough to act on, without
+    echoing long input back."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    state = f" {error.sqlstate}" if error.sqlstate else ""
+    return f"{type(error).__name__}{state}: {first[:200]}"
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter."""
+    try:
+        yield
+    except ThreadcoreError:
+        raise
+    except _CONFLICTS as error:
+        constraint = error.diag.constraint_name
+        where = f" ({constraint})" if constraint else ""
+        raise ConcurrencyConflict(
+            f"A concurrent writer got there first{where}: {type(error).__name__}"
+        ) from error
+    except psycopg.Error as error:
+        raise StorageError(f"PostgreSQL failed: {_describe(error)}") from error
+
+
+def _utc(value: datetime) -> datetime:
+    """Rows come back in the session's time zone: hand out timezone-aware UTC."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+def _has_nul(*values: str | None) -> bool:
+    """PostgreSQL text cannot hold NUL, so nothing stored can equal a string that has one."""
+    return any(v is not None and "\x00" in v for v in values)
+
+
+def _no_nul(values: Iterable[str]) -> list[str]:
+    return sorted(v for v in values if "\x00" not in v)
+
+
+def _refuse_nul(messages: Iterable[tuple[Any, ...]], threads: Iterable[tuple[Any, ...]]) -> None:
+    """PostgreSQL text cannot hold NUL: refuse such a write as bad input (422), not as a storage
+    failure, before anything is sent."""
+    for rows, columns in ((messages, MESSAGE_COLUMNS), (threads, THREAD_COLUMNS)):
+        for row in rows:
+            for column, value in zip(columns, row, strict=True):
+                if type(value) is str and "\x00" in value:
+                    parameter = "provider_message_id" if column == "provider_message_id" else None
+                    raise InvalidInput(
+                        f"Text stored in PostgreSQL cannot contain NUL ({column})",
+                        parameter=parameter,
+                    )
+
+
+def _tombstoned(
+    rows: list[tuple[Any, ...]], tombstones: list[tuple[str, datetime]]
+) -> list[tuple[Any, ...]]:
+    """New message rows as the tombstones buffered with them leave them (the tombstones are
+    applied after the messages are added, as the in-memory repository does)."""
+    body = MESSAGE_COLUMNS.index("body")
+    modified = MESSAGE_COLUMNS.index("last_modified_at")
+    availability = MESSAGE_COLUMNS.index("availability")
+    thread = MESSAGE_COLUMNS.index("thread_id")
+    out = []
+    for row in rows:
+        for thread_id, at in tombstones:
+            if row[thread] == thread_id and row[availability] == "Alive":
+                changed = list(row)
+                changed[body], changed[modified], changed[availability] = "", at, "Deleted"
+                row = tuple(changed)
+        out.append(row)
+    return out
+
+
+class _Batch:
+    """The connection and event ordinal of a batch open in one thread."""
+
+    __slots__ = ("conn", "ordinal")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.ordinal = 0
+
+
+class PostgresRepository:
+    """A :class:`~threadcore.ports.Repository` in a PostgreSQL database (psycopg 3, pooled).
+
+    ``url`` is a libpq connection string or URL; ``min_size`` / ``max_size`` size the pool;
+    ``schema`` is the PostgreSQL schema holding threadcore's tables (created if missing).
+    ``timeout`` bounds connecting and waiting for a pooled connection, in seconds.
+
+    The schema is created on first open and versioned in ``threadcore_schema`` (safe when many
+    processes open at once: creation runs under a transaction-level advisory lock); a database
+    written by a newer threadcore raises :class:`~threadcore.SchemaVersionError`. The repository
+    may be shared by the threads of a process: each unit of work takes its own pooled connection.
+    Call :meth:`close` to close the pool.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        schema: str = "public",
+        timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise InvalidInput("Parameter [url] must be a non-empty string", parameter="url")
+        if not isinstance(schema, str) or not 0 < len(schema.encode()) <= 63 or "\x00" in schema:
+            raise InvalidInput(
+                "Parameter [schema] must be a PostgreSQL name (1 to 63 bytes, no NUL)",
+                parameter="schema",
+            )
+        for name, value in (("min_size", min_size), ("max_size", max_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidInput(f"Parameter [{name}] must be a positive integer", parameter=name)
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or not 0 < timeout < float("inf")
+        ):
+            raise InvalidInput("Parameter [timeout] must be a positive number", parameter="timeout")
+        if max_size < min_size:
+            raise InvalidInput(
+                "Parameter [max_size] must be at least min_size", parameter="max_size"
+            )
+        self._url = url
+        self._schema = schema
+        self._timeout = float(timeout)
+        self._local = threading.local()
+        s = '"' + schema.replace('"', '""') + '"'
+        self._s = s
+        self._sql = _Statements(s)
+        self._migrate()
+        with _translated():
+            self._pool: ConnectionPool[Connection] = ConnectionPool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                kwargs={"autocommit": True},
+                timeout=self._timeout,
+                name=f"threadcore:{schema}",
+                open=True,
+            )
+            try:  # ready when constructed: the first connections are made here, not later
+                self._pool.wait(self._timeout)
+            except BaseException:
+                self._pool.close()
+                raise
+
+    def _migrate(self) -> None:
+        """Create the schema if it is missing; refuse one written by a newer threadcore."""
+        s = self._s
+        with _translated():
+            conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
+            try:
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", ("threadcore:" + self._schema,)
+                )
+                row = conn.execute("SELECT to_regnamespace(%s)", (s,)).fetchone()
+                if row is None or row[0] is None:
+                    conn.execute(f"CREATE SCHEMA {s}")
+                row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
+                if row is None or row[0] is None:
+                    conn.execute(_schema_sql(s))
+                found = conn.execute(f"SELECT max(version) FROM {s}.threadcore_schema").fetchone()
+                version = found[0] if found else None
+                if version is None:
+                    raise StorageError(f"Schema {self._schema!r} has no threadcore version")
+                if version > SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"Schema {self._schema!r} has threadcore schema version {version}; this "
+                        f"threadcore knows {SCHEMA_VERSION}: upgrade threadcore"
+                    )
+                conn.commit()
+            finally:
+                conn.close()
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema holding the tables."""
+        return self._schema
+
+    def close(self) -> None:
+        """Close the pool (the repository cannot be used afterwards)."""
+        with _translated():
+            self._pool.close()
+
+    def _getconn(self) -> Connection:
+        with _translated():
+            return self._pool.getconn()
+
+    def _putconn(self, conn: Connection) -> None:
+        with suppress(psycopg.Error):  # the pool discards a broken connection by itself
+            self._pool.putconn(conn)
+
+    def unit_of_work(self) -> _PostgresUnitOfWork:
+        """Begin a unit of work: one transaction (inside :meth:`batch`, a savepoint)."""
+        return _PostgresUnitOfWork(self)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the units of work this thread begins inside the block in one transaction (bulk
+        import): each is a savepoint, so a refused one is rolled back alone; an exception
+        escaping the block rolls back the whole batch; a clean exit commits it.
+
+        Keep batches short where other processes write the same threads: a command in the batch
+        that would store a thread's change behind a concurrent writer's newer one is refused with
+        ``ConcurrencyConflict`` (so each thread's events stay in order in the feed).
+        """
+        if getattr(self._local, "batch", None) is not None:
+            raise StorageError("batches do not nest")
+        conn = self._getconn()
+        try:
+            with _translated():
+                conn.execute("BEGIN")
+            self._local.batch = _Batch(conn)
+            try:
+                yield
+            finally:
+                self._local.batch = None
+            with _translated():
+                conn.execute("COMMIT")
+        finally:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                with suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+            self._putconn(conn)
+
+    def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Committed events after position ``after``, ordered by (transaction id, ordinal), held
+        back while an older transaction is still running so none is skipped."""
+        if limit <= 0:
+            return []
+        after = max(after, 0)
+        xid, ordinal = divmod(after, 1 << _ORDINAL_BITS)
+        if xid > _MAX_BIGINT:
+            return []
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        conn = batch.conn if batch is not None else self._getconn()
+        try:
+            with _translated():
+                rows = conn.execute(self._sql.events, (xid, ordinal, limit)).fetchall()
+        finally:
+            if batch is None:
+                self._putconn(conn)
+        return [
+            ((x << _ORDINAL_BITS) + o, event_from_json(kind, payload))
+            for x, o, kind, payload in rows
+        ]
+
+    def __repr__(self) -> str:
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(self._url)
+            where = f"{info.get('host', 'localhost')}/{info.get('dbname', '')}"
+        except psycopg.Error:
+            where = "?"
+        return f"PostgresRepository({where!r}, schema={self._schema!r})"
+
+
+_THREAD_TYPES = {
+    "creation_time": "timestamptz",
+    "last_modified_time": "timestamptz",
+    "last_inbound_at": "timestamptz",
+    "last_outbound_at": "timestamptz",
+    "latest_message_at": "timestamptz",
+    "version": "integer",
+}
+#: Bind parameters per statement, well under the protocol's 65535.
+_PARAMS_PER_STATEMENT = 20_000
+
+Statement = tuple[str, list[Any]]
+
+
+class _Statements:
+    """The SQL of one schema, built once; :meth:`write` builds the writes of a unit of work."""
+
+    def __init__(self, s: str) -> None:
+        t = f"{s}.threads"
+        self.s = s
+        self.threads = t
+        self.select_threads = f"SELECT {_T_COLS} FROM {t} WHERE "
+        self.select_messages = f"SELECT {_M_COLS} FROM {s}.messages WHERE "
+        self.events = (
+            f"SELECT xid, ordinal, kind, payload FROM {s}.events "
+            f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
+            "ORDER BY xid, ordinal LIMIT %s"
+        )
+        self.change_position = f"SELECT {_WATERMARK} - 1"
+        typed = [f"%s::{_THREAD_TYPES.get(c, 'text')}" for c in THREAD_COLUMNS]
+        self._thread_values = f"({', '.join(typed)})"
+        self._update_values = f"({', '.join(typed)}, %s::integer)"
+        self._message_values = f"({', '.join(['%s'] * len(MESSAGE_COLUMNS))})"
+        self._event_values = f"({_XID}, %s, %s, %s, %s)"
+        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
+        self._update_head = f"UPDATE {t} AS t SET {assignments}, xid = {_XID} FROM (VALUES "
+        self._update_tail = (
+            f") AS v ({_T_COLS}, expected) "
+            f"WHERE t.id = v.id AND t.version = v.expected AND t.xid <= {_XID} RETURNING 1"
+        )
+        self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
+        self._insert_tail = f") AS v ({_T_COLS}) WHERE "
+        self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}) VALUES "
+        self._event_head = (
+            f"INSERT INTO {s}.events (xid, ordinal, thread_id, kind, payload) VALUES "
+        )
+
+    def write(
+        self,
+        threads: list[tuple[tuple[Any, ...], int]],
+        messages: list[tuple[Any, ...]],
+        tombstones: list[tuple[str, datetime]],
+        events: list[tuple[Any, ...]],
+    ) -> list[Statement]:
+        """The statements that store a unit of work, in order (usually exactly one).
+
+        Each is ``WITH w0 AS (...), w1 AS (...) SELECT threadcore_expect(updated, wanted)``:
+        thread updates (versioned, and never behind a newer writer's stamp), thread inserts
+        (ordered after the updates, so a pair's old thread is closed before its new one is
+        inserted), messages, tombstones, events. A thread update that matches no row makes
+        ``threadcore_expect`` raise, and the whole statement (the transaction) is undone.
+        """
+        pieces: list[tuple[str, list[Any], int, int]] = []  # kind, params, rows, wanted
+        width = len(THREAD_COLUMNS)
+        updates = sorted((r for r in threads if r[1] != 0), key=lambda r: str(r[0][0]))
+        inserts = [row for row, expected in threads if expected == 0]
+        for kind, rows, size in (
+            ("update", [(*row, expected) for row, expected in updates], width + 1),
+            ("insert", inserts, width),
+            ("message", messages, len(MESSAGE_COLUMNS)),
+            ("tombstone", [(at, thread_id) for thread_id, at in tombstones], 2),
+            ("event", events, 4),
+        ):
+            per = max(1, _PARAMS_PER_STATEMENT // size)
+            for i in range(0, len(rows), per):
+                chunk = rows[i : i + per]
+                params = [value for row in chunk for value in row]
+                pieces.append((kind, params, len(chunk), len(chunk) if kind == "update" else 0))
+        statements: list[Statement] = []
+        current: list[tuple[str, list[Any], int, int]] = []
+        for piece in pieces:
+            if current and sum(len(p[1]) for p in current) + len(piece[1]) > _PARAMS_PER_STATEMENT:
+                statements.append(self._statement(current))
+                current = []
+            current.append(piece)
+        if current:
+            statements.append(self._statement(current))
+        return statements
+
+    def _statement(self, pieces: list[tuple[str, list[Any], int, int]]) -> Statement:
+        ctes: list[str] = []
+        params: list[Any] = []
+        updated: list[str] = []
+        wanted = 0
+        for n, (kind, values, rows, expected) in enumerate(pieces):
+            name = f"w{n}"
+            if kind == "update":
+                body = self._update_head + ", ".join([self._update_values] * rows)
+                body += self._update_tail
+                updated.append(name)
+                wanted += expected
+            elif kind == "insert":
+                after = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
+                body = self._insert_head + ", ".join([self._thread_values] * rows)
+                body += f"{self._insert_tail}{after} >= 0"
+            elif kind == "message":
+                body = self._message_head + ", ".join([self._message_values] * rows)
+            elif kind == "tombstone":
+                body = self._tombstone_many(rows)
+            else:
+                body = self._event_head + ", ".join([self._event_values] * rows)
+            ctes.append(f"{name} AS ({body})")
+            params += values
+        found = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
+        sql = f"WITH {', '.join(ctes)} SELECT {self.s}.threadcore_expect({found}, %s)"
+        params.append(wanted)
+        return sql, params
+
+    def _tombstone_many(self, rows: int) -> str:
+        values = ", ".join(["(%s::timestamptz, %s::text)"] * rows)
+        return (
+            f"UPDATE {self.s}.messages AS m SET body = '', availability = 'Deleted', "
+            f"last_modified_at = v.at FROM (VALUES {values}) AS v (at, thread_id) "
+            "WHERE m.thread_id = v.thread_id AND m.availability = 'Alive'"
+        )
+
+
+class _PostgresUnitOfWork(BufferedWrites):
+    def __init__(self, repo: PostgresRepository) -> None:
+        super().__init__()
+        self._repo = repo
+        self._sql = repo._sql
+        self._batch: _Batch | None = getattr(repo._local, "batch", None)
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> _PostgresUnitOfWork:
+        if self._batch is not None:
+            self._conn = self._batch.conn
+            with _translated():
+                self._conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+        else:
+            self._conn = self._repo._getconn()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        assert conn is not None
+        self._conn = None
+        try:
+            if exc_type is None:
+                try:
+                    with _translated():
+                        self._write(conn)
+                except BaseException:
+                    self._abort(conn)
+                    raise
+            else:
+                self._abort(conn)
+        finally:
+            if self._batch is None:
+                self._repo._putconn(conn)
+
+    def _abort(self, conn: Connection) -> None:
+        with suppress(psycopg.Error):
+            if self._batch is not None:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
+            elif conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise StorageError("The unit of work is not open")
+        with _translated():
+            return conn.execute(sql, tuple(params)).fetchall()
+
+    def _threads_where(
+        self, where: str, params: Iterable[Any] = (), tail: str = ""
+    ) -> list[Thread]:
+        rows = self._all(f"{self._sql.select_threads}{where} {tail}", params)
+        return [thread_from_row(row, _utc) for row in rows]
+
+    # --- reads ----------------------------------------------------------------------------------
+    def thread(self, thread_id: str) -> Thread | None:
+        if _has_nul(thread_id):
+            return None
+        found = self._threads_where("id = %s", (thread_id,))
+        return found[0] if found else None
+
+    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        if _has_nul(owner_number, guest_number):
+            return None
+        found = self._threads_where(
+            f"owner_number = %s AND guest_number = %s AND {_OPEN}", (owner_number, guest_number)
+        )
+        return found[0] if found else None
+
+    def open_threads(
+        self,
+        *,
+        owner_extension_id: str | None = None,
+        owner_number: str | None = None,
+        assignee_id: str | None = None,
+    ) -> list[Thread]:
+        if _has_nul(owner_extension_id, owner_number, assignee_id):
+            return []
+        where, params = [_OPEN], []
+        for column, value in (
+            ("owner_extension_id", owner_extension_id),
+            ("owner_number", owner_number),
+            ("assignee_id", assignee_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        return self._threads_where(" AND ".join(where), params, "ORDER BY creation_time, id")
+
+    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
+        if limit <= 0:
+            return []
+        return self._threads_where(
+            f"{_OPEN} AND latest_message_at <= %s",
+            (cutoff, limit),
+            "ORDER BY latest_message_at, id LIMIT %s",
+        )
+
+    def due_between(
+        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
+    ) -> list[Thread]:
+        owners = _no_nul(owner_extension_ids)
+        if until <= after or not owners:
+            return []
+        return self._threads_where(
+            f"{_OPEN} AND latest_message_at > %s AND latest_message_at <= %s "
+            "AND owner_extension_id = ANY(%s)",
+            (after, until, owners),
+        )
+
+    def _query(self, query: ThreadQuery, with_after: bool) -> tuple[str, list[Any]] | None:
+        """The WHERE clause and parameters of ``query``, or ``None`` when nothing can match."""
+        owners = _no_nul(query.owner_extension_ids)
+        if not owners or _has_nul(query.owner_number, query.guest_number):
+            return None
+        where = ["owner_extension_id = ANY(%s)", "availability = ANY(%s)"]
+        params: list[Any] = [owners, sorted(a.value for a in query.availability)]
+        for column, value in (
+            ("owner_number", query.owner_number),
+            ("guest_number", query.guest_number),
+        ):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if query.creation_time_from is not None:
+            where.append("creation_time >= %s")
+            params.append(query.creation_time_from)
+        if query.creation_time_to is not None:
+            where.append("creation_time < %s")
+            params.append(query.creation_time_to)
+        if query.status is not None:
+            due = f"({_OPEN} AND latest_message_at <= %s)"
+            if query.status.value == "Open":
+                where.append(f"status = 'Open' AND NOT {due}")
+            else:
+                where.append(f"(status = 'Resolved' OR {due})")
+            params.append(query.due_cutoff)
+        if with_after and query.after is not None:
+            created, thread_id = query.after
+            # No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id.
+            thread_id = thread_id.split("\x00", 1)[0]
+            where.append("(creation_time, id) > (%s, %s)")
+            params += [created, thread_id]
+        return " AND ".join(where), params
+
+    def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
+        built = self._query(query, with_after=True)
+        if built is None or limit <= 0:
+            return []
+        where, params = built
+        return self._threads_where(
+            where, [*params, limit, max(offset, 0)], "ORDER BY creation_time, id LIMIT %s OFFSET %s"
+        )
+
+    def count_threads(self, query: ThreadQuery) -> int:
+        built = self._query(query, with_after=False)
+        if built is None:
+            return 0
+        where, params = built
+        (count,) = self._all(f"SELECT count(*) FROM {self._sql.threads} WHERE {where}", params)[0]
+        return int(count)
+
+    def change_position(self) -> int:
+        (value,) = self._all(self._sql.change_position)[0]
+        return int(value)
+
+    def changed_since(
+        self, position: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[Thread]:
+        owners = _no_nul(owner_extension_ids)
+        if not owners or limit < 0 or position > _MAX_BIGINT:
+            return []
+        return self._threads_where(
+            "xid > %s AND owner_extension_id = ANY(%s)",
+            (max(position, -1), owners, limit + 1),
+            "ORDER BY xid LIMIT %s",
+        )
+
+    def messages(self, thread_id: str) -> list[Message]:
+        if _has_nul(thread_id):
+            return []
+        rows = self._all(
+            f"{self._sql.select_messages}thread_id = %s ORDER BY position", (thread_id,)
+        )
+        return [message_from_row(row, _utc) for row in rows]
+
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        if _has_nul(provider_message_id):
+            return None
+        rows = self._all(f"{self._sql.select_messages}provider_message_id = %s",
+                         (provider_message_id,))  # fmt: skip
+        return message_from_row(rows[0], _utc) if rows else None
+
+    # --- the buffered writes (BufferedWrites), applied ------------------------------------------
+    def _write(self, conn: Connection) -> None:
+        """Every buffered write in one statement (data-modifying CTEs), which PostgreSQL runs as
+        one implicit transaction: one round trip. A unit of work too large for one statement is
+        split into several inside an explicit transaction; inside a batch, the savepoint taken at
+        the start is released."""
+        batch = self._batch
+        if not (self._threads or self._messages or self._tombstones or self._events):
+            if batch is not None:
+                conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            return
+        thread_rows = [(thread_to_row(t, _same), v) for t, v in self._threads.values()]
+        message_rows = [message_to_row(m, _same) for m in self._messages]
+        _refuse_nul(message_rows, (row for row, _ in thread_rows))
+        if self._tombstones and message_rows:
+            message_rows = _tombstoned(message_rows, self._tombstones)
+        if batch is None:
+            first = 1
+        else:
+            first = batch.ordinal + 1
+            batch.ordinal += len(self._events)
+        if first + len(self._events) > _MAX_ORDINAL:
+            raise StorageError("Too many events in one transaction")
+        event_rows = [
+            (n, e.thread_id, *event_to_json(e)) for n, e in enumerate(self._events, first)
+        ]
+        statements = self._sql.write(thread_rows, message_rows, self._tombstones, event_rows)
+        if batch is None and len(statements) == 1:
+            conn.execute(*statements[0])
+            return
+        if batch is None:
+            conn.execute("BEGIN")
+        for statement in statements:
+            conn.execute(*statement)
+        conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}" if batch is not None else "COMMIT")
