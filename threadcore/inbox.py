@@ -164,14 +164,17 @@ class Inbox:
         with self._repo.batch():
             yield
 
-    def _run(self, work: Callable[[UnitOfWork, list[Event]], R]) -> R:
+    def _run(self, work: Callable[[UnitOfWork, list[Event], datetime], R]) -> R:
         """Run ``work`` in a unit of work, retrying on optimistic conflicts; ``work`` writes
-        through the unit of work and appends the events it makes to the list it is given."""
+        through the unit of work and appends the events it makes to the list it is given.
+
+        The clock is read anew for each attempt, once the unit of work has begun, so a retried
+        command is never dated before the change it lost to."""
         for attempt in range(self._retries):
             events: list[Event] = []
             try:
                 with self._repo.unit_of_work() as uow:
-                    result = work(uow, events)
+                    result = work(uow, events, self.now())
                     if events:
                         uow.append_events(events)
             except ConcurrencyConflict:
@@ -339,9 +342,8 @@ class Inbox:
             raise InvalidInput("A number cannot message itself", parameter="guest_number")
         body = check_body(body, self._policy.max_body_length)
         pid = _check_provider_id(provider_message_id)
-        now = self.now()
 
-        def work(uow: UnitOfWork, events: list[Event]) -> Message:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             if pid is not None:
                 original = self._replay(uow, pid, _INBOUND, body, None, owner, guest, None)
                 if original is not None:
@@ -389,9 +391,8 @@ class Inbox:
         guest = e164(guest_number, "guest_number")
         if owner == guest:
             raise InvalidInput("A number cannot message itself", parameter="guest_number")
-        now = self.now()
 
-        def work(uow: UnitOfWork, events: list[Event]) -> Message:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             original = self._replay(uow, pid, _OUTBOUND, body, actor, owner, guest, None)
             if original is not None:
                 return original
@@ -411,9 +412,8 @@ class Inbox:
         return self._run(work)
 
     def _send_on_thread(self, actor: str, body: str, thread_id: str, pid: str | None) -> Message:
-        now = self.now()
 
-        def work(uow: UnitOfWork, events: list[Event]) -> Message:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             original = self._replay(uow, pid, _OUTBOUND, body, actor, None, None, thread_id)
             if original is not None:
                 return original
@@ -442,9 +442,8 @@ class Inbox:
         actor = check_extension_id(actor, "actor")
         if assignee is not None:
             assignee = check_extension_id(assignee, "assignee")
-        now = self.now()
 
-        def work(uow: UnitOfWork, events: list[Event]) -> Thread:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Thread:
             stored, resource = self._visible(uow, thread_id, actor)
             thread = tx.effective(stored, now, self._policy.ttl)
             new, event = tx.assign(thread, resource, actor, assignee, now)
@@ -459,9 +458,8 @@ class Inbox:
         """Resolve an open thread (reason Manual; the assignee is removed). Any handler of the
         thread's resource may; resolved is final."""
         actor = check_extension_id(actor, "actor")
-        now = self.now()
 
-        def work(uow: UnitOfWork, events: list[Event]) -> Thread:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Thread:
             stored, _ = self._visible(uow, thread_id, actor)
             thread = tx.effective(stored, now, self._policy.ttl)
             new, event = tx.resolve(thread, StatusReason.MANUAL, actor, now)
@@ -475,9 +473,8 @@ class Inbox:
         """Delete a thread, open or resolved: its record stays as a tombstone (availability
         Deleted, assignee removed, status and reason kept) and its messages are gone."""
         actor = check_extension_id(actor, "actor")
-        now = self.now()
 
-        def work(uow: UnitOfWork, events: list[Event]) -> Thread:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Thread:
             stored, _ = self._visible(uow, thread_id, actor)
             thread, expired = tx.catch_up(stored, now, self._policy.ttl)
             if expired is not None:
@@ -496,12 +493,11 @@ class Inbox:
         Reads and commands already see due threads as resolved; the sweep only makes the
         stored records and the event feed catch up.
         """
-        now = self.now()
         ttl = self._policy.ttl
         resolved: list[Thread] = []
         while True:
 
-            def work(uow: UnitOfWork, events: list[Event]) -> list[Thread]:
+            def work(uow: UnitOfWork, events: list[Event], now: datetime) -> list[Thread]:
                 batch = []
                 for thread in uow.due_threads(now - ttl, _SWEEP_BATCH):
                     new, event = tx.expire(thread, ttl)
@@ -808,10 +804,9 @@ class Inbox:
         change: Callable[[Thread, datetime], tuple[Thread, Event]],
         undo: Callable[[], None],
     ) -> builtins.list[Thread]:
-        now = self.now()
         ttl = self._policy.ttl
 
-        def work(uow: UnitOfWork, events: list[Event]) -> builtins.list[Thread]:
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> builtins.list[Thread]:
             changed = []
             for stored in select(uow):
                 thread, expired = tx.catch_up(stored, now, ttl)
