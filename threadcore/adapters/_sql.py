@@ -26,9 +26,11 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
+from threadcore.ports import ThreadQuery
 
 __all__ = [
     "MESSAGE_COLUMNS",
+    "OPEN",
     "SCHEMA_VERSION",
     "THREAD_COLUMNS",
     "event_from_json",
@@ -36,6 +38,7 @@ __all__ = [
     "message_from_row",
     "message_to_row",
     "thread_from_row",
+    "thread_query_where",
     "thread_to_row",
     "time_from_text",
     "time_to_text",
@@ -81,6 +84,9 @@ MESSAGE_COLUMNS = (
     "availability",
     "provider_message_id",
 )
+
+#: A stored thread that is Open and Alive (expiry not applied).
+OPEN = "status = 'Open' AND availability = 'Alive'"
 
 TimeOut = Callable[[datetime], Any]
 TimeIn = Callable[[Any], datetime]
@@ -243,3 +249,50 @@ def event_from_json(kind: str, payload: str) -> ev.Event:
         data["reason"] = StatusReason(data["reason"])
     event: ev.Event = cls(**data)
     return event
+
+
+def thread_query_where(
+    query: ThreadQuery,
+    with_after: bool,
+    mark: str,
+    time_out: TimeOut,
+    any_of: Callable[[str, list[str]], tuple[str, list[Any]]],
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and its parameters for ``query`` in a dialect: ``mark`` is the
+    placeholder, ``time_out`` converts times, ``any_of(column, values)`` writes a membership
+    test. The status is the status now: a stored Open, Alive thread whose latest message is at
+    or before the query's due cutoff counts as Resolved."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, values in (
+        ("owner_extension_id", sorted(query.owner_extension_ids)),
+        ("availability", sorted(a.value for a in query.availability)),
+    ):
+        clause, values_params = any_of(column, values)
+        where.append(clause)
+        params += values_params
+    for column, value in (
+        ("owner_number", query.owner_number),
+        ("guest_number", query.guest_number),
+    ):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(value)
+    if query.creation_time_from is not None:
+        where.append(f"creation_time >= {mark}")
+        params.append(time_out(query.creation_time_from))
+    if query.creation_time_to is not None:
+        where.append(f"creation_time < {mark}")
+        params.append(time_out(query.creation_time_to))
+    if query.status is not None:
+        due = f"({OPEN} AND latest_message_at <= {mark})"
+        if query.status is ThreadStatus.OPEN:
+            where.append(f"status = 'Open' AND NOT {due}")
+        else:
+            where.append(f"(status = 'Resolved' OR {due})")
+        params.append(time_out(query.due_cutoff))
+    if with_after and query.after is not None:
+        created, thread_id = query.after
+        where.append(f"(creation_time, id) > ({mark}, {mark})")
+        params += [time_out(created), thread_id]
+    return " AND ".join(where), params

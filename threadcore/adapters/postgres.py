@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import attrs
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
@@ -51,6 +52,7 @@ from psycopg_pool import ConnectionPool
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
+    OPEN,
     SCHEMA_VERSION,
     THREAD_COLUMNS,
     event_from_json,
@@ -58,6 +60,7 @@ from threadcore.adapters._sql import (
     message_from_row,
     message_to_row,
     thread_from_row,
+    thread_query_where,
     thread_to_row,
 )
 from threadcore.domain.errors import (
@@ -76,7 +79,7 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
-_OPEN = "status = 'Open' AND availability = 'Alive'"
+_OPEN = OPEN
 _XID = "pg_current_xact_id()::text::bigint"
 _WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _ORDINAL_BITS = 32
@@ -193,6 +196,10 @@ def _utc(value: datetime) -> datetime:
 
 def _same(value: datetime) -> datetime:
     return value
+
+
+def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    return f"{column} = ANY(%s)", [values]
 
 
 def _has_nul(*values: str | None) -> bool:
@@ -673,35 +680,12 @@ class _PostgresUnitOfWork(BufferedWrites):
         owners = _no_nul(query.owner_extension_ids)
         if not owners or _has_nul(query.owner_number, query.guest_number):
             return None
-        where = ["owner_extension_id = ANY(%s)", "availability = ANY(%s)"]
-        params: list[Any] = [owners, sorted(a.value for a in query.availability)]
-        for column, value in (
-            ("owner_number", query.owner_number),
-            ("guest_number", query.guest_number),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if query.creation_time_from is not None:
-            where.append("creation_time >= %s")
-            params.append(query.creation_time_from)
-        if query.creation_time_to is not None:
-            where.append("creation_time < %s")
-            params.append(query.creation_time_to)
-        if query.status is not None:
-            due = f"({_OPEN} AND latest_message_at <= %s)"
-            if query.status.value == "Open":
-                where.append(f"status = 'Open' AND NOT {due}")
-            else:
-                where.append(f"(status = 'Resolved' OR {due})")
-            params.append(query.due_cutoff)
-        if with_after and query.after is not None:
-            created, thread_id = query.after
+        after = query.after
+        if after is not None:
             # No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id.
-            thread_id = thread_id.split("\x00", 1)[0]
-            where.append("(creation_time, id) > (%s, %s)")
-            params += [created, thread_id]
-        return " AND ".join(where), params
+            after = (after[0], after[1].split("\x00", 1)[0])
+        query = attrs.evolve(query, owner_extension_ids=frozenset(owners), after=after)
+        return thread_query_where(query, with_after, "%s", _same, _any_of)
 
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
         built = self._query(query, with_after=True)

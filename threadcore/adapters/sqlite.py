@@ -21,6 +21,7 @@ from typing import Any
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
+    OPEN,
     SCHEMA_VERSION,
     THREAD_COLUMNS,
     event_from_json,
@@ -28,6 +29,7 @@ from threadcore.adapters._sql import (
     message_from_row,
     message_to_row,
     thread_from_row,
+    thread_query_where,
     thread_to_row,
     time_from_text,
     time_to_text,
@@ -45,7 +47,7 @@ __all__ = ["SQLiteRepository"]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
-_OPEN = "status = 'Open' AND availability = 'Alive'"
+_OPEN = OPEN
 # Only what a thread's life changes: SQLite rewrites an index when a column it covers is SET,
 # so leaving the pair, owner and creation columns out keeps their indexes untouched on update.
 _MUTABLE = (
@@ -135,6 +137,10 @@ CREATE TABLE events (
 );
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
+
+
+def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
 @contextmanager
@@ -360,37 +366,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
         )
 
     def _query(self, query: ThreadQuery, with_after: bool) -> tuple[str, list[Any]]:
-        owners = sorted(query.owner_extension_ids)
-        where = [f"owner_extension_id IN ({', '.join('?' * len(owners))})"]
-        params: list[Any] = list(owners)
-        availability = sorted(a.value for a in query.availability)
-        where.append(f"availability IN ({', '.join('?' * len(availability))})")
-        params += availability
-        for column, value in (
-            ("owner_number", query.owner_number),
-            ("guest_number", query.guest_number),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.creation_time_from is not None:
-            where.append("creation_time >= ?")
-            params.append(time_to_text(query.creation_time_from))
-        if query.creation_time_to is not None:
-            where.append("creation_time < ?")
-            params.append(time_to_text(query.creation_time_to))
-        if query.status is not None:
-            due = f"({_OPEN} AND latest_message_at <= ?)"
-            if query.status.value == "Open":
-                where.append(f"status = 'Open' AND NOT {due}")
-            else:
-                where.append(f"(status = 'Resolved' OR {due})")
-            params.append(time_to_text(query.due_cutoff))
-        if with_after and query.after is not None:
-            created, thread_id = query.after
-            where.append("(creation_time > ? OR (creation_time = ? AND id > ?))")
-            params += [time_to_text(created), time_to_text(created), thread_id]
-        return " AND ".join(where), params
+        return thread_query_where(query, with_after, "?", time_to_text, _any_of)
 
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
         if not query.owner_extension_ids:
