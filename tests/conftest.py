@@ -41,6 +41,9 @@ START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 QUEUE = "6249888001"
 OWNER = "+12092480001"
 GUEST = "+16502240001"
+OWNER2 = "+12092480002"
+SUPPORT = "6249888002"
+SUPPORT_NUMBER = "+12092480003"
 
 
 def billing_directory() -> Directory:
@@ -54,6 +57,28 @@ def billing_directory() -> Directory:
                 phone_numbers=[OWNER],
                 handlers=["101", Handler("102", name="Ann Lee"), "103"],
             )
+        ]
+    )
+
+
+def two_queue_directory(support_handlers: tuple[str, ...] = ("103", "201")) -> Directory:
+    """Billing (OWNER and OWNER2; handlers 101, Ann Lee 102, 103) and Support (SUPPORT_NUMBER;
+    ``support_handlers``, by default 103 and 201: 103 then handles both resources)."""
+    return Directory(
+        [
+            Resource(
+                extension_id=QUEUE,
+                name="Billing Queue",
+                extension_type="Department",
+                phone_numbers=[OWNER, OWNER2],
+                handlers=["101", Handler("102", name="Ann Lee"), "103"],
+            ),
+            Resource(
+                extension_id=SUPPORT,
+                name="Support",
+                phone_numbers=[SUPPORT_NUMBER],
+                handlers=list(support_handlers),
+            ),
         ]
     )
 

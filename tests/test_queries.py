@@ -9,19 +9,25 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import GUEST, OWNER, QUEUE, START
+from conftest import (
+    GUEST,
+    OWNER,
+    OWNER2,
+    QUEUE,
+    START,
+    SUPPORT,
+    SUPPORT_NUMBER,
+    two_queue_directory,
+)
 
 from threadcore import (
     Availability,
-    Directory,
-    Handler,
     Inbox,
     InMemoryRepository,
     InvalidInput,
     ManualClock,
     NotPermitted,
     Policy,
-    Resource,
     SequentialIds,
     StatusReason,
     Thread,
@@ -32,9 +38,6 @@ from threadcore.domain.errors import InvalidPageToken
 from threadcore.domain.queries import Page, Paging, ThreadFilter
 
 TTL = timedelta(hours=72)
-OWNER2 = "+12092480002"
-SUPPORT = "6249888002"
-SUPPORT_NUMBER = "+12092480003"
 GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
 
@@ -45,28 +48,6 @@ MakeInbox = Callable[..., Inbox]
 def guest(i: int) -> str:
     """The i-th distinct guest number (valid E.164)."""
     return f"+1650224{i:04d}"
-
-
-def two_queue_directory() -> Directory:
-    """Billing (OWNER and OWNER2; handlers 101, 102, 103) and Support (SUPPORT_NUMBER; handlers
-    103 and 201): 103 handles both resources."""
-    return Directory(
-        [
-            Resource(
-                extension_id=QUEUE,
-                name="Billing Queue",
-                extension_type="Department",
-                phone_numbers=[OWNER, OWNER2],
-                handlers=["101", Handler("102", name="Ann Lee"), "103"],
-            ),
-            Resource(
-                extension_id=SUPPORT,
-                name="Support",
-                phone_numbers=[SUPPORT_NUMBER],
-                handlers=["103", "201"],
-            ),
-        ]
-    )
 
 
 @pytest.fixture

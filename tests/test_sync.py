@@ -7,18 +7,24 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from conftest import GUEST, OWNER, QUEUE, START
+from conftest import (
+    GUEST,
+    OWNER,
+    OWNER2,
+    QUEUE,
+    START,
+    SUPPORT,
+    SUPPORT_NUMBER,
+    two_queue_directory,
+)
 
 from threadcore import (
     Availability,
-    Directory,
-    Handler,
     Inbox,
     InvalidInput,
     ManualClock,
     NotAssignee,
     Policy,
-    Resource,
     StatusReason,
     Thread,
     ThreadStatus,
@@ -28,9 +34,6 @@ from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import SyncResult, SyncType
 
 TTL = timedelta(hours=72)
-OWNER2 = "+12092480002"
-SUPPORT = "6249888002"
-SUPPORT_NUMBER = "+12092480003"
 GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
 ANN = ThreadUser("102", "Ann Lee", "User")
@@ -39,28 +42,6 @@ MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def two_queue_directory() -> Directory:
-    """Billing (OWNER and OWNER2; handlers 101, 102, 103) and Support (SUPPORT_NUMBER; handlers
-    103 and 201): 103 handles both resources."""
-    return Directory(
-        [
-            Resource(
-                extension_id=QUEUE,
-                name="Billing Queue",
-                extension_type="Department",
-                phone_numbers=[OWNER, OWNER2],
-                handlers=["101", Handler("102", name="Ann Lee"), "103"],
-            ),
-            Resource(
-                extension_id=SUPPORT,
-                name="Support",
-                phone_numbers=[SUPPORT_NUMBER],
-                handlers=["103", "201"],
-            ),
-        ]
-    )
-
-
 @pytest.fixture
 def inbox(make_inbox: MakeInbox) -> Inbox:
     return make_inbox(directory=two_queue_directory())

@@ -8,19 +8,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import OWNER, QUEUE, START
+from conftest import OWNER, OWNER2, QUEUE, START, SUPPORT, SUPPORT_NUMBER, two_queue_directory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from threadcore import (
     Availability,
     Directory,
-    Handler,
     Inbox,
     InMemoryRepository,
     ManualClock,
     Policy,
-    Resource,
     SequentialIds,
     Thread,
     ThreadcoreError,
@@ -31,9 +29,6 @@ from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import SyncType, ThreadFilter
 
 TTL = timedelta(hours=72)
-OWNER2 = "+12092480002"
-SUPPORT = "6249888002"
-SUPPORT_NUMBER = "+12092480003"
 OWNERS = [OWNER, OWNER2, SUPPORT_NUMBER]  # two of Billing, and one of another resource
 GUESTS = ["+16502240001", "+14083210001", "+16505130001"]
 HANDLERS = ["101", "102", "103"]
@@ -46,23 +41,7 @@ PROPERTY_SETTINGS = settings(
 
 
 def directory() -> Directory:
-    return Directory(
-        [
-            Resource(
-                extension_id=QUEUE,
-                name="Billing Queue",
-                extension_type="Department",
-                phone_numbers=[OWNER, OWNER2],
-                handlers=["101", Handler("102", name="Ann Lee"), "103"],
-            ),
-            Resource(
-                extension_id=SUPPORT,
-                name="Support",
-                phone_numbers=[SUPPORT_NUMBER],
-                handlers=["201"],
-            ),
-        ]
-    )
+    return two_queue_directory(support_handlers=("201",))
 
 
 def new_inbox(clock: ManualClock) -> Inbox:
