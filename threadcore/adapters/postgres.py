@@ -79,7 +79,6 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
-_OPEN = OPEN
 _XID = "pg_current_xact_id()::text::bigint"
 _WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _ORDINAL_BITS = 32
@@ -120,12 +119,12 @@ CREATE TABLE {s}.threads (
     xid bigint NOT NULL
 );
 CREATE UNIQUE INDEX threads_one_open_per_pair ON {s}.threads (owner_number, guest_number)
-    WHERE {_OPEN};
+    WHERE {OPEN};
 CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time, id);
 CREATE INDEX threads_by_guest ON {s}.threads (guest_number, creation_time, id);
 CREATE INDEX threads_by_owner_number ON {s}.threads (owner_number, creation_time, id);
 CREATE INDEX threads_by_change ON {s}.threads (xid);
-CREATE INDEX threads_due ON {s}.threads (latest_message_at) WHERE {_OPEN};
+CREATE INDEX threads_due ON {s}.threads (latest_message_at) WHERE {OPEN};
 CREATE TABLE {s}.messages (
     position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id text COLLATE "C" NOT NULL UNIQUE,
@@ -630,7 +629,7 @@ class _PostgresUnitOfWork(BufferedWrites):
         if _has_nul(owner_number, guest_number):
             return None
         found = self._threads_where(
-            f"owner_number = %s AND guest_number = %s AND {_OPEN}", (owner_number, guest_number)
+            f"owner_number = %s AND guest_number = %s AND {OPEN}", (owner_number, guest_number)
         )
         return found[0] if found else None
 
@@ -643,7 +642,7 @@ class _PostgresUnitOfWork(BufferedWrites):
     ) -> list[Thread]:
         if _has_nul(owner_extension_id, owner_number, assignee_id):
             return []
-        where, params = [_OPEN], []
+        where, params = [OPEN], []
         for column, value in (
             ("owner_extension_id", owner_extension_id),
             ("owner_number", owner_number),
@@ -658,7 +657,7 @@ class _PostgresUnitOfWork(BufferedWrites):
         if limit <= 0:
             return []
         return self._threads_where(
-            f"{_OPEN} AND latest_message_at <= %s",
+            f"{OPEN} AND latest_message_at <= %s",
             (cutoff, limit),
             "ORDER BY latest_message_at, id LIMIT %s",
         )
@@ -670,7 +669,7 @@ class _PostgresUnitOfWork(BufferedWrites):
         if until <= after or not owners:
             return []
         return self._threads_where(
-            f"{_OPEN} AND latest_message_at > %s AND latest_message_at <= %s "
+            f"{OPEN} AND latest_message_at > %s AND latest_message_at <= %s "
             "AND owner_extension_id = ANY(%s)",
             (after, until, owners),
         )

@@ -47,7 +47,6 @@ __all__ = ["SQLiteRepository"]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
-_OPEN = OPEN
 # Only what a thread's life changes: SQLite rewrites an index when a column it covers is SET,
 # so leaving the pair, owner and creation columns out keeps their indexes untouched on update.
 _MUTABLE = (
@@ -106,12 +105,12 @@ CREATE TABLE threads (
     change_position INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX threads_one_open_per_pair ON threads (owner_number, guest_number)
-    WHERE {_OPEN};
+    WHERE {OPEN};
 CREATE INDEX threads_by_owner ON threads (owner_extension_id, creation_time, id);
 CREATE INDEX threads_by_guest ON threads (guest_number, creation_time, id);
 CREATE INDEX threads_by_owner_number ON threads (owner_number, creation_time, id);
 CREATE INDEX threads_by_change ON threads (change_position);
-CREATE INDEX threads_due ON threads (latest_message_at) WHERE {_OPEN};
+CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 CREATE TABLE messages (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -324,7 +323,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
         found = self._threads_where(
-            f"owner_number = ? AND guest_number = ? AND {_OPEN}", (owner_number, guest_number)
+            f"owner_number = ? AND guest_number = ? AND {OPEN}", (owner_number, guest_number)
         )
         return found[0] if found else None
 
@@ -335,7 +334,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
         owner_number: str | None = None,
         assignee_id: str | None = None,
     ) -> list[Thread]:
-        where, params = [_OPEN], []
+        where, params = [OPEN], []
         for column, value in (
             ("owner_extension_id", owner_extension_id),
             ("owner_number", owner_number),
@@ -348,7 +347,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         return self._threads_where(
-            f"{_OPEN} AND latest_message_at <= ?",
+            f"{OPEN} AND latest_message_at <= ?",
             (time_to_text(cutoff),),
             f"ORDER BY latest_message_at, id LIMIT {int(limit)}",
         )
@@ -360,7 +359,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
             return []
         owners = sorted(owner_extension_ids)
         return self._threads_where(
-            f"{_OPEN} AND latest_message_at > ? AND latest_message_at <= ? "
+            f"{OPEN} AND latest_message_at > ? AND latest_message_at <= ? "
             f"AND owner_extension_id IN ({', '.join('?' * len(owners))})",
             (time_to_text(after), time_to_text(until), *owners),
         )

@@ -231,11 +231,6 @@ class Thread:
         """The latest message's body (the same as ``label``)."""
         return self.label
 
-    @property
-    def is_open(self) -> bool:
-        """Open and alive, as stored (see :func:`effective` for expiry)."""
-        return self.status is ThreadStatus.OPEN and self.availability is Availability.ALIVE
-
     def due_at(self, ttl: timedelta) -> datetime:
         """The instant the thread expires if no message arrives before it."""
         return self.latest_message_at + ttl
