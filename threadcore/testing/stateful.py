@@ -14,6 +14,7 @@ the package so that every repository adapter (and an integrator's own) runs the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -129,6 +130,10 @@ class InboxMachine(RuleBasedStateMachine):
         self.clients: dict[str, _Client] = {}
 
     # --- hooks for adapters ---------------------------------------------------------------------
+    #: How long to wait for a step's events to reach the feed (seconds): a feed may deliver
+    #: late, but never lose an event.
+    feed_patience = 5.0
+
     def make_repository(self) -> Repository:
         """The repository under test (a fresh, empty one per run)."""
         return InMemoryRepository()
@@ -161,6 +166,11 @@ class InboxMachine(RuleBasedStateMachine):
     def check_events(self, expected: tuple[tuple[str, str], ...]) -> None:
         """The events the step stored are exactly the ones the model expects."""
         new = self.real.events(after=self.events_seen, limit=10_000)
+        deadline = time.monotonic() + self.feed_patience
+        while len(new) < len(expected) and time.monotonic() < deadline:
+            # a feed may deliver late (PostgreSQL waits for older transactions), never lose
+            time.sleep(0.01)
+            new = self.real.events(after=self.events_seen, limit=10_000)
         if new:  # follow the positions handed out: they need not be 1, 2, 3 ...
             self.events_seen = new[-1][0]
         got = sorted((type(event).__name__, event.thread_id) for _, event in new)
