@@ -38,6 +38,7 @@ __all__ = [
     "message_from_row",
     "message_to_row",
     "thread_from_row",
+    "open_threads_where",
     "thread_query_where",
     "thread_to_row",
     "time_from_text",
@@ -295,4 +296,15 @@ def thread_query_where(
         created, thread_id = query.after
         where.append(f"(creation_time, id) > ({mark}, {mark})")
         params += [time_out(created), thread_id]
+    return " AND ".join(where), params
+
+
+def open_threads_where(mark: str, **equal: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters selecting stored Open, Alive threads whose given columns
+    equal the given values (``None`` values are not criteria); ``mark`` is the placeholder."""
+    where, params = [OPEN], []
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(value)
     return " AND ".join(where), params

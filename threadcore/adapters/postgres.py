@@ -59,6 +59,7 @@ from threadcore.adapters._sql import (
     event_to_json,
     message_from_row,
     message_to_row,
+    open_threads_where,
     thread_from_row,
     thread_query_where,
     thread_to_row,
@@ -642,16 +643,13 @@ class _PostgresUnitOfWork(BufferedWrites):
     ) -> list[Thread]:
         if _has_nul(owner_extension_id, owner_number, assignee_id):
             return []
-        where, params = [OPEN], []
-        for column, value in (
-            ("owner_extension_id", owner_extension_id),
-            ("owner_number", owner_number),
-            ("assignee_id", assignee_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        return self._threads_where(" AND ".join(where), params, "ORDER BY creation_time, id")
+        where, params = open_threads_where(
+            "%s",
+            owner_extension_id=owner_extension_id,
+            owner_number=owner_number,
+            assignee_id=assignee_id,
+        )
+        return self._threads_where(where, params, "ORDER BY creation_time, id")
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         if limit <= 0:

@@ -28,6 +28,7 @@ from threadcore.adapters._sql import (
     event_to_json,
     message_from_row,
     message_to_row,
+    open_threads_where,
     thread_from_row,
     thread_query_where,
     thread_to_row,
@@ -49,20 +50,7 @@ _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
 # Only what a thread's life changes: SQLite rewrites an index when a column it covers is SET,
 # so leaving the pair, owner and creation columns out keeps their indexes untouched on update.
-_MUTABLE = (
-    "status",
-    "availability",
-    "assignee_id",
-    "assignee_name",
-    "assignee_type",
-    "status_reason",
-    "label",
-    "last_modified_time",
-    "last_inbound_at",
-    "last_outbound_at",
-    "latest_message_at",
-    "version",
-)
+_MUTABLE = THREAD_COLUMNS[THREAD_COLUMNS.index("status") :]  # status ... version
 _MUTABLE_AT = tuple(THREAD_COLUMNS.index(c) for c in _MUTABLE)
 _UPDATE_THREAD = (
     f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE)}, change_position = ? "
@@ -334,16 +322,13 @@ class _SQLiteUnitOfWork(BufferedWrites):
         owner_number: str | None = None,
         assignee_id: str | None = None,
     ) -> list[Thread]:
-        where, params = [OPEN], []
-        for column, value in (
-            ("owner_extension_id", owner_extension_id),
-            ("owner_number", owner_number),
-            ("assignee_id", assignee_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        return self._threads_where(" AND ".join(where), params, "ORDER BY creation_time, id")
+        where, params = open_threads_where(
+            "?",
+            owner_extension_id=owner_extension_id,
+            owner_number=owner_number,
+            assignee_id=assignee_id,
+        )
+        return self._threads_where(where, params, "ORDER BY creation_time, id")
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         return self._threads_where(
