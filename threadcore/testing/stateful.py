@@ -240,7 +240,7 @@ class InboxMachine(RuleBasedStateMachine):
             pid,
             message.id,
             message.thread_id,
-            owner if owner is not None else None,
+            owner,
             guest,
         )
         self.check_events(done.events)
