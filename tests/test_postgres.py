@@ -38,10 +38,11 @@ from threadcore import (
     ThreadQuery,
     connect,
 )
+from threadcore.adapters._sql import SCHEMA_VERSION
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.domain import transitions as tx
 from threadcore.domain.events import MessageAdded, ThreadOpened
-from threadcore.domain.model import Direction, Message, Thread
+from threadcore.domain.model import Direction, Message, Note, Thread, ThreadUser
 from threadcore.testing.contract import RepositoryContract
 
 pytest_plugins = ["conftest_pg"]
@@ -123,7 +124,13 @@ def _dump(url: str, schema: str) -> str:
     """A digest of every row threadcore stores, to show that nothing changed."""
     digest = hashlib.sha256()
     with _raw(url) as conn:
-        for table, order in (("threads", "id"), ("messages", "position"), ("events", "xid")):
+        for table, order in (
+            ("threads", "id"),
+            ("messages", "position"),
+            ("events", "xid"),
+            ("notes", "id"),
+            ("opt_outs", "owner_number, guest_number"),
+        ):
             rows = conn.execute(f'SELECT * FROM "{schema}".{table} ORDER BY {order}').fetchall()
             digest.update(repr(rows).encode())
     return digest.hexdigest()
@@ -172,6 +179,72 @@ def test_event_positions_are_transaction_id_and_ordinal(pg_repo: PostgresReposit
     assert pg_repo.events(after=positions[1], limit=1) == events[2:3]
     assert pg_repo.events(after=2**200) == []
     assert pg_repo.events(after=0, limit=0) == []
+
+
+def test_event_position_is_below_every_running_writer(
+    postgres_url: str, pg_repo: PostgresRepository
+) -> None:
+    _store(pg_repo, *_thread("a", G1))
+    with pg_repo.unit_of_work() as uow:
+        first = uow.event_position()
+        assert uow.events_since(0, first, frozenset({Q1}), 10) == pg_repo.events()
+    with _raw(postgres_url) as older:
+        older.autocommit = False
+        older.execute("SELECT pg_current_xact_id()")  # a writer that started first, still running
+        _store(pg_repo, *_thread("b", G2))  # commits with a higher transaction id
+        with pg_repo.unit_of_work() as uow:
+            held = uow.event_position()
+            assert first <= held
+            assert uow.events_since(first, held, frozenset({Q1}), 10) == []  # not yet trusted
+            assert pg_repo.events(after=held) == []
+        older.commit()
+    with pg_repo.unit_of_work() as uow:
+        later = uow.event_position()
+        found = uow.events_since(held, later, frozenset({Q1}), 10)
+    assert [e.thread_id for _, e in found] == ["b", "b"]
+    assert all(held < p <= later for p, _ in found)
+    assert found == pg_repo.events(after=first)
+    assert later & 0xFFFFFFFF == 0xFFFFFFFF  # the last position of the transaction below
+
+
+def test_a_unit_of_work_is_one_statement_whatever_it_writes(
+    pg_repo: PostgresRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread, message = _thread("t1", G1)
+    _store(pg_repo, thread, message)
+    other, other_message = _thread("t2", G2)
+    note = Note("n1", "t1", ThreadUser("101"), "note", T0, T0)
+    with pg_repo.unit_of_work() as uow:
+        uow.save_note(note, 0)
+    sent: list[str] = []
+    execute = psycopg.Connection.execute
+
+    def spy(self: psycopg.Connection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", spy)
+    # the receive hot path: a thread, a message, events
+    _store(pg_repo, other, other_message)
+    assert len(sent) == 1
+    assert sent[0].startswith("WITH ")
+    # every kind of write at once
+    sent.clear()
+    later = T0 + timedelta(minutes=1)
+    with pg_repo.unit_of_work() as uow:
+        uow.save_thread(tx.delete(thread, "101", later)[0], thread.version)
+        uow.add_message(Message("m2", "t1", Direction.INBOUND, "x", G1, N1, None, later, later))
+        uow.save_message(attrs.evolve(message, error_code="e", version=2), 1)
+        uow.save_note(attrs.evolve(note, text="edited", version=2), 1)
+        uow.save_note(Note("n2", "t1", ThreadUser("101"), "new", later, later), 0)
+        uow.set_opted_out(N1, G1, True)
+        uow.tombstone_messages("t1", later)
+        uow.append_events([MessageAdded("t1", later, "m2", Direction.INBOUND, None)])
+    assert len(sent) == 1
+    monkeypatch.undo()
+    with pg_repo.unit_of_work() as uow:
+        assert [m.availability for m in uow.messages("t1")] == [Availability.DELETED] * 2
+        assert uow.opted_out(N1, G1) is True
 
 
 def test_change_position_is_the_watermark_below_every_running_writer(
@@ -460,7 +533,7 @@ def test_many_processes_opening_a_new_schema_at_once_create_it_once(
     assert results == ["ok"] * 8
     with _raw(postgres_url) as conn:
         rows = conn.execute(f'SELECT version FROM "{pg_schema}".threadcore_schema').fetchall()
-    assert rows == [(1,)]
+    assert rows == [(SCHEMA_VERSION,)]
 
 
 def test_a_hostile_schema_name_is_only_a_name(postgres_url: str) -> None:

@@ -97,6 +97,10 @@ def rfc3339(value: datetime) -> str:
     )
 
 
+#: The picture thread (a) opens with.
+RECEIPT = "https://media.example.com/mms/receipt.jpg"
+
+
 def masked(pattern: str, value: str) -> bool:
     """Whether ``value`` is what the sample shows as ``pattern``: the sample masks the tail with
     one X per digit (our extension id is one digit shorter than the sample's)."""
@@ -131,7 +135,8 @@ def replay_sample(inbox: Inbox, clock: ManualClock) -> tuple[str, str, str]:
     inbox.send(actor="101", thread_id=c.thread_id, body="Thank you")
     # (a) and (b) Two customers write at the same instant on 2026-02-17.
     clock.set(AB_CREATED)
-    a = inbox.receive(owner_number=OWNER, guest_number=GUEST_A, body="Hi, is my payment through?")
+    # (a) opens with a picture and no text: the seed's open thread has no label (R13).
+    a = inbox.receive(owner_number=OWNER, guest_number=GUEST_A, body="", attachments=[RECEIPT])
     b = inbox.receive(owner_number=OWNER, guest_number=GUEST_B, body="My bill is wrong")
     clock.set(datetime(2026, 2, 17, 17, 20, tzinfo=UTC))
     inbox.assign(b.thread_id, actor="101", assignee="102")
@@ -164,7 +169,7 @@ def test_the_sample_threads_are_rebuilt_exactly(inbox: Inbox, clock: ManualClock
     assert a.status_reason is None
     assert a.creation_time == a.last_modified_time == AB_CREATED
     assert a.creation_time.microsecond == 676000
-    assert a.label == "Hi, is my payment through?"  # R13: the latest message's body
+    assert a.label is None  # R13: opened by a picture without text
 
     assert b.status is ThreadStatus.RESOLVED
     assert b.status_reason is StatusReason.MANUAL
@@ -221,7 +226,9 @@ def test_the_sample_is_produced_by_exactly_these_events(inbox: Inbox, clock: Man
 
 def test_the_sample_messages(inbox: Inbox, clock: ManualClock) -> None:
     a_id, b_id, c_id = replay_sample(inbox, clock)
-    assert [m.body for m in inbox.messages(a_id, actor="101")] == ["Hi, is my payment through?"]
+    assert [(m.body, m.attachments) for m in inbox.messages(a_id, actor="101")] == [
+        ("", (RECEIPT,))
+    ]
     assert [(m.direction, m.body) for m in inbox.messages(b_id, actor="101")] == [
         ("Inbound", "My bill is wrong"),
         ("Outbound", "Sorry, I refunded the difference."),

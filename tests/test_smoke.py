@@ -35,6 +35,10 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert isinstance(namespace["repository"], threadcore.SQLiteRepository)
     assert (tmp_path / "threads.db").exists()
     assert namespace["full"].sync_type is threadcore.SyncType.FULL  # type: ignore[attr-defined]
+    later = namespace["later"].records  # type: ignore[attr-defined]
+    assert {e.record_type for e in later} >= {"AliveMessage"}  # the STOP, at least
+    sent = [m for m in namespace["page"] if m.direction == "Outbound"]  # type: ignore[attr-defined]
+    assert [m.status for m in sent] == ["Delivered", "Queued"]  # the sent draft is still queued
 
 
 def test_demo_runs(capsys: object) -> None:

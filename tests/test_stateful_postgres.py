@@ -29,8 +29,8 @@ class PostgresMachine(InboxMachine):
 
     def make_repository(self) -> Repository:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'TRUNCATE "{self.schema}".threads, "{self.schema}".messages, '
-                         f'"{self.schema}".events')  # fmt: skip
+            tables = ("threads", "messages", "events", "notes", "opt_outs")
+            conn.execute("TRUNCATE " + ", ".join(f'"{self.schema}".{t}' for t in tables))
         return PostgresRepository(self.url, schema=self.schema, max_size=1)
 
     @rule()

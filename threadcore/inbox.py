@@ -8,32 +8,50 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import json
+import math
 import random
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.clock import SystemClock
+from threadcore.domain import events as ev
+from threadcore.domain import messaging, timeline
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import (
     ConcurrencyConflict,
+    DraftNotFound,
     IdempotencyConflict,
     InvalidInput,
     InvalidPageToken,
     InvalidSyncToken,
+    MessageNotFound,
+    NoteNotFound,
+    NotFound,
     NotPermitted,
+    RecipientOptedOut,
     ThreadNotFound,
     UnknownPhoneNumber,
 )
 from threadcore.domain.events import Event
 from threadcore.domain.model import (
     Availability,
+    Classification,
+    DeliveryStatus,
     Direction,
+    Entry,
+    EntryScope,
     Handler,
+    Keyword,
     Message,
+    MessageSource,
+    Note,
     Policy,
     Resource,
     StatusReason,
@@ -41,14 +59,24 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
-from threadcore.domain.queries import Page, Paging, SyncResult, SyncType, ThreadFilter
+from threadcore.domain.queries import (
+    MessageFilter,
+    NoteFilter,
+    Page,
+    Paging,
+    SyncResult,
+    SyncType,
+    ThreadFilter,
+)
 from threadcore.domain.validation import check_body, check_extension_id, check_utc, e164
 from threadcore.ids import RandomIds
 from threadcore.ports import (
     Clock,
     DirectoryPort,
     IdGenerator,
+    MessageQuery,
     MutableDirectoryPort,
+    NoteQuery,
     Repository,
     StoredEvent,
     ThreadQuery,
@@ -66,6 +94,10 @@ _MAX_PER_PAGE = 1000
 _MAX_PAGE = 1000
 _INBOUND, _OUTBOUND, _ALIVE = Direction.INBOUND, Direction.OUTBOUND, Availability.ALIVE
 _MAX_PROVIDER_ID = 256
+#: A message's content beyond its body: attachments, content type, is_automated, source.
+_Extra = tuple[tuple[str, ...], str, bool, MessageSource | None]
+_TEXT = "text/plain"
+_PLAIN: _Extra = ((), _TEXT, False, None)
 
 
 class Inbox:
@@ -208,6 +240,20 @@ class Inbox:
             raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
         return thread, resource
 
+    def _visible_as(
+        self,
+        uow: UnitOfWork,
+        thread_id: str,
+        actor: str,
+        error: type[NotFound],
+        record_id: str,
+    ) -> tuple[Thread, Resource]:
+        """Like :meth:`_visible` for a record on the thread: invisible is ``error``."""
+        try:
+            return self._visible(uow, thread_id, actor)
+        except ThreadNotFound:
+            raise error(f"{error.__name__[:-8]} [{record_id[:64]}] not found") from None
+
     def _current_for_pair(
         self, uow: UnitOfWork, owner: str, guest: str, now: datetime, events: list[Event]
     ) -> Thread | None:
@@ -277,10 +323,13 @@ class Inbox:
         author: ThreadUser | None,
         now: datetime,
         provider_message_id: str | None,
+        extra: _Extra = _PLAIN,
+        keyword: Keyword | None = None,
     ) -> Message:
         """Add a message to the open ``thread`` (loaded at ``loaded_version``; 0 when new)."""
         owner, guest = thread.owner_party.phone_number, thread.guest_party.phone_number
         inbound = direction is _INBOUND
+        attachments, content_type, is_automated, source = extra
         message = Message(
             self._ids.new_id(),
             thread.id,
@@ -293,6 +342,18 @@ class Inbox:
             now,
             _ALIVE,
             provider_message_id,
+            _RECEIVED if inbound else _QUEUED,
+            None,
+            None,
+            None,
+            None,
+            is_automated,
+            source,
+            content_type,
+            attachments,
+            (),
+            keyword,
+            1,
         )
         thread, added = tx.add_message(thread, message)
         uow.save_thread(thread, loaded_version)
@@ -330,18 +391,23 @@ class Inbox:
         guest_number: str,
         body: str,
         provider_message_id: str | None = None,
+        attachments: Sequence[str] = (),
+        content_type: str = _TEXT,
     ) -> Message:
         """Store an inbound message from ``guest_number`` to the resource number ``owner_number``.
 
         It goes on the pair's open thread; with none open, a new open thread without an assignee
         is created. A repeated ``provider_message_id`` returns the original message unchanged.
+        A body that is exactly an opt-out keyword opts the guest out of ``owner_number`` (an
+        opt-in keyword opts them back in); see ``Policy``.
         """
         owner = e164(owner_number, "owner_number")
         guest = e164(guest_number, "guest_number")
         if owner == guest:
             raise InvalidInput("A number cannot message itself", parameter="guest_number")
-        body = check_body(body, self._policy.max_body_length)
+        extra = _extra(body, attachments, content_type, False, None, self._policy)
         pid = _check_provider_id(provider_message_id)
+        keyword = self._policy.keyword(body) if len(body) <= _MAX_KEYWORD_BODY else None
 
         def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             if pid is not None:
@@ -350,7 +416,16 @@ class Inbox:
                     return original
             resource = self._owner_of(owner)
             thread, loaded = self._open_or_current(uow, events, resource, owner, guest, None, now)
-            return self._post(uow, events, thread, loaded, _INBOUND, body, None, now, pid)
+            message = self._post(
+                uow, events, thread, loaded, _INBOUND, body, None, now, pid, extra, keyword
+            )
+            if keyword is not None and keyword is not Keyword.HELP:
+                opting_out = keyword is Keyword.OPT_OUT
+                if uow.opted_out(owner, guest) is not opting_out:
+                    uow.set_opted_out(owner, guest, opting_out)
+                    change = ev.GuestOptedOut if opting_out else ev.GuestOptedIn
+                    events.append(change(thread.id, now, owner, guest, message.id))
+            return message
 
         return self._run(work)
 
@@ -363,6 +438,10 @@ class Inbox:
         guest_number: str | None = None,
         thread_id: str | None = None,
         provider_message_id: str | None = None,
+        attachments: Sequence[str] = (),
+        content_type: str = _TEXT,
+        is_automated: bool = False,
+        source: MessageSource | str | None = None,
     ) -> Message:
         """Send an outbound message as handler ``actor``, naming either the pair of numbers or
         ``thread_id=``.
@@ -370,10 +449,11 @@ class Inbox:
         By pair: with no open thread for it, a new thread is created and assigned to the sender.
         On an open thread only its assignee may send (an unassigned thread is refused unless
         ``Policy(claim_on_send=True)``). A thread named by id must exist for the actor, be alive
-        and open.
+        and open. A guest who opted out of the owner number gets nothing
+        (:class:`~threadcore.RecipientOptedOut`).
         """
         actor = check_extension_id(actor, "actor")
-        body = check_body(body, self._policy.max_body_length)
+        extra = _extra(body, attachments, content_type, is_automated, source, self._policy)
         pid = _check_provider_id(provider_message_id)
         if thread_id is not None:
             if owner_number is not None or guest_number is not None:
@@ -381,7 +461,7 @@ class Inbox:
                     "Name either thread_id or owner_number and guest_number, not both",
                     parameter="thread_id",
                 )
-            return self._send_on_thread(actor, body, thread_id, pid)
+            return self._send_on_thread(actor, body, thread_id, pid, extra)
         if owner_number is None or guest_number is None:
             raise InvalidInput(
                 "Name either thread_id or both owner_number and guest_number",
@@ -407,29 +487,49 @@ class Inbox:
                 )
                 if claimed is not None:
                     events.append(claimed)
-            return self._post(uow, events, thread, loaded, _OUTBOUND, body, author, now, pid)
+            _check_not_opted_out(uow, thread)
+            return self._post(uow, events, thread, loaded, _OUTBOUND, body, author, now, pid, extra)
 
         return self._run(work)
 
-    def _send_on_thread(self, actor: str, body: str, thread_id: str, pid: str | None) -> Message:
+    def _send_on_thread(
+        self, actor: str, body: str, thread_id: str, pid: str | None, extra: _Extra
+    ) -> Message:
 
         def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             original = self._replay(uow, pid, _OUTBOUND, body, actor, None, None, thread_id)
             if original is not None:
                 return original
             stored, resource = self._visible(uow, thread_id, actor)
-            thread = tx.effective(stored, now, self._policy.ttl)
-            thread, claimed = tx.sender_may_send(
-                thread, resource, actor, self._policy.claim_on_send, now
-            )
-            if claimed is not None:
-                events.append(claimed)
-            author = resource.user(actor)
-            return self._post(
-                uow, events, thread, stored.version, _OUTBOUND, body, author, now, pid
-            )
+            return self._send_as(uow, events, stored, resource, actor, body, now, pid, extra)
 
         return self._run(work)
+
+    def _send_as(
+        self,
+        uow: UnitOfWork,
+        events: list[Event],
+        stored: Thread,
+        resource: Resource,
+        actor: str,
+        body: str,
+        now: datetime,
+        pid: str | None,
+        extra: _Extra,
+    ) -> Message:
+        """Send on the stored thread as ``actor``: the thread must be open (now), the actor its
+        assignee (or claiming it), the guest not opted out."""
+        thread = tx.effective(stored, now, self._policy.ttl)
+        thread, claimed = tx.sender_may_send(
+            thread, resource, actor, self._policy.claim_on_send, now
+        )
+        if claimed is not None:
+            events.append(claimed)
+        _check_not_opted_out(uow, thread)
+        author = resource.user(actor)
+        return self._post(
+            uow, events, thread, stored.version, _OUTBOUND, body, author, now, pid, extra
+        )
 
     # --- thread commands ------------------------------------------------------------------------
     def assign(self, thread_id: str, *, actor: str, assignee: str | None) -> Thread:
@@ -487,6 +587,333 @@ class Inbox:
 
         return self._run(work)
 
+    # --- delivery status and classifications ---------------------------------------------------
+    def record_delivery(
+        self,
+        message_id: str,
+        status: DeliveryStatus | str,
+        at: datetime | None = None,
+        error_code: str | None = None,
+    ) -> Message:
+        """Record a carrier's delivery report for an outbound message (no actor: the carrier).
+
+        Never moves a message backwards: a report that repeats the status or lies behind it
+        changes nothing; an impossible move raises :class:`~threadcore.ImpossibleStatusChange`.
+        ``at`` is when the carrier says it happened (default now). Returns the message.
+        """
+        message_id = check_extension_id(message_id, "message_id")
+        reported = _delivery_status(status)
+        when = None if at is None else check_utc(at, "at")
+        code = _optional_text(error_code, "error_code", 64)
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+            stored = uow.message(message_id)
+            if stored is None:
+                raise MessageNotFound(f"Message [{message_id}] not found")
+            new, event = messaging.record_delivery(stored, reported, when or now, code, now)
+            if event is not None:
+                uow.save_message(new, stored.version)
+                events.append(event)
+            return new
+
+        return self._run(work)
+
+    def classify(
+        self,
+        message_id: str,
+        *,
+        classification: str,
+        confidence: float | None = None,
+        reason: str | None = None,
+        is_action_required: bool | None = None,
+        is_reply_required: bool | None = None,
+        language: str | None = None,
+        action_recommendation: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Message:
+        """Attach an automation's classification to a message (``actor=None``: the automation
+        acts as the system). Returns the message with the classification appended."""
+        message_id = check_extension_id(message_id, "message_id")
+        if actor is not None:
+            actor = check_extension_id(actor, "actor")
+        label = _optional_text(classification, "classification", 128)
+        if label is None:
+            raise InvalidInput("Parameter [classification] is required", parameter="classification")
+        if confidence is not None and (
+            not isinstance(confidence, int | float)
+            or isinstance(confidence, bool)
+            or not math.isfinite(confidence)
+        ):
+            raise InvalidInput(
+                "Parameter [confidence] must be a finite number", parameter="confidence"
+            )
+        for name, flag in (
+            ("is_action_required", is_action_required),
+            ("is_reply_required", is_reply_required),
+        ):
+            if flag is not None and not isinstance(flag, bool):
+                raise InvalidInput(f"Parameter [{name}] must be a bool or None", parameter=name)
+        texts = (
+            _optional_text(reason, "reason", 4000),
+            _optional_text(language, "language", 35),
+            _optional_text(action_recommendation, "action_recommendation", 4000),
+        )
+        extra = _json_details(details)
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+            stored = _existing_message(uow, message_id)
+            if actor is not None:
+                self._visible_as(uow, stored.thread_id, actor, MessageNotFound, message_id)
+            record = Classification(
+                self._ids.new_id(),
+                label,
+                now,
+                None if confidence is None else float(confidence),
+                texts[0],
+                is_action_required,
+                is_reply_required,
+                texts[1],
+                texts[2],
+                extra,
+            )
+            new, event = messaging.classify(stored, record, actor, now)
+            uow.save_message(new, stored.version)
+            events.append(event)
+            return new
+
+        return self._run(work)
+
+    def delete_messages(self, message_ids: Sequence[str], *, actor: str) -> builtins.list[Message]:
+        """Delete single messages: each becomes a tombstone (body and attachments gone). Any
+        handler of a message's resource may, on open or resolved threads. Every id is checked
+        before anything changes. The thread's label follows its newest alive message."""
+        actor = check_extension_id(actor, "actor")
+        ids = _id_list(message_ids, "message_ids")
+        ttl = self._policy.ttl
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> builtins.list[Message]:
+            found = [_existing_message(uow, i) for i in ids]
+            threads: dict[str, Thread] = {}
+            for message in found:
+                if message.thread_id not in threads:
+                    stored, _ = self._visible_as(
+                        uow, message.thread_id, actor, MessageNotFound, message.id
+                    )
+                    tx.check(stored, tx.Command.DELETE_MESSAGE)
+                    threads[message.thread_id] = stored
+            result = []
+            for message in found:
+                new, event = messaging.delete_message(
+                    message, threads[message.thread_id], actor, now
+                )
+                if event is not None:
+                    uow.save_message(new, message.version)
+                    events.append(event)
+                result.append(new)
+            gone = {m.id for m in result}
+            for thread_id, stored in threads.items():
+                thread, expired = tx.catch_up(stored, now, ttl)
+                if expired is not None:
+                    events.append(expired)
+                alive = [
+                    m
+                    for m in uow.messages(thread_id)
+                    if m.availability is _ALIVE and m.status is not _DRAFT and m.id not in gone
+                ]
+                thread = messaging.relabel(thread, alive, now)
+                if thread is not stored:
+                    uow.save_thread(thread, stored.version)
+            return result
+
+        return self._run(work)
+
+    # --- drafts ---------------------------------------------------------------------------------
+    def save_draft(
+        self,
+        thread_id: str,
+        *,
+        actor: str,
+        body: str,
+        attachments: Sequence[str] = (),
+        is_automated: bool = False,
+        source: MessageSource | str | None = None,
+        draft_id: str | None = None,
+    ) -> Message:
+        """Save a new draft on an open thread (or, with ``draft_id=``, change one). A draft is a
+        message with status Draft: not sent, not activity, not in the message lists."""
+        actor = check_extension_id(actor, "actor")
+        atts, _, automated, origin = _extra(
+            body, attachments, _TEXT, is_automated, source, self._policy
+        )
+        if draft_id is not None:
+            draft_id = check_extension_id(draft_id, "draft_id")
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+            if draft_id is None:
+                stored, resource = self._visible(uow, thread_id, actor)
+                thread = tx.effective(stored, now, self._policy.ttl)
+                draft, saved = messaging.new_draft(
+                    self._ids.new_id(),
+                    thread,
+                    resource.user(actor),
+                    body,
+                    atts,
+                    automated,
+                    origin,
+                    now,
+                )
+                uow.add_message(draft)
+                events.append(saved)
+                return draft
+            old = self._draft(uow, draft_id, actor)
+            if old.thread_id != thread_id:
+                raise DraftNotFound(f"Draft [{draft_id}] not found on thread [{thread_id[:64]}]")
+            stored, _ = self._visible(uow, old.thread_id, actor)
+            thread = tx.effective(stored, now, self._policy.ttl)
+            draft, changed = messaging.edit_draft(
+                old, thread, actor, body, atts, automated, origin, now
+            )
+            if changed is not None:
+                uow.save_message(draft, old.version)
+                events.append(changed)
+            return draft
+
+        return self._run(work)
+
+    def send_draft(self, draft_id: str, *, actor: str) -> Message:
+        """Send a draft as ``actor`` under the rules of :meth:`send` on its thread; the draft is
+        gone and the new message (a new id, authored by the sender) is returned."""
+        actor = check_extension_id(actor, "actor")
+        draft_id = check_extension_id(draft_id, "draft_id")
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+            draft = self._draft(uow, draft_id, actor)
+            stored, resource = self._visible(uow, draft.thread_id, actor)
+            extra = (draft.attachments, draft.content_type, draft.is_automated, draft.source)
+            message = self._send_as(
+                uow, events, stored, resource, actor, draft.body, now, None, extra
+            )
+            uow.save_message(messaging.tombstone(draft, now), draft.version)
+            sent = ev.DraftSent(draft.thread_id, now, draft.id, message.id, actor)
+            events.insert(len(events) - 1, sent)  # before the MessageAdded it became
+            return message
+
+        return self._run(work)
+
+    def discard_draft(self, draft_id: str, *, actor: str) -> Message:
+        """Throw a draft away unsent (also on a resolved thread). Returns it as a tombstone."""
+        actor = check_extension_id(actor, "actor")
+        draft_id = check_extension_id(draft_id, "draft_id")
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+            draft = self._draft(uow, draft_id, actor)
+            stored, _ = self._visible(uow, draft.thread_id, actor)
+            gone, event = messaging.discard_draft(draft, stored, actor, now)
+            uow.save_message(gone, draft.version)
+            events.append(event)
+            return gone
+
+        return self._run(work)
+
+    def drafts(self, thread_id: str, *, actor: str) -> builtins.list[Message]:
+        """The thread's drafts, oldest first."""
+        actor = check_extension_id(actor, "actor")
+
+        def read(uow: UnitOfWork) -> builtins.list[Message]:
+            self._visible(uow, thread_id, actor)
+            return [
+                m
+                for m in uow.messages(thread_id)
+                if m.status is _DRAFT and m.availability is _ALIVE
+            ]
+
+        return self._read(read)
+
+    def _draft(self, uow: UnitOfWork, draft_id: str, actor: str) -> Message:
+        draft = uow.message(draft_id)
+        if draft is None or draft.status is not _DRAFT or draft.availability is not _ALIVE:
+            raise DraftNotFound(f"Draft [{draft_id}] not found")
+        self._visible_as(uow, draft.thread_id, actor, DraftNotFound, draft_id)
+        return draft
+
+    # --- opt-out --------------------------------------------------------------------------------
+    def opted_out(self, *, actor: str, owner_number: str, guest_number: str) -> bool:
+        """Whether the guest has opted out of messages from the owner number (the actor must
+        handle that number's resource)."""
+        actor = check_extension_id(actor, "actor")
+        owner = e164(owner_number, "owner_number")
+        guest = e164(guest_number, "guest_number")
+        resource = self._owner_of(owner)
+        if not resource.is_handler(actor):
+            raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
+        return self._read(lambda uow: uow.opted_out(owner, guest))
+
+    # --- internal notes -------------------------------------------------------------------------
+    def add_note(self, thread_id: str, *, actor: str, text: str) -> Note:
+        """Add an internal note (never sent to the guest) to an open thread; any handler of the
+        thread's resource may."""
+        actor = check_extension_id(actor, "actor")
+        text = check_body(text, self._policy.max_note_length, "text")
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Note:
+            stored, resource = self._visible(uow, thread_id, actor)
+            thread = tx.effective(stored, now, self._policy.ttl)
+            note, added = messaging.new_note(
+                self._ids.new_id(), thread, resource.user(actor), text, now
+            )
+            uow.save_note(note, 0)
+            events.append(added)
+            return note
+
+        return self._run(work)
+
+    def edit_note(self, note_id: str, *, actor: str, text: str) -> Note:
+        """Change a note's text: only its author, only while its thread is open."""
+        actor = check_extension_id(actor, "actor")
+        note_id = check_extension_id(note_id, "note_id")
+        text = check_body(text, self._policy.max_note_length, "text")
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Note:
+            note, thread = self._note(uow, note_id, actor, now)
+            new, edited = messaging.edit_note(note, thread, actor, text, now)
+            if edited is not None:
+                uow.save_note(new, note.version)
+                events.append(edited)
+            return new
+
+        return self._run(work)
+
+    def delete_notes(self, note_ids: Sequence[str], *, actor: str) -> builtins.list[Note]:
+        """Delete notes (they become tombstones): only their author, only while their threads
+        are open. Every id is checked before anything changes."""
+        actor = check_extension_id(actor, "actor")
+        ids = _id_list(note_ids, "note_ids")
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> builtins.list[Note]:
+            changes = []
+            for note_id in ids:
+                note, thread = self._note(uow, note_id, actor, now)
+                changes.append((note, messaging.delete_note(note, thread, actor, now)))
+            result = []
+            for note, (new, deleted) in changes:
+                if deleted is not None:
+                    uow.save_note(new, note.version)
+                    events.append(deleted)
+                result.append(new)
+            return result
+
+        return self._run(work)
+
+    def _note(
+        self, uow: UnitOfWork, note_id: str, actor: str, now: datetime
+    ) -> tuple[Note, Thread]:
+        note = uow.note(note_id)
+        if note is None:
+            raise NoteNotFound(f"Note [{note_id}] not found")
+        stored, _ = self._visible_as(uow, note.thread_id, actor, NoteNotFound, note_id)
+        return note, tx.effective(stored, now, self._policy.ttl)
+
     def expire(self) -> list[Thread]:
         """Write every expiry that is due (the sweep) and return the threads it resolved.
 
@@ -543,7 +970,7 @@ class Inbox:
 
         def read(uow: UnitOfWork) -> Page[Message]:
             self._visible(uow, thread_id, actor)
-            stored = uow.messages(thread_id)
+            stored = [m for m in uow.messages(thread_id) if m.status is not _DRAFT]
             found: list[Message] = []
             position = start
             while position < len(stored) and len(found) < size:
@@ -559,6 +986,115 @@ class Inbox:
             return Page(tuple(found), token)
 
         return self._read(read)
+
+    def message(self, message_id: str, *, actor: str) -> Message:
+        """One message (alive or a tombstone), if ``actor`` handles its thread's resource."""
+        actor = check_extension_id(actor, "actor")
+        message_id = check_extension_id(message_id, "message_id")
+
+        def read(uow: UnitOfWork) -> Message:
+            message = _existing_message(uow, message_id)
+            self._visible_as(uow, message.thread_id, actor, MessageNotFound, message_id)
+            return message
+
+        return self._read(read)
+
+    def list_messages(
+        self,
+        *,
+        actor: str,
+        filter: MessageFilter | None = None,
+        per_page: int = 100,
+        page_token: str | None = None,
+        page: int | None = None,
+    ) -> Page[Message]:
+        """Messages across the threads ``actor`` may see that pass ``filter``, by creation time
+        then id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
+        ``paging``, as :meth:`list`). Drafts are never listed."""
+        actor = check_extension_id(actor, "actor")
+        filter = _filter(filter, MessageFilter)
+        per_page = _check_per_page(per_page)
+        _check_page(page, page_token)
+        owners = self._owners(actor, filter.owner_extension_ids)
+        fingerprint = _fingerprint(filter)
+        after = self._page_after("message-list", actor, fingerprint, page_token)
+        query = MessageQuery(
+            owners,
+            self.now() - self._policy.ttl,
+            thread_status=filter.thread_status,
+            thread_ids=_maybe_set(filter.thread_ids),
+            message_ids=_maybe_set(filter.message_ids),
+            availability=frozenset(filter.availability),
+            creation_time_from=filter.creation_time_from,
+            creation_time_to=filter.creation_time_to,
+            after=after,
+        )
+        if page is not None:
+            everything = self._read(lambda uow: uow.find_messages(query, _UNLIMITED))
+            return _numbered_page(everything, page, per_page)
+        found = self._read(lambda uow: uow.find_messages(query, per_page + 1))
+        token = None
+        if len(found) > per_page:
+            last = found[per_page - 1]
+            token = self._page_token("message-list", actor, fingerprint, last.created_at, last.id)
+        return Page(tuple(found[:per_page]), token)
+
+    def list_notes(
+        self,
+        *,
+        actor: str,
+        filter: NoteFilter | None = None,
+        per_page: int = 100,
+        page_token: str | None = None,
+        page: int | None = None,
+    ) -> Page[Note]:
+        """Notes of the threads ``actor`` may see that pass ``filter``, by creation time then
+        id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
+        ``paging``, as :meth:`list`)."""
+        actor = check_extension_id(actor, "actor")
+        filter = _filter(filter, NoteFilter)
+        per_page = _check_per_page(per_page)
+        _check_page(page, page_token)
+        owners = self._owners(actor, filter.owner_extension_ids)
+        fingerprint = _fingerprint(filter)
+        after = self._page_after("note-list", actor, fingerprint, page_token)
+        query = NoteQuery(
+            owners,
+            thread_ids=_maybe_set(filter.thread_ids),
+            note_ids=_maybe_set(filter.note_ids),
+            availability=frozenset(filter.availability),
+            after=after,
+        )
+        if page is not None:
+            everything = self._read(lambda uow: uow.find_notes(query, _UNLIMITED))
+            return _numbered_page(everything, page, per_page)
+        found = self._read(lambda uow: uow.find_notes(query, per_page + 1))
+        token = None
+        if len(found) > per_page:
+            last = found[per_page - 1]
+            token = self._page_token("note-list", actor, fingerprint, last.creation_time, last.id)
+        return Page(tuple(found[:per_page]), token)
+
+    def _page_after(
+        self, kind: str, actor: str, fingerprint: str, page_token: str | None
+    ) -> tuple[datetime, str] | None:
+        """The keyset position a page token continues after (``None`` without a token)."""
+        if page_token is None:
+            return None
+        payload = self._tokens.decode(page_token, kind, actor, InvalidPageToken)
+        if payload.get("f") != fingerprint:
+            raise InvalidPageToken("issued for another filter")
+        try:
+            return datetime.fromisoformat(payload["c"]), str(payload["i"])
+        except (KeyError, TypeError, ValueError):
+            raise InvalidPageToken("malformed") from None
+
+    def _page_token(
+        self, kind: str, actor: str, fingerprint: str, created: datetime, record_id: str
+    ) -> str:
+        return self._tokens.encode(
+            kind, actor, {"f": fingerprint, "c": created.isoformat(), "i": record_id}
+        )
 
     def list(
         self,
@@ -578,25 +1114,12 @@ class Inbox:
         the numbered pages.
         """
         actor = check_extension_id(actor, "actor")
-        if filter is None:
-            filter = ThreadFilter()
-        if not isinstance(filter, ThreadFilter):
-            raise InvalidInput("Parameter [filter] must be a ThreadFilter", parameter="filter")
+        filter = _filter(filter, ThreadFilter)
         per_page = _check_per_page(per_page)
-        if page is not None and page_token is not None:
-            raise InvalidInput("Give either page or page_token, not both", parameter="page")
-        if page is not None and (
-            not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= _MAX_PAGE
-        ):
-            raise InvalidInput(f"Parameter [page] must be 1..{_MAX_PAGE}", parameter="page")
+        _check_page(page, page_token)
         owners = self._owners(actor, filter.owner_extension_ids)
-        fingerprint = hashlib.sha256(repr(filter).encode()).hexdigest()[:16]
-        after: tuple[datetime, str] | None = None
-        if page_token is not None:
-            payload = self._tokens.decode(page_token, "threads", actor, InvalidPageToken)
-            if payload.get("f") != fingerprint:
-                raise InvalidPageToken("issued for another filter")
-            after = (datetime.fromisoformat(payload["c"]), payload["i"])
+        fingerprint = _fingerprint(filter)
+        after = self._page_after("threads", actor, fingerprint, page_token)
         now = self.now()
         query = ThreadQuery(
             owner_extension_ids=owners,
@@ -633,11 +1156,7 @@ class Inbox:
         token = None
         if more:
             last = found[-1]
-            token = self._tokens.encode(
-                "threads",
-                actor,
-                {"f": fingerprint, "c": last.creation_time.isoformat(), "i": last.id},
-            )
+            token = self._page_token("threads", actor, fingerprint, last.creation_time, last.id)
         ttl = self._policy.ttl
         return Page(tuple(tx.effective(t, now, ttl) for t in found), token, paging)
 
@@ -647,7 +1166,7 @@ class Inbox:
         actor: str,
         sync_type: SyncType | str = SyncType.FULL,
         sync_token: str | None = None,
-    ) -> SyncResult:
+    ) -> SyncResult[Thread]:
         """Full sync (FSync): every open, alive thread ``actor`` may see, newest modification
         first. Incremental sync (ISync, with the ``sync_token`` of the previous answer): every
         thread the actor may see whose record changed since that token was issued, including
@@ -658,13 +1177,7 @@ class Inbox:
         :class:`~threadcore.InvalidSyncToken`: the client must do a full sync.
         """
         actor = check_extension_id(actor, "actor")
-        try:
-            kind = SyncType(sync_type)
-        except ValueError:
-            raise InvalidInput(
-                f"Parameter [syncType] must be FSync or ISync, not {sync_type!r:.20}",
-                parameter="syncType",
-            ) from None
+        kind = _sync_kind(sync_type)
         owners = self._owners(actor, None)
         fingerprint = hashlib.sha256(repr(sorted(owners)).encode()).hexdigest()[:16]
         now = self.now()
@@ -685,14 +1198,7 @@ class Inbox:
 
             position, records = self._read(full)
         else:
-            if sync_token is None:
-                raise InvalidSyncToken("missing")
-            payload = self._tokens.decode(sync_token, "sync", actor, InvalidSyncToken)
-            since, position_then = _sync_state(payload)
-            if payload.get("f") != fingerprint:
-                raise InvalidSyncToken("the resources this extension handles have changed")
-            if since > now or now - since > self._policy.sync_token_max_age:
-                raise InvalidSyncToken("too old")
+            since, position_then = self._sync_since(sync_token, "sync", actor, fingerprint, now)
             limit = self._policy.sync_max_changes
 
             def incremental(uow: UnitOfWork) -> tuple[int, list[Thread]]:
@@ -722,6 +1228,155 @@ class Inbox:
             "sync", actor, {"p": position, "t": now.isoformat(), "f": fingerprint}
         )
         return SyncResult(tuple(records), kind, token, now)
+
+    def _sync_since(
+        self, token: str | None, kind: str, actor: str, fingerprint: str, now: datetime
+    ) -> tuple[datetime, int]:
+        """The instant and position an incremental sync token was issued at, once the token is
+        checked (signature, actor, kind, the resources handled, age)."""
+        if token is None:
+            raise InvalidSyncToken("missing")
+        payload = self._tokens.decode(token, kind, actor, InvalidSyncToken)
+        since, position = _sync_state(payload)
+        if payload.get("f") != fingerprint:
+            raise InvalidSyncToken("the resources this extension handles have changed")
+        if since > now or now - since > self._policy.sync_token_max_age:
+            raise InvalidSyncToken("too old")
+        return since, position
+
+    def sync_entries(
+        self,
+        *,
+        actor: str,
+        sync_type: SyncType | str = SyncType.FULL,
+        scope: EntryScope | str = EntryScope.ASSIGNED_TO_ME,
+        thread_ids: Sequence[str] | None = None,
+        sync_token: str | None = None,
+    ) -> SyncResult[Entry]:
+        """The threads' timelines as entries (messages, notes, hints), newest change first.
+
+        Full (FSync): the alive messages and notes of the open threads in ``scope``
+        (``Explicit``: the given ``thread_ids``, open or not). Incremental (ISync, with the
+        previous answer's ``sync_token``): every entry added or changed since, in every thread
+        the actor may see, with the hints of what happened (expiries included). Token errors
+        raise :class:`~threadcore.InvalidSyncToken`: do a full sync.
+        """
+        actor = check_extension_id(actor, "actor")
+        kind = _sync_kind(sync_type)
+        resources = self._directory.resources_of_handler(actor)
+        owners = frozenset(r.extension_id for r in resources)
+        fingerprint = hashlib.sha256(repr(sorted(owners)).encode()).hexdigest()[:16]
+        now = self.now()
+        ttl = self._policy.ttl
+        cutoff = now - ttl
+        if kind is SyncType.FULL:
+            if sync_token is not None:
+                raise InvalidInput("Parameter [syncToken] is only for ISync", parameter="syncToken")
+            wanted = _entry_scope(scope)
+            if wanted is EntryScope.EXPLICIT:
+                explicit = _id_list(thread_ids, "thread_ids")
+            elif thread_ids is not None:
+                raise InvalidInput(
+                    "Parameter [thread_ids] is only for the Explicit scope", parameter="thread_ids"
+                )
+
+            def full(uow: UnitOfWork) -> tuple[int, builtins.list[Entry]]:
+                position = uow.event_position()
+                if wanted is EntryScope.EXPLICIT:
+                    chosen = frozenset(self._visible(uow, t, actor)[0].id for t in explicit)
+                else:
+                    chosen = frozenset(
+                        t.id
+                        for t in uow.open_threads()
+                        if t.owner.extension_id in owners
+                        and t.latest_message_at > cutoff
+                        and _in_scope(t, wanted, actor)
+                    )
+                if not chosen:
+                    return position, []
+                messages = uow.find_messages(
+                    MessageQuery(owners, cutoff, thread_ids=chosen), _UNLIMITED
+                )
+                notes = uow.find_notes(NoteQuery(owners, thread_ids=chosen), _UNLIMITED)
+                return position, [
+                    *map(timeline.message_entry, messages),
+                    *map(timeline.note_entry, notes),
+                ]
+
+            position, records = self._read(full)
+        else:
+            if thread_ids is not None:
+                raise InvalidInput(
+                    "Parameter [thread_ids] is only for a full sync", parameter="thread_ids"
+                )
+            since, position_then = self._sync_since(sync_token, "entries", actor, fingerprint, now)
+            limit = self._policy.sync_max_changes
+            users = {h.extension_id: h.as_user() for r in resources for h in r.handlers}
+
+            def user_of(extension_id: str | None) -> ThreadUser | None:
+                if extension_id is None:
+                    return None
+                return users.get(extension_id) or ThreadUser(extension_id)
+
+            def incremental(uow: UnitOfWork) -> tuple[int, builtins.list[Entry]]:
+                position = uow.event_position()
+                changes = uow.events_since(position_then, position, owners, limit)
+                if len(changes) > limit:
+                    raise InvalidSyncToken(f"more than {limit} changes happened")
+                hints: dict[str, Entry] = {}
+                message_ids: set[str] = set()
+                note_ids: set[str] = set()
+                for at, event in changes:
+                    hint = timeline.hint_entry(at, event, user_of)
+                    if hint is not None:
+                        if not (hint.status_reason is _EXPIRED and hint.creation_time <= since):
+                            hints[hint.id] = hint  # (an expiry the client already saw)
+                    elif isinstance(event, _MESSAGE_EVENTS):
+                        message_ids.add(event.message_id)
+                    elif isinstance(event, _NOTE_EVENTS):
+                        note_ids.add(event.note_id)
+                for t in uow.due_between(since - ttl, cutoff, owners):
+                    hint = timeline.expiry_hint(t, ttl)
+                    hints.setdefault(hint.id, hint)
+                closing = timeline.closing_hints(hints.values())
+                open_now: dict[str, bool] = {}
+
+                def reported(thread_id: str) -> bool:
+                    if thread_id in closing:
+                        return True
+                    if thread_id not in open_now:
+                        thread = uow.thread(thread_id)
+                        open_now[thread_id] = thread is not None and (
+                            tx.effective(thread, now, ttl).status is ThreadStatus.OPEN
+                            and thread.availability is _ALIVE
+                        )
+                    return open_now[thread_id]
+
+                records = list(hints.values())
+                both = frozenset(Availability)
+                if message_ids:
+                    query = MessageQuery(
+                        owners, cutoff, message_ids=frozenset(message_ids), availability=both
+                    )
+                    records += [
+                        timeline.message_entry(m)
+                        for m in uow.find_messages(query, _UNLIMITED)
+                        if reported(m.thread_id)
+                    ]
+                if note_ids:
+                    notes = NoteQuery(owners, note_ids=frozenset(note_ids), availability=both)
+                    records += [
+                        timeline.note_entry(n)
+                        for n in uow.find_notes(notes, _UNLIMITED)
+                        if reported(n.thread_id)
+                    ]
+                return position, records
+
+            position, records = self._read(incremental)
+        token = self._tokens.encode(
+            "entries", actor, {"p": position, "t": now.isoformat(), "f": fingerprint}
+        )
+        return SyncResult(tuple(timeline.order(records)), kind, token, now)
 
     def _owners(self, actor: str, wanted: Sequence[str] | None) -> frozenset[str]:
         """The resources ``actor`` handles, narrowed to ``wanted``; naming one they do not
@@ -830,10 +1485,242 @@ class Inbox:
         return f"Inbox(repository={self._repo!r}, policy={self._policy!r})"
 
 
+_MAX_ATTACHMENTS = 10
+_MAX_URL = 2048
+_MAX_KEYWORD_BODY = 64
+_UNLIMITED = 2**62
+_RECEIVED, _QUEUED, _DRAFT = DeliveryStatus.RECEIVED, DeliveryStatus.QUEUED, DeliveryStatus.DRAFT
+_EXPIRED = StatusReason.THREAD_EXPIRED
+_MESSAGE_EVENTS = (
+    ev.MessageAdded,
+    ev.DeliveryStatusChanged,
+    ev.MessageClassified,
+    ev.MessageDeleted,
+)
+_NOTE_EVENTS = (ev.NoteAdded, ev.NoteEdited, ev.NoteDeleted)
+F = TypeVar("F")
+
+
+def _extra(
+    body: object,
+    attachments: object,
+    content_type: object,
+    is_automated: object,
+    source: object,
+    policy: Policy,
+) -> _Extra:
+    """Check a message's content; the common case (text only) costs one body check."""
+    if attachments == () and content_type == _TEXT and is_automated is False and source is None:
+        check_body(body, policy.max_body_length)
+        return _PLAIN
+    if isinstance(attachments, str | bytes) or not isinstance(attachments, Iterable):
+        raise InvalidInput(
+            "Parameter [attachments] must be a list of URLs", parameter="attachments"
+        )
+    urls = tuple(attachments)
+    if len(urls) > _MAX_ATTACHMENTS:
+        raise InvalidInput(
+            f"Parameter [attachments] may hold at most {_MAX_ATTACHMENTS} URLs",
+            parameter="attachments",
+        )
+    for url in urls:
+        if (
+            not isinstance(url, str)
+            or len(url) > _MAX_URL
+            or urlsplit(url).scheme not in ("http", "https")
+            or not urlsplit(url).netloc
+            or any(c.isspace() or not c.isprintable() for c in url)
+        ):
+            raise InvalidInput(
+                f"Parameter [attachments] must hold http(s) URLs of at most {_MAX_URL} "
+                f"characters, not {url!r:.60}",
+                parameter="attachments",
+            )
+    if urls and body == "":
+        pass  # a picture without words
+    else:
+        check_body(body, policy.max_body_length)
+    if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type):
+        raise InvalidInput(
+            f"Parameter [content_type] must be a MIME type like text/plain, not "
+            f"{content_type!r:.40}",
+            parameter="content_type",
+        )
+    if not isinstance(is_automated, bool):
+        raise InvalidInput("Parameter [is_automated] must be a bool", parameter="is_automated")
+    origin = None
+    if source is not None:
+        try:
+            origin = MessageSource(source)  # type: ignore[arg-type]
+        except ValueError:
+            raise InvalidInput(
+                "Parameter [source] must be one of "
+                f"{', '.join(s.value for s in MessageSource)}, not {source!r:.40}",
+                parameter="source",
+            ) from None
+    return urls, content_type, is_automated, origin
+
+
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]{0,63}/[A-Za-z0-9][\w.+-]{0,63}(;[ -~]{1,128})?")
+
+
+def _check_not_opted_out(uow: UnitOfWork, thread: Thread) -> None:
+    owner, guest = thread.owner_party.phone_number, thread.guest_party.phone_number
+    if uow.opted_out(owner, guest):
+        raise RecipientOptedOut(
+            f"Phone number [{guest}] opted out of messages from [{owner}]; nothing was sent"
+        )
+
+
+def _existing_message(uow: UnitOfWork, message_id: str) -> Message:
+    """The stored message (not a draft) with this id, or ``MessageNotFound``."""
+    message = uow.message(message_id)
+    if message is None or message.status is _DRAFT:
+        raise MessageNotFound(f"Message [{message_id}] not found")
+    return message
+
+
+#: Reportable statuses by value and by name, lower-cased ("Sent", "sent", "sending_failed" …).
+_REPORTED = {
+    spelling: status
+    for status in messaging.REPORTABLE
+    for spelling in (status.value.lower(), status.name.lower())
+}
+
+
+def _delivery_status(value: object) -> DeliveryStatus:
+    status = _REPORTED.get(value.lower()) if isinstance(value, str) else None
+    if status is None:
+        raise InvalidInput(
+            "Parameter [status] must be one of "
+            f"{', '.join(s.value for s in messaging.REPORTABLE)}, not {value!r:.40}",
+            parameter="status",
+        )
+    return status
+
+
+def _optional_text(value: object, parameter: str, max_length: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise InvalidInput(
+            f"Parameter [{parameter}] must be a non-blank string of at most {max_length} "
+            "characters",
+            parameter=parameter,
+        )
+    if "\x00" in value:
+        raise InvalidInput(f"Parameter [{parameter}] must not contain NUL", parameter=parameter)
+    return value
+
+
+def _json_details(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InvalidInput(
+            "Parameter [details] must be a mapping with string keys", parameter="details"
+        )
+    try:
+        text = json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            "Parameter [details] must hold JSON values only", parameter="details"
+        ) from None
+    if len(text) > 65_536:
+        raise InvalidInput("Parameter [details] is larger than 64 KiB", parameter="details")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _id_list(value: object, parameter: str) -> tuple[str, ...]:
+    """A non-empty list of ids, each once, in the order given."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInput(f"Parameter [{parameter}] must be a list of ids", parameter=parameter)
+    ids = tuple(dict.fromkeys(check_extension_id(v, parameter) for v in value))
+    if not ids:
+        raise InvalidInput(f"Parameter [{parameter}] must not be empty", parameter=parameter)
+    return ids
+
+
+def _maybe_set(values: tuple[str, ...] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+def _filter(value: F | None, kind: type[F]) -> F:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise InvalidInput(f"Parameter [filter] must be a {kind.__name__}", parameter="filter")
+    return value
+
+
+def _fingerprint(value: object) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+
+
+def _sync_kind(value: object) -> SyncType:
+    try:
+        return SyncType(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidInput(
+            f"Parameter [syncType] must be FSync or ISync, not {value!r:.20}",
+            parameter="syncType",
+        ) from None
+
+
+def _entry_scope(value: object) -> EntryScope:
+    try:
+        return EntryScope(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidInput(
+            "Parameter [scope] must be one of "
+            f"{', '.join(s.value for s in EntryScope)}, not {value!r:.40}",
+            parameter="scope",
+        ) from None
+
+
+def _in_scope(thread: Thread, scope: EntryScope, actor: str) -> bool:
+    assignee = thread.assignee.extension_id if thread.assignee is not None else None
+    if scope is EntryScope.ACCESSIBLE:
+        return True
+    if scope is EntryScope.UNASSIGNED:
+        return assignee is None
+    if scope is EntryScope.ASSIGNED_TO_ME:
+        return assignee == actor
+    return assignee is None or assignee == actor
+
+
 def _unassign(thread: Thread, resource: Resource, now: datetime) -> tuple[Thread, Event]:
     new, event = tx.assign(thread, resource, None, None, now)
     assert event is not None
     return new, event
+
+
+def _check_page(page: object, page_token: object) -> None:
+    if page is not None and page_token is not None:
+        raise InvalidInput("Give either page or page_token, not both", parameter="page")
+    if page is not None and (
+        not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= _MAX_PAGE
+    ):
+        raise InvalidInput(f"Parameter [page] must be 1..{_MAX_PAGE}", parameter="page")
+
+
+def _numbered_page(everything: Sequence[F], page: int, per_page: int) -> Page[F]:
+    """Page ``page`` of ``everything`` with the platform's paging block (no token)."""
+    offset = (page - 1) * per_page
+    found = tuple(everything[offset : offset + per_page])
+    if not found:
+        return Page(found, None, Paging(per_page))
+    total = len(everything)
+    paging = Paging(
+        per_page=per_page,
+        page=page,
+        page_start=offset,
+        page_end=offset + len(found) - 1,
+        total_pages=-(-total // per_page),
+        total_elements=total,
+    )
+    return Page(found, None, paging)
 
 
 def _check_per_page(value: object) -> int:

@@ -14,13 +14,23 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from threadcore.domain.events import Event
-from threadcore.domain.model import Availability, Handler, Message, Resource, Thread, ThreadStatus
+from threadcore.domain.model import (
+    Availability,
+    Handler,
+    Message,
+    Note,
+    Resource,
+    Thread,
+    ThreadStatus,
+)
 
 __all__ = [
     "Clock",
     "DirectoryPort",
     "IdGenerator",
+    "MessageQuery",
     "MutableDirectoryPort",
+    "NoteQuery",
     "Repository",
     "StoredEvent",
     "ThreadQuery",
@@ -48,6 +58,40 @@ class ThreadQuery:
     creation_time_to: datetime | None = None
     owner_number: str | None = None
     guest_number: str | None = None
+    availability: frozenset[Availability] = frozenset({Availability.ALIVE})
+    after: tuple[datetime, str] | None = None
+
+
+@attrs.frozen
+class MessageQuery:
+    """What :meth:`UnitOfWork.find_messages` selects: messages (never drafts) of threads owned
+    by ``owner_extension_ids``, narrowed by every criterion that is not ``None``.
+
+    ``thread_status`` is the thread's status now (``due_cutoff`` as in :class:`ThreadQuery`).
+    ``after`` is the keyset position (creation time, id) the page starts after;
+    ``creation_time_from`` is inclusive, ``creation_time_to`` exclusive.
+    """
+
+    owner_extension_ids: frozenset[str]
+    due_cutoff: datetime
+    thread_status: ThreadStatus | None = None
+    thread_ids: frozenset[str] | None = None
+    message_ids: frozenset[str] | None = None
+    availability: frozenset[Availability] = frozenset({Availability.ALIVE})
+    creation_time_from: datetime | None = None
+    creation_time_to: datetime | None = None
+    after: tuple[datetime, str] | None = None
+
+
+@attrs.frozen
+class NoteQuery:
+    """What :meth:`UnitOfWork.find_notes` selects: notes of threads owned by
+    ``owner_extension_ids``, narrowed by every criterion that is not ``None``; ``after`` is the
+    keyset position (creation time, id) the page starts after."""
+
+    owner_extension_ids: frozenset[str]
+    thread_ids: frozenset[str] | None = None
+    note_ids: frozenset[str] | None = None
     availability: frozenset[Availability] = frozenset({Availability.ALIVE})
     after: tuple[datetime, str] | None = None
 
@@ -186,7 +230,41 @@ class UnitOfWork(Protocol):
         ...
 
     def messages(self, thread_id: str) -> list[Message]:
-        """Every stored message of the thread, tombstones included, oldest first."""
+        """Every stored message of the thread, drafts and tombstones included, oldest first."""
+        ...
+
+    def message(self, message_id: str) -> Message | None:
+        """The stored message or draft with this id (alive or a tombstone), or ``None``."""
+        ...
+
+    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+        """Up to ``limit`` stored messages (never drafts) matching ``query``, ordered by
+        (creation time, id)."""
+        ...
+
+    def note(self, note_id: str) -> Note | None:
+        """The stored note with this id (alive or a tombstone), or ``None``."""
+        ...
+
+    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+        """Up to ``limit`` stored notes matching ``query``, ordered by (creation time, id)."""
+        ...
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        """Whether the guest has opted out of messages from the owner number."""
+        ...
+
+    def event_position(self) -> int:
+        """The position of the latest committed event that readers can see: every event at or
+        below it is visible, and every event committed later gets a higher position."""
+        ...
+
+    def events_since(
+        self, after: int, until: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[StoredEvent]:
+        """The stored events of threads owned by these resources with positions after
+        ``after`` and at or below ``until``, in order (at most ``limit`` + 1, so the caller can
+        tell there were more than ``limit``)."""
         ...
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
@@ -199,11 +277,25 @@ class UnitOfWork(Protocol):
         ...
 
     def add_message(self, message: Message) -> None:
-        """Insert a new message."""
+        """Insert a new message or draft."""
+        ...
+
+    def save_message(self, message: Message, expected_version: int) -> None:
+        """Update a stored message or draft whose stored version is ``expected_version``."""
+        ...
+
+    def save_note(self, note: Note, expected_version: int) -> None:
+        """Insert (``expected_version == 0``) or update a note whose stored version is
+        ``expected_version``."""
+        ...
+
+    def set_opted_out(self, owner_number: str, guest_number: str, opted_out: bool) -> None:
+        """Record whether the guest has opted out of messages from the owner number."""
         ...
 
     def tombstone_messages(self, thread_id: str, at: datetime) -> None:
-        """Make every message of the thread a tombstone (availability Deleted, body gone)."""
+        """Make every alive message, draft and note of the thread a tombstone (availability
+        Deleted; body, attachments, classifications and note text gone; modified at ``at``)."""
         ...
 
     def append_events(self, events: Iterable[Event]) -> None:

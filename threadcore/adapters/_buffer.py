@@ -7,23 +7,36 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from threadcore.domain.events import Event
-from threadcore.domain.model import Message, Thread
+from threadcore.domain.model import Message, Note, Thread
 
 __all__ = ["BufferedWrites"]
 
 
 class BufferedWrites:
-    """Buffers ``save_thread``, ``add_message``, ``tombstone_messages`` and ``append_events``.
+    """Buffers ``save_thread``, ``add_message``, ``save_message``, ``save_note``,
+    ``set_opted_out``, ``tombstone_messages`` and ``append_events``.
 
-    A thread saved twice keeps its last state and the version it was first loaded at, so the
-    adapter checks one expected version per thread.
+    A record saved twice keeps its last state and the version it was first loaded at, so the
+    adapter checks one expected version per record. A message added and then saved in the same
+    unit of work stays an insert (of its last state).
     """
 
-    __slots__ = ("_events", "_messages", "_threads", "_tombstones")
+    __slots__ = (
+        "_events",
+        "_message_updates",
+        "_messages",
+        "_notes",
+        "_opt_outs",
+        "_threads",
+        "_tombstones",
+    )
 
     def __init__(self) -> None:
         self._threads: dict[str, tuple[Thread, int]] = {}
         self._messages: list[Message] = []
+        self._message_updates: dict[str, tuple[Message, int]] = {}
+        self._notes: dict[str, tuple[Note, int]] = {}
+        self._opt_outs: dict[tuple[str, str], bool] = {}
         self._tombstones: list[tuple[str, datetime]] = []
         self._events: list[Event] = []
 
@@ -36,6 +49,25 @@ class BufferedWrites:
     def add_message(self, message: Message) -> None:
         self._messages.append(message)
 
+    def save_message(self, message: Message, expected_version: int) -> None:
+        for i, added in enumerate(self._messages):
+            if added.id == message.id:  # added in this unit of work: insert the last state
+                self._messages[i] = message
+                return
+        previous = self._message_updates.get(message.id)
+        if previous is not None:
+            expected_version = previous[1]
+        self._message_updates[message.id] = (message, expected_version)
+
+    def save_note(self, note: Note, expected_version: int) -> None:
+        previous = self._notes.get(note.id)
+        if previous is not None:
+            expected_version = previous[1]
+        self._notes[note.id] = (note, expected_version)
+
+    def set_opted_out(self, owner_number: str, guest_number: str, opted_out: bool) -> None:
+        self._opt_outs[owner_number, guest_number] = opted_out
+
     def tombstone_messages(self, thread_id: str, at: datetime) -> None:
         self._tombstones.append((thread_id, at))
 
@@ -45,5 +77,8 @@ class BufferedWrites:
     def _clear(self) -> None:
         self._threads.clear()
         self._messages.clear()
+        self._message_updates.clear()
+        self._notes.clear()
+        self._opt_outs.clear()
         self._tombstones.clear()
         self._events.clear()

@@ -12,13 +12,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
+import cattrs
 
 from threadcore.domain import events as ev
 from threadcore.domain.model import (
     Availability,
+    Classification,
+    DeliveryStatus,
     Direction,
+    Keyword,
     Message,
+    MessageSource,
+    Note,
     OwnerResource,
     Party,
     StatusReason,
@@ -26,27 +31,38 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
-from threadcore.ports import ThreadQuery
+from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
 
 __all__ = [
     "MESSAGE_COLUMNS",
+    "MESSAGE_ORDER",
+    "NOTE_COLUMNS",
+    "NOTE_ORDER",
     "OPEN",
     "SCHEMA_VERSION",
     "THREAD_COLUMNS",
+    "TOMBSTONE_MESSAGE_SET",
+    "TOMBSTONE_NOTE_SET",
     "event_from_json",
     "event_to_json",
     "message_from_row",
+    "message_query_where",
     "message_to_row",
+    "note_from_row",
+    "note_query_where",
+    "note_to_row",
     "thread_from_row",
     "open_threads_where",
     "thread_query_where",
     "thread_to_row",
     "time_from_text",
+    "tombstone_message_row",
+    "tombstone_note_row",
     "time_to_text",
 ]
 
 #: The schema version this library writes; opening a newer one is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 THREAD_COLUMNS = (
     "id",
@@ -84,6 +100,31 @@ MESSAGE_COLUMNS = (
     "last_modified_at",
     "availability",
     "provider_message_id",
+    "status",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "error_code",
+    "is_automated",
+    "source",
+    "content_type",
+    "attachments",
+    "classifications",
+    "keyword",
+    "version",
+)
+
+NOTE_COLUMNS = (
+    "id",
+    "thread_id",
+    "author_id",
+    "author_name",
+    "author_type",
+    "text",
+    "creation_time",
+    "last_modified_time",
+    "availability",
+    "version",
 )
 
 #: A stored thread that is Open and Alive (expiry not applied).
@@ -179,13 +220,27 @@ def message_to_row(message: Message, time_out: TimeOut) -> tuple[Any, ...]:
         time_out(message.last_modified_at),
         message.availability.value,
         message.provider_message_id,
+        message.status.value,
+        _opt(message.sent_at, time_out),
+        _opt(message.delivered_at, time_out),
+        _opt(message.read_at, time_out),
+        message.error_code,
+        message.is_automated,
+        message.source.value if message.source is not None else None,
+        message.content_type,
+        json.dumps(list(message.attachments)) if message.attachments else None,
+        _classifications_to_json(message.classifications),
+        message.keyword.value if message.keyword is not None else None,
+        message.version,
     )
 
 
 def message_from_row(row: Sequence[Any], time_in: TimeIn) -> Message:
     """The inverse of :func:`message_to_row`."""
     (mid, thread_id, direction, body, from_number, to_number, author_id, author_name,
-     author_type, created, modified, availability, pid) = row  # fmt: skip
+     author_type, created, modified, availability, pid, status, sent_at, delivered_at, read_at,
+     error_code, is_automated, source, content_type, attachments, classifications, keyword,
+     version) = row  # fmt: skip
     return Message(
         id=mid,
         thread_id=thread_id,
@@ -198,57 +253,90 @@ def message_from_row(row: Sequence[Any], time_in: TimeIn) -> Message:
         last_modified_at=time_in(modified),
         availability=Availability(availability),
         provider_message_id=pid,
+        status=DeliveryStatus(status),
+        sent_at=_opt(sent_at, time_in),
+        delivered_at=_opt(delivered_at, time_in),
+        read_at=_opt(read_at, time_in),
+        error_code=error_code,
+        is_automated=bool(is_automated),
+        source=_opt(source, MessageSource),
+        content_type=content_type,
+        attachments=tuple(json.loads(attachments)) if attachments else (),
+        classifications=_classifications_from_json(classifications),
+        keyword=_opt(keyword, Keyword),
+        version=version,
     )
 
 
-_EVENT_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        ev.ThreadOpened,
-        ev.MessageAdded,
-        ev.ThreadAssigned,
-        ev.ThreadResolved,
-        ev.ThreadDeleted,
+def note_to_row(note: Note, time_out: TimeOut) -> tuple[Any, ...]:
+    """A note as a row of :data:`NOTE_COLUMNS`."""
+    author = note.author
+    return (
+        note.id,
+        note.thread_id,
+        author.extension_id,
+        author.name,
+        author.extension_type,
+        note.text,
+        time_out(note.creation_time),
+        time_out(note.last_modified_time),
+        note.availability.value,
+        note.version,
     )
-}
-_USER_FIELDS = ("assignee", "previous_assignee")
 
 
-_FIELDS: dict[type[Any], tuple[str, ...]] = {
-    cls: tuple(f.name for f in attrs.fields(cls)) for cls in _EVENT_TYPES.values()
-}
+def note_from_row(row: Sequence[Any], time_in: TimeIn) -> Note:
+    """The inverse of :func:`note_to_row`."""
+    (nid, thread_id, author_id, author_name, author_type, text, created, modified, availability,
+     version) = row  # fmt: skip
+    return Note(
+        id=nid,
+        thread_id=thread_id,
+        author=ThreadUser(author_id, author_name, author_type),
+        text=text,
+        creation_time=time_in(created),
+        last_modified_time=time_in(modified),
+        availability=Availability(availability),
+        version=version,
+    )
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return time_to_text(v)
-    if isinstance(v, ThreadUser):
-        return [v.extension_id, v.name, v.extension_type]
-    if isinstance(v, Direction | StatusReason):
-        return v.value
-    return v
+def _classifications_to_json(values: tuple[Classification, ...]) -> str | None:
+    if not values:
+        return None
+    return json.dumps(_events.unstructure(values, tuple[Classification, ...]))
+
+
+def _classifications_from_json(text: str | None) -> tuple[Classification, ...]:
+    if not text:
+        return ()
+    found: tuple[Classification, ...] = _events.structure(
+        json.loads(text), tuple[Classification, ...]
+    )
+    return found
+
+
+_EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in ev.EVENT_TYPES}
+
+# Events as JSON: times as fixed-width UTC text, users as [extension id, name, type] lists.
+_events = cattrs.Converter()
+_events.register_unstructure_hook(datetime, time_to_text)
+_events.register_structure_hook(datetime, lambda value, _: time_from_text(value))
+_events.register_unstructure_hook(
+    ThreadUser, lambda user: [user.extension_id, user.name, user.extension_type]
+)
+_events.register_structure_hook(ThreadUser, lambda value, _: ThreadUser(*value))
 
 
 def event_to_json(event: ev.Event) -> tuple[str, str]:
     """``(kind, json)`` for an event."""
-    cls = type(event)
-    data = {name: _json_value(getattr(event, name)) for name in _FIELDS[cls]}
-    return cls.__name__, json.dumps(data, separators=(",", ":"))
+    data = _events.unstructure(event)
+    return type(event).__name__, json.dumps(data, separators=(",", ":"))
 
 
 def event_from_json(kind: str, payload: str) -> ev.Event:
     """The inverse of :func:`event_to_json`."""
-    cls = _EVENT_TYPES[kind]
-    data: dict[str, Any] = json.loads(payload)
-    data["at"] = time_from_text(data["at"])
-    for name in _USER_FIELDS:
-        if name in data and data[name] is not None:
-            data[name] = ThreadUser(*data[name])
-    if "direction" in data:
-        data["direction"] = Direction(data["direction"])
-    if "reason" in data:
-        data["reason"] = StatusReason(data["reason"])
-    event: ev.Event = cls(**data)
+    event: ev.Event = _events.structure(json.loads(payload), _EVENT_TYPES[kind])
     return event
 
 
@@ -286,11 +374,7 @@ def thread_query_where(
         where.append(f"creation_time < {mark}")
         params.append(time_out(query.creation_time_to))
     if query.status is not None:
-        due = f"({OPEN} AND latest_message_at <= {mark})"
-        if query.status is ThreadStatus.OPEN:
-            where.append(f"status = 'Open' AND NOT {due}")
-        else:
-            where.append(f"(status = 'Resolved' OR {due})")
+        where.append(_status_where(query.status, mark, ""))
         params.append(time_out(query.due_cutoff))
     if with_after and query.after is not None:
         created, thread_id = query.after
@@ -308,3 +392,139 @@ def open_threads_where(mark: str, **equal: str | None) -> tuple[str, list[Any]]:
             where.append(f"{column} = {mark}")
             params.append(value)
     return " AND ".join(where), params
+
+
+AnyOf = Callable[[str, list[str]], tuple[str, list[Any]]]
+
+
+def _status_where(status: ThreadStatus, mark: str, prefix: str) -> str:
+    """The thread status as it is now (one ``mark``: the due cutoff); ``prefix`` qualifies the
+    threads' columns (``"t."``) where another table has columns of the same names."""
+    p = prefix
+    due = f"({p}status = 'Open' AND {p}availability = 'Alive' AND {p}latest_message_at <= {mark})"
+    if status is ThreadStatus.OPEN:
+        return f"{p}status = 'Open' AND NOT {due}"
+    return f"({p}status = 'Resolved' OR {due})"
+
+
+#: The keyset order of the query builders below, which expect messages as ``m``, notes as
+#: ``n`` and their threads as ``t`` (joined on ``t.id = m.thread_id`` / ``t.id = n.thread_id``).
+MESSAGE_ORDER = "ORDER BY m.created_at, m.id"
+NOTE_ORDER = "ORDER BY n.creation_time, n.id"
+
+
+def message_query_where(
+    query: MessageQuery, mark: str, time_out: TimeOut, any_of: AnyOf
+) -> tuple[str, list[Any]] | None:
+    """The WHERE clause and parameters selecting ``query``'s messages from ``messages m`` joined
+    with their ``threads t``, or ``None`` when nothing can match (an empty set of owners, ids or
+    availabilities). Drafts are never selected. ``mark``, ``time_out`` and ``any_of`` as in
+    :func:`thread_query_where`; the thread status is the status now (``query.due_cutoff``)."""
+    where = ["m.status <> 'Draft'"]
+    params: list[Any] = []
+    for column, values in (
+        ("t.owner_extension_id", query.owner_extension_ids),
+        ("m.availability", frozenset(a.value for a in query.availability)),
+        ("m.thread_id", query.thread_ids),
+        ("m.id", query.message_ids),
+    ):
+        if values is None:
+            continue
+        if not values:
+            return None
+        clause, values_params = any_of(column, sorted(values))
+        where.append(clause)
+        params += values_params
+    if query.creation_time_from is not None:
+        where.append(f"m.created_at >= {mark}")
+        params.append(time_out(query.creation_time_from))
+    if query.creation_time_to is not None:
+        where.append(f"m.created_at < {mark}")
+        params.append(time_out(query.creation_time_to))
+    if query.thread_status is not None:
+        where.append(_status_where(query.thread_status, mark, "t."))
+        params.append(time_out(query.due_cutoff))
+    if query.after is not None:
+        created, message_id = query.after
+        where.append(f"(m.created_at, m.id) > ({mark}, {mark})")
+        params += [time_out(created), message_id]
+    return " AND ".join(where), params
+
+
+def note_query_where(
+    query: NoteQuery, mark: str, time_out: TimeOut, any_of: AnyOf
+) -> tuple[str, list[Any]] | None:
+    """The WHERE clause and parameters selecting ``query``'s notes from ``notes n`` joined with
+    their ``threads t``, or ``None`` when nothing can match; arguments as in
+    :func:`message_query_where`."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, values in (
+        ("t.owner_extension_id", query.owner_extension_ids),
+        ("n.availability", frozenset(a.value for a in query.availability)),
+        ("n.thread_id", query.thread_ids),
+        ("n.id", query.note_ids),
+    ):
+        if values is None:
+            continue
+        if not values:
+            return None
+        clause, values_params = any_of(column, sorted(values))
+        where.append(clause)
+        params += values_params
+    if query.after is not None:
+        created, note_id = query.after
+        where.append(f"(n.creation_time, n.id) > ({mark}, {mark})")
+        params += [time_out(created), note_id]
+    return " AND ".join(where), params
+
+
+def tombstone_message_row(row: tuple[Any, ...], at: Any) -> tuple[Any, ...]:
+    """A row of :data:`MESSAGE_COLUMNS` as ``tombstone_messages`` leaves it when it is alive
+    (``at`` already converted for the dialect), otherwise unchanged."""
+    if row[_M_AVAILABILITY] != "Alive":
+        return row
+    changed = list(row)
+    for index, value in _M_TOMBSTONE:
+        changed[index] = value
+    changed[_M_MODIFIED] = at
+    changed[_M_VERSION] = row[_M_VERSION] + 1
+    return tuple(changed)
+
+
+def tombstone_note_row(row: tuple[Any, ...], at: Any) -> tuple[Any, ...]:
+    """A row of :data:`NOTE_COLUMNS` as ``tombstone_messages`` leaves it when it is alive."""
+    if row[_N_AVAILABILITY] != "Alive":
+        return row
+    changed = list(row)
+    changed[NOTE_COLUMNS.index("text")] = ""
+    changed[_N_AVAILABILITY] = "Deleted"
+    changed[NOTE_COLUMNS.index("last_modified_time")] = at
+    changed[_N_VERSION] = row[_N_VERSION] + 1
+    return tuple(changed)
+
+
+_M_AVAILABILITY = MESSAGE_COLUMNS.index("availability")
+_M_MODIFIED = MESSAGE_COLUMNS.index("last_modified_at")
+_M_VERSION = MESSAGE_COLUMNS.index("version")
+_M_TOMBSTONE = tuple(
+    (MESSAGE_COLUMNS.index(column), value)
+    for column, value in (
+        ("body", ""),
+        ("attachments", None),
+        ("classifications", None),
+        ("availability", "Deleted"),
+    )
+)
+_N_AVAILABILITY = NOTE_COLUMNS.index("availability")
+_N_VERSION = NOTE_COLUMNS.index("version")
+
+#: What ``tombstone_messages`` sets on a thread's alive messages and drafts, and on its notes
+#: (one ``?``/``%s`` placeholder each: the time).
+TOMBSTONE_MESSAGE_SET = (
+    "body = '', attachments = NULL, classifications = NULL, availability = 'Deleted', "
+    "last_modified_at = {at}, version = version + 1"
+)
+TOMBSTONE_NOTE_SET = (
+    "text = '', availability = 'Deleted', last_modified_time = {at}, version = version + 1"
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from heapq import merge
@@ -20,12 +20,20 @@ import attrs
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.domain.errors import ConcurrencyConflict
 from threadcore.domain.events import Event
-from threadcore.domain.model import Availability, Message, Thread, ThreadStatus
-from threadcore.ports import StoredEvent, ThreadQuery
+from threadcore.domain.model import (
+    Availability,
+    DeliveryStatus,
+    Message,
+    Note,
+    Thread,
+    ThreadStatus,
+)
+from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["InMemoryRepository"]
 
 _OPEN, _RESOLVED, _ALIVE = ThreadStatus.OPEN, ThreadStatus.RESOLVED, Availability.ALIVE
+_DELETED, _DRAFT = Availability.DELETED, DeliveryStatus.DRAFT
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BUCKET = timedelta(hours=1)
 
@@ -47,7 +55,8 @@ class InMemoryRepository:
     Indexes: the open thread of each pair; threads in creation order per resource, per guest
     number and per owner number (for lists); the change order (for incremental sync); open
     threads bucketed by the hour of their latest message (for the sweep and for expiries that
-    sync reports before any sweep); each thread's messages; provider message ids.
+    sync reports before any sweep); each thread's messages and notes; messages and notes by id
+    and in creation order; provider message ids; opted-out pairs.
     """
 
     def __init__(self) -> None:
@@ -61,8 +70,14 @@ class InMemoryRepository:
         self._position = 0
         self._buckets: dict[int, set[str]] = {}
         self._bucket_of: dict[str, int] = {}
-        self._messages: dict[str, list[Message]] = {}
+        self._message_by_id: dict[str, Message] = {}
+        self._messages: dict[str, list[str]] = {}  # thread id -> its message and draft ids
+        self._message_order: list[str] = []  # every message id (no drafts) by (creation time, id)
         self._by_provider_id: dict[str, Message] = {}
+        self._notes: dict[str, Note] = {}
+        self._notes_of: dict[str, list[str]] = {}
+        self._note_keys: list[Key] = []
+        self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
         self._uow = _MemoryUnitOfWork(self)  # one, reused: the lock lets one command in at a time
 
@@ -237,10 +252,116 @@ class _MemoryUnitOfWork(BufferedWrites):
         return found
 
     def messages(self, thread_id: str) -> list[Message]:
-        return list(self._repo._messages.get(thread_id, ()))
+        by_id = self._repo._message_by_id
+        return [by_id[i] for i in self._repo._messages.get(thread_id, ())]
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
         return self._repo._by_provider_id.get(provider_message_id)
+
+    def message(self, message_id: str) -> Message | None:
+        return self._repo._message_by_id.get(message_id)
+
+    def _thread_passes(self, thread_id: str, query: MessageQuery) -> bool:
+        thread = self._repo._threads[thread_id]
+        if thread.owner.extension_id not in query.owner_extension_ids:
+            return False
+        if query.thread_status is None:
+            return True
+        due = (
+            thread.status is _OPEN
+            and thread.availability is _ALIVE
+            and thread.latest_message_at <= query.due_cutoff
+        )
+        return (_RESOLVED if due else thread.status) is query.thread_status
+
+    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+        repo = self._repo
+        if limit <= 0:
+            return []
+        by_id = repo._message_by_id
+        if query.message_ids is not None:
+            ids = sorted((i for i in query.message_ids if i in by_id), key=_message_key(by_id))
+        elif query.thread_ids is not None:
+            ids = [i for t in query.thread_ids for i in repo._messages.get(t, ())]
+            ids.sort(key=_message_key(by_id))
+        else:
+            ids = repo._message_order
+        start = 0
+        if query.after is not None:
+            start = bisect_right(ids, query.after, key=_message_key(by_id))
+        begin, end = query.creation_time_from, query.creation_time_to
+        found: list[Message] = []
+        passes: dict[str, bool] = {}
+        for index in range(start, len(ids)):
+            message = by_id[ids[index]]
+            created = message.created_at
+            if end is not None and created >= end:
+                break
+            if begin is not None and created < begin:
+                continue
+            if message.status is _DRAFT or message.availability not in query.availability:
+                continue
+            if query.thread_ids is not None and message.thread_id not in query.thread_ids:
+                continue
+            ok = passes.get(message.thread_id)
+            if ok is None:
+                ok = passes[message.thread_id] = self._thread_passes(message.thread_id, query)
+            if ok:
+                found.append(message)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def note(self, note_id: str) -> Note | None:
+        return self._repo._notes.get(note_id)
+
+    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+        repo = self._repo
+        if limit <= 0:
+            return []
+        if query.note_ids is not None:
+            keys = sorted(
+                (n.creation_time, n.id) for i in query.note_ids if (n := repo._notes.get(i))
+            )
+        elif query.thread_ids is not None:
+            keys = sorted(
+                (repo._notes[i].creation_time, i)
+                for t in query.thread_ids
+                for i in repo._notes_of.get(t, ())
+            )
+        else:
+            keys = repo._note_keys
+        found: list[Note] = []
+        for _, note_id in _from(keys, query.after):
+            note = repo._notes[note_id]
+            if (
+                note.availability in query.availability
+                and (query.thread_ids is None or note.thread_id in query.thread_ids)
+                and repo._threads[note.thread_id].owner.extension_id in query.owner_extension_ids
+            ):
+                found.append(note)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        return (owner_number, guest_number) in self._repo._opted_out
+
+    def event_position(self) -> int:
+        return len(self._repo._events)
+
+    def events_since(
+        self, after: int, until: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[StoredEvent]:
+        repo = self._repo
+        found: list[StoredEvent] = []
+        for position in range(max(after, 0) + 1, min(until, len(repo._events)) + 1):
+            event = repo._events[position - 1]
+            if repo._threads[event.thread_id].owner.extension_id in owner_extension_ids:
+                found.append((position, event))
+                if len(found) > limit:
+                    break
+        return found
 
     def _commit(self) -> None:
         repo = self._repo
@@ -252,6 +373,14 @@ class _MemoryUnitOfWork(BufferedWrites):
                 raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
             if expected == 0:
                 self._check_pair_free(thread)
+        for message, expected in self._message_updates.values():
+            stored_message = self.message(message.id)
+            if stored_message is None or stored_message.version != expected:
+                raise ConcurrencyConflict(f"Message [{message.id}] was changed concurrently")
+        for note, expected in self._notes.values():
+            stored_note = repo._notes.get(note.id)
+            if (stored_note.version if stored_note is not None else 0) != expected:
+                raise ConcurrencyConflict(f"Note [{note.id}] was changed concurrently")
         changes, buckets, bucket_of = repo._changes, repo._buckets, repo._bucket_of
         for thread, expected in saved:
             thread_id = thread.id
@@ -280,23 +409,62 @@ class _MemoryUnitOfWork(BufferedWrites):
                     bucket.discard(thread_id)
                     if not bucket:
                         del buckets[old_bucket]
-        by_thread = repo._messages
+        by_thread, by_id, order = repo._messages, repo._message_by_id, repo._message_order
         for message in self._messages:
-            by_thread[message.thread_id].append(message)
+            message_id = message.id
+            by_id[message_id] = message
+            by_thread[message.thread_id].append(message_id)
+            if message.status is not _DRAFT:
+                if order and _message_key(by_id)(order[-1]) > (message.created_at, message_id):
+                    insort(order, message_id, key=_message_key(by_id))
+                else:
+                    order.append(message_id)
             if message.provider_message_id is not None:
                 repo._by_provider_id[message.provider_message_id] = message
+        for message, _ in self._message_updates.values():
+            self._replace_message(message)
+        for note, expected in self._notes.values():
+            if expected == 0:
+                repo._notes_of.setdefault(note.thread_id, []).append(note.id)
+                _insert(repo._note_keys, (note.creation_time, note.id))
+            repo._notes[note.id] = note
+        for pair, opted_out in self._opt_outs.items():
+            if opted_out:
+                repo._opted_out.add(pair)
+            else:
+                repo._opted_out.discard(pair)
         for thread_id, at in self._tombstones:
-            kept = by_thread.get(thread_id, [])
-            for i, message in enumerate(kept):
+            for message in map(by_id.__getitem__, by_thread.get(thread_id, ())):
                 if message.availability is _ALIVE:
-                    gone = attrs.evolve(
-                        message, body="", availability=Availability.DELETED, last_modified_at=at
+                    self._replace_message(
+                        attrs.evolve(
+                            message,
+                            body="",
+                            attachments=(),
+                            classifications=(),
+                            availability=_DELETED,
+                            last_modified_at=at,
+                            version=message.version + 1,
+                        )
                     )
-                    kept[i] = gone
-                    if gone.provider_message_id is not None:
-                        repo._by_provider_id[gone.provider_message_id] = gone
+            for note_id in repo._notes_of.get(thread_id, ()):
+                note = repo._notes[note_id]
+                if note.availability is _ALIVE:
+                    repo._notes[note_id] = attrs.evolve(
+                        note,
+                        text="",
+                        availability=_DELETED,
+                        last_modified_time=at,
+                        version=note.version + 1,
+                    )
         if self._events:
             repo._events.extend(self._events)
+
+    def _replace_message(self, message: Message) -> None:
+        repo = self._repo
+        repo._message_by_id[message.id] = message
+        if message.provider_message_id is not None:
+            repo._by_provider_id[message.provider_message_id] = message
 
     def _check_pair_free(self, thread: Thread) -> None:
         """Like a unique index: a new open thread needs its pair free of other open threads
@@ -323,8 +491,21 @@ class _MemoryUnitOfWork(BufferedWrites):
             (repo._by_owner_number, pair[0]),
             (repo._by_guest, pair[1]),
         ):
-            keys = index.setdefault(name, [])
-            if not keys or keys[-1] < key:
-                keys.append(key)
-            else:
-                insort(keys, key)
+            _insert(index.setdefault(name, []), key)
+
+
+def _message_key(by_id: dict[str, Message]) -> Callable[[str], Key]:
+    """The sort key of a message id: (creation time, id)."""
+
+    def key(message_id: str) -> Key:
+        return by_id[message_id].created_at, message_id
+
+    return key
+
+
+def _insert(keys: list[Key], key: Key) -> None:
+    """Add ``key`` to the sorted ``keys`` (usually at the end: records arrive in time order)."""
+    if not keys or keys[-1] < key:
+        keys.append(key)
+    else:
+        insort(keys, key)

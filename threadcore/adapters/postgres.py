@@ -37,7 +37,7 @@ Every psycopg error is translated: unique violations, serialization failures and
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
@@ -52,17 +52,28 @@ from psycopg_pool import ConnectionPool
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
+    MESSAGE_ORDER,
+    NOTE_COLUMNS,
+    NOTE_ORDER,
     OPEN,
     SCHEMA_VERSION,
     THREAD_COLUMNS,
+    TOMBSTONE_MESSAGE_SET,
+    TOMBSTONE_NOTE_SET,
     event_from_json,
     event_to_json,
     message_from_row,
+    message_query_where,
     message_to_row,
+    note_from_row,
+    note_query_where,
+    note_to_row,
     open_threads_where,
     thread_from_row,
     thread_query_where,
     thread_to_row,
+    tombstone_message_row,
+    tombstone_note_row,
 )
 from threadcore.domain.errors import (
     ConcurrencyConflict,
@@ -71,8 +82,8 @@ from threadcore.domain.errors import (
     StorageError,
     ThreadcoreError,
 )
-from threadcore.domain.model import Message, Thread
-from threadcore.ports import StoredEvent, ThreadQuery
+from threadcore.domain.model import Message, Note, Thread
+from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["PostgresRepository"]
 
@@ -80,11 +91,14 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
+_N_COLS = ", ".join(NOTE_COLUMNS)
+_OPT_OUT_COLUMNS = ("owner_number", "guest_number", "opted_out")
 _XID = "pg_current_xact_id()::text::bigint"
 _WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _ORDINAL_BITS = 32
 _MAX_BIGINT = 2**63 - 1
 _MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
+_ORDINAL_MASK = (1 << _ORDINAL_BITS) - 1
 _SAVEPOINT = "threadcore_command"
 _CONFLICTS = (
     pg_errors.UniqueViolation,
@@ -93,8 +107,82 @@ _CONFLICTS = (
 )
 
 
+def _v2_sql(s: str) -> str:
+    """What schema version 2 added besides the messages' new columns (shared by the fresh schema
+    and the migration from version 1), in the (quoted) schema ``s``."""
+    return f"""
+CREATE INDEX messages_by_time ON {s}.messages (created_at, id);
+CREATE TABLE {s}.notes (
+    id text COLLATE "C" PRIMARY KEY,
+    thread_id text COLLATE "C" NOT NULL,
+    author_id text NOT NULL,
+    author_name text,
+    author_type text,
+    text text NOT NULL,
+    creation_time timestamptz NOT NULL,
+    last_modified_time timestamptz NOT NULL,
+    availability text NOT NULL,
+    version integer NOT NULL
+);
+CREATE INDEX notes_by_thread ON {s}.notes (thread_id, creation_time, id);
+CREATE INDEX notes_by_time ON {s}.notes (creation_time, id);
+CREATE TABLE {s}.opt_outs (
+    owner_number text COLLATE "C" NOT NULL,
+    guest_number text COLLATE "C" NOT NULL,
+    opted_out boolean NOT NULL,
+    PRIMARY KEY (owner_number, guest_number)
+);
+CREATE OR REPLACE FUNCTION {s}.threadcore_expect(matched bigint, wanted bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF matched <> wanted THEN
+        RAISE EXCEPTION 'threadcore: a record was changed concurrently'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN matched;
+END $$;
+"""
+
+
+def _migrate_from_1_sql(s: str) -> str:
+    """Schema version 1 -> 2: the messages' delivery fields, notes, opt-outs.
+
+    Old inbound messages are Received. Old outbound ones become Sent, sent when they were
+    created: version 1 stored an outbound message when the provider was handed it and tracked no
+    delivery, so "Queued" would show old messages as still waiting forever; Sent still lets a
+    late Delivered, Read or DeliveryFailed report move them on (the delivery machine refuses only
+    SendingFailed after Sent). The defaults only fill the old rows and are dropped again, so a
+    migrated schema is the fresh one; version-1 writers still running then fail (NOT NULL)
+    instead of storing messages without a status: stop them before upgrading.
+    """
+    m = f"{s}.messages"
+    return f"""
+ALTER TABLE {m}
+    ADD COLUMN status text NOT NULL DEFAULT 'Received',
+    ADD COLUMN sent_at timestamptz,
+    ADD COLUMN delivered_at timestamptz,
+    ADD COLUMN read_at timestamptz,
+    ADD COLUMN error_code text,
+    ADD COLUMN is_automated boolean NOT NULL DEFAULT false,
+    ADD COLUMN source text,
+    ADD COLUMN content_type text NOT NULL DEFAULT 'text/plain',
+    ADD COLUMN attachments text,
+    ADD COLUMN classifications text,
+    ADD COLUMN keyword text,
+    ADD COLUMN version integer NOT NULL DEFAULT 1;
+UPDATE {m} SET status = 'Sent', sent_at = created_at WHERE direction = 'Outbound';
+ALTER TABLE {m}
+    ALTER COLUMN status DROP DEFAULT,
+    ALTER COLUMN is_automated DROP DEFAULT,
+    ALTER COLUMN content_type DROP DEFAULT,
+    ALTER COLUMN version DROP DEFAULT;
+{_v2_sql(s)}
+UPDATE {s}.threadcore_schema SET version = 2;
+"""
+
+
 def _schema_sql(s: str) -> str:
-    """The DDL of schema version 1 in the (quoted) schema ``s``."""
+    """The DDL of the current schema version in the (quoted) schema ``s``."""
     return f"""
 CREATE TABLE {s}.threadcore_schema (version integer NOT NULL);
 CREATE TABLE {s}.threads (
@@ -140,7 +228,19 @@ CREATE TABLE {s}.messages (
     created_at timestamptz NOT NULL,
     last_modified_at timestamptz NOT NULL,
     availability text NOT NULL,
-    provider_message_id text COLLATE "C" UNIQUE
+    provider_message_id text COLLATE "C" UNIQUE,
+    status text NOT NULL,
+    sent_at timestamptz,
+    delivered_at timestamptz,
+    read_at timestamptz,
+    error_code text,
+    is_automated boolean NOT NULL,
+    source text,
+    content_type text NOT NULL,
+    attachments text,
+    classifications text,
+    keyword text,
+    version integer NOT NULL
 );
 CREATE INDEX messages_by_thread ON {s}.messages (thread_id, position);
 CREATE TABLE {s}.events (
@@ -151,15 +251,7 @@ CREATE TABLE {s}.events (
     payload text NOT NULL,
     PRIMARY KEY (xid, ordinal)
 );
-CREATE FUNCTION {s}.threadcore_expect(matched bigint, wanted bigint) RETURNS bigint
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF matched <> wanted THEN
-        RAISE EXCEPTION 'threadcore: a thread was changed concurrently'
-            USING ERRCODE = 'serialization_failure';
-    END IF;
-    RETURN matched;
-END $$;
+{_v2_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -211,10 +303,20 @@ def _no_nul(values: Iterable[str]) -> list[str]:
     return sorted(v for v in values if "\x00" not in v)
 
 
-def _refuse_nul(messages: Iterable[tuple[Any, ...]], threads: Iterable[tuple[Any, ...]]) -> None:
-    """PostgreSQL text cannot hold NUL: refuse such a write as bad input (422), not as a storage
-    failure, before anything is sent."""
-    for rows, columns in ((messages, MESSAGE_COLUMNS), (threads, THREAD_COLUMNS)):
+def _clean(values: frozenset[str] | None) -> frozenset[str] | None:
+    """A set of ids without those holding NUL (no stored id can equal them)."""
+    return None if values is None else frozenset(_no_nul(values))
+
+
+def _clean_after(after: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
+    """No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id."""
+    return None if after is None else (after[0], after[1].split("\x00", 1)[0])
+
+
+def _refuse_nul(*groups: tuple[Iterable[tuple[Any, ...]], tuple[str, ...]]) -> None:
+    """PostgreSQL text cannot hold NUL: refuse such a write (``(rows, their columns)`` groups) as
+    bad input (422), not as a storage failure, before anything is sent."""
+    for rows, columns in groups:
         for row in rows:
             for column, value in zip(columns, row, strict=True):
                 if type(value) is str and "\x00" in value:
@@ -226,22 +328,19 @@ def _refuse_nul(messages: Iterable[tuple[Any, ...]], threads: Iterable[tuple[Any
 
 
 def _tombstoned(
-    rows: list[tuple[Any, ...]], tombstones: list[tuple[str, datetime]]
+    rows: list[tuple[Any, ...]],
+    tombstones: dict[str, datetime],
+    tombstone: Callable[[tuple[Any, ...], Any], tuple[Any, ...]],
 ) -> list[tuple[Any, ...]]:
-    """New message rows as the tombstones buffered with them leave them (the tombstones are
-    applied after the messages are added, as the in-memory repository does)."""
-    body = MESSAGE_COLUMNS.index("body")
-    modified = MESSAGE_COLUMNS.index("last_modified_at")
-    availability = MESSAGE_COLUMNS.index("availability")
-    thread = MESSAGE_COLUMNS.index("thread_id")
+    """Message or note rows written in this unit of work as the tombstones buffered with them
+    leave them (tombstones apply after the other writes, as in the in-memory repository). The
+    statement's tombstone UPDATE cannot see rows inserted by the same statement, and must not
+    update a row another part of the statement updates, so these rows carry it themselves (and
+    are left out of that UPDATE). The thread id is the second column of both tables."""
     out = []
     for row in rows:
-        for thread_id, at in tombstones:
-            if row[thread] == thread_id and row[availability] == "Alive":
-                changed = list(row)
-                changed[body], changed[modified], changed[availability] = "", at, "Deleted"
-                row = tuple(changed)
-        out.append(row)
+        at = tombstones.get(row[1])
+        out.append(row if at is None else tombstone(row, at))
     return out
 
 
@@ -346,6 +445,8 @@ class PostgresRepository:
                         f"Schema {self._schema!r} has threadcore schema version {version}; this "
                         f"threadcore knows {SCHEMA_VERSION}: upgrade threadcore"
                     )
+                if version == 1:
+                    conn.execute(_migrate_from_1_sql(s))
                 conn.commit()
             finally:
                 conn.close()
@@ -440,10 +541,42 @@ _THREAD_TYPES = {
     "latest_message_at": "timestamptz",
     "version": "integer",
 }
+_MESSAGE_TYPES = {
+    "created_at": "timestamptz",
+    "last_modified_at": "timestamptz",
+    "sent_at": "timestamptz",
+    "delivered_at": "timestamptz",
+    "read_at": "timestamptz",
+    "is_automated": "boolean",
+    "version": "integer",
+}
+_NOTE_TYPES = {
+    "creation_time": "timestamptz",
+    "last_modified_time": "timestamptz",
+    "version": "integer",
+}
 #: Bind parameters per statement, well under the protocol's 65535.
 _PARAMS_PER_STATEMENT = 20_000
 
 Statement = tuple[str, list[Any]]
+#: The kinds of write counted by ``threadcore_expect``: versioned updates.
+_VERSIONED = frozenset({"update", "message_update", "note_update"})
+
+
+def _typed(columns: tuple[str, ...], types: dict[str, str]) -> list[str]:
+    return [f"%s::{types.get(c, 'text')}" for c in columns]
+
+
+def _versioned_update(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    """The head and tail of a versioned ``UPDATE table ... FROM (VALUES`` rows ``)``: each row
+    is ``columns`` and the expected version; only rows whose stored version matches change."""
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns[1:])
+    head = f"UPDATE {table} AS r SET {assignments} FROM (VALUES "
+    tail = (
+        f") AS v ({', '.join(columns)}, expected) "
+        "WHERE r.id = v.id AND r.version = v.expected RETURNING 1"
+    )
+    return head, tail
 
 
 class _Statements:
@@ -455,16 +588,41 @@ class _Statements:
         self.threads = t
         self.select_threads = f"SELECT {_T_COLS} FROM {t} WHERE "
         self.select_messages = f"SELECT {_M_COLS} FROM {s}.messages WHERE "
+        self.select_notes = f"SELECT {_N_COLS} FROM {s}.notes WHERE "
         self.events = (
             f"SELECT xid, ordinal, kind, payload FROM {s}.events "
             f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
             "ORDER BY xid, ordinal LIMIT %s"
         )
+        self.events_since = (
+            f"SELECT e.xid, e.ordinal, e.kind, e.payload FROM {s}.events AS e "
+            f'JOIN {t} AS t ON t.id = e.thread_id COLLATE "C" '
+            "WHERE (e.xid, e.ordinal) > (%s, %s) AND (e.xid, e.ordinal) <= (%s, %s) "
+            f"AND e.xid < {_WATERMARK} AND t.owner_extension_id = ANY(%s) "
+            "ORDER BY e.xid, e.ordinal LIMIT %s"
+        )
+        self.find_messages = (
+            f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} FROM {s}.messages AS m "
+            f"JOIN {t} AS t ON t.id = m.thread_id WHERE "
+        )
+        self.find_notes = (
+            f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} FROM {s}.notes AS n "
+            f"JOIN {t} AS t ON t.id = n.thread_id WHERE "
+        )
+        self.opted_out = (
+            f"SELECT opted_out FROM {s}.opt_outs WHERE owner_number = %s AND guest_number = %s"
+        )
         self.change_position = f"SELECT {_WATERMARK} - 1"
-        typed = [f"%s::{_THREAD_TYPES.get(c, 'text')}" for c in THREAD_COLUMNS]
+        self.watermark = f"SELECT {_WATERMARK}"
+        typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
         self._thread_values = f"({', '.join(typed)})"
         self._update_values = f"({', '.join(typed)}, %s::integer)"
         self._message_values = f"({', '.join(['%s'] * len(MESSAGE_COLUMNS))})"
+        self._message_update_values = (
+            f"({', '.join(_typed(MESSAGE_COLUMNS, _MESSAGE_TYPES))}, %s::integer)"
+        )
+        self._note_values = f"({', '.join(['%s'] * len(NOTE_COLUMNS))})"
+        self._note_update_values = f"({', '.join(_typed(NOTE_COLUMNS, _NOTE_TYPES))}, %s::integer)"
         self._event_values = f"({_XID}, %s, %s, %s, %s)"
         assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
         self._update_head = f"UPDATE {t} AS t SET {assignments}, xid = {_XID} FROM (VALUES "
@@ -475,6 +633,15 @@ class _Statements:
         self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
         self._insert_tail = f") AS v ({_T_COLS}) WHERE "
         self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}) VALUES "
+        self._message_update = _versioned_update(f"{s}.messages", MESSAGE_COLUMNS)
+        self._note_head = f"INSERT INTO {s}.notes ({_N_COLS}) VALUES "
+        self._note_update = _versioned_update(f"{s}.notes", NOTE_COLUMNS)
+        self._opt_out_head = (
+            f"INSERT INTO {s}.opt_outs (owner_number, guest_number, opted_out) VALUES "
+        )
+        self._opt_out_tail = (
+            " ON CONFLICT (owner_number, guest_number) DO UPDATE SET opted_out = EXCLUDED.opted_out"
+        )
         self._event_head = (
             f"INSERT INTO {s}.events (xid, ordinal, thread_id, kind, payload) VALUES "
         )
@@ -483,66 +650,99 @@ class _Statements:
         self,
         threads: list[tuple[tuple[Any, ...], int]],
         messages: list[tuple[Any, ...]],
-        tombstones: list[tuple[str, datetime]],
         events: list[tuple[Any, ...]],
+        *,
+        message_updates: Sequence[tuple[tuple[Any, ...], int]] = (),
+        notes: Sequence[tuple[tuple[Any, ...], int]] = (),
+        tombstones: Sequence[tuple[str, datetime]] = (),
+        spared: Sequence[str] = (),
+        opt_outs: Sequence[tuple[str, str, bool]] = (),
     ) -> list[Statement]:
         """The statements that store a unit of work, in order (usually exactly one).
 
         Each is ``WITH w0 AS (...), w1 AS (...) SELECT threadcore_expect(updated, wanted)``:
         thread updates (versioned, and never behind a newer writer's stamp), thread inserts
         (ordered after the updates, so a pair's old thread is closed before its new one is
-        inserted), messages, tombstones, events. A thread update that matches no row makes
-        ``threadcore_expect`` raise, and the whole statement (the transaction) is undone.
+        inserted), messages, message updates (versioned), notes (inserts, versioned updates),
+        tombstones of the threads' messages and notes (sparing the ids in ``spared``: rows this
+        unit of work writes, which carry their tombstone already), opt-outs (upserts), events. A
+        versioned update that matches no row makes ``threadcore_expect`` raise, and the whole
+        statement (the transaction) is undone.
         """
-        pieces: list[tuple[str, list[Any], int, int]] = []  # kind, params, rows, wanted
+        pieces: list[tuple[str, list[Any], int]] = []  # kind, params, rows
         width = len(THREAD_COLUMNS)
         updates = sorted((r for r in threads if r[1] != 0), key=lambda r: str(r[0][0]))
-        inserts = [row for row, expected in threads if expected == 0]
+        inserts: Sequence[tuple[Any, ...]] = [row for row, expected in threads if expected == 0]
+        by_id = sorted(message_updates, key=lambda r: str(r[0][0]))
+        note_updates = sorted((r for r in notes if r[1] != 0), key=lambda r: str(r[0][0]))
+        note_inserts = [row for row, expected in notes if expected == 0]
+        buried = [(at, thread_id) for thread_id, at in tombstones]
         for kind, rows, size in (
             ("update", [(*row, expected) for row, expected in updates], width + 1),
             ("insert", inserts, width),
             ("message", messages, len(MESSAGE_COLUMNS)),
-            ("tombstone", [(at, thread_id) for thread_id, at in tombstones], 2),
+            ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
+            ("note", note_inserts, len(NOTE_COLUMNS)),
+            ("note_update", [(*r, e) for r, e in note_updates], len(NOTE_COLUMNS) + 1),
+            ("tombstone_messages", buried, 2),
+            ("tombstone_notes", buried, 2),
+            ("opt_out", opt_outs, 3),
             ("event", events, 4),
         ):
             per = max(1, _PARAMS_PER_STATEMENT // size)
             for i in range(0, len(rows), per):
                 chunk = rows[i : i + per]
                 params = [value for row in chunk for value in row]
-                pieces.append((kind, params, len(chunk), len(chunk) if kind == "update" else 0))
+                if kind.startswith("tombstone") and spared:
+                    params.append(list(spared))
+                pieces.append((kind, params, len(chunk)))
         statements: list[Statement] = []
-        current: list[tuple[str, list[Any], int, int]] = []
+        current: list[tuple[str, list[Any], int]] = []
         for piece in pieces:
             if current and sum(len(p[1]) for p in current) + len(piece[1]) > _PARAMS_PER_STATEMENT:
-                statements.append(self._statement(current))
+                statements.append(self._statement(current, bool(spared)))
                 current = []
             current.append(piece)
         if current:
-            statements.append(self._statement(current))
+            statements.append(self._statement(current, bool(spared)))
         return statements
 
-    def _statement(self, pieces: list[tuple[str, list[Any], int, int]]) -> Statement:
+    def _statement(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> Statement:
         ctes: list[str] = []
         params: list[Any] = []
         updated: list[str] = []
         wanted = 0
-        for n, (kind, values, rows, expected) in enumerate(pieces):
+        for n, (kind, values, rows) in enumerate(pieces):
             name = f"w{n}"
             if kind == "update":
                 body = self._update_head + ", ".join([self._update_values] * rows)
                 body += self._update_tail
-                updated.append(name)
-                wanted += expected
             elif kind == "insert":
                 after = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
                 body = self._insert_head + ", ".join([self._thread_values] * rows)
                 body += f"{self._insert_tail}{after} >= 0"
             elif kind == "message":
                 body = self._message_head + ", ".join([self._message_values] * rows)
-            elif kind == "tombstone":
-                body = self._tombstone_many(rows)
+            elif kind == "message_update":
+                head, tail = self._message_update
+                body = head + ", ".join([self._message_update_values] * rows) + tail
+            elif kind == "note":
+                body = self._note_head + ", ".join([self._note_values] * rows)
+            elif kind == "note_update":
+                head, tail = self._note_update
+                body = head + ", ".join([self._note_update_values] * rows) + tail
+            elif kind == "tombstone_messages":
+                body = self._tombstone_many("messages", TOMBSTONE_MESSAGE_SET, rows, spare)
+            elif kind == "tombstone_notes":
+                body = self._tombstone_many("notes", TOMBSTONE_NOTE_SET, rows, spare)
+            elif kind == "opt_out":
+                body = self._opt_out_head + ", ".join(["(%s, %s, %s)"] * rows)
+                body += self._opt_out_tail
             else:
                 body = self._event_head + ", ".join([self._event_values] * rows)
+            if kind in _VERSIONED:
+                updated.append(name)
+                wanted += rows
             ctes.append(f"{name} AS ({body})")
             params += values
         found = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
@@ -550,12 +750,13 @@ class _Statements:
         params.append(wanted)
         return sql, params
 
-    def _tombstone_many(self, rows: int) -> str:
+    def _tombstone_many(self, table: str, assignments: str, rows: int, spare: bool) -> str:
         values = ", ".join(["(%s::timestamptz, %s::text)"] * rows)
+        spared = " AND r.id <> ALL(%s::text[])" if spare else ""
         return (
-            f"UPDATE {self.s}.messages AS m SET body = '', availability = 'Deleted', "
-            f"last_modified_at = v.at FROM (VALUES {values}) AS v (at, thread_id) "
-            "WHERE m.thread_id = v.thread_id AND m.availability = 'Alive'"
+            f"UPDATE {self.s}.{table} AS r SET {assignments.format(at='v.at')} "
+            f"FROM (VALUES {values}) AS v (at, thread_id) "
+            f"WHERE r.thread_id = v.thread_id AND r.availability = 'Alive'{spared}"
         )
 
 
@@ -677,11 +878,9 @@ class _PostgresUnitOfWork(BufferedWrites):
         owners = _no_nul(query.owner_extension_ids)
         if not owners or _has_nul(query.owner_number, query.guest_number):
             return None
-        after = query.after
-        if after is not None:
-            # No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id.
-            after = (after[0], after[1].split("\x00", 1)[0])
-        query = attrs.evolve(query, owner_extension_ids=frozenset(owners), after=after)
+        query = attrs.evolve(
+            query, owner_extension_ids=frozenset(owners), after=_clean_after(query.after)
+        )
         return thread_query_where(query, with_after, "%s", _same, _any_of)
 
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
@@ -732,6 +931,85 @@ class _PostgresUnitOfWork(BufferedWrites):
                          (provider_message_id,))  # fmt: skip
         return message_from_row(rows[0], _utc) if rows else None
 
+    def message(self, message_id: str) -> Message | None:
+        if _has_nul(message_id):
+            return None
+        rows = self._all(f"{self._sql.select_messages}id = %s", (message_id,))
+        return message_from_row(rows[0], _utc) if rows else None
+
+    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        query = attrs.evolve(
+            query,
+            owner_extension_ids=frozenset(_no_nul(query.owner_extension_ids)),
+            thread_ids=_clean(query.thread_ids),
+            message_ids=_clean(query.message_ids),
+            after=_clean_after(query.after),
+        )
+        built = message_query_where(query, "%s", _same, _any_of)
+        if built is None:
+            return []
+        where, params = built
+        rows = self._all(f"{self._sql.find_messages}{where} {MESSAGE_ORDER} LIMIT %s",
+                         [*params, limit])  # fmt: skip
+        return [message_from_row(row, _utc) for row in rows]
+
+    def note(self, note_id: str) -> Note | None:
+        if _has_nul(note_id):
+            return None
+        rows = self._all(f"{self._sql.select_notes}id = %s", (note_id,))
+        return note_from_row(rows[0], _utc) if rows else None
+
+    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+        if limit <= 0:
+            return []
+        query = attrs.evolve(
+            query,
+            owner_extension_ids=frozenset(_no_nul(query.owner_extension_ids)),
+            thread_ids=_clean(query.thread_ids),
+            note_ids=_clean(query.note_ids),
+            after=_clean_after(query.after),
+        )
+        built = note_query_where(query, "%s", _same, _any_of)
+        if built is None:
+            return []
+        where, params = built
+        rows = self._all(f"{self._sql.find_notes}{where} {NOTE_ORDER} LIMIT %s", [*params, limit])
+        return [note_from_row(row, _utc) for row in rows]
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        if _has_nul(owner_number, guest_number):
+            return False
+        rows = self._all(self._sql.opted_out, (owner_number, guest_number))
+        return bool(rows and rows[0][0])
+
+    def event_position(self) -> int:
+        # Every transaction below the watermark has finished and every later one has an id at
+        # or above it: the last position of the transaction just below it bounds what is visible
+        # (as events() hands it out) and what can still come.
+        (watermark,) = self._all(self._sql.watermark)[0]
+        return ((int(watermark) - 1) << _ORDINAL_BITS) | _ORDINAL_MASK
+
+    def events_since(
+        self, after: int, until: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[StoredEvent]:
+        owners = _no_nul(owner_extension_ids)
+        after = max(after, 0)
+        until = min(until, (_MAX_BIGINT << _ORDINAL_BITS) | _ORDINAL_MASK)
+        if not owners or until <= after or limit < 0:
+            return []
+        low_xid, low_ordinal = divmod(after, 1 << _ORDINAL_BITS)
+        high_xid, high_ordinal = divmod(until, 1 << _ORDINAL_BITS)
+        rows = self._all(
+            self._sql.events_since,
+            (low_xid, low_ordinal, high_xid, high_ordinal, owners, limit + 1),
+        )
+        return [
+            ((x << _ORDINAL_BITS) + o, event_from_json(kind, payload))
+            for x, o, kind, payload in rows
+        ]
+
     # --- the buffered writes (BufferedWrites), applied ------------------------------------------
     def _write(self, conn: Connection) -> None:
         """Every buffered write in one statement (data-modifying CTEs), which PostgreSQL runs as
@@ -739,15 +1017,45 @@ class _PostgresUnitOfWork(BufferedWrites):
         split into several inside an explicit transaction; inside a batch, the savepoint taken at
         the start is released."""
         batch = self._batch
-        if not (self._threads or self._messages or self._tombstones or self._events):
+        if not (
+            self._threads
+            or self._messages
+            or self._message_updates
+            or self._notes
+            or self._opt_outs
+            or self._tombstones
+            or self._events
+        ):
             if batch is not None:
                 conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
             return
         thread_rows = [(thread_to_row(t, _same), v) for t, v in self._threads.values()]
         message_rows = [message_to_row(m, _same) for m in self._messages]
-        _refuse_nul(message_rows, (row for row, _ in thread_rows))
-        if self._tombstones and message_rows:
-            message_rows = _tombstoned(message_rows, self._tombstones)
+        update_rows = [(message_to_row(m, _same), v) for m, v in self._message_updates.values()]
+        note_rows = [(note_to_row(n, _same), v) for n, v in self._notes.values()]
+        opt_outs = [(owner, guest, out) for (owner, guest), out in self._opt_outs.items()]
+        _refuse_nul(
+            (message_rows, MESSAGE_COLUMNS),
+            ((row for row, _ in update_rows), MESSAGE_COLUMNS),
+            ((row for row, _ in thread_rows), THREAD_COLUMNS),
+            ((row for row, _ in note_rows), NOTE_COLUMNS),
+            (opt_outs, _OPT_OUT_COLUMNS),
+        )
+        tombstones: dict[str, datetime] = {}
+        for thread_id, at in self._tombstones:
+            tombstones.setdefault(thread_id, at)  # the first buries; later ones find none alive
+        spared: list[str] = []
+        if tombstones:
+            message_rows = _tombstoned(message_rows, tombstones, tombstone_message_row)
+            updated = _tombstoned([r for r, _ in update_rows], tombstones, tombstone_message_row)
+            update_rows = [(r, v) for r, (_, v) in zip(updated, update_rows, strict=True)]
+            noted = _tombstoned([r for r, _ in note_rows], tombstones, tombstone_note_row)
+            note_rows = [(r, v) for r, (_, v) in zip(noted, note_rows, strict=True)]
+            spared = sorted(
+                str(row[0])
+                for row in (*(r for r, _ in update_rows), *(r for r, _ in note_rows))
+                if row[1] in tombstones
+            )
         if batch is None:
             first = 1
         else:
@@ -758,7 +1066,16 @@ class _PostgresUnitOfWork(BufferedWrites):
         event_rows = [
             (n, e.thread_id, *event_to_json(e)) for n, e in enumerate(self._events, first)
         ]
-        statements = self._sql.write(thread_rows, message_rows, self._tombstones, event_rows)
+        statements = self._sql.write(
+            thread_rows,
+            message_rows,
+            event_rows,
+            message_updates=update_rows,
+            notes=note_rows,
+            tombstones=list(tombstones.items()),
+            spared=spared,
+            opt_outs=opt_outs,
+        )
         if batch is None and len(statements) == 1:
             conn.execute(*statements[0])
             return

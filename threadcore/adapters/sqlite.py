@@ -21,13 +21,22 @@ from typing import Any
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
+    MESSAGE_ORDER,
+    NOTE_COLUMNS,
+    NOTE_ORDER,
     OPEN,
     SCHEMA_VERSION,
     THREAD_COLUMNS,
+    TOMBSTONE_MESSAGE_SET,
+    TOMBSTONE_NOTE_SET,
     event_from_json,
     event_to_json,
     message_from_row,
+    message_query_where,
     message_to_row,
+    note_from_row,
+    note_query_where,
+    note_to_row,
     open_threads_where,
     thread_from_row,
     thread_query_where,
@@ -41,8 +50,8 @@ from threadcore.domain.errors import (
     StorageError,
     ThreadcoreError,
 )
-from threadcore.domain.model import Message, Thread
-from threadcore.ports import StoredEvent, ThreadQuery
+from threadcore.domain.model import Message, Note, Thread
+from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["SQLiteRepository"]
 
@@ -59,6 +68,30 @@ _UPDATE_THREAD = (
 _INSERT_MESSAGE = (
     f"INSERT INTO messages ({_M_COLS}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
 )
+_UPDATE_MESSAGE = (
+    f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
+    "WHERE id = ? AND version = ?"
+)
+_JOINED_M_COLS = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
+_N_COLS = ", ".join(NOTE_COLUMNS)
+_INSERT_NOTE = f"INSERT INTO notes ({_N_COLS}) VALUES ({', '.join('?' * len(NOTE_COLUMNS))})"
+_UPDATE_NOTE = (
+    f"UPDATE notes SET {', '.join(f'{c} = ?' for c in NOTE_COLUMNS[1:])} "
+    "WHERE id = ? AND version = ?"
+)
+_JOINED_N_COLS = ", ".join(f"n.{c}" for c in NOTE_COLUMNS)
+_TOMBSTONE_MESSAGES = (
+    f"UPDATE messages SET {TOMBSTONE_MESSAGE_SET.format(at='?')} "
+    "WHERE thread_id = ? AND availability = 'Alive'"
+)
+_TOMBSTONE_NOTES = (
+    f"UPDATE notes SET {TOMBSTONE_NOTE_SET.format(at='?')} "
+    "WHERE thread_id = ? AND availability = 'Alive'"
+)
+_SET_OPTED_OUT = (
+    "INSERT INTO opt_outs (owner_number, guest_number, opted_out) VALUES (?, ?, ?) "
+    "ON CONFLICT (owner_number, guest_number) DO UPDATE SET opted_out = excluded.opted_out"
+)
 _INSERT_EVENT = "INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)"
 # A message on an open thread leaves status and availability as they were: leaving them out of
 # the SET spares the partial indexes over them.
@@ -67,6 +100,57 @@ _UPDATE_ACTIVITY = (
     f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE[2:])}, change_position = ? "
     "WHERE id = ? AND version = ? AND status = ? AND availability = ?"
 )
+
+# What schema version 2 added besides the messages' new columns; shared by the fresh schema and
+# the migration from version 1.
+_V2_TABLES = """
+CREATE INDEX messages_by_time ON messages (created_at, id);
+CREATE TABLE notes (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT,
+    author_type TEXT,
+    text TEXT NOT NULL,
+    creation_time TEXT NOT NULL,
+    last_modified_time TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX notes_by_thread ON notes (thread_id, creation_time, id);
+CREATE INDEX notes_by_time ON notes (creation_time, id);
+CREATE TABLE opt_outs (
+    owner_number TEXT NOT NULL,
+    guest_number TEXT NOT NULL,
+    opted_out INTEGER NOT NULL,
+    PRIMARY KEY (owner_number, guest_number)
+) WITHOUT ROWID;
+"""
+
+# Schema version 1 -> 2: the messages' delivery fields, notes, opt-outs. SQLite cannot add a NOT
+# NULL column without a default, so the migrated columns keep theirs (every insert names every
+# column, so the defaults are never used). Old inbound messages are Received. Old outbound ones
+# become Sent, sent when they were created: version 1 stored an outbound message when the
+# provider was handed it and tracked no delivery, so "Queued" would show years-old messages as
+# still waiting forever; Sent still lets a late Delivered, Read or DeliveryFailed report move
+# them on (the delivery machine refuses only SendingFailed after Sent).
+_MIGRATE_FROM_1 = f"""
+ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'Received';
+ALTER TABLE messages ADD COLUMN sent_at TEXT;
+ALTER TABLE messages ADD COLUMN delivered_at TEXT;
+ALTER TABLE messages ADD COLUMN read_at TEXT;
+ALTER TABLE messages ADD COLUMN error_code TEXT;
+ALTER TABLE messages ADD COLUMN is_automated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN source TEXT;
+ALTER TABLE messages ADD COLUMN content_type TEXT NOT NULL DEFAULT 'text/plain';
+ALTER TABLE messages ADD COLUMN attachments TEXT;
+ALTER TABLE messages ADD COLUMN classifications TEXT;
+ALTER TABLE messages ADD COLUMN keyword TEXT;
+ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+UPDATE messages SET status = 'Sent', sent_at = created_at WHERE direction = 'Outbound';
+{_V2_TABLES}
+UPDATE threadcore_schema SET version = 2;
+"""
 
 _SCHEMA = f"""
 CREATE TABLE threadcore_schema (version INTEGER NOT NULL);
@@ -113,7 +197,19 @@ CREATE TABLE messages (
     created_at TEXT NOT NULL,
     last_modified_at TEXT NOT NULL,
     availability TEXT NOT NULL,
-    provider_message_id TEXT UNIQUE
+    provider_message_id TEXT UNIQUE,
+    status TEXT NOT NULL,
+    sent_at TEXT,
+    delivered_at TEXT,
+    read_at TEXT,
+    error_code TEXT,
+    is_automated INTEGER NOT NULL,
+    source TEXT,
+    content_type TEXT NOT NULL,
+    attachments TEXT,
+    classifications TEXT,
+    keyword TEXT,
+    version INTEGER NOT NULL
 );
 CREATE INDEX messages_by_thread ON messages (thread_id, position);
 CREATE TABLE events (
@@ -122,12 +218,21 @@ CREATE TABLE events (
     kind TEXT NOT NULL,
     payload TEXT NOT NULL
 );
+{_V2_TABLES}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
 
 def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit
+    it first). No statement here holds a ``;`` in a literal."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 @contextmanager
@@ -172,15 +277,15 @@ class SQLiteRepository:
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
             ).fetchone()
             if not exists:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                _run_script(conn, _SCHEMA)
             (version,) = conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()
             if version > SCHEMA_VERSION:
                 raise SchemaVersionError(
                     f"{self._path} has schema version {version}; this threadcore knows "
                     f"{SCHEMA_VERSION}: upgrade threadcore"
                 )
+            if version == 1:
+                _run_script(conn, _MIGRATE_FROM_1)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -396,6 +501,68 @@ class _SQLiteUnitOfWork(BufferedWrites):
         )
         return message_from_row(rows[0], time_from_text) if rows else None
 
+    def message(self, message_id: str) -> Message | None:
+        rows = self._all(f"SELECT {_M_COLS} FROM messages WHERE id = ?", (message_id,))
+        return message_from_row(rows[0], time_from_text) if rows else None
+
+    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+        built = message_query_where(query, "?", time_to_text, _any_of)
+        if built is None or limit <= 0:
+            return []
+        where, params = built
+        rows = self._all(
+            f"SELECT {_JOINED_M_COLS} FROM messages AS m JOIN threads AS t ON t.id = m.thread_id "
+            f"WHERE {where} {MESSAGE_ORDER} LIMIT {int(limit)}",
+            params,
+        )
+        return [message_from_row(row, time_from_text) for row in rows]
+
+    def note(self, note_id: str) -> Note | None:
+        rows = self._all(f"SELECT {_N_COLS} FROM notes WHERE id = ?", (note_id,))
+        return note_from_row(rows[0], time_from_text) if rows else None
+
+    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+        built = note_query_where(query, "?", time_to_text, _any_of)
+        if built is None or limit <= 0:
+            return []
+        where, params = built
+        rows = self._all(
+            f"SELECT {_JOINED_N_COLS} FROM notes AS n JOIN threads AS t ON t.id = n.thread_id "
+            f"WHERE {where} {NOTE_ORDER} LIMIT {int(limit)}",
+            params,
+        )
+        return [note_from_row(row, time_from_text) for row in rows]
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        rows = self._all(
+            "SELECT opted_out FROM opt_outs WHERE owner_number = ? AND guest_number = ?",
+            (owner_number, guest_number),
+        )
+        return bool(rows and rows[0][0])
+
+    def event_position(self) -> int:
+        # Writers are serialised and commit in position order: every event at or below the
+        # highest stored position is visible, and every later one gets a higher position.
+        (value,) = self._all("SELECT coalesce(max(position), 0) FROM events")[0]
+        return int(value)
+
+    def events_since(
+        self, after: int, until: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[StoredEvent]:
+        if not owner_extension_ids or until <= after or limit < 0:
+            return []
+        owners = sorted(owner_extension_ids)
+        # CROSS JOIN: walk the events by position and look each thread up, whatever the
+        # planner's statistics say.
+        rows = self._all(
+            "SELECT e.position, e.kind, e.payload FROM events AS e CROSS JOIN threads AS t "
+            "ON t.id = e.thread_id WHERE e.position > ? AND e.position <= ? "
+            f"AND t.owner_extension_id IN ({', '.join('?' * len(owners))}) "
+            f"ORDER BY e.position LIMIT {int(limit) + 1}",
+            (after, until, *owners),
+        )
+        return [(position, event_from_json(kind, payload)) for position, kind, payload in rows]
+
     def _write(self) -> None:
         conn = self._conn
         if self._threads:
@@ -433,11 +600,20 @@ class _SQLiteUnitOfWork(BufferedWrites):
                     raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
         for message in self._messages:
             conn.execute(_INSERT_MESSAGE, message_to_row(message, time_to_text))
+        for message, expected in self._message_updates.values():
+            row = message_to_row(message, time_to_text)
+            if conn.execute(_UPDATE_MESSAGE, (*row[1:], message.id, expected)).rowcount != 1:
+                raise ConcurrencyConflict(f"Message [{message.id}] was changed concurrently")
+        for note, expected in self._notes.values():
+            row = note_to_row(note, time_to_text)
+            if expected == 0:
+                conn.execute(_INSERT_NOTE, row)
+            elif conn.execute(_UPDATE_NOTE, (*row[1:], note.id, expected)).rowcount != 1:
+                raise ConcurrencyConflict(f"Note [{note.id}] was changed concurrently")
         for thread_id, at in self._tombstones:
-            conn.execute(
-                "UPDATE messages SET body = '', availability = 'Deleted', last_modified_at = ? "
-                "WHERE thread_id = ? AND availability = 'Alive'",
-                (time_to_text(at), thread_id),
-            )
+            conn.execute(_TOMBSTONE_MESSAGES, (time_to_text(at), thread_id))
+            conn.execute(_TOMBSTONE_NOTES, (time_to_text(at), thread_id))
+        for (owner_number, guest_number), opted_out in self._opt_outs.items():
+            conn.execute(_SET_OPTED_OUT, (owner_number, guest_number, opted_out))
         for event in self._events:
             conn.execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))

@@ -12,14 +12,21 @@ __all__ = [
     "AssigneeNotHandler",
     "ConcurrencyConflict",
     "Conflict",
+    "DraftNotFound",
+    "ImpossibleStatusChange",
     "IdempotencyConflict",
     "InvalidInput",
     "InvalidPageToken",
     "InvalidSyncToken",
+    "MessageNotFound",
     "NotAssignee",
+    "NotAuthor",
     "NotFound",
+    "NoteDeleted",
+    "NoteNotFound",
     "NotPermitted",
     "PhoneNumberInUse",
+    "RecipientOptedOut",
     "ResourceExists",
     "ResourceNotFound",
     "SchemaVersionError",
@@ -30,6 +37,7 @@ __all__ = [
     "ThreadUnassigned",
     "ThreadcoreError",
     "UnknownPhoneNumber",
+    "WireFormatError",
 ]
 
 
@@ -117,6 +125,25 @@ class UnknownPhoneNumber(NotFound):
     code = "UnknownPhoneNumber"
 
 
+class MessageNotFound(NotFound):
+    """No such message, or it belongs to a thread the actor does not handle (a draft is not a
+    message)."""
+
+    code = "MessageNotFound"
+
+
+class NoteNotFound(NotFound):
+    """No such note, or it belongs to a thread the actor does not handle."""
+
+    code = "NoteNotFound"
+
+
+class DraftNotFound(NotFound):
+    """No such draft: never saved, already sent or discarded, or not the actor's to see."""
+
+    code = "DraftNotFound"
+
+
 class ResourceNotFound(NotFound):
     """No resource (common resource such as a call queue) has this extension id."""
 
@@ -139,6 +166,12 @@ class NotAssignee(NotPermitted):
     def __init__(self, actor: str) -> None:
         super().__init__(f"The thread is not assigned to extension [{actor}] at the moment.")
         self.actor = actor
+
+
+class NotAuthor(NotPermitted):
+    """Only a note's author may edit or delete it."""
+
+    code = "NotAuthor"
 
 
 # --- 409 / 410: the state does not allow it -----------------------------------------------------
@@ -166,6 +199,27 @@ class ThreadDeleted(Conflict):
 
     code = "ThreadDeleted"
     status = 410
+
+
+class NoteDeleted(Conflict):
+    """The note was deleted; a deleted note cannot be edited."""
+
+    code = "NoteDeleted"
+    status = 410
+
+
+class RecipientOptedOut(Conflict):
+    """The guest texted an opt-out keyword to this owner number: nothing may be sent to them
+    from it until they opt back in."""
+
+    code = "RecipientOptedOut"
+
+
+class ImpossibleStatusChange(Conflict):
+    """A delivery status that cannot follow the message's current one (a failed send reported
+    delivered, a delivered message reported failed, a status for an inbound message)."""
+
+    code = "ImpossibleStatusChange"
 
 
 class IdempotencyConflict(Conflict):
@@ -205,3 +259,13 @@ class SchemaVersionError(StorageError):
     library knows); upgrade threadcore to open it."""
 
     code = "SchemaVersionError"
+
+
+# --- 422: a JSON document does not have the shape threadcore.wire expects ------------------------
+class WireFormatError(InvalidInput):
+    """A JSON document given to a ``threadcore.wire.load_*`` function (or a record given to a
+    ``dump_*`` function) does not fit the shape: a wrong type, an unknown enum value, a bad time,
+    a missing required field, a string too long. ``parameter`` is the offending field's path in
+    the document's own names, e.g. ``records[0].creationTime``."""
+
+    code = "WireFormatError"

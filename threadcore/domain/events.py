@@ -11,11 +11,23 @@ from datetime import datetime
 
 import attrs
 
-from threadcore.domain.model import Direction, StatusReason, ThreadUser
+from threadcore.domain.model import DeliveryStatus, Direction, StatusReason, ThreadUser
 
 __all__ = [
+    "DeliveryStatusChanged",
+    "DraftDiscarded",
+    "DraftSaved",
+    "DraftSent",
+    "EVENT_TYPES",
     "Event",
+    "GuestOptedIn",
+    "GuestOptedOut",
     "MessageAdded",
+    "MessageClassified",
+    "MessageDeleted",
+    "NoteAdded",
+    "NoteDeleted",
+    "NoteEdited",
     "ThreadAssigned",
     "ThreadDeleted",
     "ThreadOpened",
@@ -23,7 +35,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ThreadOpened:
     """A new thread was created for a pair of numbers (by an inbound or an outbound message)."""
 
@@ -36,7 +48,7 @@ class ThreadOpened:
     initiator: str | None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class MessageAdded:
     """A message was stored on a thread."""
 
@@ -47,7 +59,7 @@ class MessageAdded:
     initiator: str | None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ThreadAssigned:
     """A thread's assignee changed (``assignee`` is ``None`` when it was unassigned)."""
 
@@ -58,7 +70,7 @@ class ThreadAssigned:
     initiator: str | None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ThreadResolved:
     """A thread was resolved, with the reason (Manual, ThreadExpired, OwnerDeleted …)."""
 
@@ -68,7 +80,7 @@ class ThreadResolved:
     initiator: str | None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ThreadDeleted:
     """A thread was deleted: its record became a tombstone and its messages are gone."""
 
@@ -77,4 +89,159 @@ class ThreadDeleted:
     initiator: str | None
 
 
-Event = ThreadOpened | MessageAdded | ThreadAssigned | ThreadResolved | ThreadDeleted
+@attrs.frozen(weakref_slot=False)
+class DeliveryStatusChanged:
+    """A carrier callback moved an outbound message's delivery status forward."""
+
+    thread_id: str
+    at: datetime
+    message_id: str
+    status: DeliveryStatus
+    previous_status: DeliveryStatus
+    initiator: str | None = None
+
+
+@attrs.frozen(weakref_slot=False)
+class MessageClassified:
+    """An automation attached a classification to a message."""
+
+    thread_id: str
+    at: datetime
+    message_id: str
+    classification: str
+    initiator: str | None = None
+
+
+@attrs.frozen(weakref_slot=False)
+class MessageDeleted:
+    """A single message was deleted (it is a tombstone now)."""
+
+    thread_id: str
+    at: datetime
+    message_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class NoteAdded:
+    """A handler added an internal note to a thread."""
+
+    thread_id: str
+    at: datetime
+    note_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class NoteEdited:
+    """A note's author changed its text."""
+
+    thread_id: str
+    at: datetime
+    note_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class NoteDeleted:
+    """A note's author deleted it (it is a tombstone now)."""
+
+    thread_id: str
+    at: datetime
+    note_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class DraftSaved:
+    """A draft was created or changed on a thread."""
+
+    thread_id: str
+    at: datetime
+    draft_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class DraftDiscarded:
+    """A draft was thrown away unsent."""
+
+    thread_id: str
+    at: datetime
+    draft_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class DraftSent:
+    """A draft was sent: it is gone, and ``message_id`` is the message it became."""
+
+    thread_id: str
+    at: datetime
+    draft_id: str
+    message_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class GuestOptedOut:
+    """The guest texted an opt-out keyword: nothing more may be sent to them from the owner
+    number (``message_id`` is their message)."""
+
+    thread_id: str
+    at: datetime
+    owner_number: str
+    guest_number: str
+    message_id: str
+    initiator: str | None = None
+
+
+@attrs.frozen(weakref_slot=False)
+class GuestOptedIn:
+    """The guest texted an opt-in keyword after opting out: sending is allowed again."""
+
+    thread_id: str
+    at: datetime
+    owner_number: str
+    guest_number: str
+    message_id: str
+    initiator: str | None = None
+
+
+Event = (
+    ThreadOpened
+    | MessageAdded
+    | ThreadAssigned
+    | ThreadResolved
+    | ThreadDeleted
+    | DeliveryStatusChanged
+    | MessageClassified
+    | MessageDeleted
+    | NoteAdded
+    | NoteEdited
+    | NoteDeleted
+    | DraftSaved
+    | DraftDiscarded
+    | DraftSent
+    | GuestOptedOut
+    | GuestOptedIn
+)
+#: Every event class, for adapters that store events by name.
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ThreadOpened,
+    MessageAdded,
+    ThreadAssigned,
+    ThreadResolved,
+    ThreadDeleted,
+    DeliveryStatusChanged,
+    MessageClassified,
+    MessageDeleted,
+    NoteAdded,
+    NoteEdited,
+    NoteDeleted,
+    DraftSaved,
+    DraftDiscarded,
+    DraftSent,
+    GuestOptedOut,
+    GuestOptedIn,
+)

@@ -22,9 +22,17 @@ from threadcore.domain.validation import (
 
 __all__ = [
     "Availability",
+    "Classification",
+    "DeliveryStatus",
     "Direction",
+    "Entry",
+    "EntryScope",
+    "EntryType",
     "Handler",
+    "Keyword",
     "Message",
+    "MessageSource",
+    "Note",
     "OwnerResource",
     "Party",
     "Policy",
@@ -66,14 +74,73 @@ class Direction(enum.StrEnum):
     OUTBOUND = "Outbound"
 
 
-@attrs.frozen
+class DeliveryStatus(enum.StrEnum):
+    """Where a message is on its way (the platform's ``messageStatus``, plus the seed's draft).
+
+    Outbound: Queued -> Sent -> Delivered -> Read, with SendingFailed (instead of Sent) and
+    DeliveryFailed (instead of Delivered) final. Inbound messages are Received. A Draft is not a
+    message yet: it is kept apart until it is sent.
+    """
+
+    DRAFT = "Draft"
+    QUEUED = "Queued"
+    SENT = "Sent"
+    DELIVERED = "Delivered"
+    READ = "Read"
+    SENDING_FAILED = "SendingFailed"
+    DELIVERY_FAILED = "DeliveryFailed"
+    RECEIVED = "Received"
+
+
+class MessageSource(enum.StrEnum):
+    """What produced an outbound message (the seed's ``source``)."""
+
+    APP = "app"
+    API = "api"
+    WORKFLOW = "workflow"
+    CAMPAIGN = "campaign"
+    BULK_ACTIONS = "bulk_actions"
+
+
+class Keyword(enum.StrEnum):
+    """The carrier keyword an inbound message consists of, if any (see ``Policy``)."""
+
+    OPT_OUT = "OptOut"
+    OPT_IN = "OptIn"
+    HELP = "Help"
+
+
+class EntryType(enum.StrEnum):
+    """The kinds of record an entries sync returns (the platform's ``recordType``)."""
+
+    ALIVE_MESSAGE = "AliveMessage"
+    DELETED_MESSAGE = "DeletedMessage"
+    ALIVE_NOTE = "AliveNote"
+    DELETED_NOTE = "DeletedNote"
+    THREAD_CREATED_HINT = "ThreadCreatedHint"
+    THREAD_RESOLVED_HINT = "ThreadResolvedHint"
+    THREAD_DELETED_HINT = "ThreadDeletedHint"
+    THREAD_ASSIGNED_HINT = "ThreadAssignedHint"
+
+
+class EntryScope(enum.StrEnum):
+    """Which threads a full entries sync covers."""
+
+    ACCESSIBLE = "Accessible"
+    UNASSIGNED = "Unassigned"
+    ASSIGNED_TO_ME = "AssignedToMe"
+    ASSIGNED_TO_ME_AND_UNASSIGNED = "AssignedToMeAndUnassigned"
+    EXPLICIT = "Explicit"
+
+
+@attrs.frozen(weakref_slot=False)
 class Party:
     """One side of a conversation: a phone number in E.164."""
 
     phone_number: str
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class OwnerResource:
     """The common resource that owns a thread (e.g. a call queue)."""
 
@@ -82,7 +149,7 @@ class OwnerResource:
     extension_type: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class ThreadUser:
     """A handler named on a record (assignee, author, initiator)."""
 
@@ -184,6 +251,19 @@ def _check_ttl(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_positive_duration(value, attribute.name)
 
 
+def _to_keywords(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise InvalidInput("Keyword lists must be lists of words", parameter="keywords")
+    words = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip() or len(value.split()) != 1:
+            raise InvalidInput(
+                f"A keyword must be one word, not {value!r:.40}", parameter="keywords"
+            )
+        words.append(value.strip().upper())
+    return frozenset(words)
+
+
 @attrs.frozen
 class Policy:
     """The tunable rules of an inbox.
@@ -192,7 +272,10 @@ class Policy:
     ``claim_on_send``: a handler sending on an unassigned open thread takes it instead of being
     refused. ``max_body_length``: the longest message body accepted. ``sync_max_changes``: the
     most threads one incremental sync may return (beyond it the client must do a full sync).
-    ``sync_token_max_age``: how long a sync token stays usable.
+    ``sync_token_max_age``: how long a sync token stays usable. ``opt_out_keywords``,
+    ``opt_in_keywords`` and ``help_keywords``: an inbound message that is exactly one of these
+    words (case-insensitive, surrounding whitespace ignored) opts the guest out of the owner
+    number, back in, or is flagged as a help request. ``max_note_length``: the longest note.
     """
 
     ttl: timedelta = attrs.field(default=timedelta(hours=72), validator=_check_ttl)
@@ -200,9 +283,42 @@ class Policy:
     max_body_length: int = attrs.field(default=1600, validator=_check_int)
     sync_max_changes: int = attrs.field(default=10_000, validator=_check_int)
     sync_token_max_age: timedelta = attrs.field(default=timedelta(days=7), validator=_check_ttl)
+    opt_out_keywords: frozenset[str] = attrs.field(
+        default=frozenset(
+            {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+        ),
+        converter=_to_keywords,
+    )
+    opt_in_keywords: frozenset[str] = attrs.field(
+        default=frozenset({"START", "YES", "UNSTOP"}), converter=_to_keywords
+    )
+    help_keywords: frozenset[str] = attrs.field(
+        default=frozenset({"HELP", "INFO"}), converter=_to_keywords
+    )
+    max_note_length: int = attrs.field(default=5000, validator=_check_int)
+
+    def __attrs_post_init__(self) -> None:
+        lists = (self.opt_out_keywords, self.opt_in_keywords, self.help_keywords)
+        if sum(len(k) for k in lists) != len(frozenset().union(*lists)):
+            raise InvalidInput(
+                "A keyword may be in only one of opt_out_keywords, opt_in_keywords and "
+                "help_keywords",
+                parameter="opt_out_keywords",
+            )
+
+    def keyword(self, body: str) -> Keyword | None:
+        """The keyword ``body`` consists of (surrounding whitespace and case ignored), if any."""
+        word = body.strip().upper()
+        if word in self.opt_out_keywords:
+            return Keyword.OPT_OUT
+        if word in self.opt_in_keywords:
+            return Keyword.OPT_IN
+        if word in self.help_keywords:
+            return Keyword.HELP
+        return None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Thread:
     """A conversation between one owner number and one guest number.
 
@@ -236,9 +352,40 @@ class Thread:
         return self.latest_message_at + ttl
 
 
-@attrs.frozen
+def _default_status(message: Message) -> DeliveryStatus:
+    return (
+        DeliveryStatus.RECEIVED if message.direction is Direction.INBOUND else DeliveryStatus.QUEUED
+    )
+
+
+@attrs.frozen(weakref_slot=False)
+class Classification:
+    """What an automation concluded about a message (the seed's classification record).
+
+    ``classification`` is the label (e.g. ``payment_inquiry``); the rest is optional;
+    ``details`` holds any further free-form fields (JSON-like values).
+    """
+
+    id: str
+    classification: str
+    created_at: datetime
+    confidence: float | None = None
+    reason: str | None = None
+    is_action_required: bool | None = None
+    is_reply_required: bool | None = None
+    language: str | None = None
+    action_recommendation: str | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen(weakref_slot=False)
 class Message:
-    """One SMS in a thread. ``author`` is the sending handler (outbound only)."""
+    """One SMS in a thread. ``author`` is the sending handler (outbound only).
+
+    ``status`` is the delivery status (Received for inbound; Queued, Sent, Delivered, Read,
+    SendingFailed or DeliveryFailed for outbound; Draft for a draft). ``keyword`` marks an inbound
+    opt-out, opt-in or help keyword. ``version`` counts the changes made to the record.
+    """
 
     id: str
     thread_id: str
@@ -251,3 +398,76 @@ class Message:
     last_modified_at: datetime
     availability: Availability = Availability.ALIVE
     provider_message_id: str | None = None
+    status: DeliveryStatus = attrs.field(default=attrs.Factory(_default_status, takes_self=True))
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    error_code: str | None = None
+    is_automated: bool = False
+    source: MessageSource | None = None
+    content_type: str = "text/plain"
+    attachments: tuple[str, ...] = ()
+    classifications: tuple[Classification, ...] = ()
+    keyword: Keyword | None = None
+    version: int = 1
+
+    @property
+    def creation_time(self) -> datetime:
+        """The platform's name for :attr:`created_at`."""
+        return self.created_at
+
+    @property
+    def last_modified_time(self) -> datetime:
+        """The platform's name for :attr:`last_modified_at`."""
+        return self.last_modified_at
+
+
+@attrs.frozen(weakref_slot=False)
+class Note:
+    """An internal note on a thread: private to the handlers, never sent to the guest."""
+
+    id: str
+    thread_id: str
+    author: ThreadUser
+    text: str
+    creation_time: datetime
+    last_modified_time: datetime
+    availability: Availability = Availability.ALIVE
+    version: int = 1
+
+    @property
+    def created_at(self) -> datetime:
+        """The seed's name for :attr:`creation_time`."""
+        return self.creation_time
+
+    @property
+    def last_modified_at(self) -> datetime:
+        """The seed's name for :attr:`last_modified_time`."""
+        return self.last_modified_time
+
+
+@attrs.frozen(weakref_slot=False)
+class Entry:
+    """One record of a thread's timeline, as an entries sync returns it.
+
+    Messages and notes (alive or deleted) and the system's hints: thread created, assigned,
+    resolved, deleted. A deleted entry carries only its identifying fields. A hint never changes:
+    its ``last_modified_time`` is its ``creation_time``. ``initiator`` is the handler who acted
+    (``None`` when the system did); ``status_reason`` is a resolved hint's reason.
+    """
+
+    record_type: EntryType
+    id: str
+    thread_id: str
+    availability: Availability
+    creation_time: datetime
+    last_modified_time: datetime
+    direction: Direction | None = None
+    message_status: DeliveryStatus | None = None
+    text: str | None = None
+    attachments: tuple[str, ...] = ()
+    author: ThreadUser | None = None
+    initiator: ThreadUser | None = None
+    assignee: ThreadUser | None = None
+    previous_assignee: ThreadUser | None = None
+    status_reason: StatusReason | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar, overload
 
@@ -13,7 +13,15 @@ from threadcore.domain.errors import InvalidInput
 from threadcore.domain.model import Availability, Thread, ThreadStatus
 from threadcore.domain.validation import check_extension_id, check_utc, e164
 
-__all__ = ["Page", "Paging", "SyncResult", "SyncType", "ThreadFilter"]
+__all__ = [
+    "MessageFilter",
+    "NoteFilter",
+    "Page",
+    "Paging",
+    "SyncResult",
+    "SyncType",
+    "ThreadFilter",
+]
 
 T = TypeVar("T")
 
@@ -52,21 +60,41 @@ def _to_status(value: object) -> ThreadStatus | None:
         ) from None
 
 
+def _id_list(parameter: str) -> Callable[[object], tuple[str, ...] | None]:
+    """A converter to a tuple of distinct ids (``None`` stays ``None``: no criterion)."""
+
+    def convert(value: object) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            raise InvalidInput(
+                f"Parameter [{parameter}] must be a list of ids", parameter=parameter
+            )
+        ids = tuple(dict.fromkeys(check_extension_id(v, parameter) for v in value))
+        if not ids:
+            raise InvalidInput(
+                f"Parameter [{parameter}] must not be empty (omit it for no criterion)",
+                parameter=parameter,
+            )
+        return ids
+
+    return convert
+
+
 def _to_ids(value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidInput(
-            "Parameter [owner_extension_ids] must be a list of extension ids",
-            parameter="owner_extension_ids",
-        )
-    ids = tuple(dict.fromkeys(check_extension_id(v, "owner_extension_ids") for v in value))
-    if not ids:
-        raise InvalidInput(
-            "Parameter [owner_extension_ids] must not be empty (omit it for every resource)",
-            parameter="owner_extension_ids",
-        )
-    return ids
+    return _id_list("owner_extension_ids")(value)
+
+
+def _to_thread_ids(value: object) -> tuple[str, ...] | None:
+    return _id_list("thread_ids")(value)
+
+
+def _to_message_ids(value: object) -> tuple[str, ...] | None:
+    return _id_list("message_ids")(value)
+
+
+def _to_note_ids(value: object) -> tuple[str, ...] | None:
+    return _id_list("note_ids")(value)
 
 
 def _to_availability(value: object) -> tuple[Availability, ...]:
@@ -106,12 +134,7 @@ class ThreadFilter:
     )
 
     def __attrs_post_init__(self) -> None:
-        start, end = self.creation_time_from, self.creation_time_to
-        if start is not None and end is not None and start > end:
-            raise InvalidInput(
-                "Parameter [creation_time_from] is later than [creation_time_to]",
-                parameter="creation_time_from",
-            )
+        _check_window(self.creation_time_from, self.creation_time_to)
 
     def matches(self, thread: Thread) -> bool:
         """Whether ``thread`` (as it is now, expiry applied) passes every criterion except the
@@ -134,6 +157,54 @@ class ThreadFilter:
             )
             and thread.availability in self.availability
         )
+
+
+def _check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(
+            "Parameter [creation_time_from] is later than [creation_time_to]",
+            parameter="creation_time_from",
+        )
+
+
+@attrs.frozen
+class MessageFilter:
+    """What ``Inbox.list_messages`` returns; every field is optional and they combine with AND.
+
+    ``thread_ids``, ``message_ids``: only these. ``thread_status``: Open or Resolved, as the
+    thread is now. ``owner_extension_ids``: resources (None: every resource the actor handles).
+    ``availability``: Alive, Deleted or both (default Alive). ``creation_time_from`` (inclusive)
+    and ``creation_time_to`` (exclusive). Drafts are never listed.
+    """
+
+    thread_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_thread_ids)
+    message_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_message_ids)
+    thread_status: ThreadStatus | None = attrs.field(default=None, converter=_to_status)
+    owner_extension_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_ids)
+    availability: tuple[Availability, ...] = attrs.field(
+        default=(Availability.ALIVE,), converter=_to_availability
+    )
+    creation_time_from: datetime | None = attrs.field(default=None, converter=_time_from)
+    creation_time_to: datetime | None = attrs.field(default=None, converter=_time_to)
+
+    def __attrs_post_init__(self) -> None:
+        _check_window(self.creation_time_from, self.creation_time_to)
+
+
+@attrs.frozen
+class NoteFilter:
+    """What ``Inbox.list_notes`` returns; every field is optional and they combine with AND.
+
+    ``thread_ids``, ``note_ids``: only these. ``owner_extension_ids``: resources (None: every
+    resource the actor handles). ``availability``: Alive, Deleted or both (default Alive).
+    """
+
+    thread_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_thread_ids)
+    note_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_note_ids)
+    owner_extension_ids: tuple[str, ...] | None = attrs.field(default=None, converter=_to_ids)
+    availability: tuple[Availability, ...] = attrs.field(
+        default=(Availability.ALIVE,), converter=_to_availability
+    )
 
 
 @attrs.frozen
@@ -195,11 +266,11 @@ class Page(Sequence[T], Generic[T]):
 
 
 @attrs.frozen
-class SyncResult:
-    """The answer to a thread sync: the records, the kind of sync, the token for the next
-    incremental sync and the instant the answer describes."""
+class SyncResult(Generic[T]):
+    """The answer to a sync: the records (threads, or timeline entries), the kind of sync, the
+    token for the next incremental sync and the instant the answer describes."""
 
-    records: tuple[Thread, ...]
+    records: tuple[T, ...]
     sync_type: SyncType
     sync_token: str
     sync_time: datetime

@@ -80,6 +80,12 @@ class Command(enum.StrEnum):
     RESOLVE = "resolve"
     EXPIRE = "expire"
     DELETE = "delete"
+    #: add, edit or delete an internal note
+    ANNOTATE = "annotate"
+    #: save or change a draft
+    DRAFT = "draft"
+    DISCARD_DRAFT = "discard_draft"
+    DELETE_MESSAGE = "delete_message"
 
 
 _O, _R, _D = Lifecycle.OPEN, Lifecycle.RESOLVED, Lifecycle.DELETED
@@ -95,16 +101,28 @@ TRANSITIONS: Final[Mapping[tuple[Lifecycle, Command], Lifecycle | type[Threadcor
             (_O, Command.RESOLVE): _R,
             (_O, Command.EXPIRE): _R,
             (_O, Command.DELETE): _D,
+            (_O, Command.ANNOTATE): _O,
+            (_O, Command.DRAFT): _O,
+            (_O, Command.DISCARD_DRAFT): _O,
+            (_O, Command.DELETE_MESSAGE): _O,
             (_R, Command.ADD_MESSAGE): ThreadNotOpen,
             (_R, Command.ASSIGN): ThreadNotOpen,
             (_R, Command.RESOLVE): ThreadNotOpen,
             (_R, Command.EXPIRE): ThreadNotOpen,
             (_R, Command.DELETE): _D,
+            (_R, Command.ANNOTATE): ThreadNotOpen,
+            (_R, Command.DRAFT): ThreadNotOpen,
+            (_R, Command.DISCARD_DRAFT): _R,
+            (_R, Command.DELETE_MESSAGE): _R,
             (_D, Command.ADD_MESSAGE): ThreadDeleted,
             (_D, Command.ASSIGN): ThreadDeleted,
             (_D, Command.RESOLVE): ThreadDeleted,
             (_D, Command.EXPIRE): ThreadDeleted,
             (_D, Command.DELETE): ThreadDeleted,
+            (_D, Command.ANNOTATE): ThreadDeleted,
+            (_D, Command.DRAFT): ThreadDeleted,
+            (_D, Command.DISCARD_DRAFT): ThreadDeleted,
+            (_D, Command.DELETE_MESSAGE): ThreadDeleted,
         }
     )
 )
@@ -182,7 +200,7 @@ def add_message(thread: Thread, message: Message) -> tuple[Thread, MessageAdded]
         thread.availability,
         thread.assignee,
         thread.status_reason,
-        message.body,
+        message.body or thread.label,  # a picture without text leaves the label as it was
         at,
         at if inbound else thread.last_inbound_at,
         thread.last_outbound_at if inbound else at,

@@ -1,0 +1,309 @@
+"""Pure transitions of the records around a thread: delivery status, classifications, message
+deletion, internal notes and drafts.
+
+Like :mod:`threadcore.domain.transitions`, every function takes values and returns new values and
+the event that records the change (``None`` when nothing changed); the thread's lifecycle is
+checked against the one transition table there. :data:`DELIVERY` is the delivery status machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Final
+
+import attrs
+
+from threadcore.domain.errors import (
+    ImpossibleStatusChange,
+    InvalidInput,
+    NotAuthor,
+)
+from threadcore.domain.errors import NoteDeleted as NoteDeletedError
+from threadcore.domain.events import (
+    DeliveryStatusChanged,
+    DraftDiscarded,
+    DraftSaved,
+    MessageClassified,
+    MessageDeleted,
+    NoteAdded,
+    NoteDeleted,
+    NoteEdited,
+)
+from threadcore.domain.model import (
+    Availability,
+    Classification,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageSource,
+    Note,
+    Thread,
+    ThreadUser,
+)
+from threadcore.domain.transitions import Command, check
+
+__all__ = [
+    "DELIVERY",
+    "REPORTABLE",
+    "classify",
+    "delete_message",
+    "delete_note",
+    "discard_draft",
+    "edit_draft",
+    "edit_note",
+    "new_draft",
+    "new_note",
+    "record_delivery",
+    "relabel",
+    "tombstone",
+]
+
+_Q, _S, _D, _R = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.READ,
+)
+_SF, _DF = DeliveryStatus.SENDING_FAILED, DeliveryStatus.DELIVERY_FAILED
+_DELETED = Availability.DELETED
+
+#: The statuses a carrier may report for an outbound message.
+REPORTABLE: Final = (_Q, _S, _D, _R, _SF, _DF)
+
+_X = ImpossibleStatusChange
+#: (current status, reported status) -> the new status, ``None`` when the report changes nothing
+#: (it repeats the current status or lies behind it), or the error for an impossible move.
+DELIVERY: Final[
+    Mapping[tuple[DeliveryStatus, DeliveryStatus], DeliveryStatus | type[_X] | None]
+] = MappingProxyType(
+    {
+        # Queued: anything reported moves it on.
+        (_Q, _Q): None, (_Q, _S): _S, (_Q, _D): _D, (_Q, _R): _R, (_Q, _SF): _SF, (_Q, _DF): _DF,
+        # Sent: a late Queued or Sent is old news; it cannot fail to be sent any more.
+        (_S, _Q): None, (_S, _S): None, (_S, _D): _D, (_S, _R): _R, (_S, _SF): _X, (_S, _DF): _DF,
+        # Delivered: only Read moves it on; a failure after delivery is impossible.
+        (_D, _Q): None, (_D, _S): None, (_D, _D): None, (_D, _R): _R, (_D, _SF): _X, (_D, _DF): _X,
+        # Read: final.
+        (_R, _Q): None, (_R, _S): None, (_R, _D): None, (_R, _R): None, (_R, _SF): _X,
+        (_R, _DF): _X,
+        # SendingFailed: final; it was never sent, so it cannot be sent, delivered or read.
+        (_SF, _Q): None, (_SF, _S): _X, (_SF, _D): _X, (_SF, _R): _X, (_SF, _SF): None,
+        (_SF, _DF): _X,
+        # DeliveryFailed: final; it was sent (a late Sent is old news) but never delivered.
+        (_DF, _Q): None, (_DF, _S): None, (_DF, _D): _X, (_DF, _R): _X, (_DF, _SF): _X,
+        (_DF, _DF): None,
+    }
+)  # fmt: skip
+
+
+def record_delivery(
+    message: Message,
+    status: DeliveryStatus,
+    at: datetime,
+    error_code: str | None,
+    now: datetime,
+) -> tuple[Message, DeliveryStatusChanged | None]:
+    """The message after a carrier reported ``status`` (as of ``at``).
+
+    Never moves backwards: a report that repeats the current status or lies behind it changes
+    nothing (and returns no event). An impossible move raises :class:`ImpossibleStatusChange`.
+    ``sent_at``, ``delivered_at`` and ``read_at`` are filled in once, by the first report that
+    implies them; ``error_code`` is kept with a failure.
+    """
+    if message.direction is not Direction.OUTBOUND or message.status not in REPORTABLE:
+        raise ImpossibleStatusChange(
+            f"Message [{message.id}] is {message.direction.value.lower()} "
+            f"({message.status.value}); only sent messages get delivery reports"
+        )
+    if message.availability is _DELETED:
+        return message, None  # a deleted message keeps nothing worth updating
+    outcome = DELIVERY[message.status, status]
+    if outcome is None:
+        return message, None
+    if not isinstance(outcome, DeliveryStatus):
+        raise outcome(
+            f"Message [{message.id}] is {message.status.value}; it cannot become {status.value}"
+        )
+    sent_at, delivered_at, read_at = message.sent_at, message.delivered_at, message.read_at
+    if outcome in (_S, _D, _R, _DF) and sent_at is None:
+        sent_at = at
+    if outcome in (_D, _R) and delivered_at is None:
+        delivered_at = at
+    if outcome is _R:
+        read_at = at
+    new = attrs.evolve(
+        message,
+        status=outcome,
+        sent_at=sent_at,
+        delivered_at=delivered_at,
+        read_at=read_at,
+        error_code=error_code if outcome in (_SF, _DF) else message.error_code,
+        last_modified_at=now,
+        version=message.version + 1,
+    )
+    event = DeliveryStatusChanged(message.thread_id, now, message.id, outcome, message.status)
+    return new, event
+
+
+def classify(
+    message: Message, classification: Classification, initiator: str | None, now: datetime
+) -> tuple[Message, MessageClassified]:
+    """The message with one more classification attached."""
+    if message.availability is _DELETED:
+        raise InvalidInput(
+            f"Message [{message.id}] was deleted; it cannot be classified", parameter="message_id"
+        )
+    new = attrs.evolve(
+        message,
+        classifications=(*message.classifications, classification),
+        last_modified_at=now,
+        version=message.version + 1,
+    )
+    event = MessageClassified(
+        message.thread_id, now, message.id, classification.classification, initiator
+    )
+    return new, event
+
+
+def delete_message(
+    message: Message, thread: Thread, initiator: str, now: datetime
+) -> tuple[Message, MessageDeleted | None]:
+    """The message as a tombstone: availability Deleted; body, attachments and classifications
+    gone. Deleting a tombstone again changes nothing."""
+    check(thread, Command.DELETE_MESSAGE)
+    if message.availability is _DELETED:
+        return message, None
+    return tombstone(message, now), MessageDeleted(thread.id, now, message.id, initiator)
+
+
+def tombstone(message: Message, now: datetime) -> Message:
+    return attrs.evolve(
+        message,
+        body="",
+        attachments=(),
+        classifications=(),
+        availability=_DELETED,
+        last_modified_at=now,
+        version=message.version + 1,
+    )
+
+
+def relabel(thread: Thread, alive: Sequence[Message], now: datetime) -> Thread:
+    """The thread whose label (its latest text) is the body of the newest of ``alive`` (its alive
+    messages, oldest first) that has text, or ``None`` when none is left. Activity times are not
+    touched: deleting a message does not move the thread's expiry."""
+    label = next((m.body for m in reversed(alive) if m.body), None)
+    if label == thread.label:
+        return thread
+    return attrs.evolve(thread, label=label, last_modified_time=now, version=thread.version + 1)
+
+
+def new_note(
+    note_id: str, thread: Thread, author: ThreadUser, text: str, now: datetime
+) -> tuple[Note, NoteAdded]:
+    """A new internal note on the open ``thread``."""
+    check(thread, Command.ANNOTATE)
+    note = Note(note_id, thread.id, author, text, now, now)
+    return note, NoteAdded(thread.id, now, note_id, author.extension_id)
+
+
+def _may_change(note: Note, thread: Thread, actor: str) -> None:
+    check(thread, Command.ANNOTATE)
+    if note.author.extension_id != actor:
+        raise NotAuthor(f"Only the author of note [{note.id}] may change it")
+
+
+def edit_note(
+    note: Note, thread: Thread, actor: str, text: str, now: datetime
+) -> tuple[Note, NoteEdited | None]:
+    """The note with new text: only its author may, only while the thread is open, and not
+    once it is deleted. The same text again changes nothing."""
+    _may_change(note, thread, actor)
+    if note.availability is _DELETED:
+        raise NoteDeletedError(f"Note [{note.id}] was deleted")
+    if text == note.text:
+        return note, None
+    new = attrs.evolve(note, text=text, last_modified_time=now, version=note.version + 1)
+    return new, NoteEdited(thread.id, now, note.id, actor)
+
+
+def delete_note(
+    note: Note, thread: Thread, actor: str, now: datetime
+) -> tuple[Note, NoteDeleted | None]:
+    """The note as a tombstone (text gone): only its author may, only while the thread is open.
+    Deleting a tombstone again changes nothing."""
+    _may_change(note, thread, actor)
+    if note.availability is _DELETED:
+        return note, None
+    new = attrs.evolve(
+        note, text="", availability=_DELETED, last_modified_time=now, version=note.version + 1
+    )
+    return new, NoteDeleted(thread.id, now, note.id, actor)
+
+
+def new_draft(
+    draft_id: str,
+    thread: Thread,
+    author: ThreadUser,
+    body: str,
+    attachments: tuple[str, ...],
+    is_automated: bool,
+    source: MessageSource | None,
+    now: datetime,
+) -> tuple[Message, DraftSaved]:
+    """A new draft (a message with status Draft) on the open ``thread``."""
+    check(thread, Command.DRAFT)
+    draft = Message(
+        draft_id,
+        thread.id,
+        Direction.OUTBOUND,
+        body,
+        thread.owner_party.phone_number,
+        thread.guest_party.phone_number,
+        author,
+        now,
+        now,
+        status=DeliveryStatus.DRAFT,
+        is_automated=is_automated,
+        source=source,
+        attachments=attachments,
+    )
+    return draft, DraftSaved(thread.id, now, draft_id, author.extension_id)
+
+
+def edit_draft(
+    draft: Message,
+    thread: Thread,
+    initiator: str,
+    body: str,
+    attachments: tuple[str, ...],
+    is_automated: bool,
+    source: MessageSource | None,
+    now: datetime,
+) -> tuple[Message, DraftSaved | None]:
+    """The draft with new content (any handler of the thread may change it while the thread is
+    open). The same content again changes nothing."""
+    check(thread, Command.DRAFT)
+    content = (body, attachments, is_automated, source)
+    if content == (draft.body, draft.attachments, draft.is_automated, draft.source):
+        return draft, None
+    new = attrs.evolve(
+        draft,
+        body=body,
+        attachments=attachments,
+        is_automated=is_automated,
+        source=source,
+        last_modified_at=now,
+        version=draft.version + 1,
+    )
+    return new, DraftSaved(thread.id, now, draft.id, initiator)
+
+
+def discard_draft(
+    draft: Message, thread: Thread, initiator: str, now: datetime
+) -> tuple[Message, DraftDiscarded]:
+    """The draft thrown away (kept as a tombstone so a retry finds it gone)."""
+    check(thread, Command.DISCARD_DRAFT)
+    return tombstone(draft, now), DraftDiscarded(thread.id, now, draft.id, initiator)
