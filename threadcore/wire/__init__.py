@@ -1,0 +1,83 @@
+"""The JSON wire formats of the seeds' platforms, built on cattrs converters.
+
+Each ``dump_X`` returns a plain JSON-ready ``dict`` (``json.dumps`` takes it as is); each
+``load_X`` takes one back and returns the domain record, raising
+:class:`~threadcore.domain.errors.WireFormatError` (an ``InvalidInput``, status 422) that names the
+offending field for anything malformed. See ``docs/wire.md`` for every shape with an example and
+the decisions the seeds leave open.
+
+- The primary platform (seed 001 and its API reference): :func:`dump_thread`,
+  :func:`dump_thread_list`, :func:`dump_thread_sync`, :func:`dump_message`,
+  :func:`dump_message_list`, :func:`dump_note`, :func:`dump_note_list`,
+  :func:`dump_entries_sync`, :func:`dump_api_error`.
+- Seed 000: :func:`dump_sms_thread`. Seed 002: :func:`dump_conversation_message`,
+  :func:`dump_error`.
+"""
+
+from threadcore.domain.errors import WireFormatError
+from threadcore.wire._conversations import (
+    ERROR_BY_STATUS,
+    TO_CONVERSATION_STATUS,
+    BadRequest,
+    Gone,
+    dump_conversation_message,
+    dump_error,
+    load_conversation_message,
+    load_error,
+)
+from threadcore.wire._platform import (
+    TO_MESSAGE_STATUS,
+    dump_api_error,
+    dump_entries_sync,
+    dump_message,
+    dump_message_list,
+    dump_note,
+    dump_note_list,
+    dump_thread,
+    dump_thread_list,
+    dump_thread_sync,
+    load_api_error,
+    load_entries_sync,
+    load_message,
+    load_message_list,
+    load_note,
+    load_note_list,
+    load_thread,
+    load_thread_list,
+    load_thread_sync,
+)
+from threadcore.wire._sms import TO_SMS_STATUS, dump_sms_thread, load_sms_thread
+
+__all__ = [
+    "ERROR_BY_STATUS",
+    "TO_CONVERSATION_STATUS",
+    "TO_MESSAGE_STATUS",
+    "TO_SMS_STATUS",
+    "BadRequest",
+    "Gone",
+    "WireFormatError",
+    "dump_api_error",
+    "dump_conversation_message",
+    "dump_entries_sync",
+    "dump_error",
+    "dump_message",
+    "dump_message_list",
+    "dump_note",
+    "dump_note_list",
+    "dump_sms_thread",
+    "dump_thread",
+    "dump_thread_list",
+    "dump_thread_sync",
+    "load_api_error",
+    "load_conversation_message",
+    "load_entries_sync",
+    "load_error",
+    "load_message",
+    "load_message_list",
+    "load_note",
+    "load_note_list",
+    "load_sms_thread",
+    "load_thread",
+    "load_thread_list",
+    "load_thread_sync",
+]
