@@ -1,0 +1,633 @@
+"""Every benchmark side by side in one run; writes docs/performance.md and docs/performance.png.
+
+    python bench/run_all.py [--quick] [--no-postgres] [--out docs]
+
+Same workload, same run, for: the limits (the bare dict-and-list loop of ``bench_receive``, raw
+``sqlite3`` per command and batched from ``bench_sqlite``, raw psycopg from ``bench_postgres``),
+the peer (``peer_eventsourcing``: the rule on the ``eventsourcing`` library, default settings,
+POPO / SQLite / PostgreSQL persistence) and threadcore (memory, SQLite, PostgreSQL).
+
+Measured:
+* throughput of inbound messages on 10,000 pairs (PostgreSQL: one worker, 200 pairs), best of
+  ``--repeat`` interleaved runs, and the ratios to each baseline;
+* cost per message against thread length: the marginal cost of more messages on threads that
+  already hold 10 .. 10,000 messages (memory);
+* cost per message against stored threads: inbound messages on threads of a store holding
+  10,000 .. 1,000,000 threads (memory and SQLite; ``--quick`` stops at 100,000);
+* peak memory per million stored messages in memory (the peak RSS growth of a child process
+  that receives them; ``--quick`` receives 200,000 and scales).
+
+The stores for the stored-threads series are built directly through each side's storage
+(threadcore: the repository's unit of work with the pure transitions, as ``bench_queries``
+does; the peer: aggregates saved in bulk), then measured through the public APIs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import bench_receive  # noqa: E402
+import bench_sqlite  # noqa: E402
+from peer_eventsourcing import PeerInbox  # noqa: E402
+
+from threadcore import (  # noqa: E402
+    Directory,
+    Inbox,
+    InMemoryRepository,
+    ManualClock,
+    Policy,
+    Resource,
+    SQLiteRepository,
+)
+from threadcore.domain import transitions as tx  # noqa: E402
+
+START = bench_receive.START
+OWNER = bench_receive.OWNER
+TTL = bench_receive.TTL
+PAIRS = 10_000
+RESOURCE = Resource("6249888001", name="Billing", phone_numbers=[OWNER], handlers=["101"])
+
+
+def guest(i: int) -> str:
+    return f"+1650{2240000 + i:07d}"
+
+
+def inbox_on(repository: Any) -> Inbox:
+    return Inbox(
+        repository=repository,
+        directory=Directory([RESOURCE]),
+        clock=ManualClock(START),
+        policy=Policy(ttl=TTL),
+    )
+
+
+def best_of(runs: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
+    """Best seconds of each callable over ``repeat`` interleaved rounds."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):
+        for name, run in runs.items():
+            gc.collect()
+            best[name] = min(best[name], run())
+    return best
+
+
+def peer_loop(work: list[str], env: dict[str, str] | None = None) -> float:
+    app = PeerInbox(env=env)
+    receive = app.receive
+    t0 = time.perf_counter()
+    for g in work:
+        receive(OWNER, g, "Hi", START)
+    elapsed = time.perf_counter() - t0
+    app.close()
+    return elapsed
+
+
+def peer_sqlite(work: list[str]) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/peer.db"}
+        return peer_loop(work, env)
+
+
+def sqlite_run(fn: Callable[[Path, list[str], bool], float], work: list[str], bulk: bool) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        return fn(Path(tmp) / "bench.db", work, bulk)
+
+
+# --- 1. throughput ----------------------------------------------------------------------------
+def throughput(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    n_mem = 40_000 if args.quick else 200_000
+    n_peer = 20_000 if args.quick else 60_000
+    n_sql = 5_000 if args.quick else 20_000
+    mem_work = bench_receive.workload(PAIRS, n_mem)
+    peer_work = bench_receive.workload(PAIRS, n_peer)
+    sql_work = bench_receive.workload(PAIRS, n_sql)
+    print(f"throughput: memory ({n_mem:,} messages; peer {n_peer:,}), {PAIRS:,} pairs", flush=True)
+    mem = best_of(
+        {
+            "bare loop": lambda: bench_receive.bare_loop(mem_work) / n_mem,
+            "threadcore memory": lambda: bench_receive.threadcore_loop(mem_work) / n_mem,
+            "peer memory (POPO)": lambda: peer_loop(peer_work) / n_peer,
+        },
+        args.repeat,
+    )
+    print(f"throughput: SQLite ({n_sql:,} messages)", flush=True)
+    sql = best_of(
+        {
+            "raw sqlite3 per command": lambda: sqlite_run(bench_sqlite.raw, sql_work, False),
+            "raw sqlite3 batched": lambda: sqlite_run(bench_sqlite.raw, sql_work, True),
+            "threadcore SQLite per command": lambda: sqlite_run(
+                bench_sqlite.threadcore, sql_work, False
+            ),
+            "threadcore SQLite batched": lambda: sqlite_run(
+                bench_sqlite.threadcore, sql_work, True
+            ),
+            "peer SQLite": lambda: peer_sqlite(sql_work),
+        },
+        args.repeat,
+    )
+    rates = {name: 1 / seconds for name, seconds in mem.items()}
+    rates.update({name: n_sql / seconds for name, seconds in sql.items()})
+    results["throughput"] = rates
+    results["sizes"] = {"memory": n_mem, "peer memory": n_peer, "sqlite": n_sql}
+
+
+def postgres(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    import bench_postgres
+
+    server = None
+    url = os.environ.get("THREADCORE_TEST_POSTGRES_URL")
+    if not url:
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        pg_server = importlib.import_module("pg_server")
+        try:
+            server = pg_server.start()
+        except Exception as error:
+            print(f"PostgreSQL skipped: {error}", flush=True)
+            return
+        url = server.url
+    messages, pairs = (500, 200) if args.quick else (1_500, 200)
+    print(f"throughput: PostgreSQL, 1 worker ({messages:,} messages, {pairs} pairs)", flush=True)
+    try:
+        import psycopg
+
+        def peer() -> float:
+            schema = f"peer_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+            parts = urlsplit(url)
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": parts.path.lstrip("/"),
+                "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(parts.port or 5432),
+                "POSTGRES_USER": parts.username or "postgres",
+                "POSTGRES_PASSWORD": parts.password or "",
+                "POSTGRES_SCHEMA": schema,
+            }
+            work = bench_postgres.guests(0, pairs, messages)
+            app = PeerInbox(env=env)
+            app.receive(OWNER, "+16509999999", "warm-up", START)
+            t0 = time.perf_counter()
+            for g in work:
+                app.receive(OWNER, g, "Hi", START)
+            elapsed = time.perf_counter() - t0
+            app.close()
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            return messages / elapsed
+
+        best: dict[str, float] = {
+            "raw psycopg": 0.0,
+            "threadcore PostgreSQL": 0.0,
+            "peer PostgreSQL": 0.0,
+        }
+        for _ in range(args.repeat):
+            best["raw psycopg"] = max(
+                best["raw psycopg"], bench_postgres.run("raw", url, 1, messages, pairs)
+            )
+            best["threadcore PostgreSQL"] = max(
+                best["threadcore PostgreSQL"],
+                bench_postgres.run("threadcore", url, 1, messages, pairs),
+            )
+            best["peer PostgreSQL"] = max(best["peer PostgreSQL"], peer())
+        results["throughput"].update(best)
+        results["sizes"]["postgres"] = messages
+    finally:
+        if server is not None:
+            server.stop()
+
+
+# --- 2. thread length -------------------------------------------------------------------------
+def thread_length(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    lengths = [10, 100, 1_000, 10_000]
+    threads = 5
+    more = 200 if args.quick else 1_000
+    peer_more = (
+        {10: 500, 100: 500, 1_000: 100, 10_000: 20}
+        if args.quick
+        else {10: 2_000, 100: 1_000, 1_000: 300, 10_000: 60}
+    )
+    series: dict[str, dict[int, float]] = {"threadcore memory": {}, "peer memory (POPO)": {}}
+    print(f"thread length: {lengths} messages a thread", flush=True)
+    for length in lengths:
+        guests = [guest(i) for i in range(threads)]
+
+        def core(length: int = length, guests: list[str] = guests) -> float:
+            inbox = inbox_on(InMemoryRepository())
+            receive = inbox.receive
+            for i in range(length * threads):
+                receive(owner_number=OWNER, guest_number=guests[i % threads], body="Hi")
+            t0 = time.perf_counter()
+            for i in range(more):
+                receive(owner_number=OWNER, guest_number=guests[i % threads], body="Hi")
+            return (time.perf_counter() - t0) / more
+
+        def peer(length: int = length, guests: list[str] = guests) -> float:
+            app = PeerInbox()
+            for g in guests:
+                app.store(OWNER, [g], START, messages=length)
+            count = peer_more[length]
+            t0 = time.perf_counter()
+            for i in range(count):
+                app.receive(OWNER, guests[i % threads], "Hi", START)
+            return (time.perf_counter() - t0) / count
+
+        got = best_of({"threadcore memory": core, "peer memory (POPO)": peer}, args.repeat)
+        for name, seconds in got.items():
+            series[name][length] = seconds
+    results["thread_length"] = series
+
+
+# --- 3. stored threads ------------------------------------------------------------------------
+def build_threadcore(repository: Any, size: int) -> None:
+    """``size`` open threads, one message old, on guests 0..size-1 (not due during the run)."""
+    created = START - timedelta(hours=1)
+    chunk = 50_000
+    for first in range(0, size, chunk):
+        with repository.unit_of_work() as uow:
+            for i in range(first, min(size, first + chunk)):
+                thread, _ = tx.open_thread(
+                    f"t{i:09d}", RESOURCE, OWNER, guest(i), None, None, created
+                )
+                uow.save_thread(thread, 0)
+
+
+def build_peer(app: PeerInbox, size: int) -> None:
+    created = START - timedelta(hours=1)
+    chunk = 10_000
+    for first in range(0, size, chunk):
+        app.store(OWNER, [guest(i) for i in range(first, min(size, first + chunk))], created)
+
+
+def stored_threads(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    sqlite_sizes = [10_000, 100_000]
+    count = 5_000 if args.quick else 20_000
+    peer_count = 2_000 if args.quick else 5_000
+    sql_count = 2_000 if args.quick else 5_000
+    series: dict[str, dict[int, float]] = {
+        "threadcore memory": {},
+        "peer memory (POPO)": {},
+        "threadcore SQLite": {},
+        "peer SQLite": {},
+    }
+    for size in sizes:
+        print(f"stored threads: {size:,}", flush=True)
+        rng = random.Random(size)
+        targets = [guest(rng.randrange(size)) for _ in range(max(count, peer_count))]
+        sql = size in sqlite_sizes
+        with tempfile.TemporaryDirectory() as tmp:
+            stores: dict[str, Any] = {}
+            t0 = time.perf_counter()
+            core_repo = InMemoryRepository()
+            build_threadcore(core_repo, size)
+            stores["threadcore memory"] = inbox_on(core_repo)
+            peer_app = PeerInbox()
+            build_peer(peer_app, size)
+            stores["peer memory (POPO)"] = peer_app
+            if sql:
+                sqlite_repo = SQLiteRepository(Path(tmp) / "core.db")
+                build_threadcore(sqlite_repo, size)
+                stores["threadcore SQLite"] = inbox_on(sqlite_repo)
+                env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/p.db"}
+                peer_sql = PeerInbox(env=env)
+                build_peer(peer_sql, size)
+                stores["peer SQLite"] = peer_sql
+            print(f"  built in {time.perf_counter() - t0:.0f} s", flush=True)
+            gc.collect()
+            gc.freeze()
+            position = 0
+            for round_ in range(args.repeat):
+                for name, store in stores.items():
+                    n = (
+                        count
+                        if name == "threadcore memory"
+                        else (sql_count if "SQLite" in name else peer_count)
+                    )
+                    work = targets[:n]
+                    now = START + timedelta(seconds=round_ + 1)
+                    t0 = time.perf_counter()
+                    if isinstance(store, Inbox):
+                        store_clock_set(store, now)
+                        for g in work:
+                            store.receive(owner_number=OWNER, guest_number=g, body="More")
+                    else:
+                        for g in work:
+                            store.receive(OWNER, g, "More", now)
+                    seconds = (time.perf_counter() - t0) / n
+                    old = series[name].get(size, float("inf"))
+                    series[name][size] = min(old, seconds)
+                    position += 1
+            gc.unfreeze()
+            for store in stores.values():
+                if isinstance(store, PeerInbox):
+                    store.close()
+            if sql:
+                sqlite_repo.close()
+            del stores, core_repo, peer_app
+            gc.collect()
+    results["stored_threads"] = series
+
+
+def store_clock_set(inbox: Inbox, now: datetime) -> None:
+    clock = inbox._clock  # the bench's own ManualClock
+    assert isinstance(clock, ManualClock)
+    clock.set(now)
+
+
+# --- 4. memory --------------------------------------------------------------------------------
+def rss_kib() -> int:
+    """The resident set size now, in KiB (``ru_maxrss`` is no good here: a child process
+    inherits its parent's peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the peak
+
+
+def memory_child(messages: int) -> None:
+    """In a child process: receive ``messages`` on 100,000 pairs; print the RSS growth (the
+    store keeps everything, so the RSS at the end is the peak of the run)."""
+    work = bench_receive.workload(100_000, messages)
+    gc.collect()
+    before = rss_kib()
+    inbox = inbox_on(InMemoryRepository())
+    receive = inbox.receive
+    for g in work:
+        receive(owner_number=OWNER, guest_number=g, body="Hi, my bill looks too high")
+    gc.collect()
+    after = rss_kib()
+    print(json.dumps({"messages": messages, "kib": after - before}))
+
+
+def memory(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    messages = 200_000 if args.quick else 1_000_000
+    print(f"memory: {messages:,} messages in memory", flush=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(messages)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    results["memory"] = {
+        "messages": messages,
+        "mib": got["kib"] / 1024,
+        "mib_per_million": got["kib"] / 1024 * 1_000_000 / messages,
+    }
+
+
+# --- the report -------------------------------------------------------------------------------
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def write_report(args: argparse.Namespace, results: dict[str, Any], out: Path) -> None:
+    rates: dict[str, float] = results["throughput"]
+    lines = [
+        "# Performance",
+        "",
+        "Generated by `python bench/run_all.py"
+        + (" --quick" if args.quick else "")
+        + "` (do not edit by hand; run it again).",
+        f"Machine: {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}; {results['date']}; "
+        f"best of {args.repeat} interleaved runs per figure.",
+        "",
+        "Every figure below comes from the same run on the same generated workload: inbound "
+        "messages round-robin over 10,000 pairs (PostgreSQL: 200 pairs, one worker process). "
+        "The peer is the same inbound-threading rule written on the `eventsourcing` library "
+        f"({results['eventsourcing']}, default settings: no snapshots, no cache; "
+        "`bench/peer_eventsourcing.py`).",
+        "",
+        "## Throughput",
+        "",
+        "| storage | contender | messages/s | threadcore's ratio to it |",
+        "| --- | --- | ---: | ---: |",
+    ]
+    groups = [
+        ("memory", "threadcore memory", ["bare loop", "peer memory (POPO)"]),
+        (
+            "SQLite",
+            "threadcore SQLite per command",
+            ["raw sqlite3 per command", "peer SQLite"],
+        ),
+        ("SQLite, batched", "threadcore SQLite batched", ["raw sqlite3 batched", "peer SQLite"]),
+        ("PostgreSQL", "threadcore PostgreSQL", ["raw psycopg", "peer PostgreSQL"]),
+    ]
+    for storage, core, others in groups:
+        if core not in rates:
+            continue
+        lines.append(f"| {storage} | **{core}** | **{rates[core]:,.0f}** | |")
+        for other in others:
+            if other in rates:
+                lines.append(
+                    f"| {storage} | {other} | {rates[other]:,.0f} | "
+                    f"{ratio(rates[core], rates[other])} |"
+                )
+    lines += [
+        "",
+        "## Targets (same-run ratios)",
+        "",
+        "| target | measured | met? |",
+        "| --- | --- | --- |",
+    ]
+
+    def verdict(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    checks: list[tuple[str, str, bool]] = []
+    if "peer memory (POPO)" in rates:
+        r = rates["threadcore memory"] / rates["peer memory (POPO)"]
+        checks.append(("≥ 25x the peer in memory (10,000 pairs)", f"{r:.1f}x", r >= 25))
+    if "peer SQLite" in rates:
+        r = rates["threadcore SQLite per command"] / rates["peer SQLite"]
+        checks.append(("≥ 10x the peer on SQLite (per command)", f"{r:.1f}x", r >= 10))
+    if "peer PostgreSQL" in rates:
+        r = rates["threadcore PostgreSQL"] / rates["peer PostgreSQL"]
+        checks.append(("≥ 2x the peer on PostgreSQL (1 worker)", f"{r:.1f}x", r >= 2))
+    stored = results.get("stored_threads", {})
+    for storage, target in (("memory", 25), ("SQLite", 10)):
+        core_name = f"threadcore {storage}"
+        peer_name = "peer memory (POPO)" if storage == "memory" else "peer SQLite"
+        sizes = sorted(set(stored.get(core_name, {})) & set(stored.get(peer_name, {})))
+        if sizes:
+            worst = min(stored[peer_name][s] / stored[core_name][s] for s in sizes)
+            checks.append(
+                (
+                    f"≥ {target}x the peer on {storage} at every stored size "
+                    f"({', '.join(f'{s:,}' for s in sizes)})",
+                    f"worst {worst:.1f}x",
+                    worst >= target,
+                )
+            )
+    length = results.get("thread_length", {}).get("threadcore memory", {})
+    if length:
+        keys = sorted(length)
+        growth = length[keys[-1]] / length[keys[0]]
+        checks.append(
+            (
+                f"flat cost in thread length ({keys[0]:,} → {keys[-1]:,} messages)",
+                f"{growth:.2f}x",
+                growth < 1.5,
+            )
+        )
+    if "memory" in results:
+        mib = results["memory"]["mib_per_million"]
+        checks.append(
+            ("< 1 GiB per million stored messages in memory", f"{mib:,.0f} MiB", mib < 1024)
+        )
+    for name, measured, ok in checks:
+        lines.append(f"| {name} | {measured} | {verdict(ok)} |")
+
+    lines += [
+        "",
+        "## Cost per message against thread length (memory)",
+        "",
+        "The marginal cost of more inbound messages on 5 threads that already hold that many "
+        "messages each. The peer rebuilds the thread from all its events on every load.",
+        "",
+        "| messages a thread | threadcore µs/message | peer µs/message | peer / threadcore |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    tl = results.get("thread_length", {})
+    for length in sorted(tl.get("threadcore memory", {})):
+        c = tl["threadcore memory"][length] * 1e6
+        p = tl["peer memory (POPO)"][length] * 1e6
+        lines.append(f"| {length:,} | {c:.1f} | {p:,.1f} | {p / c:,.0f}x |")
+    lines += [
+        "",
+        "## Cost per message against stored threads",
+        "",
+        "Inbound messages on random stored threads of a store that holds that many open "
+        "threads."
+        + (
+            " `--quick` stops at 100,000 stored threads; the full run goes to 1,000,000 in memory."
+            if args.quick
+            else " SQLite is measured up to 100,000 stored threads (building a million-thread "
+            "store on both sides takes longer than the rest of the run)."
+        ),
+        "",
+        "| stored threads | threadcore memory µs | peer memory µs | ratio | threadcore SQLite µs "
+        "| peer SQLite µs | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    st = results.get("stored_threads", {})
+    for size in sorted(st.get("threadcore memory", {})):
+        cells = []
+        for core_name, peer_name in (
+            ("threadcore memory", "peer memory (POPO)"),
+            ("threadcore SQLite", "peer SQLite"),
+        ):
+            c, p = st[core_name].get(size), st[peer_name].get(size)
+            if c is None or p is None:
+                cells += ["-", "-", "-"]
+            else:
+                cells += [f"{c * 1e6:.1f}", f"{p * 1e6:.1f}", f"{p / c:.1f}x"]
+        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    if "memory" in results:
+        m = results["memory"]
+        lines += [
+            "",
+            "## Memory",
+            "",
+            f"RSS growth of a process that receives {m['messages']:,} messages on 100,000 "
+            f"pairs into the memory repository: {m['mib']:,.0f} MiB, "
+            f"**{m['mib_per_million']:,.0f} MiB per million messages**"
+            + (" (scaled from the quick run's 200,000)." if args.quick else "."),
+        ]
+    lines += ["", "![cost per message](performance.png)", ""]
+    (out / "performance.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_chart(results: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    rates = results["throughput"]
+    names = list(rates)
+    axes[0].barh(names, [rates[n] for n in names], color=[
+        "tab:blue" if n.startswith("threadcore") else "tab:red" if n.startswith("peer")
+        else "tab:gray" for n in names
+    ])  # fmt: skip
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("messages/s (log)")
+    axes[0].set_title("Throughput")
+    for ax, key, xlabel in (
+        (axes[1], "thread_length", "messages a thread"),
+        (axes[2], "stored_threads", "stored threads"),
+    ):
+        for name, series in results.get(key, {}).items():
+            if series:
+                xs = sorted(series)
+                ax.plot(xs, [series[x] * 1e6 for x in xs], marker="o", label=name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("µs per message (log)")
+        ax.set_title(f"Cost per message vs {xlabel}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "performance.png", dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
+    parser.add_argument("--repeat", type=int, default=None, help="rounds (default 3; quick 2)")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--out", type=Path, default=HERE.parent / "docs")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    if args.repeat is None:
+        args.repeat = 2 if args.quick else 3
+    from importlib.metadata import version
+
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "eventsourcing": f"eventsourcing {version('eventsourcing')}",
+    }
+    t0 = time.perf_counter()
+    memory(args, results)  # first, while this process is small
+    throughput(args, results)
+    if not args.no_postgres:
+        postgres(args, results)
+    thread_length(args, results)
+    stored_threads(args, results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_report(args, results, args.out)
+    write_chart(results, args.out)
+    print(f"done in {time.perf_counter() - t0:.0f} s: {args.out / 'performance.md'}")
+    print((args.out / "performance.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,610 @@
+"""The ``threadcore`` command line (click for arguments, rich for output). See docs/cli.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from threadcore import (
+    Availability,
+    Directory,
+    Inbox,
+    ManualClock,
+    Repository,
+    SystemClock,
+    Thread,
+    ThreadcoreError,
+    ThreadFilter,
+    connect,
+)
+from threadcore.cli import _wire
+from threadcore.cli.diagram import embed, embedded, mermaid
+from threadcore.cli.directory_file import (
+    DIRECTORY_VARIABLE,
+    DirectoryFileError,
+    dump_directory,
+    load_directory,
+)
+from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
+from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
+from threadcore.connect import DATABASE_URL_VARIABLE
+
+__all__ = ["CliError", "cli", "run"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class CliError(Exception):
+    """A failure the command line reports in one line, with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+# --- shared plumbing --------------------------------------------------------------------------
+def _database_url(url: str | None, *, must_exist: bool) -> str:
+    url = url or os.environ.get(DATABASE_URL_VARIABLE)
+    if not url:
+        raise CliError(f"give --db URL (or set {DATABASE_URL_VARIABLE})", 2)
+    if must_exist and url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+        path = path[1:] if path.startswith("/") else path
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise CliError(f"no SQLite database at {path!r}")
+    return url
+
+
+def _open(url: str) -> Repository:
+    try:
+        return connect(url)
+    except ThreadcoreError as error:
+        raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
+
+
+def _close(repository: Repository) -> None:
+    close = getattr(repository, "close", None)
+    if callable(close):
+        close()
+
+
+def _redact(url: str) -> str:
+    """The URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def _directory(path: str | None, *, required: bool = True) -> Directory:
+    path = path or os.environ.get(DIRECTORY_VARIABLE)
+    if not path:
+        if not required:
+            return Directory([])
+        raise CliError(f"give --directory FILE (or set {DIRECTORY_VARIABLE}); see docs/cli.md", 2)
+    try:
+        return load_directory(path)
+    except DirectoryFileError as error:
+        raise CliError(str(error)) from None
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"--at must be an RFC 3339 date-time, not {value!r}", 2) from None
+    if at.tzinfo is None:
+        raise CliError(f"--at needs a time zone (e.g. {value}Z)", 2)
+    return at.astimezone(UTC)
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[lines]:,} lines"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def _lines(stream: Any, advance: Any) -> Iterator[str]:
+    """The file's lines as text, reporting bytes read; a line that is not UTF-8 becomes one
+    that fails JSON parsing with a clear message."""
+    for count, raw in enumerate(stream, 1):
+        advance(len(raw), count)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield "\x00 not UTF-8"
+
+
+def _replay_file(
+    path: Path,
+    url: str,
+    directory: Directory,
+    *,
+    strict: bool,
+    batch: int,
+    progress: bool,
+    report_refused: int,
+    title: str,
+) -> ReplaySummary:
+    try:
+        stream = path.open("rb")
+    except OSError as error:
+        raise CliError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    err = _console(stderr=True)
+    shown = 0
+
+    def refused(number: int, code: str, message: str) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= report_refused:
+            err.print(f"{path.name}:{number}: {code}: {message}", markup=False)
+        elif shown == report_refused + 1 and report_refused > 0:
+            err.print("(more refused lines: see the summary)", markup=False)
+
+    repository = _open(url)
+    try:
+        clock = ManualClock(_EPOCH)
+        inbox = Inbox(repository=repository, directory=directory, clock=clock)
+        replayer = Replayer(
+            inbox, repository, clock, batch_size=batch, strict=strict, on_refused=refused
+        )
+        size = path.stat().st_size if path.is_file() else None
+        with stream, _progress(err, progress and err.is_terminal) as bar:
+            task = bar.add_task(title, total=size, lines=0)
+
+            def advance(nbytes: int, count: int) -> None:
+                bar.update(task, advance=nbytes, lines=count)
+
+            try:
+                return replayer.run(_lines(stream, advance))
+            except ThreadcoreError as error:
+                raise CliError(
+                    f"storage failed, the current unit of work was undone: {error.message}"
+                ) from None
+    finally:
+        _close(repository)
+
+
+def _summary_table(summary: ReplaySummary, title: str) -> Table:
+    ev, res = summary.events, summary.resolved
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows: list[tuple[str, int | str]] = [
+        ("lines read", summary.lines),
+        ("  applied", summary.applied),
+        ("    of which changed nothing (repeats)", summary.unchanged),
+        ("  refused", sum(summary.refused.values())),
+        ("  skipped (already in the database)", summary.skipped),
+        ("threads opened", ev["ThreadOpened"]),
+        ("threads resolved by a handler", res["Manual"]),
+        ("threads expired (72 h without messages)", res["ThreadExpired"]),
+        ("threads deleted", ev["ThreadDeleted"]),
+        ("messages stored", ev["MessageAdded"]),
+        ("assignments", ev["ThreadAssigned"]),
+        ("notes", ev["NoteAdded"]),
+        ("delivery status changes", ev["DeliveryStatusChanged"]),
+        ("opt-outs (STOP)", ev["GuestOptedOut"]),
+    ]
+    for label, value in rows:
+        table.add_row(label, f"{value:,}" if isinstance(value, int) else value)
+    for code, count in sorted(summary.refused.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(f"refused: {code}", f"{count:,}")
+    seconds = max(summary.seconds, 1e-9)
+    table.add_row("time", f"{summary.seconds:.2f} s")
+    table.add_row("throughput", f"{summary.lines / seconds:,.0f} lines/s")
+    table.add_row("", f"{summary.messages / seconds:,.0f} messages/s")
+    return table
+
+
+# --- the commands -----------------------------------------------------------------------------
+_DB_HELP = f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE})"
+_DIR_HELP = f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE})"
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """threadcore: the thread rules of a shared SMS inbox, on the command line.
+
+    Start with `threadcore demo`.
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@cli.command()
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@click.option("--customers", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--days", type=click.IntRange(1, 365), default=5, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for demo.db, demo.jsonl and directory.json (default: a new temporary folder).",
+)
+@click.option("--db", "url", help="Run on this database instead of OUT/demo.db.")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=500, show_default=True)
+@click.option("--progress/--no-progress", default=True, help="Progress bar (on a terminal).")
+def demo(
+    seed: int,
+    customers: int,
+    days: int,
+    out: Path | None,
+    url: str | None,
+    batch: int,
+    progress: bool,
+) -> None:
+    """Run a seeded, realistic shared-inbox workload through the rules and show what happened.
+
+    A few resources and handlers, many customers, a few simulated days: bursts, replies,
+    assignments, notes, manual resolves, deletions, STOPs, silences that expire, late and
+    duplicated carrier callbacks. Stored in an embedded SQLite file by default.
+    """
+    console = _console()
+    folder = out if out is not None else Path(tempfile.mkdtemp(prefix="threadcore-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "demo.db"
+    if url is None:
+        if database.exists():
+            raise CliError(f"{str(database)!r} exists already: give another --out folder")
+        url = f"sqlite:///{database.resolve()}"
+    log, directory_file = folder / "demo.jsonl", folder / "directory.json"
+    lines = demo_lines(seed=seed, customers=customers, days=days)
+    try:
+        with log.open("w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+        directory_file.write_text(
+            json.dumps(dump_directory(DEMO_RESOURCES), indent=2) + "\n", encoding="utf-8"
+        )
+    except OSError as error:
+        raise CliError(f"cannot write to {str(folder)!r}: {error.strerror}") from None
+    console.print(
+        f"[bold]threadcore demo[/]: {customers:,} customers, {len(DEMO_RESOURCES)} resources, "
+        f"{days} days from {DEMO_START:%Y-%m-%d}, seed {seed}: {len(lines):,} lines → "
+        f"{_redact(url)}"
+    )
+    summary = _replay_file(
+        log,
+        url,
+        load_directory(directory_file),
+        strict=False,
+        batch=batch,
+        progress=progress,
+        report_refused=0,
+        title="demo",
+    )
+    console.print(_summary_table(summary, "What happened"))
+    end = DEMO_START + timedelta(days=days + 2)
+    at = end.strftime("%Y-%m-%dT%H:%MZ")
+    common = f"--db {url} --directory {directory_file}"
+    console.print("\nLook around:", style="bold")
+    console.print(f"  threadcore threads list {common} --as 101 --at {at}", markup=False)
+    console.print(f"  threadcore replay {log} {common}   # again: changes nothing", markup=False)
+
+
+@cli.command()
+@click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", "url", help=_DB_HELP)
+@click.option("--directory", "directory_path", help=_DIR_HELP)
+@click.option("--strict", is_flag=True, help="Stop at the first refused line (exit code 1).")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Lines per unit of work.",
+)
+@click.option(
+    "--show-refused",
+    type=click.IntRange(0),
+    default=50,
+    show_default=True,
+    help="Refused lines printed to stderr (all are counted).",
+)
+@click.option("--progress/--no-progress", default=True, help="Progress bar (on a terminal).")
+def replay(
+    log: Path,
+    url: str | None,
+    directory_path: str | None,
+    strict: bool,
+    batch: int,
+    show_refused: int,
+    progress: bool,
+) -> None:
+    """Thread a JSON Lines history (LOG) through the rules, with the clock set from each line.
+
+    Refused lines are reported with line number and error code; the run goes on unless
+    --strict. Re-running the same file changes nothing. Line format: docs/replay.md.
+    """
+    url = _database_url(url, must_exist=False)
+    directory = _directory(directory_path)
+    summary = _replay_file(
+        log,
+        url,
+        directory,
+        strict=strict,
+        batch=batch,
+        progress=progress,
+        report_refused=show_refused,
+        title="replay",
+    )
+    title = f"Replayed {log.name}"
+    if summary.watermark is not None:
+        title += f" (database already held up to {summary.watermark.isoformat()})"
+    _console().print(_summary_table(summary, title))
+    if summary.stopped_at is not None:
+        raise CliError(f"stopped at line {summary.stopped_at} (--strict)")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of one replay line."""
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command()
+@click.option("--db", "url", help=_DB_HELP)
+@click.option("--at", "at_text", help="Sweep as of this instant (default: now).")
+def sweep(url: str | None, at_text: str | None) -> None:
+    """Write every expiry that is due (reads never wait for it) and say how many."""
+    url = _database_url(url, must_exist=True)
+    at = _instant(at_text)
+    repository = _open(url)
+    try:
+        clock = ManualClock(at) if at is not None else SystemClock()
+        inbox = Inbox(repository=repository, directory=Directory([]), clock=clock)
+        try:
+            expired = inbox.expire()
+        except ThreadcoreError as error:
+            raise CliError(f"{error.code}: {error.message}") from None
+    finally:
+        _close(repository)
+    _console().print(f"{len(expired):,} thread(s) expired", markup=False)
+
+
+@cli.group()
+def threads() -> None:
+    """List or show threads as a handler sees them."""
+
+
+def _viewer(
+    url: str | None, directory_path: str | None, at_text: str | None
+) -> tuple[Repository, Inbox]:
+    url = _database_url(url, must_exist=True)
+    directory = _directory(directory_path)
+    at = _instant(at_text)
+    repository = _open(url)
+    clock = ManualClock(at) if at is not None else SystemClock()
+    return repository, Inbox(repository=repository, directory=directory, clock=clock)
+
+
+def _view_options(command: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--db", "url", help=_DB_HELP),
+            click.option("--directory", "directory_path", help=_DIR_HELP),
+            click.option("--as", "actor", required=True, help="The handler's extension id."),
+            click.option("--at", "at_text", help="As of this instant (default: now)."),
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(["table", "json"]),
+                default="table",
+                show_default=True,
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _thread_table(records: Sequence[Thread], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "status", "reason", "owner", "guest", "assignee", "label", "modified"):
+        table.add_column(column, overflow="fold")
+    for t in records:
+        assignee = t.assignee.name or t.assignee.extension_id if t.assignee else ""
+        status = t.status.value if t.availability is Availability.ALIVE else "Deleted"
+        table.add_row(
+            t.id,
+            status,
+            t.status_reason.value if t.status_reason else "",
+            t.owner.name or t.owner.extension_id,
+            t.guest_party.phone_number,
+            assignee,
+            (t.label or "")[:40],
+            t.last_modified_time.strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+@threads.command("list")
+@_view_options
+@click.option("--status", type=click.Choice(["Open", "Resolved"]), help="Only these.")
+@click.option("--deleted", is_flag=True, help="Also deleted threads (tombstones).")
+@click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 1000), default=100, show_default=True)
+def threads_list(
+    url: str | None,
+    directory_path: str | None,
+    actor: str,
+    at_text: str | None,
+    fmt: str,
+    status: str | None,
+    deleted: bool,
+    page: int,
+    per_page: int,
+) -> None:
+    """The threads a handler may see, oldest first (JSON: the platform's MessageThreadList)."""
+    repository, inbox = _viewer(url, directory_path, at_text)
+    try:
+        availability = (Availability.ALIVE, Availability.DELETED) if deleted else None
+        query = ThreadFilter(status=status, **({"availability": availability} if deleted else {}))
+        found = inbox.list(actor=actor, filter=query, page=page, per_page=per_page)
+    except ThreadcoreError as error:
+        raise CliError(f"{error.code}: {error.message}") from None
+    finally:
+        _close(repository)
+    if fmt == "json":
+        click.echo(json.dumps(_wire.dump_thread_list(found), indent=2))
+        return
+    paging = found.paging
+    total = paging.total_elements if paging and paging.total_elements is not None else len(found)
+    title = f"Threads {actor} may see: page {page}, {len(found)} of {total:,}"
+    _console().print(_thread_table(found, title))
+
+
+@threads.command("show")
+@click.argument("thread_id")
+@_view_options
+def threads_show(
+    thread_id: str,
+    url: str | None,
+    directory_path: str | None,
+    actor: str,
+    at_text: str | None,
+    fmt: str,
+) -> None:
+    """One thread and its messages (JSON: the platform's MessageThread, with its messages as
+    a ThreadMessageList under "messages")."""
+    repository, inbox = _viewer(url, directory_path, at_text)
+    try:
+        thread = inbox.get(thread_id, actor=actor)
+        messages = inbox.messages(thread_id, actor=actor)
+    except ThreadcoreError as error:
+        raise CliError(f"{error.code}: {error.message}") from None
+    finally:
+        _close(repository)
+    if fmt == "json":
+        out = _wire.dump_thread(thread)
+        out["messages"] = _wire.dump_message_list(messages)
+        click.echo(json.dumps(out, indent=2))
+        return
+    console = _console()
+    console.print(_thread_table([thread], f"Thread {thread.id}"))
+    table = Table(title="Messages", title_justify="left")
+    for column in ("time", "direction", "author", "status", "text"):
+        table.add_column(column, overflow="fold")
+    for m in messages:
+        author = m.author.name or m.author.extension_id if m.author else ""
+        table.add_row(
+            m.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            m.direction.value,
+            author,
+            m.status.value,
+            m.body,
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.option(
+    "--write",
+    "write_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Update the diagram embedded in this Markdown file.",
+)
+@click.option(
+    "--check",
+    "check_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Exit 1 if the diagram embedded in this Markdown file is out of date.",
+)
+def diagram(write_path: Path | None, check_path: Path | None) -> None:
+    """Print the thread state machine as Mermaid, generated from the transition table."""
+    text = mermaid()
+    for path in (write_path, check_path):
+        if path is None:
+            continue
+        try:
+            document = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"cannot read {str(path)!r}: {error.strerror}") from None
+        if path == check_path:
+            if embedded(document) != text:
+                raise CliError(f"the diagram in {str(path)!r} is out of date: run "
+                               f"threadcore diagram --write {path}")  # fmt: skip
+            continue
+        try:
+            path.write_text(embed(document, text), encoding="utf-8")
+        except ValueError as error:
+            raise CliError(f"{path}: {error}") from None
+    if write_path is None and check_path is None:
+        click.echo(text, nl=False)
+
+
+# --- the entry point --------------------------------------------------------------------------
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Every failure is one line on stderr: 2 for bad arguments, 1 for anything else that went
+    wrong (bad URL, unreadable file, refused line under --strict), 130 when interrupted.
+    Set ``THREADCORE_DEBUG=1`` to see the traceback of an unexpected error.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="threadcore", standalone_mode=False)
+    except CliError as error:
+        click.echo(f"threadcore: error: {error.message}", err=True)
+        return error.exit_code
+    except click.UsageError as error:
+        where = (
+            f" {error.ctx.command_path.split(' ', 1)[1]}"
+            if error.ctx and " " in (error.ctx.command_path)
+            else ""
+        )
+        click.echo(
+            f"threadcore: error: {error.format_message()} (see: threadcore{where} --help)",
+            err=True,
+        )
+        return 2
+    except click.ClickException as error:
+        click.echo(f"threadcore: error: {error.format_message()}", err=True)
+        return error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("threadcore: interrupted", err=True)
+        return 130
+    except ThreadcoreError as error:
+        click.echo(f"threadcore: error: {error.code}: {error.message}", err=True)
+        return 1
+    except Exception as error:
+        if os.environ.get("THREADCORE_DEBUG"):
+            raise
+        message = str(error).splitlines()[0] if str(error) else ""
+        click.echo(
+            f"threadcore: internal error: {type(error).__name__}: {message} "
+            "(THREADCORE_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        return 70
+    return result if isinstance(result, int) else 0
