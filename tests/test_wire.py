@@ -6,6 +6,7 @@ The round-trip and hostile-JSON properties are in ``test_wire_properties.py``; t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,12 +89,18 @@ SAMPLE_TEXT = """\
 SAMPLE_IDS = [json.loads(SAMPLE_TEXT)[i]["id"] for i in range(3)]
 
 
+#: sha256 of the seed's sample response, taken from ../shared/seeds/001_434161b56f4dc772.txt.
+SAMPLE_SHA256 = "a2578a720f35e3f4e41f03b0959faa858e6ae255a4acddb843e9d71aa4484ca5"
+
+
 def test_the_embedded_sample_is_the_seeds() -> None:
-    if not SEED.exists():
-        pytest.skip("the seeds are not next to this checkout")
-    text = SEED.read_text()
-    start = text.index("Sample response\n[") + len("Sample response\n")
-    assert text[start : text.index("\n]\n", start) + 2] == SAMPLE_TEXT
+    """The embedded copy is the seed's, byte for byte: against the seed itself where the seeds
+    sit next to the checkout, and always against the digest recorded from it."""
+    assert hashlib.sha256(SAMPLE_TEXT.encode()).hexdigest() == SAMPLE_SHA256
+    if SEED.exists():
+        text = SEED.read_text()
+        start = text.index("Sample response\n[") + len("Sample response\n")
+        assert text[start : text.index("\n]\n", start) + 2] == SAMPLE_TEXT
 
 
 def _masked(record: dict[str, Any], sample_id: str) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from threadcore.domain.model import (
     Direction,
     Entry,
     EntryScope,
+    EntryType,
     Handler,
     Keyword,
     Message,
@@ -695,13 +696,13 @@ class Inbox:
         def work(uow: UnitOfWork, events: list[Event], now: datetime) -> builtins.list[Message]:
             found = [_existing_message(uow, i) for i in ids]
             threads: dict[str, Thread] = {}
-            for message in found:
+            for message in found:  # every id visible before any thread state is told (R14)
                 if message.thread_id not in threads:
-                    stored, _ = self._visible_as(
+                    threads[message.thread_id] = self._visible_as(
                         uow, message.thread_id, actor, MessageNotFound, message.id
-                    )
-                    tx.check(stored, tx.Command.DELETE_MESSAGE)
-                    threads[message.thread_id] = stored
+                    )[0]
+            for stored in threads.values():
+                tx.check(stored, tx.Command.DELETE_MESSAGE)
             result = []
             for message in found:
                 new, event = messaging.delete_message(
@@ -1186,29 +1187,31 @@ class Inbox:
             if sync_token is not None:
                 raise InvalidInput("Parameter [syncToken] is only for ISync", parameter="syncToken")
 
-            def full(uow: UnitOfWork) -> tuple[int, list[Thread]]:
-                position = uow.change_position()
+            def full(uow: UnitOfWork) -> tuple[int, int, list[Thread]]:
+                position, at_event = uow.change_position(), uow.event_position()
                 found = [
                     view
                     for t in uow.open_threads()
                     if t.owner.extension_id in owners
                     and (view := tx.effective(t, now, ttl)).status is ThreadStatus.OPEN
                 ]
-                return position, found
+                return position, at_event, found
 
-            position, records = self._read(full)
+            position, event_position, records = self._read(full)
         else:
-            since, position_then = self._sync_since(sync_token, "sync", actor, fingerprint, now)
+            since, position_then, event_then = self._sync_since(
+                sync_token, "sync", actor, fingerprint, now
+            )
             limit = self._policy.sync_max_changes
 
-            def incremental(uow: UnitOfWork) -> tuple[int, list[Thread]]:
-                position = uow.change_position()
+            def incremental(uow: UnitOfWork) -> tuple[int, int, list[Thread]]:
+                position, at_event = uow.change_position(), uow.event_position()
                 changed = {t.id: t for t in uow.changed_since(position_then, owners, limit)}
                 if len(changed) > limit:
                     raise InvalidSyncToken(f"more than {limit} threads changed")
                 for t in uow.due_between(since - ttl, now - ttl, owners):
                     changed[t.id] = t
-                found = []
+                found, seen = [], []
                 for t in changed.values():
                     view = tx.effective(t, now, ttl)
                     if (
@@ -1216,33 +1219,46 @@ class Inbox:
                         and view.availability is _ALIVE
                         and view.last_modified_time <= since
                     ):
-                        continue  # an expiry the client already saw, written by a later sweep
-                    found.append(view)
+                        seen.append(view)  # an expiry the client was told of, written since?
+                    else:
+                        found.append(view)
+                if seen:
+                    # A sweep's expiry is not news; a relabel (a message deleted) after the
+                    # expiry is, even in the same instant.
+                    later = uow.events_since(event_then, at_event, owners, limit)
+                    relabelled = (
+                        {e.thread_id for _, e in later if isinstance(e, ev.MessageDeleted)}
+                        if len(later) <= limit
+                        else {t.id for t in seen}  # too many to tell: report them again
+                    )
+                    found += [t for t in seen if t.id in relabelled]
                 if len(found) > limit:
                     raise InvalidSyncToken(f"more than {limit} threads changed")
-                return position, found
+                return position, at_event, found
 
-            position, records = self._read(incremental)
+            position, event_position, records = self._read(incremental)
         records.sort(key=lambda t: (t.last_modified_time, t.id), reverse=True)
         token = self._tokens.encode(
-            "sync", actor, {"p": position, "t": now.isoformat(), "f": fingerprint}
+            "sync",
+            actor,
+            {"p": position, "e": event_position, "t": now.isoformat(), "f": fingerprint},
         )
         return SyncResult(tuple(records), kind, token, now)
 
     def _sync_since(
         self, token: str | None, kind: str, actor: str, fingerprint: str, now: datetime
-    ) -> tuple[datetime, int]:
-        """The instant and position an incremental sync token was issued at, once the token is
-        checked (signature, actor, kind, the resources handled, age)."""
+    ) -> tuple[datetime, int, int]:
+        """The instant, change position and event position an incremental sync token was issued
+        at, once the token is checked (signature, actor, kind, the resources handled, age)."""
         if token is None:
             raise InvalidSyncToken("missing")
         payload = self._tokens.decode(token, kind, actor, InvalidSyncToken)
-        since, position = _sync_state(payload)
+        since, position, event_position = _sync_state(payload)
         if payload.get("f") != fingerprint:
             raise InvalidSyncToken("the resources this extension handles have changed")
         if since > now or now - since > self._policy.sync_token_max_age:
             raise InvalidSyncToken("too old")
-        return since, position
+        return since, position, event_position
 
     def sync_entries(
         self,
@@ -1309,7 +1325,9 @@ class Inbox:
                 raise InvalidInput(
                     "Parameter [thread_ids] is only for a full sync", parameter="thread_ids"
                 )
-            since, position_then = self._sync_since(sync_token, "entries", actor, fingerprint, now)
+            since, position_then, _ = self._sync_since(
+                sync_token, "entries", actor, fingerprint, now
+            )
             limit = self._policy.sync_max_changes
             users = {h.extension_id: h.as_user() for r in resources for h in r.handlers}
 
@@ -1338,19 +1356,25 @@ class Inbox:
                 for t in uow.due_between(since - ttl, cutoff, owners):
                     hint = timeline.expiry_hint(t, ttl)
                     hints.setdefault(hint.id, hint)
-                closing = timeline.closing_hints(hints.values())
-                open_now: dict[str, bool] = {}
+                # Message and note entries are for threads the client holds: open now, or open
+                # when the token was issued (closed since, with their closing hint here).
+                resolved = timeline.threads_with(hints.values(), EntryType.THREAD_RESOLVED_HINT)
+                deleted = timeline.threads_with(hints.values(), EntryType.THREAD_DELETED_HINT)
+                held: dict[str, bool] = {}
 
                 def reported(thread_id: str) -> bool:
-                    if thread_id in closing:
+                    if thread_id in resolved:
                         return True
-                    if thread_id not in open_now:
+                    if thread_id not in held:
                         thread = uow.thread(thread_id)
-                        open_now[thread_id] = thread is not None and (
-                            tx.effective(thread, now, ttl).status is ThreadStatus.OPEN
-                            and thread.availability is _ALIVE
+                        held[thread_id] = thread is not None and (
+                            (thread_id in deleted and thread.status is ThreadStatus.OPEN)
+                            or (
+                                thread.availability is _ALIVE
+                                and tx.effective(thread, now, ttl).status is ThreadStatus.OPEN
+                            )
                         )
-                    return open_now[thread_id]
+                    return held[thread_id]
 
                 records = list(hints.values())
                 both = frozenset(Availability)
@@ -1374,7 +1398,9 @@ class Inbox:
 
             position, records = self._read(incremental)
         token = self._tokens.encode(
-            "entries", actor, {"p": position, "t": now.isoformat(), "f": fingerprint}
+            "entries",
+            actor,
+            {"p": position, "e": position, "t": now.isoformat(), "f": fingerprint},
         )
         return SyncResult(tuple(timeline.order(records)), kind, token, now)
 
@@ -1731,15 +1757,16 @@ def _check_per_page(value: object) -> int:
     return value
 
 
-def _sync_state(payload: dict[str, Any]) -> tuple[datetime, int]:
+def _sync_state(payload: dict[str, Any]) -> tuple[datetime, int, int]:
     try:
         since = datetime.fromisoformat(payload["t"])
         position = payload["p"]
+        event_position = payload["e"]
     except (KeyError, TypeError, ValueError):
         raise InvalidSyncToken("malformed") from None
-    if not isinstance(position, int) or since.tzinfo is None:
+    if not isinstance(position, int) or not isinstance(event_position, int) or since.tzinfo is None:
         raise InvalidSyncToken("malformed")
-    return since, position
+    return since, position, event_position
 
 
 def _check_provider_id(value: object) -> str | None:

@@ -22,13 +22,13 @@ from threadcore.domain.model import (
 )
 
 __all__ = [
-    "closing_hints",
-    "expiry_hint",
+        "expiry_hint",
     "hint_entry",
     "hint_id",
     "message_entry",
     "note_entry",
     "order",
+    "threads_with",
 ]
 
 _ALIVE = Availability.ALIVE
@@ -142,10 +142,9 @@ def expiry_hint(thread: Thread, ttl: timedelta) -> Entry:
     )
 
 
-def closing_hints(entries: Iterable[Entry]) -> set[str]:
-    """The ids of the threads that ``entries`` report resolved or deleted."""
-    closing = (EntryType.THREAD_RESOLVED_HINT, EntryType.THREAD_DELETED_HINT)
-    return {e.thread_id for e in entries if e.record_type in closing}
+def threads_with(entries: Iterable[Entry], kind: EntryType) -> set[str]:
+    """The ids of the threads that have an entry of ``kind`` among ``entries``."""
+    return {e.thread_id for e in entries if e.record_type is kind}
 
 
 def order(entries: Iterable[Entry]) -> list[Entry]:

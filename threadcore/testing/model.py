@@ -4,9 +4,14 @@ It shares no code with :mod:`threadcore.domain`: plain dataclasses, plain string
 ``docs/rules.md`` written as directly as possible. Every operation returns either ``Ok(value,
 events)`` or ``Err(code)``; the machine compares that with what the real ``Inbox`` did.
 
-Ids of new threads and messages come from the real inbox (the model cannot guess them): the
-machine passes them in, after checking that the real inbox made something new exactly when the
-model says it should.
+Ids of new threads, messages, drafts and notes come from the real inbox (the model cannot guess
+them): the machine passes them in, after checking that the real inbox made something new exactly
+when the model says it should.
+
+The entries timeline (issue 5) is kept as directly: every message, note and hint carries the
+``tick`` of its last change (a counter the model bumps on every change), and an incremental entries
+sync since a token is "every entry whose tick is later than the token's". A thread's expiry happens
+when the clock reaches its due instant (:meth:`Model.set_now`), whether or not anything writes it.
 """
 
 from __future__ import annotations
@@ -14,9 +19,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-__all__ = ["Err", "Model", "MResource", "MThread", "Ok"]
+__all__ = [
+    "Err",
+    "MDraft",
+    "MHint",
+    "MMessage",
+    "MNote",
+    "MResource",
+    "MThread",
+    "Model",
+    "Ok",
+]
 
 OPEN, RESOLVED = "Open", "Resolved"
+
+# Delivery statuses (M2), as plain strings.
+QUEUED, SENT, DELIVERED, READ = "Queued", "Sent", "Delivered", "Read"
+SENDING_FAILED, DELIVERY_FAILED = "SendingFailed", "DeliveryFailed"
+REPORTABLE = (QUEUED, SENT, DELIVERED, READ, SENDING_FAILED, DELIVERY_FAILED)
+#: How far along Queued -> Sent -> Delivered -> Read a status is (a failure replaces a step).
+_STEP = {QUEUED: 0, SENT: 1, SENDING_FAILED: 1, DELIVERED: 2, DELIVERY_FAILED: 2, READ: 3}
+
+OPT_OUT_WORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
+OPT_IN_WORDS = ("START", "YES", "UNSTOP")
+HELP_WORDS = ("HELP", "INFO")
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,72 @@ class MMessage:
     owner: str
     guest: str
     alive: bool = True
+    thread_id: str = ""
+    created: datetime | None = None
+    modified: datetime | None = None
+    status: str = QUEUED  # "Received" for inbound
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    error_code: str | None = None
+    keyword: str | None = None  # "OptOut", "OptIn", "Help"
+    attachments: tuple[str, ...] = ()
+    is_automated: bool = False
+    source: str | None = None
+    classifications: list[str] = field(default_factory=list)
+    version: int = 1
+    tick: int = 0
+    seq: int = 0  # the model's global order, for the opt-out invariant
+
+
+@dataclass
+class MDraft:
+    """A draft in the model (never a message until it is sent)."""
+
+    id: str
+    thread_id: str
+    author: str
+    body: str
+    attachments: tuple[str, ...]
+    is_automated: bool
+    source: str | None
+    created: datetime
+    modified: datetime
+    version: int = 1
+
+
+@dataclass
+class MNote:
+    """An internal note in the model."""
+
+    id: str
+    thread_id: str
+    author: str
+    text: str
+    created: datetime
+    modified: datetime
+    alive: bool = True
+    version: int = 1
+    tick: int = 0
+
+
+@dataclass
+class MHint:
+    """A system hint of the entries timeline: created, assigned, resolved or deleted.
+
+    An assigned hint's id names the event's position, which only the real inbox knows: the
+    machine fills it in (:meth:`Model.name_assigned_hint`) after reading the step's events.
+    """
+
+    kind: str
+    thread_id: str
+    at: datetime
+    initiator: str | None
+    tick: int
+    id: str = ""
+    assignee: str | None = None
+    previous: str | None = None
+    reason: str | None = None
 
 
 @dataclass
@@ -80,6 +172,40 @@ class MThread:
     #: that leaves every field as it was (a second message in the same instant) still counts.
     #: Writing an expiry that was already due does not count: readers saw it already.
     changes: int = 0
+    drafts: list[MDraft] = field(default_factory=list)
+    notes: list[MNote] = field(default_factory=list)
+    hints: list[MHint] = field(default_factory=list)
+    #: The tick at which the thread closed (resolved, expired or deleted), ``None`` while open.
+    closed_tick: int | None = None
+
+
+def keyword_of(body: str) -> str | None:
+    """The carrier keyword ``body`` is exactly (M7), if any."""
+    word = body.strip().upper()
+    if word in OPT_OUT_WORDS:
+        return "OptOut"
+    if word in OPT_IN_WORDS:
+        return "OptIn"
+    if word in HELP_WORDS:
+        return "Help"
+    return None
+
+
+def delivery_outcome(current: str, reported: str) -> str | Err | None:
+    """M2 as written: the new status, ``None`` for a report that changes nothing, or the error."""
+    if reported in (current, QUEUED):
+        return None  # a repeat, or Queued after anything
+    if current == SENDING_FAILED:
+        return Err("ImpossibleStatusChange")  # anything but Queued after SendingFailed
+    if reported in (SENDING_FAILED, DELIVERY_FAILED) and current in (DELIVERED, READ):
+        return Err("ImpossibleStatusChange")  # a failure after Delivered or Read
+    if current == DELIVERY_FAILED and reported in (DELIVERED, READ):
+        return Err("ImpossibleStatusChange")
+    if reported == SENDING_FAILED and current in (SENT, DELIVERY_FAILED):
+        return Err("ImpossibleStatusChange")  # it was sent: it cannot have failed to be sent
+    if _STEP[reported] <= _STEP[current]:
+        return None  # lies behind the current status (a late Sent after Delivered)
+    return reported
 
 
 class Model:
@@ -91,8 +217,38 @@ class Model:
         self.ttl = ttl
         self.claim_on_send = claim_on_send
         self.now: datetime | None = None
+        #: (owner number, guest number) -> opted out
+        self.opted: dict[tuple[str, str], bool] = {}
+        #: every opt-out state change, in order: (seq, owner, guest, opted out)
+        self.opt_log: list[tuple[int, str, str, bool]] = []
+        self.tick = 0
+        self.seq = 0
 
     # --- helpers --------------------------------------------------------------------------------
+    def bump(self) -> int:
+        self.tick += 1
+        return self.tick
+
+    def set_now(self, now: datetime) -> None:
+        """Move the clock; a thread that becomes due expires now (its hint, dated at the due
+        instant, is part of the timeline whether or not a sweep writes it)."""
+        self.now = now
+        for t in self.threads.values():
+            if self.due(t) and t.closed_tick is None:
+                assert t.latest is not None
+                t.closed_tick = tick = self.bump()
+                t.hints.append(
+                    MHint(
+                        "resolved",
+                        t.id,
+                        t.latest + self.ttl,
+                        None,
+                        tick,
+                        id=f"{t.id}-resolved",
+                        reason="ThreadExpired",
+                    )
+                )
+
     def owner_of(self, number: str) -> MResource | None:
         for resource in self.resources.values():
             if number in resource.numbers:
@@ -156,23 +312,100 @@ class Model:
                 return t
         raise AssertionError(message_id)
 
+    def find_message(self, message_id: str) -> MMessage | None:
+        for t in self.threads.values():
+            for m in t.messages:
+                if m.id == message_id:
+                    return m
+        return None
+
+    def find_draft(self, draft_id: str) -> MDraft | None:
+        for t in self.threads.values():
+            for d in t.drafts:
+                if d.id == draft_id:
+                    return d
+        return None
+
+    def find_note(self, note_id: str) -> MNote | None:
+        for t in self.threads.values():
+            for n in t.notes:
+                if n.id == note_id:
+                    return n
+        return None
+
+    def all_messages(self) -> list[MMessage]:
+        return [m for t in self.threads.values() for m in t.messages]
+
+    def all_notes(self) -> list[MNote]:
+        return [n for t in self.threads.values() for n in t.notes]
+
+    def all_drafts(self) -> list[MDraft]:
+        return [d for t in self.threads.values() for d in t.drafts]
+
+    def is_opted_out(self, owner: str, guest: str) -> bool:
+        return self.opted.get((owner, guest), False)
+
     def _add(self, t: MThread, message: MMessage) -> None:
         assert self.now is not None
+        self.seq += 1
+        message.thread_id, message.seq = t.id, self.seq
+        message.created = message.modified = self.now
+        message.tick = self.bump()
         t.messages.append(message)
         t.changes += 1
-        t.label = message.body
+        t.label = message.body or t.label  # a picture without text keeps the label (R13)
         t.modified = t.latest = self.now
         if message.direction == "Inbound":
             t.last_in = self.now
         else:
             t.last_out = self.now
 
-    def _new_thread(self, thread_id: str, resource: MResource, owner: str, guest: str) -> MThread:
+    def _new_thread(
+        self, thread_id: str, resource: MResource, owner: str, guest: str, actor: str | None
+    ) -> MThread:
         assert self.now is not None
         assert thread_id not in self.threads, "the inbox reused a thread id"
         t = MThread(thread_id, resource.extension_id, owner, guest, self.now, modified=self.now)
         self.threads[thread_id] = t
+        t.hints.append(
+            MHint(
+                "created", t.id, self.now, actor, self.bump(), id=f"{t.id}-created", assignee=actor
+            )
+        )
         return t
+
+    def _assigned(self, t: MThread, assignee: str | None, initiator: str | None) -> None:
+        """Record an assignment change (the hint's id is filled in by the machine)."""
+        assert self.now is not None
+        t.hints.append(
+            MHint(
+                "assigned",
+                t.id,
+                self.now,
+                initiator,
+                self.bump(),
+                assignee=assignee,
+                previous=t.assignee,
+            )
+        )
+        t.assignee = assignee
+        t.modified = self.now
+        t.changes += 1
+
+    def _resolved(self, t: MThread, reason: str, initiator: str | None) -> None:
+        assert self.now is not None
+        t.status, t.reason, t.assignee, t.modified = RESOLVED, reason, None, self.now
+        t.changes += 1
+        t.closed_tick = tick = self.bump()
+        t.hints.append(
+            MHint("resolved", t.id, self.now, initiator, tick, id=f"{t.id}-resolved", reason=reason)
+        )
+
+    def name_assigned_hint(self, thread_id: str, position: int) -> None:
+        """Give the thread's newest unnamed assigned hint the id the event's position makes."""
+        hints = [h for h in self.threads[thread_id].hints if h.kind == "assigned" and not h.id]
+        assert hints, f"no assignment on {thread_id} to name"
+        hints[-1].id = f"{thread_id}-assigned-{position}"
 
     # --- operations -----------------------------------------------------------------------------
     def plan_message(
@@ -204,7 +437,11 @@ class Model:
             seen = self.open_for(thread_id, actor)
             if isinstance(seen, Err):
                 return seen
-            return self._sender_check(seen, actor) or Ok(("existing", seen.id))
+            return (
+                self._sender_check(seen, actor)
+                or self._opt_out_check(seen.owner, seen.guest)
+                or Ok(("existing", seen.id))
+            )
         assert owner is not None and guest is not None
         resource = self.owner_of(owner)
         if resource is None:
@@ -213,16 +450,25 @@ class Model:
             return Err("NotPermitted")
         current = self.open_for_pair(owner, guest)
         if current is None or self.due(current):
+            if direction == "Outbound":
+                return self._opt_out_check(owner, guest) or Ok(("new", None))
             return Ok(("new", None))
         if direction == "Outbound":
             assert actor is not None
-            return self._sender_check(current, actor) or Ok(("existing", current.id))
+            return (
+                self._sender_check(current, actor)
+                or self._opt_out_check(owner, guest)
+                or Ok(("existing", current.id))
+            )
         return Ok(("existing", current.id))
 
     def _sender_check(self, t: MThread, actor: str) -> Err | None:
         if t.assignee is None:
             return None if self.claim_on_send else Err("ThreadUnassigned")
         return None if t.assignee == actor else Err("NotAssignee")
+
+    def _opt_out_check(self, owner: str, guest: str) -> Err | None:
+        return Err("RecipientOptedOut") if self.is_opted_out(owner, guest) else None
 
     def apply_message(
         self,
@@ -235,6 +481,9 @@ class Model:
         new_thread_id: str,
         owner: str | None = None,
         guest: str | None = None,
+        attachments: tuple[str, ...] = (),
+        is_automated: bool = False,
+        source: str | None = None,
     ) -> Ok:
         """Carry out a planned receive/send with the ids the real inbox chose."""
         kind, ref = plan
@@ -248,7 +497,7 @@ class Model:
                 events += self.materialise(old)
             resource = self.owner_of(owner)
             assert resource is not None
-            t = self._new_thread(new_thread_id, resource, owner, guest)
+            t = self._new_thread(new_thread_id, resource, owner, guest, actor)
             events.append(("ThreadOpened", t.id))
             if direction == "Outbound":
                 t.assignee = actor
@@ -256,12 +505,34 @@ class Model:
             assert ref is not None
             t = self.threads[ref]
             if direction == "Outbound" and t.assignee is None:
-                t.assignee = actor
-                t.changes += 1
-                t.modified = self.now
+                self._assigned(t, actor, actor)
                 events.append(("ThreadAssigned", t.id))
-        self._add(t, MMessage(message_id, direction, body, actor, pid, t.owner, t.guest))
+        message = MMessage(
+            message_id,
+            direction,
+            body,
+            actor,
+            pid,
+            t.owner,
+            t.guest,
+            status="Received" if direction == "Inbound" else QUEUED,
+            attachments=attachments,
+            is_automated=is_automated,
+            source=source,
+        )
+        self._add(t, message)
         events.append(("MessageAdded", t.id))
+        if direction == "Inbound":
+            message.keyword = keyword_of(body)
+            pair = (t.owner, t.guest)
+            if message.keyword == "OptOut" and not self.is_opted_out(*pair):
+                self.opted[pair] = True
+                self.opt_log.append((message.seq, *pair, True))
+                events.append(("GuestOptedOut", t.id))
+            elif message.keyword == "OptIn" and self.is_opted_out(*pair):
+                self.opted[pair] = False
+                self.opt_log.append((message.seq, *pair, False))
+                events.append(("GuestOptedIn", t.id))
         return Ok(message_id, tuple(events))
 
     def open_for(self, thread_id: str, actor: str) -> MThread | Err:
@@ -286,17 +557,14 @@ class Model:
             return Ok(t.id)
         if t.assignee is not None and actor != t.assignee and assignee != actor:
             return Err("NotPermitted")
-        t.assignee = assignee
-        t.modified = self.now
-        t.changes += 1
+        self._assigned(t, assignee, actor)
         return Ok(t.id, (("ThreadAssigned", t.id),))
 
     def resolve(self, thread_id: str, actor: str) -> Ok | Err:
         t = self.open_for(thread_id, actor)
         if isinstance(t, Err):
             return t
-        t.status, t.reason, t.assignee, t.modified = RESOLVED, "Manual", None, self.now
-        t.changes += 1
+        self._resolved(t, "Manual", actor)
         return Ok(t.id, (("ThreadResolved", t.id),))
 
     def delete(self, thread_id: str, actor: str) -> Ok | Err:
@@ -307,11 +575,24 @@ class Model:
             return Err("ThreadDeleted")
         events = self.materialise(t)
         t = self.threads[thread_id]
+        assert self.now is not None
         t.alive, t.assignee, t.modified = False, None, self.now
         t.changes += 1
+        tick = self.bump()
+        if t.closed_tick is None:
+            t.closed_tick = tick
+        t.hints.append(MHint("deleted", t.id, self.now, actor, tick, id=f"{t.id}-deleted"))
+        # Its messages and notes become tombstones; that is not a change of theirs an entries
+        # sync reports (the deleted hint is), so their ticks stay.
         for m in t.messages:
             if m.alive:
-                m.alive, m.body = False, ""
+                m.alive, m.body, m.attachments, m.classifications = False, "", (), []
+                m.modified, m.version = self.now, m.version + 1
+        for n in t.notes:
+            if n.alive:
+                n.alive, n.text = False, ""
+                n.modified, n.version = self.now, n.version + 1
+        t.drafts.clear()  # deleting the thread deletes its drafts: they are gone (DraftNotFound)
         events.append(("ThreadDeleted", t.id))
         return Ok(t.id, tuple(events))
 
@@ -331,6 +612,260 @@ class Model:
         if t is None:
             return Err("ThreadNotFound")
         return Ok([m.id for m in t.messages if m.alive])
+
+    # --- delivery, classification, message deletion (M2, M3, M5) --------------------------------
+    def record_delivery(
+        self, message_id: str, status: str, at: datetime | None, error_code: str | None
+    ) -> Ok | Err:
+        """A carrier's delivery report. ``Ok(message)``; its events are the change, if any."""
+        if status not in REPORTABLE:
+            return Err("InvalidInput")
+        if self.find_draft(message_id) is not None:
+            return Err("ImpossibleStatusChange")
+        m = self.find_message(message_id)
+        if m is None:
+            return Err("MessageNotFound")
+        if m.direction != "Outbound":
+            return Err("ImpossibleStatusChange")
+        if not m.alive:
+            return Ok(m)  # accepted, changes nothing
+        outcome = delivery_outcome(m.status, status)
+        if isinstance(outcome, Err):
+            return outcome
+        if outcome is None:
+            return Ok(m)
+        assert self.now is not None
+        when = self.now if at is None else at
+        if outcome in (SENT, DELIVERED, READ, DELIVERY_FAILED) and m.sent_at is None:
+            m.sent_at = when  # Delivered implies sent (and so does a failed delivery)
+        if outcome in (DELIVERED, READ) and m.delivered_at is None:
+            m.delivered_at = when  # Read implies delivered
+        if outcome == READ and m.read_at is None:
+            m.read_at = when
+        if outcome in (SENDING_FAILED, DELIVERY_FAILED):
+            m.error_code = error_code
+        m.status = outcome
+        m.modified, m.version, m.tick = self.now, m.version + 1, self.bump()
+        return Ok(m, (("DeliveryStatusChanged", m.thread_id),))
+
+    def classify(self, message_id: str, label: str, actor: str | None) -> Ok | Err:
+        m = self.find_message(message_id)
+        if m is None:
+            return Err("MessageNotFound")  # unknown, or a draft
+        if actor is not None and self.visible(m.thread_id, actor) is None:
+            return Err("MessageNotFound")
+        if not m.alive:
+            return Err("InvalidInput")
+        assert self.now is not None
+        m.classifications.append(label)
+        m.modified, m.version, m.tick = self.now, m.version + 1, self.bump()
+        return Ok(m, (("MessageClassified", m.thread_id),))
+
+    def message(self, message_id: str, actor: str) -> Ok | Err:
+        m = self.find_message(message_id)
+        if m is None or self.visible(m.thread_id, actor) is None:
+            return Err("MessageNotFound")
+        return Ok(m)
+
+    def delete_messages(self, message_ids: list[str], actor: str) -> Ok | Err:
+        """M5: every id checked first (an unknown id anywhere in the list is MessageNotFound,
+        then a deleted thread ThreadDeleted), then each alive message becomes a tombstone and its
+        thread is relabelled."""
+        if not message_ids:
+            return Err("InvalidInput")
+        ids = list(dict.fromkeys(message_ids))
+        found = [self.find_message(message_id) for message_id in ids]
+        if any(m is None or self.visible(m.thread_id, actor) is None for m in found):
+            return Err("MessageNotFound")
+        if any(m is not None and not self.threads[m.thread_id].alive for m in found):
+            return Err("ThreadDeleted")
+        assert self.now is not None
+        events: list[tuple[str, str]] = []
+        touched: list[str] = []
+        for m in found:
+            assert m is not None
+            if not m.alive:
+                continue
+            m.alive, m.body, m.attachments, m.classifications = False, "", (), []
+            m.modified, m.version, m.tick = self.now, m.version + 1, self.bump()
+            events.append(("MessageDeleted", m.thread_id))
+            if m.thread_id not in touched:
+                touched.append(m.thread_id)
+        for thread_id in touched:
+            t = self.threads[thread_id]
+            label = self.label_of(t)
+            if label != t.label:
+                events += self.materialise(t)  # a due thread is expired before it is written
+                t = self.threads[thread_id]
+                t.label, t.modified = label, self.now
+                t.changes += 1
+        return Ok(found, tuple(events))
+
+    def label_of(self, t: MThread) -> str | None:
+        """M5: an alive thread's label is the body of its newest alive message with text."""
+        texts = [m.body for m in t.messages if m.alive and m.body]
+        return texts[-1] if texts else None
+
+    # --- drafts (M6) ----------------------------------------------------------------------------
+    def _draft_for(self, draft_id: str, actor: str) -> tuple[MDraft, MThread] | Err:
+        d = self.find_draft(draft_id)
+        if d is None or self.visible(d.thread_id, actor) is None:
+            return Err("DraftNotFound")
+        return d, self.threads[d.thread_id]
+
+    def save_draft(
+        self,
+        thread_id: str,
+        actor: str,
+        body: str,
+        attachments: tuple[str, ...],
+        is_automated: bool,
+        source: str | None,
+        draft_id: str | None,
+    ) -> Ok | Err:
+        """``Ok(("new", None))`` (the machine then calls :meth:`add_draft` with the real id) or
+        ``Ok(draft)`` for a change, or the error."""
+        if draft_id is None:
+            t = self.open_for(thread_id, actor)
+            return t if isinstance(t, Err) else Ok(("new", None))
+        # A change names the draft: it is looked up first (an unknown draft, or one of another
+        # thread, is DraftNotFound), then its thread must be open.
+        found = self._draft_for(draft_id, actor)
+        if isinstance(found, Err):
+            return found
+        d, _ = found
+        if d.thread_id != thread_id:
+            return Err("DraftNotFound")
+        t = self.open_for(thread_id, actor)
+        if isinstance(t, Err):
+            return t
+        content = (body, attachments, is_automated, source)
+        if content == (d.body, d.attachments, d.is_automated, d.source):
+            return Ok(d)
+        assert self.now is not None
+        d.body, d.attachments, d.is_automated, d.source = content
+        d.modified, d.version = self.now, d.version + 1
+        return Ok(d, (("DraftSaved", thread_id),))
+
+    def add_draft(
+        self,
+        draft_id: str,
+        thread_id: str,
+        actor: str,
+        body: str,
+        attachments: tuple[str, ...],
+        is_automated: bool,
+        source: str | None,
+    ) -> Ok:
+        assert self.now is not None
+        assert self.find_draft(draft_id) is None and self.find_message(draft_id) is None
+        d = MDraft(
+            draft_id, thread_id, actor, body, attachments, is_automated, source, self.now, self.now
+        )
+        self.threads[thread_id].drafts.append(d)
+        return Ok(d, (("DraftSaved", thread_id),))
+
+    def plan_send_draft(self, draft_id: str, actor: str) -> Ok | Err:
+        """What ``send_draft`` would do: ``Ok(thread_id)`` or the error (same rules as send)."""
+        found = self._draft_for(draft_id, actor)
+        if isinstance(found, Err):
+            return found
+        d, _ = found
+        t = self.open_for(d.thread_id, actor)
+        if isinstance(t, Err):
+            return t
+        return self._sender_check(t, actor) or self._opt_out_check(t.owner, t.guest) or Ok(t.id)
+
+    def apply_send_draft(self, draft_id: str, actor: str, message_id: str) -> Ok:
+        d = self.find_draft(draft_id)
+        assert d is not None
+        t = self.threads[d.thread_id]
+        t.drafts.remove(d)
+        plan = ("existing", t.id)
+        done = self.apply_message(
+            plan,
+            "Outbound",
+            actor,
+            d.body,
+            None,
+            message_id,
+            t.id,
+            attachments=d.attachments,
+            is_automated=d.is_automated,
+            source=d.source,
+        )
+        return Ok(done.value, (("DraftSent", t.id), *done.events))
+
+    def discard_draft(self, draft_id: str, actor: str) -> Ok | Err:
+        found = self._draft_for(draft_id, actor)
+        if isinstance(found, Err):
+            return found
+        d, t = found
+        t.drafts.remove(d)
+        return Ok(d, (("DraftDiscarded", t.id),))
+
+    def drafts(self, thread_id: str, actor: str) -> Ok | Err:
+        t = self.visible(thread_id, actor)
+        if t is None:
+            return Err("ThreadNotFound")
+        return Ok([d.id for d in t.drafts])
+
+    # --- notes (N1) -----------------------------------------------------------------------------
+    def plan_note(self, thread_id: str, actor: str) -> Err | None:
+        t = self.open_for(thread_id, actor)
+        return t if isinstance(t, Err) else None
+
+    def add_note(self, note_id: str, thread_id: str, actor: str, text: str) -> Ok:
+        assert self.now is not None
+        assert self.find_note(note_id) is None, "the inbox reused a note id"
+        n = MNote(note_id, thread_id, actor, text, self.now, self.now, tick=self.bump())
+        self.threads[thread_id].notes.append(n)
+        return Ok(n, (("NoteAdded", thread_id),))
+
+    def _note_for(self, note_id: str, actor: str) -> MNote | Err:
+        """The note if ``actor`` may change it (its thread open, ``actor`` its author)."""
+        n = self.find_note(note_id)
+        if n is None or self.visible(n.thread_id, actor) is None:
+            return Err("NoteNotFound")
+        t = self.open_for(n.thread_id, actor)
+        if isinstance(t, Err):
+            return t
+        if n.author != actor:
+            return Err("NotAuthor")
+        return n
+
+    def edit_note(self, note_id: str, actor: str, text: str) -> Ok | Err:
+        n = self._note_for(note_id, actor)
+        if isinstance(n, Err):
+            return n
+        if not n.alive:
+            return Err("NoteDeleted")
+        if n.text == text:
+            return Ok(n)
+        assert self.now is not None
+        n.text, n.modified, n.version, n.tick = text, self.now, n.version + 1, self.bump()
+        return Ok(n, (("NoteEdited", n.thread_id),))
+
+    def delete_notes(self, note_ids: list[str], actor: str) -> Ok | Err:
+        if not note_ids:
+            return Err("InvalidInput")
+        ids = list(dict.fromkeys(note_ids))
+        for note_id in ids:  # the first id that fails, in the order given, decides the error
+            refused = self._note_for(note_id, actor)
+            if isinstance(refused, Err):
+                return refused
+        assert self.now is not None
+        events: list[tuple[str, str]] = []
+        found = []
+        for note_id in ids:
+            n = self.find_note(note_id)
+            assert n is not None
+            found.append(n)
+            if n.alive:
+                n.alive, n.text = False, ""
+                n.modified, n.version, n.tick = self.now, n.version + 1, self.bump()
+                events.append(("NoteDeleted", n.thread_id))
+        return Ok(found, tuple(events))
 
     # --- queries --------------------------------------------------------------------------------
     def handled(self, actor: str) -> frozenset[str]:
@@ -376,6 +911,68 @@ class Model:
         found.sort(key=lambda v: (v.created, v.id))
         return Ok([v.id for v in found])
 
+    def list_message_ids(
+        self,
+        actor: str,
+        thread_ids: list[str] | None = None,
+        message_ids: list[str] | None = None,
+        thread_status: str | None = None,
+        owner_ids: list[str] | None = None,
+        availability: tuple[bool, ...] = (True,),
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Ok | Err:
+        """M4: the ids ``list_messages`` returns with these filters, in order."""
+        handled = self.handled(actor)
+        if owner_ids is not None and not set(owner_ids) <= handled:
+            return Err("NotPermitted")
+        owners = handled if owner_ids is None else set(owner_ids)
+        found = []
+        for t in self.threads.values():
+            v = self.view(t)
+            if v.owner_ext not in owners:
+                continue
+            if thread_ids is not None and v.id not in thread_ids:
+                continue
+            if thread_status is not None and v.status != thread_status:
+                continue
+            for m in v.messages:
+                assert m.created is not None
+                if (
+                    (message_ids is None or m.id in message_ids)
+                    and m.alive in availability
+                    and (created_from is None or m.created >= created_from)
+                    and (created_to is None or m.created < created_to)
+                ):
+                    found.append((m.created, m.id))
+        found.sort()
+        return Ok([message_id for _, message_id in found])
+
+    def list_note_ids(
+        self,
+        actor: str,
+        thread_ids: list[str] | None = None,
+        note_ids: list[str] | None = None,
+        owner_ids: list[str] | None = None,
+        availability: tuple[bool, ...] = (True,),
+    ) -> Ok | Err:
+        """N1: the ids ``list_notes`` returns with these filters, in order."""
+        handled = self.handled(actor)
+        if owner_ids is not None and not set(owner_ids) <= handled:
+            return Err("NotPermitted")
+        owners = handled if owner_ids is None else set(owner_ids)
+        found = []
+        for t in self.threads.values():
+            if t.owner_ext not in owners:
+                continue
+            if thread_ids is not None and t.id not in thread_ids:
+                continue
+            for n in t.notes:
+                if (note_ids is None or n.id in note_ids) and n.alive in availability:
+                    found.append((n.created, n.id))
+        found.sort()
+        return Ok([note_id for _, note_id in found])
+
     def full_sync(self, actor: str) -> list[str]:
         """The ids a full sync returns, newest modification first."""
         handled = self.handled(actor)
@@ -389,6 +986,57 @@ class Model:
         handled = self.handled(actor)
         return {t.id: self.record(t) for t in self.threads.values() if t.owner_ext in handled}
 
+    # --- entries (E1-E4) ------------------------------------------------------------------------
+    def entries_full(self, actor: str, scope: str, thread_ids: list[str] | None) -> Ok | Err:
+        """E2: ``Ok(entries)`` (messages and notes), newest modification first, or the error."""
+        if (scope == "Explicit") != (thread_ids is not None):
+            return Err("InvalidInput")
+        handled = self.handled(actor)
+        if thread_ids is not None:
+            if any(self.visible(tid, actor) is None for tid in thread_ids):
+                return Err("ThreadNotFound")
+            threads = [self.threads[tid] for tid in dict.fromkeys(thread_ids)]
+        else:
+            threads = []
+            for t in self.threads.values():
+                v = self.view(t)
+                if t.owner_ext not in handled or v.status != OPEN or not v.alive:
+                    continue
+                if (
+                    scope == "Accessible"
+                    or (scope == "Unassigned" and v.assignee is None)
+                    or (scope == "AssignedToMe" and v.assignee == actor)
+                    or (scope == "AssignedToMeAndUnassigned" and v.assignee in (None, actor))
+                ):
+                    threads.append(t)
+        entries: list[MMessage | MNote | MHint] = []
+        for t in threads:
+            entries += [m for m in t.messages if m.alive]
+            entries += [n for n in t.notes if n.alive]
+        return Ok(sort_entries(entries))
+
+    def entries_since(self, actor: str, since: int) -> list[MMessage | MNote | MHint]:
+        """E3: what an incremental entries sync returns for a token issued at tick ``since``."""
+        handled = self.handled(actor)
+        entries: list[MMessage | MNote | MHint] = []
+        for t in self.threads.values():
+            if t.owner_ext not in handled:
+                continue
+            entries += [h for h in t.hints if h.tick > since]
+            if t.closed_tick is not None and t.closed_tick <= since:
+                continue  # gone from the client before the token: late changes do not matter
+            # A thread deleted since: its deleted hint, and (as tombstones) only the messages
+            # and notes that changed since the token for another reason.
+            entries += [m for m in t.messages if m.tick > since]
+            entries += [n for n in t.notes if n.tick > since]
+        return sort_entries(entries)
+
+    def open_timelines(self, actor: str) -> list[MMessage | MNote | MHint]:
+        """Every open thread's alive timeline the actor may see (what a client converges to)."""
+        result = self.entries_full(actor, "Accessible", None)
+        assert isinstance(result, Ok) and isinstance(result.value, list)
+        return result.value
+
     # --- directory ------------------------------------------------------------------------------
     def _follow(self, threads: list[MThread], reason: str | None) -> Ok:
         events: list[tuple[str, str]] = []
@@ -398,13 +1046,11 @@ class Model:
                 events += self.materialise(t)
                 continue
             if reason is None:
-                t.assignee = None
+                self._assigned(t, None, None)
                 events.append(("ThreadAssigned", t.id))
             else:
-                t.status, t.reason, t.assignee = RESOLVED, reason, None
+                self._resolved(t, reason, None)
                 events.append(("ThreadResolved", t.id))
-            t.modified = self.now
-            t.changes += 1
             changed.append(t.id)
         return Ok(sorted(changed), tuple(events))
 
@@ -467,3 +1113,15 @@ class Model:
             return Err("ResourceNotFound")
         resource.handlers[handler] = name
         return Ok()
+
+
+def sort_entries(entries: list[MMessage | MNote | MHint]) -> list[MMessage | MNote | MHint]:
+    """E1's order: last modification descending, ties by id descending."""
+    return sorted(entries, key=lambda e: (modified_of(e), e.id), reverse=True)
+
+
+def modified_of(entry: MMessage | MNote | MHint) -> datetime:
+    if isinstance(entry, MHint):
+        return entry.at
+    assert entry.modified is not None
+    return entry.modified

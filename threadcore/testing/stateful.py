@@ -1,8 +1,10 @@
 """The stateful property test: the real ``Inbox`` and the reference model, side by side.
 
 :class:`InboxMachine` drives both with random receive / send / assign / resolve / delete / expire /
-clock / directory steps over a few resources, handlers and numbers, compares every result, every
-error code and every emitted event, and checks every invariant after every step. It is shipped in
+clock / directory steps over a few resources, handlers and numbers, and (issue 5) delivery
+callbacks, classifications, message deletion, drafts, notes, opt-out keywords, message and note
+lists and entries syncs; it compares every result, every error code and every emitted event, and
+checks every invariant after every step. It is shipped in
 the package so that every repository adapter (and an integrator's own) runs the same machine::
 
     class SQLiteMachine(InboxMachine):
@@ -17,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from hypothesis import note
@@ -33,13 +36,38 @@ from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.clock import ManualClock
 from threadcore.domain.errors import ThreadcoreError
-from threadcore.domain.model import Availability, Handler, Policy, Resource, Thread, ThreadStatus
-from threadcore.domain.queries import SyncType, ThreadFilter
+from threadcore.domain.model import (
+    Availability,
+    DeliveryStatus,
+    Entry,
+    EntryScope,
+    EntryType,
+    Handler,
+    Message,
+    Note,
+    Policy,
+    Resource,
+    Thread,
+    ThreadStatus,
+    ThreadUser,
+)
+from threadcore.domain.queries import MessageFilter, NoteFilter, SyncType, ThreadFilter
 from threadcore.domain.transitions import effective
 from threadcore.ids import SequentialIds
 from threadcore.inbox import Inbox
-from threadcore.ports import Repository
-from threadcore.testing.model import Err, Model, MResource, MThread, Ok
+from threadcore.ports import NoteQuery, Repository
+from threadcore.testing.model import (
+    Err,
+    MDraft,
+    MHint,
+    MMessage,
+    MNote,
+    Model,
+    MResource,
+    MThread,
+    Ok,
+    keyword_of,
+)
 
 __all__ = ["InboxMachine"]
 
@@ -58,14 +86,72 @@ RESOURCES: dict[str, tuple[str, list[str], list[str]]] = {
 }
 
 bodies = st.sampled_from(["Hi", "Thanks", "You can close this case.", "ok?"])
+#: What guests text: plain bodies, carrier keywords in odd case and whitespace, and near misses.
+inbound_bodies = st.one_of(
+    bodies,
+    st.sampled_from(
+        [
+            "STOP",
+            "stop",
+            " Stop\n",
+            "\tquit ",
+            "UNSUBSCRIBE",
+            "StopAll",
+            "optout",
+            "START",
+            " yes",
+            "Unstop",
+            "help",
+            "INFO ",
+            "STOP PLEASE",
+            "stop.",
+            "S TOP",
+            "please stop",
+            "HELP ME",
+            "started",
+        ]
+    ),
+)
+attachment_lists = st.sampled_from(
+    [
+        (),
+        (),
+        (),
+        ("https://img.example/a.png",),
+        ("https://img.example/a.png", "http://img.example/b.jpg"),
+    ]
+)
+sources = st.sampled_from([None, None, "app", "api", "workflow", "campaign", "bulk_actions"])
+note_texts = st.sampled_from(["Called back", "VIP", "Refund pending", "Called back"])
+#: The true paths a sent message may take (the carrier reports each step, late or twice).
+DELIVERY_PATHS = [
+    ("Sent", "Delivered", "Read"),
+    ("Sent", "Delivered"),
+    ("Sent",),
+    ("SendingFailed",),
+    ("Sent", "DeliveryFailed"),
+    ("Delivered", "Read"),
+    ("DeliveryFailed",),
+    ("Read",),
+    (),
+]
+ALL_STATUSES = [s.value for s in DeliveryStatus]
+ENTRY_ACTORS = ["101", "103", "104"]
 # Mostly no provider id; when there is one, repeats (retried webhooks) and reuse happen.
 provider_ids = st.sampled_from([None, None, None, "p1", "p2", "p3", "p4", "p5", "p6"])
 owner_numbers = st.sampled_from([N1, N1, N2, N3, N4])
 actors = st.sampled_from(ACTORS)
 steps = st.sampled_from(
-    [timedelta(0), timedelta(seconds=1), timedelta(minutes=10), timedelta(hours=1),
-     timedelta(hours=5), timedelta(hours=71), timedelta(hours=73)]
-)  # fmt: skip
+    [
+        timedelta(0),
+        timedelta(seconds=1),
+        timedelta(minutes=10),
+        timedelta(hours=1),
+        timedelta(hours=5),
+        timedelta(hours=71),
+        timedelta(hours=73),
+    ]
+)
 
 
 def _resource(extension_id: str) -> Resource:
@@ -104,6 +190,190 @@ class _Client:
         self.store: dict[str, Thread] = {}
 
 
+class _EntriesClient:
+    """An entries sync client (E4): the open threads' alive entries it keeps, its last token,
+    and the model's tick when the token was issued."""
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+        self.issued: datetime | None = None
+        self.tick = 0
+        self.handled: frozenset[str] = frozenset()
+        self.store: dict[str, Entry] = {}
+
+
+def _ext(user: ThreadUser | None) -> str | None:
+    return None if user is None else user.extension_id
+
+
+def message_record(m: Message) -> tuple[object, ...]:
+    """Everything a reader sees of a message (or draft), as one comparable value."""
+    return (
+        m.id,
+        m.thread_id,
+        m.direction.value,
+        m.body,
+        _ext(m.author),
+        m.availability.value,
+        m.created_at,
+        m.last_modified_at,
+        m.status.value,
+        m.sent_at,
+        m.delivered_at,
+        m.read_at,
+        m.error_code,
+        None if m.keyword is None else m.keyword.value,
+        tuple(m.attachments),
+        m.is_automated,
+        None if m.source is None else m.source.value,
+        [c.classification for c in m.classifications],
+        m.version,
+    )
+
+
+def model_message_record(m: MMessage) -> tuple[object, ...]:
+    return (
+        m.id,
+        m.thread_id,
+        m.direction,
+        m.body,
+        m.author,
+        "Alive" if m.alive else "Deleted",
+        m.created,
+        m.modified,
+        m.status,
+        m.sent_at,
+        m.delivered_at,
+        m.read_at,
+        m.error_code,
+        m.keyword,
+        m.attachments,
+        m.is_automated,
+        m.source,
+        list(m.classifications),
+        m.version,
+    )
+
+
+def model_draft_record(d: MDraft) -> tuple[object, ...]:
+    return (
+        d.id,
+        d.thread_id,
+        "Outbound",
+        d.body,
+        d.author,
+        "Alive",
+        d.created,
+        d.modified,
+        "Draft",
+        None,
+        None,
+        None,
+        None,
+        None,
+        d.attachments,
+        d.is_automated,
+        d.source,
+        [],
+        d.version,
+    )
+
+
+def note_record(n: Note) -> tuple[object, ...]:
+    return (
+        n.id,
+        n.thread_id,
+        n.author.extension_id,
+        n.text,
+        n.availability.value,
+        n.creation_time,
+        n.last_modified_time,
+        n.version,
+    )
+
+
+def model_note_record(n: MNote) -> tuple[object, ...]:
+    return (
+        n.id,
+        n.thread_id,
+        n.author,
+        n.text,
+        "Alive" if n.alive else "Deleted",
+        n.created,
+        n.modified,
+        n.version,
+    )
+
+
+def entry_record(e: Entry) -> tuple[object, ...]:
+    """What an entry says, by kind (a deleted entry carries only its identifying fields)."""
+    head = (e.record_type.value, e.id, e.thread_id, e.availability.value, e.last_modified_time)
+    kind = e.record_type
+    if kind is EntryType.ALIVE_MESSAGE:
+        return (
+            *head,
+            e.creation_time,
+            None if e.direction is None else e.direction.value,
+            None if e.message_status is None else e.message_status.value,
+            e.text,
+            tuple(e.attachments),
+            _ext(e.author),
+        )
+    if kind is EntryType.ALIVE_NOTE:
+        return (*head, e.creation_time, e.text, _ext(e.author))
+    if kind in (EntryType.DELETED_MESSAGE, EntryType.DELETED_NOTE):
+        return (*head, e.text or None, tuple(e.attachments))
+    return (
+        *head,
+        e.creation_time,
+        _ext(e.initiator),
+        _ext(e.assignee),
+        _ext(e.previous_assignee),
+        None if e.status_reason is None else e.status_reason.value,
+    )
+
+
+def model_entry_record(e: MMessage | MNote | MHint) -> tuple[object, ...]:
+    if isinstance(e, MMessage):
+        if not e.alive:
+            return ("DeletedMessage", e.id, e.thread_id, "Deleted", e.modified, None, ())
+        return (
+            "AliveMessage",
+            e.id,
+            e.thread_id,
+            "Alive",
+            e.modified,
+            e.created,
+            e.direction,
+            e.status,
+            e.body,
+            e.attachments,
+            e.author,
+        )
+    if isinstance(e, MNote):
+        if not e.alive:
+            return ("DeletedNote", e.id, e.thread_id, "Deleted", e.modified, None, ())
+        return ("AliveNote", e.id, e.thread_id, "Alive", e.modified, e.created, e.text, e.author)
+    kind = {
+        "created": "ThreadCreatedHint",
+        "assigned": "ThreadAssignedHint",
+        "resolved": "ThreadResolvedHint",
+        "deleted": "ThreadDeletedHint",
+    }[e.kind]
+    return (
+        kind,
+        e.id,
+        e.thread_id,
+        "Alive",
+        e.at,
+        e.at,
+        e.initiator,
+        e.assignee,
+        e.previous,
+        e.reason,
+    )
+
+
 def _has_threads(machine: InboxMachine) -> bool:
     return machine.model is not None and bool(machine.model.threads)
 
@@ -128,6 +398,12 @@ class InboxMachine(RuleBasedStateMachine):
         # One sync client per actor: its token, what the model saw when the token was issued
         # (resources handled, every visible record) and the copy of open threads it keeps.
         self.clients: dict[str, _Client] = {}
+        # One entries sync client per actor (E4).
+        self.entry_clients: dict[str, _EntriesClient] = {}
+        # The delivery reports still to come for each outbound message: its true path, shuffled
+        # and duplicated; and the path itself (its last status is where the message must end).
+        self.reports: dict[str, list[str]] = {}
+        self.paths: dict[str, tuple[str, ...]] = {}
 
     # --- hooks for adapters ---------------------------------------------------------------------
     #: How long to wait for a step's events to reach the feed (seconds): a feed may deliver
@@ -163,8 +439,16 @@ class InboxMachine(RuleBasedStateMachine):
         assert self.model is not None
         return self.model
 
-    def check_events(self, expected: tuple[tuple[str, str], ...]) -> None:
-        """The events the step stored are exactly the ones the model expects."""
+    def check_events(
+        self, expected: tuple[tuple[str, str], ...], may_expire: tuple[str, ...] = ()
+    ) -> None:
+        """The events the step stored are exactly the ones the model expects.
+
+        ``may_expire`` names threads the step touched without changing their record (a delivery
+        report, a classification, a draft discarded): R10 lets such a command write a due thread's
+        expiry or leave it to the sweep (readers see the same either way), so a
+        ``ThreadResolved`` for one of them is accepted, and the model writes the expiry too.
+        """
         new = self.real.events(after=self.events_seen, limit=10_000)
         deadline = time.monotonic() + self.feed_patience
         while len(new) < len(expected) and time.monotonic() < deadline:
@@ -174,7 +458,18 @@ class InboxMachine(RuleBasedStateMachine):
         if new:  # follow the positions handed out: they need not be 1, 2, 3 ...
             self.events_seen = new[-1][0]
         got = sorted((type(event).__name__, event.thread_id) for _, event in new)
+        extra = sorted(set(got) - set(expected))
+        if extra and all(
+            kind == "ThreadResolved" and tid in may_expire and self.ref.due(self.ref.threads[tid])
+            for kind, tid in extra
+        ):
+            for _, tid in extra:
+                self.ref.materialise(self.ref.threads[tid])
+            expected = (*expected, *extra)
         assert got == sorted(expected), f"events: inbox {got}, model {sorted(expected)}"
+        for position, event in new:
+            if type(event).__name__ == "ThreadAssigned":
+                self.ref.name_assigned_hint(event.thread_id, position)
 
     def compare(self, real: Outcome, expected: Ok | Err) -> Any:
         note(f"  inbox -> {real[0]} {real[1]!r:.120}; model -> {expected!r:.120}")
@@ -185,8 +480,25 @@ class InboxMachine(RuleBasedStateMachine):
         assert real[0] == "ok", f"inbox refused with {real[1]}, model accepted"
         return real[1]
 
-    def pick_thread(self, data: st.DataObject) -> str:
-        return data.draw(st.sampled_from([*self.ref.threads, "no-such-thread"]))
+    def pick_thread(self, data: st.DataObject, open_mostly: bool = False) -> str:
+        """Any thread (or an unknown id); with ``open_mostly``, an open one two times in three
+        (commands that need an open thread would otherwise mostly test refusals)."""
+        every = st.sampled_from([*self.ref.threads, "no-such-thread"])
+        if open_mostly:
+            open_now = [t.id for t in self.ref.threads.values()
+                        if self.ref.view(t).status == "Open" and t.alive]  # fmt: skip
+            if open_now and data.draw(st.integers(0, 2)) > 0:
+                return data.draw(st.sampled_from(open_now))
+        return data.draw(every)
+
+    def pick_pair(self, data: st.DataObject) -> tuple[str, str]:
+        """An owner and guest number; an opted-out pair half the time when there is one."""
+        opted = sorted(pair for pair, out in self.ref.opted.items() if out)
+        use_opted: bool = bool(opted) and data.draw(st.booleans())
+        if use_opted:
+            owner, guest = data.draw(st.sampled_from(opted))
+            return owner, guest
+        return data.draw(owner_numbers), data.draw(st.sampled_from(GUESTS))
 
     def pick_actor(self, data: st.DataObject, thread_id: str | None = None,
                    owner: str | None = None) -> str:  # fmt: skip
@@ -217,6 +529,9 @@ class InboxMachine(RuleBasedStateMachine):
         owner: str | None = None,
         guest: str | None = None,
         thread_id: str | None = None,
+        attachments: tuple[str, ...] = (),
+        is_automated: bool = False,
+        source: str | None = None,
     ) -> None:
         plan = self.ref.plan_message(direction, actor, body, pid, owner, guest, thread_id)
         message = self.compare(_call(run), plan)
@@ -242,8 +557,12 @@ class InboxMachine(RuleBasedStateMachine):
             message.thread_id,
             owner,
             guest,
+            attachments,
+            is_automated,
+            source,
         )
         self.check_events(done.events)
+        self.assert_message(message)
 
     # --- setup ----------------------------------------------------------------------------------
     @initialize(claim_on_send=st.booleans())
@@ -251,30 +570,58 @@ class InboxMachine(RuleBasedStateMachine):
         note(f"claim_on_send={claim_on_send}")
         self.inbox = self.make_inbox(Policy(ttl=TTL, claim_on_send=claim_on_send))
         self.model = Model([_model_resource(Q1), _model_resource(Q2)], TTL, claim_on_send)
-        self.model.now = self.clock.now()
+        self.model.set_now(self.clock.now())
 
     # --- messages -------------------------------------------------------------------------------
-    @rule(owner=owner_numbers, guest=st.sampled_from(GUESTS), body=bodies,
-          pid=provider_ids)  # fmt: skip
-    def receive(self, owner: str, guest: str, body: str, pid: str | None) -> None:
+    @rule(
+        owner=owner_numbers,
+        guest=st.sampled_from(GUESTS),
+        body=inbound_bodies,
+        pid=provider_ids,
+        attachments=attachment_lists,
+    )
+    def receive(
+        self, owner: str, guest: str, body: str, pid: str | None, attachments: tuple[str, ...]
+    ) -> None:
+        note(f"keyword: {keyword_of(body)}")
         self.message_step(
             "Inbound",
             None,
             body,
             pid,
             lambda: self.real.receive(
-                owner_number=owner, guest_number=guest, body=body, provider_message_id=pid
+                owner_number=owner,
+                guest_number=guest,
+                body=body,
+                provider_message_id=pid,
+                attachments=attachments,
             ),
             owner=owner,
             guest=guest,
+            attachments=attachments,
         )
 
-    @rule(data=st.data(), owner=owner_numbers, guest=st.sampled_from(GUESTS),
-          body=bodies, pid=provider_ids)  # fmt: skip
+    @rule(
+        data=st.data(),
+        body=bodies,
+        pid=provider_ids,
+        attachments=attachment_lists,
+        automated=st.booleans(),
+        source=sources,
+    )
     def send_to_pair(
-        self, data: st.DataObject, owner: str, guest: str, body: str, pid: str | None
+        self,
+        data: st.DataObject,
+        body: str,
+        pid: str | None,
+        attachments: tuple[str, ...],
+        automated: bool,
+        source: str | None,
     ) -> None:
-        actor = self.pick_actor(data, owner=owner)
+        owner, guest = self.pick_pair(data)
+        current = self.ref.open_for_pair(owner, guest)
+        actor = self.pick_actor(data, current.id if current else None, owner=owner)
+        note(f"{owner} -> {guest}; opted out: {self.ref.is_opted_out(owner, guest)}")
         self.message_step(
             "Outbound",
             actor,
@@ -286,15 +633,21 @@ class InboxMachine(RuleBasedStateMachine):
                 guest_number=guest,
                 body=body,
                 provider_message_id=pid,
+                attachments=attachments,
+                is_automated=automated,
+                source=source,
             ),
             owner=owner,
             guest=guest,
+            attachments=attachments,
+            is_automated=automated,
+            source=source,
         )
 
     @precondition(_has_threads)
     @rule(data=st.data(), body=bodies, pid=provider_ids)
     def send_on_thread(self, data: st.DataObject, body: str, pid: str | None) -> None:
-        thread_id = self.pick_thread(data)
+        thread_id = self.pick_thread(data, open_mostly=True)
         actor = self.pick_actor(data, thread_id)
         self.message_step(
             "Outbound",
@@ -350,7 +703,7 @@ class InboxMachine(RuleBasedStateMachine):
     @rule(delta=steps)
     def advance(self, delta: timedelta) -> None:
         self.clock.advance(delta)
-        self.ref.now = self.clock.now()
+        self.ref.set_now(self.clock.now())
 
     @precondition(_has_threads)
     @rule(data=st.data(), offset=st.sampled_from([timedelta(0), timedelta(microseconds=-1)]))
@@ -361,7 +714,7 @@ class InboxMachine(RuleBasedStateMachine):
         target = thread.latest + TTL + offset
         if target > self.clock.now():
             self.clock.set(target)
-            self.ref.now = target
+            self.ref.set_now(target)
 
     # --- queries --------------------------------------------------------------------------------
     @precondition(_has_threads)
@@ -381,6 +734,24 @@ class InboxMachine(RuleBasedStateMachine):
         found = self.compare(real, expected)
         if found is not None:
             assert [m.id for m in found] == expected.value  # type: ignore[union-attr]
+            drafts = {d.id for d in self.ref.all_drafts()}
+            assert not drafts & {m.id for m in found}, "a draft is listed with the messages"
+            for m in found:
+                self.assert_message(m)
+        if self.ref.all_messages() or self.ref.all_drafts():
+            message_id = self.pick_message(data)
+            real = _call(lambda: self.real.message(message_id, actor=actor))
+            message = self.compare(real, self.ref.message(message_id, actor))
+            if message is not None:
+                self.assert_message(message)
+        thread = self.ref.threads.get(thread_id)
+        if thread is not None and actor in self.ref.handled(actor) | {actor}:
+            resource = self.ref.owner_of(thread.owner)
+            if resource is not None and actor in resource.handlers:
+                opted = self.real.opted_out(
+                    actor=actor, owner_number=thread.owner, guest_number=thread.guest
+                )
+                assert opted == self.ref.is_opted_out(thread.owner, thread.guest)
 
     @rule(
         data=st.data(),
@@ -502,14 +873,514 @@ class InboxMachine(RuleBasedStateMachine):
         fresh = self.real.sync(actor=actor, sync_type=SyncType.FULL)
         assert client.store == {t.id: t for t in fresh.records}, "the sync client diverged"
 
+    # --- issue 5: delivery reports, classification, message deletion ---------------------------
+    def assert_message(self, real: Message) -> None:
+        """A message the inbox handed out equals the model's record of it."""
+        model = self.ref.find_message(real.id)
+        assert model is not None, f"the inbox returned an unknown message {real.id}"
+        assert message_record(real) == model_message_record(model), (
+            message_record(real),
+            model_message_record(model),
+        )
+
+    def pick_message(self, data: st.DataObject, outbound: bool = False) -> str:
+        """Mostly a message the model knows (outbound ones if asked), sometimes a draft or an
+        unknown id."""
+        messages = self.ref.all_messages()
+        if outbound:
+            messages = [m for m in messages if m.direction == "Outbound"] or messages
+        choices = [m.id for m in messages]
+        drafts = [d.id for d in self.ref.all_drafts()]
+        return data.draw(
+            st.sampled_from(choices)
+            if choices
+            else st.just("no-such-message") | st.sampled_from([*drafts, "no-such-message"])
+        )
+
+    @precondition(lambda self: self.model is not None and bool(self.ref.all_messages()))
+    @rule(data=st.data())
+    def deliver(self, data: st.DataObject) -> None:
+        """A carrier's delivery callbacks for one message: its true path's reports, shuffled
+        and duplicated, arrive one to three at a time; now and then an impossible, invalid or
+        misdirected report (an inbound message, a draft, an unknown id)."""
+        message_id = self.pick_message(data, outbound=True)
+        model = self.ref.find_message(message_id)
+        if model is not None and model.direction == "Outbound" and message_id not in self.reports:
+            path = data.draw(st.sampled_from(DELIVERY_PATHS))
+            extra = data.draw(st.lists(st.sampled_from(["Queued", *path]), max_size=3))
+            self.paths[message_id] = path
+            self.reports[message_id] = data.draw(st.permutations([*path, *extra]))
+            note(f"  {message_id} goes {path}; reports {self.reports[message_id]}")
+        pending = self.reports.get(message_id, [])
+        for _ in range(data.draw(st.integers(1, 3))):
+            if pending and data.draw(st.integers(0, 5)) > 0:
+                status = pending.pop(0)
+            else:
+                status = data.draw(st.sampled_from(ALL_STATUSES))
+                self.paths.pop(message_id, None)  # off its path: no claim on where it ends
+            at = data.draw(st.sampled_from([None, None, self.clock.now() - timedelta(seconds=30)]))
+            error = data.draw(st.sampled_from([None, "30007"]))
+            note(f"record_delivery({message_id}, {status}, at={at}, error_code={error})")
+            real = _call(partial(self.real.record_delivery, message_id, status, at, error))
+            expected = self.ref.record_delivery(message_id, status, at, error)
+            found = self.compare(real, expected)
+            if found is None:
+                continue
+            assert isinstance(expected, Ok)
+            self.check_events(expected.events, may_expire=(found.thread_id,))
+            self.assert_message(found)
+        if model is not None and message_id in self.paths and not pending and model.alive:
+            path = self.paths[message_id]
+            if path:  # every report arrived: the message is as far as its path went
+                assert model.status == path[-1], (model.status, path)
+
+    @precondition(lambda self: self.model is not None and bool(self.ref.all_messages()))
+    @rule(
+        data=st.data(),
+        label=st.sampled_from(["billing", "spam", "urgent"]),
+        automated=st.booleans(),
+    )
+    def classify(self, data: st.DataObject, label: str, automated: bool) -> None:
+        message_id = self.pick_message(data)
+        thread = self.ref.thread_of(message_id) if self.ref.find_message(message_id) else None
+        actor = None if automated else self.pick_actor(data, thread.id if thread else None)
+        real = _call(
+            lambda: self.real.classify(
+                message_id, classification=label, confidence=0.9, reason="model", actor=actor
+            )
+        )
+        expected = self.ref.classify(message_id, label, actor)
+        found = self.compare(real, expected)
+        if found is not None:
+            assert isinstance(expected, Ok)
+            self.check_events(expected.events, may_expire=(found.thread_id,))
+            self.assert_message(found)
+            newest = found.classifications[-1]
+            assert (newest.classification, newest.confidence, newest.reason) == (
+                label,
+                0.9,
+                "model",
+            )
+            assert newest.created_at == self.clock.now()
+            ids = [c.id for c in found.classifications]
+            assert len(set(ids)) == len(ids), "classification ids repeat"
+
+    @precondition(lambda self: self.model is not None and bool(self.ref.all_messages()))
+    @rule(data=st.data())
+    def delete_messages(self, data: st.DataObject) -> None:
+        """Delete one message or several (repeats, tombstones, drafts and unknown ids included:
+        one bad id refuses the whole call)."""
+        known = [m.id for m in self.ref.all_messages()]
+        drafts = [d.id for d in self.ref.all_drafts()]
+        one = st.sampled_from(known) | st.sampled_from([*drafts, "no-such-message"])
+        ids = data.draw(
+            st.lists(st.sampled_from(known), min_size=1, max_size=3)
+            | st.lists(one, min_size=0, max_size=3)
+        )
+        first = self.ref.find_message(ids[0]) if ids else None
+        actor = self.pick_actor(data, first.thread_id if first else None)
+        real = _call(lambda: self.real.delete_messages(ids, actor=actor))
+        expected = self.ref.delete_messages(ids, actor)
+        found = self.compare(real, expected)
+        if found is None:
+            return
+        assert isinstance(expected, Ok) and isinstance(expected.value, list)
+        assert [m.id for m in found] == [m.id for m in expected.value]
+        self.check_events(expected.events, may_expire=tuple({m.thread_id for m in found}))
+        for message in found:
+            self.assert_message(message)
+
+    # --- issue 5: drafts ------------------------------------------------------------------------
+    def assert_draft(self, real: Message) -> None:
+        model = self.ref.find_draft(real.id)
+        assert model is not None, f"the inbox returned an unknown draft {real.id}"
+        assert message_record(real) == model_draft_record(model), (
+            message_record(real),
+            model_draft_record(model),
+        )
+
+    @precondition(_has_threads)
+    @rule(
+        data=st.data(),
+        command=st.sampled_from(["save", "save", "change", "send", "send", "discard", "list"]),
+        body=bodies,
+        attachments=attachment_lists,
+        automated=st.booleans(),
+        source=sources,
+    )
+    def draft(
+        self,
+        data: st.DataObject,
+        command: str,
+        body: str,
+        attachments: tuple[str, ...],
+        automated: bool,
+        source: str | None,
+    ) -> None:
+        """Save, change, send or discard a draft, or list a thread's drafts (on open, resolved
+        and deleted threads, by the assignee, other handlers and outsiders)."""
+        drafts = [d.id for d in self.ref.all_drafts()]
+        if command in ("change", "send", "discard") and not drafts:
+            command = "save"
+        if command in ("change", "send", "discard"):
+            draft_id = data.draw(st.sampled_from([*drafts, "no-such-draft"]))
+            model = self.ref.find_draft(draft_id)
+            thread_id = model.thread_id if model is not None else self.pick_thread(data)
+        else:
+            thread_id, draft_id = self.pick_thread(data, open_mostly=True), None
+        actor = self.pick_actor(data, thread_id)
+        if command in ("save", "change"):
+
+            def run() -> Message:
+                return self.real.save_draft(
+                    thread_id,
+                    actor=actor,
+                    body=body,
+                    attachments=attachments,
+                    is_automated=automated,
+                    source=source,
+                    draft_id=draft_id,
+                )
+
+            expected = self.ref.save_draft(
+                thread_id, actor, body, attachments, automated, source, draft_id
+            )
+            found = self.compare(_call(run), expected)
+            if found is None:
+                return
+            assert isinstance(expected, Ok)
+            if expected.value == ("new", None):
+                assert found.id != draft_id
+                expected = self.ref.add_draft(
+                    found.id, thread_id, actor, body, attachments, automated, source
+                )
+            else:
+                assert found.id == draft_id
+            self.check_events(expected.events)
+            self.assert_draft(found)
+        elif command == "send":
+            assert draft_id is not None
+            sent_id = draft_id
+            expected = self.ref.plan_send_draft(sent_id, actor)
+            found = self.compare(
+                _call(lambda: self.real.send_draft(sent_id, actor=actor)), expected
+            )
+            if found is None:
+                return
+            assert found.id != sent_id, "a sent draft kept its id"
+            assert found.id not in {m.id for m in self.ref.all_messages()}
+            done = self.ref.apply_send_draft(sent_id, actor, found.id)
+            self.check_events(done.events)
+            self.assert_message(found)
+        elif command == "discard":
+            assert draft_id is not None
+            gone_id = draft_id
+            expected = self.ref.discard_draft(gone_id, actor)
+            found = self.compare(
+                _call(lambda: self.real.discard_draft(gone_id, actor=actor)), expected
+            )
+            if found is None:
+                return
+            assert isinstance(expected, Ok)
+            assert found.id == gone_id
+            self.check_events(expected.events, may_expire=(found.thread_id,))
+        else:
+            expected = self.ref.drafts(thread_id, actor)
+            found = self.compare(_call(lambda: self.real.drafts(thread_id, actor=actor)), expected)
+            if found is not None:
+                assert [d.id for d in found] == expected.value  # type: ignore[union-attr]
+                for d in found:
+                    self.assert_draft(d)
+
+    # --- issue 5: notes -------------------------------------------------------------------------
+    def assert_note(self, real: Note) -> None:
+        model = self.ref.find_note(real.id)
+        assert model is not None, f"the inbox returned an unknown note {real.id}"
+        assert note_record(real) == model_note_record(model), (
+            note_record(real),
+            model_note_record(model),
+        )
+
+    @precondition(_has_threads)
+    @rule(
+        data=st.data(),
+        command=st.sampled_from(["add", "add", "edit", "delete", "list"]),
+        text=note_texts,
+    )
+    def notes(self, data: st.DataObject, command: str, text: str) -> None:
+        """Add, edit or delete notes (by their author or someone else, on open, resolved and
+        deleted threads), or walk a note list with random filters."""
+        known = [n.id for n in self.ref.all_notes()]
+        if command == "add":
+            thread_id = self.pick_thread(data, open_mostly=True)
+            actor = self.pick_actor(data, thread_id)
+            expected: Ok | Err | None = self.ref.plan_note(thread_id, actor)
+            real = _call(lambda: self.real.add_note(thread_id, actor=actor, text=text))
+            found = self.compare(real, expected or Ok())
+            if found is None:
+                return
+            done = self.ref.add_note(found.id, thread_id, actor, text)
+            self.check_events(done.events)
+            self.assert_note(found)
+            return
+        if command == "list":
+            self.list_notes(data)
+            return
+        on_open = [n.id for n in self.ref.all_notes()
+                   if self.ref.view(self.ref.threads[n.thread_id]).status == "Open"
+                   and self.ref.threads[n.thread_id].alive]  # fmt: skip
+        pool = st.sampled_from([*known, "no-such-note"])
+        ids = data.draw(
+            st.lists(
+                st.sampled_from(on_open) | pool if on_open else pool,
+                min_size=command == "edit",
+                max_size=1 if command == "edit" else 3,
+            )
+        )
+        first = self.ref.find_note(ids[0]) if ids else None
+        actor = data.draw(
+            st.just(first.author) | st.just(self.pick_actor(data, first.thread_id))
+            if first is not None
+            else actors
+        )
+        if command == "edit":
+            real = _call(lambda: self.real.edit_note(ids[0], actor=actor, text=text))
+            expected = self.ref.edit_note(ids[0], actor, text)
+        else:
+            real = _call(lambda: self.real.delete_notes(ids, actor=actor))
+            expected = self.ref.delete_notes(ids, actor)
+        found = self.compare(real, expected)
+        if found is None:
+            return
+        assert isinstance(expected, Ok)
+        self.check_events(expected.events)
+        for n in found if isinstance(found, list) else [found]:
+            self.assert_note(n)
+
+    def list_notes(self, data: st.DataObject) -> None:
+        actor = self.pick_actor(data)
+        threads = [*self.ref.threads, "no-such-thread"]
+        notes = [n.id for n in self.ref.all_notes()] or ["no-such-note"]
+        thread_ids = data.draw(st.none() | st.lists(st.sampled_from(threads), min_size=1))
+        note_ids = data.draw(st.none() | st.lists(st.sampled_from(notes), min_size=1))
+        owner_ids = data.draw(st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1))
+        availability = data.draw(st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")]))
+        per_page = data.draw(st.integers(1, 4))
+        flt = NoteFilter(
+            thread_ids=thread_ids,
+            note_ids=note_ids,
+            owner_extension_ids=owner_ids,
+            availability=availability,
+        )
+        expected = self.ref.list_note_ids(
+            actor, thread_ids, note_ids, owner_ids, tuple(a == "Alive" for a in availability)
+        )
+        walked = self.walk(
+            lambda token: _call(
+                lambda: self.real.list_notes(
+                    actor=actor, filter=flt, per_page=per_page, page_token=token
+                )
+            ),
+            expected,
+            per_page,
+        )
+        for n in walked:
+            self.assert_note(n)
+
+    def walk(
+        self, page: Callable[[str | None], Outcome], expected: Ok | Err, per_page: int
+    ) -> list[Any]:
+        """A token walk to its end, page by page, against the model's list of ids."""
+        walked: list[Any] = []
+        token: str | None = None
+        while True:
+            found = self.compare(page(token), expected)
+            if found is None:
+                return []
+            assert len(found) <= per_page
+            walked.extend(found)
+            token = found.next_page_token
+            if token is None:
+                break
+            assert len(found) == per_page
+        assert isinstance(expected, Ok)
+        assert [r.id for r in walked] == expected.value, (
+            [r.id for r in walked],
+            expected.value,
+        )
+        return walked
+
+    # --- issue 5: message lists and reads -------------------------------------------------------
+    @rule(
+        data=st.data(),
+        status=st.sampled_from([None, "Open", "Resolved"]),
+        per_page=st.integers(1, 5),
+    )
+    def list_messages(self, data: st.DataObject, status: str | None, per_page: int) -> None:
+        """A token walk of ``list_messages`` with random filters, against the model."""
+        actor = self.pick_actor(data)
+        threads = [*self.ref.threads, "no-such-thread"]
+        known = [m.id for m in self.ref.all_messages()] + [d.id for d in self.ref.all_drafts()]
+        thread_ids = data.draw(st.none() | st.lists(st.sampled_from(threads), min_size=1))
+        message_ids = data.draw(
+            st.none() | st.lists(st.sampled_from(known or ["no-such-message"]), min_size=1)
+        )
+        owner_ids = data.draw(st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1))
+        availability = data.draw(st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")]))
+        times = sorted({m.created for m in self.ref.all_messages() if m.created} | {START})
+        created_from = data.draw(st.none() | st.sampled_from(times))
+        created_to = data.draw(st.none() | st.sampled_from(times))
+        if created_from is not None and created_to is not None and created_from > created_to:
+            created_from, created_to = created_to, created_from
+        flt = MessageFilter(
+            thread_ids=thread_ids,
+            message_ids=message_ids,
+            thread_status=status,
+            owner_extension_ids=owner_ids,
+            availability=availability,
+            creation_time_from=created_from,
+            creation_time_to=created_to,
+        )
+        expected = self.ref.list_message_ids(
+            actor,
+            thread_ids,
+            message_ids,
+            status,
+            owner_ids,
+            tuple(a == "Alive" for a in availability),
+            created_from,
+            created_to,
+        )
+        walked = self.walk(
+            lambda token: _call(
+                lambda: self.real.list_messages(
+                    actor=actor, filter=flt, per_page=per_page, page_token=token
+                )
+            ),
+            expected,
+            per_page,
+        )
+        for m in walked:
+            self.assert_message(m)
+
+    # --- issue 5: entries -----------------------------------------------------------------------
+    def assert_entries(self, real: Any, expected: list[MMessage | MNote | MHint]) -> None:
+        got = [entry_record(e) for e in real]
+        want = [model_entry_record(e) for e in expected]
+        assert got == want, f"entries: inbox {got}, model {want}"
+
+    @rule(data=st.data(), scope=st.sampled_from(list(EntryScope)))
+    def sync_entries_full(self, data: st.DataObject, scope: EntryScope) -> None:
+        """FSync of the entries timeline with each scope (Explicit with random thread ids)."""
+        actor = self.pick_actor(data)
+        thread_ids: list[str] | None = None
+        if scope is EntryScope.EXPLICIT or data.draw(st.integers(0, 9)) == 0:
+            thread_ids = data.draw(
+                st.lists(
+                    st.sampled_from([*self.ref.threads, "no-such-thread"]), min_size=1, max_size=3
+                )
+            )
+        real = _call(
+            lambda: self.real.sync_entries(actor=actor, scope=scope, thread_ids=thread_ids)
+        )
+        expected = self.ref.entries_full(actor, scope.value, thread_ids)
+        found = self.compare(real, expected)
+        if found is not None:
+            assert isinstance(expected, Ok) and isinstance(expected.value, list)
+            assert found.sync_type is SyncType.FULL
+            assert found.sync_time == self.clock.now()
+            self.assert_entries(found.records, expected.value)
+
+    @rule(data=st.data(), full=st.booleans())
+    def entries_client(self, data: st.DataObject, full: bool) -> None:
+        """E4: a client per actor applies FSync(Accessible), then ISyncs (each compared with the
+        model's changes since its token); it then holds what a fresh FSync returns, which is the
+        model's open timelines."""
+        actor = data.draw(st.sampled_from(ENTRY_ACTORS))
+        client = self.entry_clients.setdefault(actor, _EntriesClient())
+        now = self.clock.now()
+        if full or client.token is None:
+            result = self.real.sync_entries(actor=actor, scope=EntryScope.ACCESSIBLE)
+            self.assert_entries(result.records, self.ref.open_timelines(actor))
+            client.store = {e.id: e for e in result.records}
+        else:
+            wrong = data.draw(st.integers(0, 11))
+            if wrong == 0 and actor in self.clients and self.clients[actor].token is not None:
+                thread_token = self.clients[actor].token
+                real = _call(
+                    lambda: self.real.sync_entries(
+                        actor=actor, sync_type=SyncType.INCREMENTAL, sync_token=thread_token
+                    )
+                )
+                assert real == ("err", "InvalidSyncToken"), "a thread-sync token was accepted"
+                return
+            other = [c.token for a, c in self.entry_clients.items() if a != actor and c.token]
+            if wrong == 1 and other:
+                real = _call(
+                    lambda: self.real.sync_entries(
+                        actor=actor, sync_type=SyncType.INCREMENTAL, sync_token=other[0]
+                    )
+                )
+                assert real == ("err", "InvalidSyncToken"), "another actor's token was accepted"
+                return
+            assert client.issued is not None
+            invalid = (
+                client.handled != self.ref.handled(actor)
+                or now - client.issued > Policy().sync_token_max_age
+            )
+            real = _call(
+                lambda: self.real.sync_entries(
+                    actor=actor, sync_type=SyncType.INCREMENTAL, sync_token=client.token
+                )
+            )
+            if invalid:
+                assert real == ("err", "InvalidSyncToken"), real
+                client.token = None
+                return
+            assert real[0] == "ok", real
+            result = real[1]
+            assert result.sync_type is SyncType.INCREMENTAL
+            self.assert_entries(result.records, self.ref.entries_since(actor, client.tick))
+            dropped = set()
+            for e in result.records:
+                if e.record_type in (EntryType.ALIVE_MESSAGE, EntryType.ALIVE_NOTE):
+                    client.store[e.id] = e
+                elif e.record_type in (EntryType.DELETED_MESSAGE, EntryType.DELETED_NOTE):
+                    client.store.pop(e.id, None)
+                elif e.record_type in (
+                    EntryType.THREAD_RESOLVED_HINT,
+                    EntryType.THREAD_DELETED_HINT,
+                ):
+                    dropped.add(e.thread_id)
+            client.store = {k: e for k, e in client.store.items() if e.thread_id not in dropped}
+        assert result.sync_time == now
+        client.token, client.issued, client.tick = result.sync_token, now, self.ref.tick
+        client.handled = self.ref.handled(actor)
+        fresh = self.real.sync_entries(actor=actor, scope=EntryScope.ACCESSIBLE)
+        assert client.store == {e.id: e for e in fresh.records}, "the entries client diverged"
+        self.assert_entries(
+            sorted(client.store.values(), key=lambda e: (e.last_modified_time, e.id), reverse=True),
+            self.ref.open_timelines(actor),
+        )
+
     # --- directory ------------------------------------------------------------------------------
     @rule(
         data=st.data(),
-        change=st.sampled_from(["remove_handler", "add_handler", "add_handler",
-                                "remove_phone_number", "add_phone_number", "add_phone_number",
-                                "remove_resource", "add_resource", "add_resource"]),
+        change=st.sampled_from(
+            [
+                "remove_handler",
+                "add_handler",
+                "add_handler",
+                "remove_phone_number",
+                "add_phone_number",
+                "add_phone_number",
+                "remove_resource",
+                "add_resource",
+                "add_resource",
+            ]
+        ),
         resource=st.sampled_from([Q1, Q2]),
-    )  # fmt: skip
+    )
     def change_directory(self, data: st.DataObject, change: str, resource: str) -> None:
         """One directory change, and the threads that follow it."""
         expected: Ok | Err
@@ -583,15 +1454,80 @@ class InboxMachine(RuleBasedStateMachine):
 
     @invariant()
     def messages_match_the_model(self) -> None:
+        """Every stored message and draft equals the model's, field by field; every alive
+        thread's label follows its newest alive message (M5); no draft is a message."""
+        if self.model is None:
+            return
+        stored = self.stored()
+        with self.repository.unit_of_work() as uow:
+            for thread_id, model in self.ref.threads.items():
+                rows = uow.messages(thread_id)
+                real = [message_record(m) for m in rows if m.status is not DeliveryStatus.DRAFT]
+                expected = [model_message_record(m) for m in model.messages]
+                assert real == expected, (real, expected)
+                drafts = [
+                    message_record(m)
+                    for m in rows
+                    if m.status is DeliveryStatus.DRAFT and m.availability is Availability.ALIVE
+                ]
+                assert drafts == [model_draft_record(d) for d in model.drafts], (
+                    drafts,
+                    model.drafts,
+                )
+                if stored[thread_id].availability is Availability.ALIVE:
+                    texts = [
+                        m.body
+                        for m in rows
+                        if m.availability is Availability.ALIVE
+                        and m.status is not DeliveryStatus.DRAFT
+                        and m.body
+                    ]
+                    label = texts[-1] if texts else None
+                    assert stored[thread_id].label == label, "the label is not the newest text"
+
+    @invariant()
+    def notes_match_the_model(self) -> None:
+        """Every stored note equals the model's, field by field."""
+        if self.model is None:
+            return
+        query = NoteQuery(
+            owner_extension_ids=frozenset(RESOURCES), availability=frozenset(Availability)
+        )
+        with self.repository.unit_of_work() as uow:
+            real = sorted(note_record(n) for n in uow.find_notes(query, 100_000))
+        expected = sorted(model_note_record(n) for n in self.ref.all_notes())
+        assert real == expected, (real, expected)
+
+    @invariant()
+    def opt_out_is_stored_and_obeyed(self) -> None:
+        """The stored opt-out state of every pair is the model's (M7), and no outbound message
+        of a pair was stored while the pair was opted out."""
         if self.model is None:
             return
         with self.repository.unit_of_work() as uow:
-            for thread_id, model in self.ref.threads.items():
-                real = [(m.id, m.direction.value, m.body, m.availability.value)
-                        for m in uow.messages(thread_id)]  # fmt: skip
-                expected = [(m.id, m.direction, m.body, "Alive" if m.alive else "Deleted")
-                            for m in model.messages]  # fmt: skip
-                assert real == expected
+            for owner in OWNER_NUMBERS:
+                for guest in GUESTS:
+                    assert uow.opted_out(owner, guest) == self.ref.is_opted_out(owner, guest), (
+                        owner,
+                        guest,
+                    )
+        for m in self.ref.all_messages():
+            if m.direction != "Outbound":
+                continue
+            state = False
+            for seq, owner, guest, opted in self.ref.opt_log:
+                if seq < m.seq and (owner, guest) == (m.owner, m.guest):
+                    state = opted
+            assert not state, f"{m.id} was sent to {m.guest} from {m.owner} after an opt-out"
+
+    @invariant()
+    def entries_match_the_model(self) -> None:
+        """FSync(Accessible) of the entries timeline is the model's open timelines (for the
+        handler of both resources)."""
+        if self.model is None:
+            return
+        found = self.real.sync_entries(actor="103", scope=EntryScope.ACCESSIBLE)
+        self.assert_entries(found.records, self.ref.open_timelines("103"))
 
     @invariant()
     def one_open_thread_per_pair(self) -> None:
