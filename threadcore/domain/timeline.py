@@ -22,7 +22,7 @@ from threadcore.domain.model import (
 )
 
 __all__ = [
-        "expiry_hint",
+    "expiry_hint",
     "hint_entry",
     "hint_id",
     "message_entry",
