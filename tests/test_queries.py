@@ -70,7 +70,7 @@ def walk(inbox: Inbox, actor: str, per_page: int, filter: ThreadFilter | None = 
     token = None
     for _ in range(10_000):  # a cursor that does not move fails here instead of hanging
         page = inbox.list(actor=actor, filter=filter, per_page=per_page, page_token=token)
-        assert page.paging is None
+        assert page.paging == Paging(per_page)  # a token walk knows only its page size
         found.extend(ids(page))
         token = page.next_page_token
         if token is None:
@@ -110,7 +110,7 @@ def test_list_returns_the_threads_as_get_returns_them(inbox: Inbox, clock: Manua
     page = inbox.list(actor="101")
     assert list(page.records) == [inbox.get(a, actor="101"), inbox.get(b, actor="101")]
     assert page.next_page_token is None
-    assert page.paging is None
+    assert page.paging == Paging(100)
 
 
 def test_a_page_is_a_sequence_equal_to_the_list_of_its_records(inbox: Inbox) -> None:
@@ -478,7 +478,7 @@ def test_a_token_from_page_n_continues_after_that_page(inbox: Inbox) -> None:
     assert second.next_page_token is not None
     rest = inbox.list(actor="101", per_page=3, page_token=second.next_page_token)
     assert ids(rest) == made[6:9]
-    assert rest.paging is None
+    assert rest.paging == Paging(3)
 
 
 # === page-number paging =========================================================================
@@ -537,9 +537,9 @@ def test_page_number_paging_on_an_empty_result(inbox: Inbox) -> None:
     assert page.next_page_token is None
 
 
-def test_the_default_page_is_a_token_walk_without_paging(inbox: Inbox) -> None:
+def test_the_default_page_is_a_token_walk_with_only_its_size(inbox: Inbox) -> None:
     inbound(inbox, GUEST)
-    assert inbox.list(actor="101").paging is None
+    assert inbox.list(actor="101").paging == Paging(per_page=100)
 
 
 # === errors =====================================================================================

@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 from test_seed_sample import clock, replay_sample  # the sample's clock fixture and commands
 
-from threadcore import Inbox, InvalidSyncToken, ManualClock, NotAssignee, ThreadNotFound, wire
+from threadcore import (
+    Inbox,
+    InvalidSyncToken,
+    ManualClock,
+    NotAssignee,
+    Page,
+    ThreadNotFound,
+    wire,
+)
 from threadcore.domain.errors import WireFormatError
 from threadcore.domain.model import DeliveryStatus, Direction, Message, ThreadUser
 
@@ -420,10 +428,13 @@ def test_malformed_lists_name_the_record() -> None:
     assert paging.value.parameter == "paging.perPage"
 
 
-def test_a_token_walk_page_has_no_platform_list_shape(inbox: Inbox, clock: ManualClock) -> None:
+def test_a_token_walk_page_carries_only_its_size(inbox: Inbox, clock: ManualClock) -> None:
     replay_sample(inbox, clock)
+    body = wire.dump_thread_list(inbox.list(actor="101", per_page=2))
+    assert len(body["records"]) == 2
+    assert body["paging"] == {"perPage": 2}  # its place in the walk is not known
     with pytest.raises(WireFormatError) as caught:
-        wire.dump_thread_list(inbox.list(actor="101"))
+        wire.dump_thread_list(Page((), None, None))  # a page without any paging block
     assert caught.value.parameter == "page"
     empty = wire.dump_thread_list(inbox.list(actor="101", page=9))
     assert empty == {"records": [], "paging": {"perPage": 100}}

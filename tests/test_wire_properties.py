@@ -72,13 +72,15 @@ def threads(draw: st.DrawFn) -> Thread:
     )
 
 
+#: Keys the tests' path notation (``a.b[0]``) can address: not empty, no "." or "[".
+keys = texts.filter(lambda k: bool(k) and "." not in k and "[" not in k)
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**40), 2**40)
     | st.floats(allow_nan=False, allow_infinity=False)
     | texts,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
     max_leaves=4,
 )
 classifications = st.builds(
@@ -93,7 +95,7 @@ classifications = st.builds(
     language=st.none() | texts,
     action_recommendation=st.none() | texts,
     details=st.dictionaries(
-        texts.filter(lambda k: k not in CLASSIFICATION_KEYS), json_values, max_size=3
+        keys.filter(lambda k: k not in CLASSIFICATION_KEYS), json_values, max_size=3
     ),
 )
 

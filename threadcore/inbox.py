@@ -984,7 +984,9 @@ class Inbox:
                 if more
                 else None
             )
-            return Page(tuple(found), token)
+            if per_page is not None:
+                return Page(tuple(found), token, Paging(per_page))
+            return _numbered_page(found, 1, max(len(found), 1))  # all of them: one page
 
         return self._read(read)
 
@@ -1038,7 +1040,7 @@ class Inbox:
         if len(found) > per_page:
             last = found[per_page - 1]
             token = self._page_token("message-list", actor, fingerprint, last.created_at, last.id)
-        return Page(tuple(found[:per_page]), token)
+        return Page(tuple(found[:per_page]), token, Paging(per_page))
 
     def list_notes(
         self,
@@ -1074,7 +1076,7 @@ class Inbox:
         if len(found) > per_page:
             last = found[per_page - 1]
             token = self._page_token("note-list", actor, fingerprint, last.creation_time, last.id)
-        return Page(tuple(found[:per_page]), token)
+        return Page(tuple(found[:per_page]), token, Paging(per_page))
 
     def _page_after(
         self, kind: str, actor: str, fingerprint: str, page_token: str | None
@@ -1137,7 +1139,7 @@ class Inbox:
         def read(uow: UnitOfWork) -> tuple[list[Thread], bool, Paging | None]:
             if page is None:
                 found = uow.find_threads(query, per_page + 1)
-                return found[:per_page], len(found) > per_page, None
+                return found[:per_page], len(found) > per_page, Paging(per_page)
             offset = (page - 1) * per_page
             found = uow.find_threads(query, per_page, offset)
             total = uow.count_threads(query)

@@ -228,7 +228,8 @@ class Page(Sequence[T], Generic[T]):
     """One page of records, in order; a sequence of its records.
 
     ``next_page_token`` fetches the next page (``None`` on the last one). ``paging`` is the
-    platform's page-number block when the page was asked for by number.
+    platform's paging block: complete when the page was asked for by number (or is the whole
+    result), only ``per_page`` on a page of a token walk (its place in the walk is not known).
     """
 
     records: tuple[T, ...]
