@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import observe
 import pytest
 from conftest import GUEST, OWNER, START, billing_directory
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from observe import new_events
 
 from threadcore import (
     Availability,
@@ -22,14 +24,13 @@ from threadcore import (
     Policy,
     SequentialIds,
     ThreadcoreError,
-    ThreadFilter,
     ThreadStatus,
 )
 from threadcore.domain.errors import ImpossibleStatusChange, MessageNotFound
 from threadcore.domain.events import DeliveryStatusChanged, MessageClassified
 from threadcore.domain.messaging import DELIVERY
 from threadcore.domain.model import Classification, DeliveryStatus, Message, MessageSource
-from threadcore.domain.queries import MessageFilter, NoteFilter
+from threadcore.domain.queries import MessageFilter
 
 TTL = timedelta(hours=72)
 BOTH = (Availability.ALIVE, Availability.DELETED)
@@ -44,29 +45,8 @@ REPORTABLE = (Q, S, D, R, SF, DF)
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def snapshot(inbox: Inbox, actor: str = "101") -> tuple[Any, ...]:
-    """Everything ``actor`` can observe: events, threads, messages (tombstones too), notes,
-    drafts and the pair's opt-out state."""
-    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), per_page=1000)
-    messages = inbox.list_messages(
-        actor=actor, filter=MessageFilter(availability=BOTH), per_page=1000
-    )
-    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000)
-    drafts: dict[str, object] = {}
-    for thread in threads:
-        try:
-            drafts[thread.id] = tuple(inbox.drafts(thread.id, actor=actor))
-        except ThreadcoreError as error:
-            drafts[thread.id] = error.code
-    opted = inbox.opted_out(actor=actor, owner_number=OWNER, guest_number=GUEST)
-    return (
-        inbox.events(),
-        tuple(threads),
-        tuple(messages),
-        tuple(notes),
-        drafts,
-        opted,
-    )
+def snapshot(inbox: Inbox) -> tuple[Any, ...]:
+    return observe.snapshot(inbox, "101", [(OWNER, GUEST)])
 
 
 def refused(
@@ -75,18 +55,9 @@ def refused(
     code: str,
     status: int,
     command: Callable[[], object],
-    actor: str = "101",
 ) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` (with the documented code and status) and changes
-    nothing anyone can observe."""
-    before = snapshot(inbox, actor)
-    with pytest.raises(error) as caught:
-        command()
-    assert type(caught.value) is error
-    assert caught.value.code == code
-    assert caught.value.status == status
-    assert snapshot(inbox, actor) == before
-    return caught.value
+    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
+    return observe.refused(inbox, error, code, status, command, actor="101", pairs=[(OWNER, GUEST)])
 
 
 def outbound(inbox: Inbox, body: str = "Hello", **kwargs: Any) -> Message:
@@ -96,10 +67,6 @@ def outbound(inbox: Inbox, body: str = "Hello", **kwargs: Any) -> Message:
 
 def current(inbox: Inbox, message_id: str) -> Message:
     return inbox.message(message_id, actor="101")
-
-
-def new_events(inbox: Inbox, after: int) -> list[Any]:
-    return [event for _, event in inbox.events(after)]
 
 
 def position(inbox: Inbox) -> int:

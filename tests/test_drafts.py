@@ -7,8 +7,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import observe
 import pytest
 from conftest import GUEST, OWNER
+from observe import new_events
 
 from threadcore import (
     Availability,
@@ -23,7 +25,6 @@ from threadcore import (
     ThreadAssigned,
     ThreadcoreError,
     ThreadDeleted,
-    ThreadFilter,
     ThreadNotFound,
     ThreadNotOpen,
     ThreadStatus,
@@ -33,7 +34,7 @@ from threadcore import (
 from threadcore.domain.errors import DraftNotFound, RecipientOptedOut
 from threadcore.domain.events import DraftDiscarded, DraftSaved, DraftSent
 from threadcore.domain.model import DeliveryStatus, EntryScope, Message, MessageSource
-from threadcore.domain.queries import MessageFilter, NoteFilter
+from threadcore.domain.queries import MessageFilter
 
 TTL = timedelta(hours=72)
 BOTH = (Availability.ALIVE, Availability.DELETED)
@@ -43,21 +44,8 @@ MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def snapshot(inbox: Inbox, actor: str = "101") -> tuple[Any, ...]:
-    """Everything ``actor`` can observe: events, threads, messages, notes, drafts, opt-out."""
-    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), per_page=1000)
-    messages = inbox.list_messages(
-        actor=actor, filter=MessageFilter(availability=BOTH), per_page=1000
-    )
-    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000)
-    drafts: dict[str, object] = {}
-    for thread in threads:
-        try:
-            drafts[thread.id] = tuple(inbox.drafts(thread.id, actor=actor))
-        except ThreadcoreError as error:
-            drafts[thread.id] = error.code
-    opted = inbox.opted_out(actor=actor, owner_number=OWNER, guest_number=GUEST)
-    return inbox.events(), tuple(threads), tuple(messages), tuple(notes), drafts, opted
+def snapshot(inbox: Inbox) -> tuple[Any, ...]:
+    return observe.snapshot(inbox, "101", [(OWNER, GUEST)])
 
 
 def refused(
@@ -67,14 +55,8 @@ def refused(
     status: int,
     command: Callable[[], object],
 ) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` (documented code and status) and changes nothing."""
-    before = snapshot(inbox)
-    with pytest.raises(error) as caught:
-        command()
-    assert type(caught.value) is error
-    assert (caught.value.code, caught.value.status) == (code, status)
-    assert snapshot(inbox) == before
-    return caught.value
+    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
+    return observe.refused(inbox, error, code, status, command, actor="101", pairs=[(OWNER, GUEST)])
 
 
 def thread_for_ann(inbox: Inbox, guest: str = GUEST) -> str:
@@ -87,10 +69,6 @@ def thread_for_ann(inbox: Inbox, guest: str = GUEST) -> str:
 def position(inbox: Inbox) -> int:
     stored = inbox.events(0, limit=100_000)
     return stored[-1][0] if stored else 0
-
-
-def new_events(inbox: Inbox, after: int) -> list[Any]:
-    return [event for _, event in inbox.events(after)]
 
 
 # === M6: drafts =================================================================================

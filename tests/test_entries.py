@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import observe
 import pytest
 from conftest import (
     GUEST,
@@ -68,16 +69,6 @@ def inbox(make_inbox: MakeInbox) -> Inbox:
     return make_inbox(directory=two_queue_directory())
 
 
-def snapshot(inbox: Inbox, actor: str = "103") -> tuple[Any, ...]:
-    """Everything ``actor`` (103 handles both resources) can observe."""
-    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), per_page=1000)
-    messages = inbox.list_messages(
-        actor=actor, filter=MessageFilter(availability=BOTH), per_page=1000
-    )
-    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000)
-    return inbox.events(), tuple(threads), tuple(messages), tuple(notes)
-
-
 def refused(
     inbox: Inbox,
     error: type[ThreadcoreError],
@@ -85,14 +76,8 @@ def refused(
     status: int,
     command: Callable[[], object],
 ) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` (documented code and status) and changes nothing."""
-    before = snapshot(inbox)
-    with pytest.raises(error) as caught:
-        command()
-    assert type(caught.value) is error
-    assert (caught.value.code, caught.value.status) == (code, status)
-    assert snapshot(inbox) == before
-    return caught.value
+    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
+    return observe.refused(inbox, error, code, status, command, actor="103", pairs=())
 
 
 def receive(inbox: Inbox, body: str = "Hi", guest: str = GUEST, owner: str = OWNER) -> Message:

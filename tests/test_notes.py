@@ -7,8 +7,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import observe
 import pytest
 from conftest import GUEST, OWNER, QUEUE, SUPPORT, SUPPORT_NUMBER, two_queue_directory
+from observe import new_events
 
 from threadcore import (
     Availability,
@@ -20,7 +22,6 @@ from threadcore import (
     Policy,
     ThreadcoreError,
     ThreadDeleted,
-    ThreadFilter,
     ThreadNotFound,
     ThreadNotOpen,
     ThreadStatus,
@@ -30,7 +31,7 @@ from threadcore.domain.errors import NotAuthor, NoteDeleted, NoteNotFound
 from threadcore.domain.events import NoteAdded, NoteEdited
 from threadcore.domain.events import NoteDeleted as NoteDeletedEvent
 from threadcore.domain.model import Note
-from threadcore.domain.queries import MessageFilter, NoteFilter
+from threadcore.domain.queries import NoteFilter
 
 TTL = timedelta(hours=72)
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
@@ -47,20 +48,8 @@ def inbox(make_inbox: MakeInbox) -> Inbox:
     return make_inbox(directory=two_queue_directory())
 
 
-def snapshot(inbox: Inbox, actor: str = "103") -> tuple[Any, ...]:
-    """Everything ``actor`` (103 handles both resources) can observe."""
-    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), per_page=1000)
-    messages = inbox.list_messages(
-        actor=actor, filter=MessageFilter(availability=BOTH), per_page=1000
-    )
-    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000)
-    drafts: dict[str, object] = {}
-    for thread in threads:
-        try:
-            drafts[thread.id] = tuple(inbox.drafts(thread.id, actor=actor))
-        except ThreadcoreError as error:
-            drafts[thread.id] = error.code
-    return inbox.events(), tuple(threads), tuple(messages), tuple(notes), drafts
+def snapshot(inbox: Inbox) -> tuple[Any, ...]:
+    return observe.snapshot(inbox, "103", ())
 
 
 def refused(
@@ -70,22 +59,12 @@ def refused(
     status: int,
     command: Callable[[], object],
 ) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` (documented code and status) and changes nothing."""
-    before = snapshot(inbox)
-    with pytest.raises(error) as caught:
-        command()
-    assert type(caught.value) is error
-    assert (caught.value.code, caught.value.status) == (code, status)
-    assert snapshot(inbox) == before
-    return caught.value
+    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
+    return observe.refused(inbox, error, code, status, command, actor="103", pairs=())
 
 
 def open_thread(inbox: Inbox, guest: str = GUEST, owner: str = OWNER) -> str:
     return inbox.receive(owner_number=owner, guest_number=guest, body="Hi").thread_id
-
-
-def new_events(inbox: Inbox, after: int) -> list[Any]:
-    return [event for _, event in inbox.events(after)]
 
 
 def position(inbox: Inbox) -> int:

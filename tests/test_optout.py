@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import observe
 import pytest
 from conftest import GUEST, OWNER, OWNER2, START, two_queue_directory
 
@@ -30,7 +31,6 @@ from threadcore import (
 from threadcore.domain.errors import RecipientOptedOut
 from threadcore.domain.events import GuestOptedIn, GuestOptedOut
 from threadcore.domain.model import Keyword, Message
-from threadcore.domain.queries import MessageFilter, NoteFilter
 
 TTL = timedelta(hours=72)
 BOTH = (Availability.ALIVE, Availability.DELETED)
@@ -59,21 +59,8 @@ def inbox(make_inbox: MakeInbox) -> Inbox:
     return make_inbox(directory=two_queue_directory())
 
 
-def snapshot(inbox: Inbox, actor: str = "101") -> tuple[Any, ...]:
-    """Everything ``actor`` can observe, the opt-out state of the usual pairs included."""
-    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), per_page=1000)
-    messages = inbox.list_messages(
-        actor=actor, filter=MessageFilter(availability=BOTH), per_page=1000
-    )
-    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000)
-    drafts: dict[str, object] = {}
-    for thread in threads:
-        try:
-            drafts[thread.id] = tuple(inbox.drafts(thread.id, actor=actor))
-        except ThreadcoreError as error:
-            drafts[thread.id] = error.code
-    opted = {pair: opted_out(inbox, *pair) for pair in PAIRS}
-    return inbox.events(), tuple(threads), tuple(messages), tuple(notes), drafts, opted
+def snapshot(inbox: Inbox) -> tuple[Any, ...]:
+    return observe.snapshot(inbox, "101", PAIRS)
 
 
 def refused(
@@ -83,14 +70,8 @@ def refused(
     status: int,
     command: Callable[[], object],
 ) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` (documented code and status) and changes nothing."""
-    before = snapshot(inbox)
-    with pytest.raises(error) as caught:
-        command()
-    assert type(caught.value) is error
-    assert (caught.value.code, caught.value.status) == (code, status)
-    assert snapshot(inbox) == before
-    return caught.value
+    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
+    return observe.refused(inbox, error, code, status, command, actor="101", pairs=PAIRS)
 
 
 def opted_out(inbox: Inbox, owner: str = OWNER, guest: str = GUEST) -> bool:

@@ -1015,32 +1015,27 @@ class Inbox:
         then id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
         ``paging``, as :meth:`list`). Drafts are never listed."""
         actor = check_extension_id(actor, "actor")
-        filter = _filter(filter, MessageFilter)
-        per_page = _check_per_page(per_page)
-        _check_page(page, page_token)
-        owners = self._owners(actor, filter.owner_extension_ids)
-        fingerprint = _fingerprint(filter)
-        after = self._page_after("message-list", actor, fingerprint, page_token)
-        query = MessageQuery(
-            owners,
-            self.now() - self._policy.ttl,
-            thread_status=filter.thread_status,
-            thread_ids=_maybe_set(filter.thread_ids),
-            message_ids=_maybe_set(filter.message_ids),
-            availability=frozenset(filter.availability),
-            creation_time_from=filter.creation_time_from,
-            creation_time_to=filter.creation_time_to,
-            after=after,
+        wanted = _filter(filter, MessageFilter)
+        owners = self._owners(actor, wanted.owner_extension_ids)
+        cutoff = self.now() - self._policy.ttl
+
+        def find(uow: UnitOfWork, after: tuple[datetime, str] | None, limit: int) -> list[Message]:
+            query = MessageQuery(
+                owners,
+                cutoff,
+                thread_status=wanted.thread_status,
+                thread_ids=_maybe_set(wanted.thread_ids),
+                message_ids=_maybe_set(wanted.message_ids),
+                availability=frozenset(wanted.availability),
+                creation_time_from=wanted.creation_time_from,
+                creation_time_to=wanted.creation_time_to,
+                after=after,
+            )
+            return uow.find_messages(query, limit)
+
+        return self._keyset_list(
+            "message-list", actor, wanted, per_page, page_token, page, find, _message_key
         )
-        if page is not None:
-            everything = self._read(lambda uow: uow.find_messages(query, _UNLIMITED))
-            return _numbered_page(everything, page, per_page)
-        found = self._read(lambda uow: uow.find_messages(query, per_page + 1))
-        token = None
-        if len(found) > per_page:
-            last = found[per_page - 1]
-            token = self._page_token("message-list", actor, fingerprint, last.created_at, last.id)
-        return Page(tuple(found[:per_page]), token, Paging(per_page))
 
     def list_notes(
         self,
@@ -1055,27 +1050,47 @@ class Inbox:
         id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
         ``paging``, as :meth:`list`)."""
         actor = check_extension_id(actor, "actor")
-        filter = _filter(filter, NoteFilter)
+        wanted = _filter(filter, NoteFilter)
+        owners = self._owners(actor, wanted.owner_extension_ids)
+
+        def find(uow: UnitOfWork, after: tuple[datetime, str] | None, limit: int) -> list[Note]:
+            query = NoteQuery(
+                owners,
+                thread_ids=_maybe_set(wanted.thread_ids),
+                note_ids=_maybe_set(wanted.note_ids),
+                availability=frozenset(wanted.availability),
+                after=after,
+            )
+            return uow.find_notes(query, limit)
+
+        return self._keyset_list(
+            "note-list", actor, wanted, per_page, page_token, page, find, _note_key
+        )
+
+    def _keyset_list(
+        self,
+        kind: str,
+        actor: str,
+        wanted: object,
+        per_page: int,
+        page_token: str | None,
+        page: int | None,
+        find: Callable[[UnitOfWork, tuple[datetime, str] | None, int], builtins.list[F]],
+        key: Callable[[F], tuple[datetime, str]],
+    ) -> Page[F]:
+        """A page of records ordered by (creation time, id): by token (keyset, stable under
+        change) or by number (a snapshot with the platform's paging block)."""
         per_page = _check_per_page(per_page)
         _check_page(page, page_token)
-        owners = self._owners(actor, filter.owner_extension_ids)
-        fingerprint = _fingerprint(filter)
-        after = self._page_after("note-list", actor, fingerprint, page_token)
-        query = NoteQuery(
-            owners,
-            thread_ids=_maybe_set(filter.thread_ids),
-            note_ids=_maybe_set(filter.note_ids),
-            availability=frozenset(filter.availability),
-            after=after,
-        )
+        fingerprint = _fingerprint(wanted)
+        after = self._page_after(kind, actor, fingerprint, page_token)
         if page is not None:
-            everything = self._read(lambda uow: uow.find_notes(query, _UNLIMITED))
+            everything = self._read(lambda uow: find(uow, after, _UNLIMITED))
             return _numbered_page(everything, page, per_page)
-        found = self._read(lambda uow: uow.find_notes(query, per_page + 1))
+        found = self._read(lambda uow: find(uow, after, per_page + 1))
         token = None
         if len(found) > per_page:
-            last = found[per_page - 1]
-            token = self._page_token("note-list", actor, fingerprint, last.creation_time, last.id)
+            token = self._page_token(kind, actor, fingerprint, *key(found[per_page - 1]))
         return Page(tuple(found[:per_page]), token, Paging(per_page))
 
     def _page_after(
@@ -1722,6 +1737,14 @@ def _unassign(thread: Thread, resource: Resource, now: datetime) -> tuple[Thread
     new, event = tx.assign(thread, resource, None, None, now)
     assert event is not None
     return new, event
+
+
+def _message_key(message: Message) -> tuple[datetime, str]:
+    return message.created_at, message.id
+
+
+def _note_key(note: Note) -> tuple[datetime, str]:
+    return note.creation_time, note.id
 
 
 def _check_page(page: object, page_token: object) -> None:
