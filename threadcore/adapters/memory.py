@@ -415,10 +415,10 @@ class _MemoryUnitOfWork(BufferedWrites):
             by_id[message_id] = message
             by_thread[message.thread_id].append(message_id)
             if message.status is not _DRAFT:
-                if order and _message_key(by_id)(order[-1]) > (message.created_at, message_id):
-                    insort(order, message_id, key=_message_key(by_id))
-                else:
+                if not order or _in_order(by_id[order[-1]], message):
                     order.append(message_id)
+                else:
+                    insort(order, message_id, key=_message_key(by_id))
             if message.provider_message_id is not None:
                 repo._by_provider_id[message.provider_message_id] = message
         for message, _ in self._message_updates.values():
@@ -492,6 +492,13 @@ class _MemoryUnitOfWork(BufferedWrites):
             (repo._by_guest, pair[1]),
         ):
             _insert(index.setdefault(name, []), key)
+
+
+def _in_order(before: Message, after: Message) -> bool:
+    """Whether ``after`` sorts after ``before`` by (creation time, id)."""
+    return before.created_at < after.created_at or (
+        before.created_at == after.created_at and before.id < after.id
+    )
 
 
 def _message_key(by_id: dict[str, Message]) -> Callable[[str], Key]:
