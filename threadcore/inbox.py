@@ -69,7 +69,13 @@ from threadcore.domain.queries import (
     SyncType,
     ThreadFilter,
 )
-from threadcore.domain.validation import check_body, check_extension_id, check_utc, e164
+from threadcore.domain.validation import (
+    check_body,
+    check_extension_id,
+    check_text,
+    check_utc,
+    e164,
+)
 from threadcore.ids import RandomIds
 from threadcore.ports import (
     Clock,
@@ -408,7 +414,8 @@ class Inbox:
             raise InvalidInput("A number cannot message itself", parameter="guest_number")
         extra = _extra(body, attachments, content_type, False, None, self._policy)
         pid = _check_provider_id(provider_message_id)
-        keyword = self._policy.keyword(body) if len(body) <= _MAX_KEYWORD_BODY else None
+        word = body.strip()
+        keyword = self._policy.keyword(word) if len(word) <= _MAX_KEYWORD_BODY else None
 
         def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             if pid is not None:
@@ -622,8 +629,8 @@ class Inbox:
     def classify(
         self,
         message_id: str,
-        *,
         classification: str,
+        *,
         confidence: float | None = None,
         reason: str | None = None,
         is_action_required: bool | None = None,
@@ -644,6 +651,7 @@ class Inbox:
         if confidence is not None and (
             not isinstance(confidence, int | float)
             or isinstance(confidence, bool)
+            or not -(2.0**53) <= confidence <= 2.0**53
             or not math.isfinite(confidence)
         ):
             raise InvalidInput(
@@ -703,6 +711,11 @@ class Inbox:
                     )[0]
             for stored in threads.values():
                 tx.check(stored, tx.Command.DELETE_MESSAGE)
+            current: dict[str, Thread] = {}
+            for thread_id, stored in threads.items():  # a due thread's expiry comes first
+                current[thread_id], expired = tx.catch_up(stored, now, ttl)
+                if expired is not None:
+                    events.append(expired)
             result = []
             for message in found:
                 new, event = messaging.delete_message(
@@ -714,9 +727,7 @@ class Inbox:
                 result.append(new)
             gone = {m.id for m in result}
             for thread_id, stored in threads.items():
-                thread, expired = tx.catch_up(stored, now, ttl)
-                if expired is not None:
-                    events.append(expired)
+                thread = current[thread_id]
                 alive = [
                     m
                     for m in uow.messages(thread_id)
@@ -734,7 +745,7 @@ class Inbox:
         self,
         thread_id: str,
         *,
-        actor: str,
+        actor: str | None,
         body: str,
         attachments: Sequence[str] = (),
         is_automated: bool = False,
@@ -742,22 +753,31 @@ class Inbox:
         draft_id: str | None = None,
     ) -> Message:
         """Save a new draft on an open thread (or, with ``draft_id=``, change one). A draft is a
-        message with status Draft: not sent, not activity, not in the message lists."""
-        actor = check_extension_id(actor, "actor")
+        message with status Draft: not sent, not activity, not in the message lists.
+
+        ``actor=None`` is an automation: its drafts have no author and are ``is_automated``.
+        """
+        if actor is not None:
+            actor = check_extension_id(actor, "actor")
+        if not isinstance(thread_id, str):
+            raise InvalidInput(
+                f"Parameter [thread_id] must be a string, not {type(thread_id).__name__}",
+                parameter="thread_id",
+            )
         atts, _, automated, origin = _extra(
-            body, attachments, _TEXT, is_automated, source, self._policy
+            body, attachments, _TEXT, is_automated or actor is None, source, self._policy
         )
         if draft_id is not None:
             draft_id = check_extension_id(draft_id, "draft_id")
 
         def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
             if draft_id is None:
-                stored, resource = self._visible(uow, thread_id, actor)
+                stored, resource = self._reachable(uow, thread_id, actor)
                 thread = tx.effective(stored, now, self._policy.ttl)
                 draft, saved = messaging.new_draft(
                     self._ids.new_id(),
                     thread,
-                    resource.user(actor),
+                    None if actor is None else resource.user(actor),
                     body,
                     atts,
                     automated,
@@ -770,7 +790,7 @@ class Inbox:
             old = self._draft(uow, draft_id, actor)
             if old.thread_id != thread_id:
                 raise DraftNotFound(f"Draft [{draft_id}] not found on thread [{thread_id[:64]}]")
-            stored, _ = self._visible(uow, old.thread_id, actor)
+            stored, _ = self._reachable(uow, old.thread_id, actor)
             thread = tx.effective(stored, now, self._policy.ttl)
             draft, changed = messaging.edit_draft(
                 old, thread, actor, body, atts, automated, origin, now
@@ -831,12 +851,26 @@ class Inbox:
 
         return self._read(read)
 
-    def _draft(self, uow: UnitOfWork, draft_id: str, actor: str) -> Message:
+    def _draft(self, uow: UnitOfWork, draft_id: str, actor: str | None) -> Message:
         draft = uow.message(draft_id)
         if draft is None or draft.status is not _DRAFT or draft.availability is not _ALIVE:
             raise DraftNotFound(f"Draft [{draft_id}] not found")
-        self._visible_as(uow, draft.thread_id, actor, DraftNotFound, draft_id)
+        if actor is not None:
+            self._visible_as(uow, draft.thread_id, actor, DraftNotFound, draft_id)
         return draft
+
+    def _reachable(
+        self, uow: UnitOfWork, thread_id: str, actor: str | None
+    ) -> tuple[Thread, Resource]:
+        """The thread as :meth:`_visible` finds it for ``actor``; ``None`` (the system, an
+        automation) reaches every thread whose resource exists."""
+        if actor is not None:
+            return self._visible(uow, thread_id, actor)
+        thread = uow.thread(thread_id)
+        resource = None if thread is None else self._directory.resource(thread.owner.extension_id)
+        if thread is None or resource is None:
+            raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
+        return thread, resource
 
     # --- opt-out --------------------------------------------------------------------------------
     def opted_out(self, *, actor: str, owner_number: str, guest_number: str) -> bool:
@@ -1302,10 +1336,10 @@ class Inbox:
         now = self.now()
         ttl = self._policy.ttl
         cutoff = now - ttl
+        wanted = _entry_scope(scope)  # (an incremental sync covers every thread, whatever scope)
         if kind is SyncType.FULL:
             if sync_token is not None:
                 raise InvalidInput("Parameter [syncToken] is only for ISync", parameter="syncToken")
-            wanted = _entry_scope(scope)
             if wanted is EntryScope.EXPLICIT:
                 explicit = _id_list(thread_ids, "thread_ids")
             elif thread_ids is not None:
@@ -1651,8 +1685,7 @@ def _optional_text(value: object, parameter: str, max_length: int) -> str | None
             "characters",
             parameter=parameter,
         )
-    if "\x00" in value:
-        raise InvalidInput(f"Parameter [{parameter}] must not contain NUL", parameter=parameter)
+    check_text(value, parameter)
     return value
 
 
@@ -1665,13 +1698,18 @@ def _json_details(value: object) -> dict[str, Any]:
         )
     try:
         text = json.dumps(dict(value), allow_nan=False)
-    except (TypeError, ValueError):
+        loaded: dict[str, Any] = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
         raise InvalidInput(
             "Parameter [details] must hold JSON values only", parameter="details"
         ) from None
     if len(text) > 65_536:
         raise InvalidInput("Parameter [details] is larger than 64 KiB", parameter="details")
-    loaded: dict[str, Any] = json.loads(text)
+    if loaded != value:  # e.g. a nested non-string key or a tuple: JSON would change it
+        raise InvalidInput(
+            "Parameter [details] must hold JSON values only (string keys, lists)",
+            parameter="details",
+        )
     return loaded
 
 
@@ -1711,15 +1749,23 @@ def _sync_kind(value: object) -> SyncType:
         ) from None
 
 
+#: Scopes by value and by name, lower-cased ("AssignedToMe", "assigned_to_me" …).
+_SCOPES = {
+    spelling: scope
+    for scope in EntryScope
+    for spelling in (scope.value.lower(), scope.name.lower())
+}
+
+
 def _entry_scope(value: object) -> EntryScope:
-    try:
-        return EntryScope(value)  # type: ignore[arg-type]
-    except ValueError:
+    scope = _SCOPES.get(value.lower()) if isinstance(value, str) else None
+    if scope is None:
         raise InvalidInput(
             "Parameter [scope] must be one of "
             f"{', '.join(s.value for s in EntryScope)}, not {value!r:.40}",
             parameter="scope",
-        ) from None
+        )
+    return scope
 
 
 def _in_scope(thread: Thread, scope: EntryScope, actor: str) -> bool:

@@ -246,14 +246,15 @@ def delete_note(
 def new_draft(
     draft_id: str,
     thread: Thread,
-    author: ThreadUser,
+    author: ThreadUser | None,
     body: str,
     attachments: tuple[str, ...],
     is_automated: bool,
     source: MessageSource | None,
     now: datetime,
 ) -> tuple[Message, DraftSaved]:
-    """A new draft (a message with status Draft) on the open ``thread``."""
+    """A new draft (a message with status Draft) on the open ``thread``; ``author`` is ``None``
+    for an automation's draft."""
     check(thread, Command.DRAFT)
     draft = Message(
         draft_id,
@@ -270,13 +271,14 @@ def new_draft(
         source=source,
         attachments=attachments,
     )
-    return draft, DraftSaved(thread.id, now, draft_id, author.extension_id)
+    initiator = author.extension_id if author is not None else None
+    return draft, DraftSaved(thread.id, now, draft_id, initiator)
 
 
 def edit_draft(
     draft: Message,
     thread: Thread,
-    initiator: str,
+    initiator: str | None,
     body: str,
     attachments: tuple[str, ...],
     is_automated: bool,

@@ -10,7 +10,7 @@ import phonenumbers
 
 from threadcore.domain.errors import InvalidInput
 
-__all__ = ["check_body", "check_extension_id", "check_utc", "e164"]
+__all__ = ["check_body", "check_extension_id", "check_text", "check_utc", "e164"]
 
 #: Longest extension id accepted (ids are opaque strings, but not unbounded).
 MAX_ID_LENGTH = 64
@@ -61,9 +61,22 @@ def check_body(value: object, max_length: int, parameter: str = "body") -> str:
             f"Parameter [{parameter}] is longer than {max_length} characters",
             parameter=parameter,
         )
+    check_text(value, parameter)
+    return value
+
+
+def check_text(value: str, parameter: str) -> None:
+    """Refuse a string storage cannot keep: NUL, or a lone surrogate (not valid UTF-8)."""
     if "\x00" in value:
         raise InvalidInput(f"Parameter [{parameter}] must not contain NUL", parameter=parameter)
-    return value
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"Parameter [{parameter}] must be valid Unicode text (no lone surrogates)",
+                parameter=parameter,
+            ) from None
 
 
 def check_extension_id(value: object, parameter: str) -> str:
