@@ -1398,8 +1398,9 @@ class Inbox:
                 for at, event in changes:
                     hint = timeline.hint_entry(at, event, user_of)
                     if hint is not None:
+                        # (a swept expiry dated at or before the token: the client saw it then)
                         if not (hint.status_reason is _EXPIRED and hint.creation_time <= since):
-                            hints[hint.id] = hint  # (an expiry the client already saw)
+                            hints[hint.id] = hint
                     elif isinstance(event, _MESSAGE_EVENTS):
                         message_ids.add(event.message_id)
                     elif isinstance(event, _NOTE_EVENTS):
