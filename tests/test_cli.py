@@ -12,9 +12,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("click")
-pytest.importorskip("rich")
-
 from threadcore.cli import main
 from threadcore.cli.directory_file import dump_directory
 from threadcore.cli.workload import DEMO_RESOURCES, demo_lines

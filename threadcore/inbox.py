@@ -7,6 +7,7 @@ directory, the clock and the id generator, one unit of work per command.
 from __future__ import annotations
 
 import builtins
+import enum
 import hashlib
 import json
 import math
@@ -1658,23 +1659,32 @@ def _existing_message(uow: UnitOfWork, message_id: str) -> Message:
     return message
 
 
-#: Reportable statuses by value and by name, lower-cased ("Sent", "sent", "sending_failed" …).
-_REPORTED = {
-    spelling: status
-    for status in messaging.REPORTABLE
-    for spelling in (status.value.lower(), status.name.lower())
-}
+E = TypeVar("E", bound=enum.Enum)
 
 
-def _delivery_status(value: object) -> DeliveryStatus:
-    status = _REPORTED.get(value.lower()) if isinstance(value, str) else None
-    if status is None:
-        raise InvalidInput(
-            "Parameter [status] must be one of "
-            f"{', '.join(s.value for s in messaging.REPORTABLE)}, not {value!r:.40}",
-            parameter="status",
-        )
-    return status
+def _spelling_reader(members: Sequence[E], parameter: str) -> Callable[[object], E]:
+    """A reader of enum members given by value or by name, in any case ("Sent", "sent",
+    "sending_failed" ...); anything else is ``InvalidInput`` naming the allowed values."""
+    table = {
+        spelling: member
+        for member in members
+        for spelling in (str(member.value).lower(), member.name.lower())
+    }
+    allowed = ", ".join(str(m.value) for m in members)
+
+    def read(value: object) -> E:
+        member = table.get(value.lower()) if isinstance(value, str) else None
+        if member is None:
+            raise InvalidInput(
+                f"Parameter [{parameter}] must be one of {allowed}, not {value!r:.40}",
+                parameter=parameter,
+            )
+        return member
+
+    return read
+
+
+_delivery_status = _spelling_reader(messaging.REPORTABLE, "status")
 
 
 def _optional_text(value: object, parameter: str, max_length: int) -> str | None:
@@ -1750,23 +1760,7 @@ def _sync_kind(value: object) -> SyncType:
         ) from None
 
 
-#: Scopes by value and by name, lower-cased ("AssignedToMe", "assigned_to_me" …).
-_SCOPES = {
-    spelling: scope
-    for scope in EntryScope
-    for spelling in (scope.value.lower(), scope.name.lower())
-}
-
-
-def _entry_scope(value: object) -> EntryScope:
-    scope = _SCOPES.get(value.lower()) if isinstance(value, str) else None
-    if scope is None:
-        raise InvalidInput(
-            "Parameter [scope] must be one of "
-            f"{', '.join(s.value for s in EntryScope)}, not {value!r:.40}",
-            parameter="scope",
-        )
-    return scope
+_entry_scope = _spelling_reader(tuple(EntryScope), "scope")
 
 
 def _in_scope(thread: Thread, scope: EntryScope, actor: str) -> bool:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import note
 from hypothesis import strategies as st
@@ -204,6 +204,21 @@ class _EntriesClient:
 
 def _ext(user: ThreadUser | None) -> str | None:
     return None if user is None else user.extension_id
+
+
+M = TypeVar("M")
+
+
+def _same_record(
+    record_id: str,
+    model: M | None,
+    real: tuple[object, ...],
+    as_record: Callable[[M], tuple[object, ...]],
+) -> None:
+    """A record the inbox handed out is one the model knows, field for field."""
+    assert model is not None, f"the inbox returned an unknown record {record_id}"
+    expected = as_record(model)
+    assert real == expected, (real, expected)
 
 
 def message_record(m: Message) -> tuple[object, ...]:
@@ -877,11 +892,7 @@ class InboxMachine(RuleBasedStateMachine):
     def assert_message(self, real: Message) -> None:
         """A message the inbox handed out equals the model's record of it."""
         model = self.ref.find_message(real.id)
-        assert model is not None, f"the inbox returned an unknown message {real.id}"
-        assert message_record(real) == model_message_record(model), (
-            message_record(real),
-            model_message_record(model),
-        )
+        _same_record(real.id, model, message_record(real), model_message_record)
 
     def pick_message(self, data: st.DataObject, outbound: bool = False) -> str:
         """Mostly a message the model knows (outbound ones if asked), sometimes a draft or an
@@ -993,11 +1004,7 @@ class InboxMachine(RuleBasedStateMachine):
     # --- issue 5: drafts ------------------------------------------------------------------------
     def assert_draft(self, real: Message) -> None:
         model = self.ref.find_draft(real.id)
-        assert model is not None, f"the inbox returned an unknown draft {real.id}"
-        assert message_record(real) == model_draft_record(model), (
-            message_record(real),
-            model_draft_record(model),
-        )
+        _same_record(real.id, model, message_record(real), model_draft_record)
 
     @precondition(_has_threads)
     @rule(
@@ -1095,11 +1102,7 @@ class InboxMachine(RuleBasedStateMachine):
     # --- issue 5: notes -------------------------------------------------------------------------
     def assert_note(self, real: Note) -> None:
         model = self.ref.find_note(real.id)
-        assert model is not None, f"the inbox returned an unknown note {real.id}"
-        assert note_record(real) == model_note_record(model), (
-            note_record(real),
-            model_note_record(model),
-        )
+        _same_record(real.id, model, note_record(real), model_note_record)
 
     @precondition(_has_threads)
     @rule(
