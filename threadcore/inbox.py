@@ -60,6 +60,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
     ThreadUser,
+    make_message,
 )
 from threadcore.domain.queries import (
     MessageFilter,
@@ -338,7 +339,7 @@ class Inbox:
         owner, guest = thread.owner_party.phone_number, thread.guest_party.phone_number
         inbound = direction is _INBOUND
         attachments, content_type, is_automated, source = extra
-        message = Message(
+        message = make_message(
             self._ids.new_id(),
             thread.id,
             direction,

@@ -75,10 +75,18 @@ class BufferedWrites:
         self._events.extend(events)
 
     def _clear(self) -> None:
-        self._threads.clear()
-        self._messages.clear()
-        self._message_updates.clear()
-        self._notes.clear()
-        self._opt_outs.clear()
-        self._tombstones.clear()
-        self._events.clear()
+        # most units of work fill two or three buffers: clear only those
+        if self._threads:
+            self._threads.clear()
+        if self._messages:
+            self._messages.clear()
+        if self._message_updates:
+            self._message_updates.clear()
+        if self._notes:
+            self._notes.clear()
+        if self._opt_outs:
+            self._opt_outs.clear()
+        if self._tombstones:
+            self._tombstones.clear()
+        if self._events:
+            self._events.clear()

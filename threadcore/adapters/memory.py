@@ -11,7 +11,7 @@ from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from heapq import merge
 from types import TracebackType
 
@@ -34,14 +34,14 @@ __all__ = ["InMemoryRepository"]
 
 _OPEN, _RESOLVED, _ALIVE = ThreadStatus.OPEN, ThreadStatus.RESOLVED, Availability.ALIVE
 _DELETED, _DRAFT = Availability.DELETED, DeliveryStatus.DRAFT
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_BUCKET = timedelta(hours=1)
 
 Key = tuple[datetime, str]  # (creation time, thread id): the list order
 
 
 def _bucket(at: datetime) -> int:
-    return (at - _EPOCH) // _BUCKET
+    """The hour ``at`` falls in, counted from year 1 (every time here is UTC: the clock port's
+    contract)."""
+    return at.toordinal() * 24 + at.hour
 
 
 def _from(keys: list[Key], after: Key | None) -> Iterator[Key]:
@@ -364,75 +364,110 @@ class _MemoryUnitOfWork(BufferedWrites):
         return found
 
     def _commit(self) -> None:
+        # Check every expected version first, so a conflict leaves the repository untouched; then
+        # apply. Each buffer is tested before it is walked: most commands fill two or three.
         repo = self._repo
-        threads = repo._threads
-        saved = self._threads.values()
-        for thread, expected in saved:
-            stored = threads.get(thread.id)
-            if (stored.version if stored is not None else 0) != expected:
-                raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
-            if expected == 0:
-                self._check_pair_free(thread)
+        if self._threads:
+            saved = self._threads.values()
+            threads = repo._threads
+            for thread, expected in saved:
+                stored = threads.get(thread.id)
+                if (stored.version if stored is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+                if expected == 0:
+                    self._check_pair_free(thread)
+        if self._message_updates or self._notes:
+            self._check_versions()
+        for thread, expected in saved if self._threads else ():
+            self._apply_thread(thread, expected)
+        if self._messages:
+            self._apply_messages()
+        if self._message_updates:
+            for message, _ in self._message_updates.values():
+                self._replace_message(message)
+        if self._notes:
+            for note, expected in self._notes.values():
+                if expected == 0:
+                    repo._notes_of.setdefault(note.thread_id, []).append(note.id)
+                    _insert(repo._note_keys, (note.creation_time, note.id))
+                repo._notes[note.id] = note
+        if self._opt_outs:
+            for pair, opted_out in self._opt_outs.items():
+                if opted_out:
+                    repo._opted_out.add(pair)
+                else:
+                    repo._opted_out.discard(pair)
+        if self._tombstones:
+            self._apply_tombstones()
+        if self._events:
+            repo._events.extend(self._events)
+
+    def _check_versions(self) -> None:
+        repo = self._repo
         for message, expected in self._message_updates.values():
-            stored_message = self.message(message.id)
+            stored_message = repo._message_by_id.get(message.id)
             if stored_message is None or stored_message.version != expected:
                 raise ConcurrencyConflict(f"Message [{message.id}] was changed concurrently")
         for note, expected in self._notes.values():
             stored_note = repo._notes.get(note.id)
             if (stored_note.version if stored_note is not None else 0) != expected:
                 raise ConcurrencyConflict(f"Note [{note.id}] was changed concurrently")
-        changes, buckets, bucket_of = repo._changes, repo._buckets, repo._bucket_of
-        for thread, expected in saved:
-            thread_id = thread.id
-            pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
-            threads[thread_id] = thread
-            repo._position += 1
-            changes[thread_id] = repo._position
-            changes.move_to_end(thread_id)
-            if expected == 0:
-                self._index_new(thread, pair)
-            old_bucket = bucket_of.get(thread_id)
-            if thread.status is _OPEN and thread.availability is _ALIVE:
-                repo._open_by_pair[pair] = thread_id
-                new_bucket = _bucket(thread.latest_message_at)
-                if new_bucket != old_bucket:
-                    if old_bucket is not None:
-                        buckets[old_bucket].discard(thread_id)
-                    buckets.setdefault(new_bucket, set()).add(thread_id)
-                    bucket_of[thread_id] = new_bucket
-            else:
-                if repo._open_by_pair.get(pair) == thread_id:
-                    del repo._open_by_pair[pair]
+
+    def _apply_thread(self, thread: Thread, expected: int) -> None:
+        repo = self._repo
+        thread_id = thread.id
+        pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
+        repo._threads[thread_id] = thread
+        repo._position += 1
+        changes = repo._changes
+        changes[thread_id] = repo._position
+        changes.move_to_end(thread_id)
+        if expected == 0:
+            self._index_new(thread, pair)
+        buckets, bucket_of = repo._buckets, repo._bucket_of
+        old_bucket = bucket_of.get(thread_id)
+        if thread.status is _OPEN and thread.availability is _ALIVE:
+            repo._open_by_pair[pair] = thread_id
+            new_bucket = _bucket(thread.latest_message_at)
+            if new_bucket != old_bucket:
                 if old_bucket is not None:
-                    del bucket_of[thread_id]
-                    bucket = buckets[old_bucket]
-                    bucket.discard(thread_id)
-                    if not bucket:
-                        del buckets[old_bucket]
+                    buckets[old_bucket].discard(thread_id)
+                buckets.setdefault(new_bucket, set()).add(thread_id)
+                bucket_of[thread_id] = new_bucket
+        else:
+            if repo._open_by_pair.get(pair) == thread_id:
+                del repo._open_by_pair[pair]
+            if old_bucket is not None:
+                del bucket_of[thread_id]
+                bucket = buckets[old_bucket]
+                bucket.discard(thread_id)
+                if not bucket:
+                    del buckets[old_bucket]
+
+    def _apply_messages(self) -> None:
+        repo = self._repo
         by_thread, by_id, order = repo._messages, repo._message_by_id, repo._message_order
         for message in self._messages:
             message_id = message.id
             by_id[message_id] = message
             by_thread[message.thread_id].append(message_id)
             if message.status is not _DRAFT:
-                if not order or _in_order(by_id[order[-1]], message):
+                if not order:
                     order.append(message_id)
                 else:
-                    insort(order, message_id, key=_message_key(by_id))
+                    last = by_id[order[-1]]
+                    if last.created_at < message.created_at or (
+                        last.created_at == message.created_at and last.id < message_id
+                    ):
+                        order.append(message_id)
+                    else:
+                        insort(order, message_id, key=_message_key(by_id))
             if message.provider_message_id is not None:
                 repo._by_provider_id[message.provider_message_id] = message
-        for message, _ in self._message_updates.values():
-            self._replace_message(message)
-        for note, expected in self._notes.values():
-            if expected == 0:
-                repo._notes_of.setdefault(note.thread_id, []).append(note.id)
-                _insert(repo._note_keys, (note.creation_time, note.id))
-            repo._notes[note.id] = note
-        for pair, opted_out in self._opt_outs.items():
-            if opted_out:
-                repo._opted_out.add(pair)
-            else:
-                repo._opted_out.discard(pair)
+
+    def _apply_tombstones(self) -> None:
+        repo = self._repo
+        by_thread, by_id = repo._messages, repo._message_by_id
         for thread_id, at in self._tombstones:
             for message in map(by_id.__getitem__, by_thread.get(thread_id, ())):
                 if message.availability is _ALIVE:
@@ -457,8 +492,6 @@ class _MemoryUnitOfWork(BufferedWrites):
                         last_modified_time=at,
                         version=note.version + 1,
                     )
-        if self._events:
-            repo._events.extend(self._events)
 
     def _replace_message(self, message: Message) -> None:
         repo = self._repo
@@ -492,13 +525,6 @@ class _MemoryUnitOfWork(BufferedWrites):
             (repo._by_guest, pair[1]),
         ):
             _insert(index.setdefault(name, []), key)
-
-
-def _in_order(before: Message, after: Message) -> bool:
-    """Whether ``after`` sorts after ``before`` by (creation time, id)."""
-    return before.created_at < after.created_at or (
-        before.created_at == after.created_at and before.id < after.id
-    )
 
 
 def _message_key(by_id: dict[str, Message]) -> Callable[[str], Key]:

@@ -12,6 +12,7 @@ from datetime import datetime
 import attrs
 
 from threadcore.domain.model import DeliveryStatus, Direction, StatusReason, ThreadUser
+from threadcore.domain.records import record_maker
 
 __all__ = [
     "DeliveryStatusChanged",
@@ -32,6 +33,8 @@ __all__ = [
     "ThreadDeleted",
     "ThreadOpened",
     "ThreadResolved",
+    "make_message_added",
+    "make_thread_opened",
 ]
 
 
@@ -245,3 +248,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     GuestOptedOut,
     GuestOptedIn,
 )
+
+#: Positional constructors for the events every message makes (see ``records``).
+make_thread_opened = record_maker(ThreadOpened)
+make_message_added = record_maker(MessageAdded)

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from threadcore.domain.errors import InvalidInput
+from threadcore.domain.records import record_maker
 from threadcore.domain.validation import (
     check_extension_id,
     check_positive_duration,
@@ -41,6 +42,8 @@ __all__ = [
     "Thread",
     "ThreadStatus",
     "ThreadUser",
+    "make_message",
+    "make_thread",
 ]
 
 
@@ -471,3 +474,8 @@ class Entry:
     assignee: ThreadUser | None = None
     previous_assignee: ThreadUser | None = None
     status_reason: StatusReason | None = None
+
+
+#: Positional constructors for the hot path: every field, in order (see ``records``).
+make_thread = record_maker(Thread)
+make_message = record_maker(Message)

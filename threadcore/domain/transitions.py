@@ -30,6 +30,8 @@ from threadcore.domain.events import (
     ThreadAssigned,
     ThreadOpened,
     ThreadResolved,
+    make_message_added,
+    make_thread_opened,
 )
 from threadcore.domain.events import (
     ThreadDeleted as ThreadDeletedEvent,
@@ -44,6 +46,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
     ThreadUser,
+    make_thread,
 )
 
 __all__ = [
@@ -161,24 +164,24 @@ def open_thread(
 
     Callers add the message that caused it in the same command (see :func:`add_message`).
     """
-    thread = Thread(
-        id=thread_id,
-        owner_party=Party(owner_number),
-        guest_party=Party(guest_number),
-        owner=resource.owner,
-        creation_time=now,
-        status=ThreadStatus.OPEN,
-        availability=Availability.ALIVE,
-        assignee=assignee,
-        status_reason=None,
-        label=None,
-        last_modified_time=now,
-        last_inbound_at=None,
-        last_outbound_at=None,
-        latest_message_at=now,
-        version=1,
+    thread = make_thread(
+        thread_id,
+        Party(owner_number),
+        Party(guest_number),
+        resource.owner,
+        now,
+        _OPEN_STATUS,
+        _ALIVE,
+        assignee,
+        None,  # status_reason
+        None,  # label
+        now,  # last_modified_time
+        None,  # last_inbound_at
+        None,  # last_outbound_at
+        now,  # latest_message_at
+        1,  # version
     )
-    event = ThreadOpened(
+    event = make_thread_opened(
         thread_id, now, resource.extension_id, owner_number, guest_number, assignee, initiator
     )
     return thread, event
@@ -190,7 +193,7 @@ def add_message(thread: Thread, message: Message) -> tuple[Thread, MessageAdded]
         check(thread, Command.ADD_MESSAGE)  # raises the table's error
     at = message.created_at
     inbound = message.direction is _INBOUND
-    new = Thread(
+    new = make_thread(
         thread.id,
         thread.owner_party,
         thread.guest_party,
@@ -209,7 +212,7 @@ def add_message(thread: Thread, message: Message) -> tuple[Thread, MessageAdded]
     )
     author = message.author
     initiator = author.extension_id if author is not None else None
-    return new, MessageAdded(thread.id, at, message.id, message.direction, initiator)
+    return new, make_message_added(thread.id, at, message.id, message.direction, initiator)
 
 
 def effective(thread: Thread, now: datetime, ttl: timedelta) -> Thread:

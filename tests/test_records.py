@@ -1,0 +1,77 @@
+"""The hot path's record makers build exactly what the attrs constructors build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from threadcore.domain.events import (
+    MessageAdded,
+    ThreadOpened,
+    make_message_added,
+    make_thread_opened,
+)
+from threadcore.domain.model import Message, Thread, make_message, make_thread
+from threadcore.domain.records import record_maker
+
+MAKERS: list[tuple[type[Any], Any]] = [
+    (Message, make_message),
+    (Thread, make_thread),
+    (MessageAdded, make_message_added),
+    (ThreadOpened, make_thread_opened),
+]
+values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.datetimes())
+
+
+@pytest.mark.parametrize(("cls", "maker"), MAKERS, ids=lambda x: getattr(x, "__name__", ""))
+@given(data=st.data())
+def test_a_maker_builds_what_the_constructor_builds(cls: type[Any], maker: Any, data: Any) -> None:
+    args = data.draw(st.tuples(*[values for _ in attrs.fields(cls)]))
+    made, built = maker(*args), cls(*args)
+    assert type(made) is cls
+    assert made == built
+    assert hash(made) == hash(built)
+    assert repr(made) == repr(built)
+    assert attrs.astuple(made, recurse=False) == args
+
+
+@pytest.mark.parametrize(("cls", "maker"), MAKERS, ids=lambda x: getattr(x, "__name__", ""))
+def test_a_made_record_is_frozen(cls: type[Any], maker: Any) -> None:
+    made = maker(*range(len(attrs.fields(cls))))
+    name = attrs.fields(cls)[0].name
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        setattr(made, name, "changed")
+    assert attrs.evolve(made, **{name: "changed"}) == cls("changed", *range(1, len(made.__slots__)))
+
+
+def test_a_maker_refuses_a_class_whose_checks_it_would_skip() -> None:
+    @attrs.frozen(weakref_slot=False)
+    class Checked:
+        a: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    with pytest.raises(TypeError, match="validators"):
+        record_maker(Checked)
+
+    @attrs.frozen
+    class WithWeakref:
+        a: int
+
+    with pytest.raises(TypeError, match="weakref"):
+        record_maker(WithWeakref)
+
+    @attrs.frozen(weakref_slot=False)
+    class Base:
+        a: int
+
+    @attrs.frozen(weakref_slot=False)
+    class Derived(Base):
+        b: int
+
+    with pytest.raises(TypeError, match="bases"):
+        record_maker(Derived)
+    with pytest.raises(attrs.exceptions.NotAnAttrsClassError):
+        record_maker(int)
