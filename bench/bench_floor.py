@@ -1,0 +1,136 @@
+"""The floor under in-memory ``receive``: how fast any design can go that keeps its promises.
+
+    python bench/bench_floor.py [--pairs 10000] [--messages 100000] [--repeat 5]
+
+Issue 2 asks for ``receive`` at a sixth of the bare dict-and-list loop. This measures, in the same
+run as that loop, two floors written as one inlined loop with no function layers, no validation, no
+expiry index, no locking beyond one ``RLock`` and no unit of work, only what the public API obliges
+every implementation to do per message:
+
+- ``records``: the records threadcore keeps today. A new id, a frozen ``Message`` returned to the
+  caller (built the cheapest way threadcore knows, ``make_message``), a new frozen ``Thread`` state
+  and a ``MessageAdded`` event in the outbox.
+- ``mutable``: the cheapest design that still returns a frozen ``Message``: the thread's state is
+  a mutable list updated in place and the event is a plain tuple.
+
+If a floor runs slower than a sixth of the bare loop, so must every real implementation of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from typing import Any
+
+from bench_receive import OWNER, START, TTL, bare_loop, best, threadcore_loop, workload
+
+from threadcore.domain.events import make_message_added
+from threadcore.domain.model import (
+    Availability,
+    DeliveryStatus,
+    Direction,
+    OwnerResource,
+    Party,
+    ThreadStatus,
+    make_message,
+    make_thread,
+)
+from threadcore.ids import RandomIds
+
+_IN, _ALIVE = Direction.INBOUND, Availability.ALIVE
+_RECEIVED, _OPEN = DeliveryStatus.RECEIVED, ThreadStatus.OPEN
+_OWNER = OwnerResource("6249888001", "Billing", "Department")
+
+
+def floor_records(work: list[str]) -> float:
+    """Frozen Message, frozen Thread state, MessageAdded event per message. Returns seconds."""
+    lock, new_id, ttl, now = threading.RLock(), RandomIds().new_id, TTL, START
+    open_by_pair: dict[tuple[str, str], str] = {}
+    threads: dict[str, Any] = {}
+    by_id: dict[str, Any] = {}
+    by_thread: dict[str, list[str]] = {}
+    order: list[str] = []
+    events: list[Any] = []
+    t0 = time.perf_counter()
+    for guest in work:
+        with lock:
+            key = (OWNER, guest)
+            thread_id = open_by_pair.get(key)
+            thread = threads[thread_id] if thread_id is not None else None
+            if thread is None or now >= thread.latest_message_at + ttl:
+                thread_id = new_id()
+                thread = make_thread(thread_id, Party(OWNER), Party(guest), _OWNER, now, _OPEN,
+                                     _ALIVE, None, None, None, now, None, None, now, 1)  # fmt: skip
+                open_by_pair[key] = thread_id
+                by_thread[thread_id] = []
+            message_id = new_id()
+            message = make_message(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
+                                   _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
+                                   "text/plain", (), (), None, 1)  # fmt: skip
+            threads[thread_id] = make_thread(
+                thread_id, thread.owner_party, thread.guest_party, thread.owner,
+                thread.creation_time, _OPEN, _ALIVE, thread.assignee, None, "Hi", now, now,
+                thread.last_outbound_at, now, thread.version + 1,
+            )  # fmt: skip
+            by_id[message_id] = message
+            by_thread[thread_id].append(message_id)
+            order.append(message_id)
+            events.append(make_message_added(thread_id, now, message_id, _IN, None))
+    return time.perf_counter() - t0
+
+
+def floor_mutable(work: list[str]) -> float:
+    """Frozen Message; thread state a list updated in place; the event a tuple. Returns seconds."""
+    lock, new_id, ttl, now = threading.RLock(), RandomIds().new_id, TTL, START
+    open_by_pair: dict[tuple[str, str], list[Any]] = {}
+    by_id: dict[str, Any] = {}
+    by_thread: dict[str, list[str]] = {}
+    order: list[str] = []
+    events: list[Any] = []
+    t0 = time.perf_counter()
+    for guest in work:
+        with lock:
+            key = (OWNER, guest)
+            state = open_by_pair.get(key)  # [id, label, latest, last inbound, version]
+            if state is None or now >= state[2] + ttl:
+                state = open_by_pair[key] = [new_id(), None, now, None, 0]
+                by_thread[state[0]] = []
+            thread_id = state[0]
+            message_id = new_id()
+            message = make_message(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
+                                   _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
+                                   "text/plain", (), (), None, 1)  # fmt: skip
+            state[1] = "Hi"
+            state[2] = state[3] = now
+            state[4] += 1
+            by_id[message_id] = message
+            by_thread[thread_id].append(message_id)
+            order.append(message_id)
+            events.append((thread_id, now, message_id, _IN, None))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    work = workload(args.pairs, args.messages)
+    contenders = [
+        ("bare dict-and-list loop", bare_loop),
+        ("floor, today's records", floor_records),
+        ("floor, mutable thread state", floor_mutable),
+        ("threadcore (memory)", threadcore_loop),
+    ]
+    seconds = {name: best(fn, work, args.repeat) for name, fn in contenders}
+    bare = seconds["bare dict-and-list loop"]
+    print(f"receive, {args.pairs:,} pairs, {len(work):,} messages (best of {args.repeat})")
+    for name, _ in contenders:
+        rate = len(work) / seconds[name]
+        print(f"  {name:28s} {rate:12,.0f} messages/s  1/{seconds[name] / bare:5.2f} of bare")
+
+
+if __name__ == "__main__":
+    main()
