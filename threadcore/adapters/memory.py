@@ -365,20 +365,19 @@ class _MemoryUnitOfWork(BufferedWrites):
 
     def _commit(self) -> None:
         # Check every expected version first, so a conflict leaves the repository untouched; then
-        # apply. Each buffer is tested before it is walked: most commands fill two or three.
+        # apply. Most commands fill two or three buffers: the others are skipped at once.
         repo = self._repo
-        if self._threads:
-            saved = self._threads.values()
-            threads = repo._threads
-            for thread, expected in saved:
-                stored = threads.get(thread.id)
-                if (stored.version if stored is not None else 0) != expected:
-                    raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
-                if expected == 0:
-                    self._check_pair_free(thread)
+        saved = self._threads.values()
+        threads = repo._threads
+        for thread, expected in saved:
+            stored = threads.get(thread.id)
+            if (stored.version if stored is not None else 0) != expected:
+                raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+            if expected == 0:
+                self._check_pair_free(thread)
         if self._message_updates or self._notes:
             self._check_versions()
-        for thread, expected in saved if self._threads else ():
+        for thread, expected in saved:
             self._apply_thread(thread, expected)
         if self._messages:
             self._apply_messages()
@@ -403,6 +402,8 @@ class _MemoryUnitOfWork(BufferedWrites):
             repo._events.extend(self._events)
 
     def _check_versions(self) -> None:
+        """Check the expected versions of the messages and notes saved (threads are checked in
+        :meth:`_commit`)."""
         repo = self._repo
         for message, expected in self._message_updates.values():
             stored_message = repo._message_by_id.get(message.id)
