@@ -46,7 +46,7 @@ _OWNER = OwnerResource("6249888001", "Billing", "Department")
 def floor_records(work: list[str]) -> float:
     """Frozen Message, frozen Thread state, MessageAdded event per message. Returns seconds."""
     lock, new_id, ttl, now = threading.RLock(), RandomIds().new_id, TTL, START
-    open_by_pair: dict[tuple[str, str], str] = {}
+    open_by_pair: dict[tuple[str, str], Any] = {}
     threads: dict[str, Any] = {}
     by_id: dict[str, Any] = {}
     by_thread: dict[str, list[str]] = {}
@@ -56,19 +56,17 @@ def floor_records(work: list[str]) -> float:
     for guest in work:
         with lock:
             key = (OWNER, guest)
-            thread_id = open_by_pair.get(key)
-            thread = threads[thread_id] if thread_id is not None else None
+            thread = open_by_pair.get(key)
             if thread is None or now >= thread.latest_message_at + ttl:
-                thread_id = new_id()
-                thread = make_thread(thread_id, Party(OWNER), Party(guest), _OWNER, now, _OPEN,
+                thread = make_thread(new_id(), Party(OWNER), Party(guest), _OWNER, now, _OPEN,
                                      _ALIVE, None, None, None, now, None, None, now, 1)  # fmt: skip
-                open_by_pair[key] = thread_id
-                by_thread[thread_id] = []
+                by_thread[thread.id] = []
+            thread_id = thread.id
             message_id = new_id()
             message = make_message(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
                                    _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
                                    "text/plain", (), (), None, 1)  # fmt: skip
-            threads[thread_id] = make_thread(
+            open_by_pair[key] = threads[thread_id] = make_thread(
                 thread_id, thread.owner_party, thread.guest_party, thread.owner,
                 thread.creation_time, _OPEN, _ALIVE, thread.assignee, None, "Hi", now, now,
                 thread.last_outbound_at, now, thread.version + 1,
