@@ -75,18 +75,14 @@ class BufferedWrites:
         self._events.extend(events)
 
     def _clear(self) -> None:
-        # most units of work fill two or three buffers: clear only those
-        if self._threads:
-            self._threads.clear()
-        if self._messages:
-            self._messages.clear()
-        if self._message_updates:
-            self._message_updates.clear()
-        if self._notes:
-            self._notes.clear()
-        if self._opt_outs:
-            self._opt_outs.clear()
-        if self._tombstones:
-            self._tombstones.clear()
-        if self._events:
-            self._events.clear()
+        for buffer in (
+            self._threads,
+            self._messages,
+            self._message_updates,
+            self._notes,
+            self._opt_outs,
+            self._tombstones,
+            self._events,
+        ):
+            if buffer:  # most units of work fill two or three
+                buffer.clear()
