@@ -1,12 +1,14 @@
-"""Schema version 1 -> 2 in both SQL adapters: a database written by threadcore's version-1 schema
-(its DDL copied below, as it shipped) opens, keeps its rows with sensible values for the new
-fields, gains notes and opt-outs, ends up with the fresh schema's shape, and then passes the whole
-repository contract. A failed migration changes nothing; a newer schema is still refused."""
+"""Schema migrations in both SQL adapters. A database written by threadcore's version-1 schema (its
+DDL copied below, as it shipped) opens, keeps its rows with sensible values for the new fields,
+gains notes and opt-outs, ends up with the fresh schema's shape, and then passes the whole
+repository contract. SQLite's version 2 (also copied below) moves to version 3 (messages and events
+without AUTOINCREMENT, a partial provider id index) keeping every row and position. A failed
+migration changes nothing; a newer schema is still refused."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,14 @@ from typing import Any
 import pytest
 
 from threadcore import SchemaVersionError, SQLiteRepository, StorageError
-from threadcore.adapters._sql import OPEN, SCHEMA_VERSION
-from threadcore.domain.events import MessageAdded, ThreadAssigned, ThreadOpened
+from threadcore.adapters._sql import OPEN
+from threadcore.adapters.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
+from threadcore.domain.events import GuestOptedOut, MessageAdded, ThreadAssigned, ThreadOpened
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
     Direction,
+    Keyword,
     Message,
     Note,
     ThreadStatus,
@@ -91,6 +95,98 @@ CREATE TABLE events (
     payload TEXT NOT NULL
 );
 INSERT INTO threadcore_schema VALUES (1);
+"""
+
+
+# --- SQLite version 2, as it shipped -------------------------------------------------------------
+SQLITE_V2 = f"""
+CREATE TABLE threadcore_schema (version INTEGER NOT NULL);
+CREATE TABLE threads (
+    id TEXT PRIMARY KEY,
+    owner_number TEXT NOT NULL,
+    guest_number TEXT NOT NULL,
+    owner_extension_id TEXT NOT NULL,
+    owner_name TEXT,
+    owner_type TEXT,
+    creation_time TEXT NOT NULL,
+    status TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    assignee_id TEXT,
+    assignee_name TEXT,
+    assignee_type TEXT,
+    status_reason TEXT,
+    label TEXT,
+    last_modified_time TEXT NOT NULL,
+    last_inbound_at TEXT,
+    last_outbound_at TEXT,
+    latest_message_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    change_position INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX threads_one_open_per_pair ON threads (owner_number, guest_number)
+    WHERE {OPEN};
+CREATE INDEX threads_by_owner ON threads (owner_extension_id, creation_time, id);
+CREATE INDEX threads_by_guest ON threads (guest_number, creation_time, id);
+CREATE INDEX threads_by_owner_number ON threads (owner_number, creation_time, id);
+CREATE INDEX threads_by_change ON threads (change_position);
+CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
+CREATE TABLE messages (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    thread_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    body TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    author_id TEXT,
+    author_name TEXT,
+    author_type TEXT,
+    created_at TEXT NOT NULL,
+    last_modified_at TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    provider_message_id TEXT UNIQUE,
+    status TEXT NOT NULL,
+    sent_at TEXT,
+    delivered_at TEXT,
+    read_at TEXT,
+    error_code TEXT,
+    is_automated INTEGER NOT NULL,
+    source TEXT,
+    content_type TEXT NOT NULL,
+    attachments TEXT,
+    classifications TEXT,
+    keyword TEXT,
+    version INTEGER NOT NULL
+);
+CREATE INDEX messages_by_thread ON messages (thread_id, position);
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    thread_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX messages_by_time ON messages (created_at, id);
+CREATE TABLE notes (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT,
+    author_type TEXT,
+    text TEXT NOT NULL,
+    creation_time TEXT NOT NULL,
+    last_modified_time TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX notes_by_thread ON notes (thread_id, creation_time, id);
+CREATE INDEX notes_by_time ON notes (creation_time, id);
+CREATE TABLE opt_outs (
+    owner_number TEXT NOT NULL,
+    guest_number TEXT NOT NULL,
+    opted_out INTEGER NOT NULL,
+    PRIMARY KEY (owner_number, guest_number)
+) WITHOUT ROWID;
+INSERT INTO threadcore_schema VALUES (2);
 """
 
 
@@ -199,7 +295,7 @@ def rows(time: Any) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def check_old_rows_after_migration(repo: Repository) -> None:
-    """What a version-1 database holds, read through the version-2 repository."""
+    """What a version-1 database holds, read through this version's repository."""
     with repo.unit_of_work() as uow:
         thread = uow.thread("t1")
         assert thread is not None
@@ -274,12 +370,74 @@ def sqlite_v1(path: Path, with_rows: bool = True) -> None:
         conn.close()
 
 
+# Version-2 rows beyond version 1's: delivery fields, a message without a provider id (an opt-out
+# keyword), attachments, classifications, a draft, a note, an opt-out and their events.
+SQLITE_V2_MESSAGES = [
+    ("t1-m4", "t1", "Inbound", "STOP", "+16502240001", "+12092480001", None, None, None,
+     "2026-02-17T17:01:00.000000+00:00", "2026-02-17T17:01:00.000000+00:00", "Alive", None,
+     "Received", None, None, None, None, 0, None, "text/plain", None,
+     '[{"id": "c1", "classification": "opt_out", "created_at": '
+     '"2026-02-17T17:01:00.000000+00:00", "confidence": 0.9, "reason": null, '
+     '"is_action_required": true, "is_reply_required": null, "language": "en", '
+     '"action_recommendation": null, "details": {"n": 1}}]', "OptOut", 2),
+    ("t1-m5", "t1", "Outbound", "See attached", "+12092480001", "+16502240001", "101", "Ann",
+     "User", "2026-02-17T17:01:00.000000+00:00", "2026-02-17T17:01:00.000000+00:00", "Alive",
+     "p-out-2", "Delivered", "2026-02-17T17:01:00.000000+00:00",
+     "2026-02-17T17:01:00.000000+00:00", None, None, 1, "api", "image/png",
+     '["https://example.com/a.png"]', None, None, 3),
+    ("t1-m6", "t1", "Outbound", "draft", "+12092480001", "+16502240001", "101", "Ann", "User",
+     "2026-02-17T17:01:00.000000+00:00", "2026-02-17T17:01:00.000000+00:00", "Alive", None,
+     "Draft", None, None, None, None, 0, None, "text/plain", None, None, None, 1),
+]  # fmt: skip
+SQLITE_V2_EVENTS = [
+    ("t1", "MessageAdded",
+     '{"thread_id":"t1","at":"2026-02-17T17:01:00.000000+00:00","message_id":"t1-m4",'
+     '"direction":"Inbound","initiator":null}'),
+    ("t1", "GuestOptedOut",
+     '{"thread_id":"t1","at":"2026-02-17T17:01:00.000000+00:00","owner_number":"+12092480001",'
+     '"guest_number":"+16502240001","message_id":"t1-m4","initiator":null}'),
+]  # fmt: skip
+
+
+def sqlite_v2(path: Path, with_rows: bool = True) -> None:
+    """A version-2 SQLite database at ``path``: version 1's rows as version 2 held them after
+    migrating, and rows only version 2 could hold."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executescript(SQLITE_V2)
+        if with_rows:
+            data = rows(lambda t: t.isoformat(timespec="microseconds"))
+            for row in data["threads"]:
+                conn.execute(f"INSERT INTO threads VALUES ({', '.join('?' * 20)})", (*row, 7))
+            old_messages = [
+                (*row, "Received" if row[2] == "Inbound" else "Sent",
+                 None if row[2] == "Inbound" else row[9], None, None, None, 0, None,
+                 "text/plain", None, None, None, 1)
+                for row in data["messages"]
+            ]  # fmt: skip
+            for row in old_messages + SQLITE_V2_MESSAGES:
+                conn.execute(f"INSERT INTO messages VALUES (NULL, {', '.join('?' * 25)})", row)
+            for row in data["events"] + SQLITE_V2_EVENTS:
+                conn.execute("INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)", row)
+            conn.execute(
+                "INSERT INTO notes VALUES ('n0', 't1', '101', 'Ann', 'User', 'called', "
+                "'2026-02-17T17:01:00.000000+00:00', '2026-02-17T17:01:00.000000+00:00', "
+                "'Alive', 1)"
+            )
+            conn.execute("INSERT INTO opt_outs VALUES ('+12092480001', '+16502240001', 1)")
+    finally:
+        conn.close()
+
+
 def sqlite_shape(path: Path) -> dict[str, Any]:
-    """Every table's columns and every index's definition (what a schema is, beyond its rows)."""
+    """Every table's columns and every index's definition (what a schema is, beyond its rows).
+    ``sqlite_sequence`` is left out: SQLite creates it for AUTOINCREMENT (versions 1 and 2) and
+    will not drop it; migrated, it is empty and unused."""
     conn = sqlite3.connect(path)
     try:
         tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]  # fmt: skip
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence' "
+            "ORDER BY name")]  # fmt: skip
         return {
             "columns": {
                 table: [(name, kind, notnull, pk) for _, name, kind, notnull, _, pk in
@@ -293,6 +451,27 @@ def sqlite_shape(path: Path) -> dict[str, Any]:
         conn.close()
 
 
+def sqlite_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but SQLite's own and the version, positions included, in a fixed
+    order."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND name <> 'threadcore_schema'")]  # fmt: skip
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in tables
+        }
+    finally:
+        conn.close()
+
+
+def sqlite_version(path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT version FROM threadcore_schema").fetchall()
+
+
 def test_sqlite_version_1_migrates_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     sqlite_v1(path)
@@ -303,27 +482,105 @@ def test_sqlite_version_1_migrates_keeping_its_rows(tmp_path: Path) -> None:
         repo.close()
     # opening again changes nothing; the shape is the fresh schema's (defaults aside)
     SQLiteRepository(path).close()
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM threadcore_schema").fetchall() == [(2,)]
+    assert sqlite_version(path) == [(SQLITE_SCHEMA_VERSION,)]
     SQLiteRepository(tmp_path / "fresh.db").close()
     assert sqlite_shape(path) == sqlite_shape(tmp_path / "fresh.db")
 
 
-def test_a_failed_sqlite_migration_changes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "v1.db"
-    sqlite_v1(path)
+def check_v2_rows_after_migration(repo: Repository) -> None:
+    """What a version-2 database holds, read through the version-3 repository; then new rows
+    take positions after every old one."""
+    with repo.unit_of_work() as uow:
+        ids = [m.id for m in uow.messages("t1")]
+        assert ids == ["t1-m1", "t1-m2", "t1-m3", "t1-m4", "t1-m5", "t1-m6"]
+        stop = uow.message("t1-m4")
+        assert stop is not None
+        assert stop.provider_message_id is None
+        assert stop.keyword is Keyword.OPT_OUT
+        assert stop.classifications[0].details == {"n": 1}
+        attached = uow.message_by_provider_id("p-out-2")
+        assert attached is not None
+        assert attached.attachments == ("https://example.com/a.png",)
+        assert attached.status is DeliveryStatus.DELIVERED
+        assert attached.is_automated
+        assert uow.message_by_provider_id("p-in") == uow.message("t1-m1")
+        assert uow.message_by_provider_id("p-none") is None
+        assert uow.opted_out("+12092480001", "+16502240001") is True
+        assert uow.note("n0") is not None
+    events = repo.events()
+    assert [p for p, _ in events] == [1, 2, 3, 4, 5]
+    assert events[4][1] == GuestOptedOut("t1", T1, "+12092480001", "+16502240001", "t1-m4")
+    with repo.unit_of_work() as uow:
+        uow.add_message(
+            Message("t1-m7", "t1", Direction.INBOUND, "Hi again", "+16502240001", "+12092480001",
+                    None, T1, T1)
+        )  # fmt: skip
+        uow.append_events([MessageAdded("t1", T1, "t1-m7", Direction.INBOUND, None)])
+    assert [p for p, _ in repo.events(after=5)] == [6]
+    with repo.unit_of_work() as uow:
+        assert [m.id for m in uow.messages("t1")][-1] == "t1-m7"
+
+
+def test_sqlite_version_2_migrates_keeping_every_row_and_position(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    sqlite_v2(path)
+    before = sqlite_rows(path)
+    assert len(before["messages"]) == 6
+    assert len(before["events"]) == 5
+    repo = SQLiteRepository(path)
+    try:
+        assert sqlite_rows(path) == before
+        check_v2_rows_after_migration(repo)
+    finally:
+        repo.close()
+    SQLiteRepository(path).close()  # again: no change
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE opt_outs (x)")  # in the way of the migration's own
-    before = sqlite_shape(path)
+        assert conn.execute("SELECT * FROM sqlite_sequence").fetchall() == []
+        assert conn.execute("SELECT max(position) FROM messages").fetchone() == (7,)
+    assert sqlite_version(path) == [(SQLITE_SCHEMA_VERSION,)]
+    SQLiteRepository(tmp_path / "fresh.db").close()
+    assert sqlite_shape(path) == sqlite_shape(tmp_path / "fresh.db")
+
+
+def test_the_provider_id_lookup_uses_the_partial_index(tmp_path: Path) -> None:
+    SQLiteRepository(tmp_path / "fresh.db").close()
+    with sqlite3.connect(tmp_path / "fresh.db") as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE provider_message_id = ?", ("p",)
+        ).fetchall()
+    assert "messages_by_provider_id" in str(plan)
+
+
+@pytest.mark.parametrize(
+    ("make", "obstacle", "version", "check"),
+    [
+        # each obstacle is in the way of a table the migration makes
+        (sqlite_v1, "CREATE TABLE opt_outs (x)", 1, check_old_rows_after_migration),
+        (sqlite_v2, "CREATE TABLE threadcore_v2_events (x)", 2, check_v2_rows_after_migration),
+    ],
+)
+def test_a_failed_sqlite_migration_changes_nothing(
+    tmp_path: Path,
+    make: Callable[[Path], None],
+    obstacle: str,
+    version: int,
+    check: Callable[[Repository], None],
+) -> None:
+    path = tmp_path / "old.db"
+    make(path)
+    name = obstacle.split()[2]
+    with sqlite3.connect(path) as conn:
+        conn.execute(obstacle)
+    before = sqlite_shape(path), sqlite_rows(path)
     with pytest.raises(StorageError):
         SQLiteRepository(path)
-    assert sqlite_shape(path) == before
+    assert (sqlite_shape(path), sqlite_rows(path)) == before
+    assert sqlite_version(path) == [(version,)]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM threadcore_schema").fetchall() == [(1,)]
-        conn.execute("DROP TABLE opt_outs")
+        conn.execute(f"DROP TABLE {name}")
     repo = SQLiteRepository(path)  # with the obstacle gone, it migrates
     try:
-        check_old_rows_after_migration(repo)
+        check(repo)
     finally:
         repo.close()
 
@@ -332,7 +589,7 @@ def test_a_newer_sqlite_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     SQLiteRepository(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE threadcore_schema SET version = ?", (SCHEMA_VERSION + 1,))
+        conn.execute("UPDATE threadcore_schema SET version = ?", (SQLITE_SCHEMA_VERSION + 1,))
     with pytest.raises(SchemaVersionError, match="upgrade threadcore"):
         SQLiteRepository(path)
 
@@ -346,6 +603,18 @@ class TestMigratedSQLiteContract(RepositoryContract):
 
     def make_repository(self) -> Repository:
         sqlite_v1(self.path, with_rows=False)
+        return SQLiteRepository(self.path)
+
+
+class TestMigratedSQLiteV2Contract(RepositoryContract):
+    """The whole contract on an (empty) version-2 SQLite database opened by this version."""
+
+    @pytest.fixture(autouse=True)
+    def _tmp(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "v2.db"
+
+    def make_repository(self) -> Repository:
+        sqlite_v2(self.path, with_rows=False)
         return SQLiteRepository(self.path)
 
 

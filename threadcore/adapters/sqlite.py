@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,8 +26,8 @@ from threadcore.adapters._sql import (
     NOTE_COLUMNS,
     NOTE_ORDER,
     OPEN,
-    SCHEMA_VERSION,
     THREAD_COLUMNS,
+    THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
     event_from_json,
@@ -40,6 +41,7 @@ from threadcore.adapters._sql import (
     open_threads_where,
     thread_from_row,
     thread_query_where,
+    thread_state_row,
     thread_to_row,
     time_from_text,
     time_to_text,
@@ -48,25 +50,29 @@ from threadcore.domain.errors import (
     ConcurrencyConflict,
     SchemaVersionError,
     StorageError,
-    ThreadcoreError,
 )
 from threadcore.domain.model import Message, Note, Thread
 from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["SQLiteRepository"]
 
+#: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
+#: SQL adapter versions its own schema: PostgreSQL's is ``_sql.SCHEMA_VERSION``.)
+SCHEMA_VERSION = 3
+
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
-# Only what a thread's life changes: SQLite rewrites an index when a column it covers is SET,
-# so leaving the pair, owner and creation columns out keeps their indexes untouched on update.
-_MUTABLE = THREAD_COLUMNS[THREAD_COLUMNS.index("status") :]  # status ... version
-_MUTABLE_AT = tuple(THREAD_COLUMNS.index(c) for c in _MUTABLE)
-_UPDATE_THREAD = (
-    f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE)}, change_position = ? "
-    "WHERE id = ? AND version = ?"
+_STATE_AT = len(THREAD_COLUMNS) - len(THREAD_STATE_COLUMNS)  # where the state starts in a row
+# The next change position, as a subquery (the highest is one index step away, and writers are
+# serialised by BEGIN IMMEDIATE, so the highest is ours to extend).
+_NEXT_CHANGE = "(SELECT coalesce(max(change_position), 0) + 1 FROM threads)"
+_INSERT_THREAD = (
+    f"INSERT INTO threads ({_T_COLS}, change_position) "
+    f"VALUES ({', '.join('?' * len(THREAD_COLUMNS))}, {_NEXT_CHANGE})"
 )
-_INSERT_MESSAGE = (
-    f"INSERT INTO messages ({_M_COLS}) VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+_SELECT_THREAD = f"SELECT {_T_COLS} FROM threads WHERE id = ?"
+_SELECT_OPEN_FOR_PAIR = (
+    f"SELECT {_T_COLS} FROM threads WHERE owner_number = ? AND guest_number = ? AND {OPEN}"
 )
 _UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
@@ -93,18 +99,80 @@ _SET_OPTED_OUT = (
     "ON CONFLICT (owner_number, guest_number) DO UPDATE SET opted_out = excluded.opted_out"
 )
 _INSERT_EVENT = "INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)"
-# A message on an open thread leaves status and availability as they were: leaving them out of
-# the SET spares the partial indexes over them.
-_ACTIVITY_AT = _MUTABLE_AT[2:]
-_UPDATE_ACTIVITY = (
-    f"UPDATE threads SET {', '.join(f'{c} = ?' for c in _MUTABLE[2:])}, change_position = ? "
-    "WHERE id = ? AND version = ? AND status = ? AND availability = ?"
-)
+_EVERY_STATE_COLUMN = tuple(range(len(THREAD_STATE_COLUMNS)))
 
-# What schema version 2 added besides the messages' new columns; shared by the fresh schema and
-# the migration from version 1.
-_V2_TABLES = """
+
+@lru_cache(maxsize=512)
+def _insert_message(present: tuple[int, ...]) -> str:
+    """The INSERT naming only the message columns at ``present``; the others are NULL. Most of a
+    message's 25 columns are NULL, and the driver binds a NULL parameter slowly (it looks for an
+    adapter for ``None``): 2.9 of the 9 µs an insert spends binding."""
+    columns = ", ".join(MESSAGE_COLUMNS[i] for i in present)
+    return f"INSERT INTO messages ({columns}) VALUES ({', '.join('?' * len(present))})"
+
+
+@lru_cache(maxsize=512)
+def _update_thread(changed: tuple[int, ...]) -> str:
+    """The UPDATE setting the thread state columns at ``changed`` (and the change position).
+
+    Only what changed is SET: SQLite rewrites an index only when a column it covers is SET, so a
+    message leaves the pair's and the owner's indexes, and the partial indexes over status and
+    availability, untouched; fewer parameters also bind faster."""
+    sets = "".join(f"{THREAD_STATE_COLUMNS[i]} = ?, " for i in changed)
+    return f"UPDATE threads SET {sets}change_position = {_NEXT_CHANGE} WHERE id = ? AND version = ?"
+
+
+# The messages table and its indexes, and the events table (schema version 3): shared by the
+# fresh schema and the migration from version 2. Message and event positions are plain rowids:
+# AUTOINCREMENT would write sqlite_sequence on every insert, and it only differs in never reusing
+# the position of a deleted last row; threadcore deletes neither messages nor events, and a row
+# rolled back was never seen. The provider id index leaves out the messages without one.
+_MESSAGES = """
+CREATE TABLE messages (
+    position INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    thread_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    body TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    author_id TEXT,
+    author_name TEXT,
+    author_type TEXT,
+    created_at TEXT NOT NULL,
+    last_modified_at TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    provider_message_id TEXT,
+    status TEXT NOT NULL,
+    sent_at TEXT,
+    delivered_at TEXT,
+    read_at TEXT,
+    error_code TEXT,
+    is_automated INTEGER NOT NULL,
+    source TEXT,
+    content_type TEXT NOT NULL,
+    attachments TEXT,
+    classifications TEXT,
+    keyword TEXT,
+    version INTEGER NOT NULL
+);
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+"""
+_MESSAGE_INDEXES = """
+CREATE INDEX messages_by_thread ON messages (thread_id, position);
 CREATE INDEX messages_by_time ON messages (created_at, id);
+CREATE UNIQUE INDEX messages_by_provider_id ON messages (provider_message_id)
+    WHERE provider_message_id IS NOT NULL;
+"""
+
+# What schema version 2 added besides the messages' new columns and their time index; shared by
+# the fresh schema and the migration from version 1.
+_NOTES_AND_OPT_OUTS = """
 CREATE TABLE notes (
     id TEXT PRIMARY KEY,
     thread_id TEXT NOT NULL,
@@ -128,12 +196,14 @@ CREATE TABLE opt_outs (
 """
 
 # Schema version 1 -> 2: the messages' delivery fields, notes, opt-outs. SQLite cannot add a NOT
-# NULL column without a default, so the migrated columns keep theirs (every insert names every
-# column, so the defaults are never used). Old inbound messages are Received. Old outbound ones
-# become Sent, sent when they were created: version 1 stored an outbound message when the
-# provider was handed it and tracked no delivery, so "Queued" would show years-old messages as
-# still waiting forever; Sent still lets a late Delivered, Read or DeliveryFailed report move
-# them on (the delivery machine refuses only SendingFailed after Sent).
+# NULL column without a default, so the migrated columns keep theirs until the move to version 3
+# rebuilds the table (every insert names every column, so the defaults are never used). Old inbound
+# messages are Received. Old outbound ones become Sent, sent when they were created: version 1
+# stored an outbound message when the provider was handed it and tracked no delivery, so "Queued"
+# would show years-old messages as still waiting forever; Sent still lets a late Delivered, Read
+# or DeliveryFailed report move them on (the delivery machine refuses only SendingFailed after
+# Sent). Version 2's index on the messages' time is left to the move to version 3, which runs
+# next, in the same transaction, and builds all the messages' indexes anew.
 _MIGRATE_FROM_1 = f"""
 ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'Received';
 ALTER TABLE messages ADD COLUMN sent_at TEXT;
@@ -148,8 +218,26 @@ ALTER TABLE messages ADD COLUMN classifications TEXT;
 ALTER TABLE messages ADD COLUMN keyword TEXT;
 ALTER TABLE messages ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 UPDATE messages SET status = 'Sent', sent_at = created_at WHERE direction = 'Outbound';
-{_V2_TABLES}
+{_NOTES_AND_OPT_OUTS}
 UPDATE threadcore_schema SET version = 2;
+"""
+
+# Schema version 2 -> 3: messages and events without AUTOINCREMENT, and the provider id index
+# partial. SQLite cannot alter either, so both tables are rebuilt, keeping every position (the
+# old tables are renamed out of the way first, so the new ones are created by the very DDL of the
+# fresh schema). Their sqlite_sequence rows go with the old tables; the empty sqlite_sequence
+# table itself cannot be dropped.
+_MIGRATE_FROM_2 = f"""
+ALTER TABLE messages RENAME TO threadcore_v2_messages;
+ALTER TABLE events RENAME TO threadcore_v2_events;
+{_MESSAGES}
+INSERT INTO messages (position, {_M_COLS}) SELECT position, {_M_COLS} FROM threadcore_v2_messages;
+INSERT INTO events (position, thread_id, kind, payload)
+    SELECT position, thread_id, kind, payload FROM threadcore_v2_events;
+DROP TABLE threadcore_v2_messages;
+DROP TABLE threadcore_v2_events;
+{_MESSAGE_INDEXES}
+UPDATE threadcore_schema SET version = 3;
 """
 
 _SCHEMA = f"""
@@ -183,42 +271,9 @@ CREATE INDEX threads_by_guest ON threads (guest_number, creation_time, id);
 CREATE INDEX threads_by_owner_number ON threads (owner_number, creation_time, id);
 CREATE INDEX threads_by_change ON threads (change_position);
 CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
-CREATE TABLE messages (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    thread_id TEXT NOT NULL,
-    direction TEXT NOT NULL,
-    body TEXT NOT NULL,
-    from_number TEXT NOT NULL,
-    to_number TEXT NOT NULL,
-    author_id TEXT,
-    author_name TEXT,
-    author_type TEXT,
-    created_at TEXT NOT NULL,
-    last_modified_at TEXT NOT NULL,
-    availability TEXT NOT NULL,
-    provider_message_id TEXT UNIQUE,
-    status TEXT NOT NULL,
-    sent_at TEXT,
-    delivered_at TEXT,
-    read_at TEXT,
-    error_code TEXT,
-    is_automated INTEGER NOT NULL,
-    source TEXT,
-    content_type TEXT NOT NULL,
-    attachments TEXT,
-    classifications TEXT,
-    keyword TEXT,
-    version INTEGER NOT NULL
-);
-CREATE INDEX messages_by_thread ON messages (thread_id, position);
-CREATE TABLE events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
-    thread_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
-{_V2_TABLES}
+{_MESSAGES}
+{_MESSAGE_INDEXES}
+{_NOTES_AND_OPT_OUTS}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -235,17 +290,44 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter."""
-    try:
-        yield
-    except ThreadcoreError:
-        raise
-    except sqlite3.IntegrityError as error:
-        raise ConcurrencyConflict(f"A concurrent writer got there first ({error})") from error
-    except sqlite3.Error as error:
-        raise StorageError(f"SQLite failed: {error}") from error
+class _Translated:
+    """Driver errors become threadcore errors: none escapes the adapter. (A class rather than a
+    generator-based context manager: every command enters it several times, and a generator
+    costs 1.5 µs a time.)"""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise ConcurrencyConflict(f"A concurrent writer got there first ({exc})") from exc
+        if isinstance(exc, sqlite3.Error):
+            raise StorageError(f"SQLite failed: {exc}") from exc
+
+
+_translated = _Translated()
+
+#: Per-connection settings. WAL with synchronous=NORMAL: a commit is in the log before the command
+#: returns, so it survives the process being killed (docs/rules.md D5). Checkpoints every 10,000
+#: pages (40 MB of log): each syncs the log and the database, so rarer ones cost less per commit.
+#: 64 MB of page cache (the default is 2 MB), taken only as pages are read. Temporary storage in
+#: memory: a savepoint's journal of original pages (one per command in a batch) otherwise spills
+#: to a temporary file past 64 KB and stays a file for the rest of the batch.
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA wal_autocheckpoint=10000",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA foreign_keys=OFF",
+)
 
 
 class SQLiteRepository:
@@ -259,14 +341,16 @@ class SQLiteRepository:
         self._path = str(path)
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
-        with _translated():
+        with _translated:
             self._conn = sqlite3.connect(
-                self._path, timeout=timeout, isolation_level=None, check_same_thread=False
+                self._path,
+                timeout=timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=512,  # the thread updates alone have a few dozen shapes
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA wal_autocheckpoint=10000")
-            self._conn.execute("PRAGMA foreign_keys=OFF")
+            for pragma in _PRAGMAS:
+                self._conn.execute(pragma)
             self._migrate()
 
     def _migrate(self) -> None:
@@ -286,6 +370,8 @@ class SQLiteRepository:
                 )
             if version == 1:
                 _run_script(conn, _MIGRATE_FROM_1)
+            if version <= 2:
+                _run_script(conn, _MIGRATE_FROM_2)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -307,29 +393,29 @@ class SQLiteRepository:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group many commands in one transaction (bulk import): each command inside is a
+        """Group many commands in one transaction (bulk import): each command inside writes in a
         savepoint, so a refused one is rolled back alone; an exception escaping the block rolls
         back the whole batch; a clean exit commits it."""
         with self._lock:
             if self._depth:
                 raise StorageError("batches do not nest")
-            with _translated():
+            with _translated:
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
                 yield
             except BaseException:
                 self._depth = 0
-                with _translated():
+                with _translated:
                     self._conn.execute("ROLLBACK")
                 raise
             self._depth = 0
-            with _translated():
+            with _translated:
                 self._conn.execute("COMMIT")
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after``, in commit order."""
-        with self._lock, _translated():
+        with self._lock, _translated:
             rows = self._conn.execute(
                 "SELECT position, kind, payload FROM events WHERE position > ? "
                 "ORDER BY position LIMIT ?",
@@ -342,27 +428,26 @@ class SQLiteRepository:
 
 
 class _SQLiteUnitOfWork(BufferedWrites):
-    __slots__ = ("_conn", "_loaded", "_repo", "_savepoint")
+    __slots__ = ("_conn", "_loaded", "_repo")
 
     def __init__(self, repo: SQLiteRepository) -> None:
         super().__init__()
         self._repo = repo
         self._conn = repo._conn
-        self._loaded: dict[str, Thread] = {}  # as read in this unit of work
-        self._savepoint = False
+        # the stored state columns of each thread read in this unit of work, as first read
+        self._loaded: dict[str, tuple[Any, ...]] = {}
 
     def __enter__(self) -> _SQLiteUnitOfWork:
+        # Outside a batch: one transaction, whose write lock is taken now, so that what this
+        # unit of work reads is still so when it writes. Inside one, the batch holds the lock.
         self._repo._lock.acquire()
-        try:
-            with _translated():
-                if self._repo._depth:
-                    self._conn.execute("SAVEPOINT threadcore_command")
-                    self._savepoint = True
-                else:
+        if not self._repo._depth:
+            try:
+                with _translated:
                     self._conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._repo._lock.release()
-            raise
+            except BaseException:
+                self._repo._lock.release()
+                raise
         return self
 
     def __exit__(
@@ -371,54 +456,75 @@ class _SQLiteUnitOfWork(BufferedWrites):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        conn = self._conn
         try:
-            if exc_type is None:
-                try:
-                    with _translated():
+            with _translated:
+                if self._repo._depth:
+                    if exc_type is None:
+                        self._write_in_savepoint()
+                elif exc_type is None:
+                    try:
                         self._write()
-                except BaseException:
-                    self._rollback()
-                    raise
-                with _translated():
-                    self._conn.execute(
-                        "RELEASE threadcore_command" if self._savepoint else "COMMIT"
-                    )
-            else:
-                self._rollback()
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                    conn.execute("COMMIT")
+                else:
+                    conn.execute("ROLLBACK")
         finally:
             self._repo._lock.release()
 
-    def _rollback(self) -> None:
-        with _translated():
-            if self._savepoint:
-                self._conn.execute("ROLLBACK TO threadcore_command")
-                self._conn.execute("RELEASE threadcore_command")
-            else:
-                self._conn.execute("ROLLBACK")
+    def _write_in_savepoint(self) -> None:
+        """Write inside a batch: in a savepoint, so that a write refused by the storage undoes
+        this unit of work alone (a unit of work that writes nothing opens none)."""
+        if not self._has_writes():
+            return
+        conn = self._conn
+        conn.execute("SAVEPOINT threadcore_command")
+        try:
+            self._write()
+        except BaseException:
+            conn.execute("ROLLBACK TO threadcore_command")
+            conn.execute("RELEASE threadcore_command")
+            raise
+        conn.execute("RELEASE threadcore_command")
+
+    def _has_writes(self) -> bool:
+        return bool(
+            self._threads or self._messages or self._message_updates or self._notes
+            or self._opt_outs or self._tombstones or self._events
+        )  # fmt: skip
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        with _translated():
+        with _translated:
             return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _read_threads(self, rows: list[Any]) -> list[Thread]:
+        """Threads from rows of :data:`THREAD_COLUMNS`, remembering their stored state."""
+        loaded = self._loaded
+        found = []
+        for row in rows:
+            found.append(thread_from_row(row, time_from_text))
+            loaded.setdefault(row[0], row[_STATE_AT:])
+        return found
 
     def _threads_where(
         self, where: str, params: Iterable[Any] = (), tail: str = ""
     ) -> list[Thread]:
         rows = self._all(f"SELECT {_T_COLS} FROM threads WHERE {where} {tail}", params)
-        found = [thread_from_row(row, time_from_text) for row in rows]
-        for thread in found:
-            self._loaded.setdefault(thread.id, thread)
-        return found
+        return self._read_threads(rows)
+
+    def _one_thread(self, sql: str, params: tuple[Any, ...]) -> Thread | None:
+        with _translated:
+            rows = self._conn.execute(sql, params).fetchall()
+        return self._read_threads(rows)[0] if rows else None
 
     # --- reads ----------------------------------------------------------------------------------
     def thread(self, thread_id: str) -> Thread | None:
-        found = self._threads_where("id = ?", (thread_id,))
-        return found[0] if found else None
+        return self._one_thread(_SELECT_THREAD, (thread_id,))
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
-        found = self._threads_where(
-            f"owner_number = ? AND guest_number = ? AND {OPEN}", (owner_number, guest_number)
-        )
-        return found[0] if found else None
+        return self._one_thread(_SELECT_OPEN_FOR_PAIR, (owner_number, guest_number))
 
     def open_threads(
         self,
@@ -565,41 +671,24 @@ class _SQLiteUnitOfWork(BufferedWrites):
 
     def _write(self) -> None:
         conn = self._conn
-        if self._threads:
-            # writers are serialised (BEGIN IMMEDIATE), so the highest position is ours to extend
-            (position,) = conn.execute(
-                "SELECT coalesce(max(change_position), 0) FROM threads"
-            ).fetchone()
         for thread, expected in self._threads.values():
-            position += 1
-            row = thread_to_row(thread, time_to_text)
             if expected == 0:
-                conn.execute(
-                    f"INSERT INTO threads ({_T_COLS}, change_position) "
-                    f"VALUES ({', '.join('?' * (len(THREAD_COLUMNS) + 1))})",
-                    (*row, position),
-                )
-            else:
-                loaded = self._loaded.get(thread.id)
-                if (
-                    loaded is not None
-                    and loaded.status is thread.status
-                    and loaded.availability is thread.availability
-                ):
-                    cursor = conn.execute(
-                        _UPDATE_ACTIVITY,
-                        (*(row[i] for i in _ACTIVITY_AT), position, thread.id, expected,
-                         thread.status.value, thread.availability.value),
-                    )  # fmt: skip
-                else:
-                    cursor = conn.execute(
-                        _UPDATE_THREAD,
-                        (*(row[i] for i in _MUTABLE_AT), position, thread.id, expected),
-                    )
-                if cursor.rowcount != 1:
-                    raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+                conn.execute(_INSERT_THREAD, thread_to_row(thread, time_to_text))
+                continue
+            state = thread_state_row(thread, time_to_text)
+            stored = self._loaded.get(thread.id)
+            changed = (
+                _EVERY_STATE_COLUMN
+                if stored is None
+                else tuple(i for i, value in enumerate(state) if value != stored[i])
+            )
+            params = (*[state[i] for i in changed], thread.id, expected)
+            if conn.execute(_update_thread(changed), params).rowcount != 1:
+                raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
         for message in self._messages:
-            conn.execute(_INSERT_MESSAGE, message_to_row(message, time_to_text))
+            row = message_to_row(message, time_to_text)
+            present = tuple([i for i, value in enumerate(row) if value is not None])
+            conn.execute(_insert_message(present), [row[i] for i in present])
         for message, expected in self._message_updates.values():
             row = message_to_row(message, time_to_text)
             if conn.execute(_UPDATE_MESSAGE, (*row[1:], message.id, expected)).rowcount != 1:

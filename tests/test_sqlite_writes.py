@@ -1,0 +1,145 @@
+"""The SQLite adapter's write path, beyond the repository contract: a thread update sets only the
+columns that changed (and still lands every change, whether or not the unit of work read the
+thread first), change positions grow with every write, messages keep their NULLs and their
+values whichever columns are empty, and times convert the same through the text cache."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+
+from threadcore import SQLiteRepository
+from threadcore.adapters._sql import time_to_text
+from threadcore.domain import transitions as tx
+from threadcore.domain.model import (
+    Availability,
+    Classification,
+    DeliveryStatus,
+    Direction,
+    Keyword,
+    Message,
+    MessageSource,
+    Resource,
+    StatusReason,
+    Thread,
+    ThreadStatus,
+    ThreadUser,
+)
+
+T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
+OWNER = "+12092480001"
+RESOURCE = Resource("6249888001", name="Billing", phone_numbers=[OWNER], handlers=["101"])
+ANN = ThreadUser("101", "Ann", "User")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[SQLiteRepository]:
+    repository = SQLiteRepository(tmp_path / "w.db")
+    yield repository
+    repository.close()
+
+
+def _open(tid: str, guest: str) -> Thread:
+    thread, _ = tx.open_thread(tid, RESOURCE, OWNER, guest, None, None, T0)
+    return thread
+
+
+def _stored(repo: SQLiteRepository, tid: str) -> tuple[Thread | None, int]:
+    with repo.unit_of_work() as uow:
+        thread = uow.thread(tid)
+        (position,) = uow._all(  # type: ignore[attr-defined]
+            "SELECT change_position FROM threads WHERE id = ?", (tid,)
+        )[0]
+    return thread, position
+
+
+def test_an_update_lands_every_changed_column_read_first_or_not(repo: SQLiteRepository) -> None:
+    with repo.unit_of_work() as uow:
+        uow.save_thread(_open("t1", "+16502240001"), 0)
+    later = T0 + timedelta(hours=1)
+    changed = attrs.evolve(
+        _open("t1", "+16502240001"),
+        status=ThreadStatus.RESOLVED,
+        assignee=ANN,
+        status_reason=StatusReason.MANUAL,
+        label="done",
+        last_modified_time=later,
+        last_outbound_at=later,
+        latest_message_at=later,
+        version=2,
+    )
+    with repo.unit_of_work() as uow:  # read first: only what differs is set
+        assert uow.thread("t1") is not None
+        uow.save_thread(changed, 1)
+    assert _stored(repo, "t1")[0] == changed
+    back = attrs.evolve(changed, assignee=None, status_reason=None, label=None, version=3)
+    with repo.unit_of_work() as uow:  # not read: every state column is set
+        uow.save_thread(back, 2)
+    assert _stored(repo, "t1")[0] == back
+
+
+def test_change_positions_grow_with_every_thread_written(repo: SQLiteRepository) -> None:
+    with repo.unit_of_work() as uow:
+        uow.save_thread(_open("a", "+16502240001"), 0)
+        uow.save_thread(_open("b", "+16502240002"), 0)
+    positions = [_stored(repo, tid)[1] for tid in ("a", "b")]
+    assert positions == [1, 2]
+    with repo.unit_of_work() as uow:
+        a = uow.thread("a")
+        assert a is not None
+        uow.save_thread(attrs.evolve(a, label="x", version=2), 1)
+        uow.save_thread(attrs.evolve(_open("b", "+16502240002"), version=2), 1)  # no change
+    assert [_stored(repo, tid)[1] for tid in ("a", "b")] == [3, 4]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_message_keeps_its_values_and_its_nulls(repo: SQLiteRepository, full: bool) -> None:
+    thread = _open("t1", "+16502240001")
+    extra = {
+        "provider_message_id": "p1",
+        "status": DeliveryStatus.READ,
+        "sent_at": T0,
+        "delivered_at": T0 + timedelta(seconds=1),
+        "read_at": T0 + timedelta(seconds=2),
+        "error_code": "E1",
+        "is_automated": True,
+        "source": MessageSource.API,
+        "content_type": "image/png",
+        "attachments": ("https://example.com/a.png",),
+        "classifications": (Classification("c1", "billing", T0, 0.5),),
+        "keyword": Keyword.HELP,
+    }
+    message = Message("m1", "t1", Direction.OUTBOUND, "Hi", OWNER, "+16502240001",
+                      ANN if full else None, T0, T0, Availability.ALIVE,
+                      **(extra if full else {}))  # type: ignore[arg-type]  # fmt: skip
+    with repo.unit_of_work() as uow:
+        uow.save_thread(thread, 0)
+        uow.add_message(message)
+    with repo.unit_of_work() as uow:
+        assert uow.message("m1") == message
+        assert uow.message_by_provider_id("p1") == (message if full else None)
+    with sqlite3.connect(repo.path) as conn:
+        nulls = conn.execute(
+            "SELECT author_id IS NULL, sent_at IS NULL, keyword IS NULL FROM messages"
+        ).fetchone()
+    assert nulls == ((0, 0, 0) if full else (1, 1, 1))
+
+
+def test_times_convert_the_same_through_the_cache() -> None:
+    new_york = ZoneInfo("America/New_York")
+    # the same wall time twice across the autumn fold: equal as datetimes of one zone, an hour
+    # apart as instants; each must get its own UTC text, in either order
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=new_york)
+    second = first.replace(fold=1)
+    for value in (first, second, first):
+        assert time_to_text(value) == value.astimezone(UTC).isoformat(timespec="microseconds")
+    assert time_to_text(first) != time_to_text(second)
+    for value in (T0, T0 + timedelta(microseconds=1), T0):
+        assert time_to_text(value) == value.isoformat(timespec="microseconds")
+    assert time_to_text(T0) == "2026-02-17T17:00:00.000000+00:00"
