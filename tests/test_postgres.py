@@ -38,8 +38,7 @@ from threadcore import (
     ThreadQuery,
     connect,
 )
-from threadcore.adapters._sql import SCHEMA_VERSION
-from threadcore.adapters.postgres import PostgresRepository
+from threadcore.adapters.postgres import SCHEMA_VERSION, PostgresRepository
 from threadcore.domain import transitions as tx
 from threadcore.domain.events import MessageAdded, ThreadOpened
 from threadcore.domain.model import Direction, Message, Note, Thread, ThreadUser

@@ -42,7 +42,6 @@ __all__ = [
     "NOTE_COLUMNS",
     "NOTE_ORDER",
     "OPEN",
-    "SCHEMA_VERSION",
     "THREAD_COLUMNS",
     "THREAD_STATE_COLUMNS",
     "TOMBSTONE_MESSAGE_SET",
@@ -65,9 +64,6 @@ __all__ = [
     "tombstone_note_row",
     "time_to_text",
 ]
-
-#: The schema version this library writes; opening a newer one is refused.
-SCHEMA_VERSION = 2
 
 THREAD_COLUMNS = (
     "id",

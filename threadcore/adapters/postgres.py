@@ -56,7 +56,6 @@ from threadcore.adapters._sql import (
     NOTE_COLUMNS,
     NOTE_ORDER,
     OPEN,
-    SCHEMA_VERSION,
     THREAD_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
@@ -86,6 +85,10 @@ from threadcore.domain.model import Message, Note, Thread
 from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["PostgresRepository"]
+
+#: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
+#: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
+SCHEMA_VERSION = 2
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

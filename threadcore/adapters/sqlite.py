@@ -57,7 +57,7 @@ from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 __all__ = ["SQLiteRepository"]
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
-#: SQL adapter versions its own schema: PostgreSQL's is ``_sql.SCHEMA_VERSION``.)
+#: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
 SCHEMA_VERSION = 3
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
