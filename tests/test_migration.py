@@ -399,6 +399,10 @@ SQLITE_V2_EVENTS = [
 ]  # fmt: skip
 
 
+V2_MESSAGE_POSITIONS = (1, 2, 4, 7, 8, 12)
+V2_EVENT_POSITIONS = (1, 3, 4, 9, 10)
+
+
 def sqlite_v2(path: Path, with_rows: bool = True) -> None:
     """A version-2 SQLite database at ``path``: version 1's rows as version 2 held them after
     migrating, and rows only version 2 could hold."""
@@ -415,10 +419,19 @@ def sqlite_v2(path: Path, with_rows: bool = True) -> None:
                  "text/plain", None, None, None, 1)
                 for row in data["messages"]
             ]  # fmt: skip
-            for row in old_messages + SQLITE_V2_MESSAGES:
-                conn.execute(f"INSERT INTO messages VALUES (NULL, {', '.join('?' * 25)})", row)
-            for row in data["events"] + SQLITE_V2_EVENTS:
-                conn.execute("INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)", row)
+            # positions with gaps (as rows written concurrently and rolled back can leave in
+            # PostgreSQL, or as AUTOINCREMENT does after a failed insert), so that a migration
+            # that renumbered the rows would show
+            messages = zip(V2_MESSAGE_POSITIONS, old_messages + SQLITE_V2_MESSAGES, strict=True)
+            for position, row in messages:
+                conn.execute(f"INSERT INTO messages VALUES ({', '.join('?' * 26)})",
+                             (position, *row))  # fmt: skip
+            events = zip(V2_EVENT_POSITIONS, data["events"] + SQLITE_V2_EVENTS, strict=True)
+            for position, row in events:
+                conn.execute(
+                    "INSERT INTO events (position, thread_id, kind, payload) VALUES (?, ?, ?, ?)",
+                    (position, *row),
+                )
             conn.execute(
                 "INSERT INTO notes VALUES ('n0', 't1', '101', 'Ann', 'User', 'called', "
                 "'2026-02-17T17:01:00.000000+00:00', '2026-02-17T17:01:00.000000+00:00', "
@@ -446,6 +459,10 @@ def sqlite_shape(path: Path) -> dict[str, Any]:
             },
             "indexes": sorted(conn.execute(
                 "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'")),
+            # the DDL itself, which alone shows AUTOINCREMENT and column defaults
+            "tables": {table: " ".join(sql.split()) for table, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                "AND name <> 'sqlite_sequence'")},
         }  # fmt: skip
     finally:
         conn.close()
@@ -480,7 +497,7 @@ def test_sqlite_version_1_migrates_keeping_its_rows(tmp_path: Path) -> None:
         check_old_rows_after_migration(repo)
     finally:
         repo.close()
-    # opening again changes nothing; the shape is the fresh schema's (defaults aside)
+    # opening again changes nothing; the shape is the fresh schema's
     SQLiteRepository(path).close()
     assert sqlite_version(path) == [(SQLITE_SCHEMA_VERSION,)]
     SQLiteRepository(tmp_path / "fresh.db").close()
@@ -508,7 +525,7 @@ def check_v2_rows_after_migration(repo: Repository) -> None:
         assert uow.opted_out("+12092480001", "+16502240001") is True
         assert uow.note("n0") is not None
     events = repo.events()
-    assert [p for p, _ in events] == [1, 2, 3, 4, 5]
+    assert [p for p, _ in events] == list(V2_EVENT_POSITIONS)
     assert events[4][1] == GuestOptedOut("t1", T1, "+12092480001", "+16502240001", "t1-m4")
     with repo.unit_of_work() as uow:
         uow.add_message(
@@ -516,7 +533,7 @@ def check_v2_rows_after_migration(repo: Repository) -> None:
                     None, T1, T1)
         )  # fmt: skip
         uow.append_events([MessageAdded("t1", T1, "t1-m7", Direction.INBOUND, None)])
-    assert [p for p, _ in repo.events(after=5)] == [6]
+    assert [p for p, _ in repo.events(after=V2_EVENT_POSITIONS[-1])] == [11]
     with repo.unit_of_work() as uow:
         assert [m.id for m in uow.messages("t1")][-1] == "t1-m7"
 
@@ -536,7 +553,7 @@ def test_sqlite_version_2_migrates_keeping_every_row_and_position(tmp_path: Path
     SQLiteRepository(path).close()  # again: no change
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT * FROM sqlite_sequence").fetchall() == []
-        assert conn.execute("SELECT max(position) FROM messages").fetchone() == (7,)
+        assert conn.execute("SELECT max(position) FROM messages").fetchone() == (13,)
     assert sqlite_version(path) == [(SQLITE_SCHEMA_VERSION,)]
     SQLiteRepository(tmp_path / "fresh.db").close()
     assert sqlite_shape(path) == sqlite_shape(tmp_path / "fresh.db")

@@ -56,6 +56,31 @@ def test_a_maker_refuses_a_class_whose_checks_it_would_skip() -> None:
     with pytest.raises(TypeError, match="validators"):
         record_maker(Checked)
 
+    @attrs.frozen(weakref_slot=False)
+    class Hidden:
+        a: int
+        b: int = attrs.field(init=False, default=0)
+
+    with pytest.raises(TypeError, match="init=False"):
+        record_maker(Hidden)
+
+    @attrs.frozen(weakref_slot=False)
+    class Hooked:
+        a: int
+
+        def __attrs_post_init__(self) -> None:
+            raise AssertionError("a maker would skip this check")
+
+    with pytest.raises(TypeError, match="post-init"):
+        record_maker(Hooked)
+
+    @attrs.frozen(weakref_slot=False)
+    class Clashing:
+        _maker_cls: int
+
+    with pytest.raises(TypeError, match="reserved"):
+        record_maker(Clashing)
+
     @attrs.frozen
     class WithWeakref:
         a: int

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from threadcore import SQLiteRepository
+from threadcore import SQLiteRepository, StorageError
 from threadcore.adapters._sql import time_to_text
 from threadcore.domain import transitions as tx
 from threadcore.domain.model import (
@@ -94,8 +94,34 @@ def test_change_positions_grow_with_every_thread_written(repo: SQLiteRepository)
         a = uow.thread("a")
         assert a is not None
         uow.save_thread(attrs.evolve(a, label="x", version=2), 1)
-        uow.save_thread(attrs.evolve(_open("b", "+16502240002"), version=2), 1)  # no change
+        uow.save_thread(attrs.evolve(_open("b", "+16502240002"), version=2), 1)  # not read
     assert [_stored(repo, tid)[1] for tid in ("a", "b")] == [3, 4]
+    with repo.unit_of_work() as uow:  # read and saved as it is: nothing to SET but the position
+        b = uow.thread("b")
+        assert b is not None
+        uow.save_thread(b, b.version)
+    assert _stored(repo, "b") == (b, 5)
+
+
+def test_a_batch_whose_transaction_was_lost_stores_nothing_more(
+    repo: SQLiteRepository,
+) -> None:
+    # SQLite ends the whole transaction on some errors (a full disk, an I/O error); a batch that
+    # went on would open, and commit, a transaction of its own for every later unit.
+    def lose_the_transaction_midway() -> None:
+        with repo.unit_of_work() as uow:
+            uow.save_thread(_open("a", "+16502240001"), 0)
+        repo._conn.execute("ROLLBACK")  # what SQLite does to the batch on such an error
+        with pytest.raises(StorageError, match="lost"), repo.unit_of_work() as uow:
+            uow.save_thread(_open("b", "+16502240002"), 0)
+
+    with pytest.raises(StorageError, match="lost"), repo.batch():  # its end says so as well
+        lose_the_transaction_midway()
+    with repo.batch(), repo.unit_of_work() as uow:  # the repository is usable again
+        uow.save_thread(_open("c", "+16502240003"), 0)
+    with repo.unit_of_work() as uow:
+        assert (uow.thread("a"), uow.thread("b")) == (None, None)
+        assert uow.thread("c") is not None
 
 
 @pytest.mark.parametrize("full", [False, True])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from threadcore.domain.events import Event
 from threadcore.domain.model import Message, Note, Thread
@@ -74,8 +75,8 @@ class BufferedWrites:
     def append_events(self, events: Iterable[Event]) -> None:
         self._events.extend(events)
 
-    def _clear(self) -> None:
-        for buffer in (
+    def _buffers(self) -> tuple[dict[Any, Any] | list[Any], ...]:
+        return (
             self._threads,
             self._messages,
             self._message_updates,
@@ -83,6 +84,13 @@ class BufferedWrites:
             self._opt_outs,
             self._tombstones,
             self._events,
-        ):
+        )
+
+    def _has_writes(self) -> bool:
+        """Whether anything was written in this unit of work."""
+        return any(self._buffers())
+
+    def _clear(self) -> None:
+        for buffer in self._buffers():
             if buffer:  # most units of work fill two or three
                 buffer.clear()

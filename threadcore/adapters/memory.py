@@ -11,7 +11,7 @@ from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from heapq import merge
 from types import TracebackType
 
@@ -39,8 +39,9 @@ Key = tuple[datetime, str]  # (creation time, thread id): the list order
 
 
 def _bucket(at: datetime) -> int:
-    """The hour ``at`` falls in, counted from year 1 (every time here is UTC: the clock port's
-    contract)."""
+    """The UTC hour ``at`` falls in, counted from year 1."""
+    if at.tzinfo is not UTC:  # the Inbox passes UTC; a caller of the port may not
+        at = at.astimezone(UTC)
     return at.toordinal() * 24 + at.hour
 
 

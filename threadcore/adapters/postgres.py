@@ -84,7 +84,7 @@ from threadcore.domain.errors import (
 from threadcore.domain.model import Message, Note, Thread
 from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
-__all__ = ["PostgresRepository"]
+__all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)

@@ -54,7 +54,7 @@ from threadcore.domain.errors import (
 from threadcore.domain.model import Message, Note, Thread
 from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
-__all__ = ["SQLiteRepository"]
+__all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
@@ -197,7 +197,7 @@ CREATE TABLE opt_outs (
 
 # Schema version 1 -> 2: the messages' delivery fields, notes, opt-outs. SQLite cannot add a NOT
 # NULL column without a default, so the migrated columns keep theirs until the move to version 3
-# rebuilds the table (every insert names every column, so the defaults are never used). Old inbound
+# rebuilds the table without them (version 2 inserts named every column). Old inbound
 # messages are Received. Old outbound ones become Sent, sent when they were created: version 1
 # stored an outbound message when the provider was handed it and tracked no delivery, so "Queued"
 # would show years-old messages as still waiting forever; Sent still lets a late Delivered, Read
@@ -226,7 +226,10 @@ UPDATE threadcore_schema SET version = 2;
 # partial. SQLite cannot alter either, so both tables are rebuilt, keeping every position (the
 # old tables are renamed out of the way first, so the new ones are created by the very DDL of the
 # fresh schema). Their sqlite_sequence rows go with the old tables; the empty sqlite_sequence
-# table itself cannot be dropped.
+# table itself cannot be dropped. New rows take positions after the highest kept one (threadcore
+# never deletes messages or events, so no position a reader has seen comes back). The rebuild holds
+# the write lock while it copies; indexes, triggers or views someone added to these two tables by
+# hand are not carried over.
 _MIGRATE_FROM_2 = f"""
 ALTER TABLE messages RENAME TO threadcore_v2_messages;
 ALTER TABLE events RENAME TO threadcore_v2_events;
@@ -314,6 +317,16 @@ class _Translated:
 
 _translated = _Translated()
 
+
+def _check_batch_alive(conn: sqlite3.Connection) -> None:
+    """Refuse to go on with a batch whose transaction an earlier error ended (SQLite rolls back
+    the whole transaction on some errors, e.g. a full disk): nothing of it was committed."""
+    if not conn.in_transaction:
+        raise StorageError(
+            "The batch's transaction was lost to an earlier storage error: nothing in it was "
+            "stored; run the batch again"
+        )
+
 #: Per-connection settings. WAL with synchronous=NORMAL: a commit is in the log before the command
 #: returns, so it survives the process being killed (docs/rules.md D5). Checkpoints every 10,000
 #: pages (40 MB of log): each syncs the log and the database, so rarer ones cost less per commit.
@@ -388,7 +401,8 @@ class SQLiteRepository:
             self._conn.close()
 
     def unit_of_work(self) -> _SQLiteUnitOfWork:
-        """Begin a transaction (or, inside :meth:`batch`, a savepoint)."""
+        """Begin a transaction (inside :meth:`batch`, the batch's: its writes then go in a
+        savepoint of their own when it ends)."""
         return _SQLiteUnitOfWork(self)
 
     @contextmanager
@@ -406,10 +420,12 @@ class SQLiteRepository:
                 yield
             except BaseException:
                 self._depth = 0
-                with _translated:
-                    self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # an error inside may have ended it already
+                    with _translated:
+                        self._conn.execute("ROLLBACK")
                 raise
             self._depth = 0
+            _check_batch_alive(self._conn)
             with _translated:
                 self._conn.execute("COMMIT")
 
@@ -480,6 +496,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
         if not self._has_writes():
             return
         conn = self._conn
+        _check_batch_alive(conn)  # else SAVEPOINT would begin, and RELEASE commit, a new one
         conn.execute("SAVEPOINT threadcore_command")
         try:
             self._write()
@@ -488,12 +505,6 @@ class _SQLiteUnitOfWork(BufferedWrites):
             conn.execute("RELEASE threadcore_command")
             raise
         conn.execute("RELEASE threadcore_command")
-
-    def _has_writes(self) -> bool:
-        return bool(
-            self._threads or self._messages or self._message_updates or self._notes
-            or self._opt_outs or self._tombstones or self._events
-        )  # fmt: skip
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         with _translated:

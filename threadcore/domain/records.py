@@ -24,26 +24,36 @@ __all__ = ["record_maker"]
 T = TypeVar("T")
 
 
+#: The names the generated constructor uses for itself; no field may take one.
+_OWN_NAMES = frozenset({"_maker_instance", "_maker_new", "_maker_twin", "_maker_cls"})
+
+
 def record_maker(cls: type[T]) -> Callable[..., T]:
     """A positional constructor for the frozen, slotted attrs class ``cls`` (see the module)."""
     fields = attrs.fields(cls)  # type: ignore[arg-type]  # raises for a non-attrs class
     slots = getattr(cls, "__slots__", None)
     if cls.__mro__ != (cls, object) or slots is None or "__weakref__" in slots:
         raise TypeError(f"{cls.__name__} must be a slotted attrs class without bases or weakref")
-    if any(f.validator is not None or f.converter is not None for f in fields):
-        raise TypeError(f"{cls.__name__} has validators or converters a maker would skip")
+    if any(f.validator is not None or f.converter is not None or not f.init for f in fields):
+        raise TypeError(f"{cls.__name__} has validators, converters or init=False fields")
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
+        raise TypeError(f"{cls.__name__} has a pre- or post-init hook a maker would skip")
     names = [f.name for f in fields]
-    if sorted(names) != sorted(slots):
-        raise TypeError(f"{cls.__name__}'s slots are not its fields")
+    if sorted(names) != sorted(slots) or _OWN_NAMES & set(names):
+        raise TypeError(f"{cls.__name__}'s slots are not its fields, or a field name is reserved")
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(slots)})
-    body = "\n".join(f"    o.{name} = {name}" for name in names)
+    body = "\n".join(f"    _maker_instance.{name} = {name}" for name in names)
     source = (
         f"def make_{cls.__name__}({', '.join(names)}):\n"
-        f"    o = new(twin)\n{body}\n"
-        "    o.__class__ = cls\n"
-        "    return o\n"
+        f"    _maker_instance = _maker_new(_maker_twin)\n{body}\n"
+        "    _maker_instance.__class__ = _maker_cls\n"
+        "    return _maker_instance\n"
     )
-    namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}
+    namespace: dict[str, Any] = {
+        "_maker_new": object.__new__,
+        "_maker_twin": twin,
+        "_maker_cls": cls,
+    }
     exec(compile(source, f"<record maker {cls.__qualname__}>", "exec"), namespace)
     maker: Callable[..., T] = namespace[f"make_{cls.__name__}"]
     maker.__doc__ = f"A {cls.__name__} from every field, positionally (see record_maker)."

@@ -438,6 +438,21 @@ class RepositoryContract:
             assert uow.thread("a2") is None
             assert uow.thread("b") is not None
 
+    def test_a_batch_undoes_the_earlier_writes_of_a_refused_unit(self, repo: Repository) -> None:
+        # The refusal comes from the unit's second write, after a first one the storage took:
+        # the first must go too, while the batch's other units stay.
+        a, _ = _thread("a", "+16502240001", T0)
+        self.store(repo, (a, _thread("a", "+16502240001", T0)[1]))
+        with repo.batch():
+            with pytest.raises(ConcurrencyConflict), repo.unit_of_work() as uow:
+                uow.save_thread(_thread("t2", "+16502240002", T0)[0], 0)  # a new pair: fine
+                uow.save_thread(attrs.evolve(a, version=a.version + 5), a.version + 4)  # stale
+            self.store(repo, _thread("b", "+16502240003", T0))
+        with repo.unit_of_work() as uow:
+            assert uow.thread("t2") is None
+            assert uow.thread("a") == a
+            assert uow.thread("b") is not None
+
     def test_hostile_strings_in_filters_change_nothing(self, repo: Repository) -> None:
         self.store(repo, _thread("a", "+16502240001", T0))
         with repo.unit_of_work() as uow:
