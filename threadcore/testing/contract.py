@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -353,6 +353,14 @@ class RepositoryContract:
                                      frozenset({Q1}))  # fmt: skip
             assert sorted(t.id for t in window) == ["t2", "t3"]
             assert uow.due_between(T0, T0 + timedelta(hours=9), frozenset({Q2})) == []
+            # the same instants written in another zone select the same threads
+            east = timezone(timedelta(hours=5, minutes=30))
+            cutoff = (T0 + timedelta(hours=2)).astimezone(east)
+            assert [t.id for t in uow.due_threads(cutoff, 10)] == ["t0", "t1", "t2"]
+            window = uow.due_between((T0 + timedelta(hours=1)).astimezone(east),
+                                     (T0 + timedelta(hours=3)).astimezone(east),
+                                     frozenset({Q1}))  # fmt: skip
+            assert sorted(t.id for t in window) == ["t2", "t3"]
 
     def test_find_threads_orders_filters_and_pages(self, repo: Repository) -> None:
         items = [
