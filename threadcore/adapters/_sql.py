@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -387,47 +387,80 @@ def event_from_json(kind: str, payload: str) -> ev.Event:
     return event
 
 
+AnyOf = Callable[[str, list[str]], tuple[str, list[Any]]]
+
+
+class _Where:
+    """A WHERE clause in a dialect, built up with its parameters: ``mark`` is the placeholder,
+    ``time_out`` converts times, ``any_of(column, values)`` writes a membership test."""
+
+    def __init__(self, mark: str, time_out: TimeOut, any_of: AnyOf, *clauses: str) -> None:
+        self.mark, self.time_out, self.any_of = mark, time_out, any_of
+        self.clauses: list[str] = list(clauses)
+        self.params: list[Any] = []
+
+    def member(self, column: str, values: Iterable[str] | None) -> bool:
+        """``column`` in ``values`` (no test for ``None``); ``False`` when ``values`` is empty:
+        nothing can match, and the clause says so."""
+        if values is None:
+            return True
+        ordered = sorted(values)
+        clause, params = self.any_of(column, ordered)
+        self.clauses.append(clause)
+        self.params += params
+        return bool(ordered)
+
+    def compare(self, expression: str, value: Any) -> None:
+        """``expression`` with one ``{}`` for the placeholder, and its value."""
+        self.clauses.append(expression.format(self.mark))
+        self.params.append(value)
+
+    def created(self, column: str, start: datetime | None, end: datetime | None) -> None:
+        """``column`` in the half-open interval [start, end) (either end may be open)."""
+        if start is not None:
+            self.compare(f"{column} >= {{}}", self.time_out(start))
+        if end is not None:
+            self.compare(f"{column} < {{}}", self.time_out(end))
+
+    def after(self, columns: str, key: tuple[datetime, str] | None) -> None:
+        """Keyset paging: the rows whose ``columns`` (creation time, id) follow ``key``."""
+        if key is not None:
+            self.clauses.append(f"({columns}) > ({self.mark}, {self.mark})")
+            self.params += [self.time_out(key[0]), key[1]]
+
+    def status_now(self, status: ThreadStatus | None, due_cutoff: datetime, prefix: str) -> None:
+        if status is not None:
+            self.compare(_status_where(status, "{}", prefix), self.time_out(due_cutoff))
+
+    def built(self) -> tuple[str, list[Any]]:
+        return " AND ".join(self.clauses), self.params
+
+
 def thread_query_where(
     query: ThreadQuery,
     with_after: bool,
     mark: str,
     time_out: TimeOut,
-    any_of: Callable[[str, list[str]], tuple[str, list[Any]]],
+    any_of: AnyOf,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause and its parameters for ``query`` in a dialect: ``mark`` is the
     placeholder, ``time_out`` converts times, ``any_of(column, values)`` writes a membership
     test. The status is the status now: a stored Open, Alive thread whose latest message is at
     or before the query's due cutoff counts as Resolved."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, values in (
-        ("owner_extension_id", sorted(query.owner_extension_ids)),
-        ("availability", sorted(a.value for a in query.availability)),
-    ):
-        clause, values_params = any_of(column, values)
-        where.append(clause)
-        params += values_params
+    where = _Where(mark, time_out, any_of)
+    where.member("owner_extension_id", query.owner_extension_ids)
+    where.member("availability", (a.value for a in query.availability))
     for column, value in (
         ("owner_number", query.owner_number),
         ("guest_number", query.guest_number),
     ):
         if value is not None:
-            where.append(f"{column} = {mark}")
-            params.append(value)
-    if query.creation_time_from is not None:
-        where.append(f"creation_time >= {mark}")
-        params.append(time_out(query.creation_time_from))
-    if query.creation_time_to is not None:
-        where.append(f"creation_time < {mark}")
-        params.append(time_out(query.creation_time_to))
-    if query.status is not None:
-        where.append(_status_where(query.status, mark, ""))
-        params.append(time_out(query.due_cutoff))
-    if with_after and query.after is not None:
-        created, thread_id = query.after
-        where.append(f"(creation_time, id) > ({mark}, {mark})")
-        params += [time_out(created), thread_id]
-    return " AND ".join(where), params
+            where.compare(f"{column} = {{}}", value)
+    where.created("creation_time", query.creation_time_from, query.creation_time_to)
+    where.status_now(query.status, query.due_cutoff, "")
+    if with_after:
+        where.after("creation_time, id", query.after)
+    return where.built()
 
 
 def open_threads_where(mark: str, **equal: str | None) -> tuple[str, list[Any]]:
@@ -439,9 +472,6 @@ def open_threads_where(mark: str, **equal: str | None) -> tuple[str, list[Any]]:
             where.append(f"{column} = {mark}")
             params.append(value)
     return " AND ".join(where), params
-
-
-AnyOf = Callable[[str, list[str]], tuple[str, list[Any]]]
 
 
 def _status_where(status: ThreadStatus, mark: str, prefix: str) -> str:
@@ -467,35 +497,18 @@ def message_query_where(
     with their ``threads t``, or ``None`` when nothing can match (an empty set of owners, ids or
     availabilities). Drafts are never selected. ``mark``, ``time_out`` and ``any_of`` as in
     :func:`thread_query_where`; the thread status is the status now (``query.due_cutoff``)."""
-    where = ["m.status <> 'Draft'"]
-    params: list[Any] = []
-    for column, values in (
-        ("t.owner_extension_id", query.owner_extension_ids),
-        ("m.availability", frozenset(a.value for a in query.availability)),
-        ("m.thread_id", query.thread_ids),
-        ("m.id", query.message_ids),
+    where = _Where(mark, time_out, any_of, "m.status <> 'Draft'")
+    if not (
+        where.member("t.owner_extension_id", query.owner_extension_ids)
+        and where.member("m.availability", {a.value for a in query.availability})
+        and where.member("m.thread_id", query.thread_ids)
+        and where.member("m.id", query.message_ids)
     ):
-        if values is None:
-            continue
-        if not values:
-            return None
-        clause, values_params = any_of(column, sorted(values))
-        where.append(clause)
-        params += values_params
-    if query.creation_time_from is not None:
-        where.append(f"m.created_at >= {mark}")
-        params.append(time_out(query.creation_time_from))
-    if query.creation_time_to is not None:
-        where.append(f"m.created_at < {mark}")
-        params.append(time_out(query.creation_time_to))
-    if query.thread_status is not None:
-        where.append(_status_where(query.thread_status, mark, "t."))
-        params.append(time_out(query.due_cutoff))
-    if query.after is not None:
-        created, message_id = query.after
-        where.append(f"(m.created_at, m.id) > ({mark}, {mark})")
-        params += [time_out(created), message_id]
-    return " AND ".join(where), params
+        return None
+    where.created("m.created_at", query.creation_time_from, query.creation_time_to)
+    where.status_now(query.thread_status, query.due_cutoff, "t.")
+    where.after("m.created_at, m.id", query.after)
+    return where.built()
 
 
 def note_query_where(
@@ -504,26 +517,16 @@ def note_query_where(
     """The WHERE clause and parameters selecting ``query``'s notes from ``notes n`` joined with
     their ``threads t``, or ``None`` when nothing can match; arguments as in
     :func:`message_query_where`."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, values in (
-        ("t.owner_extension_id", query.owner_extension_ids),
-        ("n.availability", frozenset(a.value for a in query.availability)),
-        ("n.thread_id", query.thread_ids),
-        ("n.id", query.note_ids),
+    where = _Where(mark, time_out, any_of)
+    if not (
+        where.member("t.owner_extension_id", query.owner_extension_ids)
+        and where.member("n.availability", {a.value for a in query.availability})
+        and where.member("n.thread_id", query.thread_ids)
+        and where.member("n.id", query.note_ids)
     ):
-        if values is None:
-            continue
-        if not values:
-            return None
-        clause, values_params = any_of(column, sorted(values))
-        where.append(clause)
-        params += values_params
-    if query.after is not None:
-        created, note_id = query.after
-        where.append(f"(n.creation_time, n.id) > ({mark}, {mark})")
-        params += [time_out(created), note_id]
-    return " AND ".join(where), params
+        return None
+    where.after("n.creation_time, n.id", query.after)
+    return where.built()
 
 
 def tombstone_message_row(row: tuple[Any, ...], at: Any) -> tuple[Any, ...]:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import psycopg
@@ -85,6 +85,8 @@ from threadcore.domain.model import Message, Note, Thread
 from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
+
+R = TypeVar("R")
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
@@ -314,6 +316,15 @@ def _clean(values: frozenset[str] | None) -> frozenset[str] | None:
 def _clean_after(after: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
     """No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id."""
     return None if after is None else (after[0], after[1].split("\x00", 1)[0])
+
+
+def _cleaned(query: MessageQuery | NoteQuery) -> dict[str, Any]:
+    """A message or note query's owners, threads and keyset without NUL (see :func:`_clean`)."""
+    return {
+        "owner_extension_ids": frozenset(_no_nul(query.owner_extension_ids)),
+        "thread_ids": _clean(query.thread_ids),
+        "after": _clean_after(query.after),
+    }
 
 
 def _refuse_nul(*groups: tuple[Iterable[tuple[Any, ...]], tuple[str, ...]]) -> None:
@@ -941,22 +952,25 @@ class _PostgresUnitOfWork(BufferedWrites):
         return message_from_row(rows[0], _utc) if rows else None
 
     def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
-        if limit <= 0:
-            return []
-        query = attrs.evolve(
-            query,
-            owner_extension_ids=frozenset(_no_nul(query.owner_extension_ids)),
-            thread_ids=_clean(query.thread_ids),
-            message_ids=_clean(query.message_ids),
-            after=_clean_after(query.after),
-        )
+        query = attrs.evolve(query, message_ids=_clean(query.message_ids), **_cleaned(query))
         built = message_query_where(query, "%s", _same, _any_of)
-        if built is None:
+        return self._find(self._sql.find_messages, built, MESSAGE_ORDER, limit, message_from_row)
+
+    def _find(
+        self,
+        select: str,
+        built: tuple[str, list[Any]] | None,
+        order: str,
+        limit: int,
+        read: Callable[[Any, Callable[[datetime], datetime]], R],
+    ) -> list[R]:
+        """The records ``select`` (which ends in ``WHERE``) finds under the built clause (none
+        when ``built`` is ``None``: nothing can match), in ``order``, at most ``limit``."""
+        if built is None or limit <= 0:
             return []
         where, params = built
-        rows = self._all(f"{self._sql.find_messages}{where} {MESSAGE_ORDER} LIMIT %s",
-                         [*params, limit])  # fmt: skip
-        return [message_from_row(row, _utc) for row in rows]
+        rows = self._all(f"{select}{where} {order} LIMIT %s", [*params, limit])
+        return [read(row, _utc) for row in rows]
 
     def note(self, note_id: str) -> Note | None:
         if _has_nul(note_id):
@@ -965,21 +979,9 @@ class _PostgresUnitOfWork(BufferedWrites):
         return note_from_row(rows[0], _utc) if rows else None
 
     def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
-        if limit <= 0:
-            return []
-        query = attrs.evolve(
-            query,
-            owner_extension_ids=frozenset(_no_nul(query.owner_extension_ids)),
-            thread_ids=_clean(query.thread_ids),
-            note_ids=_clean(query.note_ids),
-            after=_clean_after(query.after),
-        )
+        query = attrs.evolve(query, note_ids=_clean(query.note_ids), **_cleaned(query))
         built = note_query_where(query, "%s", _same, _any_of)
-        if built is None:
-            return []
-        where, params = built
-        rows = self._all(f"{self._sql.find_notes}{where} {NOTE_ORDER} LIMIT %s", [*params, limit])
-        return [note_from_row(row, _utc) for row in rows]
+        return self._find(self._sql.find_notes, built, NOTE_ORDER, limit, note_from_row)
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         if _has_nul(owner_number, guest_number):

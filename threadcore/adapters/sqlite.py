@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
@@ -30,6 +30,7 @@ from threadcore.adapters._sql import (
     THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
+    TimeIn,
     event_from_json,
     event_to_json,
     message_from_row,
@@ -56,6 +57,8 @@ from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
+R = TypeVar("R")
+
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
 SCHEMA_VERSION = 3
@@ -78,14 +81,20 @@ _UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
 )
-_JOINED_M_COLS = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
+_FIND_MESSAGES = (
+    f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} "
+    "FROM messages AS m JOIN threads AS t ON t.id = m.thread_id"
+)
 _N_COLS = ", ".join(NOTE_COLUMNS)
 _INSERT_NOTE = f"INSERT INTO notes ({_N_COLS}) VALUES ({', '.join('?' * len(NOTE_COLUMNS))})"
 _UPDATE_NOTE = (
     f"UPDATE notes SET {', '.join(f'{c} = ?' for c in NOTE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
 )
-_JOINED_N_COLS = ", ".join(f"n.{c}" for c in NOTE_COLUMNS)
+_FIND_NOTES = (
+    f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} "
+    "FROM notes AS n JOIN threads AS t ON t.id = n.thread_id"
+)
 _TOMBSTONE_MESSAGES = (
     f"UPDATE messages SET {TOMBSTONE_MESSAGE_SET.format(at='?')} "
     "WHERE thread_id = ? AND availability = 'Alive'"
@@ -326,6 +335,7 @@ def _check_batch_alive(conn: sqlite3.Connection) -> None:
             "The batch's transaction was lost to an earlier storage error: nothing in it was "
             "stored; run the batch again"
         )
+
 
 #: Per-connection settings. WAL with synchronous=NORMAL: a commit is in the log before the command
 #: returns, so it survives the process being killed (docs/rules.md D5). Checkpoints every 10,000
@@ -624,15 +634,23 @@ class _SQLiteUnitOfWork(BufferedWrites):
 
     def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
         built = message_query_where(query, "?", time_to_text, _any_of)
+        return self._find(_FIND_MESSAGES, built, MESSAGE_ORDER, limit, message_from_row)
+
+    def _find(
+        self,
+        select: str,
+        built: tuple[str, list[Any]] | None,
+        order: str,
+        limit: int,
+        read: Callable[[Any, TimeIn], R],
+    ) -> list[R]:
+        """The records ``select`` finds under the built WHERE clause (none when ``built`` is
+        ``None``: nothing can match), in ``order``, at most ``limit``."""
         if built is None or limit <= 0:
             return []
         where, params = built
-        rows = self._all(
-            f"SELECT {_JOINED_M_COLS} FROM messages AS m JOIN threads AS t ON t.id = m.thread_id "
-            f"WHERE {where} {MESSAGE_ORDER} LIMIT {int(limit)}",
-            params,
-        )
-        return [message_from_row(row, time_from_text) for row in rows]
+        rows = self._all(f"{select} WHERE {where} {order} LIMIT {int(limit)}", params)
+        return [read(row, time_from_text) for row in rows]
 
     def note(self, note_id: str) -> Note | None:
         rows = self._all(f"SELECT {_N_COLS} FROM notes WHERE id = ?", (note_id,))
@@ -640,15 +658,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
 
     def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
         built = note_query_where(query, "?", time_to_text, _any_of)
-        if built is None or limit <= 0:
-            return []
-        where, params = built
-        rows = self._all(
-            f"SELECT {_JOINED_N_COLS} FROM notes AS n JOIN threads AS t ON t.id = n.thread_id "
-            f"WHERE {where} {NOTE_ORDER} LIMIT {int(limit)}",
-            params,
-        )
-        return [note_from_row(row, time_from_text) for row in rows]
+        return self._find(_FIND_NOTES, built, NOTE_ORDER, limit, note_from_row)
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         rows = self._all(

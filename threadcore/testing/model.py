@@ -300,11 +300,7 @@ class Model:
     def find_pid(self, pid: str | None) -> MMessage | None:
         if pid is None:
             return None
-        for t in self.threads.values():
-            for m in t.messages:
-                if m.pid == pid:
-                    return m
-        return None
+        return next((m for m in self.all_messages() if m.pid == pid), None)
 
     def thread_of(self, message_id: str) -> MThread:
         for t in self.threads.values():
@@ -313,25 +309,14 @@ class Model:
         raise AssertionError(message_id)
 
     def find_message(self, message_id: str) -> MMessage | None:
-        for t in self.threads.values():
-            for m in t.messages:
-                if m.id == message_id:
-                    return m
-        return None
+        return next((m for m in self.all_messages() if m.id == message_id), None)
 
     def find_draft(self, draft_id: str) -> MDraft | None:
-        for t in self.threads.values():
-            for d in t.drafts:
-                if d.id == draft_id:
-                    return d
-        return None
+        drafts = (d for t in self.threads.values() for d in t.drafts)
+        return next((d for d in drafts if d.id == draft_id), None)
 
     def find_note(self, note_id: str) -> MNote | None:
-        for t in self.threads.values():
-            for n in t.notes:
-                if n.id == note_id:
-                    return n
-        return None
+        return next((n for n in self.all_notes() if n.id == note_id), None)
 
     def all_messages(self) -> list[MMessage]:
         return [m for t in self.threads.values() for m in t.messages]

@@ -140,6 +140,9 @@ ENTRY_ACTORS = ["101", "103", "104"]
 # Mostly no provider id; when there is one, repeats (retried webhooks) and reuse happen.
 provider_ids = st.sampled_from([None, None, None, "p1", "p2", "p3", "p4", "p5", "p6"])
 owner_numbers = st.sampled_from([N1, N1, N2, N3, N4])
+#: The filters' optional resource lists and availability choices (thread, message, note lists).
+owner_id_lists = st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1)
+availability_choices = st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")])
 actors = st.sampled_from(ACTORS)
 steps = st.sampled_from(
     [
@@ -781,8 +784,8 @@ class InboxMachine(RuleBasedStateMachine):
         actor = self.pick_actor(data)
         owner = data.draw(st.none() | owner_numbers)
         guest = data.draw(st.none() | st.sampled_from(GUESTS))
-        owner_ids = data.draw(st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1))
-        availability = data.draw(st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")]))
+        owner_ids = data.draw(owner_id_lists)
+        availability = data.draw(availability_choices)
         created_from = data.draw(st.none() | st.sampled_from(self.creation_times()))
         flt = ThreadFilter(
             status=status,
@@ -1166,8 +1169,8 @@ class InboxMachine(RuleBasedStateMachine):
         notes = [n.id for n in self.ref.all_notes()] or ["no-such-note"]
         thread_ids = data.draw(st.none() | st.lists(st.sampled_from(threads), min_size=1))
         note_ids = data.draw(st.none() | st.lists(st.sampled_from(notes), min_size=1))
-        owner_ids = data.draw(st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1))
-        availability = data.draw(st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")]))
+        owner_ids = data.draw(owner_id_lists)
+        availability = data.draw(availability_choices)
         per_page = data.draw(st.integers(1, 4))
         flt = NoteFilter(
             thread_ids=thread_ids,
@@ -1228,8 +1231,8 @@ class InboxMachine(RuleBasedStateMachine):
         message_ids = data.draw(
             st.none() | st.lists(st.sampled_from(known or ["no-such-message"]), min_size=1)
         )
-        owner_ids = data.draw(st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1))
-        availability = data.draw(st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")]))
+        owner_ids = data.draw(owner_id_lists)
+        availability = data.draw(availability_choices)
         times = sorted({m.created for m in self.ref.all_messages() if m.created} | {START})
         created_from = data.draw(st.none() | st.sampled_from(times))
         created_to = data.draw(st.none() | st.sampled_from(times))
