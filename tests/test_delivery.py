@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import observe
@@ -23,7 +23,6 @@ from threadcore import (
     ManualClock,
     Policy,
     SequentialIds,
-    ThreadcoreError,
     ThreadStatus,
 )
 from threadcore.domain.errors import ImpossibleStatusChange, MessageNotFound
@@ -49,15 +48,8 @@ def snapshot(inbox: Inbox) -> tuple[Any, ...]:
     return observe.snapshot(inbox, "101", [(OWNER, GUEST)])
 
 
-def refused(
-    inbox: Inbox,
-    error: type[ThreadcoreError],
-    code: str,
-    status: int,
-    command: Callable[[], object],
-) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
-    return observe.refused(inbox, error, code, status, command, actor="101", pairs=[(OWNER, GUEST)])
+#: ``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``).
+refused = partial(observe.refused, actor="101", pairs=[(OWNER, GUEST)])
 
 
 def outbound(inbox: Inbox, body: str = "Hello", **kwargs: Any) -> Message:

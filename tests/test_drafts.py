@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import observe
@@ -23,7 +24,6 @@ from threadcore import (
     Policy,
     SyncType,
     ThreadAssigned,
-    ThreadcoreError,
     ThreadDeleted,
     ThreadNotFound,
     ThreadNotOpen,
@@ -48,15 +48,8 @@ def snapshot(inbox: Inbox) -> tuple[Any, ...]:
     return observe.snapshot(inbox, "101", [(OWNER, GUEST)])
 
 
-def refused(
-    inbox: Inbox,
-    error: type[ThreadcoreError],
-    code: str,
-    status: int,
-    command: Callable[[], object],
-) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
-    return observe.refused(inbox, error, code, status, command, actor="101", pairs=[(OWNER, GUEST)])
+#: ``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``).
+refused = partial(observe.refused, actor="101", pairs=[(OWNER, GUEST)])
 
 
 def thread_for_ann(inbox: Inbox, guest: str = GUEST) -> str:

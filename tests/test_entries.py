@@ -69,15 +69,7 @@ def inbox(make_inbox: MakeInbox) -> Inbox:
     return make_inbox(directory=two_queue_directory())
 
 
-def refused(
-    inbox: Inbox,
-    error: type[ThreadcoreError],
-    code: str,
-    status: int,
-    command: Callable[[], object],
-) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
-    return observe.refused(inbox, error, code, status, command, actor="103", pairs=())
+refused = observe.refused  # as handler 103, no pairs: its defaults
 
 
 def receive(inbox: Inbox, body: str = "Hi", guest: str = GUEST, owner: str = OWNER) -> Message:

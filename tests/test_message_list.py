@@ -20,7 +20,6 @@ from threadcore import (
     NotPermitted,
     StatusReason,
     SyncType,
-    ThreadcoreError,
     ThreadDeleted,
     ThreadStatus,
 )
@@ -48,15 +47,7 @@ def snapshot(inbox: Inbox) -> tuple[Any, ...]:
     return observe.snapshot(inbox, "103", ())
 
 
-def refused(
-    inbox: Inbox,
-    error: type[ThreadcoreError],
-    code: str,
-    status: int,
-    command: Callable[[], object],
-) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
-    return observe.refused(inbox, error, code, status, command, actor="103", pairs=())
+refused = observe.refused  # as handler 103, no pairs: its defaults
 
 
 def receive(inbox: Inbox, body: str, guest: str = GUEST, owner: str = OWNER) -> Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from threadcore import (
     Policy,
     SequentialIds,
     SQLiteRepository,
-    ThreadcoreError,
     ThreadFilter,
     ThreadNotFound,
     ThreadNotOpen,
@@ -63,15 +63,8 @@ def snapshot(inbox: Inbox) -> tuple[Any, ...]:
     return observe.snapshot(inbox, "101", PAIRS)
 
 
-def refused(
-    inbox: Inbox,
-    error: type[ThreadcoreError],
-    code: str,
-    status: int,
-    command: Callable[[], object],
-) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``)."""
-    return observe.refused(inbox, error, code, status, command, actor="101", pairs=PAIRS)
+#: ``command`` raises exactly ``error`` and changes nothing (see ``observe.refused``).
+refused = partial(observe.refused, actor="101", pairs=PAIRS)
 
 
 def opted_out(inbox: Inbox, owner: str = OWNER, guest: str = GUEST) -> bool:
