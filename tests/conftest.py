@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from threadcore import (
+    Availability,
     Directory,
     Handler,
     Inbox,
@@ -44,6 +45,11 @@ GUEST = "+16502240001"
 OWNER2 = "+12092480002"
 SUPPORT = "6249888002"
 SUPPORT_NUMBER = "+12092480003"
+GUEST2 = "+14083210001"
+TTL = timedelta(hours=72)
+BOTH = (Availability.ALIVE, Availability.DELETED)
+#: The ``make_inbox`` fixture's type.
+MakeInbox = Callable[..., Inbox]
 
 
 def billing_directory() -> Directory:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import GUEST, OWNER, START, billing_directory
+from conftest import GUEST, OWNER, START, TTL, billing_directory
 from freezegun import freeze_time
 
 from threadcore import (
@@ -21,8 +21,6 @@ from threadcore import (
     ThreadResolved,
     ThreadStatus,
 )
-
-TTL = timedelta(hours=72)
 
 
 # === SystemClock ================================================================================

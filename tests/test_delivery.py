@@ -9,7 +9,7 @@ from typing import Any
 
 import observe
 import pytest
-from conftest import GUEST, OWNER, START, billing_directory
+from conftest import BOTH, GUEST, OWNER, START, TTL, billing_directory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from observe import new_events
@@ -31,8 +31,6 @@ from threadcore.domain.messaging import DELIVERY
 from threadcore.domain.model import Classification, DeliveryStatus, Message, MessageSource
 from threadcore.domain.queries import MessageFilter
 
-TTL = timedelta(hours=72)
-BOTH = (Availability.ALIVE, Availability.DELETED)
 Q, S, D, R = (
     DeliveryStatus.QUEUED,
     DeliveryStatus.SENT,

@@ -3,18 +3,16 @@ through the public ``Inbox`` API and named after the rule."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import observe
 import pytest
-from conftest import GUEST, OWNER
+from conftest import BOTH, GUEST, OWNER, TTL, MakeInbox
 from observe import new_events
 
 from threadcore import (
-    Availability,
     Direction,
     Inbox,
     InvalidInput,
@@ -36,11 +34,8 @@ from threadcore.domain.events import DraftDiscarded, DraftSaved, DraftSent
 from threadcore.domain.model import DeliveryStatus, EntryScope, Message, MessageSource
 from threadcore.domain.queries import MessageFilter
 
-TTL = timedelta(hours=72)
-BOTH = (Availability.ALIVE, Availability.DELETED)
 ANN = ThreadUser("102", "Ann Lee", "User")
 U103 = ThreadUser("103", None, "User")
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

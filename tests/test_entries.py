@@ -5,20 +5,23 @@ through the public ``Inbox`` API and named after their rules."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import observe
 import pytest
 from conftest import (
+    BOTH,
     GUEST,
+    GUEST2,
     OWNER,
     OWNER2,
     QUEUE,
     START,
     SUPPORT,
     SUPPORT_NUMBER,
+    TTL,
+    MakeInbox,
     two_queue_directory,
 )
 from hypothesis import HealthCheck, given, settings
@@ -45,10 +48,7 @@ from threadcore import (
 from threadcore.domain.model import DeliveryStatus, Entry, EntryScope, EntryType, Message, Note
 from threadcore.domain.queries import MessageFilter, NoteFilter
 
-TTL = timedelta(hours=72)
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
-BOTH = (ALIVE, DELETED)
-GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
 U101 = ThreadUser("101", None, "User")
 ANN = ThreadUser("102", "Ann Lee", "User")
@@ -59,7 +59,6 @@ CREATED = EntryType.THREAD_CREATED_HINT
 ASSIGNED = EntryType.THREAD_ASSIGNED_HINT
 RESOLVED = EntryType.THREAD_RESOLVED_HINT
 DELETED_HINT = EntryType.THREAD_DELETED_HINT
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -3,13 +3,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import observe
 import pytest
-from conftest import GUEST, OWNER, OWNER2, QUEUE, SUPPORT, SUPPORT_NUMBER, two_queue_directory
+from conftest import (
+    BOTH,
+    GUEST,
+    GUEST2,
+    OWNER,
+    OWNER2,
+    QUEUE,
+    SUPPORT,
+    SUPPORT_NUMBER,
+    TTL,
+    MakeInbox,
+    two_queue_directory,
+)
 
 from threadcore import (
     Availability,
@@ -28,12 +39,8 @@ from threadcore.domain.events import MessageDeleted
 from threadcore.domain.model import Message
 from threadcore.domain.queries import MessageFilter
 
-TTL = timedelta(hours=72)
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
-BOTH = (ALIVE, DELETED)
-GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

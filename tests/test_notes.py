@@ -3,13 +3,23 @@ proved through the public ``Inbox`` API and named after the rule."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import observe
 import pytest
-from conftest import GUEST, OWNER, QUEUE, SUPPORT, SUPPORT_NUMBER, two_queue_directory
+from conftest import (
+    BOTH,
+    GUEST,
+    GUEST2,
+    OWNER,
+    QUEUE,
+    SUPPORT,
+    SUPPORT_NUMBER,
+    TTL,
+    MakeInbox,
+    two_queue_directory,
+)
 from observe import new_events
 
 from threadcore import (
@@ -32,12 +42,8 @@ from threadcore.domain.events import NoteDeleted as NoteDeletedEvent
 from threadcore.domain.model import Note
 from threadcore.domain.queries import NoteFilter
 
-TTL = timedelta(hours=72)
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
-BOTH = (ALIVE, DELETED)
 ANN = ThreadUser("102", "Ann Lee", "User")
-GUEST2 = "+14083210001"
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

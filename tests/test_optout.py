@@ -3,7 +3,6 @@ proved through the public ``Inbox`` API and named after the rule."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -11,10 +10,9 @@ from typing import Any
 
 import observe
 import pytest
-from conftest import GUEST, OWNER, OWNER2, START, two_queue_directory
+from conftest import GUEST, GUEST2, OWNER, OWNER2, START, TTL, MakeInbox, two_queue_directory
 
 from threadcore import (
-    Availability,
     Inbox,
     InvalidInput,
     ManualClock,
@@ -32,14 +30,10 @@ from threadcore.domain.errors import RecipientOptedOut
 from threadcore.domain.events import GuestOptedIn, GuestOptedOut
 from threadcore.domain.model import Keyword, Message
 
-TTL = timedelta(hours=72)
-BOTH = (Availability.ALIVE, Availability.DELETED)
-GUEST2 = "+14083210001"
 OPT_OUT = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
 OPT_IN = ["START", "YES", "UNSTOP"]
 HELP = ["HELP", "INFO"]
 PAIRS = [(OWNER, GUEST), (OWNER2, GUEST), (OWNER, GUEST2)]
-MakeInbox = Callable[..., Inbox]
 
 
 def odd(word: str) -> list[str]:

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from conftest import (
     GUEST,
+    GUEST2,
     OWNER,
     OWNER2,
     QUEUE,
     START,
     SUPPORT,
     SUPPORT_NUMBER,
+    TTL,
+    MakeInbox,
     two_queue_directory,
 )
 
@@ -37,11 +40,7 @@ from threadcore import (
 from threadcore.domain.errors import InvalidPageToken
 from threadcore.domain.queries import Page, Paging, ThreadFilter
 
-TTL = timedelta(hours=72)
-GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
-
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import GUEST, OWNER, START, two_queue_directory
+from conftest import GUEST, GUEST2, OWNER, START, two_queue_directory
 
 from threadcore import (
     Inbox,
@@ -22,8 +22,6 @@ from threadcore import (
     SQLiteRepository,
     ThreadResolved,
 )
-
-GUEST2 = "+14083210001"
 
 
 @pytest.fixture(params=["memory", "sqlite"])

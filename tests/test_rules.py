@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 import pytest
-from conftest import GUEST, OWNER, QUEUE, START, billing_directory
+from conftest import GUEST, GUEST2, OWNER, QUEUE, START, TTL, MakeInbox, billing_directory
 
 from threadcore import (
     AssigneeNotHandler,
@@ -49,8 +49,6 @@ from threadcore import (
     UnknownPhoneNumber,
 )
 
-TTL = timedelta(hours=72)
-GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
 OWNER2 = "+12092480002"
 SUPPORT = "6249888002"
@@ -58,8 +56,6 @@ SUPPORT_NUMBER = "+12092480003"
 ANN = ThreadUser("102", "Ann Lee", "User")
 U101 = ThreadUser("101", None, "User")
 U103 = ThreadUser("103", None, "User")
-
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ from datetime import timedelta
 import pytest
 from conftest import (
     GUEST,
+    GUEST2,
     OWNER,
     OWNER2,
     QUEUE,
     START,
     SUPPORT,
     SUPPORT_NUMBER,
+    TTL,
+    MakeInbox,
     two_queue_directory,
 )
 
@@ -33,12 +36,8 @@ from threadcore import (
 from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import SyncResult, SyncType
 
-TTL = timedelta(hours=72)
-GUEST2 = "+14083210001"
 GUEST3 = "+16505130001"
 ANN = ThreadUser("102", "Ann Lee", "User")
-
-MakeInbox = Callable[..., Inbox]
 
 
 # --- helpers ------------------------------------------------------------------------------------

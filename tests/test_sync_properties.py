@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import OWNER, OWNER2, QUEUE, START, SUPPORT, SUPPORT_NUMBER, two_queue_directory
+from conftest import OWNER, OWNER2, QUEUE, START, SUPPORT, SUPPORT_NUMBER, TTL, two_queue_directory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,6 @@ from threadcore import (
 from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import Paging, SyncType, ThreadFilter
 
-TTL = timedelta(hours=72)
 OWNERS = [OWNER, OWNER2, SUPPORT_NUMBER]  # two of Billing, and one of another resource
 GUESTS = ["+16502240001", "+14083210001", "+16505130001"]
 HANDLERS = ["101", "102", "103"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 import pytest
+from conftest import TTL
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +40,6 @@ from threadcore.domain import messaging
 from threadcore.domain import transitions as tx
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
-TTL = timedelta(hours=72)
 OWNER = "+12092480001"
 GUEST = "+16502240001"
 RESOURCE = Resource(
