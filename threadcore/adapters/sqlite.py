@@ -536,8 +536,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
         return self._read_threads(rows)
 
     def _one_thread(self, sql: str, params: tuple[Any, ...]) -> Thread | None:
-        with _translated:
-            rows = self._conn.execute(sql, params).fetchall()
+        rows = self._all(sql, params)
         return self._read_threads(rows)[0] if rows else None
 
     # --- reads ----------------------------------------------------------------------------------
