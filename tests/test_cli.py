@@ -296,6 +296,18 @@ def test_sweep(run: Run, tmp_path: Path, directory: Path) -> None:
     assert run("sweep", "--db", url, "--at", "2026-02-22T00:00Z")[1] == "0 thread(s) expired\n"
 
 
+def test_sweep_refuses_an_instant_in_the_future(run: Run, tmp_path: Path, directory: Path) -> None:
+    """An expiry written early could never be taken back (issue 12, item 4)."""
+    log = write_log(tmp_path / "log.jsonl", HISTORY[:1])
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    assert run("replay", str(log), "--db", url, "--directory", str(directory))[0] == 0
+    code, out, err = run("sweep", "--db", url, "--at", "9000-01-01T00:00Z")
+    assert (code, out) == (2, "")
+    assert "is in the future" in err
+    with sqlite3.connect(tmp_path / "t.db") as conn:
+        assert conn.execute("SELECT count(*) FROM threads WHERE status = 'Open'").fetchone() == (1,)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -304,49 +304,57 @@ def test_two_live_transactions_cannot_both_open_a_thread_for_a_pair(
         assert uow.thread("first") is None
 
 
-def test_the_facade_retries_the_loser_onto_the_winners_thread(
+def test_a_second_writer_of_a_pair_waits_for_the_first_instead_of_conflicting(
     postgres_url: str, pg_schema: str
 ) -> None:
+    """Two processes receive the first message of a new pair at once: the second waits on the
+    pair's claim until the first has committed, then adds its message to the first's thread,
+    with no conflict and no retry (issue 12, item 11)."""
     repo = PostgresRepository(postgres_url, schema=pg_schema, max_size=4)
     try:
         inbox = _inbox(repo)
-        winner_message: list[Message] = []
-        entered = threading.Event()
+        other_message: list[Message] = []
+        attempts = [0]
         original = repo.unit_of_work
-        calls = [0]
 
-        def racing_unit_of_work() -> Any:
-            # On the loser's first attempt, let another process's receive for the same new
-            # pair commit between its read and its write.
+        def counting_unit_of_work() -> Any:
+            attempts[0] += 1
             uow = original()
-            calls[0] += 1
-            if calls[0] == 1:
+            if attempts[0] == 1:
                 real_open = uow.open_thread_for_pair
 
                 def open_thread_for_pair(owner: str, guest: str) -> Thread | None:
                     found = real_open(owner, guest)
-                    if not entered.is_set():
-                        entered.set()
-                        other = PostgresRepository(postgres_url, schema=pg_schema, max_size=1)
-                        try:  # another process, other ids: only the pair index can refuse
-                            winner = _inbox(other, ids="w").receive(
-                                owner_number=N1, guest_number=G1, body="first"
-                            )
-                        finally:
-                            other.close()
-                        winner_message.append(winner)
+                    # another process's receive for the same new pair, while this one holds it
+                    other_done.clear()
+                    waiter.start()
+                    assert not other_done.wait(0.5), "the other writer did not wait"
                     return found
 
                 uow.open_thread_for_pair = open_thread_for_pair  # type: ignore[method-assign,assignment]
             return uow
 
-        repo.unit_of_work = racing_unit_of_work  # type: ignore[method-assign]
-        message = inbox.receive(owner_number=N1, guest_number=G1, body="second")
-        assert calls[0] == 2, "the first attempt must have conflicted and been retried"
-        assert message.thread_id == winner_message[0].thread_id
+        other_done = threading.Event()
+
+        def other_receive() -> None:
+            other = PostgresRepository(postgres_url, schema=pg_schema, max_size=1)
+            try:  # another process, other ids
+                other_message.append(
+                    _inbox(other, ids="w").receive(owner_number=N1, guest_number=G1, body="later")
+                )
+            finally:
+                other.close()
+                other_done.set()
+
+        waiter = threading.Thread(target=other_receive)
+        repo.unit_of_work = counting_unit_of_work  # type: ignore[method-assign]
+        message = inbox.receive(owner_number=N1, guest_number=G1, body="first")
+        waiter.join(10)
         repo.unit_of_work = original  # type: ignore[method-assign]
+        assert attempts[0] == 1, "the first writer must not have conflicted"
+        assert other_message[0].thread_id == message.thread_id
         with repo.unit_of_work() as uow:
-            assert [m.body for m in uow.messages(message.thread_id)] == ["first", "second"]
+            assert [m.body for m in uow.messages(message.thread_id)] == ["first", "later"]
     finally:
         repo.close()
 

@@ -10,9 +10,11 @@ import builtins
 import enum
 import hashlib
 import json
+import logging
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -156,6 +158,11 @@ class Inbox:
         self._retries = retries
         self._listeners: list[Listener] = []
         self._tokens = TokenCodec(token_secret)
+        self._time_lock = threading.Lock()
+        self._latest = _EPOCH  # the latest instant this inbox has used: time never goes back
+        # per calling thread: the due instants a running command relies on, and the events of
+        # a batch that are heard only once the batch has committed
+        self._local = threading.local()
 
     @property
     def policy(self) -> Policy:
@@ -169,17 +176,33 @@ class Inbox:
 
     # --- plumbing -------------------------------------------------------------------------------
     def now(self) -> datetime:
-        """The current instant from the clock port (validated timezone-aware UTC)."""
+        """The current instant: the clock port's (validated timezone-aware UTC), but never
+        before an instant this inbox has already used (a clock that steps back does not take
+        the inbox back in time; see rule R18)."""
         now = self._clock.now()
         if now.tzinfo is not UTC:
             now = check_utc(now, "clock.now()")
-        return now
+        return self._not_before(now)
+
+    def _not_before(self, instant: datetime | None) -> datetime:
+        """``instant``, or the latest instant already used if that is later; remembers it."""
+        with self._time_lock:
+            latest = self._latest
+            if instant is None or instant <= latest:
+                return latest
+            self._latest = instant
+            return instant
 
     def subscribe(self, listener: Listener) -> None:
-        """Call ``listener`` with every event after the command that made it has committed.
+        """Call ``listener`` with every event after the command that made it has committed (in a
+        :meth:`batch` on durable storage: once the whole batch has committed; never for a batch
+        that is rolled back).
 
-        A listener's exception reaches the caller of the command; the command stays committed.
-        For a durable feed read :meth:`events` with a cursor instead.
+        Listeners run in the calling thread, in the order they subscribed. A listener that
+        raises is logged (logger ``threadcore.events``) and the other listeners still hear the
+        event; the command stays committed and its caller gets its result. Listeners are for
+        in-process reactions: for a durable feed that survives a crash, read :meth:`events`
+        with a cursor.
         """
         if not callable(listener):
             raise InvalidInput("Parameter [listener] must be callable", parameter="listener")
@@ -200,35 +223,96 @@ class Inbox:
 
         A refused command inside the block raises as usual and is undone alone; an exception
         escaping the block undoes the whole batch on durable storage; a clean exit commits it.
-        Subscribers hear each command's events as it ends.
+        Subscribers hear the batch's events once it has committed (on memory, which has no
+        transaction to undo, as each command ends).
         """
-        with self._repo.batch():
-            yield
+        local = self._local
+        outer = getattr(local, "pending", None)
+        # Durable storage commits a batch at its end (or not at all): its events wait for it.
+        pending: list[Event] | None = (
+            [] if outer is None and getattr(self._repo, "atomic_batches", True) else None
+        )
+        local.pending = pending if outer is None else outer
+        try:
+            with self._repo.batch():
+                yield
+        finally:
+            local.pending = outer
+        if pending:
+            self._publish(pending)
 
-    def _run(self, work: Callable[[UnitOfWork, list[Event], datetime], R]) -> R:
-        """Run ``work`` in a unit of work, retrying on optimistic conflicts; ``work`` writes
-        through the unit of work and appends the events it makes to the list it is given.
+    def _events_made(self) -> int:
+        """How many events the commands of the calling thread have made so far (committed, or
+        pending in a batch): tells whether a command changed anything (``threadcore replay``)."""
+        made: int = getattr(self._local, "made", 0)
+        return made
 
-        The clock is read anew for each attempt, once the unit of work has begun, so a retried
-        command is never dated before the change it lost to."""
-        for attempt in range(self._retries):
-            events: list[Event] = []
-            try:
-                with self._repo.unit_of_work() as uow:
-                    result = work(uow, events, self.now())
-                    if events:
-                        uow.append_events(events)
-            except ConcurrencyConflict:
-                # another writer got there first: back off a little, at random, and retry
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
-                continue
-            if self._listeners:
-                for event in events:
-                    for listener in self._listeners:
-                        listener(event)
-            return result
+    def _publish(self, events: Sequence[Event]) -> None:
+        """Hand committed events to every listener, each isolated from the others' failures."""
+        for event in events:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    _events_log.exception(
+                        "Listener %r failed on %s of thread [%s]; the command stays committed",
+                        listener,
+                        type(event).__name__,
+                        event.thread_id,
+                    )
+
+    def _run(
+        self,
+        work: Callable[[UnitOfWork, list[Event], datetime], R],
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: object = None,
+    ) -> R:
+        """Run ``work`` in a unit of work, retrying on conflicts; ``work`` writes through the
+        unit of work and appends the events it makes to the list it is given.
+
+        Each attempt first claims the pair (or the thread ``thread_id``) it works on, which
+        serialises it with the other commands on that pair, and only then reads the clock, never
+        earlier than what the store has recorded (rule R18). A command that relied on a thread
+        being open commits only if the thread is still not due when the command is done;
+        otherwise it runs again and finds the thread expired (rule R10)."""
+        local = self._local
+        claim_id = thread_id if isinstance(thread_id, str) and _claimable(thread_id) else None
+        try:
+            for attempt in range(self._retries):
+                events: list[Event] = []
+                dues: list[datetime] = []
+                local.dues = dues
+                try:
+                    with self._repo.unit_of_work() as uow:
+                        now = self._not_before(
+                            max_time(self.now(), uow.claim(pair=pair, thread_id=claim_id))
+                        )
+                        result = work(uow, events, now)
+                        if events:
+                            uow.append_events(events)
+                        if dues and _overtaken(dues, now, self.now()):
+                            raise _Overtaken
+                except _Overtaken:
+                    continue  # a thread it relied on fell due meanwhile: decide again
+                except ConcurrencyConflict:
+                    # another writer got there first: back off a little, at random, and retry
+                    time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                    continue
+                if events:
+                    local.made = getattr(local, "made", 0) + len(events)
+                if self._listeners and events:
+                    pending = getattr(local, "pending", None)
+                    if pending is not None:
+                        pending.extend(events)
+                    else:
+                        self._publish(events)
+                return result
+        finally:
+            local.dues = None
         raise ConcurrencyConflict(
-            f"The command was retried {self._retries} times and kept conflicting with other writers"
+            f"The command was retried {self._retries} times and kept conflicting with other "
+            "writers; it changed nothing and can be retried"
         )
 
     def _read(self, work: Callable[[UnitOfWork], R]) -> R:
@@ -247,7 +331,15 @@ class Inbox:
         resource = None if thread is None else self._directory.resource(thread.owner.extension_id)
         if thread is None or resource is None or not resource.is_handler(actor):
             raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
+        self._rely_on(thread)
         return thread, resource
+
+    def _rely_on(self, thread: Thread) -> None:
+        """Note that the running command (if any) decides on ``thread`` as stored: if it is
+        open, the command's decisions hold only before its due instant."""
+        dues: list[datetime] | None = getattr(self._local, "dues", None)
+        if dues is not None and thread.status is _OPEN and thread.availability is _ALIVE:
+            dues.append(thread.latest_message_at + self._policy.ttl)
 
     def _visible_as(
         self,
@@ -270,6 +362,7 @@ class Inbox:
         thread = uow.open_thread_for_pair(owner, guest)
         if thread is None:
             return None
+        self._rely_on(thread)
         current, expired = tx.catch_up(thread, now, self._policy.ttl)
         if expired is not None:
             uow.save_thread(current, thread.version)
@@ -379,18 +472,21 @@ class Inbox:
         guest: str,
         author: ThreadUser | None,
         now: datetime,
-    ) -> tuple[Thread, int]:
+    ) -> tuple[Thread, int, datetime]:
         """The pair's open thread and the version it was loaded at, or a new thread (version 0)
-        assigned to ``author`` when none is open at ``now``."""
+        assigned to ``author`` when none is open at ``now``; and the command's time from then on
+        (a new thread may move it later)."""
         thread = self._current_for_pair(uow, owner, guest, now, events)
         if thread is not None:
-            return thread, thread.version
+            return thread, thread.version, now
+        # A new thread is dated after every thread already committed (rule Q2).
+        now = self._not_before(max_time(now, uow.claim_creation()))
         initiator = author.extension_id if author is not None else None
         thread, opened = tx.open_thread(
             self._ids.new_id(), resource, owner, guest, author, initiator, now
         )
         events.append(opened)
-        return thread, 0
+        return thread, 0, now
 
     # --- messages -------------------------------------------------------------------------------
     def receive(
@@ -425,7 +521,9 @@ class Inbox:
                 if original is not None:
                     return original
             resource = self._owner_of(owner)
-            thread, loaded = self._open_or_current(uow, events, resource, owner, guest, None, now)
+            thread, loaded, now = self._open_or_current(
+                uow, events, resource, owner, guest, None, now
+            )
             message = self._post(
                 uow, events, thread, loaded, _INBOUND, body, None, now, pid, extra, keyword
             )
@@ -437,7 +535,7 @@ class Inbox:
                     events.append(change(thread.id, now, owner, guest, message.id))
             return message
 
-        return self._run(work)
+        return self._run(work, pair=(owner, guest))
 
     def send(
         self,
@@ -490,7 +588,9 @@ class Inbox:
             if not resource.is_handler(actor):
                 raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
             author = resource.user(actor)
-            thread, loaded = self._open_or_current(uow, events, resource, owner, guest, author, now)
+            thread, loaded, now = self._open_or_current(
+                uow, events, resource, owner, guest, author, now
+            )
             if loaded:
                 thread, claimed = tx.sender_may_send(
                     thread, resource, actor, self._policy.claim_on_send, now
@@ -500,7 +600,7 @@ class Inbox:
             _check_not_opted_out(uow, thread)
             return self._post(uow, events, thread, loaded, _OUTBOUND, body, author, now, pid, extra)
 
-        return self._run(work)
+        return self._run(work, pair=(owner, guest))
 
     def _send_on_thread(
         self, actor: str, body: str, thread_id: str, pid: str | None, extra: _Extra
@@ -513,7 +613,7 @@ class Inbox:
             stored, resource = self._visible(uow, thread_id, actor)
             return self._send_as(uow, events, stored, resource, actor, body, now, pid, extra)
 
-        return self._run(work)
+        return self._run(work, thread_id=thread_id)
 
     def _send_as(
         self,
@@ -562,7 +662,7 @@ class Inbox:
                 events.append(event)
             return new
 
-        return self._run(work)
+        return self._run(work, thread_id=thread_id)
 
     def resolve(self, thread_id: str, *, actor: str) -> Thread:
         """Resolve an open thread (reason Manual; the assignee is removed). Any handler of the
@@ -577,7 +677,7 @@ class Inbox:
             events.append(event)
             return new
 
-        return self._run(work)
+        return self._run(work, thread_id=thread_id)
 
     def delete(self, thread_id: str, *, actor: str) -> Thread:
         """Delete a thread, open or resolved: its record stays as a tombstone (availability
@@ -595,7 +695,7 @@ class Inbox:
             events.append(event)
             return new
 
-        return self._run(work)
+        return self._run(work, thread_id=thread_id)
 
     # --- delivery status and classifications ---------------------------------------------------
     def record_delivery(
@@ -802,7 +902,7 @@ class Inbox:
                 events.append(changed)
             return draft
 
-        return self._run(work)
+        return self._run(work, thread_id=thread_id)
 
     def send_draft(self, draft_id: str, *, actor: str) -> Message:
         """Send a draft as ``actor`` under the rules of :meth:`send` on its thread; the draft is
@@ -903,7 +1003,7 @@ class Inbox:
             events.append(added)
             return note
 
-        return self._run(work)
+        return self._run(work, thread_id=thread_id)
 
     def edit_note(self, note_id: str, *, actor: str, text: str) -> Note:
         """Change a note's text: only its author, only while its thread is open."""
@@ -1255,6 +1355,7 @@ class Inbox:
             since, position_then, event_then = self._sync_since(
                 sync_token, "sync", actor, fingerprint, now
             )
+            now = self._not_before(since)  # issued by an instance whose clock is ahead
             limit = self._policy.sync_max_changes
 
             def incremental(uow: UnitOfWork) -> tuple[int, int, list[Thread]]:
@@ -1309,8 +1410,11 @@ class Inbox:
         since, position, event_position = _sync_state(payload)
         if payload.get("f") != fingerprint:
             raise InvalidSyncToken("the resources this extension handles have changed")
-        if since > now or now - since > self._policy.sync_token_max_age:
+        max_age = self._policy.sync_token_max_age
+        if now - since > max_age:
             raise InvalidSyncToken("too old")
+        if since - now > max_age:  # signed here, yet that far ahead: a clock was set wrong
+            raise InvalidSyncToken("issued in the future; check the clocks")
         return since, position, event_position
 
     def sync_entries(
@@ -1381,6 +1485,7 @@ class Inbox:
             since, position_then, _ = self._sync_since(
                 sync_token, "entries", actor, fingerprint, now
             )
+            now = self._not_before(since)  # issued by an instance whose clock is ahead
             limit = self._policy.sync_max_changes
             users = {h.extension_id: h.as_user() for r in resources for h in r.handlers}
 
@@ -1570,6 +1675,31 @@ _MAX_URL = 2048
 _MAX_KEYWORD_BODY = 64
 _UNLIMITED = 2**62
 _RECEIVED, _QUEUED, _DRAFT = DeliveryStatus.RECEIVED, DeliveryStatus.QUEUED, DeliveryStatus.DRAFT
+_OPEN = ThreadStatus.OPEN
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_events_log = logging.getLogger("threadcore.events")
+
+
+class _Overtaken(Exception):
+    """A command's decisions no longer hold: a thread it relied on fell due while it ran."""
+
+
+def max_time(now: datetime, floor: datetime | None) -> datetime:
+    """``now``, or ``floor`` when that is later."""
+    return now if floor is None or floor <= now else floor
+
+
+def _overtaken(dues: Sequence[datetime], began: datetime, done: datetime) -> bool:
+    """Whether a thread judged open at ``began`` (due at one of ``dues``) is due at ``done``."""
+    return any(began < due <= done for due in dues)
+
+
+def _claimable(thread_id: object) -> bool:
+    """Whether ``thread_id`` can name a stored thread (anything else is refused as not found
+    later, by the command itself)."""
+    return isinstance(thread_id, str) and 0 < len(thread_id) <= 256 and thread_id.isascii()
+
+
 _EXPIRED = StatusReason.THREAD_EXPIRED
 _MESSAGE_EVENTS = (
     ev.MessageAdded,

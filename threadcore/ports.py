@@ -177,6 +177,26 @@ class UnitOfWork(Protocol):
     :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
     """
 
+    def claim(
+        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+    ) -> datetime | None:
+        """Begin a command: serialise it with every other command on the same pair (the pair of
+        numbers, or the pair of the stored thread ``thread_id``) until this unit of work ends,
+        and return the latest instant the store has already recorded (``None`` when empty).
+
+        The facade reads the clock only after this, and never dates a command before what it
+        returns, so a command's time follows the commit order of the changes it builds on.
+        PostgreSQL takes a transaction-level advisory lock on the pair; memory and SQLite
+        already serialise every writer, so there it only reads the instant.
+        """
+        ...
+
+    def claim_creation(self) -> datetime | None:
+        """Serialise the creation of threads (until this unit of work ends) and return the
+        latest instant the store has recorded, so a new thread is never dated before a thread
+        already committed (keyset walks by creation time then never skip one)."""
+        ...
+
     def thread(self, thread_id: str) -> Thread | None:
         """The stored thread with this id (alive or a tombstone), or ``None``."""
         ...

@@ -60,6 +60,9 @@ class InMemoryRepository:
     and in creation order; provider message ids; opted-out pairs.
     """
 
+    #: Memory has no transaction to undo: a batch applies each command as it ends.
+    atomic_batches = False
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._threads: dict[str, Thread] = {}
@@ -80,6 +83,7 @@ class InMemoryRepository:
         self._note_keys: list[Key] = []
         self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
+        self._latest: datetime | None = None  # the latest instant any commit recorded
         self._uow = _MemoryUnitOfWork(self)  # one, reused: the lock lets one command in at a time
 
     def unit_of_work(self) -> _MemoryUnitOfWork:
@@ -129,6 +133,14 @@ class _MemoryUnitOfWork(BufferedWrites):
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------
+    def claim(
+        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+    ) -> datetime | None:
+        return self._repo._latest  # the lock held since __enter__ serialises every writer
+
+    def claim_creation(self) -> datetime | None:
+        return self._repo._latest
+
     def thread(self, thread_id: str) -> Thread | None:
         return self._repo._threads.get(thread_id)
 
@@ -401,6 +413,25 @@ class _MemoryUnitOfWork(BufferedWrites):
             self._apply_tombstones()
         if self._events:
             repo._events.extend(self._events)
+        self._record_latest()
+
+    def _record_latest(self) -> None:
+        """Keep the latest instant a commit recorded (what :meth:`claim` returns)."""
+        repo = self._repo
+        latest = repo._latest
+        for thread, _ in self._threads.values():
+            if latest is None or thread.last_modified_time > latest:
+                latest = thread.last_modified_time
+        for message in self._messages:
+            if latest is None or message.last_modified_at > latest:
+                latest = message.last_modified_at
+        for message, _ in self._message_updates.values():
+            if latest is None or message.last_modified_at > latest:
+                latest = message.last_modified_at
+        for note, _ in self._notes.values():
+            if latest is None or note.last_modified_time > latest:
+                latest = note.last_modified_time
+        repo._latest = latest
 
     def _check_versions(self) -> None:
         """Check the expected versions of the messages and notes saved (threads are checked in

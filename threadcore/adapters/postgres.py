@@ -417,6 +417,7 @@ class PostgresRepository:
         self._local = threading.local()
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
+        self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
         self._sql = _Statements(s)
         self._migrate()
         with _translated():
@@ -626,6 +627,24 @@ class _Statements:
         self.opted_out = (
             f"SELECT opted_out FROM {s}.opt_outs WHERE owner_number = %s AND guest_number = %s"
         )
+        # Claims (see ``UnitOfWork.claim``): a transaction-level advisory lock per pair of
+        # numbers (the key text is schema, owner and guest joined by U+001F) or on thread
+        # creation, then the latest instant stored: the newest message anywhere (the last entry
+        # of an index) and the last change of the thread concerned.
+        latest = f"SELECT max(created_at) FROM {s}.messages"
+        self.lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        self.lock_thread = (
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"
+        )
+        self.latest = latest
+        self.latest_for_pair = (
+            f"SELECT GREATEST(({latest}), (SELECT last_modified_time FROM {t} "
+            f"WHERE owner_number = %s AND guest_number = %s AND {OPEN}))"
+        )
+        self.latest_for_thread = (
+            f"SELECT GREATEST(({latest}), (SELECT last_modified_time FROM {t} WHERE id = %s))"
+        )
         self.change_position = f"SELECT {_WATERMARK} - 1"
         self.watermark = f"SELECT {_WATERMARK}"
         typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
@@ -781,6 +800,7 @@ class _PostgresUnitOfWork(BufferedWrites):
         self._sql = repo._sql
         self._batch: _Batch | None = getattr(repo._local, "batch", None)
         self._conn: Connection | None = None
+        self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
 
     def __enter__(self) -> _PostgresUnitOfWork:
         if self._batch is not None:
@@ -833,6 +853,51 @@ class _PostgresUnitOfWork(BufferedWrites):
     ) -> list[Thread]:
         rows = self._all(f"{self._sql.select_threads}{where} {tail}", params)
         return [thread_from_row(row, _utc) for row in rows]
+
+    # --- claims ---------------------------------------------------------------------------------
+    def _claim(
+        self, lock: tuple[str, tuple[Any, ...]] | None, latest: tuple[str, tuple[Any, ...]]
+    ) -> datetime | None:
+        """Begin the transaction (outside a batch), take ``lock`` in it and read the latest
+        instant, in one round trip. Inside a batch no lock is taken: a batch holds every row it
+        wrote until it ends, and would hold thousands of advisory locks (keep batches short where
+        other processes write the same threads)."""
+        conn = self._conn
+        if conn is None:
+            raise StorageError("The unit of work is not open")
+        with _translated():
+            with conn.pipeline():
+                if self._batch is None:
+                    if not self._begun:
+                        self._begun = True
+                        conn.execute("BEGIN")
+                    if lock is not None:
+                        conn.execute(*lock)
+                cursor = conn.execute(*latest)
+            row = cursor.fetchone()
+        return None if row is None or row[0] is None else _utc(row[0])
+
+    def claim(
+        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+    ) -> datetime | None:
+        prefix = self._repo._lock_prefix
+        if pair is not None and not _has_nul(*pair):
+            owner, guest = pair
+            return self._claim(
+                (self._sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
+                (self._sql.latest_for_pair, (owner, guest)),
+            )
+        if thread_id is not None and not _has_nul(thread_id):
+            return self._claim(
+                (self._sql.lock_thread, (prefix, thread_id)),
+                (self._sql.latest_for_thread, (thread_id,)),
+            )
+        return self._claim(None, (self._sql.latest, ()))
+
+    def claim_creation(self) -> datetime | None:
+        return self._claim(
+            (self._sql.lock, (f"{self._repo._lock_prefix}\x1fcreate",)), (self._sql.latest, ())
+        )
 
     # --- reads ----------------------------------------------------------------------------------
     def thread(self, thread_id: str) -> Thread | None:
@@ -1033,6 +1098,8 @@ class _PostgresUnitOfWork(BufferedWrites):
         ):
             if batch is not None:
                 conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            elif self._begun:
+                conn.execute("COMMIT")  # releases the claim's lock
             return
         thread_rows = [(thread_to_row(t, _same), v) for t, v in self._threads.values()]
         message_rows = [message_to_row(m, _same) for m in self._messages]
@@ -1081,11 +1148,12 @@ class _PostgresUnitOfWork(BufferedWrites):
             spared=spared,
             opt_outs=opt_outs,
         )
-        if batch is None and len(statements) == 1:
+        if batch is None and len(statements) == 1 and not self._begun:
             conn.execute(*statements[0])
             return
-        if batch is None:
-            conn.execute("BEGIN")
-        for statement in statements:
-            conn.execute(*statement)
-        conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}" if batch is not None else "COMMIT")
+        with conn.pipeline():  # one round trip; an error skips the rest and raises at the end
+            if batch is None and not self._begun:
+                conn.execute("BEGIN")
+            for statement in statements:
+                conn.execute(*statement)
+            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}" if batch is not None else "COMMIT")

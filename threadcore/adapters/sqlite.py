@@ -77,6 +77,15 @@ _SELECT_THREAD = f"SELECT {_T_COLS} FROM threads WHERE id = ?"
 _SELECT_OPEN_FOR_PAIR = (
     f"SELECT {_T_COLS} FROM threads WHERE owner_number = ? AND guest_number = ? AND {OPEN}"
 )
+# What :meth:`_SQLiteUnitOfWork.claim` reads: the newest message anywhere (an index's last
+# entry) and the last change of the thread the command names.
+_LATEST = "SELECT max(created_at) FROM messages"
+_CLAIM = f"SELECT ({_LATEST}), NULL"
+_CLAIM_THREAD = f"SELECT ({_LATEST}), (SELECT last_modified_time FROM threads WHERE id = ?)"
+_CLAIM_PAIR = (
+    f"SELECT ({_LATEST}), (SELECT last_modified_time FROM threads "
+    f"WHERE owner_number = ? AND guest_number = ? AND {OPEN})"
+)
 _UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
@@ -540,6 +549,22 @@ class _SQLiteUnitOfWork(BufferedWrites):
         return self._read_threads(rows)[0] if rows else None
 
     # --- reads ----------------------------------------------------------------------------------
+    def claim(
+        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+    ) -> datetime | None:
+        # The write lock taken by BEGIN IMMEDIATE already serialises every writer.
+        if pair is not None:
+            rows = self._all(_CLAIM_PAIR, pair)
+        elif thread_id is not None:
+            rows = self._all(_CLAIM_THREAD, (thread_id,))
+        else:
+            rows = self._all(_CLAIM)
+        found = [value for value in rows[0] if value is not None]
+        return time_from_text(max(found)) if found else None  # fixed-width UTC text sorts
+
+    def claim_creation(self) -> datetime | None:
+        return self.claim()
+
     def thread(self, thread_id: str) -> Thread | None:
         return self._one_thread(_SELECT_THREAD, (thread_id,))
 

@@ -379,6 +379,13 @@ def sweep(url: str | None, at_text: str | None) -> None:
     """Write every expiry that is due (reads never wait for it) and say how many."""
     url = _database_url(url, must_exist=True)
     at = _instant(at_text)
+    if at is not None and at > SystemClock().now():
+        # An expiry written early cannot be taken back: the thread would stay resolved.
+        raise CliError(
+            f"--at {at_text} is in the future: a sweep writes only expiries that are already "
+            "due (reads and commands see them without a sweep)",
+            2,
+        )
     repository = _open(url)
     try:
         clock = ManualClock(at) if at is not None else SystemClock()

@@ -321,12 +321,10 @@ class Replayer:
         self._batch_size = max(1, batch_size)
         self._strict = strict
         self._on_refused = on_refused
-        self._made = 0
         self.summary = ReplaySummary()
         inbox.subscribe(self._hear)
 
     def _hear(self, event: Event) -> None:
-        self._made += 1
         self.summary.events[type(event).__name__] += 1
         if isinstance(event, ThreadResolved):
             self.summary.resolved[event.reason.value] += 1
@@ -384,7 +382,7 @@ class Replayer:
                 self._clock.set(line.at)
                 last_at = line.at
                 in_batch += 1
-                before = self._made
+                before = self._inbox._events_made()
                 try:
                     self._apply(line)
                 except ThreadcoreError as error:
@@ -394,7 +392,7 @@ class Replayer:
                         break
                     continue
                 summary.applied += 1
-                if self._made == before:
+                if self._inbox._events_made() == before:
                     summary.unchanged += 1
         except BaseException as error:
             batch.__exit__(type(error), error, error.__traceback__)
