@@ -1,0 +1,241 @@
+"""What time a command runs at, whatever the clocks do (issue 12, items 1 to 4; rules R10, R18).
+
+Each test runs on memory, SQLite and PostgreSQL. "Two processes" are two inboxes, each with its
+own clock, over one store (for memory: one repository object; for SQLite: two connections to one
+file; for PostgreSQL: two pools on one schema).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import GUEST, GUEST2, OWNER, START, TTL, billing_directory
+
+from threadcore import (
+    Directory,
+    Inbox,
+    InMemoryRepository,
+    InvalidSyncToken,
+    ManualClock,
+    Policy,
+    SQLiteRepository,
+    SyncType,
+    ThreadNotOpen,
+    ThreadStatus,
+)
+from threadcore.domain.events import Event, MessageAdded, ThreadOpened
+from threadcore.domain.model import Resource
+
+pytest_plugins = ["conftest_pg"]
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+#: A factory of repositories over one store: each call is another process's repository.
+Store = Callable[[], object]
+
+
+class SteppingClock:
+    """A clock that can be set anywhere, backwards too (NTP stepping, skewed hosts)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    opened: list[object] = []
+    if request.param == "memory":
+        shared = InMemoryRepository()
+
+        def make() -> object:
+            return shared
+
+    elif request.param == "sqlite":
+
+        def make() -> object:
+            repo = SQLiteRepository(tmp_path / "t.db")
+            opened.append(repo)
+            return repo
+
+    else:
+        from threadcore.adapters.postgres import PostgresRepository
+
+        url = request.getfixturevalue("postgres_url")
+        schema = request.getfixturevalue("pg_schema")
+
+        def make() -> object:
+            repo = PostgresRepository(url, schema=schema, max_size=4)
+            opened.append(repo)
+            return repo
+
+    yield make
+    for repo in opened:
+        repo.close()  # type: ignore[attr-defined]
+
+
+def _inbox(repo: object, clock: object, directory: Directory | None = None) -> Inbox:
+    return Inbox(
+        repository=repo,  # type: ignore[arg-type]
+        directory=directory if directory is not None else billing_directory(),
+        clock=clock,  # type: ignore[arg-type]
+        policy=Policy(ttl=TTL),
+        token_secret=SECRET,
+    )
+
+
+def test_a_clock_that_steps_back_does_not_reopen_an_expired_thread(store: Store) -> None:
+    clock = SteppingClock(START)
+    inbox = _inbox(store(), clock)
+    first = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="hello")
+    clock.at = START + TTL + timedelta(hours=1)
+    assert inbox.get(first.thread_id, actor="101").status is ThreadStatus.RESOLVED
+    clock.at = START + TTL - timedelta(hours=1)  # NTP steps the clock back
+    assert inbox.get(first.thread_id, actor="101").status is ThreadStatus.RESOLVED
+    later = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="again")
+    assert later.thread_id != first.thread_id
+    assert later.created_at == START + TTL + timedelta(hours=1)
+
+
+def test_a_thread_never_moves_back_in_time(store: Store) -> None:
+    clock = SteppingClock(START + timedelta(hours=10))
+    inbox = _inbox(store(), clock)
+    one = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="one")
+    clock.at = START + timedelta(hours=9)
+    two = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="two")
+    assert two.thread_id == one.thread_id
+    assert two.created_at >= one.created_at
+    thread = inbox.get(one.thread_id, actor="101")
+    assert thread.latest_message_at == two.created_at
+    listed = inbox.list_messages(actor="101")
+    assert [m.body for m in listed] == ["one", "two"]
+    assert [m.body for m in inbox.messages(one.thread_id, actor="101")] == ["one", "two"]
+
+
+def test_another_process_behind_never_dates_a_command_before_what_the_store_recorded(
+    store: Store,
+) -> None:
+    ahead_clock = SteppingClock(START)
+    ahead = _inbox(store(), ahead_clock)
+    opened = ahead.receive(owner_number=OWNER, guest_number=GUEST, body="hello")
+    # the host ahead writes something after the thread's due instant (another pair)
+    ahead_clock.at = START + TTL + timedelta(minutes=5)
+    ahead.receive(owner_number=OWNER, guest_number=GUEST2, body="other pair")
+    # a process whose clock is behind (skew) receives on the expired pair
+    behind = _inbox(store(), SteppingClock(START + TTL - timedelta(hours=1)))
+    message = behind.receive(owner_number=OWNER, guest_number=GUEST, body="late")
+    assert message.thread_id != opened.thread_id, "the expired thread took the message"
+    assert message.created_at >= START + TTL + timedelta(minutes=5)
+    assert ahead.get(opened.thread_id, actor="101").status is ThreadStatus.RESOLVED
+
+
+class SlowDirectory:
+    """A directory whose lookups take ``delay`` of the clock's time (a slow user store)."""
+
+    def __init__(self, inner: Directory, clock: ManualClock) -> None:
+        self.inner, self.clock, self.delay = inner, clock, timedelta(0)
+
+    def resource(self, extension_id: str) -> Resource | None:
+        self.clock.advance(self.delay)
+        return self.inner.resource(extension_id)
+
+    def resource_for_number(self, phone_number: str) -> Resource | None:
+        self.clock.advance(self.delay)
+        return self.inner.resource_for_number(phone_number)
+
+    def resources_of_handler(self, extension_id: str) -> list[Resource]:
+        return list(self.inner.resources_of_handler(extension_id))
+
+
+@pytest.mark.parametrize("command", ["receive", "send", "assign", "add_note"])
+def test_a_command_that_ends_after_the_due_instant_does_not_reopen_the_thread(
+    store: Store, command: str
+) -> None:
+    """Started one second before the due instant, done two seconds later (a slow directory,
+    a lock, a pause): the thread readers saw expire stays expired (item 1)."""
+    clock = ManualClock(START)
+    directory = SlowDirectory(billing_directory(), clock)
+    inbox = _inbox(store(), clock, directory)  # type: ignore[arg-type]
+    first = inbox.send(owner_number=OWNER, guest_number=GUEST, body="hello", actor="101")
+    clock.set(START + TTL - timedelta(seconds=1))
+    directory.delay = timedelta(seconds=1)
+    if command == "receive":
+        message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="late")
+        assert message.thread_id != first.thread_id
+    elif command == "send":
+        message = inbox.send(owner_number=OWNER, guest_number=GUEST, body="late", actor="101")
+        assert message.thread_id != first.thread_id
+    elif command == "assign":
+        with pytest.raises(ThreadNotOpen):
+            inbox.assign(first.thread_id, actor="101", assignee="102")
+    else:
+        with pytest.raises(ThreadNotOpen):
+            inbox.add_note(first.thread_id, actor="101", text="late note")
+    directory.delay = timedelta(0)
+    thread = inbox.get(first.thread_id, actor="101")
+    assert thread.status is ThreadStatus.RESOLVED
+    assert thread.latest_message_at == first.created_at
+    assert [m.body for m in inbox.messages(first.thread_id, actor="101")] == ["hello"]
+
+
+def test_a_sync_token_from_an_instance_whose_clock_is_ahead_is_accepted(store: Store) -> None:
+    ahead = _inbox(store(), SteppingClock(START + timedelta(minutes=10)))
+    behind = _inbox(store(), SteppingClock(START))
+    ahead.receive(owner_number=OWNER, guest_number=GUEST, body="hello")
+    token = ahead.sync(actor="101").sync_token
+    answer = behind.sync(actor="101", sync_type=SyncType.INCREMENTAL, sync_token=token)
+    assert answer.records == ()
+    assert answer.sync_time >= START + timedelta(minutes=10)
+    far = _inbox(store(), SteppingClock(START + timedelta(days=30)))
+    with pytest.raises(InvalidSyncToken, match="future"):
+        behind.sync(
+            actor="101",
+            sync_type=SyncType.INCREMENTAL,
+            sync_token=far.sync(actor="101").sync_token,
+        )
+
+
+# --- listeners (item 12) -----------------------------------------------------------------------
+def test_a_listener_that_raises_breaks_nothing(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = _inbox(store(), ManualClock(START))
+    heard: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("listener bug")
+
+    inbox.subscribe(broken)
+    inbox.subscribe(heard.append)
+    with caplog.at_level(logging.ERROR, logger="threadcore.events"):
+        message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="hello")
+    assert message.body == "hello"
+    assert [type(e) for e in heard] == [ThreadOpened, MessageAdded]
+    assert "listener bug" in caplog.text
+    assert len(inbox.events()) == 2
+
+
+def test_listeners_hear_a_batch_only_once_it_has_committed(store: Store) -> None:
+    repo = store()
+    inbox = _inbox(repo, ManualClock(START))
+    heard: list[Event] = []
+    inbox.subscribe(heard.append)
+    with inbox.batch():
+        inbox.receive(owner_number=OWNER, guest_number=GUEST, body="one")
+        during = len(heard)
+    assert len(heard) == 2
+    atomic = not isinstance(repo, InMemoryRepository)
+    assert during == (0 if atomic else 2)
+    heard.clear()
+    with pytest.raises(KeyError), inbox.batch():
+        inbox.receive(owner_number=OWNER, guest_number=GUEST2, body="two")
+        raise KeyError("the block fails")
+    stored = [e for _, e in inbox.events()]
+    # durable storage undid the batch and nobody heard of it; memory applied the command
+    assert heard == ([] if atomic else stored[2:])
+    assert len(stored) == (2 if atomic else 4)
