@@ -111,3 +111,26 @@ def run(
     finally:
         repo.close()
         report.put(("done", number, commands))
+
+
+def hot_pair(number: int, url: str, schema: str, count: int, start: Any, report: Any) -> None:
+    """Receive ``count`` messages on one pair that every worker writes to, with no retry at all
+    (``retries=1``): any conflict would reach the caller. Reports ``("ack", worker, message id,
+    thread id)`` or ``("error", worker, code, detail)``, then ``("done", worker, count)``."""
+    repo = PostgresRepository(url, schema=schema, min_size=1, max_size=2)
+    inbox = Inbox(repository=repo, directory=directory(), clock=SystemClock(), retries=1)
+    owner, guest = PAIRS[0]
+    try:
+        start.wait(timeout=120)
+        for index in range(count):
+            try:
+                message = inbox.receive(owner_number=owner, guest_number=guest,
+                                        body=f"hot {number}-{index}")  # fmt: skip
+                report.put(("ack", number, message.id, message.thread_id))
+            except ThreadcoreError as error:
+                report.put(("error", number, error.code, str(error)[:300]))
+            except Exception:
+                report.put(("error", number, "undocumented", traceback.format_exc(limit=3)))
+    finally:
+        repo.close()
+        report.put(("done", number, count))

@@ -67,7 +67,7 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     IdempotencyConflict: ("IdempotencyConflict", 409),
     ResourceExists: ("ResourceExists", 409),
     PhoneNumberInUse: ("PhoneNumberInUse", 409),
-    ConcurrencyConflict: ("ConcurrencyConflict", 409),
+    ConcurrencyConflict: ("ConcurrencyConflict", 503),
     ThreadDeleted: ("ThreadDeleted", 410),
     MessageNotFound: ("MessageNotFound", 404),
     NoteNotFound: ("NoteNotFound", 404),
@@ -194,12 +194,22 @@ def test_every_error_has_a_stable_code_and_status(
     assert (cls.code, cls.status) == expected
 
 
+@pytest.mark.parametrize(("cls", "expected"), DOCUMENTED.items(), ids=lambda v: str(v))
+def test_only_errors_that_changed_nothing_and_may_pass_later_are_retryable(
+    cls: type[ThreadcoreError], expected: tuple[str, int]
+) -> None:
+    """A caller (a carrier's webhook) may repeat the call unchanged exactly when it is retryable:
+    a conflict whose retries ran out, a storage outage (issue 12, item 11)."""
+    assert cls.retryable is (cls in (ConcurrencyConflict, StorageError))
+
+
 @pytest.mark.parametrize(("cls", "family"), FAMILY.items(), ids=lambda v: str(v))
 def test_errors_belong_to_their_family(
     cls: type[ThreadcoreError], family: type[ThreadcoreError]
 ) -> None:
     assert issubclass(cls, family)
-    assert cls.status == family.status
+    # a conflict that outlasted the retries is retryable: 503, which carriers retry (item 11)
+    assert cls.status == (503 if cls is ConcurrencyConflict else family.status)
 
 
 def test_token_errors_are_invalid_input_answered_400_as_the_platform_does() -> None:

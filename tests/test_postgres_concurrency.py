@@ -321,3 +321,51 @@ def test_a_change_committed_out_of_order_is_never_lost(postgres_url: str, pg_sch
         assert repo.events(after=feed[-1][0]) == []
     finally:
         repo.close()
+
+
+def test_a_hot_pair_serialises_its_writers_instead_of_refusing_them(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Four processes write 75 inbound messages each to one pair at once, with no retry allowed:
+    every one is stored, in one thread (issue 12, item 11: 16 of 300 used to be refused)."""
+    PostgresRepository(postgres_url, schema=pg_schema).close()
+    ctx = multiprocessing.get_context("spawn")
+    workers_n, count = 4, 75
+    start = ctx.Barrier(workers_n + 1)
+    report: Any = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=pg_worker.hot_pair,
+            args=(n, postgres_url, pg_schema, count, start, report),
+            daemon=True,
+        )
+        for n in range(workers_n)
+    ]
+    for worker in workers:
+        worker.start()
+    start.wait(timeout=120)
+    acked: dict[str, str] = {}
+    errors: list[tuple[str, str]] = []
+    done = 0
+    give_up = time.monotonic() + 120
+    while done < workers_n:
+        assert time.monotonic() < give_up, "the workers did not finish"
+        kind, _, *rest = report.get(timeout=120)
+        if kind == "ack":
+            acked[rest[0]] = rest[1]
+        elif kind == "error":
+            errors.append((rest[0], rest[1]))
+        else:
+            done += 1
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    assert errors == []
+    assert len(acked) == workers_n * count
+    assert len(set(acked.values())) == 1
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        stored = conn.execute(
+            f'SELECT count(*) FROM "{pg_schema}".messages WHERE thread_id = %s',
+            (next(iter(acked.values())),),
+        ).fetchone()
+    assert stored == (workers_n * count,)

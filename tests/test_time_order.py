@@ -232,9 +232,14 @@ def test_listeners_hear_a_batch_only_once_it_has_committed(store: Store) -> None
     atomic = not isinstance(repo, InMemoryRepository)
     assert during == (0 if atomic else 2)
     heard.clear()
-    with pytest.raises(KeyError), inbox.batch():
-        inbox.receive(owner_number=OWNER, guest_number=GUEST2, body="two")
-        raise KeyError("the block fails")
+
+    def failing_batch() -> None:
+        with inbox.batch():
+            inbox.receive(owner_number=OWNER, guest_number=GUEST2, body="two")
+            raise KeyError("the block fails")
+
+    with pytest.raises(KeyError):
+        failing_batch()
     stored = [e for _, e in inbox.events()]
     # durable storage undid the batch and nobody heard of it; memory applied the command
     assert heard == ([] if atomic else stored[2:])

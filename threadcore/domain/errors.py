@@ -50,6 +50,8 @@ class ThreadcoreError(Exception):
 
     code: ClassVar[str] = "ThreadcoreError"
     status: ClassVar[int] = 500
+    #: Whether the same call may succeed if made again unchanged (it changed nothing).
+    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, parameter: str | None = None) -> None:
         super().__init__(message)
@@ -241,9 +243,13 @@ class PhoneNumberInUse(Conflict):
 
 
 class ConcurrencyConflict(Conflict):
-    """Concurrent writers kept changing the same threads; the library's bounded retries ran out."""
+    """Concurrent writers kept changing the same threads; the library's bounded retries ran out.
+    Nothing changed and the same call may succeed later: it is retryable, and its status is
+    503 (carriers retry a 503, not a 409)."""
 
     code = "ConcurrencyConflict"
+    status = 503
+    retryable = True
 
 
 # --- 503: storage ---------------------------------------------------------------------------------
@@ -252,6 +258,7 @@ class StorageError(ThreadcoreError):
 
     code = "StorageError"
     status = 503
+    retryable = True
 
 
 class SchemaVersionError(StorageError):
@@ -259,6 +266,7 @@ class SchemaVersionError(StorageError):
     library knows); upgrade threadcore to open it."""
 
     code = "SchemaVersionError"
+    retryable = False
 
 
 # --- 422: a JSON document does not have the shape threadcore.wire expects ------------------------
