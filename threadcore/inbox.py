@@ -163,6 +163,9 @@ class Inbox:
         # per calling thread: the due instants a running command relies on, and the events of
         # a batch that are heard only once the batch has committed
         self._local = threading.local()
+        # told of the events of every command as it succeeds, even inside a batch (how
+        # ``threadcore replay`` tells whether a line changed anything); not public
+        self._observer: Callable[[list[Event]], None] | None = None
 
     @property
     def policy(self) -> Policy:
@@ -186,12 +189,12 @@ class Inbox:
 
     def _not_before(self, instant: datetime | None) -> datetime:
         """``instant``, or the latest instant already used if that is later; remembers it."""
+        if instant is None or instant <= self._latest:  # the clock stands still or stepped back
+            return self._latest
         with self._time_lock:
-            latest = self._latest
-            if instant is None or instant <= latest:
-                return latest
-            self._latest = instant
-            return instant
+            if instant > self._latest:
+                self._latest = instant
+            return self._latest
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` with every event after the command that made it has committed (in a
@@ -241,12 +244,6 @@ class Inbox:
         if pending:
             self._publish(pending)
 
-    def _events_made(self) -> int:
-        """How many events the commands of the calling thread have made so far (committed, or
-        pending in a batch): tells whether a command changed anything (``threadcore replay``)."""
-        made: int = getattr(self._local, "made", 0)
-        return made
-
     def _publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to every listener, each isolated from the others' failures."""
         for event in events:
@@ -285,22 +282,26 @@ class Inbox:
                 local.dues = dues
                 try:
                     with self._repo.unit_of_work() as uow:
-                        now = self._not_before(
-                            max_time(self.now(), uow.claim(pair=pair, thread_id=claim_id))
-                        )
+                        floor = uow.claim(pair=pair, thread_id=claim_id)
+                        now = self.now()
+                        if floor is not None and floor > now:
+                            now = self._not_before(floor)
                         result = work(uow, events, now)
                         if events:
                             uow.append_events(events)
-                        if dues and _overtaken(dues, now, self.now()):
-                            raise _Overtaken
+                        if dues:
+                            done = self._clock.now()
+                            for due in dues:
+                                if now < due <= done:
+                                    raise _Overtaken
                 except _Overtaken:
                     continue  # a thread it relied on fell due meanwhile: decide again
                 except ConcurrencyConflict:
                     # another writer got there first: back off a little, at random, and retry
                     time.sleep(random.uniform(0, 0.002 * 2**attempt))
                     continue
-                if events:
-                    local.made = getattr(local, "made", 0) + len(events)
+                if self._observer is not None:
+                    self._observer(events)
                 if self._listeners and events:
                     pending = getattr(local, "pending", None)
                     if pending is not None:
@@ -1687,11 +1688,6 @@ class _Overtaken(Exception):
 def max_time(now: datetime, floor: datetime | None) -> datetime:
     """``now``, or ``floor`` when that is later."""
     return now if floor is None or floor <= now else floor
-
-
-def _overtaken(dues: Sequence[datetime], began: datetime, done: datetime) -> bool:
-    """Whether a thread judged open at ``began`` (due at one of ``dues``) is due at ``done``."""
-    return any(began < due <= done for due in dues)
 
 
 def _claimable(thread_id: object) -> bool:

@@ -322,7 +322,12 @@ class Replayer:
         self._strict = strict
         self._on_refused = on_refused
         self.summary = ReplaySummary()
+        self._made = 0
         inbox.subscribe(self._hear)
+        inbox._observer = self._count
+
+    def _count(self, events: list[Event]) -> None:
+        self._made += len(events)
 
     def _hear(self, event: Event) -> None:
         self.summary.events[type(event).__name__] += 1
@@ -382,7 +387,7 @@ class Replayer:
                 self._clock.set(line.at)
                 last_at = line.at
                 in_batch += 1
-                before = self._inbox._events_made()
+                before = self._made
                 try:
                     self._apply(line)
                 except ThreadcoreError as error:
@@ -392,7 +397,7 @@ class Replayer:
                         break
                     continue
                 summary.applied += 1
-                if self._inbox._events_made() == before:
+                if self._made == before:
                     summary.unchanged += 1
         except BaseException as error:
             batch.__exit__(type(error), error, error.__traceback__)
