@@ -105,6 +105,7 @@ _MAX_BIGINT = 2**63 - 1
 _MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
 _ORDINAL_MASK = (1 << _ORDINAL_BITS) - 1
 _SAVEPOINT = "threadcore_command"
+_OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
 _CONFLICTS = (
     pg_errors.UniqueViolation,
     pg_errors.SerializationFailure,
@@ -629,22 +630,32 @@ class _Statements:
         )
         # Claims (see ``UnitOfWork.claim``): a transaction-level advisory lock per pair of
         # numbers (the key text is schema, owner and guest joined by U+001F) or on thread
-        # creation, then the latest instant stored: the newest message anywhere (the last entry
-        # of an index) and the last change of the thread concerned.
-        latest = f"SELECT max(created_at) FROM {s}.messages"
-        self.lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        # creation; then, once granted, one row: the latest instant stored (the newest message
+        # anywhere, the last change of the claimed thread) and the claimed thread's columns
+        # (NULLs when there is none), which the command reads next.
+        latest = f"(SELECT max(created_at) FROM {s}.messages)"
+        lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        self.lock = lock
         self.lock_thread = (
             "SELECT pg_advisory_xact_lock(hashtextextended("
             f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"
         )
-        self.latest = latest
-        self.latest_for_pair = (
-            f"SELECT GREATEST(({latest}), (SELECT last_modified_time FROM {t} "
-            f"WHERE owner_number = %s AND guest_number = %s AND {OPEN}))"
+        # A pair without an open thread: its message will likely open one, so the creation
+        # lock is taken with the pair's (one round trip less); one row when it was taken.
+        self.lock_creation_if_new = (
+            f"{lock} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {_OPEN_FOR_PAIR})"
         )
-        self.latest_for_thread = (
-            f"SELECT GREATEST(({latest}), (SELECT last_modified_time FROM {t} WHERE id = %s))"
+        self.latest = f"SELECT {latest}"
+        head = (
+            f"SELECT GREATEST({latest}, t.last_modified_time), "
+            f"{', '.join(f't.{c}' for c in THREAD_COLUMNS)} FROM (SELECT 1) AS one "
+            f"LEFT JOIN {t} AS t ON "
         )
+        self.claim_pair = (
+            head + "t.owner_number = %s AND t.guest_number = %s "
+            "AND t.status = 'Open' AND t.availability = 'Alive'"
+        )
+        self.claim_thread = head + "t.id = %s"
         self.change_position = f"SELECT {_WATERMARK} - 1"
         self.watermark = f"SELECT {_WATERMARK}"
         typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
@@ -801,6 +812,10 @@ class _PostgresUnitOfWork(BufferedWrites):
         self._batch: _Batch | None = getattr(repo._local, "batch", None)
         self._conn: Connection | None = None
         self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
+        # the thread the claim read (key: the pair or the thread id), or None
+        self._prefetched: tuple[object, Thread | None] | None = None
+        self._creation = False  # whether this transaction holds the creation lock
+        self._latest: datetime | None = None  # the latest instant the pair's claim read
 
     def __enter__(self) -> _PostgresUnitOfWork:
         if self._batch is not None:
@@ -856,62 +871,90 @@ class _PostgresUnitOfWork(BufferedWrites):
 
     # --- claims ---------------------------------------------------------------------------------
     def _claim(
-        self, lock: tuple[str, tuple[Any, ...]] | None, latest: tuple[str, tuple[Any, ...]]
+        self,
+        locks: Sequence[tuple[str, tuple[Any, ...]]],
+        read: tuple[str, tuple[Any, ...]],
+        key: object = None,
     ) -> datetime | None:
-        """Begin the transaction (outside a batch), take ``lock`` in it and read the latest
-        instant, in one round trip. Inside a batch no lock is taken: a batch holds every row it
-        wrote until it ends, and would hold thousands of advisory locks (keep batches short where
-        other processes write the same threads)."""
+        """Begin the transaction (outside a batch), take ``locks`` in it and then ``read`` the
+        latest instant (and, with a ``key``, the claimed thread's columns, kept for the read that
+        follows), all in one round trip: each statement runs once the one before is done.
+
+        Inside a batch no lock is taken: a batch holds every row it wrote until it ends, and
+        would hold thousands of advisory locks (keep batches short where other processes write
+        the same threads)."""
         conn = self._conn
         if conn is None:
             raise StorageError("The unit of work is not open")
+        taken = []
         with _translated():
             with conn.pipeline():
                 if self._batch is None:
                     if not self._begun:
                         self._begun = True
                         conn.execute("BEGIN")
-                    if lock is not None:
-                        conn.execute(*lock)
-                cursor = conn.execute(*latest)
+                    taken = [conn.execute(*lock) for lock in locks]
+                cursor = conn.execute(*read)
             row = cursor.fetchone()
-        return None if row is None or row[0] is None else _utc(row[0])
+            if len(taken) > 1:  # the conditional creation lock
+                self._creation = taken[1].fetchone() is not None
+        if row is None:
+            return None
+        if key is not None:
+            self._prefetched = (key, None if row[1] is None else thread_from_row(row[1:], _utc))
+        latest: datetime | None = row[0]
+        return None if latest is None else _utc(latest)
 
     def claim(
         self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
     ) -> datetime | None:
         prefix = self._repo._lock_prefix
+        sql = self._sql
         if pair is not None and not _has_nul(*pair):
             owner, guest = pair
-            return self._claim(
-                (self._sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
-                (self._sql.latest_for_pair, (owner, guest)),
+            latest = self._claim(
+                [
+                    (sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
+                    (sql.lock_creation_if_new, (f"{prefix}\x1fcreate", owner, guest)),
+                ],
+                (sql.claim_pair, (owner, guest)),
+                pair,
             )
+            self._latest = latest
+            return latest
         if thread_id is not None and not _has_nul(thread_id):
             return self._claim(
-                (self._sql.lock_thread, (prefix, thread_id)),
-                (self._sql.latest_for_thread, (thread_id,)),
+                [(sql.lock_thread, (prefix, thread_id))],
+                (sql.claim_thread, (thread_id,)),
+                thread_id,
             )
-        return self._claim(None, (self._sql.latest, ()))
+        return self._claim([], (sql.latest, ()))
 
     def claim_creation(self) -> datetime | None:
+        if self._creation:  # taken with the pair's claim, before its latest instant was read
+            return self._latest
+        self._creation = True
         return self._claim(
-            (self._sql.lock, (f"{self._repo._lock_prefix}\x1fcreate",)), (self._sql.latest, ())
+            [(self._sql.lock, (f"{self._repo._lock_prefix}\x1fcreate",))], (self._sql.latest, ())
         )
 
     # --- reads ----------------------------------------------------------------------------------
     def thread(self, thread_id: str) -> Thread | None:
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched[0] == thread_id:
+            return prefetched[1]  # read by the claim, under its lock
         if _has_nul(thread_id):
             return None
         found = self._threads_where("id = %s", (thread_id,))
         return found[0] if found else None
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched[0] == (owner_number, guest_number):
+            return prefetched[1]  # read by the claim, under its lock
         if _has_nul(owner_number, guest_number):
             return None
-        found = self._threads_where(
-            f"owner_number = %s AND guest_number = %s AND {OPEN}", (owner_number, guest_number)
-        )
+        found = self._threads_where(_OPEN_FOR_PAIR, (owner_number, guest_number))
         return found[0] if found else None
 
     def open_threads(
