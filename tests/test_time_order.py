@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import stores
 from conftest import GUEST, GUEST2, OWNER, START, TTL, billing_directory
 
 from threadcore import (
@@ -31,10 +32,10 @@ from threadcore.domain.events import Event, MessageAdded, ThreadOpened
 from threadcore.domain.model import Resource
 
 pytest_plugins = ["conftest_pg"]
+store = stores.store
 
-SECRET = b"0123456789abcdef0123456789abcdef"
-#: A factory of repositories over one store: each call is another process's repository.
-Store = Callable[[], object]
+Store = stores.Store
+_inbox = stores.inbox_on
 
 
 class SteppingClock:
@@ -45,48 +46,6 @@ class SteppingClock:
 
     def now(self) -> datetime:
         return self.at
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened: list[object] = []
-    if request.param == "memory":
-        shared = InMemoryRepository()
-
-        def make() -> object:
-            return shared
-
-    elif request.param == "sqlite":
-
-        def make() -> object:
-            repo = SQLiteRepository(tmp_path / "t.db")
-            opened.append(repo)
-            return repo
-
-    else:
-        from threadcore.adapters.postgres import PostgresRepository
-
-        url = request.getfixturevalue("postgres_url")
-        schema = request.getfixturevalue("pg_schema")
-
-        def make() -> object:
-            repo = PostgresRepository(url, schema=schema, max_size=4)
-            opened.append(repo)
-            return repo
-
-    yield make
-    for repo in opened:
-        repo.close()  # type: ignore[attr-defined]
-
-
-def _inbox(repo: object, clock: object, directory: Directory | None = None) -> Inbox:
-    return Inbox(
-        repository=repo,  # type: ignore[arg-type]
-        directory=directory if directory is not None else billing_directory(),
-        clock=clock,  # type: ignore[arg-type]
-        policy=Policy(ttl=TTL),
-        token_secret=SECRET,
-    )
 
 
 def test_a_clock_that_steps_back_does_not_reopen_an_expired_thread(store: Store) -> None:

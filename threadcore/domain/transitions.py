@@ -264,13 +264,15 @@ def resolve(
 
 
 def delete(thread: Thread, initiator: str, now: datetime) -> tuple[Thread, ThreadDeletedEvent]:
-    """Make the thread a tombstone: availability Deleted, assignee removed, status and status
+    """Make the thread a tombstone: availability Deleted, assignee removed, no message text
+    left (its label, the latest message's body, is gone with the messages), status and status
     reason left as they were."""
     check(thread, Command.DELETE)
     new = attrs.evolve(
         thread,
         availability=Availability.DELETED,
         assignee=None,
+        label=None,
         last_modified_time=now,
         version=thread.version + 1,
     )

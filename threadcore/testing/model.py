@@ -561,7 +561,8 @@ class Model:
         events = self.materialise(t)
         t = self.threads[thread_id]
         assert self.now is not None
-        t.alive, t.assignee, t.modified = False, None, self.now
+        # a deleted thread carries no message text (issue 12, item 5)
+        t.alive, t.assignee, t.label, t.modified = False, None, None, self.now
         t.changes += 1
         tick = self.bump()
         if t.closed_tick is None:
