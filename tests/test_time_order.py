@@ -8,9 +8,7 @@ file; for PostgreSQL: two pools on one schema).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import stores
@@ -18,12 +16,9 @@ from conftest import GUEST, GUEST2, OWNER, START, TTL, billing_directory
 
 from threadcore import (
     Directory,
-    Inbox,
     InMemoryRepository,
     InvalidSyncToken,
     ManualClock,
-    Policy,
-    SQLiteRepository,
     SyncType,
     ThreadNotOpen,
     ThreadStatus,
