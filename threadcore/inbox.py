@@ -1345,9 +1345,8 @@ class Inbox:
                 position, at_event = uow.change_position(), uow.event_position()
                 found = [
                     view
-                    for t in uow.open_threads()
-                    if t.owner.extension_id in owners
-                    and (view := tx.effective(t, now, ttl)).status is ThreadStatus.OPEN
+                    for t in _open_threads_of(uow, owners)
+                    if (view := tx.effective(t, now, ttl)).status is ThreadStatus.OPEN
                 ]
                 return position, at_event, found
 
@@ -1459,12 +1458,11 @@ class Inbox:
                 if wanted is EntryScope.EXPLICIT:
                     chosen = frozenset(self._visible(uow, t, actor)[0].id for t in explicit)
                 else:
+                    mine = actor if wanted is EntryScope.ASSIGNED_TO_ME else None
                     chosen = frozenset(
                         t.id
-                        for t in uow.open_threads()
-                        if t.owner.extension_id in owners
-                        and t.latest_message_at > cutoff
-                        and _in_scope(t, wanted, actor)
+                        for t in _open_threads_of(uow, owners, mine)
+                        if t.latest_message_at > cutoff and _in_scope(t, wanted, actor)
                     )
                 if not chosen:
                     return position, []
@@ -1768,6 +1766,16 @@ def _extra(
 
 
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]{0,63}/[A-Za-z0-9][\w.+-]{0,63}(;[ -~]{1,128})?")
+
+
+def _open_threads_of(
+    uow: UnitOfWork, owners: frozenset[str], assignee: str | None = None
+) -> Iterator[Thread]:
+    """The stored open threads of these resources (assigned to ``assignee`` if given), asked of
+    storage one resource at a time: a full sync costs what the actor may see, not what the
+    database holds (issue 12, item 6)."""
+    for owner in sorted(owners):
+        yield from uow.open_threads(owner_extension_id=owner, assignee_id=assignee)
 
 
 def _check_not_opted_out(uow: UnitOfWork, thread: Thread) -> None:

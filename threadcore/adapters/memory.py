@@ -157,6 +157,23 @@ class _MemoryUnitOfWork(BufferedWrites):
     ) -> list[Thread]:
         threads = self._repo._threads
         found = []
+        if owner_extension_id is not None:  # the resource's threads: cost follows them alone
+            for _, thread_id in self._repo._by_owner.get(owner_extension_id, ()):
+                thread = threads[thread_id]
+                if (
+                    thread.status is ThreadStatus.OPEN
+                    and thread.availability is Availability.ALIVE
+                    and (owner_number is None or thread.owner_party.phone_number == owner_number)
+                    and (
+                        assignee_id is None
+                        or (
+                            thread.assignee is not None
+                            and thread.assignee.extension_id == assignee_id
+                        )
+                    )
+                ):
+                    found.append(thread)
+            return found
         for (owner, _), thread_id in self._repo._open_by_pair.items():
             if owner_number is not None and owner != owner_number:
                 continue
