@@ -17,7 +17,6 @@ from threadcore import (
     InvalidInput,
     ManualClock,
     NotAssignee,
-    NotPermitted,
     Policy,
     SequentialIds,
     SQLiteRepository,
@@ -25,6 +24,7 @@ from threadcore import (
     ThreadNotFound,
     ThreadNotOpen,
     ThreadStatus,
+    UnknownPhoneNumber,
 )
 from threadcore.domain.errors import RecipientOptedOut
 from threadcore.domain.events import GuestOptedIn, GuestOptedOut
@@ -204,9 +204,9 @@ def test_m7_the_other_checks_come_first(inbox: Inbox) -> None:
     thread_id = opted_out_guest(inbox)
     refused(
         inbox,
-        NotPermitted,
-        "NotPermitted",
-        403,
+        UnknownPhoneNumber,
+        "UnknownPhoneNumber",
+        404,
         lambda: inbox.send(actor="201", owner_number=OWNER, guest_number=GUEST, body="x"),
     )
     refused(
@@ -312,9 +312,9 @@ def test_m7_opted_out_needs_a_handler_of_the_number(inbox: Inbox) -> None:
     opted_out_guest(inbox)
     refused(
         inbox,
-        NotPermitted,
-        "NotPermitted",
-        403,
+        UnknownPhoneNumber,
+        "UnknownPhoneNumber",
+        404,
         lambda: inbox.opted_out(actor="201", owner_number=OWNER, guest_number=GUEST),
     )
 

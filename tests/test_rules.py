@@ -309,10 +309,18 @@ def test_r04_by_pair_the_owner_number_must_belong_to_a_resource(inbox: Inbox) ->
 
 
 def test_r04_by_pair_the_actor_must_handle_the_resource(make_inbox: MakeInbox) -> None:
+    """A number the actor does not handle answers as an unknown one (404, the same words), so
+    numbers cannot be probed (issue 12, item 9)."""
     inbox = make_inbox(directory=two_queue_directory())
+    unknown = "+12092489999"
     for outsider in ("201", "999"):
-        with pytest.raises(NotPermitted):
-            inbox.send(actor=outsider, owner_number=OWNER, guest_number=GUEST, body="x")
+        answers = []
+        for number in (OWNER, unknown):
+            with pytest.raises(UnknownPhoneNumber) as caught:
+                inbox.send(actor=outsider, owner_number=number, guest_number=GUEST, body="x")
+            assert caught.value.status == 404
+            answers.append(caught.value.message.replace(number, "N"))
+        assert answers[0] == answers[1]
     assert inbox.events() == []
 
 
@@ -1549,7 +1557,7 @@ def _refusals(inbox: Inbox, thread_id: str) -> list[tuple[type[ThreadcoreError],
             lambda: inbox.receive(owner_number="+12092489999", guest_number=GUEST, body="x"),
         ),
         (
-            NotPermitted,
+            UnknownPhoneNumber,
             lambda: inbox.send(actor="999", owner_number=OWNER, guest_number=GUEST, body="x"),
         ),
     ]

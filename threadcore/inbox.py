@@ -409,6 +409,18 @@ class Inbox:
             )
         return original
 
+    def _handled_number(self, number: str, actor: str) -> Resource:
+        """The resource of ``number`` if ``actor`` handles it. A number of a resource the actor
+        does not handle answers exactly as an unknown number, so numbers cannot be probed
+        (rules R4, R14)."""
+        resource = self._directory.resource_for_number(number)
+        if resource is None or not resource.is_handler(actor):
+            raise UnknownPhoneNumber(
+                f"Phone number [{number}] is not a number of any resource extension [{actor}] "
+                "handles"
+            )
+        return resource
+
     def _owner_of(self, number: str) -> Resource:
         resource = self._directory.resource_for_number(number)
         if resource is None:
@@ -585,9 +597,7 @@ class Inbox:
             original = self._replay(uow, pid, _OUTBOUND, body, actor, owner, guest, None)
             if original is not None:
                 return original
-            resource = self._owner_of(owner)
-            if not resource.is_handler(actor):
-                raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
+            resource = self._handled_number(owner, actor)
             author = resource.user(actor)
             thread, loaded, now = self._open_or_current(
                 uow, events, resource, owner, guest, author, now
@@ -982,9 +992,7 @@ class Inbox:
         actor = check_extension_id(actor, "actor")
         owner = e164(owner_number, "owner_number")
         guest = e164(guest_number, "guest_number")
-        resource = self._owner_of(owner)
-        if not resource.is_handler(actor):
-            raise NotPermitted(f"Extension [{actor}] is not an SMS handler of number [{owner}]")
+        self._handled_number(owner, actor)
         return self._read(lambda uow: uow.opted_out(owner, guest))
 
     # --- internal notes -------------------------------------------------------------------------

@@ -432,7 +432,7 @@ class Model:
         if resource is None:
             return Err("UnknownPhoneNumber")
         if direction == "Outbound" and actor not in resource.handlers:
-            return Err("NotPermitted")
+            return Err("UnknownPhoneNumber")  # as an unknown number: numbers cannot be probed
         current = self.open_for_pair(owner, guest)
         if current is None or self.due(current):
             if direction == "Outbound":
