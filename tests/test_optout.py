@@ -118,6 +118,9 @@ def test_m7_each_opt_out_keyword_opts_the_guest_out(
         "STOP!",
         "'STOP'",
         "STOP\u200b",
+        "\u017ftop",  # a long s: its upper() is "STOP", but no carrier reads it so
+        "\ufb06art",  # the "st" ligature: its upper() is "START"
+        "\uff33\uff34\uff2f\uff30",  # fullwidth STOP
         "STOP STOP",
         "unsubscribe me",
         "START NOW",
@@ -394,6 +397,8 @@ def test_m7_custom_keyword_lists(make_inbox: MakeInbox) -> None:
         {"opt_out_keywords": ["STOP"], "opt_in_keywords": ["stop"]},
         {"opt_in_keywords": ["START", "HELP"]},
         {"opt_out_keywords": ["INFO"]},
+        {"opt_out_keywords": ["\u017fTOP"]},  # ASCII words only, as carriers match them
+        {"help_keywords": ["AYUDA\u00a1"]},
     ],
 )
 def test_m7_keyword_lists_are_checked(kwargs: dict[str, Any]) -> None:

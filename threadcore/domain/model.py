@@ -259,9 +259,16 @@ def _to_keywords(values: Iterable[str]) -> frozenset[str]:
         raise InvalidInput("Keyword lists must be lists of words", parameter="keywords")
     words = []
     for value in values:
-        if not isinstance(value, str) or not value.strip() or len(value.split()) != 1:
+        if (
+            not isinstance(value, str)
+            or not value.strip()
+            or len(value.split()) != 1
+            or not value.strip().isascii()
+            or not value.strip().isprintable()
+        ):
             raise InvalidInput(
-                f"A keyword must be one word, not {value!r:.40}", parameter="keywords"
+                f"A keyword must be one word of ASCII characters, not {value!r:.40}",
+                parameter="keywords",
             )
         words.append(value.strip().upper())
     return frozenset(words)
@@ -277,7 +284,7 @@ class Policy:
     most threads one incremental sync may return (beyond it the client must do a full sync).
     ``sync_token_max_age``: how long a sync token stays usable. ``opt_out_keywords``,
     ``opt_in_keywords`` and ``help_keywords``: an inbound message that is exactly one of these
-    words (case-insensitive, surrounding whitespace ignored) opts the guest out of the owner
+    ASCII words (case-insensitive, surrounding whitespace ignored) opts the guest out of the owner
     number, back in, or is flagged as a help request. ``max_note_length``: the longest note.
     """
 
@@ -310,8 +317,14 @@ class Policy:
             )
 
     def keyword(self, body: str) -> Keyword | None:
-        """The keyword ``body`` consists of (surrounding whitespace and case ignored), if any."""
-        word = body.strip().upper()
+        """The keyword ``body`` consists of (surrounding whitespace and the case of ASCII letters
+        ignored), if any. Carriers match keywords on ASCII letters only: a look-alike ("stop"
+        written with a long s, U+017F; "start" with the st ligature, U+FB06) is not a keyword,
+        although ``str.upper`` would fold it onto one."""
+        word = body.strip()
+        if not word.isascii():
+            return None
+        word = word.upper()
         if word in self.opt_out_keywords:
             return Keyword.OPT_OUT
         if word in self.opt_in_keywords:

@@ -179,9 +179,14 @@ class MThread:
     closed_tick: int | None = None
 
 
+#: ASCII letters to capitals, and nothing else: carriers match keywords on ASCII only (M7).
+_ASCII_CAPITALS = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def keyword_of(body: str) -> str | None:
-    """The carrier keyword ``body`` is exactly (M7), if any."""
-    word = body.strip().upper()
+    """The carrier keyword ``body`` is exactly (M7), if any: surrounding whitespace ignored, the
+    case of ASCII letters ignored, any other character must be as in the word."""
+    word = body.strip().translate(_ASCII_CAPITALS)
     if word in OPT_OUT_WORDS:
         return "OptOut"
     if word in OPT_IN_WORDS:

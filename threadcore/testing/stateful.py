@@ -109,6 +109,8 @@ inbound_bodies = st.one_of(
             "please stop",
             "HELP ME",
             "started",
+            "\u017ftop",  # look-alikes that str.upper() folds onto keywords (long s, ligature)
+            "\ufb06art",
         ]
     ),
 )
