@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -460,16 +461,19 @@ def test_driver_errors_are_translated_and_nothing_is_half_written(
         write(tx.add_message(thread, duplicate)[0], thread.version, duplicate)
     # A value the column cannot hold: a storage error, not a psycopg one.
     huge = attrs.evolve(_thread("t2", G2)[0], version=2**40)
-    with pytest.raises(StorageError, match="NumericValueOutOfRange") as caught:
+    with pytest.raises(StorageError, match="out of range") as caught:
         write(huge, 0)
     assert not isinstance(caught.value, psycopg.Error)
+    assert isinstance(caught.value.__cause__, psycopg.errors.NumericValueOutOfRange)
+    assert "Numeric" not in caught.value.message  # the caller reads what to do, not internals
     assert _dump(postgres_url, pg_schema) == before
     # A table gone behind the adapter's back.
     with _raw(postgres_url) as conn:
         conn.execute(f'ALTER TABLE "{pg_schema}".messages RENAME TO gone')
     try:
-        with pytest.raises(StorageError, match="UndefinedTable"), pg_repo.unit_of_work() as uow:
+        with pytest.raises(StorageError, match="schema") as gone, pg_repo.unit_of_work() as uow:
             uow.messages("t1")
+        assert isinstance(gone.value.__cause__, psycopg.errors.UndefinedTable)
     finally:
         with _raw(postgres_url) as conn:
             conn.execute(f'ALTER TABLE "{pg_schema}".gone RENAME TO messages')
@@ -495,6 +499,58 @@ def test_a_killed_connection_is_a_storage_error_and_the_pool_recovers(
         _store(repo, *_thread("t1", G1))  # a fresh connection
         with repo.unit_of_work() as uow:
             assert uow.thread("t1") is not None
+    finally:
+        repo.close()
+
+
+def test_after_every_pooled_connection_was_closed_by_the_server_no_command_fails(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """A server restart (here: every backend of the pool terminated, as a restart does) costs no
+    command: a connection that rested is checked when it is handed out (issue 12, item 18)."""
+    repo = PostgresRepository(postgres_url, schema=pg_schema, min_size=3, max_size=3)
+    try:
+        inbox = _inbox(repo)
+        inbox.receive(owner_number=N1, guest_number=G1, body="before")
+        time.sleep(1.2)  # the pool's connections rest, as between bursts of traffic
+        with _raw(postgres_url) as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 3
+        for n in range(4):  # max_size + 1 commands, every one on a connection the server closed
+            inbox.receive(owner_number=N1, guest_number=G1, body=f"after {n}")
+        thread = inbox.list(actor="101")[0]
+        assert [m.body for m in inbox.messages(thread.id, actor="101")][-1] == "after 3"
+    finally:
+        repo.close()
+
+
+def test_a_storage_error_says_what_to_do_and_keeps_the_detail_for_the_log(
+    postgres_url: str, pg_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = PostgresRepository(postgres_url, schema=pg_schema, min_size=1, max_size=1)
+    try:
+        with repo.unit_of_work() as uow:
+            (pid,) = uow._all("SELECT pg_backend_pid()")[0]
+        with _raw(postgres_url) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with (
+            caplog.at_level("WARNING", logger="threadcore.storage"),
+            pytest.raises(StorageError) as caught,
+            repo.unit_of_work() as uow,
+        ):
+            uow.thread("t1")
+        message = caught.value.message
+        assert "unavailable" in message
+        assert "Retry" in message
+        for internal in ("AdminShutdown", "57P01", "psycopg", "terminating", "PostgreSQL failed"):
+            assert internal not in message
+        assert isinstance(caught.value.__cause__, psycopg.Error)
+        assert "57P01" in caplog.text or "AdminShutdown" in caplog.text
     finally:
         repo.close()
 

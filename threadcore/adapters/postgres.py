@@ -36,7 +36,10 @@ Every psycopg error is translated: unique violations, serialization failures and
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -47,7 +50,7 @@ import attrs
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
@@ -105,6 +108,7 @@ _MAX_BIGINT = 2**63 - 1
 _MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
 _ORDINAL_MASK = (1 << _ORDINAL_BITS) - 1
 _SAVEPOINT = "threadcore_command"
+_IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked on checkout
 _OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
 _CONFLICTS = (
     pg_errors.UniqueViolation,
@@ -262,12 +266,41 @@ INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
 
+_log = logging.getLogger("threadcore.storage")
+
+
 def _describe(error: psycopg.Error) -> str:
-    """The error's class and SQLSTATE, and its first line, cut short: enough to act on, without
-    echoing long input back."""
+    """The error's class and SQLSTATE, and its first line, cut short: for the log."""
     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
     state = f" {error.sqlstate}" if error.sqlstate else ""
     return f"{type(error).__name__}{state}: {first[:200]}"
+
+
+def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
+    """What a caller can do about a driver error, in words that name no driver internals (the
+    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log)."""
+    if isinstance(error, PoolTimeout):
+        message = (
+            "The database is busy: no connection was free in time. Nothing was changed; retry "
+            "later (or give the repository a larger pool)"
+        )
+    elif isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        message = (
+            "The database is unavailable (the connection failed or was closed). Retry later; "
+            "a command interrupted while it committed may have been stored, so retry "
+            "inbound messages with their provider message id"
+        )
+    elif isinstance(error, psycopg.DataError):
+        message = "The database refused a value it cannot store (out of range); nothing changed"
+    elif isinstance(error, psycopg.ProgrammingError):
+        message = (
+            "The database schema is not what threadcore expects (a table, column or right is "
+            "missing); nothing changed: check the schema and the role's rights"
+        )
+    else:
+        message = "The database failed; nothing was changed. Retry later"
+    _log.warning("PostgreSQL: %s", _describe(error) if isinstance(error, psycopg.Error) else error)
+    return StorageError(message)
 
 
 @contextmanager
@@ -281,10 +314,10 @@ def _translated() -> Iterator[None]:
         constraint = error.diag.constraint_name
         where = f" ({constraint})" if constraint else ""
         raise ConcurrencyConflict(
-            f"A concurrent writer got there first{where}: {type(error).__name__}"
+            f"A concurrent writer got there first{where}; the command can be retried"
         ) from error
-    except psycopg.Error as error:
-        raise StorageError(f"PostgreSQL failed: {_describe(error)}") from error
+    except (psycopg.Error, PoolTimeout) as error:
+        raise _storage_error(error) from error
 
 
 def _utc(value: datetime) -> datetime:
@@ -416,6 +449,8 @@ class PostgresRepository:
         self._schema = schema
         self._timeout = float(timeout)
         self._local = threading.local()
+        # when each pooled connection was last handed back (see _check_idle)
+        self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
@@ -427,6 +462,9 @@ class PostgresRepository:
                 min_size=min_size,
                 max_size=max_size,
                 kwargs={"autocommit": True},
+                # a connection the server closed (a restart) is replaced before a command gets it
+                check=self._check_idle,
+                configure=self._note_new,
                 timeout=self._timeout,
                 name=f"threadcore:{schema}",
                 open=True,
@@ -477,11 +515,24 @@ class PostgresRepository:
         with _translated():
             self._pool.close()
 
+    def _check_idle(self, conn: Connection) -> None:
+        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds
+        is tried with an empty query (one round trip) and replaced if the server closed it (a
+        restart, an idle timeout), so a restart costs no command; a connection in steady use is
+        handed out as it is."""
+        returned = self._returned.get(conn, 0.0)
+        if time.monotonic() - returned > _IDLE_CHECK:
+            ConnectionPool.check_connection(conn)
+
+    def _note_new(self, conn: Connection) -> None:
+        self._returned[conn] = time.monotonic()  # made now: it rests from now on
+
     def _getconn(self) -> Connection:
         with _translated():
             return self._pool.getconn()
 
     def _putconn(self, conn: Connection) -> None:
+        self._returned[conn] = time.monotonic()
         with suppress(psycopg.Error):  # the pool discards a broken connection by itself
             self._pool.putconn(conn)
 

@@ -9,6 +9,7 @@ checks the version it was loaded at.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -311,6 +312,25 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
+_log = logging.getLogger("threadcore.storage")
+
+
+def _words_for(error: sqlite3.Error) -> str:
+    """What a caller can do about a SQLite error, naming no driver internals (the error is the
+    ``__cause__`` and goes to the ``threadcore.storage`` log)."""
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return "The database is busy (another process holds its lock); nothing changed: retry"
+    if "full" in text or "readonly" in text or "read-only" in text or "disk i/o" in text:
+        return (
+            "The database file cannot be written (disk full, read-only or failing); nothing "
+            "changed: free space or fix the file's permissions, then retry"
+        )
+    if "no such" in text:
+        return "The database schema is not what threadcore expects; nothing changed"
+    return "The database failed; nothing was changed. Retry later"
+
+
 class _Translated:
     """Driver errors become threadcore errors: none escapes the adapter. (A class rather than a
     generator-based context manager: every command enters it several times, and a generator
@@ -330,7 +350,8 @@ class _Translated:
         if isinstance(exc, sqlite3.IntegrityError):
             raise ConcurrencyConflict(f"A concurrent writer got there first ({exc})") from exc
         if isinstance(exc, sqlite3.Error):
-            raise StorageError(f"SQLite failed: {exc}") from exc
+            _log.warning("SQLite: %s: %s", type(exc).__name__, str(exc)[:200])
+            raise StorageError(_words_for(exc)) from exc
 
 
 _translated = _Translated()
