@@ -31,6 +31,7 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
+from threadcore.ports import MessageQuery, NoteQuery
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"
@@ -169,3 +170,20 @@ def test_times_convert_the_same_through_the_cache() -> None:
     for value in (T0, T0 + timedelta(microseconds=1), T0):
         assert time_to_text(value) == value.isoformat(timespec="microseconds")
     assert time_to_text(T0) == "2026-02-17T17:00:00.000000+00:00"
+
+
+def test_an_id_filter_longer_than_an_old_builds_parameter_limit_is_answered(
+    repo: SQLiteRepository,
+) -> None:
+    """Older SQLite builds allow 999 parameters a statement; a filter of thousands of ids is
+    still answered (issue 12, item 17), as on memory and PostgreSQL."""
+    repo._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # as an old build
+    ids = frozenset({f"x-{n}" for n in range(5000)})
+    owners = frozenset({f"q-{n}" for n in range(5000)})
+    with repo.unit_of_work() as uow:
+        query = MessageQuery(owners, T0, thread_ids=ids, message_ids=ids)
+        assert uow.find_messages(query, 10) == []
+        assert uow.find_notes(NoteQuery(owners, thread_ids=ids, note_ids=ids), 10) == []
+        assert uow.changed_since(0, owners, 10) == []
+        assert uow.due_between(T0 - timedelta(days=9), T0, owners) == []
+        assert uow.events_since(0, 10, owners, 10) == []

@@ -9,6 +9,7 @@ checks the version it was loaded at.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -300,7 +301,14 @@ INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
 
+#: Lists longer than this are passed as one JSON array parameter: SQLite limits the number of
+#: parameters of a statement (999 on older builds), and an id filter may name thousands.
+_MAX_INLINE = 100
+
+
 def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    if len(values) > _MAX_INLINE:
+        return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(list(values))]
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
@@ -619,10 +627,9 @@ class _SQLiteUnitOfWork(BufferedWrites):
     ) -> list[Thread]:
         if until <= after or not owner_extension_ids:
             return []
-        owners = sorted(owner_extension_ids)
+        owned, owners = _any_of("owner_extension_id", sorted(owner_extension_ids))
         return self._threads_where(
-            f"{OPEN} AND latest_message_at > ? AND latest_message_at <= ? "
-            f"AND owner_extension_id IN ({', '.join('?' * len(owners))})",
+            f"{OPEN} AND latest_message_at > ? AND latest_message_at <= ? AND {owned}",
             (time_to_text(after), time_to_text(until), *owners),
         )
 
@@ -653,9 +660,9 @@ class _SQLiteUnitOfWork(BufferedWrites):
     ) -> list[Thread]:
         if not owner_extension_ids:
             return []
-        owners = sorted(owner_extension_ids)
+        owned, owners = _any_of("owner_extension_id", sorted(owner_extension_ids))
         return self._threads_where(
-            f"change_position > ? AND owner_extension_id IN ({', '.join('?' * len(owners))})",
+            f"change_position > ? AND {owned}",
             (position, *owners),
             f"ORDER BY change_position LIMIT {int(limit) + 1}",
         )
@@ -723,14 +730,13 @@ class _SQLiteUnitOfWork(BufferedWrites):
     ) -> list[StoredEvent]:
         if not owner_extension_ids or until <= after or limit < 0:
             return []
-        owners = sorted(owner_extension_ids)
+        owned, owners = _any_of("t.owner_extension_id", sorted(owner_extension_ids))
         # CROSS JOIN: walk the events by position and look each thread up, whatever the
         # planner's statistics say.
         rows = self._all(
             "SELECT e.position, e.kind, e.payload FROM events AS e CROSS JOIN threads AS t "
             "ON t.id = e.thread_id WHERE e.position > ? AND e.position <= ? "
-            f"AND t.owner_extension_id IN ({', '.join('?' * len(owners))}) "
-            f"ORDER BY e.position LIMIT {int(limit) + 1}",
+            f"AND {owned} ORDER BY e.position LIMIT {int(limit) + 1}",
             (after, until, *owners),
         )
         return [(position, event_from_json(kind, payload)) for position, kind, payload in rows]

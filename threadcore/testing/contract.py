@@ -795,6 +795,21 @@ class RepositoryContract:
             assert uow.note("n3") == notes[3]
             assert uow.find_messages(_messages_query(message_ids=frozenset({"n1"})), 9) == []
 
+    def test_filters_may_name_thousands_of_ids(self, repo: Repository) -> None:
+        """An id filter longer than any SQL parameter limit (SQLite's: 999 on old builds, 32,766
+        on newer ones) is answered, the same on every adapter (issue 12, item 17)."""
+        self.store(repo, *(_thread(f"big-{n}", f"+1650224{n:04d}", T0) for n in range(3)))
+        many = frozenset({f"x-{n}" for n in range(40_000)} | {"big-1"})
+        with repo.unit_of_work() as uow:
+            found = uow.find_messages(_messages_query(thread_ids=many), 10)
+            assert [m.thread_id for m in found] == ["big-1"]
+            assert uow.find_messages(_messages_query(message_ids=many), 10) == []
+            notes = NoteQuery(owner_extension_ids=frozenset({Q1, Q2}), note_ids=many)
+            assert uow.find_notes(notes, 10) == []
+            owners = frozenset({f"q-{n}" for n in range(40_000)} | {Q1})
+            changed = {t.id for t in uow.changed_since(0, owners, 10)}
+            assert changed == {"big-0", "big-1", "big-2"}
+
     # --- opt-outs -------------------------------------------------------------------------------
     def test_opt_outs_are_upserted_per_pair(self, repo: Repository) -> None:
         owner, guest, other = "+12092480001", "+16502240001", "+16502240002"
