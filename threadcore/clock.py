@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from threadcore.domain.errors import InvalidInput
-from threadcore.domain.validation import check_utc
+from threadcore.domain.validation import MAX_INSTANT, check_instant, check_utc
 
 __all__ = ["ManualClock", "SystemClock"]
 
@@ -62,7 +62,11 @@ class ManualClock:
                 parameter="delta",
             )
         with self._lock:
-            self._now = self._now + delta
+            try:
+                moved = self._now + delta
+            except OverflowError:
+                moved = MAX_INSTANT + timedelta(days=1)  # past the range: refused just below
+            self._now = check_instant(moved, "delta")
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now.isoformat()})"

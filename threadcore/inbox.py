@@ -74,6 +74,8 @@ from threadcore.domain.queries import (
     ThreadFilter,
 )
 from threadcore.domain.validation import (
+    MAX_INSTANT,
+    MIN_INSTANT,
     check_body,
     check_extension_id,
     check_text,
@@ -183,7 +185,7 @@ class Inbox:
         before an instant this inbox has already used (a clock that steps back does not take
         the inbox back in time; see rule R18)."""
         now = self._clock.now()
-        if now.tzinfo is not UTC:
+        if now.tzinfo is not UTC or not _MIN_INSTANT <= now <= _MAX_INSTANT:
             now = check_utc(now, "clock.now()")
         return self._not_before(now)
 
@@ -1684,6 +1686,7 @@ _UNLIMITED = 2**62
 _RECEIVED, _QUEUED, _DRAFT = DeliveryStatus.RECEIVED, DeliveryStatus.QUEUED, DeliveryStatus.DRAFT
 _OPEN = ThreadStatus.OPEN
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+_MIN_INSTANT, _MAX_INSTANT = MIN_INSTANT, MAX_INSTANT
 _events_log = logging.getLogger("threadcore.events")
 
 
@@ -1981,10 +1984,11 @@ def _sync_state(payload: dict[str, Any]) -> tuple[datetime, int, int]:
 def _check_provider_id(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > _MAX_PROVIDER_ID or "\x00" in value:
+    if not isinstance(value, str) or not value or len(value) > _MAX_PROVIDER_ID:
         raise InvalidInput(
             "Parameter [provider_message_id] must be a non-empty string of at most "
             f"{_MAX_PROVIDER_ID} characters, without NUL",
             parameter="provider_message_id",
         )
+    check_text(value, "provider_message_id")  # NUL and lone surrogates: no adapter stores them
     return value

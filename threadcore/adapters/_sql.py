@@ -158,6 +158,22 @@ def time_to_text(value: datetime) -> str:
     return text
 
 
+def unstorable(*values: str | None) -> bool:
+    """Whether any of ``values`` is text no adapter stores (NUL, or a lone surrogate: not
+    UTF-8), so that no stored record can have it as its id: a read by such an id finds nothing,
+    on every adapter, instead of failing in the driver."""
+    for value in values:
+        if value is None or (value.isascii() and "\x00" not in value):
+            continue
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
 def time_from_text(value: str) -> datetime:
     """The inverse of :func:`time_to_text`."""
     parsed = datetime.fromisoformat(value)

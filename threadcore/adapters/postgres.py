@@ -76,6 +76,7 @@ from threadcore.adapters._sql import (
     thread_to_row,
     tombstone_message_row,
     tombstone_note_row,
+    unstorable,
 )
 from threadcore.domain.errors import (
     ConcurrencyConflict,
@@ -334,8 +335,9 @@ def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
 
 
 def _has_nul(*values: str | None) -> bool:
-    """PostgreSQL text cannot hold NUL, so nothing stored can equal a string that has one."""
-    return any(v is not None and "\x00" in v for v in values)
+    """PostgreSQL text holds neither NUL nor lone surrogates, so nothing stored can equal a
+    string that has one."""
+    return unstorable(*values)
 
 
 def _no_nul(values: Iterable[str]) -> list[str]:
@@ -574,6 +576,7 @@ class PostgresRepository:
         back while an older transaction is still running so none is skipped."""
         if limit <= 0:
             return []
+        limit = min(limit, _MAX_BIGINT)
         after = max(after, 0)
         xid, ordinal = divmod(after, 1 << _ORDINAL_BITS)
         if xid > _MAX_BIGINT:

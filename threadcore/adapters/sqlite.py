@@ -48,6 +48,7 @@ from threadcore.adapters._sql import (
     thread_to_row,
     time_from_text,
     time_to_text,
+    unstorable,
 )
 from threadcore.domain.errors import (
     ConcurrencyConflict,
@@ -304,6 +305,7 @@ INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 #: Lists longer than this are passed as one JSON array parameter: SQLite limits the number of
 #: parameters of a statement (999 on older builds), and an id filter may name thousands.
 _MAX_INLINE = 100
+_MAX_INTEGER = 2**63 - 1  # SQLite's largest integer
 
 
 def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
@@ -479,6 +481,9 @@ class SQLiteRepository:
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after``, in commit order."""
+        if after >= _MAX_INTEGER or limit <= 0:
+            return []  # no position lies beyond SQLite's largest integer
+        limit = min(limit, _MAX_INTEGER)
         with self._lock, _translated:
             rows = self._conn.execute(
                 "SELECT position, kind, payload FROM events WHERE position > ? "
@@ -595,6 +600,8 @@ class _SQLiteUnitOfWork(BufferedWrites):
         return self.claim()
 
     def thread(self, thread_id: str) -> Thread | None:
+        if unstorable(thread_id):
+            return None
         return self._one_thread(_SELECT_THREAD, (thread_id,))
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
@@ -674,6 +681,8 @@ class _SQLiteUnitOfWork(BufferedWrites):
         return [message_from_row(row, time_from_text) for row in rows]
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        if unstorable(provider_message_id):
+            return None
         rows = self._all(
             f"SELECT {_M_COLS} FROM messages WHERE provider_message_id = ?",
             (provider_message_id,),
@@ -681,6 +690,8 @@ class _SQLiteUnitOfWork(BufferedWrites):
         return message_from_row(rows[0], time_from_text) if rows else None
 
     def message(self, message_id: str) -> Message | None:
+        if unstorable(message_id):
+            return None
         rows = self._all(f"SELECT {_M_COLS} FROM messages WHERE id = ?", (message_id,))
         return message_from_row(rows[0], time_from_text) if rows else None
 
@@ -705,6 +716,8 @@ class _SQLiteUnitOfWork(BufferedWrites):
         return [read(row, time_from_text) for row in rows]
 
     def note(self, note_id: str) -> Note | None:
+        if unstorable(note_id):
+            return None
         rows = self._all(f"SELECT {_N_COLS} FROM notes WHERE id = ?", (note_id,))
         return note_from_row(rows[0], time_from_text) if rows else None
 

@@ -18,6 +18,7 @@ from threadcore.domain.records import record_maker
 from threadcore.domain.validation import (
     check_extension_id,
     check_positive_duration,
+    check_text,
     e164,
 )
 
@@ -162,10 +163,20 @@ class ThreadUser:
 
 
 def _check_name(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, str):
+    """A display name or type: a string every adapter can store (no NUL, no lone surrogate, at
+    most 256 characters), checked when it enters the directory (issue 12, item 14)."""
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) > _MAX_NAME:
         raise InvalidInput(
-            f"Parameter [{attribute.name}] must be a string or None", parameter=attribute.name
+            f"Parameter [{attribute.name}] must be a string of at most {_MAX_NAME} characters "
+            "or None",
+            parameter=attribute.name,
         )
+    check_text(value, attribute.name)
+
+
+_MAX_NAME = 256
 
 
 def _check_id(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -10,10 +10,23 @@ import phonenumbers
 
 from threadcore.domain.errors import InvalidInput
 
-__all__ = ["check_body", "check_extension_id", "check_text", "check_utc", "e164"]
+__all__ = [
+    "check_body",
+    "check_extension_id",
+    "check_instant",
+    "check_text",
+    "check_utc",
+    "e164",
+]
 
 #: Longest extension id accepted (ids are opaque strings, but not unbounded).
 MAX_ID_LENGTH = 64
+#: The instants threadcore accepts (rule R18b): far enough inside ``datetime``'s range that no
+#: sum with a duration threadcore accepts (at most ``MAX_DURATION``, twice over) can overflow.
+MIN_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+#: The longest duration a ``Policy`` accepts (a TTL, a token's age): a hundred years.
+MAX_DURATION = timedelta(days=36_525)
 
 
 @lru_cache(maxsize=65536)
@@ -107,16 +120,33 @@ def check_utc(value: object, parameter: str) -> datetime:
             f"Parameter [{parameter}] must be timezone-aware (UTC), got a naive datetime",
             parameter=parameter,
         )
-    if value.tzinfo is UTC:
-        return value
-    return (value - offset).replace(tzinfo=UTC) if offset else value.replace(tzinfo=UTC)
+    if value.tzinfo is not UTC:
+        try:
+            value = (value - offset).replace(tzinfo=UTC) if offset else value.replace(tzinfo=UTC)
+        except OverflowError:
+            value = MIN_INSTANT - timedelta(days=1)  # beyond the range: refused below
+    return check_instant(value, parameter)
+
+
+def check_instant(value: datetime, parameter: str) -> datetime:
+    """Return the aware UTC ``value`` if it lies in the range threadcore accepts (1900 to 9000:
+    rule R18b), else raise :class:`InvalidInput` naming ``parameter``."""
+    if not MIN_INSTANT <= value <= MAX_INSTANT:
+        raise InvalidInput(
+            f"Parameter [{parameter}] must lie between {MIN_INSTANT:%Y-%m-%d} and "
+            f"{MAX_INSTANT:%Y-%m-%d}, not {value.isoformat()}",
+            parameter=parameter,
+        )
+    return value
 
 
 def check_positive_duration(value: object, parameter: str) -> timedelta:
-    """Return ``value`` if it is a ``timedelta`` longer than zero."""
-    if not isinstance(value, timedelta) or value <= timedelta(0):
+    """Return ``value`` if it is a ``timedelta`` longer than zero and at most ``MAX_DURATION``
+    (a hundred years)."""
+    if not isinstance(value, timedelta) or not timedelta(0) < value <= MAX_DURATION:
         raise InvalidInput(
-            f"Parameter [{parameter}] must be a positive timedelta, got {value!r}",
+            f"Parameter [{parameter}] must be a positive timedelta of at most "
+            f"{MAX_DURATION.days} days, got {value!r}",
             parameter=parameter,
         )
     return value
