@@ -36,7 +36,7 @@ def examples() -> dict[str, Any]:
 
     clock = ManualClock(C_CREATED)
     inbox = Inbox(
-        repository=InMemoryRepository(),
+        repository=InMemoryRepository(store_id="docs"),
         directory=billing_directory(),
         clock=clock,
         policy=Policy(),

@@ -159,7 +159,7 @@ class Inbox:
             )
         self._retries = retries
         self._listeners: list[Listener] = []
-        self._tokens = TokenCodec(token_secret)
+        self._tokens = TokenCodec(token_secret, str(getattr(self._repo, "store_id", "")))
         self._time_lock = threading.Lock()
         self._latest = _EPOCH  # the latest instant this inbox has used: time never goes back
         # per calling thread: the due instants a running command relies on, and the events of
@@ -1370,6 +1370,8 @@ class Inbox:
 
             def incremental(uow: UnitOfWork) -> tuple[int, int, list[Thread]]:
                 position, at_event = uow.change_position(), uow.event_position()
+                if position_then > position or event_then > at_event:
+                    raise InvalidSyncToken(_RESTORED)
                 changed = {t.id: t for t in uow.changed_since(position_then, owners, limit)}
                 if len(changed) > limit:
                     raise InvalidSyncToken(f"more than {limit} threads changed")
@@ -1505,6 +1507,8 @@ class Inbox:
 
             def incremental(uow: UnitOfWork) -> tuple[int, builtins.list[Entry]]:
                 position = uow.event_position()
+                if position_then > position:
+                    raise InvalidSyncToken(_RESTORED)
                 changes = uow.events_since(position_then, position, owners, limit)
                 if len(changes) > limit:
                     raise InvalidSyncToken(f"more than {limit} changes happened")
@@ -1685,6 +1689,9 @@ _MAX_KEYWORD_BODY = 64
 _UNLIMITED = 2**62
 _RECEIVED, _QUEUED, _DRAFT = DeliveryStatus.RECEIVED, DeliveryStatus.QUEUED, DeliveryStatus.DRAFT
 _OPEN = ThreadStatus.OPEN
+#: A token from further on than the store has come: the store was restored from a backup (or
+#: replaced), and the client holds changes it no longer has.
+_RESTORED = "the database is behind this token (restored from a backup?)"
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 _MIN_INSTANT, _MAX_INSTANT = MIN_INSTANT, MAX_INSTANT
 _events_log = logging.getLogger("threadcore.events")

@@ -39,7 +39,7 @@ class TokenCodec:
     issued by one instance is refused by the others.
     """
 
-    def __init__(self, secret: bytes | None = None) -> None:
+    def __init__(self, secret: bytes | None = None, store: str = "") -> None:
         if secret is None:
             secret = os.urandom(32)
         if not isinstance(secret, bytes) or len(secret) < 16:
@@ -47,13 +47,16 @@ class TokenCodec:
                 "Parameter [token_secret] must be at least 16 bytes", parameter="token_secret"
             )
         self._secret = secret
+        self._store = store  # the store the tokens are bound to (its id; "" for none)
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
 
     def encode(self, kind: str, actor: str, payload: dict[str, Any]) -> str:
         """A token of ``kind`` for ``actor`` carrying ``payload`` (JSON-serialisable)."""
-        body = json.dumps({"k": kind, "a": actor, **payload}, separators=(",", ":")).encode()
+        body = json.dumps(
+            {"k": kind, "a": actor, "s": self._store, **payload}, separators=(",", ":")
+        ).encode()
         return f"{_b64(body)}.{_b64(self._mac(body))}"
 
     def decode(
@@ -77,4 +80,6 @@ class TokenCodec:
             raise error("not a token of this kind")
         if payload.get("a") != actor:
             raise error("issued to another extension")
+        if payload.get("s", "") != self._store:
+            raise error("issued by another database (a restarted or restored store)")
         return payload

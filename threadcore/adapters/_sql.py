@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -156,6 +157,18 @@ def time_to_text(value: datetime) -> str:
             _TEXT_OF.clear()
         text = _TEXT_OF[value] = value.isoformat(timespec="microseconds")
     return text
+
+
+def store_id(conn: Any, prefix: str) -> str:
+    """This store's random id (made once, when first asked for): what tokens are bound to, so a
+    token of another database is refused (rule S4). ``prefix`` names the SQL schema."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}threadcore_store (id text NOT NULL)")
+    row = conn.execute(f"SELECT id FROM {prefix}threadcore_store").fetchone()
+    if row is None:
+        made = uuid.uuid4().hex
+        conn.execute(f"INSERT INTO {prefix}threadcore_store VALUES ('{made}')")
+        return made
+    return str(row[0])
 
 
 def unstorable(*values: str | None) -> bool:

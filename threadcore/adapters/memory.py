@@ -7,6 +7,7 @@ buffered writes are one atomic step; writes are applied only on a clean exit.
 from __future__ import annotations
 
 import threading
+import uuid
 from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -63,7 +64,7 @@ class InMemoryRepository:
     #: Memory has no transaction to undo: a batch applies each command as it ends.
     atomic_batches = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, store_id: str | None = None) -> None:
         self._lock = threading.RLock()
         self._threads: dict[str, Thread] = {}
         self._open_by_pair: dict[tuple[str, str], str] = {}
@@ -84,6 +85,9 @@ class InMemoryRepository:
         self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
         self._latest: datetime | None = None  # the latest instant any commit recorded
+        #: This store's id, random unless given: tokens are bound to it, so a token from before
+        #: a restart (a new store) is refused.
+        self.store_id = store_id if store_id is not None else uuid.uuid4().hex
         self._uow = _MemoryUnitOfWork(self)  # one, reused: the lock lets one command in at a time
 
     def unit_of_work(self) -> _MemoryUnitOfWork:

@@ -71,6 +71,7 @@ from threadcore.adapters._sql import (
     note_query_where,
     note_to_row,
     open_threads_where,
+    store_id,
     thread_from_row,
     thread_query_where,
     thread_to_row,
@@ -503,6 +504,7 @@ class PostgresRepository:
                     )
                 if version == 1:
                     conn.execute(_migrate_from_1_sql(s))
+                self.store_id = store_id(conn, f"{s}.")
                 conn.commit()
             finally:
                 conn.close()

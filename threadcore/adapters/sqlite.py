@@ -42,6 +42,7 @@ from threadcore.adapters._sql import (
     note_query_where,
     note_to_row,
     open_threads_where,
+    store_id,
     thread_from_row,
     thread_query_where,
     thread_state_row,
@@ -435,6 +436,7 @@ class SQLiteRepository:
                 _run_script(conn, _MIGRATE_FROM_1)
             if version <= 2:
                 _run_script(conn, _MIGRATE_FROM_2)
+            self.store_id = store_id(conn, "")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
