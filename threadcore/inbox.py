@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import attrs
+
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.clock import SystemClock
 from threadcore.domain import events as ev
@@ -848,9 +850,16 @@ class Inbox:
                     for m in uow.messages(thread_id)
                     if m.availability is _ALIVE and m.status is not _DRAFT and m.id not in gone
                 ]
-                thread = messaging.relabel(thread, alive, now)
-                if thread is not stored:
-                    uow.save_thread(thread, stored.version)
+                relabelled = messaging.relabel(thread, alive, now)
+                if relabelled is not thread:  # the record changed: say so on its deletions
+                    events[:] = [
+                        attrs.evolve(e, relabelled=True)
+                        if isinstance(e, ev.MessageDeleted) and e.thread_id == thread_id
+                        else e
+                        for e in events
+                    ]
+                if relabelled is not stored:
+                    uow.save_thread(relabelled, stored.version)
             return result
 
         return self._run(work)
@@ -1393,7 +1402,11 @@ class Inbox:
                     # expiry is, even in the same instant.
                     later = uow.events_since(event_then, at_event, owners, limit)
                     relabelled = (
-                        {e.thread_id for _, e in later if isinstance(e, ev.MessageDeleted)}
+                        {
+                            e.thread_id
+                            for _, e in later
+                            if isinstance(e, ev.MessageDeleted) and e.relabelled
+                        }
                         if len(later) <= limit
                         else {t.id for t in seen}  # too many to tell: report them again
                     )

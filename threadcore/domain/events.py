@@ -117,12 +117,15 @@ class MessageClassified:
 
 @attrs.frozen(weakref_slot=False)
 class MessageDeleted:
-    """A single message was deleted (it is a tombstone now)."""
+    """A single message was deleted (it is a tombstone now). ``relabelled``: the deletion
+    changed the thread's label (its latest text), so the thread record changed too."""
 
     thread_id: str
     at: datetime
     message_id: str
     initiator: str | None
+    #: Not part of equality: two reports of one deletion are the same event either way.
+    relabelled: bool = attrs.field(default=False, eq=False)
 
 
 @attrs.frozen(weakref_slot=False)
