@@ -48,6 +48,7 @@ from threadcore.testing.contract import RepositoryContract
 pytest_plugins = ["conftest_pg"]
 
 T0 = datetime(2026, 2, 17, 17, 0, 0, 123456, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 Q1 = "6249888001"
 N1, N2 = "+12092480001", "+12092480002"
 G1, G2 = "+16502240001", "+16502240002"
@@ -781,3 +782,67 @@ def test_hostile_strings_in_bodies_are_stored_exactly(pg_repo: PostgresRepositor
     assert [m.body for m in page.records] == [m.body for m in stored]
     deleted = inbox.delete(stored[0].thread_id, actor="101")
     assert deleted.availability is Availability.DELETED
+
+
+class _BlockingDirectory:
+    """The test directory, whose number lookups wait for ``release`` once ``armed``."""
+
+    def __init__(self) -> None:
+        self.inner = Directory([RESOURCE])
+        self.armed, self.entered, self.release = False, threading.Event(), threading.Event()
+
+    def resource(self, extension_id: str) -> Resource | None:
+        return self.inner.resource(extension_id)
+
+    def resource_for_number(self, phone_number: str) -> Resource | None:
+        if self.armed:
+            self.entered.set()
+            assert self.release.wait(10)
+        return self.inner.resource_for_number(phone_number)
+
+    def resources_of_handler(self, extension_id: str) -> Any:
+        return self.inner.resources_of_handler(extension_id)
+
+
+def test_a_walk_does_not_skip_a_thread_whose_creation_committed_late(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Issue 12, item 2: A reads the clock, then waits on a slow directory; B creates a
+    later-dated thread meanwhile; a walk reads its pages. Before the fix B committed first, the
+    walk's cursor passed B's key, and A then committed an earlier key: the walk could never return
+    it. Now thread creation is serialised and dated after every committed thread: every thread
+    committed while a walk runs lies after the walk's cursor."""
+    repos = [PostgresRepository(postgres_url, schema=pg_schema, max_size=2) for _ in range(3)]
+    try:
+        slow = _BlockingDirectory()
+        a = Inbox(repository=repos[0], directory=slow, clock=ManualClock(T0))  # type: ignore[arg-type]
+        b = Inbox(repository=repos[1], directory=Directory([RESOURCE]), clock=ManualClock(T0 + _MS))
+        reader = Inbox(
+            repository=repos[2], directory=Directory([RESOURCE]), clock=ManualClock(T0 - _MS)
+        )
+        for guest in ("+16502240008", "+16502240009"):
+            reader.receive(owner_number=N1, guest_number=guest, body="before")
+        slow.armed = True
+        made: dict[str, Message] = {}
+        runs = [
+            threading.Thread(target=lambda: made.setdefault("a", a.receive(
+                owner_number=N1, guest_number=G1, body="a"))),
+            threading.Thread(target=lambda: made.setdefault("b", b.receive(
+                owner_number=N2, guest_number=G2, body="b"))),
+        ]  # fmt: skip
+        runs[0].start()
+        assert slow.entered.wait(10)
+        runs[1].start()
+        time.sleep(0.3)  # B commits now if nothing holds it back
+        seen = list(reader.list(actor="101", per_page=3))  # the walk's first page
+        cursor = (seen[-1].creation_time, seen[-1].id)
+        slow.release.set()
+        for run in runs:
+            run.join(10)
+        later = {reader.get(m.thread_id, actor="101") for m in made.values()} - set(seen)
+        assert len(made) == 2
+        for thread in later:  # committed while the walk ran: after its cursor, so it will see it
+            assert (thread.creation_time, thread.id) > cursor
+    finally:
+        for repo in repos:
+            repo.close()

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -288,8 +288,8 @@ class Inbox:
                     with self._repo.unit_of_work() as uow:
                         floor = uow.claim(pair=pair, thread_id=claim_id)
                         now = self.now()
-                        if floor is not None and floor > now:
-                            now = self._not_before(floor)
+                        if floor is not None and floor > now:  # this clock is behind the store
+                            now = self._not_before(floor + _TICK)
                         result = work(uow, events, now)
                         if events:
                             uow.append_events(events)
@@ -497,7 +497,9 @@ class Inbox:
         if thread is not None:
             return thread, thread.version, now
         # A new thread is dated after every thread already committed (rule Q2).
-        now = self._not_before(max_time(now, uow.claim_creation()))
+        floor = uow.claim_creation()
+        if floor is not None and floor > now:
+            now = self._not_before(floor + _TICK)
         initiator = author.extension_id if author is not None else None
         thread, opened = tx.open_thread(
             self._ids.new_id(), resource, owner, guest, author, initiator, now
@@ -1706,17 +1708,15 @@ _OPEN = ThreadStatus.OPEN
 #: replaced), and the client holds changes it no longer has.
 _RESTORED = "the database is behind this token (restored from a backup?)"
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+#: How far after the store's latest instant a command runs when its clock is behind the store:
+#: strictly after, so its records sort after what it builds on (rule R18a).
+_TICK = timedelta(microseconds=1)
 _MIN_INSTANT, _MAX_INSTANT = MIN_INSTANT, MAX_INSTANT
 _events_log = logging.getLogger("threadcore.events")
 
 
 class _Overtaken(Exception):
     """A command's decisions no longer hold: a thread it relied on fell due while it ran."""
-
-
-def max_time(now: datetime, floor: datetime | None) -> datetime:
-    """``now``, or ``floor`` when that is later."""
-    return now if floor is None or floor <= now else floor
 
 
 def _claimable(thread_id: object) -> bool:

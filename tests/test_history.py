@@ -1,0 +1,128 @@
+"""The concurrent history checker (issue 12): several processes run random commands and reads on
+a real PostgreSQL with real delays (a slow directory, a clock that steps back, a short TTL so
+threads fall due while commands run); every call is recorded with its real start and end, and
+the history is checked against the rules:
+
+* a thread some call saw resolved is never seen open by a call that began after it ended
+  (rules R10, R18a);
+* a keyset list walk never skips a thread: every thread whose creating call ended before the
+  walk asked for its last page is in the walk, and no thread is returned twice (rule Q2);
+* at the end: one open thread per pair, and every acknowledged message is stored once.
+
+Before the fix of issue 12 (commands dated at their start, committed later) it fails on the
+first two; ``docs/rules.md`` R18a says what changed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+from typing import Any
+
+import pg_history_worker as worker
+import psycopg
+
+from threadcore.adapters.postgres import PostgresRepository
+
+pytest_plugins = ["conftest_pg"]
+
+WORKERS = 4
+SECONDS = 8.0
+
+
+def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str]]:
+    PostgresRepository(url, schema=schema).close()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(WORKERS + 1)
+    report: Any = ctx.Queue()
+    processes = [
+        ctx.Process(target=worker.run, args=(n, url, schema, SECONDS, start, report), daemon=True)
+        for n in range(WORKERS)
+    ]
+    for process in processes:
+        process.start()
+    start.wait(timeout=120)
+    calls, errors, done = [], [], 0
+    give_up = time.monotonic() + SECONDS + 120
+    while done < WORKERS:
+        assert time.monotonic() < give_up, "the workers did not finish"
+        try:
+            item = report.get(timeout=1)
+        except queue.Empty:
+            continue
+        if item[0] == "call":
+            calls.append(item[1:])
+        elif item[0] == "error":
+            errors.append(f"{item[2]}: {item[3]}")
+        else:
+            done += 1
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    return calls, errors
+
+
+def _resolved_never_reopens(calls: list[tuple[Any, ...]]) -> list[str]:
+    """Each (thread, Resolved) seen by a call ending at E, against every (thread, Open) seen by a
+    call that began after E."""
+    resolved_at: dict[str, int] = {}  # thread -> the earliest end of a call that saw it resolved
+    opens: list[tuple[str, int, str]] = []
+    for _, kind, began, ended, seen in calls:
+        views = [v for _, page in seen for v in page] if kind == "walk" else seen
+        for thread_id, status in views:
+            if status == "Resolved":
+                resolved_at[thread_id] = min(resolved_at.get(thread_id, ended), ended)
+            else:
+                opens.append((thread_id, began, kind))
+    return [
+        f"thread {t} seen Resolved by a call ending at {resolved_at[t]}, then Open by a {kind} "
+        f"that began at {began}"
+        for t, began, kind in opens
+        if t in resolved_at and began > resolved_at[t]
+    ]
+
+
+def _walks_skip_nothing(calls: list[tuple[Any, ...]]) -> list[str]:
+    """Every thread whose creating call ended before a walk asked for its last page is in the
+    walk (a walk sees what was committed before it ended), and no thread is returned twice."""
+    created_by: dict[str, int] = {}  # thread -> the end of the first receive that returned it
+    for _, kind, _, ended, seen in calls:
+        if kind == "receive":
+            thread_id = seen[0][0]
+            created_by[thread_id] = min(created_by.get(thread_id, ended), ended)
+    problems = []
+    for _, kind, began, _, pages in calls:
+        if kind != "walk":
+            continue
+        returned = [t for _, page in pages for t, _ in page]
+        if len(returned) != len(set(returned)):
+            problems.append(f"a walk returned a thread twice: {returned}")
+        last_page = pages[-1][0]
+        problems += [
+            f"a walk begun at {began} skipped thread {thread_id}, committed at {ended} before "
+            f"its last page ({last_page})"
+            for thread_id, ended in created_by.items()
+            if ended < last_page and thread_id not in returned
+        ]
+    return problems
+
+
+def test_a_concurrent_history_keeps_the_rules(postgres_url: str, pg_schema: str) -> None:
+    calls, errors = _history(postgres_url, pg_schema)
+    assert errors == []
+    kinds = {kind for _, kind, *_ in calls}
+    assert kinds == {"receive", "get", "walk"}, kinds
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        rows = conn.execute(
+            f"SELECT id, creation_time, status, availability, owner_number, guest_number "
+            f'FROM "{pg_schema}".threads'
+        ).fetchall()
+        stored = conn.execute(f'SELECT count(*) FROM "{pg_schema}".messages').fetchone()
+    receives = sum(1 for _, kind, *_ in calls if kind == "receive")
+    assert stored == (receives,), "an acknowledged message is missing or doubled"
+    assert len(rows) > len(worker.GUESTS), "no thread fell due while the workers ran"
+    problems = _resolved_never_reopens(calls) + _walks_skip_nothing(calls)
+    assert problems == [], "\n".join(problems[:10])
+    open_pairs = [(r[4], r[5]) for r in rows if r[2] == "Open" and r[3] == "Alive"]
+    assert len(open_pairs) == len(set(open_pairs))
