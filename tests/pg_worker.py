@@ -100,14 +100,10 @@ def run(
         for owner, guest in PAIRS:
             commands += 1
             pid = f"last-{number}-{owner}-{guest}"
-            try:
-                message = inbox.receive(owner_number=owner, guest_number=guest, body="last",
-                                        provider_message_id=pid)  # fmt: skip
+            message = _reported(report, number, lambda o=owner, g=guest, p=pid: inbox.receive(
+                owner_number=o, guest_number=g, body="last", provider_message_id=p))  # fmt: skip
+            if message is not None:
                 report.put(("ack", number, message.id, pid, message.thread_id))
-            except ThreadcoreError as error:
-                report.put(("error", number, error.code, str(error)[:300]))
-            except Exception:
-                report.put(("error", number, "undocumented", traceback.format_exc(limit=3)))
     finally:
         repo.close()
         report.put(("done", number, commands))
@@ -123,14 +119,22 @@ def hot_pair(number: int, url: str, schema: str, count: int, start: Any, report:
     try:
         start.wait(timeout=120)
         for index in range(count):
-            try:
-                message = inbox.receive(owner_number=owner, guest_number=guest,
-                                        body=f"hot {number}-{index}")  # fmt: skip
+            message = _reported(report, number, lambda i=index: inbox.receive(
+                owner_number=owner, guest_number=guest, body=f"hot {number}-{i}"))  # fmt: skip
+            if message is not None:
                 report.put(("ack", number, message.id, message.thread_id))
-            except ThreadcoreError as error:
-                report.put(("error", number, error.code, str(error)[:300]))
-            except Exception:
-                report.put(("error", number, "undocumented", traceback.format_exc(limit=3)))
     finally:
         repo.close()
         report.put(("done", number, count))
+
+
+def _reported(report: Any, number: int, call: Any) -> Any:
+    """``call()``, or ``None`` once its error is reported (by code; anything that is not a
+    ``ThreadcoreError`` as undocumented)."""
+    try:
+        return call()
+    except ThreadcoreError as error:
+        report.put(("error", number, error.code, str(error)[:300]))
+    except Exception:
+        report.put(("error", number, "undocumented", traceback.format_exc(limit=3)))
+    return None

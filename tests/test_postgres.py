@@ -487,16 +487,29 @@ def test_driver_errors_are_translated_and_nothing_is_half_written(
 
 
 def test_a_killed_connection_is_a_storage_error_and_the_pool_recovers(
-    postgres_url: str, pg_schema: str
+    postgres_url: str, pg_schema: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The error says what a caller can do and names no driver internals; the detail is its
+    cause and goes to the log (issue 12, item 18)."""
     repo = PostgresRepository(postgres_url, schema=pg_schema, min_size=1, max_size=1)
     try:
         with repo.unit_of_work() as uow:
             (pid,) = uow._all("SELECT pg_backend_pid()")[0]
         with _raw(postgres_url) as conn:
             conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        with pytest.raises(StorageError), repo.unit_of_work() as uow:
+        with (
+            caplog.at_level("WARNING", logger="threadcore.storage"),
+            pytest.raises(StorageError) as caught,
+            repo.unit_of_work() as uow,
+        ):
             uow.thread("t1")
+        message = caught.value.message
+        assert "unavailable" in message
+        assert "Retry" in message
+        for internal in ("AdminShutdown", "57P01", "psycopg", "terminating", "PostgreSQL failed"):
+            assert internal not in message
+        assert isinstance(caught.value.__cause__, psycopg.Error)
+        assert "57P01" in caplog.text or "AdminShutdown" in caplog.text
         _store(repo, *_thread("t1", G1))  # a fresh connection
         with repo.unit_of_work() as uow:
             assert uow.thread("t1") is not None
@@ -526,32 +539,6 @@ def test_after_every_pooled_connection_was_closed_by_the_server_no_command_fails
             inbox.receive(owner_number=N1, guest_number=G1, body=f"after {n}")
         thread = inbox.list(actor="101")[0]
         assert [m.body for m in inbox.messages(thread.id, actor="101")][-1] == "after 3"
-    finally:
-        repo.close()
-
-
-def test_a_storage_error_says_what_to_do_and_keeps_the_detail_for_the_log(
-    postgres_url: str, pg_schema: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    repo = PostgresRepository(postgres_url, schema=pg_schema, min_size=1, max_size=1)
-    try:
-        with repo.unit_of_work() as uow:
-            (pid,) = uow._all("SELECT pg_backend_pid()")[0]
-        with _raw(postgres_url) as conn:
-            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        with (
-            caplog.at_level("WARNING", logger="threadcore.storage"),
-            pytest.raises(StorageError) as caught,
-            repo.unit_of_work() as uow,
-        ):
-            uow.thread("t1")
-        message = caught.value.message
-        assert "unavailable" in message
-        assert "Retry" in message
-        for internal in ("AdminShutdown", "57P01", "psycopg", "terminating", "PostgreSQL failed"):
-            assert internal not in message
-        assert isinstance(caught.value.__cause__, psycopg.Error)
-        assert "57P01" in caplog.text or "AdminShutdown" in caplog.text
     finally:
         repo.close()
 

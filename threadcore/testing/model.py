@@ -686,7 +686,10 @@ class Model:
             t = self.threads[thread_id]
             label = self.label_of(t)
             if label != t.label:
-                events += self.materialise(t)  # a due thread is expired before it is written
+                # a due thread is expired before it is written: its expiry (dated at the due
+                # instant) comes before the deletions
+                first = events.index(("MessageDeleted", thread_id))
+                events[first:first] = self.materialise(t)
                 t = self.threads[thread_id]
                 t.label, t.modified = label, self.now
                 t.changes += 1
@@ -785,7 +788,10 @@ class Model:
             is_automated=d.is_automated,
             source=d.source,
         )
-        return Ok(done.value, (("DraftSent", t.id), *done.events))
+        # the sender claims the thread first (claim_on_send), then the draft goes out as a message
+        claims = tuple(e for e in done.events if e[0] == "ThreadAssigned")
+        rest = tuple(e for e in done.events if e[0] != "ThreadAssigned")
+        return Ok(done.value, (*claims, ("DraftSent", t.id), *rest))
 
     def discard_draft(self, draft_id: str, actor: str) -> Ok | Err:
         found = self._draft_for(draft_id, actor)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, TypeVar
 
+import attrs
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,12 +48,12 @@ from threadcore.domain.model import (
     Note,
     Policy,
     Resource,
+    StatusReason,
     Thread,
     ThreadStatus,
     ThreadUser,
 )
 from threadcore.domain.queries import MessageFilter, NoteFilter, SyncType, ThreadFilter
-from threadcore.domain.transitions import effective
 from threadcore.ids import SequentialIds
 from threadcore.inbox import Inbox
 from threadcore.ports import NoteQuery, Repository
@@ -398,6 +399,26 @@ def _has_threads(machine: InboxMachine) -> bool:
     return machine.model is not None and bool(machine.model.threads)
 
 
+def as_seen_at(thread: Thread, now: datetime, ttl: timedelta) -> Thread:
+    """The stored ``thread`` as a reader must see it at ``now``, by rule R10 as written (the
+    machine's own due rule, not the implementation's): an open, alive thread whose latest message
+    is ``ttl`` old is Resolved (ThreadExpired) as of its due instant, without an assignee."""
+    due = thread.latest_message_at + ttl
+    if thread.status is not ThreadStatus.OPEN or thread.availability is not Availability.ALIVE:
+        return thread
+    if now < due:
+        return thread
+    seen: Thread = attrs.evolve(
+        thread,
+        status=ThreadStatus.RESOLVED,
+        status_reason=StatusReason.THREAD_EXPIRED,
+        assignee=None,
+        last_modified_time=due,
+        version=thread.version + 1,
+    )
+    return seen
+
+
 class InboxMachine(RuleBasedStateMachine):
     """Random commands on the real inbox and on the reference model, compared step by step.
 
@@ -477,7 +498,8 @@ class InboxMachine(RuleBasedStateMachine):
             new = self.real.events(after=self.events_seen, limit=10_000)
         if new:  # follow the positions handed out: they need not be 1, 2, 3 ...
             self.events_seen = new[-1][0]
-        got = sorted((type(event).__name__, event.thread_id) for _, event in new)
+        in_order = [(type(event).__name__, event.thread_id) for _, event in new]
+        got = sorted(in_order)
         extra = sorted(set(got) - set(expected))
         if extra and all(
             kind == "ThreadResolved" and tid in may_expire and self.ref.due(self.ref.threads[tid])
@@ -487,6 +509,15 @@ class InboxMachine(RuleBasedStateMachine):
                 self.ref.materialise(self.ref.threads[tid])
             expected = (*expected, *extra)
         assert got == sorted(expected), f"events: inbox {got}, model {sorted(expected)}"
+        # and each thread's events in the order they happened (rule D4), as the model made them;
+        # an expiry the step was free to write is dated first, before anything that followed it
+        for thread_id in {tid for _, tid in in_order}:
+            ours = [kind for kind, tid in in_order if tid == thread_id]
+            theirs = [kind for kind, tid in expected if tid == thread_id]
+            if ("ThreadResolved", thread_id) in extra:
+                theirs.remove("ThreadResolved")
+                theirs.insert(0, "ThreadResolved")
+            assert ours == theirs, f"thread {thread_id}'s events: inbox {ours}, model {theirs}"
         for position, event in new:
             if type(event).__name__ == "ThreadAssigned":
                 self.ref.name_assigned_hint(event.thread_id, position)
@@ -1458,7 +1489,7 @@ class InboxMachine(RuleBasedStateMachine):
         for thread_id, real in self.stored().items():
             model = self.ref.threads[thread_id]
             assert real.status == model.status, "a different expiry was written"
-            self.assert_same(effective(real, now, TTL), self.ref.view(model))
+            self.assert_same(as_seen_at(real, now, TTL), self.ref.view(model))
 
     @invariant()
     def messages_match_the_model(self) -> None:
@@ -1544,7 +1575,7 @@ class InboxMachine(RuleBasedStateMachine):
         now = self.clock.now()
         pairs: dict[tuple[str, str], str] = {}
         for thread in self.stored().values():
-            view = effective(thread, now, TTL)
+            view = as_seen_at(thread, now, TTL)
             if view.status is ThreadStatus.OPEN and view.availability is Availability.ALIVE:
                 pair = (view.owner_party.phone_number, view.guest_party.phone_number)
                 assert pair not in pairs, f"two open threads for {pair}"
@@ -1556,7 +1587,7 @@ class InboxMachine(RuleBasedStateMachine):
             return
         now = self.clock.now()
         for thread in self.stored().values():
-            view = effective(thread, now, TTL)
+            view = as_seen_at(thread, now, TTL)
             if view.assignee is None:
                 continue
             assert view.status is ThreadStatus.OPEN and view.availability is Availability.ALIVE
@@ -1569,7 +1600,7 @@ class InboxMachine(RuleBasedStateMachine):
             return
         now = self.clock.now()
         for thread in self.stored().values():
-            view = effective(thread, now, TTL)
+            view = as_seen_at(thread, now, TTL)
             if view.status is ThreadStatus.RESOLVED:
                 self.ever_resolved.add(view.id)
             else:
