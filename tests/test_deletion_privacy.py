@@ -5,11 +5,13 @@ sync's tombstone, an entries sync, the wire, and another process reading the sto
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import stores
 from conftest import BOTH, GUEST, OWNER, START
 
-from threadcore import EntryScope, ManualClock, SyncType, ThreadFilter, wire
+from threadcore import EntryScope, ManualClock, SQLiteRepository, SyncType, ThreadFilter, wire
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store
@@ -46,3 +48,21 @@ def test_a_deleted_thread_carries_no_message_text(store: stores.Store) -> None:
     )
     assert SECRET_TEXT not in json.dumps(wire.dump_entries_sync(entries))
     assert SECRET_TEXT not in repr(entries)
+
+
+def test_a_thread_deleted_by_an_older_threadcore_serves_no_text(tmp_path: Path) -> None:
+    """Rows deleted before the fix still hold the label on disk; reads never serve it."""
+    path = tmp_path / "t.db"
+    repo = SQLiteRepository(path)
+    inbox = stores.inbox_on(repo, ManualClock(START))
+    message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body=SECRET_TEXT)
+    inbox.delete(message.thread_id, actor="101")
+    repo.close()
+    with sqlite3.connect(path) as conn:  # as an older threadcore left it
+        conn.execute("UPDATE threads SET label = ?", (SECRET_TEXT,))
+    repo = SQLiteRepository(path)
+    inbox = stores.inbox_on(repo, ManualClock(START))
+    assert inbox.get(message.thread_id, actor="101").label is None
+    listed = inbox.list(actor="101", filter=ThreadFilter(availability=BOTH))
+    assert [t.label for t in listed] == [None]
+    repo.close()

@@ -270,7 +270,8 @@ def thread_from_row(row: Sequence[Any], time_in: TimeIn) -> Thread:
         _AVAILABILITY[availability],
         None if assignee_id is None else ThreadUser(assignee_id, assignee_name, assignee_type),
         None if reason is None else _STATUS_REASON[reason],
-        label,
+        # a thread deleted by a threadcore before issue 12 kept its label: never serve it
+        label if availability != "Deleted" else None,
         time_in(modified),
         None if last_in is None else time_in(last_in),
         None if last_out is None else time_in(last_out),
