@@ -274,7 +274,7 @@ class Inbox:
 
         Each attempt first claims the pair (or the thread ``thread_id``) it works on, which
         serialises it with the other commands on that pair, and only then reads the clock, never
-        earlier than what the store has recorded (rule R18). A command that relied on a thread
+        earlier than what the store has recorded (rule R18a). A command that relied on a thread
         being open commits only if the thread is still not due when the command is done;
         otherwise it runs again and finds the thread expired (rule R10)."""
         local = self._local
