@@ -26,9 +26,11 @@ __all__ = [
     "MMessage",
     "MNote",
     "MResource",
+    "MEvent",
     "MThread",
     "Model",
     "Ok",
+    "ev",
 ]
 
 OPEN, RESOLVED = "Open", "Resolved"
@@ -45,12 +47,22 @@ OPT_IN_WORDS = ("START", "YES", "UNSTOP")
 HELP_WORDS = ("HELP", "INFO")
 
 
+#: An event the model expects: its kind, its thread and the fields of its payload that the model
+#: knows (users by extension id, enumerations by value), as ``(name, value)`` pairs.
+MEvent = tuple[str, str, tuple[tuple[str, object], ...]]
+
+
+def ev(kind: str, thread_id: str, **fields: object) -> MEvent:
+    """The event ``kind`` of ``thread_id`` with ``fields`` of its payload."""
+    return kind, thread_id, tuple(sorted(fields.items()))
+
+
 @dataclass(frozen=True)
 class Ok:
-    """A successful operation: its value and the kinds of events it emits, with their threads."""
+    """A successful operation: its value and the events it emits, in order, with their payloads."""
 
     value: object = None
-    events: tuple[tuple[str, str], ...] = ()
+    events: tuple[MEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +184,9 @@ class MThread:
     #: that leaves every field as it was (a second message in the same instant) still counts.
     #: Writing an expiry that was already due does not count: readers saw it already.
     changes: int = 0
+    #: The stored record's version (R8): 1 when the thread is opened, one more for every write
+    #: of its record, an expiry written by a command or a sweep included.
+    version: int = 1
     drafts: list[MDraft] = field(default_factory=list)
     notes: list[MNote] = field(default_factory=list)
     hints: list[MHint] = field(default_factory=list)
@@ -274,14 +289,16 @@ class Model:
                 reason="ThreadExpired",
                 assignee=None,
                 modified=t.latest + self.ttl,
+                version=t.version + 1,
             )
         return t
 
-    def materialise(self, t: MThread) -> list[tuple[str, str]]:
+    def materialise(self, t: MThread) -> list[MEvent]:
         """Write a due thread's expiry (as a command that touches it does)."""
         if self.due(t):
-            self.threads[t.id] = self.view(t)
-            return [("ThreadResolved", t.id)]
+            self.threads[t.id] = seen = self.view(t)
+            at = seen.modified
+            return [ev("ThreadResolved", t.id, reason="ThreadExpired", initiator=None, at=at)]
         return []
 
     def visible(self, thread_id: str, actor: str) -> MThread | None:
@@ -343,6 +360,7 @@ class Model:
         message.tick = self.bump()
         t.messages.append(message)
         t.changes += 1
+        t.version += 1
         t.label = message.body or t.label  # a picture without text keeps the label (R13)
         t.modified = t.latest = self.now
         if message.direction == "Inbound":
@@ -364,7 +382,7 @@ class Model:
         )
         return t
 
-    def _assigned(self, t: MThread, assignee: str | None, initiator: str | None) -> None:
+    def _assigned(self, t: MThread, assignee: str | None, initiator: str | None) -> MEvent:
         """Record an assignment change (the hint's id is filled in by the machine)."""
         assert self.now is not None
         t.hints.append(
@@ -378,18 +396,24 @@ class Model:
                 previous=t.assignee,
             )
         )
+        event = ev("ThreadAssigned", t.id, assignee=assignee, previous_assignee=t.assignee,
+                   initiator=initiator, at=self.now)  # fmt: skip
         t.assignee = assignee
         t.modified = self.now
         t.changes += 1
+        t.version += 1
+        return event
 
-    def _resolved(self, t: MThread, reason: str, initiator: str | None) -> None:
+    def _resolved(self, t: MThread, reason: str, initiator: str | None) -> MEvent:
         assert self.now is not None
         t.status, t.reason, t.assignee, t.modified = RESOLVED, reason, None, self.now
         t.changes += 1
+        t.version += 1
         t.closed_tick = tick = self.bump()
         t.hints.append(
             MHint("resolved", t.id, self.now, initiator, tick, id=f"{t.id}-resolved", reason=reason)
         )
+        return ev("ThreadResolved", t.id, reason=reason, initiator=initiator, at=self.now)
 
     def name_assigned_hint(self, thread_id: str, position: int) -> None:
         """Give the thread's newest unnamed assigned hint the id the event's position makes."""
@@ -479,7 +503,7 @@ class Model:
         kind, ref = plan
         if kind == "replay":
             return Ok(ref)
-        events: list[tuple[str, str]] = []
+        events: list[MEvent] = []
         if kind == "new":
             assert owner is not None and guest is not None
             old = self.open_for_pair(owner, guest)
@@ -488,15 +512,16 @@ class Model:
             resource = self.owner_of(owner)
             assert resource is not None
             t = self._new_thread(new_thread_id, resource, owner, guest, actor)
-            events.append(("ThreadOpened", t.id))
+            events.append(ev("ThreadOpened", t.id, owner_number=owner, guest_number=guest,
+                             assignee=actor if direction == "Outbound" else None,
+                             initiator=actor, at=self.now))  # fmt: skip
             if direction == "Outbound":
                 t.assignee = actor
         else:
             assert ref is not None
             t = self.threads[ref]
             if direction == "Outbound" and t.assignee is None:
-                self._assigned(t, actor, actor)
-                events.append(("ThreadAssigned", t.id))
+                events.append(self._assigned(t, actor, actor))
         message = MMessage(
             message_id,
             direction,
@@ -511,18 +536,21 @@ class Model:
             source=source,
         )
         self._add(t, message)
-        events.append(("MessageAdded", t.id))
+        events.append(ev("MessageAdded", t.id, message_id=message_id, direction=direction,
+                         initiator=actor, at=self.now))  # fmt: skip
         if direction == "Inbound":
             message.keyword = keyword_of(body)
             pair = (t.owner, t.guest)
             if message.keyword == "OptOut" and not self.is_opted_out(*pair):
                 self.opted[pair] = True
                 self.opt_log.append((message.seq, *pair, True))
-                events.append(("GuestOptedOut", t.id))
+                events.append(ev("GuestOptedOut", t.id, owner_number=t.owner,
+                                 guest_number=t.guest, message_id=message_id))  # fmt: skip
             elif message.keyword == "OptIn" and self.is_opted_out(*pair):
                 self.opted[pair] = False
                 self.opt_log.append((message.seq, *pair, False))
-                events.append(("GuestOptedIn", t.id))
+                events.append(ev("GuestOptedIn", t.id, owner_number=t.owner,
+                                 guest_number=t.guest, message_id=message_id))  # fmt: skip
         return Ok(message_id, tuple(events))
 
     def open_for(self, thread_id: str, actor: str) -> MThread | Err:
@@ -547,15 +575,13 @@ class Model:
             return Ok(t.id)
         if t.assignee is not None and actor != t.assignee and assignee != actor:
             return Err("NotPermitted")
-        self._assigned(t, assignee, actor)
-        return Ok(t.id, (("ThreadAssigned", t.id),))
+        return Ok(t.id, (self._assigned(t, assignee, actor),))
 
     def resolve(self, thread_id: str, actor: str) -> Ok | Err:
         t = self.open_for(thread_id, actor)
         if isinstance(t, Err):
             return t
-        self._resolved(t, "Manual", actor)
-        return Ok(t.id, (("ThreadResolved", t.id),))
+        return Ok(t.id, (self._resolved(t, "Manual", actor),))
 
     def delete(self, thread_id: str, actor: str) -> Ok | Err:
         t = self.visible(thread_id, actor)
@@ -569,6 +595,7 @@ class Model:
         # a deleted thread carries no message text (issue 12, item 5)
         t.alive, t.assignee, t.label, t.modified = False, None, None, self.now
         t.changes += 1
+        t.version += 1
         tick = self.bump()
         if t.closed_tick is None:
             t.closed_tick = tick
@@ -584,12 +611,12 @@ class Model:
                 n.alive, n.text = False, ""
                 n.modified, n.version = self.now, n.version + 1
         t.drafts.clear()  # deleting the thread deletes its drafts: they are gone (DraftNotFound)
-        events.append(("ThreadDeleted", t.id))
+        events.append(ev("ThreadDeleted", t.id, initiator=actor, at=self.now))
         return Ok(t.id, tuple(events))
 
     def expire(self) -> Ok:
         due = sorted(t.id for t in self.threads.values() if self.due(t))
-        events: list[tuple[str, str]] = []
+        events: list[MEvent] = []
         for thread_id in due:
             events += self.materialise(self.threads[thread_id])
         return Ok(due, tuple(events))
@@ -635,9 +662,11 @@ class Model:
             m.read_at = when
         if outcome in (SENDING_FAILED, DELIVERY_FAILED):
             m.error_code = error_code
+        event = ev("DeliveryStatusChanged", m.thread_id, message_id=m.id, status=outcome,
+                   previous_status=m.status)  # fmt: skip
         m.status = outcome
         m.modified, m.version, m.tick = self.now, m.version + 1, self.bump()
-        return Ok(m, (("DeliveryStatusChanged", m.thread_id),))
+        return Ok(m, (event,))
 
     def classify(self, message_id: str, label: str, actor: str | None) -> Ok | Err:
         m = self.find_message(message_id)
@@ -650,7 +679,8 @@ class Model:
         assert self.now is not None
         m.classifications.append(label)
         m.modified, m.version, m.tick = self.now, m.version + 1, self.bump()
-        return Ok(m, (("MessageClassified", m.thread_id),))
+        return Ok(m, (ev("MessageClassified", m.thread_id, message_id=m.id, classification=label,
+                         initiator=actor, at=self.now),))  # fmt: skip
 
     def message(self, message_id: str, actor: str) -> Ok | Err:
         m = self.find_message(message_id)
@@ -671,7 +701,7 @@ class Model:
         if any(m is not None and not self.threads[m.thread_id].alive for m in found):
             return Err("ThreadDeleted")
         assert self.now is not None
-        events: list[tuple[str, str]] = []
+        events: list[MEvent] = []
         touched: list[str] = []
         for m in found:
             assert m is not None
@@ -679,7 +709,8 @@ class Model:
                 continue
             m.alive, m.body, m.attachments, m.classifications = False, "", (), []
             m.modified, m.version, m.tick = self.now, m.version + 1, self.bump()
-            events.append(("MessageDeleted", m.thread_id))
+            events.append(ev("MessageDeleted", m.thread_id, message_id=m.id, initiator=actor,
+                             at=self.now))  # fmt: skip
             if m.thread_id not in touched:
                 touched.append(m.thread_id)
         for thread_id in touched:
@@ -688,11 +719,13 @@ class Model:
             if label != t.label:
                 # a due thread is expired before it is written: its expiry (dated at the due
                 # instant) comes before the deletions
-                first = events.index(("MessageDeleted", thread_id))
+                first = next(i for i, e in enumerate(events) if e[:2] == ("MessageDeleted",
+                                                                         thread_id))  # fmt: skip
                 events[first:first] = self.materialise(t)
                 t = self.threads[thread_id]
                 t.label, t.modified = label, self.now
                 t.changes += 1
+                t.version += 1
         return Ok(found, tuple(events))
 
     def label_of(self, t: MThread) -> str | None:
@@ -739,7 +772,7 @@ class Model:
         assert self.now is not None
         d.body, d.attachments, d.is_automated, d.source = content
         d.modified, d.version = self.now, d.version + 1
-        return Ok(d, (("DraftSaved", thread_id),))
+        return Ok(d, (ev("DraftSaved", thread_id, draft_id=d.id, initiator=actor, at=self.now),))
 
     def add_draft(
         self,
@@ -757,7 +790,7 @@ class Model:
             draft_id, thread_id, actor, body, attachments, is_automated, source, self.now, self.now
         )
         self.threads[thread_id].drafts.append(d)
-        return Ok(d, (("DraftSaved", thread_id),))
+        return Ok(d, (ev("DraftSaved", thread_id, draft_id=d.id, initiator=actor, at=self.now),))
 
     def plan_send_draft(self, draft_id: str, actor: str) -> Ok | Err:
         """What ``send_draft`` would do: ``Ok(thread_id)`` or the error (same rules as send)."""
@@ -791,7 +824,9 @@ class Model:
         # the sender claims the thread first (claim_on_send), then the draft goes out as a message
         claims = tuple(e for e in done.events if e[0] == "ThreadAssigned")
         rest = tuple(e for e in done.events if e[0] != "ThreadAssigned")
-        return Ok(done.value, (*claims, ("DraftSent", t.id), *rest))
+        sent = ev("DraftSent", t.id, draft_id=draft_id, message_id=message_id, initiator=actor,
+                  at=self.now)  # fmt: skip
+        return Ok(done.value, (*claims, sent, *rest))
 
     def discard_draft(self, draft_id: str, actor: str) -> Ok | Err:
         found = self._draft_for(draft_id, actor)
@@ -799,7 +834,7 @@ class Model:
             return found
         d, t = found
         t.drafts.remove(d)
-        return Ok(d, (("DraftDiscarded", t.id),))
+        return Ok(d, (ev("DraftDiscarded", t.id, draft_id=d.id, initiator=actor, at=self.now),))
 
     def drafts(self, thread_id: str, actor: str) -> Ok | Err:
         t = self.visible(thread_id, actor)
@@ -817,7 +852,7 @@ class Model:
         assert self.find_note(note_id) is None, "the inbox reused a note id"
         n = MNote(note_id, thread_id, actor, text, self.now, self.now, tick=self.bump())
         self.threads[thread_id].notes.append(n)
-        return Ok(n, (("NoteAdded", thread_id),))
+        return Ok(n, (ev("NoteAdded", thread_id, note_id=n.id, initiator=actor, at=self.now),))
 
     def _note_for(self, note_id: str, actor: str) -> MNote | Err:
         """The note if ``actor`` may change it (its thread open, ``actor`` its author)."""
@@ -841,7 +876,7 @@ class Model:
             return Ok(n)
         assert self.now is not None
         n.text, n.modified, n.version, n.tick = text, self.now, n.version + 1, self.bump()
-        return Ok(n, (("NoteEdited", n.thread_id),))
+        return Ok(n, (ev("NoteEdited", n.thread_id, note_id=n.id, initiator=actor, at=self.now),))
 
     def delete_notes(self, note_ids: list[str], actor: str) -> Ok | Err:
         if not note_ids:
@@ -852,7 +887,7 @@ class Model:
             if isinstance(refused, Err):
                 return refused
         assert self.now is not None
-        events: list[tuple[str, str]] = []
+        events: list[MEvent] = []
         found = []
         for note_id in ids:
             n = self.find_note(note_id)
@@ -861,7 +896,8 @@ class Model:
             if n.alive:
                 n.alive, n.text = False, ""
                 n.modified, n.version, n.tick = self.now, n.version + 1, self.bump()
-                events.append(("NoteDeleted", n.thread_id))
+                events.append(ev("NoteDeleted", n.thread_id, note_id=n.id, initiator=actor,
+                                 at=self.now))  # fmt: skip
         return Ok(found, tuple(events))
 
     # --- queries --------------------------------------------------------------------------------
@@ -1036,18 +1072,16 @@ class Model:
 
     # --- directory ------------------------------------------------------------------------------
     def _follow(self, threads: list[MThread], reason: str | None) -> Ok:
-        events: list[tuple[str, str]] = []
+        events: list[MEvent] = []
         changed = []
         for t in threads:
             if self.due(t):
                 events += self.materialise(t)
                 continue
             if reason is None:
-                self._assigned(t, None, None)
-                events.append(("ThreadAssigned", t.id))
+                events.append(self._assigned(t, None, None))
             else:
-                self._resolved(t, reason, None)
-                events.append(("ThreadResolved", t.id))
+                events.append(self._resolved(t, reason, None))
             changed.append(t.id)
         return Ok(sorted(changed), tuple(events))
 

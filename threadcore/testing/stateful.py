@@ -16,6 +16,8 @@ the package so that every repository adapter (and an integrator's own) runs the 
 
 from __future__ import annotations
 
+import copy
+import enum
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -35,8 +37,8 @@ from hypothesis.stateful import (
 
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
-from threadcore.clock import ManualClock
 from threadcore.domain.errors import ThreadcoreError
+from threadcore.domain.events import Event
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
@@ -60,6 +62,7 @@ from threadcore.ports import NoteQuery, Repository
 from threadcore.testing.model import (
     Err,
     MDraft,
+    MEvent,
     MHint,
     MMessage,
     MNote,
@@ -206,6 +209,35 @@ class _EntriesClient:
         self.tick = 0
         self.handled: frozenset[str] = frozenset()
         self.store: dict[str, Entry] = {}
+
+
+class _Abandoned(Exception):
+    """Raised inside a batch to abandon it."""
+
+
+class _HostClock:
+    """A host's clock as the machine moves it: forward, and back (NTP stepping it)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.instant = start
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+def _failing_listener(event: Event) -> None:
+    """A listener that fails on every message added: it must break nothing (R16)."""
+    if type(event).__name__ == "MessageAdded":
+        raise RuntimeError("a listener's own bug")
+
+
+def _plain(value: object) -> object:
+    """An event field as the model writes it: a user by extension id, an enumeration by value."""
+    if isinstance(value, ThreadUser):
+        return value.extension_id
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 def _ext(user: ThreadUser | None) -> str | None:
@@ -428,7 +460,13 @@ class InboxMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock(START)
+        self.clock = _HostClock(START)
+        #: The machine's time: the latest instant the clock has shown. A clock that steps back
+        #: does not take the inbox back (R18a): its commands keep running at this instant.
+        self.at = START
+        self.ttl = TTL
+        #: What the inbox's listeners heard since the last step, in order (R16, issue 12).
+        self.heard: list[Event] = []
         self.directory = Directory([_resource(Q1), _resource(Q2)])
         self.repository = self.make_repository()
         self.ids = SequentialIds("t")  # deterministic, so hypothesis can replay and shrink
@@ -459,8 +497,11 @@ class InboxMachine(RuleBasedStateMachine):
         """Close and reopen durable storage (a no-op for memory)."""
 
     def make_inbox(self, policy: Policy) -> Inbox:
-        """The inbox under test over :attr:`repository`."""
-        return Inbox(
+        """The inbox under test over :attr:`repository` (a process started now, its clock
+        synchronised), with two listeners: one that fails now and then, and one that records
+        what it hears."""
+        self.clock.instant = max(self.clock.instant, self.at)
+        inbox = Inbox(
             repository=self.repository,
             directory=self.directory,
             clock=self.clock,
@@ -468,6 +509,15 @@ class InboxMachine(RuleBasedStateMachine):
             ids=self.ids,
             token_secret=b"the stateful machine's secret",
         )
+        inbox.subscribe(_failing_listener)
+        inbox.subscribe(self.heard.append)
+        return inbox
+
+    def check_heard(self, stored: list[Event]) -> None:
+        """Listeners heard exactly the events stored since the last step, in order, although a
+        listener before them failed (R16)."""
+        assert self.heard == stored, f"listeners heard {self.heard}, the feed holds {stored}"
+        self.heard.clear()
 
     # --- plumbing -------------------------------------------------------------------------------
     @property
@@ -480,10 +530,9 @@ class InboxMachine(RuleBasedStateMachine):
         assert self.model is not None
         return self.model
 
-    def check_events(
-        self, expected: tuple[tuple[str, str], ...], may_expire: tuple[str, ...] = ()
-    ) -> None:
-        """The events the step stored are exactly the ones the model expects.
+    def check_events(self, expected: tuple[MEvent, ...], may_expire: tuple[str, ...] = ()) -> None:
+        """The events the step stored are exactly the ones the model expects, each thread's in
+        the order the model made them, with the payloads the model knows.
 
         ``may_expire`` names threads the step touched without changing their record (a delivery
         report, a classification, a draft discarded): R10 lets such a command write a due thread's
@@ -498,26 +547,32 @@ class InboxMachine(RuleBasedStateMachine):
             new = self.real.events(after=self.events_seen, limit=10_000)
         if new:  # follow the positions handed out: they need not be 1, 2, 3 ...
             self.events_seen = new[-1][0]
+        self.check_heard([event for _, event in new])
         in_order = [(type(event).__name__, event.thread_id) for _, event in new]
         got = sorted(in_order)
-        extra = sorted(set(got) - set(expected))
+        extra = sorted(set(got) - {e[:2] for e in expected})
+        first: list[MEvent] = []
         if extra and all(
             kind == "ThreadResolved" and tid in may_expire and self.ref.due(self.ref.threads[tid])
             for kind, tid in extra
         ):
             for _, tid in extra:
-                self.ref.materialise(self.ref.threads[tid])
-            expected = (*expected, *extra)
-        assert got == sorted(expected), f"events: inbox {got}, model {sorted(expected)}"
-        # and each thread's events in the order they happened (rule D4), as the model made them;
-        # an expiry the step was free to write is dated first, before anything that followed it
+                first += self.ref.materialise(self.ref.threads[tid])
+        assert got == sorted(e[:2] for e in (*first, *expected)), (
+            f"events: inbox {got}, model {sorted(e[:2] for e in (*first, *expected))}"
+        )
+        # each thread's events in the order they happened (rule D4), as the model made them, with
+        # their payloads; an expiry the step was free to write is dated first
         for thread_id in {tid for _, tid in in_order}:
-            ours = [kind for kind, tid in in_order if tid == thread_id]
-            theirs = [kind for kind, tid in expected if tid == thread_id]
-            if ("ThreadResolved", thread_id) in extra:
-                theirs.remove("ThreadResolved")
-                theirs.insert(0, "ThreadResolved")
-            assert ours == theirs, f"thread {thread_id}'s events: inbox {ours}, model {theirs}"
+            ours = [event for _, event in new if event.thread_id == thread_id]
+            theirs = [e for e in (*first, *expected) if e[1] == thread_id]
+            kinds = [type(event).__name__ for event in ours]
+            assert kinds == [e[0] for e in theirs], (
+                f"thread {thread_id}'s events: inbox {kinds}, model {[e[0] for e in theirs]}"
+            )
+            for event, (kind, _, fields) in zip(ours, theirs, strict=True):
+                payload = {name: _plain(getattr(event, name)) for name, _ in fields}
+                assert payload == dict(fields), f"{kind} of {thread_id}: {payload} != {fields}"
         for position, event in new:
             if type(event).__name__ == "ThreadAssigned":
                 self.ref.name_assigned_hint(event.thread_id, position)
@@ -583,9 +638,17 @@ class InboxMachine(RuleBasedStateMachine):
         attachments: tuple[str, ...] = (),
         is_automated: bool = False,
         source: str | None = None,
+        batched: list[MEvent] | None = None,
     ) -> None:
+        """One receive or send (``run``), planned and then done by the model with the real
+        inbox's ids; in a batch (``batched``) the step's events are collected for the end of
+        the batch instead of checked now."""
         plan = self.ref.plan_message(direction, actor, body, pid, owner, guest, thread_id)
-        message = self.compare(_call(run), plan)
+        real = _call(run)
+        if batched is not None and isinstance(plan, Err):  # the feed is read after the batch
+            assert real == ("err", plan.code), f"inbox {real}, model {plan}"
+            return
+        message = self.compare(real, plan)
         if message is None:
             return
         assert isinstance(plan, Ok)
@@ -612,16 +675,54 @@ class InboxMachine(RuleBasedStateMachine):
             is_automated,
             source,
         )
-        self.check_events(done.events)
+        if batched is None:
+            self.check_events(done.events)
+        else:
+            batched += done.events
         self.assert_message(message)
 
+    @rule(data=st.data(), count=st.integers(1, 3), abandon=st.booleans())
+    def batch(self, data: st.DataObject, count: int, abandon: bool) -> None:
+        """Inbound messages in one ``batch()``. A clean exit commits them all; an exception
+        escaping the block undoes the batch on durable storage (memory, which has no
+        transaction, keeps what each command did). Listeners hear only what committed (R16)."""
+        undone = abandon and getattr(self.repository, "atomic_batches", True)
+        before = copy.deepcopy(self.model) if undone else None
+        batched: list[MEvent] = []
+        try:
+            with self.real.batch():
+                for _ in range(count):
+                    owner, guest = data.draw(owner_numbers), data.draw(st.sampled_from(GUESTS))
+                    body, pid = data.draw(inbound_bodies), data.draw(provider_ids)
+                    receive = partial(self.real.receive, owner_number=owner, guest_number=guest,
+                                      body=body, provider_message_id=pid)  # fmt: skip
+                    self.message_step("Inbound", None, body, pid, receive, owner=owner,
+                                      guest=guest, batched=batched)  # fmt: skip
+                assert not self.heard or not getattr(self.repository, "atomic_batches", True), (
+                    "a listener heard a batch before it committed"
+                )
+                if abandon:
+                    raise _Abandoned
+        except _Abandoned:
+            pass
+        if before is not None:
+            self.model = before
+            batched = []
+        self.check_events(tuple(batched))
+
     # --- setup ----------------------------------------------------------------------------------
-    @initialize(claim_on_send=st.booleans())
-    def setup(self, claim_on_send: bool) -> None:
-        note(f"claim_on_send={claim_on_send}")
-        self.inbox = self.make_inbox(Policy(ttl=TTL, claim_on_send=claim_on_send))
-        self.model = Model([_model_resource(Q1), _model_resource(Q2)], TTL, claim_on_send)
-        self.model.set_now(self.clock.now())
+    @initialize(
+        claim_on_send=st.booleans(),
+        ttl=st.sampled_from([TTL, TTL, timedelta(hours=1)]),
+        token_age=st.sampled_from([timedelta(days=7), timedelta(hours=2)]),
+    )
+    def setup(self, claim_on_send: bool, ttl: timedelta, token_age: timedelta) -> None:
+        note(f"claim_on_send={claim_on_send}, ttl={ttl}, sync_token_max_age={token_age}")
+        self.ttl = ttl
+        policy = Policy(ttl=ttl, claim_on_send=claim_on_send, sync_token_max_age=token_age)
+        self.inbox = self.make_inbox(policy)
+        self.model = Model([_model_resource(Q1), _model_resource(Q2)], ttl, claim_on_send)
+        self.model.set_now(self.at)
 
     # --- messages -------------------------------------------------------------------------------
     @rule(
@@ -747,14 +848,30 @@ class InboxMachine(RuleBasedStateMachine):
         assert sorted(t.id for t in threads) == expected.value
         for thread in threads:
             assert thread.status_reason == "ThreadExpired"
-            assert thread.last_modified_time == thread.latest_message_at + TTL
+            assert thread.last_modified_time == thread.latest_message_at + self.ttl
         self.check_events(expected.events)
 
     # --- time -----------------------------------------------------------------------------------
+    def move_clock(self, instant: datetime) -> None:
+        """Set the host's clock; the machine's time follows it forward only."""
+        self.clock.instant = instant
+        if instant > self.at:
+            self.at = instant
+            self.ref.set_now(instant)
+
     @rule(delta=steps)
     def advance(self, delta: timedelta) -> None:
-        self.clock.advance(delta)
-        self.ref.set_now(self.clock.now())
+        self.move_clock(self.clock.instant + delta)
+
+    @rule(
+        delta=st.sampled_from([timedelta(microseconds=1), timedelta(hours=1), timedelta(hours=80)])
+    )
+    def clock_steps_back(self, delta: timedelta) -> None:
+        """NTP steps the host's clock back: the inbox's time stays where it was (R18a), and
+        the steps that follow are judged at the machine's time, not the clock's."""
+        assert self.real.now() == self.at, "the inbox's time is not the latest clock reading"
+        self.clock.instant -= delta
+        assert self.real.now() == self.at, "a clock that stepped back took the inbox back"
 
     @precondition(_has_threads)
     @rule(data=st.data(), offset=st.sampled_from([timedelta(0), timedelta(microseconds=-1)]))
@@ -762,10 +879,9 @@ class InboxMachine(RuleBasedStateMachine):
         """Move the clock to exactly a thread's due instant (or just before it)."""
         thread = self.ref.threads[data.draw(st.sampled_from(list(self.ref.threads)))]
         assert thread.latest is not None
-        target = thread.latest + TTL + offset
-        if target > self.clock.now():
-            self.clock.set(target)
-            self.ref.set_now(target)
+        target = thread.latest + self.ttl + offset
+        if target > self.at:
+            self.move_clock(target)
 
     # --- queries --------------------------------------------------------------------------------
     @precondition(_has_threads)
@@ -780,9 +896,28 @@ class InboxMachine(RuleBasedStateMachine):
         if thread is not None:
             assert isinstance(expected, Ok) and isinstance(expected.value, MThread)
             self.assert_same(thread, expected.value)
-        real = _call(lambda: self.real.messages(thread_id, actor=actor))
+        per_page = data.draw(st.none() | st.integers(1, 3))
         expected = self.ref.messages(thread_id, actor)
-        found = self.compare(real, expected)
+        if per_page is None:
+            found = self.compare(
+                _call(lambda: self.real.messages(thread_id, actor=actor)), expected
+            )
+        else:  # page by page, by token
+            found = []
+            token: str | None = None
+            while True:
+                call = partial(self.real.messages, thread_id, actor=actor, per_page=per_page,
+                               page_token=token)  # fmt: skip
+                page = self.compare(_call(call), expected)
+                if page is None:
+                    found = None
+                    break
+                assert len(page) <= per_page
+                found += page
+                token = page.next_page_token
+                if token is None:
+                    break
+                assert len(page) == per_page
         if found is not None:
             assert [m.id for m in found] == expected.value  # type: ignore[union-attr]
             drafts = {d.id for d in self.ref.all_drafts()}
@@ -843,18 +978,7 @@ class InboxMachine(RuleBasedStateMachine):
                                                 page=page))  # fmt: skip
             found = self.compare(real, expected)
             if found is not None:
-                assert isinstance(expected, Ok) and isinstance(expected.value, list)
-                want = expected.value[(page - 1) * per_page : page * per_page]
-                assert [t.id for t in found] == want
-                paging = found.paging
-                assert paging.per_page == per_page
-                if want:
-                    assert paging.total_elements == len(expected.value)
-                    assert paging.page_start == (page - 1) * per_page
-                    assert paging.page_end == paging.page_start + len(want) - 1
-                    assert paging.total_pages == -(-len(expected.value) // per_page)
-                else:
-                    assert paging.total_elements is None
+                self.check_numbered(found, expected, page, per_page)
             return
         walked: list[Thread] = []
         token: str | None = None
@@ -874,6 +998,22 @@ class InboxMachine(RuleBasedStateMachine):
         for thread in walked:
             self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
 
+    def check_numbered(self, found: Any, expected: Ok | Err, page: int, per_page: int) -> None:
+        """Numbered page ``page`` holds the model's ids of that page, and says where it is."""
+        assert isinstance(expected, Ok) and isinstance(expected.value, list)
+        want = expected.value[(page - 1) * per_page : page * per_page]
+        assert [r.id for r in found] == want, ([r.id for r in found], want)
+        paging = found.paging
+        assert paging.per_page == per_page
+        if want:  # Q2: an empty page carries only per_page
+            assert paging.page == page
+            assert paging.total_elements == len(expected.value)
+            assert paging.page_start == (page - 1) * per_page
+            assert paging.page_end == paging.page_start + len(want) - 1
+            assert paging.total_pages == -(-len(expected.value) // per_page)
+        else:
+            assert paging.total_elements is None
+
     def list_page(self, actor: str, flt: ThreadFilter, per_page: int, token: str | None) -> Outcome:
         return _call(
             lambda: self.real.list(actor=actor, filter=flt, per_page=per_page, page_token=token)
@@ -887,7 +1027,7 @@ class InboxMachine(RuleBasedStateMachine):
         """A sync client: a full sync or an incremental one; its copy then equals a fresh FSync."""
         actor = data.draw(st.sampled_from(["101", "103", "104"]))
         client = self.clients.setdefault(actor, _Client())
-        now = self.clock.now()
+        now = self.at
         if full or client.token is None:
             result = self.real.sync(actor=actor, sync_type=SyncType.FULL)
             assert [t.id for t in result.records] == self.ref.full_sync(actor)
@@ -896,7 +1036,7 @@ class InboxMachine(RuleBasedStateMachine):
             assert client.issued is not None
             invalid = (
                 client.handled != self.ref.handled(actor)
-                or now - client.issued > Policy().sync_token_max_age
+                or now - client.issued > self.real.policy.sync_token_max_age
             )
             real = _call(lambda: self.real.sync(actor=actor, sync_type=SyncType.INCREMENTAL,
                                                 sync_token=client.token))  # fmt: skip
@@ -965,7 +1105,7 @@ class InboxMachine(RuleBasedStateMachine):
             else:
                 status = data.draw(st.sampled_from(ALL_STATUSES))
                 self.paths.pop(message_id, None)  # off its path: no claim on where it ends
-            at = data.draw(st.sampled_from([None, None, self.clock.now() - timedelta(seconds=30)]))
+            at = data.draw(st.sampled_from([None, None, self.at - timedelta(seconds=30)]))
             error = data.draw(st.sampled_from([None, "30007"]))
             note(f"record_delivery({message_id}, {status}, at={at}, error_code={error})")
             real = _call(partial(self.real.record_delivery, message_id, status, at, error))
@@ -1008,7 +1148,7 @@ class InboxMachine(RuleBasedStateMachine):
                 0.9,
                 "model",
             )
-            assert newest.created_at == self.clock.now()
+            assert newest.created_at == self.at
             ids = [c.id for c in found.classifications]
             assert len(set(ids)) == len(ids), "classification ids repeat"
 
@@ -1215,21 +1355,31 @@ class InboxMachine(RuleBasedStateMachine):
             actor, thread_ids, note_ids, owner_ids, tuple(a == "Alive" for a in availability)
         )
         walked = self.walk(
-            lambda token: _call(
-                lambda: self.real.list_notes(
-                    actor=actor, filter=flt, per_page=per_page, page_token=token
-                )
-            ),
-            expected,
-            per_page,
+            data, partial(self.real.list_notes, actor=actor, filter=flt), expected, per_page
         )
         for n in walked:
             self.assert_note(n)
 
     def walk(
-        self, page: Callable[[str | None], Outcome], expected: Ok | Err, per_page: int
+        self,
+        data: st.DataObject,
+        call: Callable[..., Any],
+        expected: Ok | Err,
+        per_page: int,
     ) -> list[Any]:
-        """A token walk to its end, page by page, against the model's list of ids."""
+        """``call(per_page=..., page_token=...)`` walked to its end by token, or one numbered
+        page of it (``page=N``, with its ``paging``), against the model's list of ids."""
+        if data.draw(st.booleans()):
+            number = data.draw(st.integers(1, 4))
+            found = self.compare(_call(lambda: call(per_page=per_page, page=number)), expected)
+            if found is None:
+                return []
+            self.check_numbered(found, expected, number, per_page)
+            return list(found)
+
+        def page(token: str | None) -> Outcome:
+            return _call(lambda: call(per_page=per_page, page_token=token))
+
         walked: list[Any] = []
         token: str | None = None
         while True:
@@ -1291,13 +1441,7 @@ class InboxMachine(RuleBasedStateMachine):
             created_to,
         )
         walked = self.walk(
-            lambda token: _call(
-                lambda: self.real.list_messages(
-                    actor=actor, filter=flt, per_page=per_page, page_token=token
-                )
-            ),
-            expected,
-            per_page,
+            data, partial(self.real.list_messages, actor=actor, filter=flt), expected, per_page
         )
         for m in walked:
             self.assert_message(m)
@@ -1327,7 +1471,7 @@ class InboxMachine(RuleBasedStateMachine):
         if found is not None:
             assert isinstance(expected, Ok) and isinstance(expected.value, list)
             assert found.sync_type is SyncType.FULL
-            assert found.sync_time == self.clock.now()
+            assert found.sync_time == self.at
             self.assert_entries(found.records, expected.value)
 
     @rule(data=st.data(), full=st.booleans())
@@ -1337,7 +1481,7 @@ class InboxMachine(RuleBasedStateMachine):
         model's open timelines."""
         actor = data.draw(st.sampled_from(ENTRY_ACTORS))
         client = self.entry_clients.setdefault(actor, _EntriesClient())
-        now = self.clock.now()
+        now = self.at
         if full or client.token is None:
             result = self.real.sync_entries(actor=actor, scope=EntryScope.ACCESSIBLE)
             self.assert_entries(result.records, self.ref.open_timelines(actor))
@@ -1365,7 +1509,7 @@ class InboxMachine(RuleBasedStateMachine):
             assert client.issued is not None
             invalid = (
                 client.handled != self.ref.handled(actor)
-                or now - client.issued > Policy().sync_token_max_age
+                or now - client.issued > self.real.policy.sync_token_max_age
             )
             real = _call(
                 lambda: self.real.sync_entries(
@@ -1479,17 +1623,18 @@ class InboxMachine(RuleBasedStateMachine):
         assert real.last_inbound_at == model.last_in
         assert real.last_outbound_at == model.last_out
         assert real.latest_message_at == model.latest
+        assert real.version == model.version, ("version", real.version, model.version)
 
     @invariant()
     def threads_match_the_model(self) -> None:
         """Stored and effective state of every thread equal the model's, field by field."""
         if self.model is None:
             return
-        now = self.clock.now()
+        now = self.at
         for thread_id, real in self.stored().items():
             model = self.ref.threads[thread_id]
             assert real.status == model.status, "a different expiry was written"
-            self.assert_same(as_seen_at(real, now, TTL), self.ref.view(model))
+            self.assert_same(as_seen_at(real, now, self.ttl), self.ref.view(model))
 
     @invariant()
     def messages_match_the_model(self) -> None:
@@ -1572,10 +1717,10 @@ class InboxMachine(RuleBasedStateMachine):
     def one_open_thread_per_pair(self) -> None:
         if self.model is None:
             return
-        now = self.clock.now()
+        now = self.at
         pairs: dict[tuple[str, str], str] = {}
         for thread in self.stored().values():
-            view = as_seen_at(thread, now, TTL)
+            view = as_seen_at(thread, now, self.ttl)
             if view.status is ThreadStatus.OPEN and view.availability is Availability.ALIVE:
                 pair = (view.owner_party.phone_number, view.guest_party.phone_number)
                 assert pair not in pairs, f"two open threads for {pair}"
@@ -1585,9 +1730,9 @@ class InboxMachine(RuleBasedStateMachine):
     def assignee_only_on_open_threads_and_always_a_handler(self) -> None:
         if self.model is None:
             return
-        now = self.clock.now()
+        now = self.at
         for thread in self.stored().values():
-            view = as_seen_at(thread, now, TTL)
+            view = as_seen_at(thread, now, self.ttl)
             if view.assignee is None:
                 continue
             assert view.status is ThreadStatus.OPEN and view.availability is Availability.ALIVE
@@ -1598,9 +1743,9 @@ class InboxMachine(RuleBasedStateMachine):
     def resolved_is_final(self) -> None:
         if self.model is None:
             return
-        now = self.clock.now()
+        now = self.at
         for thread in self.stored().values():
-            view = as_seen_at(thread, now, TTL)
+            view = as_seen_at(thread, now, self.ttl)
             if view.status is ThreadStatus.RESOLVED:
                 self.ever_resolved.add(view.id)
             else:
