@@ -8,10 +8,12 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 import stores
 from conftest import BOTH, GUEST, OWNER, START
 
 from threadcore import EntryScope, ManualClock, SQLiteRepository, SyncType, ThreadFilter, wire
+from threadcore.adapters.sqlite import SCHEMA_VERSION as SQLITE_VERSION
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store
@@ -50,19 +52,71 @@ def test_a_deleted_thread_carries_no_message_text(store: stores.Store) -> None:
     assert SECRET_TEXT not in repr(entries)
 
 
-def test_a_thread_deleted_by_an_older_threadcore_serves_no_text(tmp_path: Path) -> None:
-    """Rows deleted before the fix still hold the label on disk; reads never serve it."""
+def _as_an_older_threadcore_left_it(repo: object) -> object:
+    """Put the deleted thread's text back into its stored label and the schema one version
+    back (as threadcore before issue 12 left a deleted thread); the SQL statements to read the
+    raw label afterwards."""
+    if isinstance(repo, SQLiteRepository):
+        path = repo.path
+        repo.close()
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE threads SET label = ?", (SECRET_TEXT,))
+            conn.execute("UPDATE threadcore_schema SET version = ?", (SQLITE_VERSION - 1,))
+
+        def raw() -> list[object]:
+            with sqlite3.connect(path) as conn:
+                return [row[0] for row in conn.execute("SELECT label FROM threads")]
+
+        return raw
+    import psycopg
+
+    from threadcore.adapters.postgres import SCHEMA_VERSION as PG_VERSION
+    from threadcore.adapters.postgres import PostgresRepository
+
+    assert isinstance(repo, PostgresRepository)
+    url, schema = repo._url, repo.schema
+    repo.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'UPDATE "{schema}".threads SET label = %s', (SECRET_TEXT,))
+        conn.execute(f'UPDATE "{schema}".threadcore_schema SET version = %s', (PG_VERSION - 1,))
+
+    def raw_pg() -> list[object]:
+        with psycopg.connect(url) as conn:
+            return [row[0] for row in conn.execute(f'SELECT label FROM "{schema}".threads')]
+
+    return raw_pg
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
+def test_a_thread_deleted_by_an_older_threadcore_loses_its_text_on_upgrade(
+    store: stores.Store,
+) -> None:
+    """Rows deleted before the fix held the label on disk: opening the store migrates them to
+    hold none (the schema's next version), and reads never serve it either way."""
+    repo = store()
+    inbox = stores.inbox_on(repo, ManualClock(START))
+    message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body=SECRET_TEXT)
+    inbox.delete(message.thread_id, actor="101")
+    raw = _as_an_older_threadcore_left_it(repo)
+    assert raw() == [SECRET_TEXT]  # type: ignore[operator]
+    inbox = stores.inbox_on(store(), ManualClock(START))  # an upgraded threadcore opens it
+    assert raw() == [None]  # type: ignore[operator]
+    assert inbox.get(message.thread_id, actor="101").label is None
+    listed = inbox.list(actor="101", filter=ThreadFilter(availability=BOTH))
+    assert [t.label for t in listed] == [None]
+
+
+def test_reads_never_serve_a_deleted_threads_stored_label(tmp_path: Path) -> None:
+    """Even a label written back at the current schema version is not served."""
     path = tmp_path / "t.db"
     repo = SQLiteRepository(path)
     inbox = stores.inbox_on(repo, ManualClock(START))
     message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body=SECRET_TEXT)
     inbox.delete(message.thread_id, actor="101")
     repo.close()
-    with sqlite3.connect(path) as conn:  # as an older threadcore left it
+    with sqlite3.connect(path) as conn:
         conn.execute("UPDATE threads SET label = ?", (SECRET_TEXT,))
     repo = SQLiteRepository(path)
     inbox = stores.inbox_on(repo, ManualClock(START))
     assert inbox.get(message.thread_id, actor="101").label is None
-    listed = inbox.list(actor="101", filter=ThreadFilter(availability=BOTH))
-    assert [t.label for t in listed] == [None]
     repo.close()

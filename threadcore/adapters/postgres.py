@@ -95,7 +95,7 @@ R = TypeVar("R")
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -153,6 +153,15 @@ BEGIN
     END IF;
     RETURN matched;
 END $$;
+"""
+
+
+def _migrate_from_2_sql(s: str) -> str:
+    """Schema version 2 -> 3: a thread deleted by an older threadcore kept the text of its last
+    message as its label; a deleted thread carries no message text (rule R12, issue 12)."""
+    return f"""
+UPDATE {s}.threads SET label = NULL WHERE availability = 'Deleted' AND label IS NOT NULL;
+UPDATE {s}.threadcore_schema SET version = 3;
 """
 
 
@@ -504,6 +513,8 @@ class PostgresRepository:
                     )
                 if version == 1:
                     conn.execute(_migrate_from_1_sql(s))
+                if version <= 2:
+                    conn.execute(_migrate_from_2_sql(s))
                 self.store_id = store_id(conn, f"{s}.")
                 conn.commit()
             finally:

@@ -65,7 +65,7 @@ R = TypeVar("R")
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
@@ -265,6 +265,13 @@ DROP TABLE threadcore_v2_events;
 UPDATE threadcore_schema SET version = 3;
 """
 
+#: Version 3 -> 4: a thread deleted by an older threadcore kept the text of its last message as its
+#: label; a deleted thread carries no message text (rule R12, issue 12).
+_MIGRATE_FROM_3 = """
+UPDATE threads SET label = NULL WHERE availability = 'Deleted' AND label IS NOT NULL;
+UPDATE threadcore_schema SET version = 4;
+"""
+
 _SCHEMA = f"""
 CREATE TABLE threadcore_schema (version INTEGER NOT NULL);
 CREATE TABLE threads (
@@ -436,6 +443,8 @@ class SQLiteRepository:
                 _run_script(conn, _MIGRATE_FROM_1)
             if version <= 2:
                 _run_script(conn, _MIGRATE_FROM_2)
+            if version <= 3:
+                _run_script(conn, _MIGRATE_FROM_3)
             self.store_id = store_id(conn, "")
             conn.execute("COMMIT")
         except BaseException:
