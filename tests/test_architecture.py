@@ -54,6 +54,7 @@ def test_the_domain_source_imports_only_the_domain_and_pure_libraries() -> None:
     allowed_roots = {
         "__future__",
         "attrs",
+        "re",
         "collections",
         "datetime",
         "enum",

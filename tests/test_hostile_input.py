@@ -56,7 +56,7 @@ def test_an_id_no_adapter_can_store_is_not_found(store: stores.Store, bad: str) 
         inbox.edit_note(bad, actor="101", text="x")
     with pytest.raises(InvalidInput) as caught:
         inbox.receive(owner_number=OWNER, guest_number=GUEST, body="x", provider_message_id=bad)
-    assert caught.value.parameter == "provider_message_id"
+    assert caught.value.parameter == "providerMessageId"
     assert [m.id for m in inbox.messages(message.thread_id, actor="101")] == [message.id]
 
 

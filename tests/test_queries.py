@@ -37,7 +37,7 @@ from threadcore import (
     ThreadNotFound,
     ThreadStatus,
 )
-from threadcore.domain.errors import InvalidPageToken
+from threadcore.domain.errors import InvalidPageToken, platform_name
 from threadcore.domain.queries import Page, Paging, ThreadFilter
 
 GUEST3 = "+16505130001"
@@ -600,7 +600,7 @@ def test_an_inverted_time_range_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
         ThreadFilter(creation_time_from=START + timedelta(seconds=1), creation_time_to=START)
     assert type(caught.value) is InvalidInput
-    assert caught.value.parameter == "creation_time_from"
+    assert caught.value.parameter == "creationTimeFrom"
 
 
 @pytest.mark.parametrize("field", ["creation_time_from", "creation_time_to"])
@@ -610,7 +610,7 @@ def test_an_inverted_time_range_is_refused() -> None:
 def test_times_must_be_aware_datetimes(field: str, value: object) -> None:
     with pytest.raises(InvalidInput) as caught:
         ThreadFilter(**{field: value})
-    assert caught.value.parameter == field
+    assert caught.value.parameter == platform_name(field)
 
 
 @pytest.mark.parametrize("field", ["owner_phone_number", "guest_phone_number"])
@@ -621,7 +621,7 @@ def test_bad_phone_numbers_are_refused(field: str, value: object) -> None:
     with pytest.raises(InvalidInput) as caught:
         ThreadFilter(**{field: value})
     assert type(caught.value) is InvalidInput
-    assert caught.value.parameter == field
+    assert caught.value.parameter == platform_name(field)
 
 
 @pytest.mark.parametrize("value", ["Closed", "open", 1, ""])
@@ -635,7 +635,7 @@ def test_a_bad_status_is_refused(value: object) -> None:
 def test_bad_owner_extension_ids_are_refused(value: object) -> None:
     with pytest.raises(InvalidInput) as caught:
         ThreadFilter(owner_extension_ids=value)  # type: ignore[arg-type]
-    assert caught.value.parameter == "owner_extension_ids"
+    assert caught.value.parameter == "ownerExtensionIds"
 
 
 @pytest.mark.parametrize("value", [[], ["Gone"], "Gone", 1, None])
@@ -742,7 +742,7 @@ def test_tokens_travel_between_instances_sharing_the_secret(clock: ManualClock) 
 def test_a_weak_token_secret_is_refused(clock: ManualClock, secret: Any) -> None:
     with pytest.raises(InvalidInput) as caught:
         Inbox(directory=two_queue_directory(), clock=clock, token_secret=secret)
-    assert caught.value.parameter == "token_secret"
+    assert caught.value.parameter == "tokenSecret"
 
 
 # === visibility =================================================================================

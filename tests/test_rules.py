@@ -267,8 +267,8 @@ def test_r04_send_naming_neither_is_invalid(inbox: Inbox) -> None:
         inbox.send(actor="102", body="x")
     with pytest.raises(InvalidInput) as half:
         inbox.send(actor="102", owner_number=OWNER, body="x")
-    assert half.value.parameter == "guest_number"
-    assert neither.value.parameter in {"owner_number", "guest_number", "thread_id"}
+    assert half.value.parameter == "guestNumber"
+    assert neither.value.parameter in {"ownerNumber", "guestNumber", "threadId"}
     assert inbox.events() == []
 
 
@@ -1436,7 +1436,7 @@ def test_r15_reusing_an_id_for_another_message_is_a_conflict(
     with pytest.raises(IdempotencyConflict) as caught:
         reuse(inbox)
     assert caught.value.status == 409
-    assert caught.value.parameter == "provider_message_id"
+    assert caught.value.parameter == "providerMessageId"
     assert inbox.events() == events_before
     assert inbox.get(first.thread_id, actor="101") == thread_before
 
@@ -1654,5 +1654,5 @@ def test_r17_possible_numbers_are_accepted_as_written(inbox: Inbox, number: str)
 def test_r17_other_spellings_are_not_reformatted(inbox: Inbox, number: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         inbox.send(actor="101", owner_number=OWNER, guest_number=number, body="Hi")
-    assert caught.value.parameter == "guest_number"
+    assert caught.value.parameter == "guestNumber"
     assert inbox.events() == []

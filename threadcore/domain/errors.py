@@ -6,6 +6,7 @@ an error to a response without a lookup table. Messages use the platform's words
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 __all__ = [
@@ -41,6 +42,17 @@ __all__ = [
 ]
 
 
+#: A snake_case name in square brackets, as messages name parameters.
+_PARAMETER_IN_TEXT = re.compile(r"\[([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\]")
+
+
+def platform_name(name: str) -> str:
+    """``name`` as the platform spells parameters: ``creation_time_from`` is
+    ``creationTimeFrom``; a name with no underscore is unchanged."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 class ThreadcoreError(Exception):
     """**Root** of every error threadcore raises on purpose.
 
@@ -52,8 +64,16 @@ class ThreadcoreError(Exception):
     status: ClassVar[int] = 500
     #: Whether the same call may succeed if made again unchanged (it changed nothing).
     retryable: ClassVar[bool] = False
+    #: Whether ``parameter`` (and a ``[name]`` in the message) is spelled as the platform spells
+    #: parameters; a wire error names a field of a document as that document spells it.
+    platform_names: ClassVar[bool] = True
 
     def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        # One convention for the names callers see: the platform's (camelCase), wherever the
+        # error was raised (``per_page`` is ``perPage``, ``thread_id`` is ``threadId``).
+        if self.platform_names:
+            message = _PARAMETER_IN_TEXT.sub(lambda m: f"[{platform_name(m[1])}]", message)
+            parameter = None if parameter is None else platform_name(parameter)
         super().__init__(message)
         self.message = message
         self.parameter = parameter
@@ -277,3 +297,4 @@ class WireFormatError(InvalidInput):
     the document's own names, e.g. ``records[0].creationTime``."""
 
     code = "WireFormatError"
+    platform_names = False
