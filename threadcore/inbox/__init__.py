@@ -1,0 +1,79 @@
+"""The facade: :class:`Inbox`, the thread rules over a repository, a directory and a clock.
+
+Each area of the inbox is a module a newcomer finds by name; they share one small spine
+(:mod:`threadcore.inbox._spine`: ports, time, the unit-of-work runner, publication, visibility).
+:class:`Inbox` is the list of what each area offers, bound as methods (no extra call on any path).
+All rules live in :mod:`threadcore.domain`.
+"""
+
+from __future__ import annotations
+
+from threadcore.inbox import directory as _directory
+from threadcore.inbox import drafts as _drafts
+from threadcore.inbox import entries as _entries
+from threadcore.inbox import messages as _messages
+from threadcore.inbox import notes as _notes
+from threadcore.inbox import queries as _queries
+from threadcore.inbox import sync as _sync
+from threadcore.inbox import threads as _threads
+from threadcore.inbox._spine import Spine
+
+__all__ = ["Inbox"]
+
+
+class Inbox(Spine):
+    """A shared SMS inbox: the thread rules over a repository, a directory and a clock.
+
+    Every command and query takes the acting handler's extension id as ``actor=`` (except
+    :meth:`receive`, which the carrier calls, :meth:`expire` and the directory changes). Commands
+    are atomic: all their effects and events are stored together, or none; a refused command
+    raises a :class:`~threadcore.ThreadcoreError` subclass and changes nothing.
+
+    ``token_secret`` signs page and sync tokens; give every instance of a service the same secret
+    (by default each inbox draws its own, so its tokens die with it).
+    """
+
+    # messages: threadcore/inbox/messages.py
+    receive = _messages.receive
+    send = _messages.send
+    record_delivery = _messages.record_delivery
+    classify = _messages.classify
+    delete_messages = _messages.delete_messages
+    opted_out = _messages.opted_out
+
+    # threads: threadcore/inbox/threads.py
+    assign = _threads.assign
+    resolve = _threads.resolve
+    delete = _threads.delete
+    expire = _threads.expire
+
+    # drafts: threadcore/inbox/drafts.py
+    save_draft = _drafts.save_draft
+    send_draft = _drafts.send_draft
+    discard_draft = _drafts.discard_draft
+    drafts = _drafts.drafts
+
+    # notes: threadcore/inbox/notes.py
+    add_note = _notes.add_note
+    edit_note = _notes.edit_note
+    delete_notes = _notes.delete_notes
+
+    # queries: threadcore/inbox/queries.py
+    get = _queries.get
+    messages = _queries.messages
+    message = _queries.message
+    list = _queries.list_threads
+    list_messages = _queries.list_messages
+    list_notes = _queries.list_notes
+
+    # sync: threadcore/inbox/sync.py
+    sync = _sync.sync
+    sync_entries = _entries.sync_entries
+
+    # directory: threadcore/inbox/directory.py
+    add_resource = _directory.add_resource
+    add_phone_number = _directory.add_phone_number
+    add_handler = _directory.add_handler
+    remove_resource = _directory.remove_resource
+    remove_phone_number = _directory.remove_phone_number
+    remove_handler = _directory.remove_handler

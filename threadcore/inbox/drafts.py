@@ -1,0 +1,147 @@
+"""Drafts: save, send, discard, list."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+
+from threadcore.domain import events as ev
+from threadcore.domain import messaging
+from threadcore.domain import transitions as tx
+from threadcore.domain.errors import (
+    DraftNotFound,
+    InvalidInput,
+)
+from threadcore.domain.events import Event
+from threadcore.domain.model import (
+    Message,
+    MessageSource,
+)
+from threadcore.domain.validation import (
+    check_extension_id,
+)
+from threadcore.inbox._spine import _ALIVE, _DRAFT, _TEXT, Spine, _extra
+from threadcore.inbox.messages import _send_as
+from threadcore.ports import (
+    UnitOfWork,
+)
+
+
+def save_draft(
+    self: Spine,
+    thread_id: str,
+    *,
+    actor: str | None,
+    body: str,
+    attachments: Sequence[str] = (),
+    is_automated: bool = False,
+    source: MessageSource | str | None = None,
+    draft_id: str | None = None,
+) -> Message:
+    """Save a new draft on an open thread (or, with ``draft_id=``, change one). A draft is a
+    message with status Draft: not sent, not activity, not in the message lists.
+
+    ``actor=None`` is an automation: its drafts have no author and are ``is_automated``.
+    """
+    if actor is not None:
+        actor = check_extension_id(actor, "actor")
+    if not isinstance(thread_id, str):
+        raise InvalidInput(
+            f"Parameter [thread_id] must be a string, not {type(thread_id).__name__}",
+            parameter="thread_id",
+        )
+    atts, _, automated, origin = _extra(
+        body, attachments, _TEXT, is_automated or actor is None, source, self._policy
+    )
+    if draft_id is not None:
+        draft_id = check_extension_id(draft_id, "draft_id")
+
+    def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+        if draft_id is None:
+            stored, resource = self._reachable(uow, thread_id, actor)
+            thread = tx.effective(stored, now, self._policy.ttl)
+            draft, saved = messaging.new_draft(
+                self._ids.new_id(),
+                thread,
+                None if actor is None else resource.user(actor),
+                body,
+                atts,
+                automated,
+                origin,
+                now,
+            )
+            uow.add_message(draft)
+            events.append(saved)
+            return draft
+        old = _draft(self, uow, draft_id, actor)
+        if old.thread_id != thread_id:
+            raise DraftNotFound(f"Draft [{draft_id}] not found on thread [{thread_id[:64]}]")
+        stored, _ = self._reachable(uow, old.thread_id, actor)
+        thread = tx.effective(stored, now, self._policy.ttl)
+        draft, changed = messaging.edit_draft(
+            old, thread, actor, body, atts, automated, origin, now
+        )
+        if changed is not None:
+            uow.save_message(draft, old.version)
+            events.append(changed)
+        return draft
+
+    return self._run(work, thread_id=thread_id)
+
+
+def send_draft(self: Spine, draft_id: str, *, actor: str) -> Message:
+    """Send a draft as ``actor`` under the rules of :meth:`send` on its thread; the draft is
+    gone and the new message (a new id, authored by the sender) is returned."""
+    actor = check_extension_id(actor, "actor")
+    draft_id = check_extension_id(draft_id, "draft_id")
+
+    def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+        draft = _draft(self, uow, draft_id, actor)
+        stored, resource = self._visible(uow, draft.thread_id, actor)
+        extra = (draft.attachments, draft.content_type, draft.is_automated, draft.source)
+        message = _send_as(self, uow, events, stored, resource, actor, draft.body, now, None, extra)
+        uow.save_message(messaging.tombstone(draft, now), draft.version)
+        sent = ev.DraftSent(draft.thread_id, now, draft.id, message.id, actor)
+        events.insert(len(events) - 1, sent)  # before the MessageAdded it became
+        return message
+
+    return self._run(work)
+
+
+def discard_draft(self: Spine, draft_id: str, *, actor: str) -> Message:
+    """Throw a draft away unsent (also on a resolved thread). Returns it as a tombstone."""
+    actor = check_extension_id(actor, "actor")
+    draft_id = check_extension_id(draft_id, "draft_id")
+
+    def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+        draft = _draft(self, uow, draft_id, actor)
+        stored, _ = self._visible(uow, draft.thread_id, actor)
+        gone, event = messaging.discard_draft(draft, stored, actor, now)
+        uow.save_message(gone, draft.version)
+        events.append(event)
+        return gone
+
+    return self._run(work)
+
+
+def drafts(self: Spine, thread_id: str, *, actor: str) -> builtins.list[Message]:
+    """The thread's drafts, oldest first."""
+    actor = check_extension_id(actor, "actor")
+
+    def read(uow: UnitOfWork) -> builtins.list[Message]:
+        self._visible(uow, thread_id, actor)
+        return [
+            m for m in uow.messages(thread_id) if m.status is _DRAFT and m.availability is _ALIVE
+        ]
+
+    return self._read(read)
+
+
+def _draft(self: Spine, uow: UnitOfWork, draft_id: str, actor: str | None) -> Message:
+    draft = uow.message(draft_id)
+    if draft is None or draft.status is not _DRAFT or draft.availability is not _ALIVE:
+        raise DraftNotFound(f"Draft [{draft_id}] not found")
+    if actor is not None:
+        self._visible_as(uow, draft.thread_id, actor, DraftNotFound, draft_id)
+    return draft

@@ -1,0 +1,353 @@
+"""Queries: a thread, its messages, and the keyset-paged lists of threads, messages and notes."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from threadcore.domain import transitions as tx
+from threadcore.domain.errors import (
+    InvalidInput,
+    InvalidPageToken,
+    MessageNotFound,
+)
+from threadcore.domain.model import (
+    Message,
+    Note,
+    Thread,
+)
+from threadcore.domain.queries import (
+    MessageFilter,
+    NoteFilter,
+    Page,
+    Paging,
+    ThreadFilter,
+)
+from threadcore.domain.validation import (
+    check_extension_id,
+)
+from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, Spine, _existing_message
+from threadcore.ports import (
+    MessageQuery,
+    NoteQuery,
+    ThreadQuery,
+    UnitOfWork,
+)
+
+
+def get(self: Spine, thread_id: str, *, actor: str) -> Thread:
+    """The thread as it is now (expiry applied), if ``actor`` handles its resource."""
+    actor = check_extension_id(actor, "actor")
+    now = self.now()
+    stored, _ = self._read(lambda uow: self._visible(uow, thread_id, actor))
+    return tx.effective(stored, now, self._policy.ttl)
+
+
+def messages(
+    self: Spine,
+    thread_id: str,
+    *,
+    actor: str,
+    per_page: int | None = None,
+    page_token: str | None = None,
+) -> Page[Message]:
+    """The thread's alive messages, oldest first (none once the thread is deleted).
+
+    Without ``per_page`` every message comes in one page; with it, pages of that size and a
+    ``next_page_token`` for the next one.
+    """
+    actor = check_extension_id(actor, "actor")
+    size = _MAX_PER_PAGE * 1000 if per_page is None else _check_per_page(per_page)
+    start = 0
+    if page_token is not None:
+        payload = self._tokens.decode(page_token, "messages", actor, InvalidPageToken)
+        if payload.get("t") != thread_id or not isinstance(payload.get("i"), int):
+            raise InvalidPageToken("issued for another thread")
+        start = payload["i"]
+
+    def read(uow: UnitOfWork) -> Page[Message]:
+        self._visible(uow, thread_id, actor)
+        stored = [m for m in uow.messages(thread_id) if m.status is not _DRAFT]
+        found: list[Message] = []
+        position = start
+        while position < len(stored) and len(found) < size:
+            if stored[position].availability is _ALIVE:
+                found.append(stored[position])
+            position += 1
+        more = any(m.availability is _ALIVE for m in stored[position:])
+        token = (
+            self._tokens.encode("messages", actor, {"t": thread_id, "i": position})
+            if more
+            else None
+        )
+        if per_page is not None:
+            return Page(tuple(found), token, Paging(per_page))
+        return _numbered_page(found, 1, max(len(found), 1))  # all of them: one page
+
+    return self._read(read)
+
+
+def message(self: Spine, message_id: str, *, actor: str) -> Message:
+    """One message (alive or a tombstone), if ``actor`` handles its thread's resource."""
+    actor = check_extension_id(actor, "actor")
+    message_id = check_extension_id(message_id, "message_id")
+
+    def read(uow: UnitOfWork) -> Message:
+        message = _existing_message(uow, message_id)
+        self._visible_as(uow, message.thread_id, actor, MessageNotFound, message_id)
+        return message
+
+    return self._read(read)
+
+
+def list_messages(
+    self: Spine,
+    *,
+    actor: str,
+    filter: MessageFilter | None = None,
+    per_page: int = 100,
+    page_token: str | None = None,
+    page: int | None = None,
+) -> Page[Message]:
+    """Messages across the threads ``actor`` may see that pass ``filter``, by creation time
+    then id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
+    ``paging``, as :meth:`list`). Drafts are never listed."""
+    actor = check_extension_id(actor, "actor")
+    wanted = _filter(filter, MessageFilter)
+    owners = self._owners(actor, wanted.owner_extension_ids)
+    cutoff = self.now() - self._policy.ttl
+
+    def find(uow: UnitOfWork, after: tuple[datetime, str] | None, limit: int) -> list[Message]:
+        query = MessageQuery(
+            owners,
+            cutoff,
+            thread_status=wanted.thread_status,
+            thread_ids=_maybe_set(wanted.thread_ids),
+            message_ids=_maybe_set(wanted.message_ids),
+            availability=frozenset(wanted.availability),
+            creation_time_from=wanted.creation_time_from,
+            creation_time_to=wanted.creation_time_to,
+            after=after,
+        )
+        return uow.find_messages(query, limit)
+
+    return _keyset_list(
+        self, "message-list", actor, wanted, per_page, page_token, page, find, _message_key
+    )
+
+
+def list_notes(
+    self: Spine,
+    *,
+    actor: str,
+    filter: NoteFilter | None = None,
+    per_page: int = 100,
+    page_token: str | None = None,
+    page: int | None = None,
+) -> Page[Note]:
+    """Notes of the threads ``actor`` may see that pass ``filter``, by creation time then
+    id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
+    ``paging``, as :meth:`list`)."""
+    actor = check_extension_id(actor, "actor")
+    wanted = _filter(filter, NoteFilter)
+    owners = self._owners(actor, wanted.owner_extension_ids)
+
+    def find(uow: UnitOfWork, after: tuple[datetime, str] | None, limit: int) -> list[Note]:
+        query = NoteQuery(
+            owners,
+            thread_ids=_maybe_set(wanted.thread_ids),
+            note_ids=_maybe_set(wanted.note_ids),
+            availability=frozenset(wanted.availability),
+            after=after,
+        )
+        return uow.find_notes(query, limit)
+
+    return _keyset_list(
+        self, "note-list", actor, wanted, per_page, page_token, page, find, _note_key
+    )
+
+
+def _keyset_list(
+    self: Spine,
+    kind: str,
+    actor: str,
+    wanted: object,
+    per_page: int,
+    page_token: str | None,
+    page: int | None,
+    find: Callable[[UnitOfWork, tuple[datetime, str] | None, int], builtins.list[F]],
+    key: Callable[[F], tuple[datetime, str]],
+) -> Page[F]:
+    """A page of records ordered by (creation time, id): by token (keyset, stable under
+    change) or by number (a snapshot with the platform's paging block)."""
+    per_page = _check_per_page(per_page)
+    _check_page(page, page_token)
+    fingerprint = _fingerprint(wanted)
+    after = _page_after(self, kind, actor, fingerprint, page_token)
+    if page is not None:
+        everything = self._read(lambda uow: find(uow, after, _UNLIMITED))
+        return _numbered_page(everything, page, per_page)
+    found = self._read(lambda uow: find(uow, after, per_page + 1))
+    token = None
+    if len(found) > per_page:
+        token = _page_token(self, kind, actor, fingerprint, *key(found[per_page - 1]))
+    return Page(tuple(found[:per_page]), token, Paging(per_page))
+
+
+def _page_after(
+    self: Spine, kind: str, actor: str, fingerprint: str, page_token: str | None
+) -> tuple[datetime, str] | None:
+    """The keyset position a page token continues after (``None`` without a token)."""
+    if page_token is None:
+        return None
+    payload = self._tokens.decode(page_token, kind, actor, InvalidPageToken)
+    if payload.get("f") != fingerprint:
+        raise InvalidPageToken("issued for another filter")
+    try:
+        return datetime.fromisoformat(payload["c"]), str(payload["i"])
+    except (KeyError, TypeError, ValueError):
+        raise InvalidPageToken("malformed") from None
+
+
+def _page_token(
+    self: Spine, kind: str, actor: str, fingerprint: str, created: datetime, record_id: str
+) -> str:
+    return self._tokens.encode(
+        kind, actor, {"f": fingerprint, "c": created.isoformat(), "i": record_id}
+    )
+
+
+def list_threads(
+    self: Spine,
+    *,
+    actor: str,
+    filter: ThreadFilter | None = None,
+    per_page: int = 100,
+    page_token: str | None = None,
+    page: int | None = None,
+) -> Page[Thread]:
+    """The threads ``actor`` may see that pass ``filter``, by creation time then id.
+
+    Walk the pages with ``next_page_token`` (stable while threads change: never skips or
+    repeats a thread), or ask for ``page=N`` (1..1000) as the platform's clients do; that
+    result also carries ``paging`` (page, perPage, pageStart, pageEnd, totalPages,
+    totalElements) but is only a snapshot: threads created or changed between calls move
+    the numbered pages.
+    """
+    actor = check_extension_id(actor, "actor")
+    filter = _filter(filter, ThreadFilter)
+    per_page = _check_per_page(per_page)
+    _check_page(page, page_token)
+    owners = self._owners(actor, filter.owner_extension_ids)
+    fingerprint = _fingerprint(filter)
+    after = _page_after(self, "threads", actor, fingerprint, page_token)
+    now = self.now()
+    query = ThreadQuery(
+        owner_extension_ids=owners,
+        due_cutoff=now - self._policy.ttl,
+        status=filter.status,
+        creation_time_from=filter.creation_time_from,
+        creation_time_to=filter.creation_time_to,
+        owner_number=filter.owner_phone_number,
+        guest_number=filter.guest_phone_number,
+        availability=frozenset(filter.availability),
+        after=after,
+    )
+
+    def read(uow: UnitOfWork) -> tuple[list[Thread], bool, Paging | None]:
+        if page is None:
+            found = uow.find_threads(query, per_page + 1)
+            return found[:per_page], len(found) > per_page, Paging(per_page)
+        offset = (page - 1) * per_page
+        found = uow.find_threads(query, per_page, offset)
+        total = uow.count_threads(query)
+        if not found:
+            return found, False, Paging(per_page)
+        paging = Paging(
+            per_page=per_page,
+            page=page,
+            page_start=offset,
+            page_end=offset + len(found) - 1,
+            total_pages=-(-total // per_page),
+            total_elements=total,
+        )
+        return found, offset + len(found) < total, paging
+
+    found, more, paging = self._read(read)
+    token = None
+    if more:
+        last = found[-1]
+        token = _page_token(self, "threads", actor, fingerprint, last.creation_time, last.id)
+    ttl = self._policy.ttl
+    return Page(tuple(tx.effective(t, now, ttl) for t in found), token, paging)
+
+
+_MAX_PER_PAGE = 1000
+
+
+_MAX_PAGE = 1000
+
+
+F = TypeVar("F")
+
+
+def _maybe_set(values: tuple[str, ...] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+def _filter(value: F | None, kind: type[F]) -> F:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise InvalidInput(f"Parameter [filter] must be a {kind.__name__}", parameter="filter")
+    return value
+
+
+def _fingerprint(value: object) -> str:
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:16]
+
+
+def _message_key(message: Message) -> tuple[datetime, str]:
+    return message.created_at, message.id
+
+
+def _note_key(note: Note) -> tuple[datetime, str]:
+    return note.creation_time, note.id
+
+
+def _check_page(page: object, page_token: object) -> None:
+    if page is not None and page_token is not None:
+        raise InvalidInput("Give either page or page_token, not both", parameter="page")
+    if page is not None and (
+        not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= _MAX_PAGE
+    ):
+        raise InvalidInput(f"Parameter [page] must be 1..{_MAX_PAGE}", parameter="page")
+
+
+def _numbered_page(everything: Sequence[F], page: int, per_page: int) -> Page[F]:
+    """Page ``page`` of ``everything`` with the platform's paging block (no token)."""
+    offset = (page - 1) * per_page
+    found = tuple(everything[offset : offset + per_page])
+    if not found:
+        return Page(found, None, Paging(per_page))
+    total = len(everything)
+    paging = Paging(
+        per_page=per_page,
+        page=page,
+        page_start=offset,
+        page_end=offset + len(found) - 1,
+        total_pages=-(-total // per_page),
+        total_elements=total,
+    )
+    return Page(found, None, paging)
+
+
+def _check_per_page(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_PER_PAGE:
+        raise InvalidInput(
+            f"Parameter [perPage] must be an integer 1..{_MAX_PER_PAGE}", parameter="perPage"
+        )
+    return value
