@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from threadcore import TRANSITIONS, Command, Lifecycle, ThreadNotOpen
 from threadcore.cli.diagram import BEGIN, END, embed, embedded, mermaid
+from threadcore.domain.transitions import TRANSITIONS, Command, Lifecycle
+from threadcore.errors import ThreadNotOpen
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "lifecycle.md"
 

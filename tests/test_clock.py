@@ -12,15 +12,15 @@ from threadcore import (
     Clock,
     Inbox,
     InMemoryRepository,
-    InvalidInput,
     ManualClock,
     Policy,
     SequentialIds,
     StatusReason,
     SystemClock,
-    ThreadResolved,
     ThreadStatus,
 )
+from threadcore.errors import InvalidInput
+from threadcore.events import ThreadResolved
 
 
 # === SystemClock ================================================================================

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from threadcore import InMemoryRepository, InvalidInput, SQLiteRepository, connect
+from threadcore import InMemoryRepository, SQLiteRepository, connect
+from threadcore.errors import InvalidInput
 
 
 def test_memory_url_and_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

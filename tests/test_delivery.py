@@ -19,7 +19,6 @@ from threadcore import (
     Direction,
     Inbox,
     InMemoryRepository,
-    InvalidInput,
     ManualClock,
     Policy,
     SequentialIds,
@@ -30,6 +29,7 @@ from threadcore.domain.events import DeliveryStatusChanged, MessageClassified
 from threadcore.domain.messaging import DELIVERY
 from threadcore.domain.model import Classification, DeliveryStatus, Message, MessageSource
 from threadcore.domain.queries import MessageFilter
+from threadcore.errors import InvalidInput
 
 Q, S, D, R = (
     DeliveryStatus.QUEUED,

@@ -12,27 +12,20 @@ import pytest
 from conftest import BOTH, GUEST, OWNER, TTL, MakeInbox
 from observe import new_events
 
-from threadcore import (
-    Direction,
-    Inbox,
-    InvalidInput,
-    ManualClock,
-    MessageAdded,
-    NotAssignee,
-    Policy,
-    SyncType,
-    ThreadAssigned,
-    ThreadDeleted,
-    ThreadNotFound,
-    ThreadNotOpen,
-    ThreadStatus,
-    ThreadUnassigned,
-    ThreadUser,
-)
+from threadcore import Direction, Inbox, ManualClock, Policy, SyncType, ThreadStatus, ThreadUser
 from threadcore.domain.errors import DraftNotFound, RecipientOptedOut
 from threadcore.domain.events import DraftDiscarded, DraftSaved, DraftSent
 from threadcore.domain.model import DeliveryStatus, EntryScope, Message, MessageSource
 from threadcore.domain.queries import MessageFilter
+from threadcore.errors import (
+    InvalidInput,
+    NotAssignee,
+    ThreadDeleted,
+    ThreadNotFound,
+    ThreadNotOpen,
+    ThreadUnassigned,
+)
+from threadcore.events import MessageAdded, ThreadAssigned
 
 ANN = ThreadUser("102", "Ann Lee", "User")
 U103 = ThreadUser("103", None, "User")

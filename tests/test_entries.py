@@ -32,21 +32,19 @@ from threadcore import (
     Direction,
     Inbox,
     InMemoryRepository,
-    InvalidInput,
-    InvalidSyncToken,
     ManualClock,
     Policy,
     SequentialIds,
     StatusReason,
     SyncType,
-    ThreadAssigned,
     ThreadcoreError,
     ThreadFilter,
-    ThreadNotFound,
     ThreadUser,
 )
 from threadcore.domain.model import DeliveryStatus, Entry, EntryScope, EntryType, Message, Note
 from threadcore.domain.queries import MessageFilter, NoteFilter
+from threadcore.errors import InvalidInput, InvalidSyncToken, ThreadNotFound
+from threadcore.events import ThreadAssigned
 
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
 GUEST3 = "+16505130001"

@@ -14,18 +14,25 @@ from hypothesis import strategies as st
 
 import threadcore
 from threadcore import (
+    Inbox,
+    InMemoryRepository,
+    ManualClock,
+    Policy,
+    Resource,
+    SequentialIds,
+    ThreadcoreError,
+)
+from threadcore.domain.errors import platform_name
+from threadcore.errors import (
     AssigneeNotHandler,
     ConcurrencyConflict,
     Conflict,
     DraftNotFound,
     IdempotencyConflict,
     ImpossibleStatusChange,
-    Inbox,
-    InMemoryRepository,
     InvalidInput,
     InvalidPageToken,
     InvalidSyncToken,
-    ManualClock,
     MessageNotFound,
     NotAssignee,
     NotAuthor,
@@ -34,15 +41,11 @@ from threadcore import (
     NotFound,
     NotPermitted,
     PhoneNumberInUse,
-    Policy,
     RecipientOptedOut,
-    Resource,
     ResourceExists,
     ResourceNotFound,
     SchemaVersionError,
-    SequentialIds,
     StorageError,
-    ThreadcoreError,
     ThreadDeleted,
     ThreadNotFound,
     ThreadNotOpen,
@@ -50,7 +53,6 @@ from threadcore import (
     UnknownPhoneNumber,
     WireFormatError,
 )
-from threadcore.domain.errors import platform_name
 
 #: error class -> (its stable code, its status), as docs/rules.md R17 documents them.
 DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
@@ -223,10 +225,10 @@ def test_token_errors_are_invalid_input_answered_400_as_the_platform_does() -> N
 
 def test_every_exported_error_is_documented() -> None:
     exported = {
-        getattr(threadcore, name)
-        for name in threadcore.__all__
-        if isinstance(getattr(threadcore, name), type)
-        and issubclass(getattr(threadcore, name), BaseException)
+        getattr(threadcore.errors, name)
+        for name in threadcore.errors.__all__
+        if isinstance(getattr(threadcore.errors, name), type)
+        and issubclass(getattr(threadcore.errors, name), BaseException)
     }
     assert exported - {ThreadcoreError} == set(DOCUMENTED)
     assert len({cls.code for cls in DOCUMENTED}) == len(DOCUMENTED)

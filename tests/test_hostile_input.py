@@ -9,17 +9,8 @@ import pytest
 import stores
 from conftest import GUEST, OWNER, START
 
-from threadcore import (
-    Handler,
-    InvalidInput,
-    ManualClock,
-    MessageNotFound,
-    NoteNotFound,
-    Policy,
-    Resource,
-    ThreadFilter,
-    ThreadNotFound,
-)
+from threadcore import Handler, ManualClock, Policy, Resource, ThreadFilter
+from threadcore.errors import InvalidInput, MessageNotFound, NoteNotFound, ThreadNotFound
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store

@@ -22,22 +22,12 @@ from conftest import (
     two_queue_directory,
 )
 
-from threadcore import (
-    Availability,
-    Inbox,
-    InvalidInput,
-    InvalidPageToken,
-    ManualClock,
-    NotPermitted,
-    StatusReason,
-    SyncType,
-    ThreadDeleted,
-    ThreadStatus,
-)
+from threadcore import Availability, Inbox, ManualClock, StatusReason, SyncType, ThreadStatus
 from threadcore.domain.errors import MessageNotFound
 from threadcore.domain.events import MessageDeleted
 from threadcore.domain.model import Message
 from threadcore.domain.queries import MessageFilter
+from threadcore.errors import InvalidInput, InvalidPageToken, NotPermitted, ThreadDeleted
 
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
 GUEST3 = "+16505130001"

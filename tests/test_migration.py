@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from threadcore import SchemaVersionError, SQLiteRepository, StorageError
+from threadcore import SQLiteRepository
 from threadcore.adapters._sql import OPEN
 from threadcore.adapters.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from threadcore.domain.events import GuestOptedOut, MessageAdded, ThreadAssigned, ThreadOpened
@@ -29,6 +29,7 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
+from threadcore.errors import SchemaVersionError, StorageError
 from threadcore.ports import MessageQuery, NoteQuery, Repository
 from threadcore.testing.contract import RepositoryContract
 

@@ -22,25 +22,20 @@ from conftest import (
 )
 from observe import new_events
 
-from threadcore import (
-    Availability,
-    Inbox,
-    InvalidInput,
-    InvalidPageToken,
-    ManualClock,
-    NotPermitted,
-    Policy,
-    ThreadDeleted,
-    ThreadNotFound,
-    ThreadNotOpen,
-    ThreadStatus,
-    ThreadUser,
-)
+from threadcore import Availability, Inbox, ManualClock, Policy, ThreadStatus, ThreadUser
 from threadcore.domain.errors import NotAuthor, NoteDeleted, NoteNotFound
 from threadcore.domain.events import NoteAdded, NoteEdited
 from threadcore.domain.events import NoteDeleted as NoteDeletedEvent
 from threadcore.domain.model import Note
 from threadcore.domain.queries import NoteFilter
+from threadcore.errors import (
+    InvalidInput,
+    InvalidPageToken,
+    NotPermitted,
+    ThreadDeleted,
+    ThreadNotFound,
+    ThreadNotOpen,
+)
 
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
 ANN = ThreadUser("102", "Ann Lee", "User")

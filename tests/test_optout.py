@@ -14,21 +14,23 @@ from conftest import GUEST, GUEST2, OWNER, OWNER2, START, TTL, MakeInbox, two_qu
 
 from threadcore import (
     Inbox,
-    InvalidInput,
     ManualClock,
-    NotAssignee,
     Policy,
     SequentialIds,
     SQLiteRepository,
     ThreadFilter,
-    ThreadNotFound,
-    ThreadNotOpen,
     ThreadStatus,
-    UnknownPhoneNumber,
 )
 from threadcore.domain.errors import RecipientOptedOut
 from threadcore.domain.events import GuestOptedIn, GuestOptedOut
 from threadcore.domain.model import Keyword, Message
+from threadcore.errors import (
+    InvalidInput,
+    NotAssignee,
+    ThreadNotFound,
+    ThreadNotOpen,
+    UnknownPhoneNumber,
+)
 
 OPT_OUT = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
 OPT_IN = ["START", "YES", "UNSTOP"]

@@ -22,27 +22,29 @@ from pg_server import drop_schema
 import threadcore
 from threadcore import (
     Availability,
-    ConcurrencyConflict,
     Directory,
     Inbox,
-    InvalidInput,
     ManualClock,
     Policy,
     Resource,
-    SchemaVersionError,
     SequentialIds,
     StatusReason,
-    StorageError,
     ThreadcoreError,
     ThreadFilter,
-    ThreadNotFound,
-    ThreadQuery,
     connect,
 )
 from threadcore.adapters.postgres import SCHEMA_VERSION, PostgresRepository
 from threadcore.domain import transitions as tx
 from threadcore.domain.events import MessageAdded, ThreadOpened
 from threadcore.domain.model import Direction, Message, Note, Thread, ThreadUser
+from threadcore.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    SchemaVersionError,
+    StorageError,
+    ThreadNotFound,
+)
+from threadcore.storage import ThreadQuery
 from threadcore.testing.contract import RepositoryContract
 
 pytest_plugins = ["conftest_pg"]

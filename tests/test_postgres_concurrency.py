@@ -14,19 +14,9 @@ from typing import Any
 import pg_worker
 import psycopg
 
-from threadcore import (
-    Directory,
-    Inbox,
-    ManualClock,
-    MessageAdded,
-    Policy,
-    Resource,
-    SequentialIds,
-    SyncType,
-    ThreadOpened,
-    ThreadResolved,
-)
+from threadcore import Directory, Inbox, ManualClock, Policy, Resource, SequentialIds, SyncType
 from threadcore.adapters.postgres import PostgresRepository
+from threadcore.events import MessageAdded, ThreadOpened, ThreadResolved
 from threadcore.ports import StoredEvent
 
 pytest_plugins = ["conftest_pg"]

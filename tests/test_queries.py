@@ -27,18 +27,16 @@ from threadcore import (
     Availability,
     Inbox,
     InMemoryRepository,
-    InvalidInput,
     ManualClock,
-    NotPermitted,
     Policy,
     SequentialIds,
     StatusReason,
     Thread,
-    ThreadNotFound,
     ThreadStatus,
 )
 from threadcore.domain.errors import InvalidPageToken, platform_name
 from threadcore.domain.queries import Page, Paging, ThreadFilter
+from threadcore.errors import InvalidInput, NotPermitted, ThreadNotFound
 
 GUEST3 = "+16505130001"
 

@@ -13,15 +13,14 @@ from conftest import GUEST, GUEST2, OWNER, START, two_queue_directory
 from threadcore import (
     Inbox,
     InMemoryRepository,
-    InvalidInput,
     Keyword,
     ManualClock,
-    MessageDeleted,
-    Repository,
     SequentialIds,
     SQLiteRepository,
-    ThreadResolved,
 )
+from threadcore.errors import InvalidInput
+from threadcore.events import MessageDeleted, ThreadResolved
+from threadcore.storage import Repository
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -12,42 +12,41 @@ import pytest
 from conftest import GUEST, GUEST2, OWNER, QUEUE, START, TTL, MakeInbox, billing_directory
 
 from threadcore import (
-    AssigneeNotHandler,
     Availability,
     Direction,
     Directory,
     Handler,
-    IdempotencyConflict,
     Inbox,
     InMemoryRepository,
-    InvalidInput,
     ManualClock,
-    MessageAdded,
-    NotAssignee,
-    NotPermitted,
     OwnerResource,
     Party,
-    PhoneNumberInUse,
     Policy,
     Resource,
-    ResourceExists,
-    ResourceNotFound,
     SequentialIds,
     StatusReason,
     Thread,
-    ThreadAssigned,
     ThreadcoreError,
+    ThreadStatus,
+    ThreadUser,
+)
+from threadcore.errors import (
+    AssigneeNotHandler,
+    IdempotencyConflict,
+    InvalidInput,
+    NotAssignee,
+    NotPermitted,
+    PhoneNumberInUse,
+    ResourceExists,
+    ResourceNotFound,
     ThreadDeleted,
-    ThreadDeletedEvent,
     ThreadNotFound,
     ThreadNotOpen,
-    ThreadOpened,
-    ThreadResolved,
-    ThreadStatus,
     ThreadUnassigned,
-    ThreadUser,
     UnknownPhoneNumber,
 )
+from threadcore.events import MessageAdded, ThreadAssigned, ThreadOpened, ThreadResolved
+from threadcore.events import ThreadDeleted as ThreadDeletedEvent
 
 GUEST3 = "+16505130001"
 OWNER2 = "+12092480002"

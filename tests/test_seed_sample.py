@@ -22,10 +22,10 @@ from threadcore import (
     Party,
     StatusReason,
     Thread,
-    ThreadResolved,
     ThreadStatus,
     ThreadUser,
 )
+from threadcore.events import ThreadResolved
 
 GUEST_A = "+16502240001"
 GUEST_B = "+14083210001"

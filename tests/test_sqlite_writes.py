@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from threadcore import SQLiteRepository, StorageError
+from threadcore import SQLiteRepository
 from threadcore.adapters._sql import time_to_text
 from threadcore.domain import transitions as tx
 from threadcore.domain.model import (
@@ -31,6 +31,7 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
+from threadcore.errors import StorageError
 from threadcore.ports import MessageQuery, NoteQuery
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)

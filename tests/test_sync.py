@@ -24,9 +24,7 @@ from conftest import (
 from threadcore import (
     Availability,
     Inbox,
-    InvalidInput,
     ManualClock,
-    NotAssignee,
     Policy,
     StatusReason,
     Thread,
@@ -35,6 +33,7 @@ from threadcore import (
 )
 from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import SyncResult, SyncType
+from threadcore.errors import InvalidInput, NotAssignee
 
 GUEST3 = "+16505130001"
 ANN = ThreadUser("102", "Ann Lee", "User")

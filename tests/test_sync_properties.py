@@ -22,11 +22,11 @@ from threadcore import (
     SequentialIds,
     Thread,
     ThreadcoreError,
-    ThreadNotFound,
     ThreadStatus,
 )
 from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import Paging, SyncType, ThreadFilter
+from threadcore.errors import ThreadNotFound
 
 OWNERS = [OWNER, OWNER2, SUPPORT_NUMBER]  # two of Billing, and one of another resource
 GUESTS = ["+16502240001", "+14083210001", "+16505130001"]

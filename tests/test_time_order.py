@@ -14,17 +14,10 @@ import pytest
 import stores
 from conftest import GUEST, GUEST2, OWNER, START, TTL, billing_directory
 
-from threadcore import (
-    Directory,
-    InMemoryRepository,
-    InvalidSyncToken,
-    ManualClock,
-    SyncType,
-    ThreadNotOpen,
-    ThreadStatus,
-)
+from threadcore import Directory, InMemoryRepository, ManualClock, SyncType, ThreadStatus
 from threadcore.domain.events import Event, MessageAdded, ThreadOpened
 from threadcore.domain.model import Resource
+from threadcore.errors import InvalidSyncToken, ThreadNotOpen
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store

@@ -14,12 +14,11 @@ from threadcore import (
     EntryScope,
     Inbox,
     InMemoryRepository,
-    InvalidPageToken,
-    InvalidSyncToken,
     ManualClock,
     SQLiteRepository,
     SyncType,
 )
+from threadcore.errors import InvalidPageToken, InvalidSyncToken
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 

@@ -13,31 +13,31 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadcore import (
-    TRANSITIONS,
-    AssigneeNotHandler,
     Availability,
-    Command,
     DeliveryStatus,
     Direction,
     Handler,
-    Lifecycle,
     Message,
-    NotAssignee,
-    NotPermitted,
     OwnerResource,
     Party,
     Resource,
     StatusReason,
     Thread,
     ThreadcoreError,
-    ThreadDeleted,
-    ThreadNotOpen,
     ThreadStatus,
-    ThreadUnassigned,
     ThreadUser,
 )
 from threadcore.domain import messaging
 from threadcore.domain import transitions as tx
+from threadcore.domain.transitions import TRANSITIONS, Command, Lifecycle
+from threadcore.errors import (
+    AssigneeNotHandler,
+    NotAssignee,
+    NotPermitted,
+    ThreadDeleted,
+    ThreadNotOpen,
+    ThreadUnassigned,
+)
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"

@@ -15,17 +15,10 @@ from typing import Any
 import pytest
 from test_seed_sample import clock, replay_sample  # the sample's clock fixture and commands
 
-from threadcore import (
-    Inbox,
-    InvalidSyncToken,
-    ManualClock,
-    NotAssignee,
-    Page,
-    ThreadNotFound,
-    wire,
-)
+from threadcore import Inbox, ManualClock, Page, wire
 from threadcore.domain.errors import WireFormatError
 from threadcore.domain.model import DeliveryStatus, Direction, Message, ThreadUser
+from threadcore.errors import InvalidSyncToken, NotAssignee, ThreadNotFound
 
 __all__ = ["clock"]  # the fixture is used by name
 

@@ -26,13 +26,13 @@ def examples() -> dict[str, Any]:
         Inbox,
         InMemoryRepository,
         ManualClock,
-        NotAssignee,
         Policy,
         SequentialIds,
         SyncType,
         wire,
     )
     from threadcore.domain.errors import InvalidSyncToken
+    from threadcore.errors import NotAssignee
 
     clock = ManualClock(C_CREATED)
     inbox = Inbox(

@@ -28,8 +28,8 @@ class ManualClock:
     """A clock that moves only when told to: for tests and for replaying a history.
 
     It never goes backwards: :meth:`set` to an earlier instant and :meth:`advance` by a negative
-    amount are refused with :class:`~threadcore.InvalidInput`, because a thread that has expired
-    must never look open again.
+    amount are refused with :class:`~threadcore.errors.InvalidInput`, because a thread that has
+    expired must never look open again.
     """
 
     __slots__ = ("_lock", "_now")

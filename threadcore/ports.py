@@ -25,16 +25,22 @@ from threadcore.domain.model import (
 )
 
 __all__ = [
+    "ChangeFeed",
+    "Claims",
     "Clock",
     "DirectoryPort",
     "IdGenerator",
     "MessageQuery",
+    "MessageReads",
     "MutableDirectoryPort",
     "NoteQuery",
+    "NoteReads",
     "Repository",
     "StoredEvent",
     "ThreadQuery",
+    "ThreadReads",
     "UnitOfWork",
+    "Writes",
 ]
 
 #: An event as the outbox hands it out: its position in the feed, and the event.
@@ -167,15 +173,8 @@ class MutableDirectoryPort(DirectoryPort, Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """**Protocol**: one transaction on the repository.
-
-    Reads see the state as of the transaction (plus nothing of its own buffered writes: the facade
-    reads before it writes). Writes are buffered and applied together when the context manager
-    that produced the unit of work exits cleanly; an exception discards them all. A write whose
-    ``expected_version`` no longer matches makes the commit raise
-    :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
-    """
+class Claims(Protocol):
+    """**Protocol**: how a command is serialised with the others on its pair (rule R18a)."""
 
     def claim(
         self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
@@ -196,6 +195,10 @@ class UnitOfWork(Protocol):
         latest instant the store has recorded, so a new thread is never dated before a thread
         already committed (keyset walks by creation time then never skip one)."""
         ...
+
+
+class ThreadReads(Protocol):
+    """**Protocol**: reading stored threads (expiry not applied: the facade applies it)."""
 
     def thread(self, thread_id: str) -> Thread | None:
         """The stored thread with this id (alive or a tombstone), or ``None``."""
@@ -220,6 +223,13 @@ class UnitOfWork(Protocol):
         ``cutoff``, earliest first."""
         ...
 
+    def due_between(
+        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
+    ) -> list[Thread]:
+        """Stored Open, Alive threads of these resources whose latest message is after ``after``
+        and at or before ``until``: those that became due in a window (with ``ttl`` subtracted)."""
+        ...
+
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
         """Up to ``limit`` stored threads matching ``query``, ordered by (creation time, id),
         skipping the first ``offset``. Costs in proportion to what it returns, not to the number
@@ -230,24 +240,9 @@ class UnitOfWork(Protocol):
         """How many stored threads match ``query`` (``after`` ignored)."""
         ...
 
-    def change_position(self) -> int:
-        """The position of the latest committed change: every change at or below it is visible
-        to readers, and every later change will get a higher position."""
-        ...
 
-    def changed_since(
-        self, position: int, owner_extension_ids: frozenset[str], limit: int
-    ) -> list[Thread]:
-        """Stored threads of these resources changed after ``position`` (at most ``limit`` + 1,
-        so the caller can tell there were more than ``limit``)."""
-        ...
-
-    def due_between(
-        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
-    ) -> list[Thread]:
-        """Stored Open, Alive threads of these resources whose latest message is after ``after``
-        and at or before ``until``: those that became due in a window (with ``ttl`` subtracted)."""
-        ...
+class MessageReads(Protocol):
+    """**Protocol**: reading stored messages, drafts and opt-outs."""
 
     def messages(self, thread_id: str) -> list[Message]:
         """Every stored message of the thread, drafts and tombstones included, oldest first."""
@@ -262,6 +257,18 @@ class UnitOfWork(Protocol):
         (creation time, id)."""
         ...
 
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        """The message stored with this provider message id, or ``None``."""
+        ...
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        """Whether the guest has opted out of messages from the owner number."""
+        ...
+
+
+class NoteReads(Protocol):
+    """**Protocol**: reading stored internal notes."""
+
     def note(self, note_id: str) -> Note | None:
         """The stored note with this id (alive or a tombstone), or ``None``."""
         ...
@@ -270,8 +277,20 @@ class UnitOfWork(Protocol):
         """Up to ``limit`` stored notes matching ``query``, ordered by (creation time, id)."""
         ...
 
-    def opted_out(self, owner_number: str, guest_number: str) -> bool:
-        """Whether the guest has opted out of messages from the owner number."""
+
+class ChangeFeed(Protocol):
+    """**Protocol**: the positions of committed changes and events, for incremental sync."""
+
+    def change_position(self) -> int:
+        """The position of the latest committed change: every change at or below it is visible
+        to readers, and every later change will get a higher position."""
+        ...
+
+    def changed_since(
+        self, position: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[Thread]:
+        """Stored threads of these resources changed after ``position`` (at most ``limit`` + 1,
+        so the caller can tell there were more than ``limit``)."""
         ...
 
     def event_position(self) -> int:
@@ -287,9 +306,9 @@ class UnitOfWork(Protocol):
         tell there were more than ``limit``)."""
         ...
 
-    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
-        """The message stored with this provider message id, or ``None``."""
-        ...
+
+class Writes(Protocol):
+    """**Protocol**: a unit of work's buffered writes, applied together when it commits."""
 
     def save_thread(self, thread: Thread, expected_version: int) -> None:
         """Insert (``expected_version == 0``) or update a thread whose stored version is
@@ -321,6 +340,17 @@ class UnitOfWork(Protocol):
     def append_events(self, events: Iterable[Event]) -> None:
         """Store events in the outbox with the rest of this unit of work."""
         ...
+
+
+class UnitOfWork(Claims, ThreadReads, MessageReads, NoteReads, ChangeFeed, Writes, Protocol):
+    """**Protocol**: one transaction on the repository: every capability below, together.
+
+    Reads see the state as of the transaction (plus nothing of its own buffered writes: the facade
+    reads before it writes). Writes are buffered and applied together when the context manager
+    that produced the unit of work exits cleanly; an exception discards them all. A write whose
+    ``expected_version`` no longer matches makes the commit raise
+    :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
+    """
 
 
 @runtime_checkable

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from threadcore import (
     Directory,
-    Event,
     Handler,
     Inbox,
     InMemoryRepository,
@@ -19,6 +18,7 @@ from threadcore import (
     ThreadcoreError,
     ThreadStatus,
 )
+from threadcore.events import Event
 
 directory = Directory(
     [

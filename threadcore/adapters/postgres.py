@@ -9,7 +9,8 @@ under concurrency without serialising writers:
   of work ends (data-modifying CTEs), which PostgreSQL runs as one transaction: all or nothing, in
   one round trip. Every thread update is versioned (``WHERE id = … AND version = …``); a
   server-side check turns "a row did not match" into an error that undoes the whole statement,
-  which the adapter reports as :class:`~threadcore.ConcurrencyConflict` so the facade retries.
+  which the adapter reports as :class:`~threadcore.errors.ConcurrencyConflict` so the facade
+  retries.
 * **One open, alive thread per pair** is a partial unique index. Two processes that both find no
   open thread for a new pair both insert; the index makes the second insert wait for the first
   transaction and then fail (unique violation -> ``ConcurrencyConflict``); the retry finds the
@@ -31,7 +32,7 @@ under concurrency without serialising writers:
   order.
 
 Every psycopg error is translated: unique violations, serialization failures and deadlocks become
-``ConcurrencyConflict``; everything else :class:`~threadcore.StorageError`.
+``ConcurrencyConflict``; everything else :class:`~threadcore.errors.StorageError`.
 """
 
 from __future__ import annotations
@@ -423,9 +424,9 @@ class PostgresRepository:
 
     The schema is created on first open and versioned in ``threadcore_schema`` (safe when many
     processes open at once: creation runs under a transaction-level advisory lock); a database
-    written by a newer threadcore raises :class:`~threadcore.SchemaVersionError`. The repository
-    may be shared by the threads of a process: each unit of work takes its own pooled connection.
-    Call :meth:`close` to close the pool.
+    written by a newer threadcore raises :class:`~threadcore.errors.SchemaVersionError`. The
+    repository may be shared by the threads of a process: each unit of work takes its own pooled
+    connection. Call :meth:`close` to close the pool.
     """
 
     def __init__(

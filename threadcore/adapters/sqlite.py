@@ -405,7 +405,7 @@ class SQLiteRepository:
     """A :class:`~threadcore.ports.Repository` in a SQLite file (``":memory:"`` also works).
 
     The schema is created on first open and versioned in ``threadcore_schema``; a file written by
-    a newer threadcore raises :class:`~threadcore.SchemaVersionError`.
+    a newer threadcore raises :class:`~threadcore.errors.SchemaVersionError`.
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:

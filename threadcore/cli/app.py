@@ -21,7 +21,6 @@ from threadcore import (
     Directory,
     Inbox,
     ManualClock,
-    Repository,
     SystemClock,
     Thread,
     ThreadcoreError,
@@ -39,6 +38,7 @@ from threadcore.cli.directory_file import (
 from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
 from threadcore.connect import DATABASE_URL_VARIABLE
+from threadcore.storage import Repository
 
 __all__ = ["CliError", "cli", "run"]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from threadcore import TRANSITIONS, Command, Lifecycle, ThreadcoreError
+from threadcore import ThreadcoreError
+from threadcore.domain.transitions import TRANSITIONS, Command, Lifecycle
 
 __all__ = ["BEGIN", "END", "embed", "embedded", "mermaid"]
 

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from threadcore import Directory, Handler, InvalidInput, Resource
+from threadcore import Directory, Handler, Resource
+from threadcore.errors import InvalidInput
 
 __all__ = ["DIRECTORY_VARIABLE", "DirectoryFileError", "dump_directory", "load_directory"]
 

@@ -25,18 +25,17 @@ import attrs
 
 from threadcore import (
     Availability,
-    Event,
     Inbox,
     ManualClock,
     Message,
-    Repository,
     StatusReason,
     ThreadcoreError,
     ThreadFilter,
-    ThreadNotFound,
-    ThreadResolved,
 )
 from threadcore.domain.errors import MessageNotFound
+from threadcore.errors import ThreadNotFound
+from threadcore.events import Event, ThreadResolved
+from threadcore.storage import Repository
 
 __all__ = [
     "LINE_TYPES",

@@ -61,7 +61,7 @@ def sync_entries(
     (``Explicit``: the given ``thread_ids``, open or not). Incremental (ISync, with the
     previous answer's ``sync_token``): every entry added or changed since, in every thread
     the actor may see, with the hints of what happened (expiries included). Token errors
-    raise :class:`~threadcore.InvalidSyncToken`: do a full sync.
+    raise :class:`~threadcore.errors.InvalidSyncToken`: do a full sync.
     """
     actor = check_extension_id(actor, "actor")
     kind = sync_kind(sync_type)

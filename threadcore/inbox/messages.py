@@ -279,7 +279,7 @@ def send(
     On an open thread only its assignee may send (an unassigned thread is refused unless
     ``Policy(claim_on_send=True)``). A thread named by id must exist for the actor, be alive
     and open. A guest who opted out of the owner number gets nothing
-    (:class:`~threadcore.RecipientOptedOut`).
+    (:class:`~threadcore.errors.RecipientOptedOut`).
     """
     actor = check_extension_id(actor, "actor")
     extra = _extra(body, attachments, content_type, is_automated, source, self._policy)
@@ -371,7 +371,7 @@ def record_delivery(
     """Record a carrier's delivery report for an outbound message (no actor: the carrier).
 
     Never moves a message backwards: a report that repeats the status or lies behind it
-    changes nothing; an impossible move raises :class:`~threadcore.ImpossibleStatusChange`.
+    changes nothing; an impossible move raises :class:`~threadcore.errors.ImpossibleStatusChange`.
     ``at`` is when the carrier says it happened (default now). Returns the message.
     """
     message_id = check_extension_id(message_id, "message_id")

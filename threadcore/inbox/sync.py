@@ -46,7 +46,7 @@ def sync(
 
     A tampered, foreign, malformed or too old token, a change in the resources the actor
     handles, or more changes than ``Policy.sync_max_changes`` raise
-    :class:`~threadcore.InvalidSyncToken`: the client must do a full sync.
+    :class:`~threadcore.errors.InvalidSyncToken`: the client must do a full sync.
     """
     actor = check_extension_id(actor, "actor")
     kind = sync_kind(sync_type)

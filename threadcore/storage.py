@@ -1,0 +1,67 @@
+"""What an adapter author needs: the storage port, composed of narrow capabilities, the queries
+a repository answers, the other ports, and the adapters threadcore ships.
+
+A repository (:class:`Repository`) begins units of work; a unit of work (:class:`UnitOfWork`) is
+every capability together: :class:`Claims`, :class:`ThreadReads`, :class:`MessageReads`,
+:class:`NoteReads`, :class:`ChangeFeed` and :class:`Writes`. Check an adapter with the contract
+suite in :mod:`threadcore.testing` (one test case per capability).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from threadcore.adapters.directory import Directory
+from threadcore.adapters.memory import InMemoryRepository
+from threadcore.adapters.sqlite import SQLiteRepository
+from threadcore.ports import (
+    ChangeFeed,
+    Claims,
+    Clock,
+    DirectoryPort,
+    IdGenerator,
+    MessageQuery,
+    MessageReads,
+    MutableDirectoryPort,
+    NoteQuery,
+    NoteReads,
+    Repository,
+    StoredEvent,
+    ThreadQuery,
+    ThreadReads,
+    UnitOfWork,
+    Writes,
+)
+
+if TYPE_CHECKING:
+    from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
+
+__all__ = [
+    "ChangeFeed",
+    "Claims",
+    "Clock",
+    "Directory",
+    "DirectoryPort",
+    "IdGenerator",
+    "InMemoryRepository",
+    "MessageQuery",
+    "MessageReads",
+    "MutableDirectoryPort",
+    "NoteQuery",
+    "NoteReads",
+    "PostgresRepository",
+    "Repository",
+    "SQLiteRepository",
+    "StoredEvent",
+    "ThreadQuery",
+    "ThreadReads",
+    "UnitOfWork",
+    "Writes",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``PostgresRepository`` on first use: only then is psycopg needed."""
+    if name == "PostgresRepository":
+        from threadcore.adapters.postgres import PostgresRepository
+
+        return PostgresRepository
+    raise AttributeError(f"module 'threadcore.storage' has no attribute {name!r}")
