@@ -11,6 +11,7 @@ from threadcore import (
     InMemoryRepository,
     ManualClock,
     Message,
+    Page,
     Policy,
     Resource,
     StatusReason,
@@ -44,7 +45,9 @@ thread: Thread = inbox.get(message.thread_id, actor="101")
 status: ThreadStatus = thread.status
 reason: StatusReason | None = thread.status_reason
 resolved: list[Thread] = inbox.expire()
-events: list[tuple[int, Event]] = inbox.events(after=0)
+events: Page[tuple[int, Event]] = inbox.events(after=0)
+drafts: Page[Message] = inbox.drafts(message.thread_id, actor="101", per_page=10, page=1)
+messages: Page[Message] = inbox.messages(message.thread_id, actor="101", page=2)
 try:
     inbox.assign(thread.id, actor="101", assignee=None)
 except ThreadcoreError as error:

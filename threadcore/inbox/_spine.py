@@ -37,6 +37,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
+from threadcore.domain.queries import Page
 from threadcore.domain.validation import (
     MAX_INSTANT,
     MIN_INSTANT,
@@ -309,14 +310,16 @@ class Spine:
             raise InvalidInput("Parameter [listener] must be callable", parameter="listener")
         self._listeners.append(listener)
 
-    def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        """The event outbox: ``(position, event)`` pairs after position ``after``, in order."""
+    def events(self, after: int = 0, limit: int = 1000) -> Page[StoredEvent]:
+        """The event outbox: up to ``limit`` ``(position, event)`` pairs after position
+        ``after``, in order, as a :class:`~threadcore.Page` like every list-shaped read. The
+        feed's cursor is the position: read on with ``after=page[-1][0]``."""
         for name, value in (("after", after), ("limit", limit)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InvalidInput(
                     f"Parameter [{name}] must be a non-negative integer", parameter=name
                 )
-        return self._repo.events(after, limit)
+        return Page(tuple(self._repo.events(after, limit)))
 
     @contextmanager
     def batch(self) -> Iterator[None]:

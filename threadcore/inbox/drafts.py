@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -18,11 +17,13 @@ from threadcore.domain.model import (
     Message,
     MessageSource,
 )
+from threadcore.domain.queries import Page
 from threadcore.domain.validation import (
     check_extension_id,
 )
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _TEXT, Spine, _extra
 from threadcore.inbox.messages import _send_as
+from threadcore.inbox.queries import thread_page
 from threadcore.ports import (
     UnitOfWork,
 )
@@ -125,17 +126,19 @@ def discard_draft(self: Spine, draft_id: str, *, actor: str) -> Message:
     return self._run(work)
 
 
-def drafts(self: Spine, thread_id: str, *, actor: str) -> builtins.list[Message]:
-    """The thread's drafts, oldest first."""
-    actor = check_extension_id(actor, "actor")
-
-    def read(uow: UnitOfWork) -> builtins.list[Message]:
-        self._visible(uow, thread_id, actor)
-        return [
-            m for m in uow.messages(thread_id) if m.status is _DRAFT and m.availability is _ALIVE
-        ]
-
-    return self._read(read)
+def drafts(
+    self: Spine,
+    thread_id: str,
+    *,
+    actor: str,
+    per_page: int | None = None,
+    page_token: str | None = None,
+    page: int | None = None,
+) -> Page[Message]:
+    """The thread's drafts, oldest first, paged as :meth:`~threadcore.Inbox.messages`."""
+    return thread_page(
+        self, "drafts", thread_id, actor, lambda m: m.status is _DRAFT, per_page, page_token, page
+    )
 
 
 def _draft(self: Spine, uow: UnitOfWork, draft_id: str, actor: str | None) -> Message:

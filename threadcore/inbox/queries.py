@@ -53,36 +53,65 @@ def messages(
     actor: str,
     per_page: int | None = None,
     page_token: str | None = None,
+    page: int | None = None,
 ) -> Page[Message]:
     """The thread's alive messages, oldest first (none once the thread is deleted).
 
-    Without ``per_page`` every message comes in one page; with it, pages of that size and a
-    ``next_page_token`` for the next one.
+    Without ``per_page`` (or ``page``) every message comes in one page; with it, pages of that
+    size and a ``next_page_token`` for the next one; ``page=N`` is the numbered page, with the
+    platform's ``paging`` (100 a page unless ``per_page`` says otherwise).
     """
+    return thread_page(
+        self, "messages", thread_id, actor, lambda m: m.status is not _DRAFT,
+        per_page, page_token, page,
+    )  # fmt: skip
+
+
+def thread_page(
+    self: Spine,
+    kind: str,
+    thread_id: str,
+    actor: str,
+    belongs: Callable[[Message], bool],
+    per_page: int | None,
+    page_token: str | None,
+    page: int | None,
+) -> Page[Message]:
+    """One page of a thread's alive records of one ``kind`` (its messages, or its drafts),
+    oldest first, as :func:`messages` describes. A token holds the place in the thread's stored
+    records, where tombstones keep their places, so a walk is stable while records change."""
     actor = check_extension_id(actor, "actor")
-    size = _MAX_PER_PAGE * 1000 if per_page is None else _check_per_page(per_page)
+    _check_page(page, page_token)
+    if per_page is not None:
+        per_page = _check_per_page(per_page)
     start = 0
     if page_token is not None:
-        payload = self._tokens.decode(page_token, "messages", actor, InvalidPageToken)
+        payload = self._tokens.decode(page_token, kind, actor, InvalidPageToken)
         if payload.get("t") != thread_id or not isinstance(payload.get("i"), int):
             raise InvalidPageToken("issued for another thread")
         start = payload["i"]
 
     def read(uow: UnitOfWork) -> Page[Message]:
         self._visible(uow, thread_id, actor)
-        stored = [m for m in uow.messages(thread_id) if m.status is not _DRAFT]
-        found: list[Message] = []
+        stored = [m for m in uow.messages(thread_id) if belongs(m)]
+        size = _UNLIMITED if per_page is None else per_page
         position = start
+        if page is not None:
+            places = [i for i, m in enumerate(stored) if m.availability is _ALIVE]
+            size = per_page or _DEFAULT_PER_PAGE
+            numbered = _numbered_page([stored[i] for i in places], page, size)
+            if not numbered or page * size >= len(places):
+                return numbered
+            after = places[page * size - 1] + 1  # after the page's last record
+            onward = self._tokens.encode(kind, actor, {"t": thread_id, "i": after})
+            return Page(numbered.records, onward, numbered.paging)
+        found: list[Message] = []
         while position < len(stored) and len(found) < size:
             if stored[position].availability is _ALIVE:
                 found.append(stored[position])
             position += 1
         more = any(m.availability is _ALIVE for m in stored[position:])
-        token = (
-            self._tokens.encode("messages", actor, {"t": thread_id, "i": position})
-            if more
-            else None
-        )
+        token = self._tokens.encode(kind, actor, {"t": thread_id, "i": position}) if more else None
         if per_page is not None:
             return Page(tuple(found), token, Paging(per_page))
         return _numbered_page(found, 1, max(len(found), 1))  # all of them: one page
@@ -189,7 +218,11 @@ def _keyset_list(
     after = _page_after(self, kind, actor, fingerprint, page_token)
     if page is not None:
         everything = self._read(lambda uow: find(uow, after, _UNLIMITED))
-        return _numbered_page(everything, page, per_page)
+        numbered = _numbered_page(everything, page, per_page)
+        if not numbered or page * per_page >= len(everything):
+            return numbered
+        last = _page_token(self, kind, actor, fingerprint, *key(numbered[-1]))
+        return Page(numbered.records, last, numbered.paging)
     found = self._read(lambda uow: find(uow, after, per_page + 1))
     token = None
     if len(found) > per_page:
@@ -264,16 +297,7 @@ def list_threads(
         offset = (page - 1) * per_page
         found = uow.find_threads(query, per_page, offset)
         total = uow.count_threads(query)
-        if not found:
-            return found, False, Paging(per_page)
-        paging = Paging(
-            per_page=per_page,
-            page=page,
-            page_start=offset,
-            page_end=offset + len(found) - 1,
-            total_pages=-(-total // per_page),
-            total_elements=total,
-        )
+        paging = numbered_paging(page, per_page, len(found), total)
         return found, offset + len(found) < total, paging
 
     found, more, paging = self._read(read)
@@ -289,6 +313,9 @@ _MAX_PER_PAGE = 1000
 
 
 _MAX_PAGE = 1000
+
+#: The platform's page size when a numbered page is asked for without one.
+_DEFAULT_PER_PAGE = 100
 
 
 F = TypeVar("F")
@@ -328,21 +355,27 @@ def _check_page(page: object, page_token: object) -> None:
 
 
 def _numbered_page(everything: Sequence[F], page: int, per_page: int) -> Page[F]:
-    """Page ``page`` of ``everything`` with the platform's paging block (no token)."""
+    """Page ``page`` of ``everything`` with the platform's paging block (the caller adds the
+    token that continues it)."""
     offset = (page - 1) * per_page
     found = tuple(everything[offset : offset + per_page])
+    return Page(found, None, numbered_paging(page, per_page, len(found), len(everything)))
+
+
+def numbered_paging(page: int, per_page: int, found: int, total: int) -> Paging:
+    """The platform's paging block of page ``page`` holding ``found`` of ``total`` records:
+    only ``per_page`` on an empty page (rule Q2)."""
     if not found:
-        return Page(found, None, Paging(per_page))
-    total = len(everything)
-    paging = Paging(
+        return Paging(per_page)
+    offset = (page - 1) * per_page
+    return Paging(
         per_page=per_page,
         page=page,
         page_start=offset,
-        page_end=offset + len(found) - 1,
+        page_end=offset + found - 1,
         total_pages=-(-total // per_page),
         total_elements=total,
     )
-    return Page(found, None, paging)
 
 
 def _check_per_page(value: object) -> int:
