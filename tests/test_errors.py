@@ -34,6 +34,7 @@ from threadcore.errors import (
     InvalidPageToken,
     InvalidSyncToken,
     MessageNotFound,
+    NestedUnitOfWork,
     NotAssignee,
     NotAuthor,
     NoteDeleted,
@@ -84,6 +85,7 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     InvalidPageToken: ("InvalidPageToken", 400),
     StorageError: ("StorageError", 503),
     SchemaVersionError: ("SchemaVersionError", 503),
+    NestedUnitOfWork: ("NestedUnitOfWork", 500),
 }
 
 #: The families of R17: each documented error belongs to its family's root.

@@ -289,20 +289,30 @@ def test_two_live_transactions_cannot_both_open_a_thread_for_a_pair(
     pg_repo: PostgresRepository,
 ) -> None:
     # Both read "no open thread" before either commits (each unit of work has its own pooled
-    # connection), as two processes receiving the pair's first message at once would.
+    # connection), as two processes receiving the pair's first message at once would: here two
+    # threads, since one thread holds one unit of work at a time.
     first, _ = _thread("first", G1)
     second, _ = _thread("second", G1)
+    first_has_read = threading.Event()
 
-    def race() -> None:
-        with pg_repo.unit_of_work() as one:
-            assert one.open_thread_for_pair(N1, G1) is None
-            with pg_repo.unit_of_work() as two:
-                assert two.open_thread_for_pair(N1, G1) is None
-                two.save_thread(second, 0)
-            one.save_thread(first, 0)  # commits after "two": the index refuses it
+    def two() -> None:
+        first_has_read.wait(10)
+        with pg_repo.unit_of_work() as uow:
+            assert uow.open_thread_for_pair(N1, G1) is None
+            uow.save_thread(second, 0)
+
+    other = threading.Thread(target=two)
+    other.start()
+
+    def one() -> None:
+        with pg_repo.unit_of_work() as uow:
+            assert uow.open_thread_for_pair(N1, G1) is None
+            first_has_read.set()
+            other.join(10)  # "two" has committed
+            uow.save_thread(first, 0)  # commits after "two": the index refuses it
 
     with pytest.raises(ConcurrencyConflict, match="threads_one_open_per_pair"):
-        race()
+        one()
     with pg_repo.unit_of_work() as uow:
         assert uow.open_thread_for_pair(N1, G1) == second
         assert uow.thread("first") is None

@@ -19,7 +19,7 @@ from types import TracebackType
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.domain.errors import ConcurrencyConflict
+from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.events import Event
 from threadcore.domain.model import (
     Availability,
@@ -113,14 +113,19 @@ class InMemoryRepository:
 
 
 class _MemoryUnitOfWork(BufferedWrites):
-    __slots__ = ("_repo",)
+    __slots__ = ("_open", "_repo")
 
     def __init__(self, repo: InMemoryRepository) -> None:
         super().__init__()
         self._repo = repo
+        self._open = False  # a unit of work is open (in the thread that holds the lock)
 
     def __enter__(self) -> _MemoryUnitOfWork:
         self._repo._lock.acquire()
+        if self._open:  # begun again by the thread that holds it: refused, as on every adapter
+            self._repo._lock.release()
+            raise NestedUnitOfWork()
+        self._open = True
         return self
 
     def __exit__(
@@ -134,6 +139,7 @@ class _MemoryUnitOfWork(BufferedWrites):
                 self._commit()
         finally:
             self._clear()
+            self._open = False
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ from threadcore.adapters._sql import (
 from threadcore.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
+    NestedUnitOfWork,
     SchemaVersionError,
     StorageError,
     ThreadcoreError,
@@ -886,13 +887,24 @@ class _PostgresUnitOfWork(BufferedWrites):
         self._latest: datetime | None = None  # the latest instant the pair's claim read
 
     def __enter__(self) -> _PostgresUnitOfWork:
+        local = self._repo._local
+        if getattr(local, "open", False):  # one unit of work per thread, as on every adapter
+            raise NestedUnitOfWork()
+        local.open = True
+        try:
+            self._enter()
+        except BaseException:
+            local.open = False
+            raise
+        return self
+
+    def _enter(self) -> None:
         if self._batch is not None:
             self._conn = self._batch.conn
             with _translated():
                 self._conn.execute(f"SAVEPOINT {_SAVEPOINT}")
         else:
             self._conn = self._repo._getconn()
-        return self
 
     def __exit__(
         self,
@@ -914,6 +926,7 @@ class _PostgresUnitOfWork(BufferedWrites):
             else:
                 self._abort(conn)
         finally:
+            self._repo._local.open = False
             if self._batch is None:
                 self._repo._putconn(conn)
 

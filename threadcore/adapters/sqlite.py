@@ -53,6 +53,7 @@ from threadcore.adapters._sql import (
 )
 from threadcore.domain.errors import (
     ConcurrencyConflict,
+    NestedUnitOfWork,
     SchemaVersionError,
     StorageError,
 )
@@ -412,6 +413,7 @@ class SQLiteRepository:
         self._path = str(path)
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
+        self._open = False  # a unit of work is open (in the thread that holds the lock)
         with _translated:
             self._conn = sqlite3.connect(
                 self._path,
@@ -521,11 +523,16 @@ class _SQLiteUnitOfWork(BufferedWrites):
         # Outside a batch: one transaction, whose write lock is taken now, so that what this
         # unit of work reads is still so when it writes. Inside one, the batch holds the lock.
         self._repo._lock.acquire()
+        if self._repo._open:  # begun again by the thread that holds it: refused everywhere
+            self._repo._lock.release()
+            raise NestedUnitOfWork()
+        self._repo._open = True
         if not self._repo._depth:
             try:
                 with _translated:
                     self._conn.execute("BEGIN IMMEDIATE")
             except BaseException:
+                self._repo._open = False
                 self._repo._lock.release()
                 raise
         return self
@@ -552,6 +559,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
                 else:
                     conn.execute("ROLLBACK")
         finally:
+            self._repo._open = False
             self._repo._lock.release()
 
     def _write_in_savepoint(self) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "NoteDeleted",
     "NoteNotFound",
+    "NestedUnitOfWork",
     "NotPermitted",
     "PhoneNumberInUse",
     "RecipientOptedOut",
@@ -290,6 +291,21 @@ class SchemaVersionError(StorageError):
 
 
 # --- 422: a JSON document does not have the shape threadcore.wire expects ------------------------
+class NestedUnitOfWork(ThreadcoreError):
+    """A unit of work was begun while another was open in the same thread. Every adapter
+    refuses it alike (one transaction per thread): group commands with ``batch()`` instead, or
+    run them one after the other. A mistake in the calling code, not in the data."""
+
+    code = "NestedUnitOfWork"
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A unit of work is already open in this thread: group commands with batch(), or run "
+            "them one after the other"
+        )
+
+
 class WireFormatError(InvalidInput):
     """A JSON document given to a ``threadcore.wire.load_*`` function (or a record given to a
     ``dump_*`` function) does not fit the shape: a wrong type, an unknown enum value, a bad time,

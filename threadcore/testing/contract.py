@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from threadcore.domain import transitions as tx
-from threadcore.domain.errors import ConcurrencyConflict, ThreadcoreError
+from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork, ThreadcoreError
 from threadcore.domain.events import (
     DeliveryStatusChanged,
     GuestOptedOut,
@@ -298,6 +298,21 @@ class RepositoryContract:
         self.store(repo, (second, message))
         with repo.unit_of_work() as uow:
             assert uow.open_thread_for_pair("+12092480001", "+16502240001") == second
+
+    def test_a_unit_of_work_inside_another_is_refused_alike(self, repo: Repository) -> None:
+        """Nesting is pinned: every adapter refuses a unit of work begun while another is open
+        in the same thread (NestedUnitOfWork), stores nothing of either, and works on after."""
+        thread, _ = _thread("t-nested", "+16502240098", T0)
+        with pytest.raises(NestedUnitOfWork), repo.unit_of_work() as outer:
+            outer.save_thread(thread, 0)
+            with repo.unit_of_work() as inner:
+                inner.set_opted_out(thread.owner_party.phone_number, "+16502240099", True)
+        with repo.unit_of_work() as uow:
+            assert uow.thread("t-nested") is None
+            assert not uow.opted_out(thread.owner_party.phone_number, "+16502240099")
+            uow.save_thread(thread, 0)
+        with repo.unit_of_work() as uow:
+            assert uow.thread("t-nested") == thread
 
     def test_an_exception_discards_every_buffered_write(self, repo: Repository) -> None:
         thread, message = _thread("t1", "+16502240001", T0)
