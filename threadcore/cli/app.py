@@ -26,8 +26,8 @@ from threadcore import (
     ThreadcoreError,
     ThreadFilter,
     connect,
+    wire,
 )
-from threadcore.cli import _wire
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import (
     DIRECTORY_VARIABLE,
@@ -483,7 +483,7 @@ def threads_list(
     finally:
         _close(repository)
     if fmt == "json":
-        click.echo(json.dumps(_wire.dump_thread_list(found), indent=2))
+        click.echo(json.dumps(wire.dump_thread_list(found), indent=2))
         return
     paging = found.paging
     total = paging.total_elements if paging and paging.total_elements is not None else len(found)
@@ -513,8 +513,8 @@ def threads_show(
     finally:
         _close(repository)
     if fmt == "json":
-        out = _wire.dump_thread(thread)
-        out["messages"] = _wire.dump_message_list(messages)
+        out = wire.dump_thread(thread)
+        out["messages"] = wire.dump_message_list(messages)
         click.echo(json.dumps(out, indent=2))
         return
     console = _console()
