@@ -100,3 +100,18 @@ def test_a_maker_refuses_a_class_whose_checks_it_would_skip() -> None:
         record_maker(Derived)
     with pytest.raises(attrs.exceptions.NotAnAttrsClassError):
         record_maker(int)
+
+
+def test_a_maker_refuses_to_guess_a_factory_default() -> None:
+    """A maker has its record's signature and plain defaults; a field whose default is a factory
+    (a message's status) must be passed, or the call is refused instead of guessed."""
+    from datetime import UTC, datetime
+
+    from threadcore.domain.model import Direction, make_message, make_thread
+
+    at = datetime(2026, 2, 17, tzinfo=UTC)
+    with pytest.raises(TypeError, match="needs status"):
+        make_message(
+            "m", "t", Direction.INBOUND, "Hi", "+16502240001", "+12092480001", None, at, at
+        )
+    assert make_thread.__name__ == "make_Thread"

@@ -6,31 +6,44 @@ more than the rest of an in-memory ``receive``. :func:`record_maker` builds a co
 a mutable twin with the same slots (plain attribute stores, 4x cheaper) and then gives the instance
 the record's class. The result is an ordinary instance of the record: equal, hashable, frozen.
 
-A maker takes every field positionally, in declaration order; it applies no defaults, converters or
-validators, so it is only for records that have none to apply and for callers that pass every
-field (the domain's transitions and the adapters' row readers). ``tests/test_records.py`` checks it
-against the attrs constructor for every record it is used on.
+A maker has the record's own signature (typed with a ``ParamSpec`` from the class, so mypy checks
+every call, positional or by keyword) and its plain defaults; it applies no converters or
+validators, so it is only for records that have none to apply. A field whose default is a factory
+must be passed (the maker refuses a call without it rather than guess). ``tests/test_records.py``
+checks it against the attrs constructor for every record it is used on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import attrs
 
 __all__ = ["record_maker"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 #: The names the generated constructor uses for itself; no field may take one.
-_OWN_NAMES = frozenset({"_maker_instance", "_maker_new", "_maker_twin", "_maker_cls"})
+_OWN_NAMES = frozenset(
+    {"_maker_instance", "_maker_new", "_maker_twin", "_maker_cls", "_maker_defaults", "_MISSING"}
+)
 
 
-def record_maker(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for the frozen, slotted attrs class ``cls`` (see the module)."""
-    fields = attrs.fields(cls)  # type: ignore[arg-type]  # raises for a non-attrs class
+class _Missing:
+    """The default of a field whose default is a factory: the caller must pass it."""
+
+    def __repr__(self) -> str:
+        return "<required: a factory default>"
+
+
+def record_maker(record: Callable[P, T]) -> Callable[P, T]:
+    """A constructor for the frozen, slotted attrs class ``record`` with its signature (see the
+    module)."""
+    cls = cast(type, record)
+    fields = attrs.fields(cls)  # raises for a non-attrs class
     slots = getattr(cls, "__slots__", None)
     if cls.__mro__ != (cls, object) or slots is None or "__weakref__" in slots:
         raise TypeError(f"{cls.__name__} must be a slotted attrs class without bases or weakref")
@@ -42,10 +55,27 @@ def record_maker(cls: type[T]) -> Callable[..., T]:
     if sorted(names) != sorted(slots) or _OWN_NAMES & set(names):
         raise TypeError(f"{cls.__name__}'s slots are not its fields, or a field name is reserved")
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(slots)})
+    defaults: dict[str, Any] = {}
+    params, checks = [], []
+    for f in fields:
+        if f.default is attrs.NOTHING:
+            params.append(f.name)
+            continue
+        if isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            defaults[f.name] = _MISSING
+            checks.append(
+                f"    if {f.name} is _MISSING:\n"
+                f"        raise TypeError('make_{cls.__name__}() needs {f.name}: its default is a "
+                "factory')\n"
+            )
+        else:
+            defaults[f.name] = f.default
+        params.append(f"{f.name}=_maker_defaults[{f.name!r}]")
     body = "\n".join(f"    _maker_instance.{name} = {name}" for name in names)
     source = (
-        f"def make_{cls.__name__}({', '.join(names)}):\n"
-        f"    _maker_instance = _maker_new(_maker_twin)\n{body}\n"
+        f"def make_{cls.__name__}({', '.join(params)}):\n"
+        + "".join(checks)
+        + f"    _maker_instance = _maker_new(_maker_twin)\n{body}\n"
         "    _maker_instance.__class__ = _maker_cls\n"
         "    return _maker_instance\n"
     )
@@ -53,8 +83,13 @@ def record_maker(cls: type[T]) -> Callable[..., T]:
         "_maker_new": object.__new__,
         "_maker_twin": twin,
         "_maker_cls": cls,
+        "_maker_defaults": defaults,
+        "_MISSING": _MISSING,
     }
     exec(compile(source, f"<record maker {cls.__qualname__}>", "exec"), namespace)
-    maker: Callable[..., T] = namespace[f"make_{cls.__name__}"]
-    maker.__doc__ = f"A {cls.__name__} from every field, positionally (see record_maker)."
+    maker: Callable[P, T] = namespace[f"make_{cls.__name__}"]
+    maker.__doc__ = f"A {cls.__name__}, as its constructor takes it (see record_maker)."
     return maker
+
+
+_MISSING = _Missing()

@@ -151,30 +151,32 @@ def _post(
     owner, guest = thread.owner_party.phone_number, thread.guest_party.phone_number
     inbound = direction is _INBOUND
     attachments, content_type, is_automated, source = extra
+    # Positional, in Message's field order (mypy checks each against Message's own signature):
+    # a 23-field call by keyword costs 1.2 µs more on every receive.
     message = make_message(
-        self._ids.new_id(),
-        thread.id,
-        direction,
-        body,
-        guest if inbound else owner,
-        owner if inbound else guest,
-        author,
-        now,
-        now,
-        _ALIVE,
-        provider_message_id,
-        _RECEIVED if inbound else _QUEUED,
-        None,
-        None,
-        None,
-        None,
-        is_automated,
-        source,
-        content_type,
-        attachments,
-        (),
-        keyword,
-        1,
+        self._ids.new_id(),  # id
+        thread.id,  # thread_id
+        direction,  # direction
+        body,  # body
+        guest if inbound else owner,  # from_number
+        owner if inbound else guest,  # to_number
+        author,  # author
+        now,  # created_at
+        now,  # last_modified_at
+        _ALIVE,  # availability
+        provider_message_id,  # provider_message_id
+        _RECEIVED if inbound else _QUEUED,  # status
+        None,  # sent_at
+        None,  # delivered_at
+        None,  # read_at
+        None,  # error_code
+        is_automated,  # is_automated
+        source,  # source
+        content_type,  # content_type
+        attachments,  # attachments
+        (),  # classifications
+        keyword,  # keyword
+        1,  # version
     )
     thread, added = tx.add_message(thread, message)
     uow.save_thread(thread, loaded_version)
