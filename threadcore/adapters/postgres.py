@@ -47,7 +47,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-import attrs
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
@@ -56,30 +55,23 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
-    MESSAGE_ORDER,
     NOTE_COLUMNS,
-    NOTE_ORDER,
     OPEN,
     THREAD_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
     event_from_json,
     event_to_json,
-    message_from_row,
-    message_query_where,
     message_to_row,
-    note_from_row,
-    note_query_where,
     note_to_row,
-    open_threads_where,
     store_id,
     thread_from_row,
-    thread_query_where,
     thread_to_row,
     tombstone_message_row,
     tombstone_note_row,
     unstorable,
 )
+from threadcore.adapters._sql_reads import Dialect, SQLReads, storable
 from threadcore.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
@@ -88,8 +80,8 @@ from threadcore.domain.errors import (
     StorageError,
     ThreadcoreError,
 )
-from threadcore.domain.model import Message, Note, Thread
-from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
+from threadcore.domain.model import Thread
+from threadcore.ports import StoredEvent
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
@@ -346,35 +338,6 @@ def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
     return f"{column} = ANY(%s)", [values]
 
 
-def _has_nul(*values: str | None) -> bool:
-    """PostgreSQL text holds neither NUL nor lone surrogates, so nothing stored can equal a
-    string that has one."""
-    return unstorable(*values)
-
-
-def _no_nul(values: Iterable[str]) -> list[str]:
-    return sorted(v for v in values if "\x00" not in v)
-
-
-def _clean(values: frozenset[str] | None) -> frozenset[str] | None:
-    """A set of ids without those holding NUL (no stored id can equal them)."""
-    return None if values is None else frozenset(_no_nul(values))
-
-
-def _clean_after(after: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
-    """No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id."""
-    return None if after is None else (after[0], after[1].split("\x00", 1)[0])
-
-
-def _cleaned(query: MessageQuery | NoteQuery) -> dict[str, Any]:
-    """A message or note query's owners, threads and keyset without NUL (see :func:`_clean`)."""
-    return {
-        "owner_extension_ids": frozenset(_no_nul(query.owner_extension_ids)),
-        "thread_ids": _clean(query.thread_ids),
-        "after": _clean_after(query.after),
-    }
-
-
 def _refuse_nul(*groups: tuple[Iterable[tuple[Any, ...]], tuple[str, ...]]) -> None:
     """PostgreSQL text cannot hold NUL: refuse such a write (``(rows, their columns)`` groups) as
     bad input (422), not as a storage failure, before anything is sent."""
@@ -469,6 +432,9 @@ class PostgresRepository:
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
         self._sql = _Statements(s)
+        self._dialect = Dialect(
+            mark="%s", to_db=_same, from_db=_utc, any_of=_any_of, prefix=f"{s}."
+        )
         self._migrate()
         with _translated():
             self._pool: ConnectionPool[Connection] = ConnectionPool(
@@ -671,9 +637,6 @@ class _Statements:
         t = f"{s}.threads"
         self.s = s
         self.threads = t
-        self.select_threads = f"SELECT {_T_COLS} FROM {t} WHERE "
-        self.select_messages = f"SELECT {_M_COLS} FROM {s}.messages WHERE "
-        self.select_notes = f"SELECT {_N_COLS} FROM {s}.notes WHERE "
         self.events = (
             f"SELECT xid, ordinal, kind, payload FROM {s}.events "
             f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
@@ -685,17 +648,6 @@ class _Statements:
             "WHERE (e.xid, e.ordinal) > (%s, %s) AND (e.xid, e.ordinal) <= (%s, %s) "
             f"AND e.xid < {_WATERMARK} AND t.owner_extension_id = ANY(%s) "
             "ORDER BY e.xid, e.ordinal LIMIT %s"
-        )
-        self.find_messages = (
-            f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} FROM {s}.messages AS m "
-            f"JOIN {t} AS t ON t.id = m.thread_id WHERE "
-        )
-        self.find_notes = (
-            f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} FROM {s}.notes AS n "
-            f"JOIN {t} AS t ON t.id = n.thread_id WHERE "
-        )
-        self.opted_out = (
-            f"SELECT opted_out FROM {s}.opt_outs WHERE owner_number = %s AND guest_number = %s"
         )
         # Claims (see ``UnitOfWork.claim``): a transaction-level advisory lock per pair of
         # numbers (the key text is schema, owner and guest joined by U+001F) or on thread
@@ -873,11 +825,12 @@ class _Statements:
         )
 
 
-class _PostgresUnitOfWork(BufferedWrites):
+class _PostgresUnitOfWork(SQLReads, BufferedWrites):
     def __init__(self, repo: PostgresRepository) -> None:
         super().__init__()
         self._repo = repo
         self._sql = repo._sql
+        self._dialect = repo._dialect
         self._batch: _Batch | None = getattr(repo._local, "batch", None)
         self._conn: Connection | None = None
         self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
@@ -885,6 +838,18 @@ class _PostgresUnitOfWork(BufferedWrites):
         self._prefetched: tuple[object, Thread | None] | None = None
         self._creation = False  # whether this transaction holds the creation lock
         self._latest: datetime | None = None  # the latest instant the pair's claim read
+
+    def thread(self, thread_id: str) -> Thread | None:
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched[0] == thread_id:
+            return prefetched[1]  # read by the claim, under its lock
+        return super().thread(thread_id)
+
+    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        prefetched = self._prefetched
+        if prefetched is not None and prefetched[0] == (owner_number, guest_number):
+            return prefetched[1]  # read by the claim, under its lock
+        return super().open_thread_for_pair(owner_number, guest_number)
 
     def __enter__(self) -> _PostgresUnitOfWork:
         local = self._repo._local
@@ -944,12 +909,6 @@ class _PostgresUnitOfWork(BufferedWrites):
         with _translated():
             return conn.execute(sql, tuple(params)).fetchall()
 
-    def _threads_where(
-        self, where: str, params: Iterable[Any] = (), tail: str = ""
-    ) -> list[Thread]:
-        rows = self._all(f"{self._sql.select_threads}{where} {tail}", params)
-        return [thread_from_row(row, _utc) for row in rows]
-
     # --- claims ---------------------------------------------------------------------------------
     def _claim(
         self,
@@ -991,7 +950,7 @@ class _PostgresUnitOfWork(BufferedWrites):
     ) -> datetime | None:
         prefix = self._repo._lock_prefix
         sql = self._sql
-        if pair is not None and not _has_nul(*pair):
+        if pair is not None and not unstorable(*pair):
             owner, guest = pair
             latest = self._claim(
                 [
@@ -1003,7 +962,7 @@ class _PostgresUnitOfWork(BufferedWrites):
             )
             self._latest = latest
             return latest
-        if thread_id is not None and not _has_nul(thread_id):
+        if thread_id is not None and not unstorable(thread_id):
             return self._claim(
                 [(sql.lock_thread, (prefix, thread_id))],
                 (sql.claim_thread, (thread_id,)),
@@ -1020,89 +979,6 @@ class _PostgresUnitOfWork(BufferedWrites):
         )
 
     # --- reads ----------------------------------------------------------------------------------
-    def thread(self, thread_id: str) -> Thread | None:
-        prefetched = self._prefetched
-        if prefetched is not None and prefetched[0] == thread_id:
-            return prefetched[1]  # read by the claim, under its lock
-        if _has_nul(thread_id):
-            return None
-        found = self._threads_where("id = %s", (thread_id,))
-        return found[0] if found else None
-
-    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
-        prefetched = self._prefetched
-        if prefetched is not None and prefetched[0] == (owner_number, guest_number):
-            return prefetched[1]  # read by the claim, under its lock
-        if _has_nul(owner_number, guest_number):
-            return None
-        found = self._threads_where(_OPEN_FOR_PAIR, (owner_number, guest_number))
-        return found[0] if found else None
-
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
-        if _has_nul(owner_extension_id, owner_number, assignee_id):
-            return []
-        where, params = open_threads_where(
-            "%s",
-            owner_extension_id=owner_extension_id,
-            owner_number=owner_number,
-            assignee_id=assignee_id,
-        )
-        return self._threads_where(where, params, "ORDER BY creation_time, id")
-
-    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
-        if limit <= 0:
-            return []
-        return self._threads_where(
-            f"{OPEN} AND latest_message_at <= %s",
-            (cutoff, limit),
-            "ORDER BY latest_message_at, id LIMIT %s",
-        )
-
-    def due_between(
-        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
-    ) -> list[Thread]:
-        owners = _no_nul(owner_extension_ids)
-        if until <= after or not owners:
-            return []
-        return self._threads_where(
-            f"{OPEN} AND latest_message_at > %s AND latest_message_at <= %s "
-            "AND owner_extension_id = ANY(%s)",
-            (after, until, owners),
-        )
-
-    def _query(self, query: ThreadQuery, with_after: bool) -> tuple[str, list[Any]] | None:
-        """The WHERE clause and parameters of ``query``, or ``None`` when nothing can match."""
-        owners = _no_nul(query.owner_extension_ids)
-        if not owners or _has_nul(query.owner_number, query.guest_number):
-            return None
-        query = attrs.evolve(
-            query, owner_extension_ids=frozenset(owners), after=_clean_after(query.after)
-        )
-        return thread_query_where(query, with_after, "%s", _same, _any_of)
-
-    def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
-        built = self._query(query, with_after=True)
-        if built is None or limit <= 0:
-            return []
-        where, params = built
-        return self._threads_where(
-            where, [*params, limit, max(offset, 0)], "ORDER BY creation_time, id LIMIT %s OFFSET %s"
-        )
-
-    def count_threads(self, query: ThreadQuery) -> int:
-        built = self._query(query, with_after=False)
-        if built is None:
-            return 0
-        where, params = built
-        (count,) = self._all(f"SELECT count(*) FROM {self._sql.threads} WHERE {where}", params)[0]
-        return int(count)
-
     def change_position(self) -> int:
         (value,) = self._all(self._sql.change_position)[0]
         return int(value)
@@ -1110,7 +986,7 @@ class _PostgresUnitOfWork(BufferedWrites):
     def changed_since(
         self, position: int, owner_extension_ids: frozenset[str], limit: int
     ) -> list[Thread]:
-        owners = _no_nul(owner_extension_ids)
+        owners = storable(owner_extension_ids)
         if not owners or limit < 0 or position > _MAX_BIGINT:
             return []
         return self._threads_where(
@@ -1118,65 +994,6 @@ class _PostgresUnitOfWork(BufferedWrites):
             (max(position, -1), owners, limit + 1),
             "ORDER BY xid LIMIT %s",
         )
-
-    def messages(self, thread_id: str) -> list[Message]:
-        if _has_nul(thread_id):
-            return []
-        rows = self._all(
-            f"{self._sql.select_messages}thread_id = %s ORDER BY position", (thread_id,)
-        )
-        return [message_from_row(row, _utc) for row in rows]
-
-    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
-        if _has_nul(provider_message_id):
-            return None
-        rows = self._all(f"{self._sql.select_messages}provider_message_id = %s",
-                         (provider_message_id,))  # fmt: skip
-        return message_from_row(rows[0], _utc) if rows else None
-
-    def message(self, message_id: str) -> Message | None:
-        if _has_nul(message_id):
-            return None
-        rows = self._all(f"{self._sql.select_messages}id = %s", (message_id,))
-        return message_from_row(rows[0], _utc) if rows else None
-
-    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
-        query = attrs.evolve(query, message_ids=_clean(query.message_ids), **_cleaned(query))
-        built = message_query_where(query, "%s", _same, _any_of)
-        return self._find(self._sql.find_messages, built, MESSAGE_ORDER, limit, message_from_row)
-
-    def _find(
-        self,
-        select: str,
-        built: tuple[str, list[Any]] | None,
-        order: str,
-        limit: int,
-        read: Callable[[Any, Callable[[datetime], datetime]], R],
-    ) -> list[R]:
-        """The records ``select`` (which ends in ``WHERE``) finds under the built clause (none
-        when ``built`` is ``None``: nothing can match), in ``order``, at most ``limit``."""
-        if built is None or limit <= 0:
-            return []
-        where, params = built
-        rows = self._all(f"{select}{where} {order} LIMIT %s", [*params, limit])
-        return [read(row, _utc) for row in rows]
-
-    def note(self, note_id: str) -> Note | None:
-        if _has_nul(note_id):
-            return None
-        rows = self._all(f"{self._sql.select_notes}id = %s", (note_id,))
-        return note_from_row(rows[0], _utc) if rows else None
-
-    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
-        query = attrs.evolve(query, note_ids=_clean(query.note_ids), **_cleaned(query))
-        built = note_query_where(query, "%s", _same, _any_of)
-        return self._find(self._sql.find_notes, built, NOTE_ORDER, limit, note_from_row)
-
-    def opted_out(self, owner_number: str, guest_number: str) -> bool:
-        if _has_nul(owner_number, guest_number):
-            return False
-        rows = self._all(self._sql.opted_out, (owner_number, guest_number))
-        return bool(rows and rows[0][0])
 
     def event_position(self) -> int:
         # Every transaction below the watermark has finished and every later one has an id at
@@ -1188,7 +1005,7 @@ class _PostgresUnitOfWork(BufferedWrites):
     def events_since(
         self, after: int, until: int, owner_extension_ids: frozenset[str], limit: int
     ) -> list[StoredEvent]:
-        owners = _no_nul(owner_extension_ids)
+        owners = storable(owner_extension_ids)
         after = max(after, 0)
         until = min(until, (_MAX_BIGINT << _ORDINAL_BITS) | _ORDINAL_MASK)
         if not owners or until <= after or limit < 0:

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -24,41 +24,32 @@ from typing import Any, TypeVar
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
-    MESSAGE_ORDER,
     NOTE_COLUMNS,
-    NOTE_ORDER,
     OPEN,
     THREAD_COLUMNS,
     THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
-    TimeIn,
     event_from_json,
     event_to_json,
-    message_from_row,
-    message_query_where,
     message_to_row,
-    note_from_row,
-    note_query_where,
     note_to_row,
-    open_threads_where,
     store_id,
     thread_from_row,
-    thread_query_where,
     thread_state_row,
     thread_to_row,
     time_from_text,
     time_to_text,
-    unstorable,
 )
+from threadcore.adapters._sql_reads import Dialect, SQLReads
 from threadcore.domain.errors import (
     ConcurrencyConflict,
     NestedUnitOfWork,
     SchemaVersionError,
     StorageError,
 )
-from threadcore.domain.model import Message, Note, Thread
-from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
+from threadcore.domain.model import Thread
+from threadcore.ports import StoredEvent
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -78,10 +69,6 @@ _INSERT_THREAD = (
     f"INSERT INTO threads ({_T_COLS}, change_position) "
     f"VALUES ({', '.join('?' * len(THREAD_COLUMNS))}, {_NEXT_CHANGE})"
 )
-_SELECT_THREAD = f"SELECT {_T_COLS} FROM threads WHERE id = ?"
-_SELECT_OPEN_FOR_PAIR = (
-    f"SELECT {_T_COLS} FROM threads WHERE owner_number = ? AND guest_number = ? AND {OPEN}"
-)
 # What :meth:`_SQLiteUnitOfWork.claim` reads: the newest message anywhere (an index's last
 # entry) and the last change of the thread the command names.
 _LATEST = "SELECT max(created_at) FROM messages"
@@ -95,19 +82,11 @@ _UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
 )
-_FIND_MESSAGES = (
-    f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} "
-    "FROM messages AS m JOIN threads AS t ON t.id = m.thread_id"
-)
 _N_COLS = ", ".join(NOTE_COLUMNS)
 _INSERT_NOTE = f"INSERT INTO notes ({_N_COLS}) VALUES ({', '.join('?' * len(NOTE_COLUMNS))})"
 _UPDATE_NOTE = (
     f"UPDATE notes SET {', '.join(f'{c} = ?' for c in NOTE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
-)
-_FIND_NOTES = (
-    f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} "
-    "FROM notes AS n JOIN threads AS t ON t.id = n.thread_id"
 )
 _TOMBSTONE_MESSAGES = (
     f"UPDATE messages SET {TOMBSTONE_MESSAGE_SET.format(at='?')} "
@@ -509,8 +488,10 @@ class SQLiteRepository:
         return f"SQLiteRepository({self._path!r})"
 
 
-class _SQLiteUnitOfWork(BufferedWrites):
+class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
     __slots__ = ("_conn", "_loaded", "_repo")
+
+    _dialect = Dialect(mark="?", to_db=time_to_text, from_db=time_from_text, any_of=_any_of)
 
     def __init__(self, repo: SQLiteRepository) -> None:
         super().__init__()
@@ -582,7 +563,7 @@ class _SQLiteUnitOfWork(BufferedWrites):
         with _translated:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
-    def _read_threads(self, rows: list[Any]) -> list[Thread]:
+    def _threads_from(self, rows: list[Any]) -> list[Thread]:
         """Threads from rows of :data:`THREAD_COLUMNS`, remembering their stored state."""
         loaded = self._loaded
         found = []
@@ -590,16 +571,6 @@ class _SQLiteUnitOfWork(BufferedWrites):
             found.append(thread_from_row(row, time_from_text))
             loaded.setdefault(row[0], row[_STATE_AT:])
         return found
-
-    def _threads_where(
-        self, where: str, params: Iterable[Any] = (), tail: str = ""
-    ) -> list[Thread]:
-        rows = self._all(f"SELECT {_T_COLS} FROM threads WHERE {where} {tail}", params)
-        return self._read_threads(rows)
-
-    def _one_thread(self, sql: str, params: tuple[Any, ...]) -> Thread | None:
-        rows = self._all(sql, params)
-        return self._read_threads(rows)[0] if rows else None
 
     # --- reads ----------------------------------------------------------------------------------
     def claim(
@@ -618,65 +589,6 @@ class _SQLiteUnitOfWork(BufferedWrites):
     def claim_creation(self) -> datetime | None:
         return self.claim()
 
-    def thread(self, thread_id: str) -> Thread | None:
-        if unstorable(thread_id):
-            return None
-        return self._one_thread(_SELECT_THREAD, (thread_id,))
-
-    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
-        return self._one_thread(_SELECT_OPEN_FOR_PAIR, (owner_number, guest_number))
-
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
-        where, params = open_threads_where(
-            "?",
-            owner_extension_id=owner_extension_id,
-            owner_number=owner_number,
-            assignee_id=assignee_id,
-        )
-        return self._threads_where(where, params, "ORDER BY creation_time, id")
-
-    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
-        return self._threads_where(
-            f"{OPEN} AND latest_message_at <= ?",
-            (time_to_text(cutoff),),
-            f"ORDER BY latest_message_at, id LIMIT {int(limit)}",
-        )
-
-    def due_between(
-        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
-    ) -> list[Thread]:
-        if until <= after or not owner_extension_ids:
-            return []
-        owned, owners = _any_of("owner_extension_id", sorted(owner_extension_ids))
-        return self._threads_where(
-            f"{OPEN} AND latest_message_at > ? AND latest_message_at <= ? AND {owned}",
-            (time_to_text(after), time_to_text(until), *owners),
-        )
-
-    def _query(self, query: ThreadQuery, with_after: bool) -> tuple[str, list[Any]]:
-        return thread_query_where(query, with_after, "?", time_to_text, _any_of)
-
-    def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
-        if not query.owner_extension_ids:
-            return []
-        where, params = self._query(query, with_after=True)
-        return self._threads_where(
-            where, params, f"ORDER BY creation_time, id LIMIT {int(limit)} OFFSET {int(offset)}"
-        )
-
-    def count_threads(self, query: ThreadQuery) -> int:
-        if not query.owner_extension_ids:
-            return 0
-        where, params = self._query(query, with_after=False)
-        (count,) = self._all(f"SELECT count(*) FROM threads WHERE {where}", params)[0]
-        return int(count)
-
     def change_position(self) -> int:
         (value,) = self._all("SELECT coalesce(max(change_position), 0) FROM threads")[0]
         return int(value)
@@ -692,64 +604,6 @@ class _SQLiteUnitOfWork(BufferedWrites):
             (position, *owners),
             f"ORDER BY change_position LIMIT {int(limit) + 1}",
         )
-
-    def messages(self, thread_id: str) -> list[Message]:
-        rows = self._all(
-            f"SELECT {_M_COLS} FROM messages WHERE thread_id = ? ORDER BY position", (thread_id,)
-        )
-        return [message_from_row(row, time_from_text) for row in rows]
-
-    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
-        if unstorable(provider_message_id):
-            return None
-        rows = self._all(
-            f"SELECT {_M_COLS} FROM messages WHERE provider_message_id = ?",
-            (provider_message_id,),
-        )
-        return message_from_row(rows[0], time_from_text) if rows else None
-
-    def message(self, message_id: str) -> Message | None:
-        if unstorable(message_id):
-            return None
-        rows = self._all(f"SELECT {_M_COLS} FROM messages WHERE id = ?", (message_id,))
-        return message_from_row(rows[0], time_from_text) if rows else None
-
-    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
-        built = message_query_where(query, "?", time_to_text, _any_of)
-        return self._find(_FIND_MESSAGES, built, MESSAGE_ORDER, limit, message_from_row)
-
-    def _find(
-        self,
-        select: str,
-        built: tuple[str, list[Any]] | None,
-        order: str,
-        limit: int,
-        read: Callable[[Any, TimeIn], R],
-    ) -> list[R]:
-        """The records ``select`` finds under the built WHERE clause (none when ``built`` is
-        ``None``: nothing can match), in ``order``, at most ``limit``."""
-        if built is None or limit <= 0:
-            return []
-        where, params = built
-        rows = self._all(f"{select} WHERE {where} {order} LIMIT {int(limit)}", params)
-        return [read(row, time_from_text) for row in rows]
-
-    def note(self, note_id: str) -> Note | None:
-        if unstorable(note_id):
-            return None
-        rows = self._all(f"SELECT {_N_COLS} FROM notes WHERE id = ?", (note_id,))
-        return note_from_row(rows[0], time_from_text) if rows else None
-
-    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
-        built = note_query_where(query, "?", time_to_text, _any_of)
-        return self._find(_FIND_NOTES, built, NOTE_ORDER, limit, note_from_row)
-
-    def opted_out(self, owner_number: str, guest_number: str) -> bool:
-        rows = self._all(
-            "SELECT opted_out FROM opt_outs WHERE owner_number = ? AND guest_number = ?",
-            (owner_number, guest_number),
-        )
-        return bool(rows and rows[0][0])
 
     def event_position(self) -> int:
         # Writers are serialised and commit in position order: every event at or below the

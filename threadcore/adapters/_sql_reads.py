@@ -1,0 +1,291 @@
+"""The reads SQLite and PostgreSQL share: one SQL read layer over a dialect.
+
+The two adapters store the same tables and ask the same questions of them; what differs is how
+their SQL is spelled (the parameter marker, how an instant is passed and read back, a membership
+test, schema-qualified table names). :class:`Dialect` holds those differences and the statements
+built from them, once; :class:`SQLReads` is the thread, message and note reads of a unit of work
+(the ``ThreadReads``, ``MessageReads`` and ``NoteReads`` capabilities of
+:mod:`threadcore.storage`) written once over it. What truly differs stays in each adapter: the
+claims, the change feed (SQLite counts changes and events itself; PostgreSQL orders them by
+transaction id) and the writes.
+
+A string no adapter can store (NUL, a lone surrogate) cannot equal a stored value: a read by such
+a key finds nothing, and such values are dropped from a filter's lists before the SQL is built,
+alike on both adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+
+from threadcore.adapters._sql import (
+    MESSAGE_COLUMNS,
+    MESSAGE_ORDER,
+    NOTE_COLUMNS,
+    NOTE_ORDER,
+    OPEN,
+    THREAD_COLUMNS,
+    AnyOf,
+    message_from_row,
+    message_query_where,
+    note_from_row,
+    note_query_where,
+    open_threads_where,
+    thread_from_row,
+    thread_query_where,
+    unstorable,
+)
+from threadcore.domain.model import Message, Note, Thread
+from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
+
+__all__ = ["Dialect", "SQLReads"]
+
+R = TypeVar("R")
+
+
+class Dialect:
+    """How one database spells the shared reads, and the statements built from that once.
+
+    ``mark`` is the parameter marker, ``to_db`` turns an instant into a parameter, ``from_db``
+    reads one back from a row, ``any_of(column, values)`` writes a membership test, and
+    ``prefix`` qualifies the table names (``"schema."`` on PostgreSQL, empty on SQLite).
+    """
+
+    def __init__(
+        self,
+        *,
+        mark: str,
+        to_db: Callable[[datetime], Any],
+        from_db: Callable[[Any], datetime],
+        any_of: AnyOf,
+        prefix: str = "",
+    ) -> None:
+        self.mark, self.to_db, self.from_db, self.any_of = mark, to_db, from_db, any_of
+        m, p = mark, prefix
+        self.threads = f"{p}threads"
+        self.select_threads = f"SELECT {', '.join(THREAD_COLUMNS)} FROM {p}threads WHERE "
+        self.thread_by_id = f"{self.select_threads}id = {m}"
+        self.open_for_pair = (
+            f"{self.select_threads}owner_number = {m} AND guest_number = {m} AND {OPEN}"
+        )
+        self.select_messages = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM {p}messages WHERE "
+        self.select_notes = f"SELECT {', '.join(NOTE_COLUMNS)} FROM {p}notes WHERE "
+        self.find_messages = (
+            f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} FROM {p}messages AS m "
+            f"JOIN {p}threads AS t ON t.id = m.thread_id WHERE "
+        )
+        self.find_notes = (
+            f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} FROM {p}notes AS n "
+            f"JOIN {p}threads AS t ON t.id = n.thread_id WHERE "
+        )
+        self.opted_out = (
+            f"SELECT opted_out FROM {p}opt_outs WHERE owner_number = {m} AND guest_number = {m}"
+        )
+
+
+class SQLReads:
+    """The thread, message and note reads of an SQL unit of work, over its :class:`Dialect`.
+
+    A unit of work that inherits this provides ``_dialect``, ``_all(sql, params)`` (the rows a
+    statement returns, driver errors translated) and may override ``_threads_from(rows)`` (to
+    remember what it loaded).
+    """
+
+    __slots__ = ()
+
+    _dialect: Dialect
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _threads_from(self, rows: list[Any]) -> list[Thread]:
+        """Threads from rows of ``THREAD_COLUMNS``."""
+        from_db = self._dialect.from_db
+        return [thread_from_row(row, from_db) for row in rows]
+
+    def _threads_where(
+        self, where: str, params: Iterable[Any] = (), tail: str = ""
+    ) -> list[Thread]:
+        return self._threads_from(
+            self._all(f"{self._dialect.select_threads}{where} {tail}", params)
+        )
+
+    def _first_thread(self, sql: str, params: tuple[Any, ...]) -> Thread | None:
+        found = self._threads_from(self._all(sql, params))
+        return found[0] if found else None
+
+    # --- threads --------------------------------------------------------------------------------
+    def thread(self, thread_id: str) -> Thread | None:
+        if unstorable(thread_id):
+            return None
+        return self._first_thread(self._dialect.thread_by_id, (thread_id,))
+
+    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        if unstorable(owner_number, guest_number):
+            return None
+        return self._first_thread(self._dialect.open_for_pair, (owner_number, guest_number))
+
+    def open_threads(
+        self,
+        *,
+        owner_extension_id: str | None = None,
+        owner_number: str | None = None,
+        assignee_id: str | None = None,
+    ) -> list[Thread]:
+        if unstorable(owner_extension_id, owner_number, assignee_id):
+            return []
+        where, params = open_threads_where(
+            self._dialect.mark,
+            owner_extension_id=owner_extension_id,
+            owner_number=owner_number,
+            assignee_id=assignee_id,
+        )
+        return self._threads_where(where, params, "ORDER BY creation_time, id")
+
+    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
+        if limit <= 0:
+            return []
+        d = self._dialect
+        return self._threads_where(
+            f"{OPEN} AND latest_message_at <= {d.mark}",
+            (d.to_db(cutoff), limit),
+            f"ORDER BY latest_message_at, id LIMIT {d.mark}",
+        )
+
+    def due_between(
+        self, after: datetime, until: datetime, owner_extension_ids: frozenset[str]
+    ) -> list[Thread]:
+        owners = storable(owner_extension_ids)
+        if until <= after or not owners:
+            return []
+        d = self._dialect
+        owned, params = d.any_of("owner_extension_id", owners)
+        return self._threads_where(
+            f"{OPEN} AND latest_message_at > {d.mark} AND latest_message_at <= {d.mark} "
+            f"AND {owned}",
+            (d.to_db(after), d.to_db(until), *params),
+        )
+
+    def _thread_query(self, query: ThreadQuery, with_after: bool) -> tuple[str, list[Any]] | None:
+        """The WHERE clause and parameters of ``query``, or ``None`` when nothing can match."""
+        owners = storable(query.owner_extension_ids)
+        if not owners or unstorable(query.owner_number, query.guest_number):
+            return None
+        query = attrs.evolve(
+            query, owner_extension_ids=frozenset(owners), after=_storable_after(query.after)
+        )
+        d = self._dialect
+        return thread_query_where(query, with_after, d.mark, d.to_db, d.any_of)
+
+    def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
+        built = self._thread_query(query, with_after=True)
+        if built is None or limit <= 0:
+            return []
+        where, params = built
+        mark = self._dialect.mark
+        return self._threads_where(
+            where,
+            [*params, limit, max(offset, 0)],
+            f"ORDER BY creation_time, id LIMIT {mark} OFFSET {mark}",
+        )
+
+    def count_threads(self, query: ThreadQuery) -> int:
+        built = self._thread_query(query, with_after=False)
+        if built is None:
+            return 0
+        where, params = built
+        (count,) = self._all(f"SELECT count(*) FROM {self._dialect.threads} WHERE {where}", params)[
+            0
+        ]
+        return int(count)
+
+    # --- messages -------------------------------------------------------------------------------
+    def messages(self, thread_id: str) -> list[Message]:
+        if unstorable(thread_id):
+            return []
+        d = self._dialect
+        rows = self._all(f"{d.select_messages}thread_id = {d.mark} ORDER BY position", (thread_id,))
+        return [message_from_row(row, d.from_db) for row in rows]
+
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        return self._one_message("provider_message_id", provider_message_id)
+
+    def message(self, message_id: str) -> Message | None:
+        return self._one_message("id", message_id)
+
+    def _one_message(self, column: str, value: str) -> Message | None:
+        if unstorable(value):
+            return None
+        d = self._dialect
+        rows = self._all(f"{d.select_messages}{column} = {d.mark}", (value,))
+        return message_from_row(rows[0], d.from_db) if rows else None
+
+    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+        query = attrs.evolve(query, message_ids=_storable_set(query.message_ids), **_clean(query))
+        d = self._dialect
+        built = message_query_where(query, d.mark, d.to_db, d.any_of)
+        return self._find(d.find_messages, built, MESSAGE_ORDER, limit, message_from_row)
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        if unstorable(owner_number, guest_number):
+            return False
+        rows = self._all(self._dialect.opted_out, (owner_number, guest_number))
+        return bool(rows and rows[0][0])
+
+    # --- notes ----------------------------------------------------------------------------------
+    def note(self, note_id: str) -> Note | None:
+        if unstorable(note_id):
+            return None
+        d = self._dialect
+        rows = self._all(f"{d.select_notes}id = {d.mark}", (note_id,))
+        return note_from_row(rows[0], d.from_db) if rows else None
+
+    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+        query = attrs.evolve(query, note_ids=_storable_set(query.note_ids), **_clean(query))
+        d = self._dialect
+        built = note_query_where(query, d.mark, d.to_db, d.any_of)
+        return self._find(d.find_notes, built, NOTE_ORDER, limit, note_from_row)
+
+    def _find(
+        self,
+        select: str,
+        built: tuple[str, list[Any]] | None,
+        order: str,
+        limit: int,
+        read: Callable[[Any, Callable[[Any], datetime]], R],
+    ) -> list[R]:
+        """The records ``select`` (which ends in ``WHERE``) finds under the built clause (none
+        when ``built`` is ``None``: nothing can match), in ``order``, at most ``limit``."""
+        if built is None or limit <= 0:
+            return []
+        where, params = built
+        d = self._dialect
+        rows = self._all(f"{select}{where} {order} LIMIT {d.mark}", [*params, limit])
+        return [read(row, d.from_db) for row in rows]
+
+
+def storable(values: Iterable[str]) -> list[str]:
+    """``values`` without those no adapter can store (no stored value can equal them), sorted."""
+    return sorted(v for v in values if not unstorable(v))
+
+
+def _storable_set(values: frozenset[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(storable(values))
+
+
+def _storable_after(after: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
+    """No stored id holds NUL: "after p + NUL + rest" is "after p" for every stored id."""
+    return None if after is None else (after[0], after[1].split("\x00", 1)[0])
+
+
+def _clean(query: MessageQuery | NoteQuery) -> dict[str, Any]:
+    """A message or note query's owners, threads and keyset without unstorable strings."""
+    return {
+        "owner_extension_ids": frozenset(storable(query.owner_extension_ids)),
+        "thread_ids": _storable_set(query.thread_ids),
+        "after": _storable_after(query.after),
+    }
