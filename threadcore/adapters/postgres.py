@@ -53,13 +53,17 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._postgres_schema import (
+    SCHEMA_VERSION,
+    migrate_from_1_sql,
+    migrate_from_2_sql,
+    schema_sql,
+)
+from threadcore.adapters._postgres_statements import Statements
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
-    OPEN,
     THREAD_COLUMNS,
-    TOMBSTONE_MESSAGE_SET,
-    TOMBSTONE_NOTE_SET,
     event_from_json,
     event_to_json,
     message_to_row,
@@ -87,188 +91,21 @@ __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
 R = TypeVar("R")
 
-#: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
-#: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 3
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-_T_COLS = ", ".join(THREAD_COLUMNS)
-_M_COLS = ", ".join(MESSAGE_COLUMNS)
-_N_COLS = ", ".join(NOTE_COLUMNS)
 _OPT_OUT_COLUMNS = ("owner_number", "guest_number", "opted_out")
-_XID = "pg_current_xact_id()::text::bigint"
-_WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _ORDINAL_BITS = 32
 _MAX_BIGINT = 2**63 - 1
 _MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
 _ORDINAL_MASK = (1 << _ORDINAL_BITS) - 1
 _SAVEPOINT = "threadcore_command"
 _IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked on checkout
-_OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
 _CONFLICTS = (
     pg_errors.UniqueViolation,
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
 )
-
-
-def _v2_sql(s: str) -> str:
-    """What schema version 2 added besides the messages' new columns (shared by the fresh schema
-    and the migration from version 1), in the (quoted) schema ``s``."""
-    return f"""
-CREATE INDEX messages_by_time ON {s}.messages (created_at, id);
-CREATE TABLE {s}.notes (
-    id text COLLATE "C" PRIMARY KEY,
-    thread_id text COLLATE "C" NOT NULL,
-    author_id text NOT NULL,
-    author_name text,
-    author_type text,
-    text text NOT NULL,
-    creation_time timestamptz NOT NULL,
-    last_modified_time timestamptz NOT NULL,
-    availability text NOT NULL,
-    version integer NOT NULL
-);
-CREATE INDEX notes_by_thread ON {s}.notes (thread_id, creation_time, id);
-CREATE INDEX notes_by_time ON {s}.notes (creation_time, id);
-CREATE TABLE {s}.opt_outs (
-    owner_number text COLLATE "C" NOT NULL,
-    guest_number text COLLATE "C" NOT NULL,
-    opted_out boolean NOT NULL,
-    PRIMARY KEY (owner_number, guest_number)
-);
-CREATE OR REPLACE FUNCTION {s}.threadcore_expect(matched bigint, wanted bigint) RETURNS bigint
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF matched <> wanted THEN
-        RAISE EXCEPTION 'threadcore: a record was changed concurrently'
-            USING ERRCODE = 'serialization_failure';
-    END IF;
-    RETURN matched;
-END $$;
-"""
-
-
-def _migrate_from_2_sql(s: str) -> str:
-    """Schema version 2 -> 3: a thread deleted by an older threadcore kept the text of its last
-    message as its label; a deleted thread carries no message text (rule R12, issue 12)."""
-    return f"""
-UPDATE {s}.threads SET label = NULL WHERE availability = 'Deleted' AND label IS NOT NULL;
-UPDATE {s}.threadcore_schema SET version = 3;
-"""
-
-
-def _migrate_from_1_sql(s: str) -> str:
-    """Schema version 1 -> 2: the messages' delivery fields, notes, opt-outs.
-
-    Old inbound messages are Received. Old outbound ones become Sent, sent when they were
-    created: version 1 stored an outbound message when the provider was handed it and tracked no
-    delivery, so "Queued" would show old messages as still waiting forever; Sent still lets a
-    late Delivered, Read or DeliveryFailed report move them on (the delivery machine refuses only
-    SendingFailed after Sent). The defaults only fill the old rows and are dropped again, so a
-    migrated schema is the fresh one; version-1 writers still running then fail (NOT NULL)
-    instead of storing messages without a status: stop them before upgrading.
-    """
-    m = f"{s}.messages"
-    return f"""
-ALTER TABLE {m}
-    ADD COLUMN status text NOT NULL DEFAULT 'Received',
-    ADD COLUMN sent_at timestamptz,
-    ADD COLUMN delivered_at timestamptz,
-    ADD COLUMN read_at timestamptz,
-    ADD COLUMN error_code text,
-    ADD COLUMN is_automated boolean NOT NULL DEFAULT false,
-    ADD COLUMN source text,
-    ADD COLUMN content_type text NOT NULL DEFAULT 'text/plain',
-    ADD COLUMN attachments text,
-    ADD COLUMN classifications text,
-    ADD COLUMN keyword text,
-    ADD COLUMN version integer NOT NULL DEFAULT 1;
-UPDATE {m} SET status = 'Sent', sent_at = created_at WHERE direction = 'Outbound';
-ALTER TABLE {m}
-    ALTER COLUMN status DROP DEFAULT,
-    ALTER COLUMN is_automated DROP DEFAULT,
-    ALTER COLUMN content_type DROP DEFAULT,
-    ALTER COLUMN version DROP DEFAULT;
-{_v2_sql(s)}
-UPDATE {s}.threadcore_schema SET version = 2;
-"""
-
-
-def _schema_sql(s: str) -> str:
-    """The DDL of the current schema version in the (quoted) schema ``s``."""
-    return f"""
-CREATE TABLE {s}.threadcore_schema (version integer NOT NULL);
-CREATE TABLE {s}.threads (
-    id text COLLATE "C" PRIMARY KEY,
-    owner_number text COLLATE "C" NOT NULL,
-    guest_number text COLLATE "C" NOT NULL,
-    owner_extension_id text COLLATE "C" NOT NULL,
-    owner_name text,
-    owner_type text,
-    creation_time timestamptz NOT NULL,
-    status text NOT NULL,
-    availability text NOT NULL,
-    assignee_id text COLLATE "C",
-    assignee_name text,
-    assignee_type text,
-    status_reason text,
-    label text,
-    last_modified_time timestamptz NOT NULL,
-    last_inbound_at timestamptz,
-    last_outbound_at timestamptz,
-    latest_message_at timestamptz NOT NULL,
-    version integer NOT NULL,
-    xid bigint NOT NULL
-);
-CREATE UNIQUE INDEX threads_one_open_per_pair ON {s}.threads (owner_number, guest_number)
-    WHERE {OPEN};
-CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time, id);
-CREATE INDEX threads_by_guest ON {s}.threads (guest_number, creation_time, id);
-CREATE INDEX threads_by_owner_number ON {s}.threads (owner_number, creation_time, id);
-CREATE INDEX threads_by_change ON {s}.threads (xid);
-CREATE INDEX threads_due ON {s}.threads (latest_message_at) WHERE {OPEN};
-CREATE TABLE {s}.messages (
-    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id text COLLATE "C" NOT NULL UNIQUE,
-    thread_id text COLLATE "C" NOT NULL,
-    direction text NOT NULL,
-    body text NOT NULL,
-    from_number text NOT NULL,
-    to_number text NOT NULL,
-    author_id text,
-    author_name text,
-    author_type text,
-    created_at timestamptz NOT NULL,
-    last_modified_at timestamptz NOT NULL,
-    availability text NOT NULL,
-    provider_message_id text COLLATE "C" UNIQUE,
-    status text NOT NULL,
-    sent_at timestamptz,
-    delivered_at timestamptz,
-    read_at timestamptz,
-    error_code text,
-    is_automated boolean NOT NULL,
-    source text,
-    content_type text NOT NULL,
-    attachments text,
-    classifications text,
-    keyword text,
-    version integer NOT NULL
-);
-CREATE INDEX messages_by_thread ON {s}.messages (thread_id, position);
-CREATE TABLE {s}.events (
-    xid bigint NOT NULL,
-    ordinal integer NOT NULL,
-    thread_id text NOT NULL,
-    kind text NOT NULL,
-    payload text NOT NULL,
-    PRIMARY KEY (xid, ordinal)
-);
-{_v2_sql(s)}
-INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
-"""
 
 
 _log = logging.getLogger("threadcore.storage")
@@ -431,7 +268,7 @@ class PostgresRepository:
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
-        self._sql = _Statements(s)
+        self._sql = Statements(s)
         self._dialect = Dialect(
             mark="%s", to_db=_same, from_db=_utc, any_of=_any_of, prefix=f"{s}."
         )
@@ -469,7 +306,7 @@ class PostgresRepository:
                     conn.execute(f"CREATE SCHEMA {s}")
                 row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
                 if row is None or row[0] is None:
-                    conn.execute(_schema_sql(s))
+                    conn.execute(schema_sql(s))
                 found = conn.execute(f"SELECT max(version) FROM {s}.threadcore_schema").fetchone()
                 version = found[0] if found else None
                 if version is None:
@@ -480,9 +317,9 @@ class PostgresRepository:
                         f"threadcore knows {SCHEMA_VERSION}: upgrade threadcore"
                     )
                 if version == 1:
-                    conn.execute(_migrate_from_1_sql(s))
+                    conn.execute(migrate_from_1_sql(s))
                 if version <= 2:
-                    conn.execute(_migrate_from_2_sql(s))
+                    conn.execute(migrate_from_2_sql(s))
                 self.store_id = store_id(conn, f"{s}.")
                 conn.commit()
             finally:
@@ -582,247 +419,6 @@ class PostgresRepository:
         except psycopg.Error:
             where = "?"
         return f"PostgresRepository({where!r}, schema={self._schema!r})"
-
-
-_THREAD_TYPES = {
-    "creation_time": "timestamptz",
-    "last_modified_time": "timestamptz",
-    "last_inbound_at": "timestamptz",
-    "last_outbound_at": "timestamptz",
-    "latest_message_at": "timestamptz",
-    "version": "integer",
-}
-_MESSAGE_TYPES = {
-    "created_at": "timestamptz",
-    "last_modified_at": "timestamptz",
-    "sent_at": "timestamptz",
-    "delivered_at": "timestamptz",
-    "read_at": "timestamptz",
-    "is_automated": "boolean",
-    "version": "integer",
-}
-_NOTE_TYPES = {
-    "creation_time": "timestamptz",
-    "last_modified_time": "timestamptz",
-    "version": "integer",
-}
-#: Bind parameters per statement, well under the protocol's 65535.
-_PARAMS_PER_STATEMENT = 20_000
-
-Statement = tuple[str, list[Any]]
-#: The kinds of write counted by ``threadcore_expect``: versioned updates.
-_VERSIONED = frozenset({"update", "message_update", "note_update"})
-
-
-def _typed(columns: tuple[str, ...], types: dict[str, str]) -> list[str]:
-    return [f"%s::{types.get(c, 'text')}" for c in columns]
-
-
-def _versioned_update(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
-    """The head and tail of a versioned ``UPDATE table ... FROM (VALUES`` rows ``)``: each row
-    is ``columns`` and the expected version; only rows whose stored version matches change."""
-    assignments = ", ".join(f"{c} = v.{c}" for c in columns[1:])
-    head = f"UPDATE {table} AS r SET {assignments} FROM (VALUES "
-    tail = (
-        f") AS v ({', '.join(columns)}, expected) "
-        "WHERE r.id = v.id AND r.version = v.expected RETURNING 1"
-    )
-    return head, tail
-
-
-class _Statements:
-    """The SQL of one schema, built once; :meth:`write` builds the writes of a unit of work."""
-
-    def __init__(self, s: str) -> None:
-        t = f"{s}.threads"
-        self.s = s
-        self.threads = t
-        self.events = (
-            f"SELECT xid, ordinal, kind, payload FROM {s}.events "
-            f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
-            "ORDER BY xid, ordinal LIMIT %s"
-        )
-        self.events_since = (
-            f"SELECT e.xid, e.ordinal, e.kind, e.payload FROM {s}.events AS e "
-            f'JOIN {t} AS t ON t.id = e.thread_id COLLATE "C" '
-            "WHERE (e.xid, e.ordinal) > (%s, %s) AND (e.xid, e.ordinal) <= (%s, %s) "
-            f"AND e.xid < {_WATERMARK} AND t.owner_extension_id = ANY(%s) "
-            "ORDER BY e.xid, e.ordinal LIMIT %s"
-        )
-        # Claims (see ``UnitOfWork.claim``): a transaction-level advisory lock per pair of
-        # numbers (the key text is schema, owner and guest joined by U+001F) or on thread
-        # creation; then, once granted, one row: the latest instant stored (the newest message
-        # anywhere, the last change of the claimed thread) and the claimed thread's columns
-        # (NULLs when there is none), which the command reads next.
-        latest = f"(SELECT max(created_at) FROM {s}.messages)"
-        lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-        self.lock = lock
-        self.lock_thread = (
-            "SELECT pg_advisory_xact_lock(hashtextextended("
-            f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"
-        )
-        # A pair without an open thread: its message will likely open one, so the creation
-        # lock is taken with the pair's (one round trip less); one row when it was taken.
-        self.lock_creation_if_new = (
-            f"{lock} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {_OPEN_FOR_PAIR})"
-        )
-        self.latest = f"SELECT {latest}"
-        head = (
-            f"SELECT GREATEST({latest}, t.last_modified_time), "
-            f"{', '.join(f't.{c}' for c in THREAD_COLUMNS)} FROM (SELECT 1) AS one "
-            f"LEFT JOIN {t} AS t ON "
-        )
-        self.claim_pair = (
-            head + "t.owner_number = %s AND t.guest_number = %s "
-            "AND t.status = 'Open' AND t.availability = 'Alive'"
-        )
-        self.claim_thread = head + "t.id = %s"
-        self.change_position = f"SELECT {_WATERMARK} - 1"
-        self.watermark = f"SELECT {_WATERMARK}"
-        typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
-        self._thread_values = f"({', '.join(typed)})"
-        self._update_values = f"({', '.join(typed)}, %s::integer)"
-        self._message_values = f"({', '.join(['%s'] * len(MESSAGE_COLUMNS))})"
-        self._message_update_values = (
-            f"({', '.join(_typed(MESSAGE_COLUMNS, _MESSAGE_TYPES))}, %s::integer)"
-        )
-        self._note_values = f"({', '.join(['%s'] * len(NOTE_COLUMNS))})"
-        self._note_update_values = f"({', '.join(_typed(NOTE_COLUMNS, _NOTE_TYPES))}, %s::integer)"
-        self._event_values = f"({_XID}, %s, %s, %s, %s)"
-        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
-        self._update_head = f"UPDATE {t} AS t SET {assignments}, xid = {_XID} FROM (VALUES "
-        self._update_tail = (
-            f") AS v ({_T_COLS}, expected) "
-            f"WHERE t.id = v.id AND t.version = v.expected AND t.xid <= {_XID} RETURNING 1"
-        )
-        self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
-        self._insert_tail = f") AS v ({_T_COLS}) WHERE "
-        self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}) VALUES "
-        self._message_update = _versioned_update(f"{s}.messages", MESSAGE_COLUMNS)
-        self._note_head = f"INSERT INTO {s}.notes ({_N_COLS}) VALUES "
-        self._note_update = _versioned_update(f"{s}.notes", NOTE_COLUMNS)
-        self._opt_out_head = (
-            f"INSERT INTO {s}.opt_outs (owner_number, guest_number, opted_out) VALUES "
-        )
-        self._opt_out_tail = (
-            " ON CONFLICT (owner_number, guest_number) DO UPDATE SET opted_out = EXCLUDED.opted_out"
-        )
-        self._event_head = (
-            f"INSERT INTO {s}.events (xid, ordinal, thread_id, kind, payload) VALUES "
-        )
-
-    def write(
-        self,
-        threads: list[tuple[tuple[Any, ...], int]],
-        messages: list[tuple[Any, ...]],
-        events: list[tuple[Any, ...]],
-        *,
-        message_updates: Sequence[tuple[tuple[Any, ...], int]] = (),
-        notes: Sequence[tuple[tuple[Any, ...], int]] = (),
-        tombstones: Sequence[tuple[str, datetime]] = (),
-        spared: Sequence[str] = (),
-        opt_outs: Sequence[tuple[str, str, bool]] = (),
-    ) -> list[Statement]:
-        """The statements that store a unit of work, in order (usually exactly one).
-
-        Each is ``WITH w0 AS (...), w1 AS (...) SELECT threadcore_expect(updated, wanted)``:
-        thread updates (versioned, and never behind a newer writer's stamp), thread inserts
-        (ordered after the updates, so a pair's old thread is closed before its new one is
-        inserted), messages, message updates (versioned), notes (inserts, versioned updates),
-        tombstones of the threads' messages and notes (sparing the ids in ``spared``: rows this
-        unit of work writes, which carry their tombstone already), opt-outs (upserts), events. A
-        versioned update that matches no row makes ``threadcore_expect`` raise, and the whole
-        statement (the transaction) is undone.
-        """
-        pieces: list[tuple[str, list[Any], int]] = []  # kind, params, rows
-        width = len(THREAD_COLUMNS)
-        updates = sorted((r for r in threads if r[1] != 0), key=lambda r: str(r[0][0]))
-        inserts: Sequence[tuple[Any, ...]] = [row for row, expected in threads if expected == 0]
-        by_id = sorted(message_updates, key=lambda r: str(r[0][0]))
-        note_updates = sorted((r for r in notes if r[1] != 0), key=lambda r: str(r[0][0]))
-        note_inserts = [row for row, expected in notes if expected == 0]
-        buried = [(at, thread_id) for thread_id, at in tombstones]
-        for kind, rows, size in (
-            ("update", [(*row, expected) for row, expected in updates], width + 1),
-            ("insert", inserts, width),
-            ("message", messages, len(MESSAGE_COLUMNS)),
-            ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
-            ("note", note_inserts, len(NOTE_COLUMNS)),
-            ("note_update", [(*r, e) for r, e in note_updates], len(NOTE_COLUMNS) + 1),
-            ("tombstone_messages", buried, 2),
-            ("tombstone_notes", buried, 2),
-            ("opt_out", opt_outs, 3),
-            ("event", events, 4),
-        ):
-            per = max(1, _PARAMS_PER_STATEMENT // size)
-            for i in range(0, len(rows), per):
-                chunk = rows[i : i + per]
-                params = [value for row in chunk for value in row]
-                if kind.startswith("tombstone") and spared:
-                    params.append(list(spared))
-                pieces.append((kind, params, len(chunk)))
-        statements: list[Statement] = []
-        current: list[tuple[str, list[Any], int]] = []
-        for piece in pieces:
-            if current and sum(len(p[1]) for p in current) + len(piece[1]) > _PARAMS_PER_STATEMENT:
-                statements.append(self._statement(current, bool(spared)))
-                current = []
-            current.append(piece)
-        if current:
-            statements.append(self._statement(current, bool(spared)))
-        return statements
-
-    def _statement(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> Statement:
-        ctes: list[str] = []
-        params: list[Any] = []
-        updated: list[str] = []
-        wanted = 0
-        for n, (kind, values, rows) in enumerate(pieces):
-            name = f"w{n}"
-            if kind == "update":
-                body = self._update_head + ", ".join([self._update_values] * rows)
-                body += self._update_tail
-            elif kind == "insert":
-                after = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
-                body = self._insert_head + ", ".join([self._thread_values] * rows)
-                body += f"{self._insert_tail}{after} >= 0"
-            elif kind == "message":
-                body = self._message_head + ", ".join([self._message_values] * rows)
-            elif kind == "message_update":
-                head, tail = self._message_update
-                body = head + ", ".join([self._message_update_values] * rows) + tail
-            elif kind == "note":
-                body = self._note_head + ", ".join([self._note_values] * rows)
-            elif kind == "note_update":
-                head, tail = self._note_update
-                body = head + ", ".join([self._note_update_values] * rows) + tail
-            elif kind == "tombstone_messages":
-                body = self._tombstone_many("messages", TOMBSTONE_MESSAGE_SET, rows, spare)
-            elif kind == "tombstone_notes":
-                body = self._tombstone_many("notes", TOMBSTONE_NOTE_SET, rows, spare)
-            elif kind == "opt_out":
-                body = self._opt_out_head + ", ".join(["(%s, %s, %s)"] * rows)
-                body += self._opt_out_tail
-            else:
-                body = self._event_head + ", ".join([self._event_values] * rows)
-            if kind in _VERSIONED:
-                updated.append(name)
-                wanted += rows
-            ctes.append(f"{name} AS ({body})")
-            params += values
-        found = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
-        sql = f"WITH {', '.join(ctes)} SELECT {self.s}.threadcore_expect({found}, %s)"
-        params.append(wanted)
-        return sql, params
-
-    def _tombstone_many(self, table: str, assignments: str, rows: int, spare: bool) -> str:
-        values = ", ".join(["(%s::timestamptz, %s::text)"] * rows)
-        spared = " AND r.id <> ALL(%s::text[])" if spare else ""
-        return (
-            f"UPDATE {self.s}.{table} AS r SET {assignments.format(at='v.at')} "
-            f"FROM (VALUES {values}) AS v (at, thread_id) "
-            f"WHERE r.thread_id = v.thread_id AND r.availability = 'Alive'{spared}"
-        )
 
 
 class _PostgresUnitOfWork(SQLReads, BufferedWrites):

@@ -1,0 +1,171 @@
+"""The PostgreSQL adapter's schema: the tables of a fresh schema, and the migrations from older
+versions (each a function of the quoted schema name). ``threadcore.adapters.postgres`` runs them
+when it opens a schema, under an advisory lock."""
+
+from __future__ import annotations
+
+from threadcore.adapters._sql import OPEN
+
+__all__ = ["SCHEMA_VERSION", "migrate_from_1_sql", "migrate_from_2_sql", "schema_sql"]
+
+#: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
+#: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
+SCHEMA_VERSION = 3
+
+
+def _v2_sql(s: str) -> str:
+    """What schema version 2 added besides the messages' new columns (shared by the fresh schema
+    and the migration from version 1), in the (quoted) schema ``s``."""
+    return f"""
+CREATE INDEX messages_by_time ON {s}.messages (created_at, id);
+CREATE TABLE {s}.notes (
+    id text COLLATE "C" PRIMARY KEY,
+    thread_id text COLLATE "C" NOT NULL,
+    author_id text NOT NULL,
+    author_name text,
+    author_type text,
+    text text NOT NULL,
+    creation_time timestamptz NOT NULL,
+    last_modified_time timestamptz NOT NULL,
+    availability text NOT NULL,
+    version integer NOT NULL
+);
+CREATE INDEX notes_by_thread ON {s}.notes (thread_id, creation_time, id);
+CREATE INDEX notes_by_time ON {s}.notes (creation_time, id);
+CREATE TABLE {s}.opt_outs (
+    owner_number text COLLATE "C" NOT NULL,
+    guest_number text COLLATE "C" NOT NULL,
+    opted_out boolean NOT NULL,
+    PRIMARY KEY (owner_number, guest_number)
+);
+CREATE OR REPLACE FUNCTION {s}.threadcore_expect(matched bigint, wanted bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF matched <> wanted THEN
+        RAISE EXCEPTION 'threadcore: a record was changed concurrently'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN matched;
+END $$;
+"""
+
+
+def migrate_from_2_sql(s: str) -> str:
+    """Schema version 2 -> 3: a thread deleted by an older threadcore kept the text of its last
+    message as its label; a deleted thread carries no message text (rule R12, issue 12)."""
+    return f"""
+UPDATE {s}.threads SET label = NULL WHERE availability = 'Deleted' AND label IS NOT NULL;
+UPDATE {s}.threadcore_schema SET version = 3;
+"""
+
+
+def migrate_from_1_sql(s: str) -> str:
+    """Schema version 1 -> 2: the messages' delivery fields, notes, opt-outs.
+
+    Old inbound messages are Received. Old outbound ones become Sent, sent when they were
+    created: version 1 stored an outbound message when the provider was handed it and tracked no
+    delivery, so "Queued" would show old messages as still waiting forever; Sent still lets a
+    late Delivered, Read or DeliveryFailed report move them on (the delivery machine refuses only
+    SendingFailed after Sent). The defaults only fill the old rows and are dropped again, so a
+    migrated schema is the fresh one; version-1 writers still running then fail (NOT NULL)
+    instead of storing messages without a status: stop them before upgrading.
+    """
+    m = f"{s}.messages"
+    return f"""
+ALTER TABLE {m}
+    ADD COLUMN status text NOT NULL DEFAULT 'Received',
+    ADD COLUMN sent_at timestamptz,
+    ADD COLUMN delivered_at timestamptz,
+    ADD COLUMN read_at timestamptz,
+    ADD COLUMN error_code text,
+    ADD COLUMN is_automated boolean NOT NULL DEFAULT false,
+    ADD COLUMN source text,
+    ADD COLUMN content_type text NOT NULL DEFAULT 'text/plain',
+    ADD COLUMN attachments text,
+    ADD COLUMN classifications text,
+    ADD COLUMN keyword text,
+    ADD COLUMN version integer NOT NULL DEFAULT 1;
+UPDATE {m} SET status = 'Sent', sent_at = created_at WHERE direction = 'Outbound';
+ALTER TABLE {m}
+    ALTER COLUMN status DROP DEFAULT,
+    ALTER COLUMN is_automated DROP DEFAULT,
+    ALTER COLUMN content_type DROP DEFAULT,
+    ALTER COLUMN version DROP DEFAULT;
+{_v2_sql(s)}
+UPDATE {s}.threadcore_schema SET version = 2;
+"""
+
+
+def schema_sql(s: str) -> str:
+    """The DDL of the current schema version in the (quoted) schema ``s``."""
+    return f"""
+CREATE TABLE {s}.threadcore_schema (version integer NOT NULL);
+CREATE TABLE {s}.threads (
+    id text COLLATE "C" PRIMARY KEY,
+    owner_number text COLLATE "C" NOT NULL,
+    guest_number text COLLATE "C" NOT NULL,
+    owner_extension_id text COLLATE "C" NOT NULL,
+    owner_name text,
+    owner_type text,
+    creation_time timestamptz NOT NULL,
+    status text NOT NULL,
+    availability text NOT NULL,
+    assignee_id text COLLATE "C",
+    assignee_name text,
+    assignee_type text,
+    status_reason text,
+    label text,
+    last_modified_time timestamptz NOT NULL,
+    last_inbound_at timestamptz,
+    last_outbound_at timestamptz,
+    latest_message_at timestamptz NOT NULL,
+    version integer NOT NULL,
+    xid bigint NOT NULL
+);
+CREATE UNIQUE INDEX threads_one_open_per_pair ON {s}.threads (owner_number, guest_number)
+    WHERE {OPEN};
+CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time, id);
+CREATE INDEX threads_by_guest ON {s}.threads (guest_number, creation_time, id);
+CREATE INDEX threads_by_owner_number ON {s}.threads (owner_number, creation_time, id);
+CREATE INDEX threads_by_change ON {s}.threads (xid);
+CREATE INDEX threads_due ON {s}.threads (latest_message_at) WHERE {OPEN};
+CREATE TABLE {s}.messages (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text COLLATE "C" NOT NULL UNIQUE,
+    thread_id text COLLATE "C" NOT NULL,
+    direction text NOT NULL,
+    body text NOT NULL,
+    from_number text NOT NULL,
+    to_number text NOT NULL,
+    author_id text,
+    author_name text,
+    author_type text,
+    created_at timestamptz NOT NULL,
+    last_modified_at timestamptz NOT NULL,
+    availability text NOT NULL,
+    provider_message_id text COLLATE "C" UNIQUE,
+    status text NOT NULL,
+    sent_at timestamptz,
+    delivered_at timestamptz,
+    read_at timestamptz,
+    error_code text,
+    is_automated boolean NOT NULL,
+    source text,
+    content_type text NOT NULL,
+    attachments text,
+    classifications text,
+    keyword text,
+    version integer NOT NULL
+);
+CREATE INDEX messages_by_thread ON {s}.messages (thread_id, position);
+CREATE TABLE {s}.events (
+    xid bigint NOT NULL,
+    ordinal integer NOT NULL,
+    thread_id text NOT NULL,
+    kind text NOT NULL,
+    payload text NOT NULL,
+    PRIMARY KEY (xid, ordinal)
+);
+{_v2_sql(s)}
+INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
+"""

@@ -1,0 +1,266 @@
+"""The PostgreSQL adapter's statements: the SQL of one schema, built once (claims, the event
+feed), and the batched writes of a unit of work. ``threadcore.adapters.postgres`` uses them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from threadcore.adapters._sql import (
+    MESSAGE_COLUMNS,
+    NOTE_COLUMNS,
+    OPEN,
+    THREAD_COLUMNS,
+    TOMBSTONE_MESSAGE_SET,
+    TOMBSTONE_NOTE_SET,
+)
+
+__all__ = ["Statements"]
+
+_T_COLS = ", ".join(THREAD_COLUMNS)
+_M_COLS = ", ".join(MESSAGE_COLUMNS)
+_N_COLS = ", ".join(NOTE_COLUMNS)
+_XID = "pg_current_xact_id()::text::bigint"
+_WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
+
+_THREAD_TYPES = {
+    "creation_time": "timestamptz",
+    "last_modified_time": "timestamptz",
+    "last_inbound_at": "timestamptz",
+    "last_outbound_at": "timestamptz",
+    "latest_message_at": "timestamptz",
+    "version": "integer",
+}
+_MESSAGE_TYPES = {
+    "created_at": "timestamptz",
+    "last_modified_at": "timestamptz",
+    "sent_at": "timestamptz",
+    "delivered_at": "timestamptz",
+    "read_at": "timestamptz",
+    "is_automated": "boolean",
+    "version": "integer",
+}
+_NOTE_TYPES = {
+    "creation_time": "timestamptz",
+    "last_modified_time": "timestamptz",
+    "version": "integer",
+}
+#: Bind parameters per statement, well under the protocol's 65535.
+_PARAMS_PER_STATEMENT = 20_000
+
+Statement = tuple[str, list[Any]]
+#: The kinds of write counted by ``threadcore_expect``: versioned updates.
+_VERSIONED = frozenset({"update", "message_update", "note_update"})
+
+
+def _typed(columns: tuple[str, ...], types: dict[str, str]) -> list[str]:
+    return [f"%s::{types.get(c, 'text')}" for c in columns]
+
+
+def _versioned_update(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    """The head and tail of a versioned ``UPDATE table ... FROM (VALUES`` rows ``)``: each row
+    is ``columns`` and the expected version; only rows whose stored version matches change."""
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns[1:])
+    head = f"UPDATE {table} AS r SET {assignments} FROM (VALUES "
+    tail = (
+        f") AS v ({', '.join(columns)}, expected) "
+        "WHERE r.id = v.id AND r.version = v.expected RETURNING 1"
+    )
+    return head, tail
+
+
+class Statements:
+    """The SQL of one schema, built once; :meth:`write` builds the writes of a unit of work."""
+
+    def __init__(self, s: str) -> None:
+        t = f"{s}.threads"
+        self.s = s
+        self.threads = t
+        self.events = (
+            f"SELECT xid, ordinal, kind, payload FROM {s}.events "
+            f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
+            "ORDER BY xid, ordinal LIMIT %s"
+        )
+        self.events_since = (
+            f"SELECT e.xid, e.ordinal, e.kind, e.payload FROM {s}.events AS e "
+            f'JOIN {t} AS t ON t.id = e.thread_id COLLATE "C" '
+            "WHERE (e.xid, e.ordinal) > (%s, %s) AND (e.xid, e.ordinal) <= (%s, %s) "
+            f"AND e.xid < {_WATERMARK} AND t.owner_extension_id = ANY(%s) "
+            "ORDER BY e.xid, e.ordinal LIMIT %s"
+        )
+        # Claims (see ``UnitOfWork.claim``): a transaction-level advisory lock per pair of
+        # numbers (the key text is schema, owner and guest joined by U+001F) or on thread
+        # creation; then, once granted, one row: the latest instant stored (the newest message
+        # anywhere, the last change of the claimed thread) and the claimed thread's columns
+        # (NULLs when there is none), which the command reads next.
+        latest = f"(SELECT max(created_at) FROM {s}.messages)"
+        lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        self.lock = lock
+        self.lock_thread = (
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"
+        )
+        # A pair without an open thread: its message will likely open one, so the creation
+        # lock is taken with the pair's (one round trip less); one row when it was taken.
+        self.lock_creation_if_new = (
+            f"{lock} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {_OPEN_FOR_PAIR})"
+        )
+        self.latest = f"SELECT {latest}"
+        head = (
+            f"SELECT GREATEST({latest}, t.last_modified_time), "
+            f"{', '.join(f't.{c}' for c in THREAD_COLUMNS)} FROM (SELECT 1) AS one "
+            f"LEFT JOIN {t} AS t ON "
+        )
+        self.claim_pair = (
+            head + "t.owner_number = %s AND t.guest_number = %s "
+            "AND t.status = 'Open' AND t.availability = 'Alive'"
+        )
+        self.claim_thread = head + "t.id = %s"
+        self.change_position = f"SELECT {_WATERMARK} - 1"
+        self.watermark = f"SELECT {_WATERMARK}"
+        typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
+        self._thread_values = f"({', '.join(typed)})"
+        self._update_values = f"({', '.join(typed)}, %s::integer)"
+        self._message_values = f"({', '.join(['%s'] * len(MESSAGE_COLUMNS))})"
+        self._message_update_values = (
+            f"({', '.join(_typed(MESSAGE_COLUMNS, _MESSAGE_TYPES))}, %s::integer)"
+        )
+        self._note_values = f"({', '.join(['%s'] * len(NOTE_COLUMNS))})"
+        self._note_update_values = f"({', '.join(_typed(NOTE_COLUMNS, _NOTE_TYPES))}, %s::integer)"
+        self._event_values = f"({_XID}, %s, %s, %s, %s)"
+        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
+        self._update_head = f"UPDATE {t} AS t SET {assignments}, xid = {_XID} FROM (VALUES "
+        self._update_tail = (
+            f") AS v ({_T_COLS}, expected) "
+            f"WHERE t.id = v.id AND t.version = v.expected AND t.xid <= {_XID} RETURNING 1"
+        )
+        self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
+        self._insert_tail = f") AS v ({_T_COLS}) WHERE "
+        self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}) VALUES "
+        self._message_update = _versioned_update(f"{s}.messages", MESSAGE_COLUMNS)
+        self._note_head = f"INSERT INTO {s}.notes ({_N_COLS}) VALUES "
+        self._note_update = _versioned_update(f"{s}.notes", NOTE_COLUMNS)
+        self._opt_out_head = (
+            f"INSERT INTO {s}.opt_outs (owner_number, guest_number, opted_out) VALUES "
+        )
+        self._opt_out_tail = (
+            " ON CONFLICT (owner_number, guest_number) DO UPDATE SET opted_out = EXCLUDED.opted_out"
+        )
+        self._event_head = (
+            f"INSERT INTO {s}.events (xid, ordinal, thread_id, kind, payload) VALUES "
+        )
+
+    def write(
+        self,
+        threads: list[tuple[tuple[Any, ...], int]],
+        messages: list[tuple[Any, ...]],
+        events: list[tuple[Any, ...]],
+        *,
+        message_updates: Sequence[tuple[tuple[Any, ...], int]] = (),
+        notes: Sequence[tuple[tuple[Any, ...], int]] = (),
+        tombstones: Sequence[tuple[str, datetime]] = (),
+        spared: Sequence[str] = (),
+        opt_outs: Sequence[tuple[str, str, bool]] = (),
+    ) -> list[Statement]:
+        """The statements that store a unit of work, in order (usually exactly one).
+
+        Each is ``WITH w0 AS (...), w1 AS (...) SELECT threadcore_expect(updated, wanted)``:
+        thread updates (versioned, and never behind a newer writer's stamp), thread inserts
+        (ordered after the updates, so a pair's old thread is closed before its new one is
+        inserted), messages, message updates (versioned), notes (inserts, versioned updates),
+        tombstones of the threads' messages and notes (sparing the ids in ``spared``: rows this
+        unit of work writes, which carry their tombstone already), opt-outs (upserts), events. A
+        versioned update that matches no row makes ``threadcore_expect`` raise, and the whole
+        statement (the transaction) is undone.
+        """
+        pieces: list[tuple[str, list[Any], int]] = []  # kind, params, rows
+        width = len(THREAD_COLUMNS)
+        updates = sorted((r for r in threads if r[1] != 0), key=lambda r: str(r[0][0]))
+        inserts: Sequence[tuple[Any, ...]] = [row for row, expected in threads if expected == 0]
+        by_id = sorted(message_updates, key=lambda r: str(r[0][0]))
+        note_updates = sorted((r for r in notes if r[1] != 0), key=lambda r: str(r[0][0]))
+        note_inserts = [row for row, expected in notes if expected == 0]
+        buried = [(at, thread_id) for thread_id, at in tombstones]
+        for kind, rows, size in (
+            ("update", [(*row, expected) for row, expected in updates], width + 1),
+            ("insert", inserts, width),
+            ("message", messages, len(MESSAGE_COLUMNS)),
+            ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
+            ("note", note_inserts, len(NOTE_COLUMNS)),
+            ("note_update", [(*r, e) for r, e in note_updates], len(NOTE_COLUMNS) + 1),
+            ("tombstone_messages", buried, 2),
+            ("tombstone_notes", buried, 2),
+            ("opt_out", opt_outs, 3),
+            ("event", events, 4),
+        ):
+            per = max(1, _PARAMS_PER_STATEMENT // size)
+            for i in range(0, len(rows), per):
+                chunk = rows[i : i + per]
+                params = [value for row in chunk for value in row]
+                if kind.startswith("tombstone") and spared:
+                    params.append(list(spared))
+                pieces.append((kind, params, len(chunk)))
+        statements: list[Statement] = []
+        current: list[tuple[str, list[Any], int]] = []
+        for piece in pieces:
+            if current and sum(len(p[1]) for p in current) + len(piece[1]) > _PARAMS_PER_STATEMENT:
+                statements.append(self._statement(current, bool(spared)))
+                current = []
+            current.append(piece)
+        if current:
+            statements.append(self._statement(current, bool(spared)))
+        return statements
+
+    def _statement(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> Statement:
+        ctes: list[str] = []
+        params: list[Any] = []
+        updated: list[str] = []
+        wanted = 0
+        for n, (kind, values, rows) in enumerate(pieces):
+            name = f"w{n}"
+            if kind == "update":
+                body = self._update_head + ", ".join([self._update_values] * rows)
+                body += self._update_tail
+            elif kind == "insert":
+                after = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
+                body = self._insert_head + ", ".join([self._thread_values] * rows)
+                body += f"{self._insert_tail}{after} >= 0"
+            elif kind == "message":
+                body = self._message_head + ", ".join([self._message_values] * rows)
+            elif kind == "message_update":
+                head, tail = self._message_update
+                body = head + ", ".join([self._message_update_values] * rows) + tail
+            elif kind == "note":
+                body = self._note_head + ", ".join([self._note_values] * rows)
+            elif kind == "note_update":
+                head, tail = self._note_update
+                body = head + ", ".join([self._note_update_values] * rows) + tail
+            elif kind == "tombstone_messages":
+                body = self._tombstone_many("messages", TOMBSTONE_MESSAGE_SET, rows, spare)
+            elif kind == "tombstone_notes":
+                body = self._tombstone_many("notes", TOMBSTONE_NOTE_SET, rows, spare)
+            elif kind == "opt_out":
+                body = self._opt_out_head + ", ".join(["(%s, %s, %s)"] * rows)
+                body += self._opt_out_tail
+            else:
+                body = self._event_head + ", ".join([self._event_values] * rows)
+            if kind in _VERSIONED:
+                updated.append(name)
+                wanted += rows
+            ctes.append(f"{name} AS ({body})")
+            params += values
+        found = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
+        sql = f"WITH {', '.join(ctes)} SELECT {self.s}.threadcore_expect({found}, %s)"
+        params.append(wanted)
+        return sql, params
+
+    def _tombstone_many(self, table: str, assignments: str, rows: int, spare: bool) -> str:
+        values = ", ".join(["(%s::timestamptz, %s::text)"] * rows)
+        spared = " AND r.id <> ALL(%s::text[])" if spare else ""
+        return (
+            f"UPDATE {self.s}.{table} AS r SET {assignments.format(at='v.at')} "
+            f"FROM (VALUES {values}) AS v (at, thread_id) "
+            f"WHERE r.thread_id = v.thread_id AND r.availability = 'Alive'{spared}"
+        )
