@@ -17,6 +17,7 @@ from typing import Any
 import cattrs
 
 from threadcore.domain import events as ev
+from threadcore.domain.messaging import MESSAGE_TOMBSTONE, NOTE_TOMBSTONE
 from threadcore.domain.model import (
     Availability,
     Classification,
@@ -577,8 +578,8 @@ def tombstone_note_row(row: tuple[Any, ...], at: Any) -> tuple[Any, ...]:
     if row[_N_AVAILABILITY] != "Alive":
         return row
     changed = list(row)
-    changed[NOTE_COLUMNS.index("text")] = ""
-    changed[_N_AVAILABILITY] = "Deleted"
+    for index, value in _N_TOMBSTONE:
+        changed[index] = value
     changed[NOTE_COLUMNS.index("last_modified_time")] = at
     changed[_N_VERSION] = row[_N_VERSION] + 1
     return tuple(changed)
@@ -587,24 +588,38 @@ def tombstone_note_row(row: tuple[Any, ...], at: Any) -> tuple[Any, ...]:
 _M_AVAILABILITY = MESSAGE_COLUMNS.index("availability")
 _M_MODIFIED = MESSAGE_COLUMNS.index("last_modified_at")
 _M_VERSION = MESSAGE_COLUMNS.index("version")
+
+
+def _stored(value: object) -> Any:
+    """A tombstone field's value as the SQL tables store it (no list is NULL, enums by value)."""
+    if value == ():
+        return None
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _literal(value: object) -> str:
+    stored = _stored(value)
+    return "NULL" if stored is None else "'" + str(stored).replace("'", "''") + "'"
+
+
 _M_TOMBSTONE = tuple(
-    (MESSAGE_COLUMNS.index(column), value)
-    for column, value in (
-        ("body", ""),
-        ("attachments", None),
-        ("classifications", None),
-        ("availability", "Deleted"),
-    )
+    (MESSAGE_COLUMNS.index(column), _stored(value)) for column, value in MESSAGE_TOMBSTONE.items()
+)
+_N_TOMBSTONE = tuple(
+    (NOTE_COLUMNS.index(column), _stored(value)) for column, value in NOTE_TOMBSTONE.items()
 )
 _N_AVAILABILITY = NOTE_COLUMNS.index("availability")
 _N_VERSION = NOTE_COLUMNS.index("version")
 
 #: What ``tombstone_messages`` sets on a thread's alive messages and drafts, and on its notes
 #: (one ``?``/``%s`` placeholder each: the time).
+#: (Both written from the domain's tombstone tables, :data:`MESSAGE_TOMBSTONE` and
+#: :data:`NOTE_TOMBSTONE`: the rule is stated once.)
 TOMBSTONE_MESSAGE_SET = (
-    "body = '', attachments = NULL, classifications = NULL, availability = 'Deleted', "
-    "last_modified_at = {at}, version = version + 1"
+    ", ".join(f"{column} = {_literal(value)}" for column, value in MESSAGE_TOMBSTONE.items())
+    + ", last_modified_at = {at}, version = version + 1"
 )
 TOMBSTONE_NOTE_SET = (
-    "text = '', availability = 'Deleted', last_modified_time = {at}, version = version + 1"
+    ", ".join(f"{column} = {_literal(value)}" for column, value in NOTE_TOMBSTONE.items())
+    + ", last_modified_time = {at}, version = version + 1"
 )

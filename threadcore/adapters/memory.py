@@ -19,6 +19,7 @@ from types import TracebackType
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.domain import messaging
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.events import Event
 from threadcore.domain.model import (
@@ -29,6 +30,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
+from threadcore.domain.transitions import status_now
 from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["InMemoryRepository"]
@@ -248,15 +250,8 @@ class _MemoryUnitOfWork(BufferedWrites):
                     and thread.guest_party.phone_number != query.guest_number)
             ):  # fmt: skip
                 continue
-            if status is not None:
-                due = (
-                    thread.status is _OPEN
-                    and thread.availability is _ALIVE
-                    and thread.latest_message_at <= cutoff
-                )
-                now_status = _RESOLVED if due else thread.status
-                if now_status is not status:
-                    continue
+            if status is not None and status_now(thread, cutoff) is not status:
+                continue
             yield thread
 
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
@@ -307,12 +302,7 @@ class _MemoryUnitOfWork(BufferedWrites):
             return False
         if query.thread_status is None:
             return True
-        due = (
-            thread.status is _OPEN
-            and thread.availability is _ALIVE
-            and thread.latest_message_at <= query.due_cutoff
-        )
-        return (_RESOLVED if due else thread.status) is query.thread_status
+        return status_now(thread, query.due_cutoff) is query.thread_status
 
     def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
         repo = self._repo
@@ -531,27 +521,11 @@ class _MemoryUnitOfWork(BufferedWrites):
         for thread_id, at in self._tombstones:
             for message in map(by_id.__getitem__, by_thread.get(thread_id, ())):
                 if message.availability is _ALIVE:
-                    self._replace_message(
-                        attrs.evolve(
-                            message,
-                            body="",
-                            attachments=(),
-                            classifications=(),
-                            availability=_DELETED,
-                            last_modified_at=at,
-                            version=message.version + 1,
-                        )
-                    )
+                    self._replace_message(messaging.tombstone(message, at))
             for note_id in repo._notes_of.get(thread_id, ()):
                 note = repo._notes[note_id]
                 if note.availability is _ALIVE:
-                    repo._notes[note_id] = attrs.evolve(
-                        note,
-                        text="",
-                        availability=_DELETED,
-                        last_modified_time=at,
-                        version=note.version + 1,
-                    )
+                    repo._notes[note_id] = messaging.tombstone_note(note, at)
 
     def _replace_message(self, message: Message) -> None:
         repo = self._repo

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -178,16 +178,28 @@ def delete_message(
     return tombstone(message, now), MessageDeleted(thread.id, now, message.id, initiator)
 
 
+#: What a deleted message keeps of its content (rule M5): nothing. The one statement of the rule:
+#: :func:`tombstone` applies it, and the SQL adapters write it from this table.
+MESSAGE_TOMBSTONE: dict[str, Any] = {
+    "body": "",
+    "attachments": (),
+    "classifications": (),
+    "availability": _DELETED,
+}
+#: What a deleted note keeps of its text (rule N1): nothing.
+NOTE_TOMBSTONE: dict[str, Any] = {"text": "", "availability": _DELETED}
+
+
 def tombstone(message: Message, now: datetime) -> Message:
+    """The message (or draft) deleted at ``now``: its content gone, its version one more."""
     return attrs.evolve(
-        message,
-        body="",
-        attachments=(),
-        classifications=(),
-        availability=_DELETED,
-        last_modified_at=now,
-        version=message.version + 1,
+        message, **MESSAGE_TOMBSTONE, last_modified_at=now, version=message.version + 1
     )
+
+
+def tombstone_note(note: Note, now: datetime) -> Note:
+    """The note deleted at ``now``: its text gone, its version one more."""
+    return attrs.evolve(note, **NOTE_TOMBSTONE, last_modified_time=now, version=note.version + 1)
 
 
 def relabel(thread: Thread, alive: Sequence[Message], now: datetime) -> Thread:
@@ -237,10 +249,7 @@ def delete_note(
     _may_change(note, thread, actor)
     if note.availability is _DELETED:
         return note, None
-    new = attrs.evolve(
-        note, text="", availability=_DELETED, last_modified_time=now, version=note.version + 1
-    )
-    return new, NoteDeleted(thread.id, now, note.id, actor)
+    return tombstone_note(note, now), NoteDeleted(thread.id, now, note.id, actor)
 
 
 def new_draft(

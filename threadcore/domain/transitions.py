@@ -50,6 +50,8 @@ from threadcore.domain.model import (
 )
 
 __all__ = [
+    "is_due",
+    "status_now",
     "TRANSITIONS",
     "Command",
     "Lifecycle",
@@ -215,6 +217,22 @@ def add_message(thread: Thread, message: Message) -> tuple[Thread, MessageAdded]
     return new, make_message_added(thread.id, at, message.id, message.direction, initiator)
 
 
+def is_due(thread: Thread, cutoff: datetime) -> bool:
+    """Rule R10, stated once: an Open, Alive thread whose latest message is at or before
+    ``cutoff`` (now - ttl) has expired, whether or not anything has written that yet. (The SQL
+    adapters say the same in SQL: ``adapters/_sql.py``'s status clause.)"""
+    return (
+        thread.status is _OPEN_STATUS
+        and thread.availability is _ALIVE
+        and thread.latest_message_at <= cutoff
+    )
+
+
+def status_now(thread: Thread, cutoff: datetime) -> ThreadStatus:
+    """The thread's status as readers see it, with ``cutoff`` = now - ttl (:func:`is_due`)."""
+    return ThreadStatus.RESOLVED if is_due(thread, cutoff) else thread.status
+
+
 def effective(thread: Thread, now: datetime, ttl: timedelta) -> Thread:
     """The thread as it is at ``now``: an open thread whose due time has come is resolved
     (ThreadExpired) as of its due time, whether or not a sweep has written that yet."""
@@ -223,11 +241,7 @@ def effective(thread: Thread, now: datetime, ttl: timedelta) -> Thread:
 
 def catch_up(thread: Thread, now: datetime, ttl: timedelta) -> tuple[Thread, ThreadResolved | None]:
     """Like :func:`effective`, and also the expiry event when the thread expired unwritten."""
-    if (
-        thread.status is _OPEN_STATUS
-        and thread.availability is _ALIVE
-        and now >= thread.latest_message_at + ttl
-    ):
+    if is_due(thread, now - ttl):
         return expire(thread, ttl)
     return thread, None
 

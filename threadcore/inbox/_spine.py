@@ -441,7 +441,7 @@ class Spine:
         open, the command's decisions hold only before its due instant."""
         dues: list[datetime] | None = getattr(self._local, "dues", None)
         if dues is not None and thread.status is _OPEN and thread.availability is _ALIVE:
-            dues.append(thread.latest_message_at + self._policy.ttl)
+            dues.append(thread.due_at(self._policy.ttl))
 
     def _visible_as(
         self,
