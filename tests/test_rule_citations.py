@@ -11,8 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 RULES = (ROOT / "docs" / "rules.md").read_text()
 # citations may wrap: make the text one line
 TEXT = re.sub(r"\s+", " ", RULES)
-STATEFUL = (ROOT / "threadcore" / "testing" / "stateful.py").read_text()
-CONTRACT = (ROOT / "threadcore" / "testing" / "contract.py").read_text()
+TESTING = ROOT / "threadcore" / "testing"
+# the stateful machine (its rules by area) and the contract suite (by capability)
+STATEFUL = "\n".join(
+    p.read_text() for p in sorted(TESTING.rglob("*.py")) if "contract" not in p.parts
+)
+CONTRACT = "\n".join(p.read_text() for p in sorted((TESTING / "contract").glob("*.py")))
 
 
 def _functions(source: str) -> set[str]:
