@@ -1,0 +1,190 @@
+"""The machine's rules for reads: a thread and its messages, and the paged lists of threads,
+messages and notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    precondition,
+    rule,
+)
+
+from threadcore.domain.model import (
+    Thread,
+)
+from threadcore.domain.queries import MessageFilter, ThreadFilter
+from threadcore.testing.machine._base import MachineBase, Outcome, _call, _has_threads
+from threadcore.testing.model import (
+    MThread,
+    Ok,
+)
+from threadcore.testing.strategies import (
+    GUESTS,
+    START,
+    availability_choices,
+    owner_id_lists,
+    owner_numbers,
+)
+
+
+class QueryRules(MachineBase):
+    """Rules: reads and lists, walked by token and by page number."""
+
+    @precondition(_has_threads)
+    @rule(data=st.data())
+    def read(self, data: st.DataObject) -> None:
+        """``get`` and ``messages`` as someone (mostly a handler) sees them."""
+        thread_id = self.pick_thread(data)
+        actor = self.pick_actor(data, thread_id)
+        real = _call(lambda: self.real.get(thread_id, actor=actor))
+        expected = self.ref.get(thread_id, actor)
+        thread = self.compare(real, expected)
+        if thread is not None:
+            assert isinstance(expected, Ok) and isinstance(expected.value, MThread)
+            self.assert_same(thread, expected.value)
+        per_page = data.draw(st.none() | st.integers(1, 3))
+        expected = self.ref.messages(thread_id, actor)
+        if per_page is None:  # all of them at once
+            found = self.compare(
+                _call(lambda: self.real.messages(thread_id, actor=actor)), expected
+            )
+            if found is not None:
+                assert [m.id for m in found] == expected.value  # type: ignore[union-attr]
+        else:  # walked by token, or one numbered page: walk() compares it with the model
+            call = partial(self.real.messages, thread_id, actor=actor)
+            found = self.walk(data, call, expected, per_page)
+        if found:
+            drafts = {d.id for d in self.ref.all_drafts()}
+            assert not drafts & {m.id for m in found}, "a draft is listed with the messages"
+            for m in found:
+                self.assert_message(m)
+        if self.ref.all_messages() or self.ref.all_drafts():
+            message_id = self.pick_message(data)
+            real = _call(lambda: self.real.message(message_id, actor=actor))
+            message = self.compare(real, self.ref.message(message_id, actor))
+            if message is not None:
+                self.assert_message(message)
+        thread = self.ref.threads.get(thread_id)
+        if thread is not None and actor in self.ref.handled(actor) | {actor}:
+            resource = self.ref.owner_of(thread.owner)
+            if resource is not None and actor in resource.handlers:
+                opted = self.real.opted_out(
+                    actor=actor, owner_number=thread.owner, guest_number=thread.guest
+                )
+                assert opted == self.ref.is_opted_out(thread.owner, thread.guest)
+
+    @rule(
+        data=st.data(),
+        status=st.sampled_from([None, "Open", "Resolved"]),
+        per_page=st.integers(1, 4),
+        by_number=st.booleans(),
+    )
+    def list_threads(
+        self, data: st.DataObject, status: str | None, per_page: int, by_number: bool
+    ) -> None:
+        """A list walk (by token, or one numbered page) with random filters, against the model."""
+        actor = self.pick_actor(data)
+        owner = data.draw(st.none() | owner_numbers)
+        guest = data.draw(st.none() | st.sampled_from(GUESTS))
+        owner_ids = data.draw(owner_id_lists)
+        availability = data.draw(availability_choices)
+        created_from = data.draw(st.none() | st.sampled_from(self.creation_times()))
+        flt = ThreadFilter(
+            status=status,
+            owner_extension_ids=owner_ids,
+            owner_phone_number=owner,
+            guest_phone_number=guest,
+            availability=availability,
+            creation_time_from=created_from,
+        )
+        expected = self.ref.list_ids(
+            actor,
+            status,
+            owner_ids,
+            owner,
+            guest,
+            tuple(a == "Alive" for a in availability),
+            created_from,
+        )
+        if by_number:
+            page = data.draw(st.integers(1, 4))
+            real = _call(lambda: self.real.list(actor=actor, filter=flt, per_page=per_page,
+                                                page=page))  # fmt: skip
+            found = self.compare(real, expected)
+            if found is not None:
+                self.check_numbered(found, expected, page, per_page)
+            return
+        walked: list[Thread] = []
+        token: str | None = None
+        while True:
+            real = self.list_page(actor, flt, per_page, token)
+            found = self.compare(real, expected)
+            if found is None:
+                return
+            assert len(found) <= per_page
+            walked.extend(found)
+            token = found.next_page_token
+            if token is None:
+                break
+            assert len(found) == per_page
+        assert isinstance(expected, Ok)
+        assert [t.id for t in walked] == expected.value
+        for thread in walked:
+            self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
+
+    def list_page(self, actor: str, flt: ThreadFilter, per_page: int, token: str | None) -> Outcome:
+        return _call(
+            lambda: self.real.list(actor=actor, filter=flt, per_page=per_page, page_token=token)
+        )
+
+    def creation_times(self) -> list[datetime]:
+        return sorted({t.created for t in self.ref.threads.values()}) or [START]
+
+    @rule(
+        data=st.data(),
+        status=st.sampled_from([None, "Open", "Resolved"]),
+        per_page=st.integers(1, 5),
+    )
+    def list_messages(self, data: st.DataObject, status: str | None, per_page: int) -> None:
+        """A token walk of ``list_messages`` with random filters, against the model."""
+        actor = self.pick_actor(data)
+        threads = [*self.ref.threads, "no-such-thread"]
+        known = [m.id for m in self.ref.all_messages()] + [d.id for d in self.ref.all_drafts()]
+        thread_ids = data.draw(st.none() | st.lists(st.sampled_from(threads), min_size=1))
+        message_ids = data.draw(
+            st.none() | st.lists(st.sampled_from(known or ["no-such-message"]), min_size=1)
+        )
+        owner_ids = data.draw(owner_id_lists)
+        availability = data.draw(availability_choices)
+        times = sorted({m.created for m in self.ref.all_messages() if m.created} | {START})
+        created_from = data.draw(st.none() | st.sampled_from(times))
+        created_to = data.draw(st.none() | st.sampled_from(times))
+        if created_from is not None and created_to is not None and created_from > created_to:
+            created_from, created_to = created_to, created_from
+        flt = MessageFilter(
+            thread_ids=thread_ids,
+            message_ids=message_ids,
+            thread_status=status,
+            owner_extension_ids=owner_ids,
+            availability=availability,
+            creation_time_from=created_from,
+            creation_time_to=created_to,
+        )
+        expected = self.ref.list_message_ids(
+            actor,
+            thread_ids,
+            message_ids,
+            status,
+            owner_ids,
+            tuple(a == "Alive" for a in availability),
+            created_from,
+            created_to,
+        )
+        walked = self.walk(
+            data, partial(self.real.list_messages, actor=actor, filter=flt), expected, per_page
+        )
+        for m in walked:
+            self.assert_message(m)
