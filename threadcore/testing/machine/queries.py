@@ -12,11 +12,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from threadcore.domain.model import (
-    Thread,
-)
 from threadcore.domain.queries import MessageFilter, ThreadFilter
-from threadcore.testing.machine._base import MachineBase, Outcome, _call, _has_threads
+from threadcore.testing.machine._base import MachineBase, _call, _has_threads
 from threadcore.testing.model import (
     MThread,
     Ok,
@@ -80,11 +77,8 @@ class QueryRules(MachineBase):
         data=st.data(),
         status=st.sampled_from([None, "Open", "Resolved"]),
         per_page=st.integers(1, 4),
-        by_number=st.booleans(),
     )
-    def list_threads(
-        self, data: st.DataObject, status: str | None, per_page: int, by_number: bool
-    ) -> None:
+    def list_threads(self, data: st.DataObject, status: str | None, per_page: int) -> None:
         """A list walk (by token, or one numbered page) with random filters, against the model."""
         actor = self.pick_actor(data)
         owner = data.draw(st.none() | owner_numbers)
@@ -109,36 +103,11 @@ class QueryRules(MachineBase):
             tuple(a == "Alive" for a in availability),
             created_from,
         )
-        if by_number:
-            page = data.draw(st.integers(1, 4))
-            real = _call(lambda: self.real.list(actor=actor, filter=flt, per_page=per_page,
-                                                page=page))  # fmt: skip
-            found = self.compare(real, expected)
-            if found is not None:
-                self.check_numbered(found, expected, page, per_page)
-            return
-        walked: list[Thread] = []
-        token: str | None = None
-        while True:
-            real = self.list_page(actor, flt, per_page, token)
-            found = self.compare(real, expected)
-            if found is None:
-                return
-            assert len(found) <= per_page
-            walked.extend(found)
-            token = found.next_page_token
-            if token is None:
-                break
-            assert len(found) == per_page
-        assert isinstance(expected, Ok)
-        assert [t.id for t in walked] == expected.value
+        walked = self.walk(
+            data, partial(self.real.list, actor=actor, filter=flt), expected, per_page
+        )  # by token to the end, or one numbered page
         for thread in walked:
             self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
-
-    def list_page(self, actor: str, flt: ThreadFilter, per_page: int, token: str | None) -> Outcome:
-        return _call(
-            lambda: self.real.list(actor=actor, filter=flt, per_page=per_page, page_token=token)
-        )
 
     def creation_times(self) -> list[datetime]:
         return sorted({t.created for t in self.ref.threads.values()}) or [START]
