@@ -7,6 +7,7 @@ position in the feed.
 
 from threadcore.domain.events import (
     EVENT_TYPES,
+    CarrierIdAttached,
     DeliveryStatusChanged,
     DraftDiscarded,
     DraftSaved,
@@ -28,6 +29,7 @@ from threadcore.domain.events import (
 from threadcore.ports import StoredEvent
 
 __all__ = [
+    "CarrierIdAttached",
     "EVENT_TYPES",
     "DeliveryStatusChanged",
     "DraftDiscarded",

@@ -15,6 +15,7 @@ from threadcore.domain.model import DeliveryStatus, Direction, StatusReason, Thr
 from threadcore.domain.records import record_maker
 
 __all__ = [
+    "CarrierIdAttached",
     "DeliveryStatusChanged",
     "DraftDiscarded",
     "DraftSaved",
@@ -214,6 +215,18 @@ class GuestOptedIn:
     initiator: str | None = None
 
 
+@attrs.frozen(weakref_slot=False)
+class CarrierIdAttached:
+    """The carrier accepted an outbound message and its id for it was recorded: delivery
+    reports may name the message by that id from now on."""
+
+    thread_id: str
+    at: datetime
+    message_id: str
+    provider_message_id: str
+    initiator: str | None = None
+
+
 Event = (
     ThreadOpened
     | MessageAdded
@@ -231,6 +244,7 @@ Event = (
     | DraftSent
     | GuestOptedOut
     | GuestOptedIn
+    | CarrierIdAttached
 )
 #: Every event class, for adapters that store events by name.
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -250,6 +264,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DraftSent,
     GuestOptedOut,
     GuestOptedIn,
+    CarrierIdAttached,
 )
 
 #: Positional constructors for the events every message makes (see ``records``).

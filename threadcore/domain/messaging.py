@@ -16,12 +16,14 @@ from typing import Any, Final
 import attrs
 
 from threadcore.domain.errors import (
+    IdempotencyConflict,
     ImpossibleStatusChange,
     InvalidInput,
     NotAuthor,
 )
 from threadcore.domain.errors import NoteDeleted as NoteDeletedError
 from threadcore.domain.events import (
+    CarrierIdAttached,
     DeliveryStatusChanged,
     DraftDiscarded,
     DraftSaved,
@@ -188,6 +190,32 @@ MESSAGE_TOMBSTONE: dict[str, Any] = {
 }
 #: What a deleted note keeps of its text (rule N1): nothing.
 NOTE_TOMBSTONE: dict[str, Any] = {"text": "", "availability": _DELETED}
+
+
+def attach_carrier_id(
+    message: Message, provider_message_id: str, now: datetime
+) -> tuple[Message, CarrierIdAttached | None]:
+    """The outbound ``message`` with the carrier's id for it (rule M2a): recorded once; the same
+    id again changes nothing; another id is :class:`IdempotencyConflict`."""
+    if message.direction is not Direction.OUTBOUND or message.status not in REPORTABLE:
+        raise ImpossibleStatusChange(
+            f"Message [{message.id}] is {message.direction.value.lower()} "
+            f"({message.status.value}); only a sent message gets the carrier's id this way"
+        )
+    if message.provider_message_id == provider_message_id:
+        return message, None
+    if message.provider_message_id is not None:
+        raise IdempotencyConflict(
+            f"Message [{message.id}] already has the carrier's id "
+            f"[{message.provider_message_id}]; it cannot take [{provider_message_id}]"
+        )
+    new = attrs.evolve(
+        message,
+        provider_message_id=provider_message_id,
+        last_modified_at=now,
+        version=message.version + 1,
+    )
+    return new, CarrierIdAttached(message.thread_id, now, message.id, provider_message_id)
 
 
 def tombstone(message: Message, now: datetime) -> Message:

@@ -37,6 +37,7 @@ class Inbox(Spine):
     receive = _messages.receive
     send = _messages.send
     record_delivery = _messages.record_delivery
+    attach_provider_id = _messages.attach_provider_id
     classify = _messages.classify
     delete_messages = _messages.delete_messages
     opted_out = _messages.opted_out

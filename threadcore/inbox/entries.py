@@ -225,6 +225,7 @@ _EXPIRED = StatusReason.THREAD_EXPIRED
 
 
 _MESSAGE_EVENTS = (
+    ev.CarrierIdAttached,
     ev.MessageAdded,
     ev.DeliveryStatusChanged,
     ev.MessageClassified,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -365,26 +365,30 @@ def _send_as(
 
 def record_delivery(
     self: Spine,
-    message_id: str,
-    status: DeliveryStatus | str,
+    message_id: str | None = None,
+    status: DeliveryStatus | str | None = None,
     at: datetime | None = None,
     error_code: str | None = None,
+    *,
+    provider_message_id: str | None = None,
 ) -> Message:
-    """Record a carrier's delivery report for an outbound message (no actor: the carrier).
+    """Record a carrier's delivery report for an outbound message (no actor: the carrier),
+    named by threadcore's ``message_id`` or by the carrier's ``provider_message_id`` (one of
+    the two; see :meth:`attach_provider_id`).
 
     Never moves a message backwards: a report that repeats the status or lies behind it
     changes nothing; an impossible move raises :class:`~threadcore.errors.ImpossibleStatusChange`.
     ``at`` is when the carrier says it happened (default now). Returns the message.
     """
-    message_id = check_extension_id(message_id, "message_id")
+    find = _named_message(message_id, provider_message_id)
+    if status is None:
+        raise InvalidInput("Parameter [status] is required", parameter="status")
     reported = _delivery_status(status)
     when = None if at is None else check_utc(at, "at")
     code = _optional_text(error_code, "error_code", 64)
 
     def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
-        stored = uow.message(message_id)
-        if stored is None:
-            raise MessageNotFound(f"Message [{message_id}] not found")
+        stored = find(uow)
         new, event = messaging.record_delivery(stored, reported, when or now, code, now)
         if event is not None:
             uow.save_message(new, stored.version)
@@ -392,6 +396,72 @@ def record_delivery(
         return new
 
     return self._run(work)
+
+
+def attach_provider_id(self: Spine, message_id: str, provider_message_id: str) -> Message:
+    """Record the carrier's id of an outbound message once the carrier accepted it (rule M2a),
+    so that its delivery reports can name it (``record_delivery(provider_message_id=...)``).
+
+    The same id again changes nothing (a retry is safe); another id for the message, or an id
+    another message already has, is :class:`~threadcore.errors.IdempotencyConflict`. An unknown
+    message (or a draft) is :class:`~threadcore.errors.MessageNotFound`; an inbound message is
+    :class:`~threadcore.errors.ImpossibleStatusChange`. Returns the message.
+    """
+    message_id = check_extension_id(message_id, "message_id")
+    carrier_id = _check_provider_id(provider_message_id)
+    if carrier_id is None:
+        raise InvalidInput(
+            "Parameter [provider_message_id] is required", parameter="provider_message_id"
+        )
+
+    def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
+        stored = uow.message(message_id)
+        if stored is None or stored.status is _DRAFT:
+            raise MessageNotFound(f"Message [{message_id}] not found")
+        owner = uow.message_by_provider_id(carrier_id)
+        if owner is not None and owner.id != message_id:
+            raise IdempotencyConflict(
+                f"The carrier's id [{carrier_id}] belongs to message [{owner.id}]"
+            )
+        new, event = messaging.attach_carrier_id(stored, carrier_id, now)
+        if event is not None:
+            uow.save_message(new, stored.version)
+            events.append(event)
+        return new
+
+    return self._run(work)
+
+
+def _named_message(
+    message_id: str | None, provider_message_id: str | None
+) -> Callable[[UnitOfWork], Message]:
+    """How a delivery report finds its message: by threadcore's id or by the carrier's, exactly
+    one of them; drafts are not messages."""
+    if (message_id is None) == (provider_message_id is None):
+        raise InvalidInput(
+            "Name the message by message_id or by provider_message_id (exactly one)",
+            parameter="message_id",
+        )
+    if message_id is not None:
+        wanted = check_extension_id(message_id, "message_id")
+
+        def by_id(uow: UnitOfWork) -> Message:
+            stored = uow.message(wanted)
+            if stored is None:
+                raise MessageNotFound(f"Message [{wanted}] not found")
+            return stored
+
+        return by_id
+    carrier_id = _check_provider_id(provider_message_id)
+    assert carrier_id is not None
+
+    def by_carrier_id(uow: UnitOfWork) -> Message:
+        stored = uow.message_by_provider_id(carrier_id)
+        if stored is None or stored.status is _DRAFT:
+            raise MessageNotFound(f"No message has the carrier's id [{carrier_id}]")
+        return stored
+
+    return by_carrier_id
 
 
 def classify(
