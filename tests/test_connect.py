@@ -10,10 +10,16 @@ from threadcore import InMemoryRepository, SQLiteRepository, connect
 from threadcore.errors import InvalidInput
 
 
-def test_memory_url_and_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_memory_is_asked_for_and_never_a_silent_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several workers must never each get a private in-memory store by accident (issue 14)."""
     monkeypatch.delenv("THREADCORE_DATABASE_URL", raising=False)
     assert isinstance(connect("memory://"), InMemoryRepository)
-    assert isinstance(connect(), InMemoryRepository)
+    with pytest.raises(InvalidInput, match="THREADCORE_DATABASE_URL") as refused:
+        connect()
+    assert refused.value.parameter == "url"
+    monkeypatch.setenv("THREADCORE_DATABASE_URL", "")
+    with pytest.raises(InvalidInput):
+        connect()
 
 
 def test_sqlite_relative_and_absolute_paths(

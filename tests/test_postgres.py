@@ -636,6 +636,28 @@ def test_connect_picks_postgres_from_the_url_and_the_environment(
             conn.execute("DROP FUNCTION IF EXISTS public.threadcore_expect(bigint, bigint)")
 
 
+def test_a_postgres_url_sets_the_pool_and_the_schema_in_its_query(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Pool size, pool wait and schema come from the URL's query; libpq's own parameters
+    (connect_timeout) still reach libpq (issue 14)."""
+    sep = "&" if "?" in postgres_url else "?"
+    repo = connect(f"{postgres_url}{sep}pool_min=2&pool_max=3&pool_timeout=7&connect_timeout=5"
+                   f"&schema={pg_schema}")  # fmt: skip
+    try:
+        assert isinstance(repo, PostgresRepository)
+        assert repo.schema == pg_schema
+        assert (repo._pool.min_size, repo._pool.max_size, repo._pool.timeout) == (2, 3, 7.0)
+        with repo.unit_of_work() as uow:
+            assert uow.thread("nothing") is None
+    finally:
+        repo.close()
+    for query in ("pool_max=x", "pool_max=0", "pool_min=5&pool_max=2", "pool_timeout=-1"):
+        with pytest.raises(InvalidInput) as refused:
+            connect(f"{postgres_url}{sep}{query}")
+        assert refused.value.parameter == "url"
+
+
 def test_public_classes_and_methods_are_documented() -> None:
     assert (PostgresRepository.__doc__ or "").strip()
     for name, value in vars(PostgresRepository).items():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.domain.errors import InvalidInput
@@ -15,15 +16,30 @@ __all__ = ["DATABASE_URL_VARIABLE", "connect"]
 DATABASE_URL_VARIABLE = "THREADCORE_DATABASE_URL"
 
 
+#: Query parameters of a PostgreSQL URL that configure threadcore's pool rather than the
+#: connection (the rest, ``connect_timeout`` among them, go to libpq).
+_POOL_PARAMETERS = {"pool_min": "min_size", "pool_max": "max_size", "pool_timeout": "timeout"}
+
+
 def connect(url: str | None = None) -> Repository:
     """A repository for ``url``: ``"memory://"``, ``"sqlite:///relative/path.db"``,
     ``"sqlite:////absolute/path.db"``, ``"sqlite://:memory:"`` or ``"postgresql://..."``.
 
-    Without ``url`` the ``THREADCORE_DATABASE_URL`` environment variable is read, and without
-    that the in-memory repository is used. The drivers are imported only when asked for.
+    Without ``url`` the ``THREADCORE_DATABASE_URL`` environment variable is read; without that
+    either, :class:`~threadcore.errors.InvalidInput`: several workers must never each get a
+    private in-memory store by accident (ask for ``"memory://"``). A PostgreSQL URL may set the
+    pool in its query: ``pool_min``, ``pool_max`` (connections), ``pool_timeout`` (seconds a
+    command waits for a connection) and ``schema``; its other parameters (``connect_timeout``,
+    ``sslmode`` …) go to libpq. The drivers are imported only when asked for.
     """
     if url is None:
-        url = os.environ.get(DATABASE_URL_VARIABLE) or "memory://"
+        url = os.environ.get(DATABASE_URL_VARIABLE) or None
+        if url is None:
+            raise InvalidInput(
+                f"No database URL: pass connect(url) or set {DATABASE_URL_VARIABLE} "
+                "(memory:// for a store inside this process only)",
+                parameter="url",
+            )
     if not isinstance(url, str):
         raise InvalidInput("Parameter [url] must be a string", parameter="url")
     scheme = urlsplit(url).scheme.lower()
@@ -46,9 +62,39 @@ def connect(url: str | None = None) -> Repository:
                 "PostgreSQL storage needs the 'postgres' extra: pip install 'threadcore[postgres]'",
                 parameter="url",
             ) from error
-        repository: Repository = PostgresRepository(url)
+        conninfo, options = _pool_options(url)
+        repository: Repository = PostgresRepository(conninfo, **options)
         return repository
     raise InvalidInput(
         f"Unknown database URL {url[:60]!r}: use memory://, sqlite:///path.db or postgresql://...",
         parameter="url",
     )
+
+
+def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
+    """The URL without threadcore's own query parameters, and those parameters as
+    ``PostgresRepository`` options."""
+    parts = urlsplit(url)
+    kept: list[tuple[str, str]] = []
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "schema":
+            options["schema"] = value
+        elif name in _POOL_PARAMETERS:
+            try:
+                number = float(value) if name == "pool_timeout" else int(value)
+            except ValueError:
+                raise InvalidInput(
+                    f"The database URL's {name} must be a number, not {value[:20]!r}",
+                    parameter="url",
+                ) from None
+            if number <= 0:
+                raise InvalidInput(f"The database URL's {name} must be positive", parameter="url")
+            options[_POOL_PARAMETERS[name]] = number
+        else:
+            kept.append((name, value))
+    if "min_size" in options and "max_size" not in options:
+        options["max_size"] = max(10, options["min_size"])  # the default size, or the minimum
+    if options.get("min_size", 1) > options.get("max_size", 10):
+        raise InvalidInput("The database URL's pool_min exceeds its pool_max", parameter="url")
+    return urlunsplit(parts._replace(query=urlencode(kept))), options
