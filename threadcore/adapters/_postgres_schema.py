@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from threadcore.adapters._sql import OPEN
 
-__all__ = ["SCHEMA_VERSION", "migrate_from_1_sql", "migrate_from_2_sql", "schema_sql"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "migrate_from_1_sql",
+    "migrate_from_2_sql",
+    "pending_sql",
+    "schema_sql",
+]
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
@@ -169,3 +175,17 @@ CREATE TABLE {s}.events (
 {_v2_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
+
+
+def pending_sql(version: int | None, s: str) -> str:
+    """What brings the (quoted) schema ``s`` from ``version`` (``None``: no threadcore schema
+    yet) to :data:`SCHEMA_VERSION`, as one script for a DBA; empty when it is current."""
+    store = f"CREATE TABLE IF NOT EXISTS {s}.threadcore_store (id text NOT NULL);\n"
+    if version is None:
+        return f"CREATE SCHEMA IF NOT EXISTS {s};\n{schema_sql(s)}{store}"
+    steps = []
+    if version <= 1:
+        steps.append(migrate_from_1_sql(s))
+    if version <= 2:
+        steps.append(migrate_from_2_sql(s))
+    return "".join(steps) + store if steps else ""

@@ -17,6 +17,7 @@ from typing import Any
 import cattrs
 
 from threadcore.domain import events as ev
+from threadcore.domain.errors import SchemaVersionError
 from threadcore.domain.messaging import MESSAGE_TOMBSTONE, NOTE_TOMBSTONE
 from threadcore.domain.model import (
     Availability,
@@ -160,16 +161,36 @@ def time_to_text(value: datetime) -> str:
     return text
 
 
-def store_id(conn: Any, prefix: str) -> str:
+def store_id(conn: Any, prefix: str, *, create: bool = True) -> str:
     """This store's random id (made once, when first asked for): what tokens are bound to, so a
-    token of another database is refused (rule S4). ``prefix`` names the SQL schema."""
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}threadcore_store (id text NOT NULL)")
+    token of another database is refused (rule S4). ``prefix`` names the SQL schema; without
+    ``create`` (a role without DDL rights) its table must exist already."""
+    if create:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}threadcore_store (id text NOT NULL)")
     row = conn.execute(f"SELECT id FROM {prefix}threadcore_store").fetchone()
     if row is None:
         made = uuid.uuid4().hex
         conn.execute(f"INSERT INTO {prefix}threadcore_store VALUES ('{made}')")
         return made
     return str(row[0])
+
+
+def check_version(found: int | None, known: int, where: str) -> None:
+    """Refuse a store whose threadcore schema is missing, older or newer than ``known`` (for a
+    repository opened with ``create_schema=False``: it never changes the schema itself)."""
+    upgrade = "run `threadcore db upgrade --db URL` with a role that may change the schema"
+    if found is None:
+        raise SchemaVersionError(f"{where} has no threadcore schema: {upgrade}")
+    if found < known:
+        raise SchemaVersionError(
+            f"{where} has threadcore schema version {found}, older than this threadcore's "
+            f"{known}: {upgrade}"
+        )
+    if found > known:
+        raise SchemaVersionError(
+            f"{where} has threadcore schema version {found}; this threadcore knows {known}: "
+            "upgrade threadcore"
+        )
 
 
 def unstorable(*values: str | None) -> bool:

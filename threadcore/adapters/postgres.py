@@ -64,6 +64,7 @@ from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
     THREAD_COLUMNS,
+    check_version,
     event_from_json,
     event_to_json,
     message_to_row,
@@ -238,6 +239,7 @@ class PostgresRepository:
         max_size: int = 10,
         schema: str = "public",
         timeout: float = 30.0,
+        create_schema: bool = True,
     ) -> None:
         if not isinstance(url, str) or not url:
             raise InvalidInput("Parameter [url] must be a non-empty string", parameter="url")
@@ -272,7 +274,14 @@ class PostgresRepository:
         self._dialect = Dialect(
             mark="%s", to_db=_same, from_db=_utc, any_of=_any_of, prefix=f"{s}."
         )
-        self._migrate()
+        if create_schema is True:
+            self._migrate()
+        elif create_schema is False:
+            self._check_schema()
+        else:
+            raise InvalidInput(
+                "Parameter [create_schema] must be True or False", parameter="create_schema"
+            )
         with _translated():
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url,
@@ -291,6 +300,27 @@ class PostgresRepository:
             except BaseException:
                 self._pool.close()
                 raise
+
+    def _check_schema(self) -> None:
+        """With ``create_schema=False`` (a role without DDL rights): use the schema only if it is
+        this threadcore's version; never create or migrate anything (rule D3)."""
+        s = self._s
+        with _translated():
+            conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
+            try:
+                row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
+                found = None
+                if row is not None and row[0] is not None:
+                    found = conn.execute(
+                        f"SELECT max(version) FROM {s}.threadcore_schema"
+                    ).fetchone()
+                check_version(
+                    found[0] if found else None, SCHEMA_VERSION, f"Schema {self._schema!r}"
+                )
+                self.store_id = store_id(conn, f"{s}.", create=False)
+                conn.commit()
+            finally:
+                conn.close()
 
     def _migrate(self) -> None:
         """Create the schema if it is missing; refuse one written by a newer threadcore."""

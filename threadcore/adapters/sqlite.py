@@ -30,6 +30,7 @@ from threadcore.adapters._sql import (
     THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
+    check_version,
     event_from_json,
     event_to_json,
     message_to_row,
@@ -44,6 +45,7 @@ from threadcore.adapters._sql import (
 from threadcore.adapters._sql_reads import Dialect, SQLReads
 from threadcore.domain.errors import (
     ConcurrencyConflict,
+    InvalidInput,
     NestedUnitOfWork,
     SchemaVersionError,
     StorageError,
@@ -252,6 +254,21 @@ UPDATE threads SET label = NULL WHERE availability = 'Deleted' AND label IS NOT 
 UPDATE threadcore_schema SET version = 4;
 """
 
+
+def pending_sql(version: int | None) -> str:
+    """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
+    :data:`SCHEMA_VERSION`, as one script for a DBA; empty when it is current."""
+    store = "CREATE TABLE IF NOT EXISTS threadcore_store (id text NOT NULL);\n"
+    if version is None:
+        return _SCHEMA + store
+    steps = "".join(
+        script
+        for since, script in ((1, _MIGRATE_FROM_1), (2, _MIGRATE_FROM_2), (3, _MIGRATE_FROM_3))
+        if version <= since
+    )
+    return steps + store if steps else ""
+
+
 _SCHEMA = f"""
 CREATE TABLE threadcore_schema (version INTEGER NOT NULL);
 CREATE TABLE threads (
@@ -388,7 +405,13 @@ class SQLiteRepository:
     a newer threadcore raises :class:`~threadcore.errors.SchemaVersionError`.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | Path, *, timeout: float = 30.0, create_schema: bool = True
+    ) -> None:
+        if create_schema not in (True, False):
+            raise InvalidInput(
+                "Parameter [create_schema] must be True or False", parameter="create_schema"
+            )
         self._path = str(path)
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
@@ -403,7 +426,35 @@ class SQLiteRepository:
             )
             for pragma in _PRAGMAS:
                 self._conn.execute(pragma)
-            self._migrate()
+            if create_schema:
+                self._migrate()
+            else:
+                self._check_schema()
+
+    def _check_schema(self) -> None:
+        """With ``create_schema=False``: use the file only if it holds this threadcore's schema
+        version; never create or migrate anything (rule D3)."""
+        conn = self._conn
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
+        ).fetchone()
+        found = (
+            conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()
+            if exists
+            else None
+        )
+        try:
+            check_version(found[0] if found else None, SCHEMA_VERSION, self._path)
+        except BaseException:
+            conn.close()
+            raise
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.store_id = store_id(conn, "", create=False)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _migrate(self) -> None:
         conn = self._conn

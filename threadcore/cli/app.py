@@ -615,3 +615,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return 70
     return result if isinstance(result, int) else 0
+
+
+# The command groups defined in modules of their own register themselves on ``cli``.
+from threadcore.cli import db as _db  # noqa: E402, F401

@@ -1,0 +1,108 @@
+"""``threadcore db``: the schema outside the request path (issue 14). ``upgrade`` creates or
+migrates it with a role that may; ``sql`` prints what that would run, for a DBA to review or run
+by hand. Services then open their repositories with ``create_schema=False`` (rule D3)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from threadcore.cli.app import _DB_HELP, CliError, _close, _database_url, _open, _redact, cli
+from threadcore.errors import ThreadcoreError
+
+__all__ = ["db"]
+
+
+@cli.group()
+def db() -> None:
+    """Create, migrate or print the database schema (run it before the services)."""
+
+
+@db.command("upgrade")
+@click.option("--db", "url", help=_DB_HELP)
+def db_upgrade(url: str | None) -> None:
+    """Create the schema, or migrate it to this threadcore's version (idempotent)."""
+    url = _database_url(url, must_exist=False)
+    if urlsplit(url).scheme.lower() == "memory":
+        raise CliError("memory:// has no schema to upgrade", 2)
+    repository = _open(url)
+    _close(repository)
+    click.echo(f"{_redact(url)}: schema at version {_version_of(url)}")
+
+
+@db.command("sql")
+@click.option("--db", "url", help=_DB_HELP)
+def db_sql(url: str | None) -> None:
+    """Print the SQL `db upgrade` would run on this database (nothing when it is current)."""
+    url = _database_url(url, must_exist=False)
+    scheme = urlsplit(url).scheme.lower()
+    try:
+        if scheme == "sqlite":
+            from threadcore.adapters import sqlite as adapter
+
+            script = adapter.pending_sql(_sqlite_version(_sqlite_path(url)))
+        elif scheme in ("postgresql", "postgres"):
+            from threadcore.adapters import _postgres_schema as schema
+
+            version, quoted = _postgres_version(url)
+            script = schema.pending_sql(version, quoted)
+        else:
+            raise CliError(f"no schema to print for {_redact(url)}", 2)
+    except ThreadcoreError as error:
+        raise CliError(f"{error.code}: {error.message}") from None
+    click.echo(script.strip() or "-- the schema is current: nothing to run")
+
+
+def _version_of(url: str) -> int | None:
+    if urlsplit(url).scheme.lower() == "sqlite":
+        return _sqlite_version(_sqlite_path(url))
+    return _postgres_version(url)[0]
+
+
+def _sqlite_path(url: str) -> str:
+    path = url[len("sqlite://") :]
+    return path[1:] if path.startswith("/") else path
+
+
+def _sqlite_version(path: str) -> int | None:
+    """The file's threadcore schema version, read without changing anything (``None``: none)."""
+    if not Path(path).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
+            ).fetchone()
+            if not found:
+                return None
+            return int(conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as error:
+        raise CliError(f"cannot read {path}: {error}") from None
+
+
+def _postgres_version(url: str) -> tuple[int | None, str]:
+    """The schema's threadcore version (``None``: none) and its quoted name."""
+    import psycopg
+
+    from threadcore.connect import _pool_options
+
+    conninfo, options = _pool_options(url)
+    schema = str(options.get("schema", "public"))
+    quoted = '"' + schema.replace('"', '""') + '"'
+    try:
+        with psycopg.connect(conninfo, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s)", (f"{quoted}.threadcore_schema",)
+            ).fetchone()
+            if row is None or row[0] is None:
+                return None, quoted
+            found = conn.execute(f"SELECT max(version) FROM {quoted}.threadcore_schema").fetchone()
+            return (None if found is None or found[0] is None else int(found[0])), quoted
+    except psycopg.Error:
+        raise CliError(f"cannot reach {_redact(url)}") from None
