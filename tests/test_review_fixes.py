@@ -141,3 +141,70 @@ def test_e2_scope_names_are_accepted_in_any_case(world: tuple[Inbox, ManualClock
     by_value = inbox.sync_entries(actor="101", scope="AssignedToMe").records
     assert inbox.sync_entries(actor="101", scope="assigned_to_me").records == by_value
     assert by_value  # the thread is assigned to 101
+
+
+# --- issue 13 review -----------------------------------------------------------------------------
+def test_an_id_in_brackets_stays_as_the_caller_gave_it() -> None:
+    """Only a parameter name is respelled the platform's way, never a value in brackets."""
+    from threadcore import Directory, Inbox
+    from threadcore.errors import InvalidInput, ThreadNotFound
+
+    inbox = Inbox(directory=Directory([]))
+    with pytest.raises(ThreadNotFound, match=r"\[my_thread_1\]"):
+        inbox.get("my_thread_1", actor="101")
+    error = InvalidInput(
+        "Parameter [per_page] must be 1..1000; got [per_page]", parameter="per_page"
+    )
+    assert error.message == "Parameter [perPage] must be 1..1000; got [per_page]"
+    assert error.parameter == "perPage"
+
+
+def test_a_walk_begun_on_a_numbered_page_goes_on_in_its_page_size() -> None:
+    from datetime import UTC, datetime
+
+    from conftest import GUEST, OWNER, billing_directory
+
+    from threadcore import Inbox, ManualClock
+
+    inbox = Inbox(
+        directory=billing_directory(), clock=ManualClock(datetime(2026, 2, 17, tzinfo=UTC))
+    )
+    ids = [inbox.receive(owner_number=OWNER, guest_number=GUEST, body=f"m{i}").id for i in range(5)]
+    thread_id = inbox.message(ids[0], actor="101").thread_id
+    first = inbox.messages(thread_id, actor="101", page=1, per_page=2)
+    assert [m.id for m in first] == ids[:2]
+    second = inbox.messages(thread_id, actor="101", page_token=first.next_page_token)
+    assert [m.id for m in second] == ids[2:4]
+    assert second.paging is not None
+    assert (second.paging.per_page, second.paging.page) == (2, None)
+    third = inbox.messages(thread_id, actor="101", page_token=second.next_page_token)
+    assert [m.id for m in third] == ids[4:]
+    assert third.next_page_token is None
+
+
+def test_nested_unit_of_work_errors_survive_pickling() -> None:
+    import pickle
+
+    from threadcore.errors import NestedUnitOfWork
+
+    error = pickle.loads(pickle.dumps(NestedUnitOfWork()))
+    assert isinstance(error, NestedUnitOfWork)
+    assert "batch()" in error.message
+
+
+def test_a_maker_refuses_records_whose_signature_it_would_not_have() -> None:
+    import attrs
+
+    from threadcore.domain.records import record_maker
+
+    @attrs.frozen(weakref_slot=False)
+    class Aliased:
+        _x: int
+
+    @attrs.frozen(weakref_slot=False)
+    class KeywordOnly:
+        x: int = attrs.field(kw_only=True)
+
+    for cls in (Aliased, KeywordOnly):
+        with pytest.raises(TypeError, match="keyword-only or aliased"):
+            record_maker(cls)

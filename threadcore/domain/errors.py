@@ -43,8 +43,9 @@ __all__ = [
 ]
 
 
-#: A snake_case name in square brackets, as messages name parameters.
-_PARAMETER_IN_TEXT = re.compile(r"\[([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\]")
+#: A snake_case parameter name as messages name one: ``Parameter [per_page]`` (only after the word
+#: "Parameter": other brackets hold the caller's own values, such as ids, which stay as given).
+_PARAMETER_IN_TEXT = re.compile(r"(?<=[Pp]arameter \[)([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?=\])")
 
 
 def platform_name(name: str) -> str:
@@ -73,7 +74,7 @@ class ThreadcoreError(Exception):
         # One convention for the names callers see: the platform's (camelCase), wherever the
         # error was raised (``per_page`` is ``perPage``, ``thread_id`` is ``threadId``).
         if self.platform_names:
-            message = _PARAMETER_IN_TEXT.sub(lambda m: f"[{platform_name(m[1])}]", message)
+            message = _PARAMETER_IN_TEXT.sub(lambda m: platform_name(m[1]), message)
             parameter = None if parameter is None else platform_name(parameter)
         super().__init__(message)
         self.message = message
@@ -299,11 +300,14 @@ class NestedUnitOfWork(ThreadcoreError):
     code = "NestedUnitOfWork"
     status = 500
 
-    def __init__(self) -> None:
-        super().__init__(
+    def __init__(
+        self,
+        message: str = (
             "A unit of work is already open in this thread: group commands with batch(), or run "
             "them one after the other"
-        )
+        ),
+    ) -> None:
+        super().__init__(message)
 
 
 class WireFormatError(InvalidInput):

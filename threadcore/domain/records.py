@@ -54,6 +54,10 @@ def record_maker(record: Callable[P, T]) -> Callable[P, T]:
     names = [f.name for f in fields]
     if sorted(names) != sorted(slots) or _OWN_NAMES & set(names):
         raise TypeError(f"{cls.__name__}'s slots are not its fields, or a field name is reserved")
+    if any(f.kw_only or f.alias != f.name for f in fields):
+        raise TypeError(
+            f"{cls.__name__} has keyword-only or aliased fields (its signature differs)"
+        )
     twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(slots)})
     defaults: dict[str, Any] = {}
     params, checks = [], []

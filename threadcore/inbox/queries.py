@@ -84,36 +84,39 @@ def thread_page(
     _check_page(page, page_token)
     if per_page is not None:
         per_page = _check_per_page(per_page)
-    start = 0
+    start, size = 0, per_page
     if page_token is not None:
         payload = self._tokens.decode(page_token, kind, actor, InvalidPageToken)
         if payload.get("t") != thread_id or not isinstance(payload.get("i"), int):
             raise InvalidPageToken("issued for another thread")
         start = payload["i"]
+        if size is None and isinstance(payload.get("n"), int):
+            size = payload["n"]  # a walk goes on in the page size it began with
+
+    def onward(position: int, size: int) -> str:
+        return self._tokens.encode(kind, actor, {"t": thread_id, "i": position, "n": size})
 
     def read(uow: UnitOfWork) -> Page[Message]:
         self._visible(uow, thread_id, actor)
         stored = [m for m in uow.messages(thread_id) if belongs(m)]
-        size = _UNLIMITED if per_page is None else per_page
-        position = start
         if page is not None:
             places = [i for i, m in enumerate(stored) if m.availability is _ALIVE]
-            size = per_page or _DEFAULT_PER_PAGE
-            numbered = _numbered_page([stored[i] for i in places], page, size)
-            if not numbered or page * size >= len(places):
+            numbered_size = per_page or _DEFAULT_PER_PAGE
+            numbered = _numbered_page([stored[i] for i in places], page, numbered_size)
+            if not numbered or page * numbered_size >= len(places):
                 return numbered
-            after = places[page * size - 1] + 1  # after the page's last record
-            onward = self._tokens.encode(kind, actor, {"t": thread_id, "i": after})
-            return Page(numbered.records, onward, numbered.paging)
+            after = places[page * numbered_size - 1] + 1  # after the page's last record
+            return Page(numbered.records, onward(after, numbered_size), numbered.paging)
+        limit = _UNLIMITED if size is None else size
         found: list[Message] = []
-        while position < len(stored) and len(found) < size:
+        position = start
+        while position < len(stored) and len(found) < limit:
             if stored[position].availability is _ALIVE:
                 found.append(stored[position])
             position += 1
         more = any(m.availability is _ALIVE for m in stored[position:])
-        token = self._tokens.encode(kind, actor, {"t": thread_id, "i": position}) if more else None
-        if per_page is not None:
-            return Page(tuple(found), token, Paging(per_page))
+        if size is not None:
+            return Page(tuple(found), onward(position, size) if more else None, Paging(size))
         return _numbered_page(found, 1, max(len(found), 1))  # all of them: one page
 
     return self._read(read)
