@@ -220,7 +220,8 @@ class ThreadReads(Protocol):
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         """Up to ``limit`` stored Open and Alive threads whose latest message is at or before
-        ``cutoff``, earliest first."""
+        ``cutoff``, earliest first: the sweep's batch. Where writers run at once (PostgreSQL),
+        threads another sweep holds are skipped, so concurrent sweeps take disjoint batches."""
         ...
 
     def due_between(

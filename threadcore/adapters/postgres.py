@@ -63,6 +63,7 @@ from threadcore.adapters._postgres_statements import Statements
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
+    OPEN,
     THREAD_COLUMNS,
     check_version,
     event_from_json,
@@ -470,6 +471,17 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         if prefetched is not None and prefetched[0] == thread_id:
             return prefetched[1]  # read by the claim, under its lock
         return super().thread(thread_id)
+
+    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
+        """Locked until commit, skipping rows another sweep has locked: sweeps running at once
+        in several processes expire disjoint batches instead of conflicting (issue 14)."""
+        if limit <= 0:
+            return []
+        return self._threads_where(
+            f"{OPEN} AND latest_message_at <= %s",
+            (cutoff, limit),
+            "ORDER BY latest_message_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+        )
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
         prefetched = self._prefetched

@@ -375,9 +375,22 @@ def schema() -> None:
 @cli.command()
 @click.option("--db", "url", help=_DB_HELP)
 @click.option("--at", "at_text", help="Sweep as of this instant (default: now).")
-def sweep(url: str | None, at_text: str | None) -> None:
+@click.option(
+    "--every",
+    "every_text",
+    help="Sweep again and again at this interval (60s, 5m, 0.5s) until stopped: any number of "
+    "instances may run; one leads at a time, and another takes over when it dies.",
+)
+def sweep(url: str | None, at_text: str | None, every_text: str | None) -> None:
     """Write every expiry that is due (reads never wait for it) and say how many."""
     url = _database_url(url, must_exist=True)
+    if every_text is not None:
+        if at_text is not None:
+            raise CliError("--at and --every do not go together: a loop sweeps as of now", 2)
+        from threadcore.cli.sweeper import interval, sweep_forever
+
+        sweep_forever(url, interval(every_text))
+        return
     at = _instant(at_text)
     if at is not None and at > SystemClock().now():
         # An expiry written early cannot be taken back: the thread would stay resolved.
