@@ -13,7 +13,6 @@ import stores
 from conftest import BOTH, GUEST, OWNER, START
 
 from threadcore import EntryScope, ManualClock, SQLiteRepository, SyncType, ThreadFilter, wire
-from threadcore.adapters.sqlite import SCHEMA_VERSION as SQLITE_VERSION
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store
@@ -61,7 +60,9 @@ def _as_an_older_threadcore_left_it(repo: object) -> object:
         repo.close()
         with sqlite3.connect(path) as conn:
             conn.execute("UPDATE threads SET label = ?", (SECRET_TEXT,))
-            conn.execute("UPDATE threadcore_schema SET version = ?", (SQLITE_VERSION - 1,))
+            conn.execute(
+                "UPDATE threadcore_schema SET version = ?", (3,)
+            )  # before the erasure (SQLite 3 -> 4)
 
         def raw() -> list[object]:
             with sqlite3.connect(path) as conn:
@@ -70,7 +71,6 @@ def _as_an_older_threadcore_left_it(repo: object) -> object:
         return raw
     import psycopg
 
-    from threadcore.adapters.postgres import SCHEMA_VERSION as PG_VERSION
     from threadcore.adapters.postgres import PostgresRepository
 
     assert isinstance(repo, PostgresRepository)
@@ -78,7 +78,9 @@ def _as_an_older_threadcore_left_it(repo: object) -> object:
     repo.close()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'UPDATE "{schema}".threads SET label = %s', (SECRET_TEXT,))
-        conn.execute(f'UPDATE "{schema}".threadcore_schema SET version = %s', (PG_VERSION - 1,))
+        conn.execute(
+            f'UPDATE "{schema}".threadcore_schema SET version = %s', (2,)
+        )  # before the erasure (PostgreSQL 2 -> 3)
 
     def raw_pg() -> list[object]:
         with psycopg.connect(url) as conn:

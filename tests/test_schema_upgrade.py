@@ -69,7 +69,7 @@ def test_sqlite_create_schema_false_uses_only_an_upgraded_file(
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE threadcore_schema SET version = ?", (SQLITE_VERSION - 1,))
     assert run(["db", "sql", "--db", url]) == 0
-    assert "UPDATE threadcore_schema SET version = 4" in capsys.readouterr().out
+    assert f"UPDATE threadcore_schema SET version = {SQLITE_VERSION}" in capsys.readouterr().out
     assert run(["db", "upgrade", "--db", url]) == 0
     SQLiteRepository(path, create_schema=False).close()
     with pytest.raises(InvalidInput):

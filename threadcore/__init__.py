@@ -25,6 +25,7 @@ from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.clock import ManualClock, SystemClock
 from threadcore.connect import connect
+from threadcore.consumers import Consumer
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import (
     Availability,
@@ -70,6 +71,7 @@ __all__ = [
     "Availability",
     "Classification",
     "Clock",
+    "Consumer",
     "DeliveryStatus",
     "Direction",
     "Directory",

@@ -6,7 +6,7 @@ write their own adapter check it with the contract suite in :mod:`threadcore.tes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -26,6 +26,7 @@ from threadcore.domain.model import (
 
 __all__ = [
     "ChangeFeed",
+    "ConsumerStore",
     "Claims",
     "Clock",
     "DirectoryPort",
@@ -352,6 +353,27 @@ class UnitOfWork(Claims, ThreadReads, MessageReads, NoteReads, ChangeFeed, Write
     ``expected_version`` no longer matches makes the commit raise
     :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
     """
+
+
+@runtime_checkable
+class ConsumerStore(Protocol):
+    """**Protocol**: what durable event consumers need of a repository (issue 14): a cursor per
+    consumer name, which never moves back, and a hold on a name that one process at a time has.
+    The bundled repositories all offer it; see :meth:`threadcore.Inbox.consumer`."""
+
+    def consumer_position(self, name: str) -> int:
+        """The position the consumer ``name`` has handled (0 before its first commit)."""
+        ...
+
+    def commit_consumer(self, name: str, position: int) -> int:
+        """Advance the cursor of ``name`` to ``position`` (never back); the position it is at."""
+        ...
+
+    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
+        """Hold the consumer ``name`` (no other holder, in any process, until released):
+        the function that releases it, or ``None`` when someone else holds it. A holder that
+        dies (its process, its connection) releases it."""
+        ...
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ from threadcore.ports import (
     ChangeFeed,
     Claims,
     Clock,
+    ConsumerStore,
     DirectoryPort,
     IdGenerator,
     MessageQuery,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChangeFeed",
+    "ConsumerStore",
     "Claims",
     "Clock",
     "Directory",

@@ -10,13 +10,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "migrate_from_1_sql",
     "migrate_from_2_sql",
+    "migrate_from_3_sql",
     "pending_sql",
     "schema_sql",
 ]
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _v2_sql(s: str) -> str:
@@ -54,6 +55,19 @@ BEGIN
     RETURN matched;
 END $$;
 """
+
+
+def consumers_sql(s: str) -> str:
+    """The durable event consumers' cursors (issue 14): a name and the position it handled."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {s}.threadcore_consumers "
+        "(name text PRIMARY KEY, position bigint NOT NULL);\n"
+    )
+
+
+def migrate_from_3_sql(s: str) -> str:
+    """Schema version 3 -> 4: the consumers' cursors."""
+    return consumers_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 4;\n"
 
 
 def migrate_from_2_sql(s: str) -> str:
@@ -173,6 +187,7 @@ CREATE TABLE {s}.events (
     PRIMARY KEY (xid, ordinal)
 );
 {_v2_sql(s)}
+{consumers_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -188,4 +203,6 @@ def pending_sql(version: int | None, s: str) -> str:
         steps.append(migrate_from_1_sql(s))
     if version <= 2:
         steps.append(migrate_from_2_sql(s))
+    if version <= 3:
+        steps.append(migrate_from_3_sql(s))
     return "".join(steps) + store if steps else ""

@@ -87,6 +87,8 @@ class InMemoryRepository:
         self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
         self._latest: datetime | None = None  # the latest instant any commit recorded
+        self._cursors: dict[str, int] = {}  # durable consumers' positions
+        self._holds: dict[str, threading.Lock] = {}  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
         #: a restart (a new store) is refused.
         self.store_id = store_id if store_id is not None else uuid.uuid4().hex
@@ -102,6 +104,23 @@ class InMemoryRepository:
         no transaction to undo: each command inside is applied when it ends, as outside."""
         with self._lock:
             yield
+
+    def consumer_position(self, name: str) -> int:
+        """The position the consumer ``name`` has handled (0 before its first commit)."""
+        with self._lock:
+            return self._cursors.get(name, 0)
+
+    def commit_consumer(self, name: str, position: int) -> int:
+        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        with self._lock:
+            self._cursors[name] = max(self._cursors.get(name, 0), position)
+            return self._cursors[name]
+
+    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
+        """Hold the consumer ``name`` in this process (its release), or ``None`` if held."""
+        with self._lock:
+            hold = self._holds.setdefault(name, threading.Lock())
+        return hold.release if hold.acquire(blocking=False) else None
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""

@@ -57,6 +57,7 @@ from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
     migrate_from_1_sql,
     migrate_from_2_sql,
+    migrate_from_3_sql,
     schema_sql,
 )
 from threadcore.adapters._postgres_statements import Statements
@@ -351,6 +352,8 @@ class PostgresRepository:
                     conn.execute(migrate_from_1_sql(s))
                 if version <= 2:
                     conn.execute(migrate_from_2_sql(s))
+                if version <= 3:
+                    conn.execute(migrate_from_3_sql(s))
                 self.store_id = store_id(conn, f"{s}.")
                 conn.commit()
             finally:
@@ -419,6 +422,59 @@ class PostgresRepository:
                 with suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
             self._putconn(conn)
+
+    def consumer_position(self, name: str) -> int:
+        """The position the consumer ``name`` has handled (0 before its first commit)."""
+        if unstorable(name):
+            return 0
+        rows = self._autocommit(
+            f"SELECT position FROM {self._s}.threadcore_consumers WHERE name = %s", (name,)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def commit_consumer(self, name: str, position: int) -> int:
+        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        if unstorable(name):
+            raise InvalidInput("Parameter [name] cannot be stored", parameter="name")
+        table = f"{self._s}.threadcore_consumers"
+        rows = self._autocommit(
+            f"INSERT INTO {table} AS c (name, position) VALUES (%s, %s) ON CONFLICT (name) "
+            "DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position) RETURNING position",
+            (name, min(max(position, 0), _MAX_BIGINT)),
+        )
+        return int(rows[0][0])
+
+    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
+        """A session-level advisory lock on a connection of its own, held until released (or
+        until the connection dies with its process)."""
+        key = f"threadcore:consumer:{self._schema}:{name}".encode("utf-8", "replace").decode()
+        with _translated():
+            conn = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=max(1, int(self._timeout))
+            )
+            try:
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s))",
+                    (key.encode("utf-8", "replace").decode(),),
+                ).fetchone()
+            except BaseException:
+                conn.close()
+                raise
+        if row is None or not row[0]:
+            conn.close()
+            return None
+        return conn.close
+
+    def _autocommit(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """One statement on a pooled connection, committed on its own (inside a batch: in it)."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        conn = batch.conn if batch is not None else self._getconn()
+        try:
+            with _translated():
+                return conn.execute(sql, params).fetchall()
+        finally:
+            if batch is None:
+                self._putconn(conn)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Committed events after position ``after``, ordered by (transaction id, ordinal), held

@@ -9,11 +9,14 @@ checks the version it was loaded at.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -59,7 +62,7 @@ R = TypeVar("R")
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
@@ -254,6 +257,14 @@ UPDATE threads SET label = NULL WHERE availability = 'Deleted' AND label IS NOT 
 UPDATE threadcore_schema SET version = 4;
 """
 
+#: The durable event consumers' cursors (issue 14): a name and the position it has handled.
+_CONSUMERS = """
+CREATE TABLE IF NOT EXISTS threadcore_consumers (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+"""
+
+#: Version 4 -> 5: the consumers' cursors.
+_MIGRATE_FROM_4 = _CONSUMERS + "UPDATE threadcore_schema SET version = 5;\n"
+
 
 def pending_sql(version: int | None) -> str:
     """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
@@ -263,7 +274,12 @@ def pending_sql(version: int | None) -> str:
         return _SCHEMA + store
     steps = "".join(
         script
-        for since, script in ((1, _MIGRATE_FROM_1), (2, _MIGRATE_FROM_2), (3, _MIGRATE_FROM_3))
+        for since, script in (
+            (1, _MIGRATE_FROM_1),
+            (2, _MIGRATE_FROM_2),
+            (3, _MIGRATE_FROM_3),
+            (4, _MIGRATE_FROM_4),
+        )
         if version <= since
     )
     return steps + store if steps else ""
@@ -303,6 +319,7 @@ CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 {_MESSAGES}
 {_MESSAGE_INDEXES}
 {_NOTES_AND_OPT_OUTS}
+{_CONSUMERS}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -416,6 +433,7 @@ class SQLiteRepository:
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
         self._open = False  # a unit of work is open (in the thread that holds the lock)
+        self._holds: dict[str, threading.Lock] = {}  # consumer holds of an in-memory database
         with _translated:
             self._conn = sqlite3.connect(
                 self._path,
@@ -477,6 +495,8 @@ class SQLiteRepository:
                 _run_script(conn, _MIGRATE_FROM_2)
             if version <= 3:
                 _run_script(conn, _MIGRATE_FROM_3)
+            if version <= 4:
+                _run_script(conn, _MIGRATE_FROM_4)
             self.store_id = store_id(conn, "")
             conn.execute("COMMIT")
         except BaseException:
@@ -521,6 +541,54 @@ class SQLiteRepository:
             _check_batch_alive(self._conn)
             with _translated:
                 self._conn.execute("COMMIT")
+
+    def consumer_position(self, name: str) -> int:
+        """The position the consumer ``name`` has handled (0 before its first commit)."""
+        with self._lock, _translated:
+            row = self._conn.execute(
+                "SELECT position FROM threadcore_consumers WHERE name = ?", (name,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def commit_consumer(self, name: str, position: int) -> int:
+        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        upsert = (
+            "INSERT INTO threadcore_consumers (name, position) VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET position = max(position, excluded.position)"
+        )
+        with self._lock, _translated:
+            conn = self._conn
+            outside = not conn.in_transaction
+            if outside:
+                conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(upsert, (name, min(position, _MAX_INTEGER)))
+                (stored,) = conn.execute(
+                    "SELECT position FROM threadcore_consumers WHERE name = ?", (name,)
+                ).fetchone()
+            except BaseException:
+                if outside:
+                    conn.execute("ROLLBACK")
+                raise
+            if outside:
+                conn.execute("COMMIT")
+        return int(stored)
+
+    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
+        """A lock file beside the database, one per name (an in-memory database: a lock of
+        this process): the kernel releases it when the holding process dies."""
+        if self._path == ":memory:":
+            with self._lock:
+                hold = self._holds.setdefault(name, threading.Lock())
+            return hold.release if hold.acquire(blocking=False) else None
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        fd = os.open(f"{self._path}.consumer-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return lambda: os.close(fd)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after``, in commit order."""

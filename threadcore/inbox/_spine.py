@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.clock import SystemClock
+from threadcore.consumers import Consumer
 from threadcore.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
@@ -43,6 +44,7 @@ from threadcore.domain.validation import (
     MIN_INSTANT,
     check_body,
     check_extension_id,
+    check_text,
     check_utc,
 )
 from threadcore.ids import RandomIds
@@ -320,6 +322,18 @@ class Spine:
                     f"Parameter [{name}] must be a non-negative integer", parameter=name
                 )
         return Page(tuple(self._repo.events(after, limit)))
+
+    def consumer(self, name: str) -> Consumer:
+        """A durable event consumer called ``name`` (a cursor stored in the database): see
+        :class:`threadcore.consumers.Consumer`. Every process that asks for the same name gets
+        the same cursor; :meth:`~threadcore.consumers.Consumer.run` lets one hold it at a time."""
+        if not isinstance(name, str) or not 0 < len(name) <= 200 or name != name.strip():
+            raise InvalidInput(
+                "Parameter [name] must be a name of 1 to 200 characters without surrounding spaces",
+                parameter="name",
+            )
+        check_text(name, "name")
+        return Consumer(self._repo, name)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

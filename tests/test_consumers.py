@@ -1,0 +1,118 @@
+"""Durable event consumers (issue 14): a named cursor stored in the database, read in order with
+no gaps, committed forward only, held by one process at a time, and resumed after a crash."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import stores
+from conftest import OWNER, START
+
+from threadcore import ManualClock
+from threadcore.errors import InvalidInput
+
+pytest_plugins = ["conftest_pg"]
+store = stores.store
+WORKER = Path(__file__).with_name("consumer_worker.py")
+
+
+def _fill(inbox: object, count: int) -> list[int]:
+    """``count`` inbound messages on distinct pairs; the feed's positions, in order."""
+    receive, events = inbox.receive, inbox.events  # type: ignore[attr-defined]
+    for i in range(count):
+        receive(owner_number=OWNER, guest_number=f"+1650224{i:04d}", body="Hi")
+    return [position for position, _ in events(limit=10_000)]
+
+
+def test_poll_and_commit_keep_one_cursor_per_name(store: stores.Store) -> None:
+    inbox = stores.inbox_on(store(), ManualClock(START))
+    positions = _fill(inbox, 3)  # six events
+    relay = inbox.consumer("carrier-relay")
+    assert relay.position() == 0
+    first = relay.poll(limit=4)
+    assert [p for p, _ in first] == positions[:4]
+    relay.commit(first[-1][0])
+    other = stores.inbox_on(store(), ManualClock(START)).consumer("carrier-relay")  # elsewhere
+    assert [p for p, _ in other.poll()] == positions[4:]
+    other.commit(positions[1])  # an older position: the cursor never moves back
+    assert relay.position() == positions[3]
+    assert [p for p, _ in inbox.consumer("analytics").poll()] == positions  # its own cursor
+    with pytest.raises(InvalidInput):
+        inbox.consumer(" padded ")
+    with pytest.raises(InvalidInput):
+        relay.commit(-1)
+
+
+def test_run_handles_every_event_once_in_order_while_it_holds_the_name(
+    store: stores.Store,
+) -> None:
+    """Two runners of one name at once: one holds it, the other waits; every event is handled
+    once, in order, and never by both at the same time."""
+    inbox = stores.inbox_on(store(), ManualClock(START))
+    positions = _fill(inbox, 10)
+    handled: list[tuple[str, int, float, float]] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def runner(label: str) -> None:
+        consumer = stores.inbox_on(store(), ManualClock(START)).consumer("relay")
+
+        def handle(position: int, event: object) -> None:
+            began = time.monotonic()
+            time.sleep(0.002)
+            with lock:
+                handled.append((label, position, began, time.monotonic()))
+                if len(handled) == len(positions):
+                    done.set()
+
+        consumer.run(handle, stop=done, limit=3, idle=0.02)
+
+    runners = [threading.Thread(target=runner, args=(label,)) for label in "ab"]
+    for thread in runners:
+        thread.start()
+    for thread in runners:
+        thread.join(60)
+    assert [position for _, position, _, _ in handled] == positions
+    spans = sorted((began, ended, label) for label, _, began, ended in handled)
+    for (_, ended, label), (began, _, other) in itertools.pairwise(spans):
+        assert label == other or ended <= began, "two holders handled events at once"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
+def test_a_consumer_killed_mid_batch_resumes_with_nothing_skipped(
+    store: stores.Store, tmp_path: Path
+) -> None:
+    repository = store()
+    inbox = stores.inbox_on(repository, ManualClock(START))
+    positions = _fill(inbox, 12)  # 24 events, read 7 at a time
+    url = _url_of(repository)
+    out = tmp_path / "handled.txt"
+    killed = subprocess.run(
+        [sys.executable, str(WORKER), url, "relay", str(out), "10"], timeout=60, check=False
+    )
+    assert killed.returncode == -9  # SIGKILL, inside the handler of the 10th event
+    seen = [int(line) for line in out.read_text().split()]
+    assert seen == positions[:10]
+    assert inbox.consumer("relay").position() == positions[8]  # the 10th was never committed
+    finished = subprocess.run(
+        [sys.executable, str(WORKER), url, "relay", str(out), "0"], timeout=60, check=False
+    )
+    assert finished.returncode == 0
+    seen = [int(line) for line in out.read_text().split()]
+    assert seen == positions[:10] + positions[9:]  # at least once, in order, no gap
+    assert inbox.consumer("relay").position() == positions[-1]
+
+
+def _url_of(repository: object) -> str:
+    from threadcore import SQLiteRepository
+
+    if isinstance(repository, SQLiteRepository):
+        return f"sqlite:///{repository.path}"
+    url, schema = repository._url, repository.schema  # type: ignore[attr-defined]
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
