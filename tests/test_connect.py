@@ -56,3 +56,27 @@ def test_unknown_or_incomplete_urls_are_refused(url: str) -> None:
 def test_a_url_must_be_a_string() -> None:
     with pytest.raises(InvalidInput):
         connect(42)  # type: ignore[arg-type]
+
+
+def test_a_postgres_url_keeps_everything_but_threadcores_own_parameters() -> None:
+    """libpq reads the rest of the URL: a socket URL without a host and percent-encoded
+    options reach it byte for byte (issue 14 review)."""
+    from threadcore.connect import _pool_options
+
+    url = "postgresql:///db?pool_max=3&options=-c%20statement_timeout%3D5000&schema=a%2Bb"
+    assert _pool_options(url) == (
+        "postgresql:///db?options=-c%20statement_timeout%3D5000",
+        {"max_size": 3, "schema": "a+b"},
+    )
+    assert _pool_options("postgresql://u:p%40ss@h:5432/db") == (
+        "postgresql://u:p%40ss@h:5432/db",
+        {},
+    )
+
+
+def test_create_schema_false_never_creates_a_file(tmp_path: Path) -> None:
+    from threadcore.errors import SchemaVersionError
+
+    with pytest.raises(SchemaVersionError):
+        SQLiteRepository(tmp_path / "absent.db", create_schema=False)
+    assert not (tmp_path / "absent.db").exists()

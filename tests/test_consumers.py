@@ -116,3 +116,60 @@ def _url_of(repository: object) -> str:
         return f"sqlite:///{repository.path}"
     url, schema = repository._url, repository.schema  # type: ignore[attr-defined]
     return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+def test_a_hold_is_released_once_and_a_handler_with_a_default_gets_the_event(
+    store: stores.Store,
+) -> None:
+    repository = store()
+    hold = repository.try_hold_consumer("relay")  # type: ignore[attr-defined]
+    assert hold is not None
+    assert hold.held()
+    assert repository.try_hold_consumer("relay") is None  # type: ignore[attr-defined]
+    hold.release()
+    hold.release()  # a second release does nothing (it closes no one else's file)
+    assert not hold.held()
+    again = repository.try_hold_consumer("relay")  # type: ignore[attr-defined]
+    assert again is not None
+    again.release()
+    inbox = stores.inbox_on(repository, ManualClock(START))
+    positions = _fill(inbox, 1)
+    seen: list[object] = []
+    done = threading.Event()
+
+    def handle(event: object, log: list[object] | None = None) -> None:
+        seen.append(event)
+        if len(seen) == len(positions):
+            done.set()
+
+    inbox.consumer("one-argument").run(handle, stop=done, idle=0.01)
+    assert [type(e).__name__ for e in seen] == ["ThreadOpened", "MessageAdded"]
+
+
+def test_postgres_cursors_outgrow_bigint_and_a_lost_hold_is_noticed(
+    postgres_url: str, pg_schema: str
+) -> None:
+    import psycopg
+
+    from threadcore.adapters.postgres import PostgresRepository
+
+    repository = PostgresRepository(postgres_url, schema=pg_schema)
+    try:
+        beyond = 2**63 + 5  # a position once transaction ids pass 2**31
+        assert repository.commit_consumer("big", beyond) == beyond
+        assert repository.consumer_position("big") == beyond
+        hold = repository.try_hold_consumer("relay")
+        assert hold is not None
+        assert hold.held()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            )
+        assert not hold.held()  # its connection is gone, and the lock with it
+        taken = repository.try_hold_consumer("relay")
+        assert taken is not None
+        taken.release()
+        hold.release()
+    finally:
+        repository.close()

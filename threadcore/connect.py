@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.domain.errors import InvalidInput
@@ -72,15 +72,19 @@ def connect(url: str | None = None) -> Repository:
 
 
 def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
-    """The URL without threadcore's own query parameters, and those parameters as
-    ``PostgresRepository`` options."""
-    parts = urlsplit(url)
-    kept: list[tuple[str, str]] = []
+    """The URL without threadcore's own query parameters (everything else kept byte for byte:
+    libpq reads it), and those parameters as ``PostgresRepository`` options."""
+    base, _, rest = url.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    kept: list[str] = []
     options: dict[str, Any] = {}
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name == "schema":
+    for piece in query.split("&") if query else []:
+        name, _, raw = piece.partition("=")
+        value = unquote(raw)
+        if unquote(name) == "schema":
             options["schema"] = value
-        elif name in _POOL_PARAMETERS:
+        elif unquote(name) in _POOL_PARAMETERS:
+            name = unquote(name)
             try:
                 number = float(value) if name == "pool_timeout" else int(value)
             except ValueError:
@@ -88,13 +92,14 @@ def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
                     f"The database URL's {name} must be a number, not {value[:20]!r}",
                     parameter="url",
                 ) from None
-            if number <= 0:
+            if not 0 < number < float("inf"):
                 raise InvalidInput(f"The database URL's {name} must be positive", parameter="url")
             options[_POOL_PARAMETERS[name]] = number
         else:
-            kept.append((name, value))
+            kept.append(piece)
     if "min_size" in options and "max_size" not in options:
         options["max_size"] = max(10, options["min_size"])  # the default size, or the minimum
     if options.get("min_size", 1) > options.get("max_size", 10):
         raise InvalidInput("The database URL's pool_min exceeds its pool_max", parameter="url")
-    return urlunsplit(parts._replace(query=urlencode(kept))), options
+    conninfo = base + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
+    return conninfo, options

@@ -85,24 +85,25 @@ class Consumer:
             raise InvalidInput("Parameter [idle] must be 0..60 seconds", parameter="idle")
         call = _caller(handler)
         stopped = _stopper(stop)
-        release = self._store.try_hold_consumer(self._name)
-        while release is None:
-            if stopped():
-                return
-            time.sleep(idle)
-            release = self._store.try_hold_consumer(self._name)
-        try:
-            while not stopped():
-                batch = self.poll(limit)
-                for position, event in batch:
-                    call(position, event)
-                    self.commit(position)
-                    if stopped():
-                        return
-                if not batch:
-                    time.sleep(idle)
-        finally:
-            release()
+        while not stopped():
+            hold = self._store.try_hold_consumer(self._name)
+            if hold is None:  # another process holds the name: stand by
+                time.sleep(idle)
+                continue
+            try:
+                # until stopped, or until the hold is lost (its connection went away), when
+                # another process may take the name: then stand by again
+                while not stopped() and hold.held():
+                    batch = self.poll(limit)
+                    for position, event in batch:
+                        call(position, event)
+                        self.commit(position)
+                        if stopped():
+                            return
+                    if not batch:
+                        time.sleep(idle)
+            finally:
+                hold.release()
 
     def __repr__(self) -> str:
         return f"Consumer({self._name!r})"
@@ -112,10 +113,14 @@ def _caller(handler: Handler) -> Callable[[int, Event], object]:
     """``handler`` as a function of (position, event), whichever of the two forms it has."""
     try:
         parameters = inspect.signature(handler).parameters.values()
-        positional = [
-            p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        required = [
+            p
+            for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
         ]
-        takes_two = len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+        takes_two = len(required) >= 2 or (
+            not required and any(p.kind is p.VAR_POSITIONAL for p in parameters)
+        )
     except (TypeError, ValueError):  # a builtin without a signature: give it the event
         takes_two = False
     if takes_two:

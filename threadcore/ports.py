@@ -6,7 +6,7 @@ write their own adapter check it with the contract suite in :mod:`threadcore.tes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -26,6 +26,7 @@ from threadcore.domain.model import (
 
 __all__ = [
     "ChangeFeed",
+    "ConsumerHold",
     "ConsumerStore",
     "Claims",
     "Clock",
@@ -355,6 +356,18 @@ class UnitOfWork(Claims, ThreadReads, MessageReads, NoteReads, ChangeFeed, Write
     """
 
 
+class ConsumerHold(Protocol):
+    """**Protocol**: a hold on a consumer's name."""
+
+    def held(self) -> bool:
+        """Whether this process still holds the name (a lost connection loses it)."""
+        ...
+
+    def release(self) -> None:
+        """Let the name go; calling it again does nothing."""
+        ...
+
+
 @runtime_checkable
 class ConsumerStore(Protocol):
     """**Protocol**: what durable event consumers need of a repository (issue 14): a cursor per
@@ -369,10 +382,10 @@ class ConsumerStore(Protocol):
         """Advance the cursor of ``name`` to ``position`` (never back); the position it is at."""
         ...
 
-    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
-        """Hold the consumer ``name`` (no other holder, in any process, until released):
-        the function that releases it, or ``None`` when someone else holds it. A holder that
-        dies (its process, its connection) releases it."""
+    def try_hold_consumer(self, name: str) -> ConsumerHold | None:
+        """Hold the consumer ``name`` (no other holder, in any process, until released), or
+        ``None`` when someone else holds it. A holder that dies (its process, its connection)
+        releases it; :meth:`ConsumerHold.held` tells the holder whether it still holds it."""
         ...
 
 

@@ -61,7 +61,7 @@ def consumers_sql(s: str) -> str:
     """The durable event consumers' cursors (issue 14): a name and the position it handled."""
     return (
         f"CREATE TABLE IF NOT EXISTS {s}.threadcore_consumers "
-        "(name text PRIMARY KEY, position bigint NOT NULL);\n"
+        "(name text PRIMARY KEY, position numeric NOT NULL);\n"
     )
 
 

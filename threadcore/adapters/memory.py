@@ -19,6 +19,7 @@ from types import TracebackType
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._holds import Hold
 from threadcore.domain import messaging
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.events import Event
@@ -116,11 +117,11 @@ class InMemoryRepository:
             self._cursors[name] = max(self._cursors.get(name, 0), position)
             return self._cursors[name]
 
-    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
-        """Hold the consumer ``name`` in this process (its release), or ``None`` if held."""
+    def try_hold_consumer(self, name: str) -> Hold | None:
+        """Hold the consumer ``name`` in this process, or ``None`` if it is held."""
         with self._lock:
-            hold = self._holds.setdefault(name, threading.Lock())
-        return hold.release if hold.acquire(blocking=False) else None
+            lock = self._holds.setdefault(name, threading.Lock())
+        return Hold(lock.release) if lock.acquire(blocking=False) else None
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""

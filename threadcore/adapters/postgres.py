@@ -53,6 +53,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._holds import Hold
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
     migrate_from_1_sql,
@@ -440,11 +441,11 @@ class PostgresRepository:
         rows = self._autocommit(
             f"INSERT INTO {table} AS c (name, position) VALUES (%s, %s) ON CONFLICT (name) "
             "DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position) RETURNING position",
-            (name, min(max(position, 0), _MAX_BIGINT)),
+            (name, max(position, 0)),  # numeric: a position outgrows bigint with the xid
         )
         return int(rows[0][0])
 
-    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
+    def try_hold_consumer(self, name: str) -> Hold | None:
         """A session-level advisory lock on a connection of its own, held until released (or
         until the connection dies with its process)."""
         key = f"threadcore:consumer:{self._schema}:{name}".encode("utf-8", "replace").decode()
@@ -463,7 +464,15 @@ class PostgresRepository:
         if row is None or not row[0]:
             conn.close()
             return None
-        return conn.close
+
+        def held() -> bool:  # the lock lives as long as its connection
+            try:
+                conn.execute("SELECT 1")
+            except psycopg.Error:
+                return False
+            return True
+
+        return Hold(conn.close, held)
 
     def _autocommit(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """One statement on a pooled connection, committed on its own (inside a batch: in it)."""

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._holds import Hold
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
@@ -434,20 +435,33 @@ class SQLiteRepository:
         self._depth = 0  # nesting of units of work inside a batch
         self._open = False  # a unit of work is open (in the thread that holds the lock)
         self._holds: dict[str, threading.Lock] = {}  # consumer holds of an in-memory database
+        # Without create_schema a missing file is not created: it holds no schema to use.
+        existing = not create_schema and self._path != ":memory:"
+        target = Path(self._path).resolve().as_uri() + "?mode=rw" if existing else self._path
+        if existing and not Path(self._path).is_file():
+            raise SchemaVersionError(
+                f"{self._path} has no threadcore schema: run `threadcore db upgrade --db URL` "
+                "with a role that may change the schema"
+            )
         with _translated:
             self._conn = sqlite3.connect(
-                self._path,
+                target,
                 timeout=timeout,
                 isolation_level=None,
                 check_same_thread=False,
                 cached_statements=512,  # the thread updates alone have a few dozen shapes
+                uri=existing,
             )
-            for pragma in _PRAGMAS:
-                self._conn.execute(pragma)
-            if create_schema:
-                self._migrate()
-            else:
-                self._check_schema()
+            try:
+                for pragma in _PRAGMAS:
+                    self._conn.execute(pragma)
+                if create_schema:
+                    self._migrate()
+                else:
+                    self._check_schema()
+            except BaseException:
+                self._conn.close()  # a repository that failed to open holds no file open
+                raise
 
     def _check_schema(self) -> None:
         """With ``create_schema=False``: use the file only if it holds this threadcore's schema
@@ -461,11 +475,7 @@ class SQLiteRepository:
             if exists
             else None
         )
-        try:
-            check_version(found[0] if found else None, SCHEMA_VERSION, self._path)
-        except BaseException:
-            conn.close()
-            raise
+        check_version(found[0] if found else None, SCHEMA_VERSION, self._path)
         conn.execute("BEGIN IMMEDIATE")
         try:
             self.store_id = store_id(conn, "", create=False)
@@ -574,21 +584,28 @@ class SQLiteRepository:
                 conn.execute("COMMIT")
         return int(stored)
 
-    def try_hold_consumer(self, name: str) -> Callable[[], None] | None:
+    def try_hold_consumer(self, name: str) -> Hold | None:
         """A lock file beside the database, one per name (an in-memory database: a lock of
         this process): the kernel releases it when the holding process dies."""
         if self._path == ":memory:":
             with self._lock:
-                hold = self._holds.setdefault(name, threading.Lock())
-            return hold.release if hold.acquire(blocking=False) else None
+                lock = self._holds.setdefault(name, threading.Lock())
+            return Hold(lock.release) if lock.acquire(blocking=False) else None
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        fd = os.open(f"{self._path}.consumer-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(f"{self._path}.consumer-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StorageError("The consumer's lock file cannot be opened; check the "
+                               "database's folder") from error  # fmt: skip
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return None
-        return lambda: os.close(fd)
+        except OSError as error:
+            os.close(fd)
+            raise StorageError("The consumer's lock file cannot be locked") from error
+        return Hold(lambda: os.close(fd))
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after``, in commit order."""

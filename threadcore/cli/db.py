@@ -53,7 +53,11 @@ def db_sql(url: str | None) -> None:
             raise CliError(f"no schema to print for {_redact(url)}", 2)
     except ThreadcoreError as error:
         raise CliError(f"{error.code}: {error.message}") from None
-    click.echo(script.strip() or "-- the schema is current: nothing to run")
+    if not script.strip():
+        click.echo("-- the schema is current: nothing to run")
+        return
+    # one transaction: run by hand (psql -f, sqlite3 <), a failure leaves nothing half done
+    click.echo(f"BEGIN;\n{script.strip()}\nCOMMIT;")
 
 
 def _version_of(url: str) -> int | None:
@@ -72,7 +76,7 @@ def _sqlite_version(path: str) -> int | None:
     if not Path(path).is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
         try:
             found = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"

@@ -65,9 +65,15 @@ class _Lead:
         key = f"threadcore:sweep:{options.get('schema', 'public')}"
         try:
             conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        except psycopg.Error as error:
+            _say_unreachable(error)
+            return False  # try again at the next interval
+        try:
             taken = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
-        except psycopg.Error:
-            return False  # the database is away: try again at the next interval
+        except psycopg.Error as error:
+            conn.close()
+            _say_unreachable(error)
+            return False
         if taken is not None and taken[0]:
             self._conn = conn
             return True
@@ -81,6 +87,15 @@ class _Lead:
             self._conn = None
 
 
+def _say_unreachable(error: Exception) -> None:
+    """Why this instance cannot lead now (not that another one leads)."""
+    click.echo(
+        f"threadcore sweep: cannot take the lead: the database is unavailable "
+        f"({type(error).__name__}); trying again at the next interval",
+        err=True,
+    )
+
+
 def sweep_forever(url: str, every: float) -> None:
     """Sweep ``url`` every ``every`` seconds while this instance leads, until SIGINT/SIGTERM."""
     stop = threading.Event()
@@ -88,10 +103,10 @@ def sweep_forever(url: str, every: float) -> None:
     def stopping(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     repository = _open(url)
     lead = _Lead(url)
     leading: bool | None = None
+    previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         inbox = Inbox(repository=repository, directory=Directory([]), clock=SystemClock())
         while not stop.is_set():

@@ -1,0 +1,29 @@
+"""A consumer's hold on its name (see ``ConsumerStore.try_hold_consumer``), released once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["Hold"]
+
+
+class Hold:
+    """Held until :meth:`release` (which is safe to call again); :meth:`held` says whether it
+    still is (``check`` asks the database where the hold can be lost with a connection)."""
+
+    __slots__ = ("_check", "_release", "_released")
+
+    def __init__(
+        self, release: Callable[[], None], check: Callable[[], bool] | None = None
+    ) -> None:
+        self._release, self._check, self._released = release, check, False
+
+    def held(self) -> bool:
+        """Whether this process still holds the name."""
+        return not self._released and (self._check is None or self._check())
+
+    def release(self) -> None:
+        """Let the name go (once; later calls do nothing)."""
+        if not self._released:
+            self._released = True
+            self._release()
