@@ -78,3 +78,6 @@ class Inbox(Spine):
     remove_resource = _directory.remove_resource
     remove_phone_number = _directory.remove_phone_number
     remove_handler = _directory.remove_handler
+    resource_removed = _directory.resource_removed
+    phone_number_removed = _directory.phone_number_removed
+    handler_removed = _directory.handler_removed
