@@ -5,6 +5,7 @@ by hand. Services then open their repositories with ``create_schema=False`` (rul
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -58,6 +59,43 @@ def db_sql(url: str | None) -> None:
         return
     # one transaction: run by hand (psql -f, sqlite3 <), a failure leaves nothing half done
     click.echo(f"BEGIN;\n{script.strip()}\nCOMMIT;")
+
+
+@db.command("new-store-id")
+@click.option("--db", "url", help=_DB_HELP)
+def db_new_store_id(url: str | None) -> None:
+    """Give the database a new store id, after restoring it from a backup: every page and sync
+    token issued before is then refused, and clients do a full sync (rule S4)."""
+    url = _database_url(url, must_exist=True)
+    scheme = urlsplit(url).scheme.lower()
+    made = uuid.uuid4().hex
+    try:
+        if scheme == "sqlite":
+            path = _sqlite_path(url)
+            with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=rw", uri=True) as conn:
+                changed = conn.execute("UPDATE threadcore_store SET id = ?", (made,)).rowcount
+        elif scheme in ("postgresql", "postgres"):
+            import psycopg
+
+            from threadcore.connect import _pool_options
+
+            conninfo, options = _pool_options(url)
+            schema = str(options.get("schema", "public"))
+            quoted = '"' + schema.replace('"', '""') + '"'
+            with psycopg.connect(conninfo, connect_timeout=10) as conn:
+                cursor = conn.execute(f"UPDATE {quoted}.threadcore_store SET id = %s", (made,))
+                changed = cursor.rowcount
+        else:
+            raise CliError(f"{_redact(url)} keeps no store id", 2)
+    except (sqlite3.Error, ImportError) as error:
+        raise CliError(f"cannot change the store id of {_redact(url)}: {error}") from None
+    except Exception as error:  # psycopg's errors, without importing it for SQLite
+        if type(error).__module__.startswith("psycopg"):
+            raise CliError(f"cannot change the store id of {_redact(url)}") from None
+        raise
+    if not changed:
+        raise CliError(f"{_redact(url)} has no store id yet: open it once (db upgrade)")
+    click.echo(f"{_redact(url)}: new store id; tokens issued before are refused")
 
 
 def _version_of(url: str) -> int | None:
