@@ -53,6 +53,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         repo.close()  # type: ignore[attr-defined]
 
 
+def url_of(repository: object) -> str:
+    """The URL another process opens the store of ``repository`` by (SQLite or PostgreSQL)."""
+    if isinstance(repository, SQLiteRepository):
+        return f"sqlite:///{repository.path}"
+    url, schema = repository._url, repository.schema  # type: ignore[attr-defined]
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
 def inbox_on(repo: object, clock: object, directory: Directory | None = None) -> Inbox:
     """An inbox of the billing directory over ``repo`` with ``clock`` (any ``Clock``)."""
     return Inbox(

@@ -91,7 +91,7 @@ def test_a_consumer_killed_mid_batch_resumes_with_nothing_skipped(
     repository = store()
     inbox = stores.inbox_on(repository, ManualClock(START))
     positions = _fill(inbox, 12)  # 24 events, read 7 at a time
-    url = _url_of(repository)
+    url = stores.url_of(repository)
     out = tmp_path / "handled.txt"
     killed = subprocess.run(
         [sys.executable, str(WORKER), url, "relay", str(out), "10"], timeout=60, check=False
@@ -107,15 +107,6 @@ def test_a_consumer_killed_mid_batch_resumes_with_nothing_skipped(
     seen = [int(line) for line in out.read_text().split()]
     assert seen == positions[:10] + positions[9:]  # at least once, in order, no gap
     assert inbox.consumer("relay").position() == positions[-1]
-
-
-def _url_of(repository: object) -> str:
-    from threadcore import SQLiteRepository
-
-    if isinstance(repository, SQLiteRepository):
-        return f"sqlite:///{repository.path}"
-    url, schema = repository._url, repository.schema  # type: ignore[attr-defined]
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
 
 
 def test_a_hold_is_released_once_and_a_handler_with_a_default_gets_the_event(

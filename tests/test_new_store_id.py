@@ -7,19 +7,12 @@ import pytest
 import stores
 from conftest import GUEST, OWNER, START
 
-from threadcore import ManualClock, SQLiteRepository, SyncType
+from threadcore import ManualClock, SyncType
 from threadcore.cli.app import run
 from threadcore.errors import InvalidSyncToken
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store
-
-
-def _url_of(repository: object) -> str:
-    if isinstance(repository, SQLiteRepository):
-        return f"sqlite:///{repository.path}"
-    url, schema = repository._url, repository.schema  # type: ignore[attr-defined]
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
 
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
@@ -32,7 +25,7 @@ def test_a_new_store_id_refuses_every_earlier_token(
     token = inbox.sync(actor="101").sync_token
     same = stores.inbox_on(store(), ManualClock(START))  # a restart without a restore
     assert same.sync(actor="101", sync_type=SyncType.INCREMENTAL, sync_token=token).records == ()
-    assert run(["db", "new-store-id", "--db", _url_of(repository)]) == 0
+    assert run(["db", "new-store-id", "--db", stores.url_of(repository)]) == 0
     assert "new store id" in capsys.readouterr().out
     restarted = stores.inbox_on(store(), ManualClock(START))  # the services start again
     with pytest.raises(InvalidSyncToken, match="another database"):

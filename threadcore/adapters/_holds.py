@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
-__all__ = ["Hold"]
+__all__ = ["Hold", "LocalHolds"]
 
 
 class Hold:
@@ -27,3 +28,19 @@ class Hold:
         if not self._released:
             self._released = True
             self._release()
+
+
+class LocalHolds:
+    """Holds on consumer names within one process (a store that lives in this process only)."""
+
+    __slots__ = ("_guard", "_locks")
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def try_hold(self, name: str) -> Hold | None:
+        """A hold on ``name``, or ``None`` when this process holds it already."""
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        return Hold(lock.release) if lock.acquire(blocking=False) else None

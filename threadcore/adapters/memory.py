@@ -19,7 +19,7 @@ from types import TracebackType
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold
+from threadcore.adapters._holds import Hold, LocalHolds
 from threadcore.domain import messaging
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.events import Event
@@ -89,7 +89,7 @@ class InMemoryRepository:
         self._events: list[Event] = []
         self._latest: datetime | None = None  # the latest instant any commit recorded
         self._cursors: dict[str, int] = {}  # durable consumers' positions
-        self._holds: dict[str, threading.Lock] = {}  # and who holds each name
+        self._holds = LocalHolds()  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
         #: a restart (a new store) is refused.
         self.store_id = store_id if store_id is not None else uuid.uuid4().hex
@@ -119,9 +119,7 @@ class InMemoryRepository:
 
     def try_hold_consumer(self, name: str) -> Hold | None:
         """Hold the consumer ``name`` in this process, or ``None`` if it is held."""
-        with self._lock:
-            lock = self._holds.setdefault(name, threading.Lock())
-        return Hold(lock.release) if lock.acquire(blocking=False) else None
+        return self._holds.try_hold(name)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""

@@ -56,9 +56,7 @@ from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
-    migrate_from_1_sql,
-    migrate_from_2_sql,
-    migrate_from_3_sql,
+    pending_sql,
     schema_sql,
 )
 from threadcore.adapters._postgres_statements import Statements
@@ -349,12 +347,8 @@ class PostgresRepository:
                         f"Schema {self._schema!r} has threadcore schema version {version}; this "
                         f"threadcore knows {SCHEMA_VERSION}: upgrade threadcore"
                     )
-                if version == 1:
-                    conn.execute(migrate_from_1_sql(s))
-                if version <= 2:
-                    conn.execute(migrate_from_2_sql(s))
-                if version <= 3:
-                    conn.execute(migrate_from_3_sql(s))
+                if version < SCHEMA_VERSION:  # the same steps `db sql` prints
+                    conn.execute(pending_sql(version, s))
                 self.store_id = store_id(conn, f"{s}.")
                 conn.commit()
             finally:

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold
+from threadcore.adapters._holds import Hold, LocalHolds
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
@@ -434,7 +434,7 @@ class SQLiteRepository:
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
         self._open = False  # a unit of work is open (in the thread that holds the lock)
-        self._holds: dict[str, threading.Lock] = {}  # consumer holds of an in-memory database
+        self._holds = LocalHolds()  # consumer holds of an in-memory database
         # Without create_schema a missing file is not created: it holds no schema to use.
         existing = not create_schema and self._path != ":memory:"
         target = Path(self._path).resolve().as_uri() + "?mode=rw" if existing else self._path
@@ -499,14 +499,7 @@ class SQLiteRepository:
                     f"{self._path} has schema version {version}; this threadcore knows "
                     f"{SCHEMA_VERSION}: upgrade threadcore"
                 )
-            if version == 1:
-                _run_script(conn, _MIGRATE_FROM_1)
-            if version <= 2:
-                _run_script(conn, _MIGRATE_FROM_2)
-            if version <= 3:
-                _run_script(conn, _MIGRATE_FROM_3)
-            if version <= 4:
-                _run_script(conn, _MIGRATE_FROM_4)
+            _run_script(conn, pending_sql(version))  # the same steps `db sql` prints
             self.store_id = store_id(conn, "")
             conn.execute("COMMIT")
         except BaseException:
@@ -588,9 +581,7 @@ class SQLiteRepository:
         """A lock file beside the database, one per name (an in-memory database: a lock of
         this process): the kernel releases it when the holding process dies."""
         if self._path == ":memory:":
-            with self._lock:
-                lock = self._holds.setdefault(name, threading.Lock())
-            return Hold(lock.release) if lock.acquire(blocking=False) else None
+            return self._holds.try_hold(name)
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         try:
             fd = os.open(f"{self._path}.consumer-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)

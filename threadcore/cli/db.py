@@ -77,11 +77,7 @@ def db_new_store_id(url: str | None) -> None:
         elif scheme in ("postgresql", "postgres"):
             import psycopg
 
-            from threadcore.connect import _pool_options
-
-            conninfo, options = _pool_options(url)
-            schema = str(options.get("schema", "public"))
-            quoted = '"' + schema.replace('"', '""') + '"'
+            conninfo, quoted = _postgres_target(url)
             with psycopg.connect(conninfo, connect_timeout=10) as conn:
                 cursor = conn.execute(f"UPDATE {quoted}.threadcore_store SET id = %s", (made,))
                 changed = cursor.rowcount
@@ -128,15 +124,20 @@ def _sqlite_version(path: str) -> int | None:
         raise CliError(f"cannot read {path}: {error}") from None
 
 
-def _postgres_version(url: str) -> tuple[int | None, str]:
-    """The schema's threadcore version (``None``: none) and its quoted name."""
-    import psycopg
-
+def _postgres_target(url: str) -> tuple[str, str]:
+    """The libpq connection string of a PostgreSQL URL and its schema's quoted name."""
     from threadcore.connect import _pool_options
 
     conninfo, options = _pool_options(url)
     schema = str(options.get("schema", "public"))
-    quoted = '"' + schema.replace('"', '""') + '"'
+    return conninfo, '"' + schema.replace('"', '""') + '"'
+
+
+def _postgres_version(url: str) -> tuple[int | None, str]:
+    """The schema's threadcore version (``None``: none) and its quoted name."""
+    import psycopg
+
+    conninfo, quoted = _postgres_target(url)
     try:
         with psycopg.connect(conninfo, connect_timeout=10) as conn:
             row = conn.execute(

@@ -74,7 +74,8 @@ class ThreadcoreError(Exception):
         # One convention for the names callers see: the platform's (camelCase), wherever the
         # error was raised (``per_page`` is ``perPage``, ``thread_id`` is ``threadId``).
         if self.platform_names:
-            message = _PARAMETER_IN_TEXT.sub(lambda m: platform_name(m[1]), message)
+            if "arameter [" in message:  # most messages name no parameter: skip the regex
+                message = _PARAMETER_IN_TEXT.sub(lambda m: platform_name(m[1]), message)
             parameter = None if parameter is None else platform_name(parameter)
         super().__init__(message)
         self.message = message
