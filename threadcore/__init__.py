@@ -23,8 +23,9 @@ from threadcore import errors, events, storage
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
+from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.clock import ManualClock, SystemClock
-from threadcore.connect import connect
+from threadcore.connect import connect, open_inbox
 from threadcore.consumers import Consumer
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import (
@@ -100,6 +101,7 @@ __all__ = [
     "SQLiteRepository",
     "SequentialIds",
     "StatusReason",
+    "StoredDirectory",
     "SyncResult",
     "SyncType",
     "SystemClock",
@@ -112,6 +114,7 @@ __all__ = [
     "connect",
     "errors",
     "events",
+    "open_inbox",
     "storage",
 ]
 

@@ -7,10 +7,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from threadcore.adapters.memory import InMemoryRepository
+from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.domain.errors import InvalidInput
-from threadcore.ports import Repository
+from threadcore.domain.model import Policy
+from threadcore.inbox import Inbox
+from threadcore.ports import Clock, DirectoryPort, Repository
 
-__all__ = ["DATABASE_URL_VARIABLE", "connect"]
+__all__ = ["DATABASE_URL_VARIABLE", "connect", "open_inbox"]
 
 #: The environment variable read when :func:`connect` is given no URL.
 DATABASE_URL_VARIABLE = "THREADCORE_DATABASE_URL"
@@ -69,6 +72,40 @@ def connect(url: str | None = None) -> Repository:
         f"Unknown database URL {url[:60]!r}: use memory://, sqlite:///path.db or postgresql://...",
         parameter="url",
     )
+
+
+def open_inbox(
+    url: str | None = None,
+    *,
+    token_secret: bytes | None = None,
+    policy: Policy | None = None,
+    clock: Clock | None = None,
+    directory: DirectoryPort | None = None,
+) -> Inbox:
+    """An :class:`~threadcore.Inbox` over the repository at ``url`` (as :func:`connect` reads
+    it) and, unless ``directory=`` is given, the directory stored in the same database
+    (:class:`~threadcore.StoredDirectory`): every process that opens the URL shares it, sees a
+    change from its next command on, and ``add_*`` / ``remove_*`` / ``load_directory`` change
+    it in the same transaction as their effect on the threads (rule R11).
+
+    Give every process of a service the same ``token_secret`` so that their page and sync
+    tokens are good everywhere. ``inbox.close()`` (or ``with open_inbox(url) as inbox:``)
+    closes the repository.
+    """
+    repository = connect(url)
+    try:
+        return Inbox(
+            repository=repository,
+            directory=directory if directory is not None else StoredDirectory(repository),
+            token_secret=token_secret,
+            policy=policy,
+            clock=clock,
+        )
+    except BaseException:
+        close = getattr(repository, "close", None)
+        if callable(close):
+            close()
+        raise
 
 
 def _pool_options(url: str) -> tuple[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -30,7 +30,9 @@ __all__ = [
     "ConsumerStore",
     "Claims",
     "Clock",
+    "DirectoryAccess",
     "DirectoryPort",
+    "DirectoryRecords",
     "IdGenerator",
     "MessageQuery",
     "MessageReads",
@@ -47,6 +49,10 @@ __all__ = [
 
 #: An event as the outbox hands it out: its position in the feed, and the event.
 StoredEvent = tuple[int, Event]
+
+#: How a command uses a stored directory (see :meth:`Claims.claim`): ``"read"`` (it decides on
+#: the directory as it is), ``"change"`` (it changes it), or ``None`` (no stored directory).
+DirectoryAccess = Literal["read", "change"] | None
 
 
 @attrs.frozen
@@ -179,7 +185,11 @@ class Claims(Protocol):
     """**Protocol**: how a command is serialised with the others on its pair (rule R18a)."""
 
     def claim(
-        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
     ) -> datetime | None:
         """Begin a command: serialise it with every other command on the same pair (the pair of
         numbers, or the pair of the stored thread ``thread_id``) until this unit of work ends,
@@ -189,6 +199,12 @@ class Claims(Protocol):
         returns, so a command's time follows the commit order of the changes it builds on.
         PostgreSQL takes a transaction-level advisory lock on the pair; memory and SQLite
         already serialise every writer, so there it only reads the instant.
+
+        With a stored directory, ``directory="read"`` also keeps the directory from changing
+        until this unit of work ends (commands that decide on it run together) and
+        ``directory="change"`` waits until no such command runs and keeps every other out (a
+        change of the directory runs alone); either way :meth:`DirectoryRecords.directory_version`
+        is then read with the claim, in the same round trip.
         """
         ...
 
@@ -345,7 +361,33 @@ class Writes(Protocol):
         ...
 
 
-class UnitOfWork(Claims, ThreadReads, MessageReads, NoteReads, ChangeFeed, Writes, Protocol):
+class DirectoryRecords(Protocol):
+    """**Protocol**: the directory stored with the threads (:class:`threadcore.StoredDirectory`):
+    resources in the order they were added, and a change stamp that every change replaces."""
+
+    def directory_version(self) -> int:
+        """The stored directory's change stamp (0 before its first change): every committed
+        change gives it a value it never had before, so equal stamps mean equal directories."""
+        ...
+
+    def directory_resources(self) -> list[Resource]:
+        """Every stored resource, in the order they were first stored."""
+        ...
+
+    def save_resource(self, resource: Resource) -> None:
+        """Store ``resource`` (a new one, or a new state of one stored: its place in the order
+        is kept) with the rest of this unit of work, with a new change stamp."""
+        ...
+
+    def delete_resource(self, extension_id: str) -> None:
+        """Remove the stored resource with this id with the rest of this unit of work, with a
+        new change stamp."""
+        ...
+
+
+class UnitOfWork(
+    Claims, ThreadReads, MessageReads, NoteReads, ChangeFeed, Writes, DirectoryRecords, Protocol
+):
     """**Protocol**: one transaction on the repository: every capability below, together.
 
     Reads see the state as of the transaction (plus nothing of its own buffered writes: the facade

@@ -3,7 +3,8 @@ a repository answers, the other ports, and the adapters threadcore ships.
 
 A repository (:class:`Repository`) begins units of work; a unit of work (:class:`UnitOfWork`) is
 every capability together: :class:`Claims`, :class:`ThreadReads`, :class:`MessageReads`,
-:class:`NoteReads`, :class:`ChangeFeed` and :class:`Writes`. Check an adapter with the contract
+:class:`NoteReads`, :class:`ChangeFeed`, :class:`Writes` and :class:`DirectoryRecords` (the
+directory stored with the threads). Check an adapter with the contract
 suite in :mod:`threadcore.testing` (one test case per capability).
 """
 
@@ -17,7 +18,9 @@ from threadcore.ports import (
     Claims,
     Clock,
     ConsumerStore,
+    DirectoryAccess,
     DirectoryPort,
+    DirectoryRecords,
     IdGenerator,
     MessageQuery,
     MessageReads,
@@ -41,7 +44,9 @@ __all__ = [
     "Claims",
     "Clock",
     "Directory",
+    "DirectoryAccess",
     "DirectoryPort",
+    "DirectoryRecords",
     "IdGenerator",
     "InMemoryRepository",
     "MessageQuery",

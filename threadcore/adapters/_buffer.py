@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from threadcore.domain.events import Event
-from threadcore.domain.model import Message, Note, Thread
+from threadcore.domain.model import Message, Note, Resource, Thread
 
 __all__ = ["BufferedWrites"]
 
 
 class BufferedWrites:
     """Buffers ``save_thread``, ``add_message``, ``save_message``, ``save_note``,
-    ``set_opted_out``, ``tombstone_messages`` and ``append_events``.
+    ``set_opted_out``, ``tombstone_messages``, ``append_events`` and the directory's
+    ``save_resource`` and ``delete_resource``.
 
     A record saved twice keeps its last state and the version it was first loaded at, so the
     adapter checks one expected version per record. A message added and then saved in the same
@@ -28,6 +29,7 @@ class BufferedWrites:
         "_messages",
         "_notes",
         "_opt_outs",
+        "_resources",
         "_threads",
         "_tombstones",
     )
@@ -40,6 +42,7 @@ class BufferedWrites:
         self._opt_outs: dict[tuple[str, str], bool] = {}
         self._tombstones: list[tuple[str, datetime]] = []
         self._events: list[Event] = []
+        self._resources: dict[str, Resource | None] = {}  # None: deleted
 
     def save_thread(self, thread: Thread, expected_version: int) -> None:
         previous = self._threads.get(thread.id)
@@ -75,6 +78,12 @@ class BufferedWrites:
     def append_events(self, events: Iterable[Event]) -> None:
         self._events.extend(events)
 
+    def save_resource(self, resource: Resource) -> None:
+        self._resources[resource.extension_id] = resource
+
+    def delete_resource(self, extension_id: str) -> None:
+        self._resources[extension_id] = None
+
     def _buffers(self) -> tuple[dict[Any, Any] | list[Any], ...]:
         return (
             self._threads,
@@ -84,6 +93,7 @@ class BufferedWrites:
             self._opt_outs,
             self._tombstones,
             self._events,
+            self._resources,
         )
 
     def _has_writes(self) -> bool:

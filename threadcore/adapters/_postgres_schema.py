@@ -4,20 +4,21 @@ when it opens a schema, under an advisory lock."""
 
 from __future__ import annotations
 
-from threadcore.adapters._sql import OPEN
+from threadcore.adapters._sql import OPEN, directory_sql
 
 __all__ = [
     "SCHEMA_VERSION",
     "migrate_from_1_sql",
     "migrate_from_2_sql",
     "migrate_from_3_sql",
+    "migrate_from_4_sql",
     "pending_sql",
     "schema_sql",
 ]
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _v2_sql(s: str) -> str:
@@ -68,6 +69,11 @@ def consumers_sql(s: str) -> str:
 def migrate_from_3_sql(s: str) -> str:
     """Schema version 3 -> 4: the consumers' cursors."""
     return consumers_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 4;\n"
+
+
+def migrate_from_4_sql(s: str) -> str:
+    """Schema version 4 -> 5: the stored directory."""
+    return directory_sql(f"{s}.") + f"UPDATE {s}.threadcore_schema SET version = 5;\n"
 
 
 def migrate_from_2_sql(s: str) -> str:
@@ -188,6 +194,7 @@ CREATE TABLE {s}.events (
 );
 {_v2_sql(s)}
 {consumers_sql(s)}
+{directory_sql(f"{s}.")}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -205,4 +212,6 @@ def pending_sql(version: int | None, s: str) -> str:
         steps.append(migrate_from_2_sql(s))
     if version <= 3:
         steps.append(migrate_from_3_sql(s))
+    if version <= 4:
+        steps.append(migrate_from_4_sql(s))
     return "".join(steps) + store if steps else ""

@@ -98,6 +98,12 @@ class Statements:
         latest = f"(SELECT max(created_at) FROM {s}.messages)"
         lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
         self.lock = lock
+        # the stored directory's lock: shared by the commands that read the directory,
+        # exclusive for a change of it (see ``UnitOfWork.claim``)
+        self.lock_directory = {
+            "read": "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
+            "change": lock,
+        }
         self.lock_thread = (
             "SELECT pg_advisory_xact_lock(hashtextextended("
             f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"

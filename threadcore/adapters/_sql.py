@@ -49,6 +49,7 @@ __all__ = [
     "THREAD_STATE_COLUMNS",
     "TOMBSTONE_MESSAGE_SET",
     "TOMBSTONE_NOTE_SET",
+    "directory_sql",
     "event_from_json",
     "event_to_json",
     "message_from_row",
@@ -159,6 +160,22 @@ def time_to_text(value: datetime) -> str:
             _TEXT_OF.clear()
         text = _TEXT_OF[value] = value.isoformat(timespec="microseconds")
     return text
+
+
+def directory_sql(prefix: str) -> str:
+    """The stored directory's tables (issue 14), in the schema ``prefix`` names: each resource as
+    a JSON document, in the order it was added, and the change stamp every change replaces
+    (what each process's cached copy is checked against)."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {prefix}threadcore_resources (
+    extension_id text PRIMARY KEY,
+    seq bigint NOT NULL,
+    resource text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {prefix}threadcore_directory (version bigint NOT NULL);
+INSERT INTO {prefix}threadcore_directory
+    SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {prefix}threadcore_directory);
+"""
 
 
 def store_id(conn: Any, prefix: str, *, create: bool = True) -> str:

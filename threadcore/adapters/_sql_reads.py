@@ -16,6 +16,8 @@ alike on both adapters.
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -39,7 +41,8 @@ from threadcore.adapters._sql import (
     thread_query_where,
     unstorable,
 )
-from threadcore.domain.model import Message, Note, Thread
+from threadcore.adapters.directory import resource_document, resource_from_document
+from threadcore.domain.model import Message, Note, Resource, Thread
 from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
 
 __all__ = ["Dialect", "SQLReads"]
@@ -85,6 +88,36 @@ class Dialect:
         self.opted_out = (
             f"SELECT opted_out FROM {p}opt_outs WHERE owner_number = {m} AND guest_number = {m}"
         )
+        # the stored directory (issue 14): resources as JSON documents, and the change position
+        self.directory_version = f"SELECT version FROM {p}threadcore_directory"
+        self.directory_resources = f"SELECT resource FROM {p}threadcore_resources ORDER BY seq"
+        self.save_resource = (
+            f"INSERT INTO {p}threadcore_resources (extension_id, seq, resource) VALUES ({m}, "
+            f"(SELECT coalesce(max(seq), 0) + 1 FROM {p}threadcore_resources), {m}) "
+            "ON CONFLICT (extension_id) DO UPDATE SET resource = excluded.resource"
+        )
+        self.delete_resource = f"DELETE FROM {p}threadcore_resources WHERE extension_id = {m}"
+        self.stamp_directory = f"UPDATE {p}threadcore_directory SET version = {m}"
+
+    def directory_writes(
+        self, changes: dict[str, Resource | None]
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """The statements that store a unit of work's directory changes (``None``: removed)
+        and give the directory a new change stamp; none when there is no change.
+
+        The stamp is random, never the old one plus one: a change undone (a batch rolled back)
+        or a backup restored must not leave a stamp that a process's copy of another state of
+        the directory already carries."""
+        if not changes:
+            return []
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            (self.delete_resource, (extension_id,))
+            if resource is None
+            else (self.save_resource, (extension_id, json.dumps(resource_document(resource))))
+            for extension_id, resource in changes.items()
+        ]
+        statements.append((self.stamp_directory, (secrets.randbits(62) + 1,)))
+        return statements
 
 
 class SQLReads:
@@ -101,6 +134,16 @@ class SQLReads:
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         raise NotImplementedError
+
+    def directory_version(self) -> int:
+        rows = self._all(self._dialect.directory_version)
+        return int(rows[0][0]) if rows else 0
+
+    def directory_resources(self) -> list[Resource]:
+        return [
+            resource_from_document(json.loads(document))
+            for (document,) in self._all(self._dialect.directory_resources)
+        ]
 
     def _threads_from(self, rows: list[Any]) -> list[Thread]:
         """Threads from rows of ``THREAD_COLUMNS``."""

@@ -18,7 +18,57 @@ from threadcore.domain.errors import (
 from threadcore.domain.model import Handler, Resource
 from threadcore.domain.validation import check_extension_id, e164
 
-__all__ = ["Directory"]
+__all__ = ["Directory", "resource_document", "resource_from_document"]
+
+
+def resource_document(resource: Resource) -> dict[str, Any]:
+    """The resource as a JSON object in the platform's spelling (camelCase): how the directory
+    file and the stored directory keep it; :func:`resource_from_document` reads it back."""
+    return {
+        "extensionId": resource.extension_id,
+        "name": resource.name,
+        "extensionType": resource.extension_type,
+        "phoneNumbers": list(resource.phone_numbers),
+        "handlers": [
+            {"extensionId": h.extension_id, "name": h.name} if h.name else h.extension_id
+            for h in resource.handlers
+        ],
+    }
+
+
+def _handler_from(value: Any, where: str) -> Handler | str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("extensionId"), str):
+        unknown = set(value) - {"extensionId", "name"}
+        if unknown:
+            raise InvalidInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        return Handler(value["extensionId"], name=value.get("name"))
+    raise InvalidInput(f'{where}: a handler is an extension id or {{"extensionId": ...}}')
+
+
+def resource_from_document(value: Any, where: str = "resource") -> Resource:
+    """The resource a JSON object of :func:`resource_document`'s shape describes (a handler may
+    also be a bare extension id; extensionType defaults to Department); anything else is
+    :class:`~threadcore.errors.InvalidInput` whose message starts with ``where``."""
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where}: a resource must be a JSON object")
+    unknown = set(value) - {"extensionId", "name", "extensionType", "phoneNumbers", "handlers"}
+    if unknown:
+        raise InvalidInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    if not isinstance(value.get("extensionId"), str):
+        raise InvalidInput(f"{where}: extensionId (a string) is required")
+    numbers = value.get("phoneNumbers", [])
+    handlers = value.get("handlers", [])
+    if not isinstance(numbers, list) or not isinstance(handlers, list):
+        raise InvalidInput(f"{where}: phoneNumbers and handlers must be lists")
+    return Resource(
+        extension_id=value["extensionId"],
+        name=value.get("name"),
+        extension_type=value.get("extensionType", "Department"),
+        phone_numbers=numbers,
+        handlers=[_handler_from(h, f"{where}.handlers[{i}]") for i, h in enumerate(handlers)],
+    )
 
 
 class Directory:

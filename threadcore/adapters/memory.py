@@ -28,11 +28,12 @@ from threadcore.domain.model import (
     DeliveryStatus,
     Message,
     Note,
+    Resource,
     Thread,
     ThreadStatus,
 )
 from threadcore.domain.transitions import status_now
-from threadcore.ports import MessageQuery, NoteQuery, StoredEvent, ThreadQuery
+from threadcore.ports import DirectoryAccess, MessageQuery, NoteQuery, StoredEvent, ThreadQuery
 
 __all__ = ["InMemoryRepository"]
 
@@ -88,6 +89,8 @@ class InMemoryRepository:
         self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
         self._latest: datetime | None = None  # the latest instant any commit recorded
+        self._resources: dict[str, Resource] = {}  # the stored directory, in the order added
+        self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
         self._holds = LocalHolds()  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
@@ -164,9 +167,19 @@ class _MemoryUnitOfWork(BufferedWrites):
 
     # --- reads ----------------------------------------------------------------------------------
     def claim(
-        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
     ) -> datetime | None:
         return self._repo._latest  # the lock held since __enter__ serialises every writer
+
+    def directory_version(self) -> int:
+        return self._repo._directory_version
+
+    def directory_resources(self) -> list[Resource]:
+        return list(self._repo._resources.values())
 
     def claim_creation(self) -> datetime | None:
         return self._repo._latest
@@ -448,6 +461,13 @@ class _MemoryUnitOfWork(BufferedWrites):
             self._apply_tombstones()
         if self._events:
             repo._events.extend(self._events)
+        if self._resources:
+            for extension_id, resource in self._resources.items():
+                if resource is None:
+                    repo._resources.pop(extension_id, None)
+                else:
+                    repo._resources[extension_id] = resource
+            repo._directory_version += 1
         self._record_latest()
 
     def _record_latest(self) -> None:

@@ -87,7 +87,7 @@ from threadcore.domain.errors import (
     ThreadcoreError,
 )
 from threadcore.domain.model import Thread
-from threadcore.ports import StoredEvent
+from threadcore.ports import DirectoryAccess, StoredEvent
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
@@ -524,6 +524,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         self._prefetched: tuple[object, Thread | None] | None = None
         self._creation = False  # whether this transaction holds the creation lock
         self._latest: datetime | None = None  # the latest instant the pair's claim read
+        self._directory_version: int | None = None  # the stored directory's, read by the claim
 
     def thread(self, thread_id: str) -> Thread | None:
         prefetched = self._prefetched
@@ -612,29 +613,43 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         locks: Sequence[tuple[str, tuple[Any, ...]]],
         read: tuple[str, tuple[Any, ...]],
         key: object = None,
+        directory: DirectoryAccess = None,
     ) -> datetime | None:
         """Begin the transaction (outside a batch), take ``locks`` in it and then ``read`` the
         latest instant (and, with a ``key``, the claimed thread's columns, kept for the read that
         follows), all in one round trip: each statement runs once the one before is done.
 
-        Inside a batch no lock is taken: a batch holds every row it wrote until it ends, and
+        With ``directory``, the stored directory's lock comes first (shared to read it,
+        exclusive to change it: taken before any pair's, so a change waiting for the commands
+        that read the directory never waits in a cycle) and its change position is read last.
+
+        Inside a batch no pair lock is taken: a batch holds every row it wrote until it ends, and
         would hold thousands of advisory locks (keep batches short where other processes write
-        the same threads)."""
+        the same threads). The directory's lock is one lock, taken again and again."""
         conn = self._conn
         if conn is None:
             raise StorageError("The unit of work is not open")
         taken = []
+        version = None
         with _translated():
             with conn.pipeline():
+                if self._batch is None and not self._begun:
+                    self._begun = True
+                    conn.execute("BEGIN")
+                if directory is not None:
+                    lock = self._sql.lock_directory[directory]
+                    conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
                 if self._batch is None:
-                    if not self._begun:
-                        self._begun = True
-                        conn.execute("BEGIN")
                     taken = [conn.execute(*lock) for lock in locks]
                 cursor = conn.execute(*read)
+                if directory is not None:
+                    version = conn.execute(self._dialect.directory_version)
             row = cursor.fetchone()
             if len(taken) > 1:  # the conditional creation lock
                 self._creation = taken[1].fetchone() is not None
+            if version is not None:
+                found = version.fetchone()
+                self._directory_version = 0 if found is None else int(found[0])
         if row is None:
             return None
         if key is not None:
@@ -643,7 +658,11 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         return None if latest is None else _utc(latest)
 
     def claim(
-        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
     ) -> datetime | None:
         prefix = self._repo._lock_prefix
         sql = self._sql
@@ -656,6 +675,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 ],
                 (sql.claim_pair, (owner, guest)),
                 pair,
+                directory,
             )
             self._latest = latest
             return latest
@@ -664,8 +684,9 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 [(sql.lock_thread, (prefix, thread_id))],
                 (sql.claim_thread, (thread_id,)),
                 thread_id,
+                directory,
             )
-        return self._claim([], (sql.latest, ()))
+        return self._claim([], (sql.latest, ()), None, directory)
 
     def claim_creation(self) -> datetime | None:
         if self._creation:  # taken with the pair's claim, before its latest instant was read
@@ -676,6 +697,11 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         )
 
     # --- reads ----------------------------------------------------------------------------------
+    def directory_version(self) -> int:
+        if self._directory_version is not None:
+            return self._directory_version  # read by the claim, under the directory's lock
+        return super().directory_version()
+
     def change_position(self) -> int:
         (value,) = self._all(self._sql.change_position)[0]
         return int(value)
@@ -733,6 +759,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             or self._opt_outs
             or self._tombstones
             or self._events
+            or self._resources
         ):
             if batch is not None:
                 conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
@@ -776,7 +803,9 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         event_rows = [
             (n, e.thread_id, *event_to_json(e)) for n, e in enumerate(self._events, first)
         ]
-        statements = self._sql.write(
+        # the directory's changes first (none without a stored directory), then the rest
+        statements: list[tuple[str, Any]] = [*self._dialect.directory_writes(self._resources)]
+        statements += self._sql.write(
             thread_rows,
             message_rows,
             event_rows,

@@ -35,6 +35,7 @@ from threadcore.adapters._sql import (
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
     check_version,
+    directory_sql,
     event_from_json,
     event_to_json,
     message_to_row,
@@ -55,7 +56,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Thread
-from threadcore.ports import StoredEvent
+from threadcore.ports import DirectoryAccess, StoredEvent
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -63,7 +64,7 @@ R = TypeVar("R")
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
@@ -266,6 +267,9 @@ CREATE TABLE IF NOT EXISTS threadcore_consumers (name TEXT PRIMARY KEY, position
 #: Version 4 -> 5: the consumers' cursors.
 _MIGRATE_FROM_4 = _CONSUMERS + "UPDATE threadcore_schema SET version = 5;\n"
 
+#: Version 5 -> 6: the stored directory.
+_MIGRATE_FROM_5 = directory_sql("") + "UPDATE threadcore_schema SET version = 6;\n"
+
 
 def pending_sql(version: int | None) -> str:
     """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
@@ -280,6 +284,7 @@ def pending_sql(version: int | None) -> str:
             (2, _MIGRATE_FROM_2),
             (3, _MIGRATE_FROM_3),
             (4, _MIGRATE_FROM_4),
+            (5, _MIGRATE_FROM_5),
         )
         if version <= since
     )
@@ -321,6 +326,7 @@ CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 {_MESSAGE_INDEXES}
 {_NOTES_AND_OPT_OUTS}
 {_CONSUMERS}
+{directory_sql("")}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -701,9 +707,14 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
 
     # --- reads ----------------------------------------------------------------------------------
     def claim(
-        self, *, pair: tuple[str, str] | None = None, thread_id: str | None = None
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
     ) -> datetime | None:
-        # The write lock taken by BEGIN IMMEDIATE already serialises every writer.
+        # The write lock taken by BEGIN IMMEDIATE already serialises every writer (and every
+        # change of the stored directory with the commands that read it).
         if pair is not None:
             rows = self._all(_CLAIM_PAIR, pair)
         elif thread_id is not None:
@@ -791,3 +802,5 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
             conn.execute(_SET_OPTED_OUT, (owner_number, guest_number, opted_out))
         for event in self._events:
             conn.execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
+        for statement in self._dialect.directory_writes(self._resources):
+            conn.execute(*statement)

@@ -81,3 +81,4 @@ class Inbox(Spine):
     resource_removed = _directory.resource_removed
     phone_number_removed = _directory.phone_number_removed
     handler_removed = _directory.handler_removed
+    load_directory = _directory.load_directory

@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from threadcore.adapters.memory import InMemoryRepository
+from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.clock import SystemClock
 from threadcore.consumers import Consumer
 from threadcore.domain.errors import (
@@ -50,6 +51,7 @@ from threadcore.domain.validation import (
 from threadcore.ids import RandomIds
 from threadcore.ports import (
     Clock,
+    DirectoryAccess,
     DirectoryPort,
     IdGenerator,
     Repository,
@@ -59,6 +61,7 @@ from threadcore.ports import (
 from threadcore.tokens import TokenCodec
 
 R = TypeVar("R")
+S = TypeVar("S", bound="Spine")
 
 
 Listener = Callable[[Event], None]
@@ -238,6 +241,13 @@ class Spine:
     ) -> None:
         self._repo: Repository = repository if repository is not None else InMemoryRepository()
         self._directory = directory
+        # a directory stored with the threads: refreshed at the start of every unit of work
+        self._stored = directory if isinstance(directory, StoredDirectory) else None
+        if self._stored is not None and self._stored.repository is not self._repo:
+            raise InvalidInput(
+                "Parameter [directory] is stored in another repository than this inbox's",
+                parameter="directory",
+            )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._policy = policy if policy is not None else Policy()
         self._ids: IdGenerator = ids if ids is not None else RandomIds()
@@ -379,6 +389,7 @@ class Spine:
         *,
         pair: tuple[str, str] | None = None,
         thread_id: object = None,
+        directory: DirectoryAccess = "read",
     ) -> R:
         """Run ``work`` in a unit of work, retrying on conflicts; ``work`` writes through the
         unit of work and appends the events it makes to the list it is given.
@@ -387,9 +398,15 @@ class Spine:
         serialises it with the other commands on that pair, and only then reads the clock, never
         earlier than what the store has recorded (rule R18a). A command that relied on a thread
         being open commits only if the thread is still not due when the command is done;
-        otherwise it runs again and finds the thread expired (rule R10)."""
+        otherwise it runs again and finds the thread expired (rule R10).
+
+        With a stored directory, the claim also reads the directory's change stamp (and
+        ``directory="change"`` makes the command run alone): the command decides on the
+        directory as committed when it began, which no change can move until it ends."""
         local = self._local
         claim_id = thread_id if isinstance(thread_id, str) and _claimable(thread_id) else None
+        stored = self._stored
+        access = directory if stored is not None else None
         try:
             for attempt in range(self._retries):
                 events: list[Event] = []
@@ -397,7 +414,9 @@ class Spine:
                 local.dues = dues
                 try:
                     with self._repo.unit_of_work() as uow:
-                        floor = uow.claim(pair=pair, thread_id=claim_id)
+                        floor = uow.claim(pair=pair, thread_id=claim_id, directory=access)
+                        if stored is not None:
+                            local.directory = stored.refresh(uow)
                         now = self.now()
                         if floor is not None and floor > now:  # this clock is behind the store
                             now = self._not_before(floor + _TICK)
@@ -426,14 +445,34 @@ class Spine:
                 return result
         finally:
             local.dues = None
+            local.directory = None
         raise ConcurrencyConflict(
             f"The command was retried {self._retries} times and kept conflicting with other "
             "writers; it changed nothing and can be retried"
         )
 
     def _read(self, work: Callable[[UnitOfWork], R]) -> R:
+        stored = self._stored
         with self._repo.unit_of_work() as uow:
-            return work(uow)
+            if stored is None:
+                return work(uow)
+            self._local.directory = stored.refresh(uow)
+            try:
+                return work(uow)
+            finally:
+                self._local.directory = None
+
+    def _dir(self) -> DirectoryPort:
+        """The directory the running call decides on: a stored directory as refreshed at the
+        start of the unit of work that is running, or (outside one) as stored now."""
+        stored = self._stored
+        if stored is None:
+            return self._directory
+        current: DirectoryPort | None = getattr(self._local, "directory", None)
+        if current is None:
+            with self._repo.unit_of_work() as uow:
+                current = stored.refresh(uow)
+        return current
 
     def _visible(self, uow: UnitOfWork, thread_id: object, actor: str) -> tuple[Thread, Resource]:
         """The stored thread and its resource, if ``actor`` handles SMS for that resource;
@@ -444,7 +483,7 @@ class Spine:
                 parameter="thread_id",
             )
         thread = uow.thread(thread_id)
-        resource = None if thread is None else self._directory.resource(thread.owner.extension_id)
+        resource = None if thread is None else self._dir().resource(thread.owner.extension_id)
         if thread is None or resource is None or not resource.is_handler(actor):
             raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
         self._rely_on(thread)
@@ -479,7 +518,7 @@ class Spine:
         if actor is not None:
             return self._visible(uow, thread_id, actor)
         thread = uow.thread(thread_id)
-        resource = None if thread is None else self._directory.resource(thread.owner.extension_id)
+        resource = None if thread is None else self._dir().resource(thread.owner.extension_id)
         if thread is None or resource is None:
             raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
         return thread, resource
@@ -487,7 +526,7 @@ class Spine:
     def _owners(self, actor: str, wanted: Sequence[str] | None) -> frozenset[str]:
         """The resources ``actor`` handles, narrowed to ``wanted``; naming one they do not
         handle is a permission error."""
-        handled = frozenset(r.extension_id for r in self._directory.resources_of_handler(actor))
+        handled = frozenset(r.extension_id for r in self._dir().resources_of_handler(actor))
         if wanted is None:
             return handled
         for extension_id in wanted:
@@ -496,6 +535,18 @@ class Spine:
                     f"Extension [{actor}] is not an SMS handler of resource [{extension_id}]"
                 )
         return frozenset(wanted)
+
+    def close(self) -> None:
+        """Close the repository (its connections); the inbox cannot be used afterwards."""
+        close = getattr(self._repo, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"Inbox(repository={self._repo!r}, policy={self._policy!r})"

@@ -65,7 +65,7 @@ def sync_entries(
     """
     actor = check_extension_id(actor, "actor")
     kind = sync_kind(sync_type)
-    resources = self._directory.resources_of_handler(actor)
+    resources = self._dir().resources_of_handler(actor)
     owners = frozenset(r.extension_id for r in resources)
     fingerprint = owners_fingerprint(owners)
     now = self.now()

@@ -118,7 +118,7 @@ def _handled_number(self: Spine, number: str, actor: str) -> Resource:
     """The resource of ``number`` if ``actor`` handles it. A number of a resource the actor
     does not handle answers exactly as an unknown number, so numbers cannot be probed
     (rules R4, R14)."""
-    resource = self._directory.resource_for_number(number)
+    resource = self._dir().resource_for_number(number)
     if resource is None or not resource.is_handler(actor):
         raise UnknownPhoneNumber(
             f"Phone number [{number}] is not a number of any resource extension [{actor}] handles"
@@ -127,7 +127,7 @@ def _handled_number(self: Spine, number: str, actor: str) -> Resource:
 
 
 def _owner_of(self: Spine, number: str) -> Resource:
-    resource = self._directory.resource_for_number(number)
+    resource = self._dir().resource_for_number(number)
     if resource is None:
         raise UnknownPhoneNumber(f"Phone number [{number}] belongs to no resource")
     return resource
