@@ -19,6 +19,7 @@ from threadcore import (
     Policy,
     Resource,
     SequentialIds,
+    StoredDirectory,
 )
 
 settings.register_profile(
@@ -94,16 +95,26 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-def make_inbox(clock: ManualClock) -> Callable[..., Inbox]:
+@pytest.fixture(params=["directory", "stored-directory"])
+def make_inbox(request: pytest.FixtureRequest, clock: ManualClock) -> Callable[..., Inbox]:
+    """Inboxes on memory, over the in-memory ``Directory`` given or over a directory stored with
+    the threads (``StoredDirectory``) loaded with the same resources: every rule test runs on
+    both."""
+
     def make(policy: Policy | None = None, directory: Directory | None = None) -> Inbox:
-        return Inbox(
-            repository=InMemoryRepository(),
-            directory=directory if directory is not None else billing_directory(),
+        resources = directory if directory is not None else billing_directory()
+        repository = InMemoryRepository()
+        stored = request.param == "stored-directory"
+        inbox = Inbox(
+            repository=repository,
+            directory=StoredDirectory(repository) if stored else resources,
             clock=clock,
             policy=policy if policy is not None else Policy(ttl=timedelta(hours=72)),
             ids=SequentialIds("t"),
         )
+        if stored:
+            inbox.load_directory(resources.resources())
+        return inbox
 
     return make
 

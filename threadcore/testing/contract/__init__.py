@@ -11,11 +11,12 @@ so none is collected itself)::
 
 An adapter that offers only some capabilities subclasses those contracts alone:
 :class:`WritesContract`, :class:`ThreadReadsContract`, :class:`MessageReadsContract`,
-:class:`NoteReadsContract`, :class:`ChangeFeedContract`. Needs pytest and hypothesis (the
-``testing`` extra).
+:class:`NoteReadsContract`, :class:`ChangeFeedContract`, :class:`DirectoryRecordsContract`.
+Needs pytest and hypothesis (the ``testing`` extra).
 """
 
 from threadcore.testing.contract._base import ContractBase
+from threadcore.testing.contract.directory import DirectoryRecordsContract
 from threadcore.testing.contract.feed import ChangeFeedContract
 from threadcore.testing.contract.messages import MessageReadsContract
 from threadcore.testing.contract.notes import NoteReadsContract
@@ -25,6 +26,7 @@ from threadcore.testing.contract.writes import WritesContract
 __all__ = [
     "ChangeFeedContract",
     "ContractBase",
+    "DirectoryRecordsContract",
     "MessageReadsContract",
     "NoteReadsContract",
     "RepositoryContract",
@@ -39,5 +41,6 @@ class RepositoryContract(
     MessageReadsContract,
     NoteReadsContract,
     ChangeFeedContract,
+    DirectoryRecordsContract,
 ):
     """The whole contract: every capability of the storage port."""
