@@ -22,15 +22,18 @@ pytest_plugins = ["conftest_pg"]
 
 
 class PostgresMachine(InboxMachine):
-    """The shared machine on PostgreSQL; ``url`` and ``schema`` are set by the test."""
+    """The shared machine on PostgreSQL, its directory stored in the schema; ``url`` and
+    ``schema`` are set by the test."""
 
+    stored_directory = True
     url = ""
     schema = ""
 
     def make_repository(self) -> Repository:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            tables = ("threads", "messages", "events", "notes", "opt_outs")
+            tables = ("threads", "messages", "events", "notes", "opt_outs", "threadcore_resources")
             conn.execute("TRUNCATE " + ", ".join(f'"{self.schema}".{t}' for t in tables))
+            conn.execute(f'UPDATE "{self.schema}".threadcore_directory SET version = 0')
         return PostgresRepository(self.url, schema=self.schema, max_size=1)
 
     @rule()

@@ -1,4 +1,6 @@
-"""The stateful machine against the SQLite repository, with a step that reopens the file."""
+"""The stateful machine against the SQLite repository, with a step that reopens the file, and its
+directory stored in the file (``StoredDirectory``: the in-memory ``Directory`` is the memory
+machine's; where the directory lives does not depend on the repository)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from threadcore.testing.stateful import InboxMachine
 
 
 class SQLiteMachine(InboxMachine):
+    stored_directory = True
+
     def make_repository(self) -> Repository:
         self._dir = tempfile.TemporaryDirectory()
         self._path = os.path.join(self._dir.name, "threads.db")

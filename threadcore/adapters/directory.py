@@ -62,13 +62,18 @@ def resource_from_document(value: Any, where: str = "resource") -> Resource:
     handlers = value.get("handlers", [])
     if not isinstance(numbers, list) or not isinstance(handlers, list):
         raise InvalidInput(f"{where}: phoneNumbers and handlers must be lists")
-    return Resource(
-        extension_id=value["extensionId"],
-        name=value.get("name"),
-        extension_type=value.get("extensionType", "Department"),
-        phone_numbers=numbers,
-        handlers=[_handler_from(h, f"{where}.handlers[{i}]") for i, h in enumerate(handlers)],
-    )
+    try:
+        return Resource(
+            extension_id=value["extensionId"],
+            name=value.get("name"),
+            extension_type=value.get("extensionType", "Department"),
+            phone_numbers=numbers,
+            handlers=[_handler_from(h, f"{where}.handlers[{i}]") for i, h in enumerate(handlers)],
+        )
+    except InvalidInput as error:  # a bad id, name or number: say where it is
+        if error.message.startswith(where):
+            raise
+        raise InvalidInput(f"{where}: {error.message}", parameter=error.parameter) from None
 
 
 class Directory:

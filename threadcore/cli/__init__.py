@@ -1,4 +1,5 @@
-"""The ``threadcore`` command line: demo, replay, sweep, threads, diagram (docs/cli.md).
+"""The ``threadcore`` command line: demo, replay, sweep, threads, directory, db, diagram
+(docs/cli.md).
 
 It needs the ``cli`` extra (click and rich); :func:`main` says so in one line when they are
 missing instead of failing with a traceback.

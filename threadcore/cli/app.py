@@ -21,11 +21,13 @@ from threadcore import (
     Directory,
     Inbox,
     ManualClock,
+    StoredDirectory,
     SystemClock,
     Thread,
     ThreadcoreError,
     ThreadFilter,
     connect,
+    open_inbox,
     wire,
 )
 from threadcore.cli.diagram import embed, embedded, mermaid
@@ -38,7 +40,7 @@ from threadcore.cli.directory_file import (
 from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
 from threadcore.connect import DATABASE_URL_VARIABLE
-from threadcore.storage import Repository
+from threadcore.storage import Clock, Repository
 
 __all__ = ["CliError", "cli", "run"]
 
@@ -59,12 +61,19 @@ def _database_url(url: str | None, *, must_exist: bool) -> str:
     url = url or os.environ.get(DATABASE_URL_VARIABLE)
     if not url:
         raise CliError(f"give --db URL (or set {DATABASE_URL_VARIABLE})", 2)
-    if must_exist and url.startswith("sqlite://"):
-        path = url[len("sqlite://") :]
-        path = path[1:] if path.startswith("/") else path
-        if path and path != ":memory:" and not Path(path).is_file():
-            raise CliError(f"no SQLite database at {path!r}")
+    path = _sqlite_file(url)
+    if must_exist and path is not None and not Path(path).is_file():
+        raise CliError(f"no SQLite database at {path!r}")
     return url
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a ``sqlite://`` URL (``None``: not a SQLite file)."""
+    if not url.startswith("sqlite://"):
+        return None
+    path = url[len("sqlite://") :]
+    path = path[1:] if path.startswith("/") else path
+    return path if path and path != ":memory:" else None
 
 
 def _open(url: str) -> Repository:
@@ -72,6 +81,40 @@ def _open(url: str) -> Repository:
         return connect(url)
     except ThreadcoreError as error:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
+
+
+def _open_inbox(url: str, clock: Clock | None = None) -> tuple[Inbox, StoredDirectory]:
+    """An inbox over the database at ``url`` and the directory stored in it (``open_inbox``),
+    with that directory; close the inbox when done."""
+    try:
+        inbox = open_inbox(url, clock=clock)
+    except ThreadcoreError as error:
+        raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
+    stored = inbox.directory
+    assert isinstance(stored, StoredDirectory)  # open_inbox's own, given no directory=
+    return inbox, stored
+
+
+def _inbox(url: str, directory: Directory | None, clock: Clock) -> tuple[Repository, Inbox]:
+    """An inbox over the database at ``url`` deciding on ``directory`` (a directory file's) or,
+    when it is ``None``, on the directory stored in the database, which must not be empty;
+    close the repository when done."""
+    if directory is not None:
+        repository = _open(url)
+        return repository, Inbox(repository=repository, directory=directory, clock=clock)
+    no_directory = CliError(
+        f"give --directory FILE (or set {DIRECTORY_VARIABLE}): the database stores no "
+        "directory (`threadcore directory load FILE --db URL` stores one); see docs/cli.md",
+        2,
+    )
+    path = _sqlite_file(url)
+    if path is not None and not Path(path).is_file():
+        raise no_directory  # a new file stores none: refused before it is made
+    inbox, stored = _open_inbox(url, clock)
+    if not stored.resources():
+        inbox.close()
+        raise no_directory
+    return stored.repository, inbox
 
 
 def _close(repository: Repository) -> None:
@@ -89,12 +132,15 @@ def _redact(url: str) -> str:
     return url
 
 
-def _directory(path: str | None, *, required: bool = True) -> Directory:
+def _directory(path: str | None) -> Directory | None:
+    """The directory of the file named by ``--directory`` (or ``THREADCORE_DIRECTORY``), or
+    ``None`` when none is named: the command then uses the directory stored in the database."""
     path = path or os.environ.get(DIRECTORY_VARIABLE)
-    if not path:
-        if not required:
-            return Directory([])
-        raise CliError(f"give --directory FILE (or set {DIRECTORY_VARIABLE}); see docs/cli.md", 2)
+    return _directory_file(path) if path else None
+
+
+def _directory_file(path: str | os.PathLike[str]) -> Directory:
+    """The directory a directory file describes; a bad file is a one-line error."""
     try:
         return load_directory(path)
     except DirectoryFileError as error:
@@ -144,7 +190,7 @@ def _lines(stream: Any, advance: Any) -> Iterator[str]:
 def _replay_file(
     path: Path,
     url: str,
-    directory: Directory,
+    directory: Directory | None,
     *,
     strict: bool,
     batch: int,
@@ -167,10 +213,13 @@ def _replay_file(
         elif shown == report_refused + 1 and report_refused > 0:
             err.print("(more refused lines: see the summary)", markup=False)
 
-    repository = _open(url)
+    clock = ManualClock(_EPOCH)
     try:
-        clock = ManualClock(_EPOCH)
-        inbox = Inbox(repository=repository, directory=directory, clock=clock)
+        repository, inbox = _inbox(url, directory, clock)
+    except BaseException:
+        stream.close()
+        raise
+    try:
         replayer = Replayer(
             inbox, repository, clock, batch_size=batch, strict=strict, on_refused=refused
         )
@@ -225,7 +274,10 @@ def _summary_table(summary: ReplaySummary, title: str) -> Table:
 
 # --- the commands -----------------------------------------------------------------------------
 _DB_HELP = f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE})"
-_DIR_HELP = f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE})"
+_DIR_HELP = (
+    f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE}, "
+    "else the directory stored in the database)"
+)
 
 
 @click.group(
@@ -423,9 +475,8 @@ def _viewer(
     url = _database_url(url, must_exist=True)
     directory = _directory(directory_path)
     at = _instant(at_text)
-    repository = _open(url)
     clock = ManualClock(at) if at is not None else SystemClock()
-    return repository, Inbox(repository=repository, directory=directory, clock=clock)
+    return _inbox(url, directory, clock)
 
 
 def _view_options(command: Any) -> Any:
@@ -632,3 +683,4 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 # The command groups defined in modules of their own register themselves on ``cli``.
 from threadcore.cli import db as _db  # noqa: E402, F401
+from threadcore.cli import directory as _directory_commands  # noqa: E402, F401

@@ -1,8 +1,9 @@
 """The directory file the command line reads: which resources exist, their numbers, handlers.
 
-The command line has no directory service to ask, so ``replay``, ``threads`` and ``sweep`` read
-one from a JSON file (``--directory PATH``, or the ``THREADCORE_DIRECTORY`` environment
-variable)::
+The command line has no directory service to ask, so ``replay`` and ``threads`` read one from a
+JSON file (``--directory PATH``, or the ``THREADCORE_DIRECTORY`` environment variable), or else
+use the directory stored in the database, which ``threadcore directory load`` fills from such a
+file and ``threadcore directory show`` prints as one::
 
     {"resources": [
         {"extensionId": "6249888001", "name": "Billing Queue", "extensionType": "Department",
@@ -24,7 +25,7 @@ from typing import Any
 
 from threadcore import Directory, Resource
 from threadcore.adapters.directory import resource_document, resource_from_document
-from threadcore.errors import InvalidInput
+from threadcore.errors import ThreadcoreError
 
 __all__ = ["DIRECTORY_VARIABLE", "DirectoryFileError", "dump_directory", "load_directory"]
 
@@ -63,7 +64,7 @@ def load_directory(path: str | os.PathLike[str]) -> Directory:
             resource_from_document(value, f"resources[{i}]")
             for i, value in enumerate(data["resources"])
         )
-    except InvalidInput as error:  # a bad number, id or duplicate, as threadcore words it
+    except ThreadcoreError as error:  # a bad number or id, a duplicate: threadcore's words
         raise DirectoryFileError(f"the directory file {str(path)!r}: {error.message}") from None
 
 

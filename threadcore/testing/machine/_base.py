@@ -19,6 +19,7 @@ from hypothesis.stateful import (
 
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
+from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.events import Event
 from threadcore.domain.model import (
@@ -209,9 +210,22 @@ class MachineBase(RuleBasedStateMachine):
         self.reports: dict[str, list[str]] = {}
         self.paths: dict[str, tuple[str, ...]] = {}
 
+    #: Whether the inbox's directory is stored with the threads (``StoredDirectory``, loaded
+    #: with the machine's resources at setup, kept across reopenings) rather than the machine's
+    #: in-memory ``Directory``.
+    stored_directory = False
+
     def make_repository(self) -> Repository:
         """The repository under test (a fresh, empty one per run)."""
         return InMemoryRepository()
+
+    def directory_now(self) -> Directory:
+        """The directory as it is: the machine's own, or the one stored in the repository (read
+        from the repository itself, not through the inbox's copy)."""
+        if not self.stored_directory:
+            return self.directory
+        with self.repository.unit_of_work() as uow:
+            return Directory(uow.directory_resources())
 
     def reopen(self) -> None:
         """Close and reopen durable storage (a no-op for memory)."""
@@ -223,7 +237,7 @@ class MachineBase(RuleBasedStateMachine):
         self.clock.instant = max(self.clock.instant, self.at)
         inbox = Inbox(
             repository=self.repository,
-            directory=self.directory,
+            directory=StoredDirectory(self.repository) if self.stored_directory else self.directory,
             clock=self.clock,
             policy=policy,
             ids=self.ids,
@@ -410,6 +424,8 @@ class MachineBase(RuleBasedStateMachine):
         self.ttl = ttl
         policy = Policy(ttl=ttl, claim_on_send=claim_on_send, sync_token_max_age=token_age)
         self.inbox = self.make_inbox(policy)
+        if self.stored_directory:
+            assert self.inbox.load_directory(self.directory.resources(), replace=True) == []
         self.model = Model([_model_resource(Q1), _model_resource(Q2)], ttl, claim_on_send)
         self.model.set_now(self.at)
 

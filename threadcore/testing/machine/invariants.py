@@ -137,13 +137,29 @@ class Invariants(MachineBase):
         if self.model is None:
             return
         now = self.at
+        directory = self.directory_now()
         for thread in self.stored().values():
             view = as_seen_at(thread, now, self.ttl)
             if view.assignee is None:
                 continue
             assert view.status is ThreadStatus.OPEN and view.availability is Availability.ALIVE
-            resource = self.directory.resource(view.owner.extension_id)
+            resource = directory.resource(view.owner.extension_id)
             assert resource is not None and resource.is_handler(view.assignee.extension_id)
+
+    @invariant()
+    def the_directory_is_the_models(self) -> None:
+        """Every resource with its numbers and its handlers (with their names), as the model
+        has them (stored ones read from the repository)."""
+        if self.model is None:
+            return
+        real = {
+            r.extension_id: (set(r.phone_numbers), {h.extension_id: h.name for h in r.handlers})
+            for r in self.directory_now().resources()
+        }
+        expected = {
+            r.extension_id: (set(r.numbers), dict(r.handlers)) for r in self.ref.resources.values()
+        }
+        assert real == expected, f"directory {real} != model {expected}"
 
     @invariant()
     def resolved_is_final(self) -> None:
