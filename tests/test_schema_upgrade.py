@@ -13,9 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import stores
-from conftest import GUEST, OWNER, START
+from conftest import GUEST, OWNER, QUEUE, START, billing_directory
 
-from threadcore import ManualClock, SQLiteRepository, SyncType
+from threadcore import ManualClock, SQLiteRepository, StoredDirectory, SyncType
 from threadcore.adapters.postgres import SCHEMA_VERSION as PG_VERSION
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.adapters.sqlite import SCHEMA_VERSION as SQLITE_VERSION
@@ -26,9 +26,10 @@ pytest_plugins = ["conftest_pg"]
 
 
 def _commands_work(repository: object) -> None:
-    """Every kind of command and read, on ``repository``."""
+    """Every kind of command and read, on ``repository``, with the directory stored in it."""
     clock = ManualClock(START)
-    inbox = stores.inbox_on(repository, clock)
+    inbox = stores.inbox_on(repository, clock, StoredDirectory(repository))  # type: ignore[arg-type]
+    inbox.load_directory(billing_directory().resources())
     message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="Hi")
     inbox.assign(message.thread_id, actor="101", assignee="102")
     sent = inbox.send(actor="102", thread_id=message.thread_id, body="On it")
@@ -36,8 +37,10 @@ def _commands_work(repository: object) -> None:
     inbox.add_note(message.thread_id, actor="101", text="VIP")
     assert [t.id for t in inbox.list(actor="101")] == [message.thread_id]
     assert inbox.sync(actor="101", sync_type=SyncType.FULL).records
+    [unassigned] = inbox.remove_handler(QUEUE, "102")
+    assert unassigned.assignee is None
     inbox.delete(message.thread_id, actor="101")
-    assert len(inbox.events()) >= 6
+    assert len(inbox.events()) >= 7
 
 
 def test_sqlite_create_schema_false_uses_only_an_upgraded_file(
