@@ -72,6 +72,11 @@ def test_a_postgres_url_keeps_everything_but_threadcores_own_parameters() -> Non
         "postgresql://u:p%40ss@h:5432/db",
         {},
     )
+    assert _pool_options("postgresql://h/db?notify=on&sslmode=require") == (
+        "postgresql://h/db?sslmode=require",
+        {"notify": True},
+    )
+    assert _pool_options("postgresql://h/db?notify=OFF")[1] == {"notify": False}
 
 
 def test_create_schema_false_never_creates_a_file(tmp_path: Path) -> None:

@@ -164,3 +164,35 @@ def test_postgres_cursors_outgrow_bigint_and_a_lost_hold_is_noticed(
         hold.release()
     finally:
         repository.close()
+
+
+def test_a_listening_consumer_wakes_at_the_commit_of_a_notifying_writer(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """With ``notify=on`` in the writer's URL, a consumer that waits ``idle=30`` seconds between
+    empty polls handles a new event long before that: it listens (rule D7)."""
+    from threadcore import connect
+
+    writer = stores.inbox_on(
+        connect(f"{postgres_url}?schema={pg_schema}&notify=on"), ManualClock(START)
+    )
+    reader = stores.inbox_on(connect(f"{postgres_url}?schema={pg_schema}"), ManualClock(START))
+    handled = threading.Event()
+    done = threading.Event()
+    runner = threading.Thread(
+        target=lambda: reader.consumer("relay").run(lambda e: handled.set(), stop=done, idle=30)
+    )
+    runner.start()
+    try:
+        time.sleep(1.0)  # the runner holds the name, found nothing and listens
+        began = time.monotonic()
+        writer.receive(owner_number=OWNER, guest_number="+16502240001", body="Hi")
+        assert handled.wait(20), "the consumer did not wake"
+        assert time.monotonic() - began < 20  # woken by the notification, not by idle=30
+    finally:
+        done.set()
+        writer.receive(owner_number=OWNER, guest_number="+16502240002", body="Wake to stop")
+        runner.join(timeout=40)
+        writer.close()
+        reader.close()
+    assert not runner.is_alive()

@@ -652,7 +652,13 @@ def test_a_postgres_url_sets_the_pool_and_the_schema_in_its_query(
             assert uow.thread("nothing") is None
     finally:
         repo.close()
-    for query in ("pool_max=x", "pool_max=0", "pool_min=5&pool_max=2", "pool_timeout=-1"):
+    for query in (
+        "pool_max=x",
+        "pool_max=0",
+        "pool_min=5&pool_max=2",
+        "pool_timeout=-1",
+        "notify=maybe",
+    ):
         with pytest.raises(InvalidInput) as refused:
             connect(f"{postgres_url}{sep}{query}")
         assert refused.value.parameter == "url"

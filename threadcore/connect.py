@@ -22,6 +22,8 @@ DATABASE_URL_VARIABLE = "THREADCORE_DATABASE_URL"
 #: Query parameters of a PostgreSQL URL that configure threadcore's pool rather than the
 #: connection (the rest, ``connect_timeout`` among them, go to libpq).
 _POOL_PARAMETERS = {"pool_min": "min_size", "pool_max": "max_size", "pool_timeout": "timeout"}
+_SWITCH = {"on": True, "1": True, "true": True, "yes": True,
+           "off": False, "0": False, "false": False, "no": False}  # fmt: skip
 
 
 def connect(url: str | None = None) -> Repository:
@@ -32,7 +34,8 @@ def connect(url: str | None = None) -> Repository:
     either, :class:`~threadcore.errors.InvalidInput`: several workers must never each get a
     private in-memory store by accident (ask for ``"memory://"``). A PostgreSQL URL may set the
     pool in its query: ``pool_min``, ``pool_max`` (connections), ``pool_timeout`` (seconds a
-    command waits for a connection) and ``schema``; its other parameters (``connect_timeout``,
+    command waits for a connection), ``schema`` and ``notify=on`` (wake durable consumers at each
+    commit, rule D7); its other parameters (``connect_timeout``,
     ``sslmode`` …) go to libpq. The drivers are imported only when asked for.
     """
     if url is None:
@@ -120,6 +123,13 @@ def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
         value = unquote(raw)
         if unquote(name) == "schema":
             options["schema"] = value
+        elif unquote(name) == "notify":
+            if value.lower() not in _SWITCH:
+                raise InvalidInput(
+                    f"The database URL's notify must be on or off, not {value[:20]!r}",
+                    parameter="url",
+                )
+            options["notify"] = _SWITCH[value.lower()]
         elif unquote(name) in _POOL_PARAMETERS:
             name = unquote(name)
             try:

@@ -77,7 +77,9 @@ class Consumer:
         """Handle every event after the cursor, in order, until ``stop``: hold the name (waiting,
         ``idle`` seconds at a time, while another process holds it), call ``handler`` with each
         event (``handler(event)``, or ``handler(position, event)`` if it takes two arguments),
-        commit after each, and wait ``idle`` seconds when there is nothing new. An exception
+        commit after each, and wait up to ``idle`` seconds when there is nothing new (on
+        PostgreSQL it listens, and wakes as soon as a writer opened with ``notify`` commits
+        events: rule D7). An exception
         from the handler stops the run (the cursor stays at the last commit) and propagates."""
         if not callable(handler):
             raise InvalidInput("Parameter [handler] must be callable", parameter="handler")
@@ -101,7 +103,7 @@ class Consumer:
                         if stopped():
                             return
                     if not batch:
-                        time.sleep(idle)
+                        hold.wait(idle)  # woken early by a commit where the store says so
             finally:
                 hold.release()
 

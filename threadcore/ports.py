@@ -409,6 +409,11 @@ class ConsumerHold(Protocol):
         """Let the name go; calling it again does nothing."""
         ...
 
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for new events (returning earlier where the store
+        tells its consumers of commits, as PostgreSQL with ``notify`` does)."""
+        ...
+
 
 @runtime_checkable
 class ConsumerStore(Protocol):

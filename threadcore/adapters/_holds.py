@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 __all__ = ["Hold", "LocalHolds"]
@@ -10,14 +11,24 @@ __all__ = ["Hold", "LocalHolds"]
 
 class Hold:
     """Held until :meth:`release` (which is safe to call again); :meth:`held` says whether it
-    still is (``check`` asks the database where the hold can be lost with a connection)."""
+    still is (``check`` asks the database where the hold can be lost with a connection);
+    :meth:`wait` waits for new events (``wait`` is told when one may have come: a notification;
+    without it, the whole timeout passes)."""
 
-    __slots__ = ("_check", "_release", "_released")
+    __slots__ = ("_check", "_release", "_released", "_wait")
 
     def __init__(
-        self, release: Callable[[], None], check: Callable[[], bool] | None = None
+        self,
+        release: Callable[[], None],
+        check: Callable[[], bool] | None = None,
+        wait: Callable[[float], None] | None = None,
     ) -> None:
         self._release, self._check, self._released = release, check, False
+        self._wait = wait if wait is not None else time.sleep
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds, less when the store says new events may be there."""
+        self._wait(timeout)
 
     def held(self) -> bool:
         """Whether this process still holds the name."""

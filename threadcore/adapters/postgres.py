@@ -37,6 +37,7 @@ Every psycopg error is translated: unique violations, serialization failures and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -241,6 +242,7 @@ class PostgresRepository:
         schema: str = "public",
         timeout: float = 30.0,
         create_schema: bool = True,
+        notify: bool = False,
     ) -> None:
         if not isinstance(url, str) or not url:
             raise InvalidInput("Parameter [url] must be a non-empty string", parameter="url")
@@ -262,8 +264,14 @@ class PostgresRepository:
             raise InvalidInput(
                 "Parameter [max_size] must be at least min_size", parameter="max_size"
             )
+        if not isinstance(notify, bool):
+            raise InvalidInput("Parameter [notify] must be True or False", parameter="notify")
         self._url = url
         self._schema = schema
+        # NOTIFY on every commit with events: consumers wake at once, but PostgreSQL then
+        # serialises the commits of every session that notifies (off by default; rule D7)
+        self._notify = notify
+        self._channel = "threadcore_" + hashlib.sha256(schema.encode()).hexdigest()[:24]
         self._timeout = float(timeout)
         self._local = threading.local()
         # when each pooled connection was last handed back (see _check_idle)
@@ -458,6 +466,12 @@ class PostgresRepository:
         if row is None or not row[0]:
             conn.close()
             return None
+        try:
+            with _translated():
+                conn.execute(f'LISTEN "{self._channel}"')  # writers with notify wake it
+        except BaseException:
+            conn.close()
+            raise
 
         def held() -> bool:  # the lock lives as long as its connection
             try:
@@ -466,7 +480,14 @@ class PostgresRepository:
                 return False
             return True
 
-        return Hold(conn.close, held)
+        def wait(timeout: float) -> None:
+            try:
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    pass
+            except psycopg.Error:  # the connection went away: held() says so next
+                time.sleep(min(timeout, 0.05))
+
+        return Hold(conn.close, held, wait)
 
     def _autocommit(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """One statement on a pooled connection, committed on its own (inside a batch: in it)."""
@@ -803,6 +824,12 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         event_rows = [
             (n, e.thread_id, *event_to_json(e)) for n, e in enumerate(self._events, first)
         ]
+        if self._events and self._repo._notify:  # consumers listening wake at the commit
+            event_rows_notify: list[tuple[str, Any]] = [
+                ("SELECT pg_notify(%s, '')", (self._repo._channel,))
+            ]
+        else:
+            event_rows_notify = []
         # the directory's changes first (none without a stored directory), then the rest
         statements: list[tuple[str, Any]] = [*self._dialect.directory_writes(self._resources)]
         statements += self._sql.write(
@@ -815,6 +842,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             spared=spared,
             opt_outs=opt_outs,
         )
+        statements += event_rows_notify
         if batch is None and len(statements) == 1 and not self._begun:
             conn.execute(*statements[0])
             return
