@@ -706,23 +706,48 @@ def test_a_batch_is_one_transaction_with_a_savepoint_per_command(
 def test_a_batch_overtaken_by_a_concurrent_writer_refuses_rather_than_reorders(
     pg_repo: PostgresRepository,
 ) -> None:
+    """A batch sends its writes in groups: one that would store a thread's change behind a
+    concurrent writer's newer one is refused when the group is sent, and the whole batch with it
+    (rule D1), so the feed never shows the change before the one it follows."""
     inbox = _inbox(pg_repo)
     shared = inbox.receive(owner_number=N1, guest_number=G1, body="shared").thread_id
-    with inbox.batch():
-        inbox.receive(owner_number=N1, guest_number=G2, body="the batch takes its xid")
-        # Another writer (own connection, later xid) changes the shared thread and commits.
+
+    def overtake() -> None:  # another writer (own connection, later xid) changes the thread
         done = threading.Thread(
             target=lambda: inbox.receive(owner_number=N1, guest_number=G1, body="overtakes")
         )
         done.start()
         done.join()
-        with pytest.raises(ConcurrencyConflict):
+
+    def refused_at_the_end() -> None:
+        with inbox.batch():
+            inbox.receive(owner_number=N1, guest_number=G2, body="the batch takes its xid")
+            inbox.events()  # a read: the batch's first group is sent (and takes its xid)
+            overtake()
             inbox.receive(owner_number=N1, guest_number=G1, body="would sort before it")
+
+    def refused_at_the_next_group() -> None:
+        with inbox.batch():
+            inbox.receive(owner_number=N1, guest_number=G2, body="in a batch")
+            inbox.events()
+            overtake()
+            inbox.receive(owner_number=N1, guest_number=G1, body="refused at the next group")
+            with pytest.raises(StorageError, match="could not be written"):
+                inbox.events()  # the group is sent here: refused
+            with pytest.raises(StorageError, match="rolled back"):
+                inbox.receive(owner_number=N1, guest_number=G2, body="and every later command")
+
+    with pytest.raises(StorageError, match="rolled back"):
+        refused_at_the_end()
+    with pytest.raises(StorageError, match="rolled back"):
+        refused_at_the_next_group()
+    with pg_repo.unit_of_work() as uow:
+        assert uow.open_thread_for_pair(N1, G2) is None  # nothing of either batch is stored
     bodies = [
         e.message_id for _, e in pg_repo.events() if isinstance(e, MessageAdded)
     ]  # every stored message has its event, in feed order
     with pg_repo.unit_of_work() as uow:
-        assert [m.body for m in uow.messages(shared)] == ["shared", "overtakes"]
+        assert [m.body for m in uow.messages(shared)] == ["shared", "overtakes", "overtakes"]
         stored = [m.id for m in uow.messages(shared)]
     assert [b for b in bodies if b in stored] == stored
 

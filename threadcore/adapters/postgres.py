@@ -38,7 +38,6 @@ Every psycopg error is translated: unique violations, serialization failures and
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 import weakref
@@ -49,12 +48,13 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold
+from threadcore.adapters._postgres_batch import UNKNOWN, Batch, is_open, pair_of
+from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
     pending_sql,
@@ -85,9 +85,8 @@ from threadcore.domain.errors import (
     NestedUnitOfWork,
     SchemaVersionError,
     StorageError,
-    ThreadcoreError,
 )
-from threadcore.domain.model import Thread
+from threadcore.domain.model import Message, Thread
 from threadcore.ports import DirectoryAccess, StoredEvent
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
@@ -102,67 +101,7 @@ _ORDINAL_BITS = 32
 _MAX_BIGINT = 2**63 - 1
 _MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
 _ORDINAL_MASK = (1 << _ORDINAL_BITS) - 1
-_SAVEPOINT = "threadcore_command"
 _IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked on checkout
-_CONFLICTS = (
-    pg_errors.UniqueViolation,
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-)
-
-
-_log = logging.getLogger("threadcore.storage")
-
-
-def _describe(error: psycopg.Error) -> str:
-    """The error's class and SQLSTATE, and its first line, cut short: for the log."""
-    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    state = f" {error.sqlstate}" if error.sqlstate else ""
-    return f"{type(error).__name__}{state}: {first[:200]}"
-
-
-def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
-    """What a caller can do about a driver error, in words that name no driver internals (the
-    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log)."""
-    if isinstance(error, PoolTimeout):
-        message = (
-            "The database is busy: no connection was free in time. Nothing was changed; retry "
-            "later (or give the repository a larger pool)"
-        )
-    elif isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        message = (
-            "The database is unavailable (the connection failed or was closed). Retry later; "
-            "a command interrupted while it committed may have been stored, so retry "
-            "inbound messages with their provider message id"
-        )
-    elif isinstance(error, psycopg.DataError):
-        message = "The database refused a value it cannot store (out of range); nothing changed"
-    elif isinstance(error, psycopg.ProgrammingError):
-        message = (
-            "The database schema is not what threadcore expects (a table, column or right is "
-            "missing); nothing changed: check the schema and the role's rights"
-        )
-    else:
-        message = "The database failed; nothing was changed. Retry later"
-    _log.warning("PostgreSQL: %s", _describe(error) if isinstance(error, psycopg.Error) else error)
-    return StorageError(message)
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter."""
-    try:
-        yield
-    except ThreadcoreError:
-        raise
-    except _CONFLICTS as error:
-        constraint = error.diag.constraint_name
-        where = f" ({constraint})" if constraint else ""
-        raise ConcurrencyConflict(
-            f"A concurrent writer got there first{where}; the command can be retried"
-        ) from error
-    except (psycopg.Error, PoolTimeout) as error:
-        raise _storage_error(error) from error
 
 
 def _utc(value: datetime) -> datetime:
@@ -207,16 +146,6 @@ def _tombstoned(
         at = tombstones.get(row[1])
         out.append(row if at is None else tombstone(row, at))
     return out
-
-
-class _Batch:
-    """The connection and event ordinal of a batch open in one thread."""
-
-    __slots__ = ("conn", "ordinal")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.ordinal = 0
 
 
 class PostgresRepository:
@@ -394,18 +323,20 @@ class PostgresRepository:
             self._pool.putconn(conn)
 
     def unit_of_work(self) -> _PostgresUnitOfWork:
-        """Begin a unit of work: one transaction (inside :meth:`batch`, a savepoint)."""
+        """Begin a unit of work: one transaction (inside :meth:`batch`, part of the batch's)."""
         return _PostgresUnitOfWork(self)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group the units of work this thread begins inside the block in one transaction (bulk
-        import): each is a savepoint, so a refused one is rolled back alone; an exception
-        escaping the block rolls back the whole batch; a clean exit commits it.
+        import): a command refused inside it changes nothing; an exception escaping the block
+        rolls back the whole batch; a clean exit commits it.
 
-        Keep batches short where other processes write the same threads: a command in the batch
-        that would store a thread's change behind a concurrent writer's newer one is refused with
-        ``ConcurrencyConflict`` (so each thread's events stay in order in the feed).
+        The writes are sent in groups (see :mod:`threadcore.adapters._postgres_batch`): a batch
+        costs about one round trip per group of commands instead of several per command. Keep
+        batches short where other processes write the same threads: if one of them changed a
+        thread the batch also changes, the batch is refused when its writes are sent
+        (``StorageError``) and rolled back whole, so each thread's events stay in order.
         """
         if getattr(self._local, "batch", None) is not None:
             raise StorageError("batches do not nest")
@@ -413,9 +344,11 @@ class PostgresRepository:
         try:
             with _translated():
                 conn.execute("BEGIN")
-            self._local.batch = _Batch(conn)
+            self._local.batch = Batch(conn, self._statements)
             try:
                 yield
+                batch = self._local.batch
+                batch.flush()  # what is still pending, then the commit
             finally:
                 self._local.batch = None
             with _translated():
@@ -489,9 +422,51 @@ class PostgresRepository:
 
         return Hold(conn.close, held, wait)
 
+    def _statements(self, writes: BufferedWrites, first: int) -> list[tuple[str, Any]]:
+        """The statements that store ``writes`` (a unit of work's, or a batch's group), its
+        events numbered from ``first``: the directory's changes, then one statement of
+        data-modifying CTEs (several if it is too large), then a NOTIFY if asked for."""
+        thread_rows, message_rows, update_rows, note_rows, opt_outs = _rows_of(writes)
+        tombstones: dict[str, datetime] = {}
+        for thread_id, at in writes._tombstones:
+            tombstones.setdefault(thread_id, at)  # the first buries; later ones find none alive
+        spared: list[str] = []
+        if tombstones:
+            message_rows = _tombstoned(message_rows, tombstones, tombstone_message_row)
+            updated = _tombstoned([r for r, _ in update_rows], tombstones, tombstone_message_row)
+            update_rows = [(r, v) for r, (_, v) in zip(updated, update_rows, strict=True)]
+            noted = _tombstoned([r for r, _ in note_rows], tombstones, tombstone_note_row)
+            note_rows = [(r, v) for r, (_, v) in zip(noted, note_rows, strict=True)]
+            spared = sorted(
+                str(row[0])
+                for row in (*(r for r, _ in update_rows), *(r for r, _ in note_rows))
+                if row[1] in tombstones
+            )
+        events = writes._events
+        if first + len(events) > _MAX_ORDINAL:
+            raise StorageError("Too many events in one transaction")
+        event_rows = [(n, e.thread_id, *event_to_json(e)) for n, e in enumerate(events, first)]
+        # the directory's changes first (none without a stored directory), then the rest
+        statements: list[tuple[str, Any]] = [*self._dialect.directory_writes(writes._resources)]
+        statements += self._sql.write(
+            thread_rows,
+            message_rows,
+            event_rows,
+            message_updates=update_rows,
+            notes=note_rows,
+            tombstones=list(tombstones.items()),
+            spared=spared,
+            opt_outs=opt_outs,
+        )
+        if events and self._notify:  # consumers listening wake at the commit
+            statements.append(("SELECT pg_notify(%s, '')", (self._channel,)))
+        return statements
+
     def _autocommit(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """One statement on a pooled connection, committed on its own (inside a batch: in it)."""
-        batch: _Batch | None = getattr(self._local, "batch", None)
+        batch: Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.flush()
         conn = batch.conn if batch is not None else self._getconn()
         try:
             with _translated():
@@ -510,7 +485,9 @@ class PostgresRepository:
         xid, ordinal = divmod(after, 1 << _ORDINAL_BITS)
         if xid > _MAX_BIGINT:
             return []
-        batch: _Batch | None = getattr(self._local, "batch", None)
+        batch: Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.flush()
         conn = batch.conn if batch is not None else self._getconn()
         try:
             with _translated():
@@ -538,7 +515,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         self._repo = repo
         self._sql = repo._sql
         self._dialect = repo._dialect
-        self._batch: _Batch | None = getattr(repo._local, "batch", None)
+        self._batch: Batch | None = getattr(repo._local, "batch", None)
         self._conn: Connection | None = None
         self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
         # the thread the claim read (key: the pair or the thread id), or None
@@ -546,12 +523,63 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         self._creation = False  # whether this transaction holds the creation lock
         self._latest: datetime | None = None  # the latest instant the pair's claim read
         self._directory_version: int | None = None  # the stored directory's, read by the claim
+        self._through = False  # reading in a batch what no pending write touched: no flush
+
+    def _read_through(self, read: Callable[[], R]) -> R:
+        """In a batch, ``read`` without sending the pending writes first: for a read that no
+        pending write touched (the batch's record says so)."""
+        self._through = True
+        try:
+            return read()
+        finally:
+            self._through = False
 
     def thread(self, thread_id: str) -> Thread | None:
         prefetched = self._prefetched
         if prefetched is not None and prefetched[0] == thread_id:
             return prefetched[1]  # read by the claim, under its lock
+        batch = self._batch
+        if batch is not None:
+            if thread_id in batch.threads:
+                return batch.threads[thread_id]
+            found = self._read_through(lambda: super(_PostgresUnitOfWork, self).thread(thread_id))
+            batch.learn(found)
+            return found
         return super().thread(thread_id)
+
+    def message(self, message_id: str) -> Message | None:
+        batch = self._batch
+        if batch is None:
+            return super().message(message_id)
+        if message_id in batch.messages:
+            return batch.messages[message_id]
+        return self._read_through(lambda: super(_PostgresUnitOfWork, self).message(message_id))
+
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        batch = self._batch
+        if batch is None:
+            return super().message_by_provider_id(provider_message_id)
+        message_id = batch.provider_ids.get(provider_message_id)
+        if message_id is not None:
+            return batch.messages[message_id]
+        found = self._read_through(
+            lambda: super(_PostgresUnitOfWork, self).message_by_provider_id(provider_message_id)
+        )
+        if found is not None and found.id in batch.messages:  # changed in the batch since
+            found = batch.messages[found.id]
+            return found if found.provider_message_id == provider_message_id else None
+        return found
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        batch = self._batch
+        if batch is None:
+            return super().opted_out(owner_number, guest_number)
+        known = batch.opt_outs.get((owner_number, guest_number))
+        if known is not None:
+            return known
+        return self._read_through(
+            lambda: super(_PostgresUnitOfWork, self).opted_out(owner_number, guest_number)
+        )
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         """Locked until commit, skipping rows another sweep has locked: sweeps running at once
@@ -565,9 +593,23 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         )
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        pair = (owner_number, guest_number)
         prefetched = self._prefetched
-        if prefetched is not None and prefetched[0] == (owner_number, guest_number):
+        if prefetched is not None and prefetched[0] == pair:
             return prefetched[1]  # read by the claim, under its lock
+        batch = self._batch
+        if batch is not None:
+            known = batch.pairs.get(pair, UNKNOWN)
+            if pair in batch.pairs and known != UNKNOWN:
+                return None if known is None else batch.threads[known]
+            if pair in batch.pairs:  # UNKNOWN: send what is pending, then ask the database
+                batch.flush()
+                del batch.pairs[pair]
+            found = self._read_through(
+                lambda: super(_PostgresUnitOfWork, self).open_thread_for_pair(*pair)
+            )
+            batch.learn(found, pair)
+            return found
         return super().open_thread_for_pair(owner_number, guest_number)
 
     def __enter__(self) -> _PostgresUnitOfWork:
@@ -583,10 +625,9 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         return self
 
     def _enter(self) -> None:
-        if self._batch is not None:
+        if self._batch is not None:  # its writes join the batch's when it ends cleanly
+            self._batch.check()
             self._conn = self._batch.conn
-            with _translated():
-                self._conn.execute(f"SAVEPOINT {_SAVEPOINT}")
         else:
             self._conn = self._repo._getconn()
 
@@ -615,16 +656,18 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 self._repo._putconn(conn)
 
     def _abort(self, conn: Connection) -> None:
+        if self._batch is not None:
+            return  # nothing of it was sent: its writes are dropped with it
         with suppress(psycopg.Error):
-            if self._batch is not None:
-                conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
-            elif conn.info.transaction_status != TransactionStatus.IDLE:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         conn = self._conn
         if conn is None:
             raise StorageError("The unit of work is not open")
+        if self._batch is not None and not self._through:
+            self._batch.flush()  # the read sees every write of the batch before it
         with _translated():
             return conn.execute(sql, tuple(params)).fetchall()
 
@@ -644,24 +687,23 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         exclusive to change it: taken before any pair's, so a change waiting for the commands
         that read the directory never waits in a cycle) and its change position is read last.
 
-        Inside a batch no pair lock is taken: a batch holds every row it wrote until it ends, and
-        would hold thousands of advisory locks (keep batches short where other processes write
-        the same threads). The directory's lock is one lock, taken again and again."""
+        Inside a batch, see :meth:`_claim_in_batch`."""
         conn = self._conn
         if conn is None:
             raise StorageError("The unit of work is not open")
+        if self._batch is not None:
+            return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
         version = None
         with _translated():
             with conn.pipeline():
-                if self._batch is None and not self._begun:
+                if not self._begun:
                     self._begun = True
                     conn.execute("BEGIN")
                 if directory is not None:
                     lock = self._sql.lock_directory[directory]
                     conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
-                if self._batch is None:
-                    taken = [conn.execute(*lock) for lock in locks]
+                taken = [conn.execute(*lock) for lock in locks]
                 cursor = conn.execute(*read)
                 if directory is not None:
                     version = conn.execute(self._dialect.directory_version)
@@ -677,6 +719,58 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             self._prefetched = (key, None if row[1] is None else thread_from_row(row[1:], _utc))
         latest: datetime | None = row[0]
         return None if latest is None else _utc(latest)
+
+    def _claim_in_batch(
+        self,
+        batch: Batch,
+        read: tuple[str, tuple[Any, ...]],
+        key: object,
+        directory: DirectoryAccess,
+    ) -> datetime | None:
+        """A claim inside a batch takes no pair lock (a batch holds the rows it wrote until it
+        ends, and would hold thousands of advisory locks: keep batches short where other
+        processes write the same threads). The directory's lock is taken once and held to the
+        end. The claimed thread and the latest instant come from the batch's record when a
+        pending write touched them or they were read before; otherwise they are read, without
+        sending the pending writes (none touched them)."""
+        if directory is not None:
+            if batch.directory not in ("change", directory):
+                batch.flush()
+                lock = self._sql.lock_directory[directory]
+                self._all(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
+                batch.directory = directory
+                batch.directory_version = None
+            if batch.directory_version is None:
+                batch.directory_version = super().directory_version()
+            self._directory_version = batch.directory_version
+        if isinstance(key, tuple):
+            known = batch.pairs.get(key, UNKNOWN)
+            if known == UNKNOWN and key in batch.pairs:
+                batch.flush()  # a pending write may have closed the pair's open thread
+                del batch.pairs[key]  # the database knows now
+            elif key in batch.pairs and batch.latest_known:
+                self._prefetched = (key, None if known is None else batch.threads[known])
+                return batch.latest
+        elif isinstance(key, str) and key in batch.threads and batch.latest_known:
+            self._prefetched = (key, batch.threads[key])
+            return batch.latest
+        elif key is None and batch.latest_known:
+            return batch.latest
+        rows = self._read_through(lambda: self._all(*read))
+        if not rows:
+            return batch.latest if batch.latest_known else None
+        row = rows[0]
+        if key is not None:
+            stored = None if row[1] is None else thread_from_row(row[1:], _utc)
+            if isinstance(key, tuple) and key in batch.pairs:
+                known = batch.pairs[key]
+                stored = None if known is None else batch.threads[known]
+            elif isinstance(key, str) and key in batch.threads:
+                stored = batch.threads[key]
+            else:  # as stored: nothing pending touched it
+                batch.learn(stored, key if isinstance(key, tuple) else None)
+            self._prefetched = (key, stored)
+        return batch.see_latest(None if row[0] is None else _utc(row[0]))
 
     def claim(
         self,
@@ -721,7 +815,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
     def directory_version(self) -> int:
         if self._directory_version is not None:
             return self._directory_version  # read by the claim, under the directory's lock
-        return super().directory_version()
+        return super().directory_version()  # (in a batch: after its pending writes)
 
     def change_position(self) -> int:
         (value,) = self._all(self._sql.change_position)[0]
@@ -769,86 +863,82 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
     def _write(self, conn: Connection) -> None:
         """Every buffered write in one statement (data-modifying CTEs), which PostgreSQL runs as
         one implicit transaction: one round trip. A unit of work too large for one statement is
-        split into several inside an explicit transaction; inside a batch, the savepoint taken at
-        the start is released."""
-        batch = self._batch
-        if not (
-            self._threads
-            or self._messages
-            or self._message_updates
-            or self._notes
-            or self._opt_outs
-            or self._tombstones
-            or self._events
-            or self._resources
-        ):
-            if batch is not None:
-                conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-            elif self._begun:
+        split into several inside an explicit transaction. Inside a batch the writes are checked
+        and join the batch's pending ones (:meth:`_join_batch`)."""
+        if not self._has_writes():
+            if self._batch is None and self._begun:
                 conn.execute("COMMIT")  # releases the claim's lock
             return
-        thread_rows = [(thread_to_row(t, _same), v) for t, v in self._threads.values()]
-        message_rows = [message_to_row(m, _same) for m in self._messages]
-        update_rows = [(message_to_row(m, _same), v) for m, v in self._message_updates.values()]
-        note_rows = [(note_to_row(n, _same), v) for n, v in self._notes.values()]
-        opt_outs = [(owner, guest, out) for (owner, guest), out in self._opt_outs.items()]
-        _refuse_nul(
-            (message_rows, MESSAGE_COLUMNS),
-            ((row for row, _ in update_rows), MESSAGE_COLUMNS),
-            ((row for row, _ in thread_rows), THREAD_COLUMNS),
-            ((row for row, _ in note_rows), NOTE_COLUMNS),
-            (opt_outs, _OPT_OUT_COLUMNS),
-        )
-        tombstones: dict[str, datetime] = {}
-        for thread_id, at in self._tombstones:
-            tombstones.setdefault(thread_id, at)  # the first buries; later ones find none alive
-        spared: list[str] = []
-        if tombstones:
-            message_rows = _tombstoned(message_rows, tombstones, tombstone_message_row)
-            updated = _tombstoned([r for r, _ in update_rows], tombstones, tombstone_message_row)
-            update_rows = [(r, v) for r, (_, v) in zip(updated, update_rows, strict=True)]
-            noted = _tombstoned([r for r, _ in note_rows], tombstones, tombstone_note_row)
-            note_rows = [(r, v) for r, (_, v) in zip(noted, note_rows, strict=True)]
-            spared = sorted(
-                str(row[0])
-                for row in (*(r for r, _ in update_rows), *(r for r, _ in note_rows))
-                if row[1] in tombstones
-            )
-        if batch is None:
-            first = 1
-        else:
-            first = batch.ordinal + 1
-            batch.ordinal += len(self._events)
-        if first + len(self._events) > _MAX_ORDINAL:
-            raise StorageError("Too many events in one transaction")
-        event_rows = [
-            (n, e.thread_id, *event_to_json(e)) for n, e in enumerate(self._events, first)
-        ]
-        if self._events and self._repo._notify:  # consumers listening wake at the commit
-            event_rows_notify: list[tuple[str, Any]] = [
-                ("SELECT pg_notify(%s, '')", (self._repo._channel,))
-            ]
-        else:
-            event_rows_notify = []
-        # the directory's changes first (none without a stored directory), then the rest
-        statements: list[tuple[str, Any]] = [*self._dialect.directory_writes(self._resources)]
-        statements += self._sql.write(
-            thread_rows,
-            message_rows,
-            event_rows,
-            message_updates=update_rows,
-            notes=note_rows,
-            tombstones=list(tombstones.items()),
-            spared=spared,
-            opt_outs=opt_outs,
-        )
-        statements += event_rows_notify
-        if batch is None and len(statements) == 1 and not self._begun:
+        if self._batch is not None:
+            self._join_batch(self._batch, conn)
+            return
+        statements = self._repo._statements(self, 1)
+        if len(statements) == 1 and not self._begun:
             conn.execute(*statements[0])
             return
         with conn.pipeline():  # one round trip; an error skips the rest and raises at the end
-            if batch is None and not self._begun:
+            if not self._begun:
                 conn.execute("BEGIN")
             for statement in statements:
                 conn.execute(*statement)
-            conn.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}" if batch is not None else "COMMIT")
+            conn.execute("COMMIT")
+
+    def _join_batch(self, batch: Batch, conn: Connection) -> None:
+        """Refuse this unit of work's writes as the database would (a stale version, a second
+        open thread for a pair, text with NUL), against what the batch knows or, for a record it
+        does not know, what is stored; then merge them into the batch's pending writes."""
+        self._rows()  # NUL is refused here, for this unit alone
+        self._conn = conn
+        try:
+            for thread, expected in self._threads.values():
+                known = batch.threads.get(thread.id)
+                if known is None:
+                    known = self.thread(thread.id)  # read (and kept) when the batch knew none
+                if (known.version if known is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+                if expected == 0 and is_open(thread):
+                    other = self.open_thread_for_pair(*pair_of(thread))
+                    if other is not None and not (
+                        other.id in self._threads and not is_open(self._threads[other.id][0])
+                    ):
+                        raise ConcurrencyConflict(
+                            f"The pair of thread [{thread.id}] has an open thread already"
+                        )
+            for message, expected in self._message_updates.values():
+                found = self.message(message.id)
+                if (found.version if found is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Message [{message.id}] was changed concurrently")
+            for note, expected in self._notes.values():
+                if expected == 0:
+                    continue
+                stored = batch.notes.get(note.id) or self._read_through(
+                    lambda: SQLReads.note(self, note.id)  # noqa: B023 - called at once
+                )
+                if (stored.version if stored is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Note [{note.id}] was changed concurrently")
+        finally:
+            self._conn = None
+        batch.record(self)
+
+    def _rows(self) -> tuple[list[Any], ...]:
+        """This unit of work's rows (NUL refused): threads, messages, message updates, notes,
+        opt-outs."""
+        return _rows_of(self)
+
+
+def _rows_of(writes: BufferedWrites) -> tuple[list[Any], ...]:
+    """The rows of a buffer of writes, with their expected versions where they have one; text
+    with NUL is refused (``InvalidInput``) before anything is sent."""
+    thread_rows = [(thread_to_row(t, _same), v) for t, v in writes._threads.values()]
+    message_rows = [message_to_row(m, _same) for m in writes._messages]
+    update_rows = [(message_to_row(m, _same), v) for m, v in writes._message_updates.values()]
+    note_rows = [(note_to_row(n, _same), v) for n, v in writes._notes.values()]
+    opt_outs = [(owner, guest, out) for (owner, guest), out in writes._opt_outs.items()]
+    _refuse_nul(
+        (message_rows, MESSAGE_COLUMNS),
+        ((row for row, _ in update_rows), MESSAGE_COLUMNS),
+        ((row for row, _ in thread_rows), THREAD_COLUMNS),
+        ((row for row, _ in note_rows), NOTE_COLUMNS),
+        (opt_outs, _OPT_OUT_COLUMNS),
+    )
+    return thread_rows, message_rows, update_rows, note_rows, opt_outs

@@ -123,17 +123,30 @@ class MessageRules(MachineBase):
             thread_id=thread_id,
         )
 
-    @rule(data=st.data(), count=st.integers(1, 3), abandon=st.booleans())
+    @rule(data=st.data(), count=st.integers(1, 6), abandon=st.booleans())
     def batch(self, data: st.DataObject, count: int, abandon: bool) -> None:
-        """Inbound messages in one ``batch()``. A clean exit commits them all; an exception
-        escaping the block undoes the batch on durable storage (memory, which has no
-        transaction, keeps what each command did). Listeners hear only what committed (R16)."""
+        """Inbound and outbound messages in one ``batch()`` (on the same pairs, often: a batch
+        answers some reads from what it wrote and has not sent yet). A clean exit commits them
+        all; an exception escaping the block undoes the batch on durable storage (memory, which
+        has no transaction, keeps what each command did). Listeners hear only what committed
+        (R16)."""
         undone = abandon and getattr(self.repository, "atomic_batches", True)
         before = copy.deepcopy(self.model) if undone else None
         batched: list[MEvent] = []
         try:
             with self.real.batch():
                 for _ in range(count):
+                    if data.draw(st.integers(0, 3)) == 0:  # now and then, a handler replies
+                        owner, guest = self.pick_pair(data)
+                        current = self.ref.open_for_pair(owner, guest)
+                        actor = self.pick_actor(data, current.id if current else None, owner=owner)
+                        body, pid = data.draw(bodies), data.draw(provider_ids)
+                        send = partial(self.real.send, actor=actor, owner_number=owner,
+                                       guest_number=guest, body=body,
+                                       provider_message_id=pid)  # fmt: skip
+                        self.message_step("Outbound", actor, body, pid, send, owner=owner,
+                                          guest=guest, batched=batched)  # fmt: skip
+                        continue
                     owner, guest = data.draw(owner_numbers), data.draw(st.sampled_from(GUESTS))
                     body, pid = data.draw(inbound_bodies), data.draw(provider_ids)
                     receive = partial(self.real.receive, owner_number=owner, guest_number=guest,

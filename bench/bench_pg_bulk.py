@@ -1,0 +1,146 @@
+"""PostgreSQL bulk: ``inbox.batch()`` and ``threadcore replay`` against one command per transaction,
+same workload, same run (issue 14: bulk at no less than 5x the per-command rate).
+
+    python bench/bench_pg_bulk.py [--url postgresql://...] [--messages 4000] [--pairs 200]
+                                  [--batch 1000] [--customers 300] [--repeat 3]
+
+- receive: ``--messages`` inbound messages round-robin over ``--pairs`` pairs, each its own
+  command (``Inbox.receive``), then the same in ``inbox.batch()`` blocks of ``--batch``;
+- replay: the demo's history (``threadcore demo``: inbound, assignments, replies, delivery
+  reports, notes, sweeps) of ``--customers`` customers, through the replay engine with one line
+  a batch, then with ``--batch`` lines a batch.
+
+Each figure is the best of ``--repeat`` interleaved runs on a fresh schema. Without ``--url`` (or
+``THREADCORE_TEST_POSTGRES_URL``) a throwaway server is started with ``tests/pg_server.py``
+(fsync off: this measures CPU and round trips, not the disk; with fsync on, every per-command
+commit also waits for the disk and the ratio grows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from threadcore import Directory, Inbox, ManualClock, Resource
+from threadcore.adapters.postgres import PostgresRepository
+from threadcore.cli.replay import Replayer
+from threadcore.cli.workload import DEMO_RESOURCES, demo_lines
+
+START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
+OWNER = "+12092480001"
+
+
+def _fresh(url: str) -> PostgresRepository:
+    return PostgresRepository(url, schema="bulk_" + uuid.uuid4().hex[:10])
+
+
+def _drop(url: str, repo: PostgresRepository) -> None:
+    import psycopg
+
+    repo.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{repo.schema}" CASCADE')
+
+
+def receive_rate(url: str, messages: int, pairs: int, batch: int) -> float:
+    """Inbound messages a second, one command a transaction (``batch`` 1) or in batches."""
+    repo = _fresh(url)
+    try:
+        clock = ManualClock(START)
+        directory = Directory([Resource("q", phone_numbers=[OWNER], handlers=["101"])])
+        inbox = Inbox(repository=repo, directory=directory, clock=clock)
+        guests = [f"+1650{2000000 + i % pairs:07d}" for i in range(messages)]
+        step = timedelta(milliseconds=1)
+        started = time.perf_counter()
+        if batch <= 1:
+            for guest in guests:
+                clock.advance(step)
+                inbox.receive(owner_number=OWNER, guest_number=guest, body="Hi")
+        else:
+            for first in range(0, messages, batch):
+                with inbox.batch():
+                    for guest in guests[first : first + batch]:
+                        clock.advance(step)
+                        inbox.receive(owner_number=OWNER, guest_number=guest, body="Hi")
+        return messages / (time.perf_counter() - started)
+    finally:
+        _drop(url, repo)
+
+
+def replay_rate(url: str, lines: list[str], batch: int) -> float:
+    """Replay lines a second, ``batch`` lines a batch."""
+    repo = _fresh(url)
+    try:
+        clock = ManualClock(datetime(1970, 1, 1, tzinfo=UTC))
+        inbox = Inbox(repository=repo, directory=Directory(DEMO_RESOURCES), clock=clock)
+        replayer = Replayer(inbox, repo, clock, batch_size=batch)
+        started = time.perf_counter()
+        summary = replayer.run(lines)
+        took = time.perf_counter() - started
+        assert not summary.refused or sum(summary.refused.values()) < len(lines) // 10
+        return len(lines) / took
+    finally:
+        _drop(url, repo)
+
+
+def best(runs: int, measure: Callable[[], float]) -> float:
+    return max(measure() for _ in range(runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--url", default=os.environ.get("THREADCORE_TEST_POSTGRES_URL"))
+    parser.add_argument("--messages", type=int, default=4_000)
+    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    server = None
+    url = args.url
+    if not url:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        server = importlib.import_module("pg_server").start()  # tests/pg_server.py
+        url = server.url
+    try:
+        lines = [json.dumps(line) for line in demo_lines(customers=args.customers, days=2)]
+        print(
+            f"{os.cpu_count()} CPUs; receive: {args.messages:,} messages on {args.pairs} pairs; "
+            f"replay: {len(lines):,} demo lines ({args.customers} customers); batches of "
+            f"{args.batch:,}; best of {args.repeat}"
+        )
+        rates: dict[str, float] = {}
+        for _ in range(args.repeat):  # interleaved: the machine's noise hits every figure
+            for name, measure in (
+                ("receive, per command", lambda: receive_rate(url, args.messages, args.pairs, 1)),
+                (
+                    "receive, batched",
+                    lambda: receive_rate(url, args.messages, args.pairs, args.batch),
+                ),
+                ("replay, one line a batch", lambda: replay_rate(url, lines, 1)),
+                ("replay, batched", lambda: replay_rate(url, lines, args.batch)),
+            ):
+                rates[name] = max(rates.get(name, 0.0), best(1, measure))
+        for name, rate in rates.items():
+            print(f"  {name:26} {rate:10,.0f} /s")
+        for kind in ("receive", "replay"):
+            single = rates[
+                f"{kind}, per command" if kind == "receive" else "replay, one line a batch"
+            ]
+            ratio = rates[f"{kind}, batched"] / single
+            print(f"  {kind}: batched / per command = {ratio:.2f}x (target: 5x or more)")
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

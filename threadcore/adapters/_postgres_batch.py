@@ -1,0 +1,202 @@
+"""A batch on PostgreSQL (``PostgresRepository.batch()``): one transaction whose writes are sent in
+groups (write-behind), so a bulk import costs a few statements per group of commands instead of
+several round trips per command.
+
+A unit of work in the batch that ends cleanly has its writes checked against what the batch knows
+(:meth:`Batch.record`: a stale version or a second open thread for a pair is refused there, and
+that unit alone is undone, as everywhere) and merged into :attr:`Batch.pending`, one buffer for
+the whole group (a record written twice is written once, in its last state). The batch keeps
+what it knows of the threads (by id, and which thread of each pair is open), the messages (by id
+and carrier id), the notes, the opt-outs and the latest instant: what pending writes wrote and
+what the batch read. The reads a command makes first (its claim, its thread, the pair's open
+thread, a message by id or carrier id, an opt-out) are answered from that, or read from the
+database when nothing pending touched them; every other read sends the pending writes first
+(:meth:`Batch.flush`), so each read sees everything before it. If the database refuses a group
+when it is sent (another process changed a thread the batch changes), the whole batch is rolled
+back, and every later command in it is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+import psycopg
+
+from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._postgres_errors import translated
+from threadcore.domain.errors import StorageError, ThreadcoreError
+from threadcore.domain.model import Availability, Message, Note, Thread, ThreadStatus
+
+__all__ = ["UNKNOWN", "Batch"]
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+Statement = tuple[str, Any]
+#: Builds the statements that store a buffer of writes, numbering its events from the given
+#: ordinal.
+Build = Callable[[BufferedWrites, int], list[Statement]]
+
+#: A pair whose open thread a pending write may have closed: read it only after a flush.
+UNKNOWN: Final = "\x00unknown"
+
+#: How many units of work wait before their writes are sent.
+FLUSH_AT = 500
+
+
+def _numbered(sql: str) -> str:
+    """``sql`` with its ``%s`` placeholders as ``$1``, ``$2`` …: a group's statement is long and
+    new each time (its rows vary), and psycopg would parse it for ``%s`` at every flush."""
+    pieces = sql.split("%s")
+    if len(pieces) == 1:
+        return sql
+    out = [pieces[0]]
+    for n, piece in enumerate(pieces[1:], 1):
+        out.append(f"${n}")
+        out.append(piece)
+    return "".join(out)
+
+
+def is_open(thread: Thread) -> bool:
+    """Whether ``thread`` is its pair's open thread (as stored: expiry not applied)."""
+    return thread.status is ThreadStatus.OPEN and thread.availability is Availability.ALIVE
+
+
+def pair_of(thread: Thread) -> tuple[str, str]:
+    return thread.owner_party.phone_number, thread.guest_party.phone_number
+
+
+class Batch:
+    """The connection, event ordinal, pending writes and knowledge of a batch open in one
+    thread."""
+
+    __slots__ = (
+        "build",
+        "conn",
+        "directory",
+        "directory_version",
+        "failed",
+        "latest",
+        "latest_known",
+        "messages",
+        "notes",
+        "opt_outs",
+        "ordinal",
+        "pairs",
+        "pending",
+        "provider_ids",
+        "threads",
+        "units",
+    )
+
+    def __init__(self, conn: Connection, build: Build) -> None:
+        self.conn = conn
+        self.build = build
+        self.ordinal = 0  # the last event ordinal sent
+        self.pending = BufferedWrites()
+        self.units = 0  # units of work in ``pending``
+        self.threads: dict[str, Thread] = {}
+        self.pairs: dict[tuple[str, str], str | None] = {}  # open thread id, None, or UNKNOWN
+        self.messages: dict[str, Message] = {}
+        self.provider_ids: dict[str, str] = {}  # carrier id -> message id
+        self.notes: dict[str, Note] = {}
+        self.opt_outs: dict[tuple[str, str], bool] = {}
+        self.latest: datetime | None = None
+        self.latest_known = False  # whether the latest instant stored was read
+        self.directory: str | None = None  # the directory lock the batch holds
+        self.directory_version: int | None = None  # and the stamp read under it
+        self.failed: BaseException | None = None
+
+    def check(self) -> None:
+        """Refuse to go on once a group of writes failed: the batch is being rolled back."""
+        if self.failed is not None:
+            raise StorageError(
+                "An earlier write of this batch was refused; the whole batch is rolled back "
+                "and can be run again"
+            ) from self.failed
+
+    def flush(self) -> None:
+        """Send the pending writes (one round trip)."""
+        self.check()
+        if not self.units:
+            return
+        pending, self.pending, self.units = self.pending, BufferedWrites(), 0
+        statements = self.build(pending, self.ordinal + 1)
+        self.ordinal += len(pending._events)
+        conn = self.conn
+        try:
+            with translated(), conn.pipeline():
+                raw = psycopg.RawCursor(conn)
+                for sql, params in statements:
+                    raw.execute(_numbered(sql), params)
+        except ThreadcoreError as error:
+            self.failed = error
+            raise StorageError(
+                f"This batch could not be written ({error.message}); the whole batch is rolled "
+                "back and can be run again"
+            ) from error
+
+    def see_latest(self, instant: datetime | None) -> datetime | None:
+        """Take ``instant`` (read from the database, or written) into the latest known one."""
+        if instant is not None and (self.latest is None or instant > self.latest):
+            self.latest = instant
+        self.latest_known = True
+        return self.latest
+
+    def learn(self, thread: Thread | None, pair: tuple[str, str] | None = None) -> None:
+        """Keep a thread read from the database (no pending write touched it), or that ``pair``
+        has no open thread there."""
+        if thread is not None:
+            self.threads[thread.id] = thread
+            if is_open(thread):
+                self.pairs[pair_of(thread)] = thread.id
+        elif pair is not None:
+            self.pairs[pair] = None
+
+    def record(self, writes: BufferedWrites) -> None:
+        """A unit of work ended cleanly (its writes checked): merge them into the pending
+        ones and keep what they wrote."""
+        pending = self.pending
+        # closed first: a pair's thread opened in the same unit of work wins
+        for thread, expected in sorted(writes._threads.values(), key=lambda t: is_open(t[0])):
+            pending.save_thread(thread, expected)
+            self.threads[thread.id] = thread
+            pair = pair_of(thread)
+            if is_open(thread):
+                self.pairs[pair] = thread.id
+            elif self.pairs.get(pair, thread.id) == thread.id:
+                # it was the pair's open thread, or may have been (never read in this batch)
+                self.pairs[pair] = None if pair in self.pairs else UNKNOWN
+            self.see_latest(thread.last_modified_time)
+        for message in writes._messages:
+            pending.add_message(message)
+            self._keep(message)
+        for message, expected in writes._message_updates.values():
+            pending.save_message(message, expected)
+            self._keep(message)
+        for note, expected in writes._notes.values():
+            pending.save_note(note, expected)
+            self.notes[note.id] = note
+            self.see_latest(note.last_modified_time)
+        pending._opt_outs.update(writes._opt_outs)
+        self.opt_outs.update(writes._opt_outs)
+        pending._events.extend(writes._events)
+        pending._tombstones.extend(writes._tombstones)
+        pending._resources.update(writes._resources)
+        self.units += 1
+        if writes._tombstones or writes._resources:
+            # tombstones change messages and notes kept above; the directory's stamp changes:
+            # send them now, and read again what they touched
+            self.messages.clear()
+            self.provider_ids.clear()
+            self.notes.clear()
+            self.directory_version = None
+            self.flush()
+        elif self.units >= FLUSH_AT:
+            self.flush()
+
+    def _keep(self, message: Message) -> None:
+        self.messages[message.id] = message
+        if message.provider_message_id is not None:
+            self.provider_ids[message.provider_message_id] = message.id
+        self.see_latest(message.last_modified_at)

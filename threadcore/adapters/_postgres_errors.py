@@ -1,0 +1,76 @@
+"""How the PostgreSQL adapter words driver errors: threadcore errors that say what the caller can
+do, the driver's error as their ``__cause__`` and in the ``threadcore.storage`` log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
+
+from threadcore.domain.errors import ConcurrencyConflict, StorageError, ThreadcoreError
+
+__all__ = ["translated"]
+
+_CONFLICTS = (
+    pg_errors.UniqueViolation,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+)
+
+
+_log = logging.getLogger("threadcore.storage")
+
+
+def _describe(error: psycopg.Error) -> str:
+    """The error's class and SQLSTATE, and its first line, cut short: for the log."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    state = f" {error.sqlstate}" if error.sqlstate else ""
+    return f"{type(error).__name__}{state}: {first[:200]}"
+
+
+def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
+    """What a caller can do about a driver error, in words that name no driver internals (the
+    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log)."""
+    if isinstance(error, PoolTimeout):
+        message = (
+            "The database is busy: no connection was free in time. Nothing was changed; retry "
+            "later (or give the repository a larger pool)"
+        )
+    elif isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        message = (
+            "The database is unavailable (the connection failed or was closed). Retry later; "
+            "a command interrupted while it committed may have been stored, so retry "
+            "inbound messages with their provider message id"
+        )
+    elif isinstance(error, psycopg.DataError):
+        message = "The database refused a value it cannot store (out of range); nothing changed"
+    elif isinstance(error, psycopg.ProgrammingError):
+        message = (
+            "The database schema is not what threadcore expects (a table, column or right is "
+            "missing); nothing changed: check the schema and the role's rights"
+        )
+    else:
+        message = "The database failed; nothing was changed. Retry later"
+    _log.warning("PostgreSQL: %s", _describe(error) if isinstance(error, psycopg.Error) else error)
+    return StorageError(message)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter."""
+    try:
+        yield
+    except ThreadcoreError:
+        raise
+    except _CONFLICTS as error:
+        constraint = error.diag.constraint_name
+        where = f" ({constraint})" if constraint else ""
+        raise ConcurrencyConflict(
+            f"A concurrent writer got there first{where}; the command can be retried"
+        ) from error
+    except (psycopg.Error, PoolTimeout) as error:
+        raise _storage_error(error) from error
