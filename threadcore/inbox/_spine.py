@@ -352,7 +352,9 @@ class Spine:
         A refused command inside the block raises as usual and is undone alone; an exception
         escaping the block undoes the whole batch on durable storage; a clean exit commits it.
         Subscribers hear the batch's events once it has committed (on memory, which has no
-        transaction to undo, as each command ends).
+        transaction to undo, as each command ends). On PostgreSQL the batch sends its writes in
+        groups: if another process changed a thread the batch changes meanwhile, the group is
+        refused when sent and the whole batch with it (``StorageError``; rule D1).
         """
         local = self._local
         outer = getattr(local, "pending", None)
