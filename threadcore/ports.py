@@ -280,6 +280,12 @@ class MessageReads(Protocol):
         """The message stored with this provider message id, or ``None``."""
         ...
 
+    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
+        """The messages stored with any of these provider message ids (those there are, in no
+        particular order): one read for many, as a bulk import looks ahead. Inside a PostgreSQL
+        batch, the ids found missing are then known to be missing, without another read."""
+        ...
+
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         """Whether the guest has opted out of messages from the owner number."""
         ...

@@ -71,6 +71,7 @@ class Batch:
     thread."""
 
     __slots__ = (
+        "absent",
         "build",
         "conn",
         "directory",
@@ -99,6 +100,7 @@ class Batch:
         self.pairs: dict[tuple[str, str], str | None] = {}  # open thread id, None, or UNKNOWN
         self.messages: dict[str, Message] = {}
         self.provider_ids: dict[str, str] = {}  # carrier id -> message id
+        self.absent: set[str] = set()  # carrier ids no message had when the batch looked
         self.notes: dict[str, Note] = {}
         self.opt_outs: dict[tuple[str, str], bool] = {}
         self.latest: datetime | None = None
@@ -195,8 +197,21 @@ class Batch:
         elif self.units >= FLUSH_AT:
             self.flush()
 
+    def learn_message(self, provider_message_id: str, message: Message | None) -> Message | None:
+        """Keep what the database answered for a carrier id (nothing pending had it); the
+        message as the batch knows it, if it still has that carrier id."""
+        if message is None:
+            self.absent.add(provider_message_id)
+            return None
+        known = self.messages.setdefault(message.id, message)
+        if known.provider_message_id != provider_message_id:
+            return None  # changed in the batch since
+        self.provider_ids[provider_message_id] = message.id
+        return known
+
     def _keep(self, message: Message) -> None:
         self.messages[message.id] = message
         if message.provider_message_id is not None:
             self.provider_ids[message.provider_message_id] = message.id
+            self.absent.discard(message.provider_message_id)  # missing no more
         self.see_latest(message.last_modified_at)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -259,6 +259,15 @@ class SQLReads:
 
     def message(self, message_id: str) -> Message | None:
         return self._one_message("id", message_id)
+
+    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
+        ids = sorted({p for p in provider_message_ids if not unstorable(p)})
+        if not ids:
+            return []
+        d = self._dialect
+        where, params = d.any_of("provider_message_id", ids)
+        rows = self._all(f"{d.select_messages}{where}", params)
+        return [message_from_row(row, d.from_db) for row in rows]
 
     def _one_message(self, column: str, value: str) -> Message | None:
         if unstorable(value):

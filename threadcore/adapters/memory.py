@@ -10,7 +10,7 @@ import threading
 import uuid
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from heapq import merge
@@ -323,6 +323,10 @@ class _MemoryUnitOfWork(BufferedWrites):
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
         return self._repo._by_provider_id.get(provider_message_id)
+
+    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
+        found = (self._repo._by_provider_id.get(p) for p in dict.fromkeys(provider_message_ids))
+        return [m for m in found if m is not None]
 
     def message(self, message_id: str) -> Message | None:
         return self._repo._message_by_id.get(message_id)

@@ -562,12 +562,34 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         message_id = batch.provider_ids.get(provider_message_id)
         if message_id is not None:
             return batch.messages[message_id]
+        if provider_message_id in batch.absent:
+            return None
         found = self._read_through(
             lambda: super(_PostgresUnitOfWork, self).message_by_provider_id(provider_message_id)
         )
-        if found is not None and found.id in batch.messages:  # changed in the batch since
-            found = batch.messages[found.id]
-            return found if found.provider_message_id == provider_message_id else None
+        return batch.learn_message(provider_message_id, found)
+
+    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
+        batch = self._batch
+        if batch is None:
+            return super().messages_by_provider_ids(provider_message_ids)
+        found: list[Message] = []
+        unknown: list[str] = []
+        for wanted in dict.fromkeys(provider_message_ids):
+            message_id = batch.provider_ids.get(wanted)
+            if message_id is not None:
+                found.append(batch.messages[message_id])
+            elif wanted not in batch.absent:
+                unknown.append(wanted)
+        if unknown:
+            stored = self._read_through(
+                lambda: super(_PostgresUnitOfWork, self).messages_by_provider_ids(unknown)
+            )
+            by_carrier_id = {m.provider_message_id: m for m in stored}
+            for wanted in unknown:
+                known = batch.learn_message(wanted, by_carrier_id.get(wanted))
+                if known is not None:
+                    found.append(known)
         return found
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:

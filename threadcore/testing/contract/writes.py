@@ -77,6 +77,9 @@ class WritesContract(ContractBase):
             assert uow.messages("t1") == [first, *later]
             assert uow.message_by_provider_id("p3") == later[1]
             assert uow.message_by_provider_id("nope") is None
+            many = uow.messages_by_provider_ids(["p4", "nope", "p3", "p4", "bad\x00id"])
+            assert sorted(many, key=lambda m: m.id) == [later[1], later[2]]
+            assert uow.messages_by_provider_ids([]) == []
             stored = uow.thread("t1")
             assert stored is not None
             assert stored.label == "body 5"

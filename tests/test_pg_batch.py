@@ -1,0 +1,67 @@
+"""Batches on PostgreSQL write behind (rule D1, issue 14): a history replayed in big batches
+leaves exactly what it leaves replayed one line a transaction, and what it leaves in memory."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from threadcore import Directory, Inbox, InMemoryRepository, ManualClock, SequentialIds
+from threadcore.adapters import _postgres_batch
+from threadcore.adapters.postgres import PostgresRepository
+from threadcore.cli.replay import Replayer
+from threadcore.cli.workload import DEMO_RESOURCES, demo_lines
+from threadcore.ports import Repository
+
+pytest_plugins = ["conftest_pg"]
+
+#: The demo's history: inbound and outbound messages, assignments, resolutions, deletions (their
+#: tombstones), notes, delivery reports, sweeps, and lines the rules refuse.
+LINES = [json.dumps(line) for line in demo_lines(customers=120, days=2)]
+
+
+def replayed(repository: Repository, batch_size: int) -> tuple[Any, ...]:
+    """Replay :data:`LINES` and dump what is stored: the summary, every thread, every message
+    of each, every event (ids are sequential, so every store names everything alike)."""
+    clock = ManualClock(datetime(1970, 1, 1, tzinfo=UTC))
+    inbox = Inbox(
+        repository=repository,
+        directory=Directory(DEMO_RESOURCES),
+        clock=clock,
+        ids=SequentialIds("r"),
+    )
+    summary = Replayer(inbox, repository, clock, batch_size=batch_size).run(LINES)
+    with repository.unit_of_work() as uow:
+        threads = sorted(uow.open_threads(), key=lambda t: t.id)
+        changed = uow.changed_since(0, frozenset(r.extension_id for r in DEMO_RESOURCES), 10**6)
+        every = sorted(changed, key=lambda t: t.id)
+        messages = {t.id: uow.messages(t.id) for t in every}
+    events = [event for _, event in repository.events(limit=10**6)]
+    return (
+        (summary.applied, dict(summary.refused), summary.unchanged),
+        threads,
+        every,
+        messages,
+        events,
+    )
+
+
+@pytest.mark.parametrize("flush_at", [7, 500])
+def test_a_history_replayed_in_big_batches_stores_what_it_stores_line_by_line(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, flush_at: int
+) -> None:
+    monkeypatch.setattr(_postgres_batch, "FLUSH_AT", flush_at)  # groups sent often, or seldom
+    expected = replayed(InMemoryRepository(), 500)
+    assert expected[0][0] > 1000  # the history did happen
+    assert sum(expected[0][1].values()) > 0  # with refusals among it
+    for batch_size in (1, 1000):
+        schema = f"replay_{uuid.uuid4().hex[:12]}"
+        repository = PostgresRepository(postgres_url, schema=schema)
+        try:
+            assert replayed(repository, batch_size) == expected, f"batches of {batch_size}"
+        finally:
+            repository.close()
