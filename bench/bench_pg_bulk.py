@@ -19,15 +19,14 @@ commit also waits for the disk and the ratio grows).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from pgserver import default_url, postgres
 
 from threadcore import Directory, Inbox, ManualClock, Resource
 from threadcore.adapters.postgres import PostgresRepository
@@ -97,20 +96,14 @@ def best(runs: int, measure: Callable[[], float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("THREADCORE_TEST_POSTGRES_URL"))
+    parser.add_argument("--url", default=default_url())
     parser.add_argument("--messages", type=int, default=4_000)
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = None
-    url = args.url
-    if not url:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        server = importlib.import_module("pg_server").start()  # tests/pg_server.py
-        url = server.url
-    try:
+    with postgres(args.url) as url:
         lines = [json.dumps(line) for line in demo_lines(customers=args.customers, days=2)]
         print(
             f"{os.cpu_count()} CPUs; receive: {args.messages:,} messages on {args.pairs} pairs; "
@@ -137,9 +130,6 @@ def main() -> None:
             ]
             ratio = rates[f"{kind}, batched"] / single
             print(f"  {kind}: batched / per command = {ratio:.2f}x (target: 5x or more)")
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

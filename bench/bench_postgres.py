@@ -21,17 +21,15 @@ Without ``--url`` (or ``THREADCORE_TEST_POSTGRES_URL``) a throwaway server is st
 from __future__ import annotations
 
 import argparse
-import importlib
 import multiprocessing
 import os
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
+from pgserver import default_url, postgres
 
 from threadcore import Directory, Inbox, ManualClock, Resource
 from threadcore.adapters.postgres import PostgresRepository
@@ -159,21 +157,14 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("THREADCORE_TEST_POSTGRES_URL"))
+    parser.add_argument("--url", default=default_url())
     parser.add_argument("--messages", type=int, default=1_500, help="per worker")
     parser.add_argument("--pairs", type=int, default=200, help="per worker")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--hot", action="store_true", help="also one pair for every worker")
     args = parser.parse_args()
-    server = None
-    url = args.url
-    if not url:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        pg_server = importlib.import_module("pg_server")  # tests/pg_server.py
-        server = pg_server.start()
-        url = server.url
-    try:
+    with postgres(args.url) as url:
         with psycopg.connect(url) as conn:
             version = conn.execute("SHOW server_version").fetchone()
             fsync = conn.execute("SHOW fsync").fetchone()
@@ -203,9 +194,6 @@ def main() -> None:
                           f"p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")  # fmt: skip
                 target = "  (target at 8 workers: 1.5x or less)" if workers == 8 else ""
                 print(f"    raw/threadcore: {ratio:.2f}x{target}")
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

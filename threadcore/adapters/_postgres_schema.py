@@ -12,13 +12,14 @@ __all__ = [
     "migrate_from_2_sql",
     "migrate_from_3_sql",
     "migrate_from_4_sql",
+    "migrate_from_5_sql",
     "pending_sql",
     "schema_sql",
 ]
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _v2_sql(s: str) -> str:
@@ -69,6 +70,23 @@ def consumers_sql(s: str) -> str:
 def migrate_from_3_sql(s: str) -> str:
     """Schema version 3 -> 4: the consumers' cursors."""
     return consumers_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 4;\n"
+
+
+def _open_by_owner_sql(s: str) -> str:
+    """The open threads of each resource, in list order (schema version 6, issue 14): a full
+    sync, a list of open threads and the expiries an incremental sync reports read a resource's
+    few open threads, not every open thread of the store (docs/performance-scale.md)."""
+    return (
+        f"CREATE INDEX IF NOT EXISTS threads_open_by_owner ON {s}.threads "
+        f"(owner_extension_id, creation_time, id) WHERE {OPEN};\n"
+    )
+
+
+def migrate_from_5_sql(s: str) -> str:
+    """Schema version 5 -> 6: the index of each resource's open threads. (On a large table,
+    CREATE INDEX holds writers back while it builds: run ``threadcore db upgrade`` in a quiet
+    moment, or create the index CONCURRENTLY by hand first: this step then finds it.)"""
+    return _open_by_owner_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 6;\n"
 
 
 def migrate_from_4_sql(s: str) -> str:
@@ -195,6 +213,7 @@ CREATE TABLE {s}.events (
 {_v2_sql(s)}
 {consumers_sql(s)}
 {directory_sql(f"{s}.")}
+{_open_by_owner_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -214,4 +233,6 @@ def pending_sql(version: int | None, s: str) -> str:
         steps.append(migrate_from_3_sql(s))
     if version <= 4:
         steps.append(migrate_from_4_sql(s))
+    if version <= 5:
+        steps.append(migrate_from_5_sql(s))
     return "".join(steps) + store if steps else ""
