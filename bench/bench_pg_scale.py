@@ -7,7 +7,8 @@
 Each store is built in its own schema by ``INSERT ... SELECT generate_series`` into threadcore's
 own tables (rows as threadcore writes them; indexes built after the rows), outside the timing:
 1,000 resources; the measured handler's resource holds the same 1,000 threads (200 open, 800
-resolved, 10 messages each) at every size, the other 999 share the rest; 1,000 threads of other
+resolved, 10 messages each) at every size, spread over the same 60 days as everyone's, the other
+999 share the rest; 1,000 threads of other
 resources are due (open, silent for longer than the TTL) for the sweep; two events a thread. So
 what grows is the store, not what the handler asks for: a read that costs the same at every size
 does not scan what is not its own.
@@ -107,7 +108,10 @@ def build(url: str, schema: str, threads: int) -> None:
                                         THEN timestamptz '{now}' - interval '2 hours'
                                              + (i % 3600) * interval '1 second'
                                     ELSE timestamptz '{now}' - interval '{DAYS} days'
-                                         + (i::float / {threads}) * interval '{DAYS - 5} days'
+                                         + (CASE WHEN i <= {MEASURED}
+                                                 THEN i::float / {MEASURED}
+                                                 ELSE i::float / {threads} END)
+                                           * interval '{DAYS - 5} days'
                                END AS created
                         FROM generate_series(1, {threads}) AS i
                     ) AS shape
@@ -118,7 +122,7 @@ def build(url: str, schema: str, threads: int) -> None:
                     to_number, author_id, author_name, author_type, created_at,
                     last_modified_at, availability, provider_message_id, status, sent_at,
                     delivered_at, read_at, error_code, is_automated, source, content_type,
-                    attachments, classifications, keyword, version)
+                    attachments, classifications, keyword, version, owner_extension_id)
                 SELECT t.id || '-' || j, t.id,
                        CASE WHEN j % 2 = 0 THEN 'Inbound' ELSE 'Outbound' END,
                        'Hello ' || j,
@@ -130,7 +134,8 @@ def build(url: str, schema: str, threads: int) -> None:
                        t.creation_time + j * interval '1 minute', 'Alive', NULL,
                        CASE WHEN j % 2 = 0 THEN 'Received' ELSE 'Sent' END,
                        CASE WHEN j % 2 = 1 THEN t.creation_time + j * interval '1 minute' END,
-                       NULL, NULL, NULL, false, NULL, 'text/plain', NULL, NULL, NULL, 1
+                       NULL, NULL, NULL, false, NULL, 'text/plain', NULL, NULL, NULL, 1,
+                       t.owner_extension_id
                 FROM {s}.threads AS t CROSS JOIN generate_series(0, 9) AS j
                 ORDER BY t.creation_time, t.id, j
             """)

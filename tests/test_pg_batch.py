@@ -18,6 +18,7 @@ from threadcore.cli.workload import DEMO_RESOURCES, demo_lines
 from threadcore.ports import Repository
 
 pytest_plugins = ["conftest_pg"]
+START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 
 #: The demo's history: inbound and outbound messages, assignments, resolutions, deletions (their
 #: tombstones), notes, delivery reports, sweeps, and lines the rules refuse.
@@ -65,3 +66,60 @@ def test_a_history_replayed_in_big_batches_stores_what_it_stores_line_by_line(
             assert replayed(repository, batch_size) == expected, f"batches of {batch_size}"
         finally:
             repository.close()
+
+
+def test_a_batch_whose_transaction_the_database_ended_raises_and_stores_nothing(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Two imports in batches both change the stored directory after a command: each holds the
+    directory's lock shared and asks for it exclusive, and PostgreSQL ends one of the two
+    transactions (a deadlock). That batch must say so (``StorageError`` at the change and at its
+    end) and store nothing, not end "cleanly" with a COMMIT that PostgreSQL turns into a
+    ROLLBACK; the other batch stores everything (found in review)."""
+    import threading
+
+    from threadcore import Resource, StoredDirectory
+    from threadcore.errors import StorageError, ThreadcoreError
+
+    def make() -> tuple[PostgresRepository, Inbox]:
+        repo = PostgresRepository(postgres_url, schema=pg_schema, max_size=2)
+        inbox = Inbox(repository=repo, directory=StoredDirectory(repo), clock=ManualClock(START))
+        return repo, inbox
+
+    admin_repo, admin = make()
+    admin.add_resource(Resource("q", phone_numbers=["+12092480001"], handlers=["101"]))
+    both_hold_it = threading.Barrier(2)
+    outcome: dict[int, tuple[str, str]] = {}
+
+    def import_(n: int) -> None:
+        repo, inbox = make()
+        change = end = "ok"
+        try:
+            with inbox.batch():
+                inbox.receive(owner_number="+12092480001", guest_number=f"+1650224000{n}",
+                              body="Hi", provider_message_id=f"p{n}")  # fmt: skip
+                both_hold_it.wait()
+                try:
+                    inbox.add_resource(Resource(f"extra{n}", phone_numbers=[f"+1209248100{n}"]))
+                except ThreadcoreError as error:
+                    change = error.code
+        except StorageError as error:
+            end = error.code
+        finally:
+            repo.close()
+        outcome[n] = (change, end)
+
+    workers = [threading.Thread(target=import_, args=(n,)) for n in (1, 2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(outcome.values()) == [("StorageError", "StorageError"), ("ok", "ok")], outcome
+    [failed] = [n for n, (change, _) in outcome.items() if change != "ok"]
+    with admin_repo.unit_of_work() as uow:
+        for n in (1, 2):
+            stored = uow.message_by_provider_id(f"p{n}") is not None
+            assert stored is (n != failed), f"batch {n}: receive stored {stored}"
+    admin.list(actor="101")  # a read: the admin's copy of the directory is refreshed
+    assert {r.extension_id for r in admin.directory.resources()} == {"q", f"extra{3 - failed}"}
+    admin_repo.close()

@@ -18,7 +18,8 @@ back, and every later command in it is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
 
@@ -117,22 +118,39 @@ class Batch:
                 "and can be run again"
             ) from self.failed
 
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Run a statement of the batch: the database's error ends the batch's transaction, so
+        the batch fails (every later command, and its end, are refused: nothing is stored)."""
+        self.check()
+        try:
+            with translated():
+                yield
+        except ThreadcoreError as error:
+            self.failed = error
+            raise StorageError(
+                f"A read of this batch failed ({error.message}); the whole batch is rolled back "
+                "and can be run again"
+            ) from error
+
     def flush(self) -> None:
         """Send the pending writes (one round trip)."""
         self.check()
         if not self.units:
             return
         pending, self.pending, self.units = self.pending, BufferedWrites(), 0
-        statements = self.build(pending, self.ordinal + 1)
-        self.ordinal += len(pending._events)
         conn = self.conn
         try:
+            statements = self.build(pending, self.ordinal + 1)
+            self.ordinal += len(pending._events)
             with translated(), conn.pipeline():
                 raw = psycopg.RawCursor(conn)
                 for sql, params in statements:
                     raw.execute(_numbered(sql), params)
-        except ThreadcoreError as error:
+        except BaseException as error:  # whatever it was, the group is lost: so is the batch
             self.failed = error
+            if not isinstance(error, ThreadcoreError):
+                raise
             raise StorageError(
                 f"This batch could not be written ({error.message}); the whole batch is rolled "
                 "back and can be run again"

@@ -19,6 +19,7 @@ _CONFLICTS = (
     pg_errors.UniqueViolation,
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,  # a lock_timeout ran out
 )
 
 

@@ -72,21 +72,32 @@ def migrate_from_3_sql(s: str) -> str:
     return consumers_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 4;\n"
 
 
-def _open_by_owner_sql(s: str) -> str:
-    """The open threads of each resource, in list order (schema version 6, issue 14): a full
-    sync, a list of open threads and the expiries an incremental sync reports read a resource's
-    few open threads, not every open thread of the store (docs/performance-scale.md)."""
+def _by_owner_sql(s: str) -> str:
+    """Indexes by resource (schema version 6, issue 14; docs/performance-scale.md): each
+    resource's open threads in list order (a full sync, a list of open threads and the expiries
+    an incremental sync reports read a resource's few open threads, not every open thread of the
+    store), and each resource's messages in time order (a list of messages across threads reads
+    one resource's, not the store's)."""
     return (
         f"CREATE INDEX IF NOT EXISTS threads_open_by_owner ON {s}.threads "
         f"(owner_extension_id, creation_time, id) WHERE {OPEN};\n"
+        f"CREATE INDEX IF NOT EXISTS messages_by_owner ON {s}.messages "
+        "(owner_extension_id, created_at, id);\n"
     )
 
 
 def migrate_from_5_sql(s: str) -> str:
-    """Schema version 5 -> 6: the index of each resource's open threads. (On a large table,
-    CREATE INDEX holds writers back while it builds: run ``threadcore db upgrade`` in a quiet
-    moment, or create the index CONCURRENTLY by hand first: this step then finds it.)"""
-    return _open_by_owner_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 6;\n"
+    """Schema version 5 -> 6: each message's resource (its thread's, which never changes), and
+    the indexes by resource. On a large store this rewrites every message and holds writers back
+    while it runs: run ``threadcore db upgrade`` in a quiet moment. Writers of version 5 still
+    running then fail (NOT NULL) instead of storing messages no list would show: stop them first."""
+    return f"""
+ALTER TABLE {s}.messages ADD COLUMN IF NOT EXISTS owner_extension_id text COLLATE "C";
+UPDATE {s}.messages AS m SET owner_extension_id = t.owner_extension_id
+    FROM {s}.threads AS t WHERE t.id = m.thread_id AND m.owner_extension_id IS NULL;
+ALTER TABLE {s}.messages ALTER COLUMN owner_extension_id SET NOT NULL;
+{_by_owner_sql(s)}UPDATE {s}.threadcore_schema SET version = 6;
+"""
 
 
 def migrate_from_4_sql(s: str) -> str:
@@ -199,7 +210,8 @@ CREATE TABLE {s}.messages (
     attachments text,
     classifications text,
     keyword text,
-    version integer NOT NULL
+    version integer NOT NULL,
+    owner_extension_id text COLLATE "C" NOT NULL
 );
 CREATE INDEX messages_by_thread ON {s}.messages (thread_id, position);
 CREATE TABLE {s}.events (
@@ -213,7 +225,7 @@ CREATE TABLE {s}.events (
 {_v2_sql(s)}
 {consumers_sql(s)}
 {directory_sql(f"{s}.")}
-{_open_by_owner_sql(s)}
+{_by_owner_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 

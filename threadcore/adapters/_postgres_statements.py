@@ -129,7 +129,12 @@ class Statements:
         typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
         self._thread_values = f"({', '.join(typed)})"
         self._update_values = f"({', '.join(typed)}, %s::integer)"
-        self._message_values = f"({', '.join(['%s'] * len(MESSAGE_COLUMNS))})"
+        # a message row, then its resource (the thread's: known when the thread is written in
+        # the same unit of work, else read from the stored thread)
+        self._message_values = (
+            f"({', '.join(['%s'] * len(MESSAGE_COLUMNS))}, coalesce(%s, "
+            f"(SELECT o.owner_extension_id FROM {t} AS o WHERE o.id = %s)))"
+        )
         self._message_update_values = (
             f"({', '.join(_typed(MESSAGE_COLUMNS, _MESSAGE_TYPES))}, %s::integer)"
         )
@@ -144,7 +149,7 @@ class Statements:
         )
         self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
         self._insert_tail = f") AS v ({_T_COLS}) WHERE "
-        self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}) VALUES "
+        self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}, owner_extension_id) VALUES "
         self._message_update = _versioned_update(f"{s}.messages", MESSAGE_COLUMNS)
         self._note_head = f"INSERT INTO {s}.notes ({_N_COLS}) VALUES "
         self._note_update = _versioned_update(f"{s}.notes", NOTE_COLUMNS)
@@ -170,7 +175,9 @@ class Statements:
         spared: Sequence[str] = (),
         opt_outs: Sequence[tuple[str, str, bool]] = (),
     ) -> list[Statement]:
-        """The statements that store a unit of work, in order (usually exactly one).
+        """The statements that store a unit of work, in order (usually exactly one). A message
+        row is a row of ``MESSAGE_COLUMNS`` and then its resource's extension id (``None`` when
+        its thread is not written with it) and its thread id again.
 
         Each is ``WITH w0 AS (...), w1 AS (...) SELECT threadcore_expect(updated, wanted)``:
         thread updates (versioned, and never behind a newer writer's stamp), thread inserts
@@ -192,7 +199,7 @@ class Statements:
         for kind, rows, size in (
             ("update", [(*row, expected) for row, expected in updates], width + 1),
             ("insert", inserts, width),
-            ("message", messages, len(MESSAGE_COLUMNS)),
+            ("message", messages, len(MESSAGE_COLUMNS) + 2),
             ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
             ("note", note_inserts, len(NOTE_COLUMNS)),
             ("note_update", [(*r, e) for r, e in note_updates], len(NOTE_COLUMNS) + 1),

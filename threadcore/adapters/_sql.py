@@ -560,15 +560,20 @@ NOTE_ORDER = "ORDER BY n.creation_time, n.id"
 
 
 def message_query_where(
-    query: MessageQuery, mark: str, time_out: TimeOut, any_of: AnyOf
+    query: MessageQuery,
+    mark: str,
+    time_out: TimeOut,
+    any_of: AnyOf,
+    owner_column: str = "t.owner_extension_id",
 ) -> tuple[str, list[Any]] | None:
     """The WHERE clause and parameters selecting ``query``'s messages from ``messages m`` joined
     with their ``threads t``, or ``None`` when nothing can match (an empty set of owners, ids or
     availabilities). Drafts are never selected. ``mark``, ``time_out`` and ``any_of`` as in
-    :func:`thread_query_where`; the thread status is the status now (``query.due_cutoff``)."""
+    :func:`thread_query_where`; the thread status is the status now (``query.due_cutoff``). The
+    resource is read from ``owner_column``."""
     where = _Where(mark, time_out, any_of, "m.status <> 'Draft'")
     if not (
-        where.member("t.owner_extension_id", query.owner_extension_ids)
+        where.member(owner_column, query.owner_extension_ids)
         and where.member("m.availability", {a.value for a in query.availability})
         and where.member("m.thread_id", query.thread_ids)
         and where.member("m.id", query.message_ids)

@@ -66,8 +66,12 @@ class Dialect:
         from_db: Callable[[Any], datetime],
         any_of: AnyOf,
         prefix: str = "",
+        message_owner: str = "t.owner_extension_id",
     ) -> None:
         self.mark, self.to_db, self.from_db, self.any_of = mark, to_db, from_db, any_of
+        # where a message's resource is read (PostgreSQL keeps it on the message, indexed
+        # with the message's time, so a list across threads reads one resource's messages)
+        self.message_owner = message_owner
         m, p = mark, prefix
         self.threads = f"{p}threads"
         self.select_threads = f"SELECT {', '.join(THREAD_COLUMNS)} FROM {p}threads WHERE "
@@ -279,7 +283,7 @@ class SQLReads:
     def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
         query = attrs.evolve(query, message_ids=_storable_set(query.message_ids), **_clean(query))
         d = self._dialect
-        built = message_query_where(query, d.mark, d.to_db, d.any_of)
+        built = message_query_where(query, d.mark, d.to_db, d.any_of, d.message_owner)
         return self._find(d.find_messages, built, MESSAGE_ORDER, limit, message_from_row)
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:

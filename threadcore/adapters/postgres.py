@@ -102,6 +102,10 @@ _MAX_BIGINT = 2**63 - 1
 _MAX_ORDINAL = 2**31 - 1  # the ordinal column is an integer
 _ORDINAL_MASK = (1 << _ORDINAL_BITS) - 1
 _IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked on checkout
+#: How long a change of the stored directory waits for the commands that read it (a long batch
+#: holds the directory's lock to its end): while it waits, every later command waits behind it,
+#: so it gives up soon (``ConcurrencyConflict``, retried by the facade, then the caller's).
+_CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
 
 
 def _utc(value: datetime) -> datetime:
@@ -114,6 +118,8 @@ def _same(value: datetime) -> datetime:
 
 
 def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    if len(values) == 1:  # an index on (column, created_at, id) then gives the list's order
+        return f"{column} = %s", [values[0]]
     return f"{column} = ANY(%s)", [values]
 
 
@@ -210,7 +216,12 @@ class PostgresRepository:
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
         self._sql = Statements(s)
         self._dialect = Dialect(
-            mark="%s", to_db=_same, from_db=_utc, any_of=_any_of, prefix=f"{s}."
+            mark="%s",
+            to_db=_same,
+            from_db=_utc,
+            any_of=_any_of,
+            prefix=f"{s}.",
+            message_owner="m.owner_extension_id",
         )
         if create_schema is True:
             self._migrate()
@@ -349,6 +360,9 @@ class PostgresRepository:
                 yield
                 batch = self._local.batch
                 batch.flush()  # what is still pending, then the commit
+                if conn.info.transaction_status == TransactionStatus.INERROR:
+                    batch.failed = batch.failed or StorageError("the transaction was aborted")
+                    batch.check()  # PostgreSQL would answer COMMIT with a ROLLBACK: say so
             finally:
                 self._local.batch = None
             with _translated():
@@ -442,6 +456,8 @@ class PostgresRepository:
                 for row in (*(r for r, _ in update_rows), *(r for r, _ in note_rows))
                 if row[1] in tombstones
             )
+        owners = {t.id: t.owner.extension_id for t, _ in writes._threads.values()}
+        message_rows = [(*row, owners.get(row[1]), row[1]) for row in message_rows]
         events = writes._events
         if first + len(events) > _MAX_ORDINAL:
             raise StorageError("Too many events in one transaction")
@@ -467,7 +483,9 @@ class PostgresRepository:
         batch: Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
             batch.flush()
-        conn = batch.conn if batch is not None else self._getconn()
+            with batch.guarded():
+                return batch.conn.execute(sql, params).fetchall()
+        conn = self._getconn()
         try:
             with _translated():
                 return conn.execute(sql, params).fetchall()
@@ -488,12 +506,14 @@ class PostgresRepository:
         batch: Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
             batch.flush()
-        conn = batch.conn if batch is not None else self._getconn()
-        try:
-            with _translated():
-                rows = conn.execute(self._sql.events, (xid, ordinal, limit)).fetchall()
-        finally:
-            if batch is None:
+            with batch.guarded():
+                rows = batch.conn.execute(self._sql.events, (xid, ordinal, limit)).fetchall()
+        else:
+            conn = self._getconn()
+            try:
+                with _translated():
+                    rows = conn.execute(self._sql.events, (xid, ordinal, limit)).fetchall()
+            finally:
                 self._putconn(conn)
         return [
             ((x << _ORDINAL_BITS) + o, event_from_json(kind, payload))
@@ -688,9 +708,13 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         conn = self._conn
         if conn is None:
             raise StorageError("The unit of work is not open")
-        if self._batch is not None and not self._through:
-            self._batch.flush()  # the read sees every write of the batch before it
-        with _translated():
+        batch = self._batch
+        if batch is None:
+            with _translated():
+                return conn.execute(sql, tuple(params)).fetchall()
+        if not self._through:
+            batch.flush()  # the read sees every write of the batch before it
+        with batch.guarded():  # an error ends the batch's transaction: the batch fails
             return conn.execute(sql, tuple(params)).fetchall()
 
     # --- claims ---------------------------------------------------------------------------------
@@ -722,6 +746,8 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 if not self._begun:
                     self._begun = True
                     conn.execute("BEGIN")
+                if directory == "change":  # queued, it holds every command back: not for long
+                    conn.execute(_CHANGE_LOCK_TIMEOUT)
                 if directory is not None:
                     lock = self._sql.lock_directory[directory]
                     conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
@@ -758,6 +784,8 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         if directory is not None:
             if batch.directory not in ("change", directory):
                 batch.flush()
+                if directory == "change":
+                    self._all(_CHANGE_LOCK_TIMEOUT)
                 lock = self._sql.lock_directory[directory]
                 self._all(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
                 batch.directory = directory

@@ -378,10 +378,9 @@ class Replayer:
         parsed = _parsed(lines)
         batch = self._inbox.batch()
         batch.__enter__()
-        self._look_ahead(window, parsed)
         try:
             while True:
-                if not window:  # more lines for this batch (those of its last instant)
+                if not window:  # the batch's lines (or more, those of its last instant)
                     self._look_ahead(window, parsed)
                     if not window:
                         break
