@@ -34,6 +34,9 @@ def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         exec(compile(block, str(README), "exec"), namespace)
     assert isinstance(namespace["repository"], threadcore.SQLiteRepository)
     assert (tmp_path / "threads.db").exists()
+    with threadcore.open_inbox("sqlite:///shared.db") as shared:  # the directory was stored
+        [billing] = shared.directory.resources()  # type: ignore[attr-defined]
+        assert [h.extension_id for h in billing.handlers] == ["101"]
     assert namespace["full"].sync_type is threadcore.SyncType.FULL  # type: ignore[attr-defined]
     later = namespace["later"].records  # type: ignore[attr-defined]
     assert {e.record_type for e in later} >= {"AliveMessage"}  # the STOP, at least
