@@ -24,6 +24,7 @@ from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.adapters.stored_directory import StoredDirectory
+from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock, SystemClock
 from threadcore.connect import connect, open_inbox
 from threadcore.consumers import Consumer
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncInbox",
     "Availability",
     "Classification",
     "Clock",

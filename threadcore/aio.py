@@ -1,0 +1,183 @@
+"""The inbox for asyncio services: :class:`AsyncInbox` (issue 15).
+
+Every command and read of :class:`~threadcore.Inbox` is a coroutine here. Each runs in a worker
+thread of a bounded pool sized with the storage's (a PostgreSQL pool's connections; one for
+SQLite and memory, which let one unit of work in at a time), so the event loop never waits on the
+database: while commands wait for their turn or for a lock, the loop serves everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+from threadcore.consumers import Consumer
+from threadcore.domain.errors import InvalidInput
+from threadcore.domain.model import Policy
+from threadcore.inbox import Inbox
+from threadcore.ports import DirectoryPort
+
+__all__ = ["AsyncInbox"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _Offloaded(Generic[P, R]):
+    """An :class:`Inbox` method, as a coroutine of :class:`AsyncInbox` run in its workers (one
+    descriptor serves every method: the signature is the inbox's own, checked by type checkers)."""
+
+    def __init__(self, method: Callable[..., R]) -> None:
+        self._name = method.__name__
+        self.__doc__ = method.__doc__
+
+    def __set_name__(self, owner: type[AsyncInbox], name: str) -> None:
+        self._name = name  # the inbox's name for it (``list`` is ``list_threads`` inside)
+
+    @overload
+    def __get__(self, instance: None, owner: type[AsyncInbox]) -> _Offloaded[P, R]: ...
+
+    @overload
+    def __get__(
+        self, instance: AsyncInbox, owner: type[AsyncInbox]
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    def __get__(
+        self, instance: AsyncInbox | None, owner: type[AsyncInbox]
+    ) -> _Offloaded[P, R] | Callable[P, Coroutine[Any, Any, R]]:
+        if instance is None:
+            return self
+        method: Callable[P, R] = getattr(instance.inbox, self._name)
+
+        @functools.wraps(method)
+        async def offloaded(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await instance._offload(functools.partial(method, *args, **kwargs))
+
+        return offloaded
+
+
+def _offloaded(method: Callable[Concatenate[Any, P], R]) -> _Offloaded[P, R]:
+    """``method`` of :class:`Inbox` (its ``self`` dropped) as a coroutine of ``AsyncInbox``."""
+    return _Offloaded(method)
+
+
+class AsyncInbox:
+    """An :class:`~threadcore.Inbox` for asyncio: ``await ainbox.receive(...)`` and every other
+    command and read, run in a bounded pool of worker threads (``max_workers``, by default the
+    storage pool's size: a PostgreSQL repository's ``max_size``, else 1).
+
+    ``now``, ``subscribe``, ``consumer``, ``policy`` and ``directory`` answer at once, as the
+    inbox's do. A batch is a function run whole in one worker, inside ``inbox.batch()``:
+    ``await ainbox.batch(lambda inbox: [inbox.receive(...) for ...])``. Close with
+    ``await ainbox.close()`` (it closes the inbox's repository) or ``async with``.
+    """
+
+    def __init__(self, inbox: Inbox, *, max_workers: int | None = None) -> None:
+        if not isinstance(inbox, Inbox):
+            raise InvalidInput("Parameter [inbox] must be an Inbox", parameter="inbox")
+        if max_workers is None:
+            pool = getattr(inbox._repo, "_pool", None)
+            max_workers = int(getattr(pool, "max_size", 1)) if pool is not None else 1
+        if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
+            raise InvalidInput(
+                "Parameter [max_workers] must be a positive integer", parameter="max_workers"
+            )
+        self.inbox = inbox
+        self.max_workers = max_workers
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="threadcore"
+        )
+
+    async def _offload(self, call: Callable[[], R]) -> R:
+        return await asyncio.get_running_loop().run_in_executor(self._workers, call)
+
+    # --- commands and reads, as coroutines ------------------------------------------------------
+    receive = _offloaded(Inbox.receive)
+    send = _offloaded(Inbox.send)
+    record_delivery = _offloaded(Inbox.record_delivery)
+    attach_provider_id = _offloaded(Inbox.attach_provider_id)
+    classify = _offloaded(Inbox.classify)
+    delete_messages = _offloaded(Inbox.delete_messages)
+    opted_out = _offloaded(Inbox.opted_out)
+    assign = _offloaded(Inbox.assign)
+    resolve = _offloaded(Inbox.resolve)
+    delete = _offloaded(Inbox.delete)
+    expire = _offloaded(Inbox.expire)
+    save_draft = _offloaded(Inbox.save_draft)
+    send_draft = _offloaded(Inbox.send_draft)
+    discard_draft = _offloaded(Inbox.discard_draft)
+    drafts = _offloaded(Inbox.drafts)
+    add_note = _offloaded(Inbox.add_note)
+    edit_note = _offloaded(Inbox.edit_note)
+    delete_notes = _offloaded(Inbox.delete_notes)
+    get = _offloaded(Inbox.get)
+    messages = _offloaded(Inbox.messages)
+    message = _offloaded(Inbox.message)
+    list = _offloaded(Inbox.list)
+    list_messages = _offloaded(Inbox.list_messages)
+    list_notes = _offloaded(Inbox.list_notes)
+    sync = _offloaded(Inbox.sync)
+    sync_entries = _offloaded(Inbox.sync_entries)
+    events = _offloaded(Inbox.events)
+    add_resource = _offloaded(Inbox.add_resource)
+    add_phone_number = _offloaded(Inbox.add_phone_number)
+    add_handler = _offloaded(Inbox.add_handler)
+    remove_resource = _offloaded(Inbox.remove_resource)
+    remove_phone_number = _offloaded(Inbox.remove_phone_number)
+    remove_handler = _offloaded(Inbox.remove_handler)
+    resource_removed = _offloaded(Inbox.resource_removed)
+    phone_number_removed = _offloaded(Inbox.phone_number_removed)
+    handler_removed = _offloaded(Inbox.handler_removed)
+    load_directory = _offloaded(Inbox.load_directory)
+
+    async def batch(self, work: Callable[[Inbox], R]) -> R:
+        """Run ``work(inbox)`` in one worker, inside ``inbox.batch()`` (one transaction): a
+        batch belongs to the thread that runs it, so it is a function, not an ``async with``."""
+
+        def run() -> R:
+            with self.inbox.batch():
+                return work(self.inbox)
+
+        return await self._offload(run)
+
+    async def close(self) -> None:
+        """Let the workers finish, then close the inbox's repository."""
+        await self._offload(lambda: None)
+        self._workers.shutdown(wait=False)
+        await asyncio.get_running_loop().run_in_executor(None, self.inbox.close)
+
+    async def __aenter__(self) -> AsyncInbox:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # --- what answers at once ---------------------------------------------------------------------
+    def now(self) -> Any:
+        """The inbox's current instant (see :meth:`threadcore.Inbox.now`)."""
+        return self.inbox.now()
+
+    def subscribe(self, listener: Callable[[Any], None]) -> None:
+        """See :meth:`threadcore.Inbox.subscribe`: listeners run in the worker that ran the
+        command (use ``loop.call_soon_threadsafe`` to reach the loop)."""
+        self.inbox.subscribe(listener)
+
+    def consumer(self, name: str) -> Consumer:
+        """See :meth:`threadcore.Inbox.consumer` (its ``run`` blocks: give it a thread)."""
+        return self.inbox.consumer(name)
+
+    @property
+    def policy(self) -> Policy:
+        """The rules the inbox applies."""
+        return self.inbox.policy
+
+    @property
+    def directory(self) -> DirectoryPort:
+        """The inbox's directory."""
+        return self.inbox.directory
+
+    def __repr__(self) -> str:
+        return f"AsyncInbox({self.inbox!r}, max_workers={self.max_workers})"
