@@ -30,12 +30,13 @@ class _Offloaded(Generic[P, R]):
     """An :class:`Inbox` method, as a coroutine of :class:`AsyncInbox` run in its workers (one
     descriptor serves every method: the signature is the inbox's own, checked by type checkers)."""
 
+    _name: str  # the attribute's name, the inbox's too (``list`` is ``list_threads`` inside)
+
     def __init__(self, method: Callable[..., R]) -> None:
-        self._name = method.__name__
         self.__doc__ = method.__doc__
 
     def __set_name__(self, owner: type[AsyncInbox], name: str) -> None:
-        self._name = name  # the inbox's name for it (``list`` is ``list_threads`` inside)
+        self._name = name
 
     @overload
     def __get__(self, instance: None, owner: type[AsyncInbox]) -> _Offloaded[P, R]: ...

@@ -490,8 +490,7 @@ class PostgresRepository:
             with _translated():
                 return conn.execute(sql, params).fetchall()
         finally:
-            if batch is None:
-                self._putconn(conn)
+            self._putconn(conn)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Committed events after position ``after``, ordered by (transaction id, ordinal), held
@@ -503,18 +502,7 @@ class PostgresRepository:
         xid, ordinal = divmod(after, 1 << _ORDINAL_BITS)
         if xid > _MAX_BIGINT:
             return []
-        batch: Batch | None = getattr(self._local, "batch", None)
-        if batch is not None:
-            batch.flush()
-            with batch.guarded():
-                rows = batch.conn.execute(self._sql.events, (xid, ordinal, limit)).fetchall()
-        else:
-            conn = self._getconn()
-            try:
-                with _translated():
-                    rows = conn.execute(self._sql.events, (xid, ordinal, limit)).fetchall()
-            finally:
-                self._putconn(conn)
+        rows = self._autocommit(self._sql.events, (xid, ordinal, limit))
         return [
             ((x << _ORDINAL_BITS) + o, event_from_json(kind, payload))
             for x, o, kind, payload in rows
