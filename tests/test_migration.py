@@ -478,7 +478,8 @@ def sqlite_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "AND name NOT IN ('threadcore_schema', 'threadcore_store', "
-            "'threadcore_consumers', 'threadcore_directory', 'threadcore_resources')")]  # fmt: skip
+            "'threadcore_consumers', 'threadcore_directory', 'threadcore_resources', "
+            "'threadcore_attachments')")]  # fmt: skip
         return {
             table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
             for table in tables

@@ -13,6 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
+from threadcore.domain.errors import InvalidInput
 from threadcore.domain.events import Event
 from threadcore.domain.model import (
     Availability,
@@ -25,6 +26,7 @@ from threadcore.domain.model import (
 )
 
 __all__ = [
+    "AttachmentStore",
     "ChangeFeed",
     "ConsumerHold",
     "ConsumerStore",
@@ -45,6 +47,7 @@ __all__ = [
     "ThreadReads",
     "UnitOfWork",
     "Writes",
+    "check_attachment",
 ]
 
 #: An event as the outbox hands it out: its position in the feed, and the event.
@@ -440,6 +443,38 @@ class ConsumerStore(Protocol):
         ``None`` when someone else holds it. A holder that dies (its process, its connection)
         releases it; :meth:`ConsumerHold.held` tells the holder whether it still holds it."""
         ...
+
+
+@runtime_checkable
+class AttachmentStore(Protocol):
+    """**Protocol**: the bytes of message attachments, by key (issue 15: ``threadcore.http``
+    keeps an uploaded attachment here, so any worker on the same database serves it). The
+    bundled repositories all offer it."""
+
+    def save_attachment(self, key: str, content: bytes) -> None:
+        """Store ``content`` under ``key`` (the caller uses the content's SHA-256 hex digest,
+        so a key names one content forever): saving a key that exists changes nothing."""
+        ...
+
+    def attachment(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or ``None``."""
+        ...
+
+
+def check_attachment(key: object, content: object = b"") -> None:
+    """Refuse, alike on every adapter, a key that is not 1 to 128 ASCII letters, digits, ``-``
+    or ``_``, and content that is not bytes."""
+    bare = key.replace("-", "").replace("_", "") if isinstance(key, str) else ""
+    if (
+        not isinstance(key, str)
+        or not 0 < len(key) <= 128
+        or not (bare.isascii() and bare.isalnum())
+    ):
+        raise InvalidInput(
+            "Parameter [key] must be 1 to 128 ASCII letters, digits, - or _", parameter="key"
+        )
+    if not isinstance(content, bytes):
+        raise InvalidInput("Parameter [content] must be bytes", parameter="content")
 
 
 @runtime_checkable

@@ -13,13 +13,15 @@ __all__ = [
     "migrate_from_3_sql",
     "migrate_from_4_sql",
     "migrate_from_5_sql",
+    "migrate_from_6_sql",
+    "attachments_sql",
     "pending_sql",
     "schema_sql",
 ]
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _v2_sql(s: str) -> str:
@@ -65,6 +67,19 @@ def consumers_sql(s: str) -> str:
         f"CREATE TABLE IF NOT EXISTS {s}.threadcore_consumers "
         "(name text PRIMARY KEY, position numeric NOT NULL);\n"
     )
+
+
+def attachments_sql(s: str) -> str:
+    """Attachments' bytes by key (issue 15: what ``threadcore.http`` stores of an upload)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {s}.threadcore_attachments "
+        '(key text COLLATE "C" PRIMARY KEY, content bytea NOT NULL);\n'
+    )
+
+
+def migrate_from_6_sql(s: str) -> str:
+    """Schema version 6 -> 7: attachments."""
+    return attachments_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 7;\n"
 
 
 def migrate_from_3_sql(s: str) -> str:
@@ -226,6 +241,7 @@ CREATE TABLE {s}.events (
 {consumers_sql(s)}
 {directory_sql(f"{s}.")}
 {_by_owner_sql(s)}
+{attachments_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -247,4 +263,6 @@ def pending_sql(version: int | None, s: str) -> str:
         steps.append(migrate_from_4_sql(s))
     if version <= 5:
         steps.append(migrate_from_5_sql(s))
+    if version <= 6:
+        steps.append(migrate_from_6_sql(s))
     return "".join(steps) + store if steps else ""

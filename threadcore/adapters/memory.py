@@ -33,7 +33,14 @@ from threadcore.domain.model import (
     ThreadStatus,
 )
 from threadcore.domain.transitions import status_now
-from threadcore.ports import DirectoryAccess, MessageQuery, NoteQuery, StoredEvent, ThreadQuery
+from threadcore.ports import (
+    DirectoryAccess,
+    MessageQuery,
+    NoteQuery,
+    StoredEvent,
+    ThreadQuery,
+    check_attachment,
+)
 
 __all__ = ["InMemoryRepository"]
 
@@ -92,6 +99,7 @@ class InMemoryRepository:
         self._resources: dict[str, Resource] = {}  # the stored directory, in the order added
         self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
+        self._attachments: dict[str, bytes] = {}  # attachments' bytes by key
         self._holds = LocalHolds()  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
         #: a restart (a new store) is refused.
@@ -123,6 +131,18 @@ class InMemoryRepository:
     def try_hold_consumer(self, name: str) -> Hold | None:
         """Hold the consumer ``name`` in this process, or ``None`` if it is held."""
         return self._holds.try_hold(name)
+
+    def save_attachment(self, key: str, content: bytes) -> None:
+        """Keep ``content`` under ``key`` (a key saved already keeps its content)."""
+        check_attachment(key, content)
+        with self._lock:
+            self._attachments.setdefault(key, content)
+
+    def attachment(self, key: str) -> bytes | None:
+        """The bytes kept under ``key``, or ``None``."""
+        check_attachment(key)
+        with self._lock:
+            return self._attachments.get(key)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""

@@ -87,7 +87,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Message, Thread
-from threadcore.ports import DirectoryAccess, StoredEvent
+from threadcore.ports import DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
@@ -393,6 +393,23 @@ class PostgresRepository:
             (name, max(position, 0)),  # numeric: a position outgrows bigint with the xid
         )
         return int(rows[0][0])
+
+    def save_attachment(self, key: str, content: bytes) -> None:
+        """Store ``content`` under ``key`` (a key stored already keeps its content)."""
+        check_attachment(key, content)
+        self._autocommit(
+            f"INSERT INTO {self._s}.threadcore_attachments (key, content) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key",
+            (key, content),
+        )
+
+    def attachment(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or ``None``."""
+        check_attachment(key)
+        rows = self._autocommit(
+            f"SELECT content FROM {self._s}.threadcore_attachments WHERE key = %s", (key,)
+        )
+        return None if not rows else bytes(rows[0][0])
 
     def try_hold_consumer(self, name: str) -> Hold | None:
         """A session-level advisory lock on a connection of its own, held until released (or

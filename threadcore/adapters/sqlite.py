@@ -56,7 +56,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Thread
-from threadcore.ports import DirectoryAccess, StoredEvent
+from threadcore.ports import DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -64,7 +64,7 @@ R = TypeVar("R")
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
@@ -270,6 +270,14 @@ _MIGRATE_FROM_4 = _CONSUMERS + "UPDATE threadcore_schema SET version = 5;\n"
 #: Version 5 -> 6: the stored directory.
 _MIGRATE_FROM_5 = directory_sql("") + "UPDATE threadcore_schema SET version = 6;\n"
 
+#: Attachments' bytes by key (issue 15: what ``threadcore.http`` stores of an upload).
+_ATTACHMENTS = """
+CREATE TABLE IF NOT EXISTS threadcore_attachments (key TEXT PRIMARY KEY, content BLOB NOT NULL);
+"""
+
+#: Version 6 -> 7: attachments.
+_MIGRATE_FROM_6 = _ATTACHMENTS + "UPDATE threadcore_schema SET version = 7;\n"
+
 
 def pending_sql(version: int | None) -> str:
     """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
@@ -285,6 +293,7 @@ def pending_sql(version: int | None) -> str:
             (3, _MIGRATE_FROM_3),
             (4, _MIGRATE_FROM_4),
             (5, _MIGRATE_FROM_5),
+            (6, _MIGRATE_FROM_6),
         )
         if version <= since
     )
@@ -327,6 +336,7 @@ CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 {_NOTES_AND_OPT_OUTS}
 {_CONSUMERS}
 {directory_sql("")}
+{_ATTACHMENTS}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -582,6 +592,29 @@ class SQLiteRepository:
             if outside:
                 conn.execute("COMMIT")
         return int(stored)
+
+    def save_attachment(self, key: str, content: bytes) -> None:
+        """Store ``content`` under ``key`` (a key stored already keeps its content)."""
+        check_attachment(key, content)
+        with self._lock, _translated:
+            conn = self._conn
+            outside = not conn.in_transaction
+            conn.execute(
+                "INSERT INTO threadcore_attachments (key, content) VALUES (?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, content),
+            )
+            if outside and conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def attachment(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``, or ``None``."""
+        check_attachment(key)
+        with self._lock, _translated:
+            row = self._conn.execute(
+                "SELECT content FROM threadcore_attachments WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def try_hold_consumer(self, name: str) -> Hold | None:
         """A lock file beside the database, one per name (an in-memory database: a lock of

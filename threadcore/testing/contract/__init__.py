@@ -11,11 +11,13 @@ so none is collected itself)::
 
 An adapter that offers only some capabilities subclasses those contracts alone:
 :class:`WritesContract`, :class:`ThreadReadsContract`, :class:`MessageReadsContract`,
-:class:`NoteReadsContract`, :class:`ChangeFeedContract`, :class:`DirectoryRecordsContract`.
+:class:`NoteReadsContract`, :class:`ChangeFeedContract`, :class:`DirectoryRecordsContract`,
+:class:`AttachmentStoreContract`.
 Needs pytest and hypothesis (the ``testing`` extra).
 """
 
 from threadcore.testing.contract._base import ContractBase
+from threadcore.testing.contract.attachments import AttachmentStoreContract
 from threadcore.testing.contract.directory import DirectoryRecordsContract
 from threadcore.testing.contract.feed import ChangeFeedContract
 from threadcore.testing.contract.messages import MessageReadsContract
@@ -24,6 +26,7 @@ from threadcore.testing.contract.threads import ThreadReadsContract
 from threadcore.testing.contract.writes import WritesContract
 
 __all__ = [
+    "AttachmentStoreContract",
     "ChangeFeedContract",
     "ContractBase",
     "DirectoryRecordsContract",
@@ -42,5 +45,6 @@ class RepositoryContract(
     NoteReadsContract,
     ChangeFeedContract,
     DirectoryRecordsContract,
+    AttachmentStoreContract,
 ):
     """The whole contract: every capability of the storage port."""
