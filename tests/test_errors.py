@@ -34,6 +34,7 @@ from threadcore.errors import (
     InvalidPageToken,
     InvalidSyncToken,
     MessageNotFound,
+    MethodNotAllowed,
     NestedUnitOfWork,
     NotAssignee,
     NotAuthor,
@@ -43,6 +44,7 @@ from threadcore.errors import (
     NotPermitted,
     PhoneNumberInUse,
     RecipientOptedOut,
+    RequestTooLarge,
     ResourceExists,
     ResourceNotFound,
     SchemaVersionError,
@@ -51,7 +53,9 @@ from threadcore.errors import (
     ThreadNotFound,
     ThreadNotOpen,
     ThreadUnassigned,
+    Unauthenticated,
     UnknownPhoneNumber,
+    UnsupportedMediaType,
     WireFormatError,
 )
 
@@ -72,6 +76,10 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     ResourceExists: ("ResourceExists", 409),
     PhoneNumberInUse: ("PhoneNumberInUse", 409),
     ConcurrencyConflict: ("ConcurrencyConflict", 503),
+    MethodNotAllowed: ("MethodNotAllowed", 405),
+    RequestTooLarge: ("RequestTooLarge", 413),
+    UnsupportedMediaType: ("UnsupportedMediaType", 415),
+    Unauthenticated: ("Unauthenticated", 401),
     ThreadDeleted: ("ThreadDeleted", 410),
     MessageNotFound: ("MessageNotFound", 404),
     NoteNotFound: ("NoteNotFound", 404),
@@ -110,6 +118,8 @@ FAMILY = {
     PhoneNumberInUse: Conflict,
     ConcurrencyConflict: Conflict,
 }
+#: The HTTP refusals are InvalidInput with their own status (the family's is 422).
+HTTP_REFUSALS = {MethodNotAllowed, RequestTooLarge, UnsupportedMediaType}
 
 BAD_NUMBERS: list[Any] = [
     "2092480001",
@@ -216,6 +226,14 @@ def test_errors_belong_to_their_family(
     assert issubclass(cls, family)
     # a conflict that outlasted the retries is retryable: 503, which carriers retry (item 11)
     assert cls.status == (503 if cls is ConcurrencyConflict else family.status)
+
+
+def test_http_refusals_are_invalid_input_with_their_own_status() -> None:
+    for cls in HTTP_REFUSALS:
+        assert issubclass(cls, InvalidInput)
+        assert cls.status != InvalidInput.status
+        assert not cls.retryable
+    assert not issubclass(Unauthenticated, InvalidInput | NotFound | NotPermitted)
 
 
 def test_token_errors_are_invalid_input_answered_400_as_the_platform_does() -> None:

@@ -130,6 +130,37 @@ class AssigneeNotHandler(InvalidInput):
     code = "AssigneeNotHandler"
 
 
+class RequestTooLarge(InvalidInput):
+    """A request (a body, an upload, a list of attachments) is larger than the service takes:
+    send less, or several requests."""
+
+    code = "RequestTooLarge"
+    status = 413
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request body is in a media type the operation does not take (the message says which
+    it takes)."""
+
+    code = "UnsupportedMediaType"
+    status = 415
+
+
+class MethodNotAllowed(InvalidInput):
+    """The path exists, but not with this HTTP method (the message names the ones it takes)."""
+
+    code = "MethodNotAllowed"
+    status = 405
+
+
+class Unauthenticated(ThreadcoreError):
+    """The request carries no bearer token, or one the service does not know: sign in again
+    (``Authorization: Bearer <token>``)."""
+
+    code = "Unauthenticated"
+    status = 401
+
+
 # --- 404: it does not exist (or the caller may not know it does) --------------------------------
 class NotFound(ThreadcoreError, LookupError):
     """Something named by id or number does not exist, or is not the caller's to see."""

@@ -616,8 +616,18 @@ def dump_api_error(error: ThreadcoreError) -> dict[str, Any]:
     if not isinstance(error, ThreadcoreError):
         raise WireFormatError("Parameter [error] must be a ThreadcoreError", parameter="error")
     code = Id(error.code)
-    detail = _ErrorDetail(error_code=code, message=error.message, parameter_name=error.parameter)
-    return SHAPE.dump(_ApiError(error_code=code, message=error.message, errors=(detail,)))
+    message = _printable(error.message)
+    name = None if error.parameter is None else _printable(error.parameter)
+    detail = _ErrorDetail(error_code=code, message=message, parameter_name=name)
+    return SHAPE.dump(_ApiError(error_code=code, message=message, errors=(detail,)))
+
+
+def _printable(text: str) -> str:
+    """``text`` with what a JSON document may not show well (NUL, control characters) escaped:
+    an error about a hostile value must not itself be refused."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def load_api_error(data: Mapping[str, Any]) -> ThreadcoreError:
