@@ -144,6 +144,11 @@ class AsyncInbox:
 
         return await self._offload(run)
 
+    async def run(self, work: Callable[[Inbox], R]) -> R:
+        """Run ``work(inbox)`` in one worker, outside any batch: several calls, or a read and
+        the rendering of its answer, without holding the event loop."""
+        return await self._offload(functools.partial(work, self.inbox))
+
     async def close(self) -> None:
         """Let the workers finish, then close the inbox's repository."""
         await self._offload(lambda: None)

@@ -684,3 +684,4 @@ def run(argv: Sequence[str] | None = None) -> int:
 # The command groups defined in modules of their own register themselves on ``cli``.
 from threadcore.cli import db as _db  # noqa: E402, F401
 from threadcore.cli import directory as _directory_commands  # noqa: E402, F401
+from threadcore.cli import serve as _serve_command  # noqa: E402, F401

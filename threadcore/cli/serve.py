@@ -1,0 +1,200 @@
+"""``threadcore serve``: the platform's message-threads API over a database (issue 15).
+
+One process, or ``--workers N`` processes sharing one PostgreSQL database and the directory
+stored in it. The parent checks everything first (the tokens file, the database, the directory
+file, which it stores with a merge), so a bad argument or an unreachable database is one line
+and exit code 1 or 2 before anything listens; then it binds the port, prints the URL, and runs
+uvicorn, which stops cleanly on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from threadcore import Inbox, ManualClock
+from threadcore.cli.app import (
+    _DB_HELP,
+    CliError,
+    _database_url,
+    _directory_file,
+    _open_inbox,
+    _redact,
+    cli,
+)
+from threadcore.errors import ThreadcoreError
+
+__all__ = ["app_from_environment", "serve"]
+
+#: Where the parent hands the workers their settings (JSON).
+_SETTINGS = "THREADCORE_SERVE_SETTINGS"
+
+
+def _tokens(path: Path) -> dict[str, str]:
+    try:
+        tokens = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise CliError(f"--tokens {path}: cannot read a JSON object: {error}", 2) from None
+    if (
+        not isinstance(tokens, dict)
+        or not tokens
+        or not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in tokens.items())
+    ):
+        raise CliError(
+            f'--tokens {path}: give a JSON object {{"<bearer token>": "<extension id>", ...}}', 2
+        )
+    return tokens
+
+
+def _start(text: str) -> datetime:
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--manual-clock must be an RFC 3339 date-time, not {text!r}", 2) from None
+    # Without a zone the time is read as UTC, as the query parameters are (docs/http.md).
+    return start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+
+
+def app_from_environment() -> Any:
+    """The app of one worker, from the settings the parent left in the environment (uvicorn's
+    factory: each worker process opens its own inbox, closed when the worker stops)."""
+    return _app(json.loads(os.environ[_SETTINGS]), None)
+
+
+def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
+    from threadcore.http import create_app
+
+    if inbox is None:
+        start = settings["manual_clock"]
+        clock = None if start is None else ManualClock(datetime.fromisoformat(start))
+        inbox, _ = _open_inbox(settings["url"], clock)
+    app = create_app(
+        inbox,
+        tokens=settings["tokens"],
+        control_token=settings["control_token"],
+        account_id=settings["account_id"],
+        outsiders="forbidden" if settings["forbidden"] else "not-found",
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.threadcore.inbox.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+@cli.command()
+@click.option("--db", "url", help=_DB_HELP)
+@click.option(
+    "--directory",
+    "directory_path",
+    help="A directory file (docs/cli.md) merged into the directory stored in the database.",
+)
+@click.option(
+    "--tokens",
+    "tokens_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='A JSON file {"<bearer token>": "<extension id>", ...}.',
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--control-token", help="Serve the control plane (/threadcore/v1/) to this token.")
+@click.option(
+    "--manual-clock",
+    "manual_clock",
+    help="Run on a clock that starts here (RFC 3339) and moves only through POST "
+    "/threadcore/v1/clock (one worker).",
+)
+@click.option("--account-id", help="The account id the paths accept besides ~.")
+@click.option(
+    "--forbidden", is_flag=True, help="Answer 403, not 404, for a thread the caller may not see."
+)
+def serve(
+    url: str | None,
+    directory_path: str | None,
+    tokens_path: Path,
+    host: str,
+    port: int,
+    workers: int,
+    control_token: str | None,
+    manual_clock: str | None,
+    account_id: str | None,
+    forbidden: bool,
+) -> None:
+    """Serve the platform's message-threads REST API (docs/http.md)."""
+    try:
+        import uvicorn
+        from uvicorn.supervisors import Multiprocess
+
+        import threadcore.http  # noqa: F401
+    except ImportError:
+        raise CliError("serve needs the 'http' extra: pip install 'threadcore[http]'") from None
+    url = _database_url(url, must_exist=False)
+    tokens = _tokens(tokens_path)
+    scheme = urlsplit(url).scheme.lower()
+    if workers > 1 and scheme not in ("postgresql", "postgres"):
+        raise CliError(
+            "--workers above 1 needs a database every worker shares: a postgresql:// URL", 2
+        )
+    start = _start(manual_clock) if manual_clock is not None else None
+    if start is not None and workers > 1:
+        raise CliError("--manual-clock needs --workers 1 (each worker would have its own)", 2)
+    directory = _directory_file(directory_path) if directory_path else None
+    settings = {
+        "url": url,
+        "tokens": tokens,
+        "control_token": control_token,
+        "account_id": account_id,
+        "forbidden": forbidden,
+        "manual_clock": None if start is None else start.astimezone(UTC).isoformat(),
+    }
+    # Reachable, schema current, directory stored: checked before anything listens.
+    inbox, _ = _open_inbox(url, None if start is None else ManualClock(start))
+    try:
+        if directory is not None:
+            inbox.load_directory(directory.resources())
+    except ThreadcoreError as error:
+        inbox.close()
+        raise CliError(f"--directory {directory_path}: {error.message}") from None
+    if workers > 1:
+        inbox.close()
+        os.environ[_SETTINGS] = json.dumps(settings)
+        target: Any = "threadcore.cli.serve:app_from_environment"
+    else:
+        target = _app(settings, inbox)  # this process serves with the inbox just opened
+    config = uvicorn.Config(
+        target,
+        factory=workers > 1,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        lifespan="on",
+    )
+    try:
+        sock = config.bind_socket()
+    except SystemExit:
+        raise CliError(f"cannot listen on {host}:{port}") from None
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    click.echo(f"threadcore: serving http://{shown}:{bound[1]} on {_redact(url)}", err=False)
+    sys.stdout.flush()
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,126 @@
+"""The platform's message-threads REST API, served: :func:`create_app` (issue 15).
+
+``create_app(inbox, tokens=...)`` is an ASGI app (Starlette) that serves every message-threads
+operation of the platform's API under ``/restapi/v1.0/account/~/message-threads`` with the rules of
+``docs/rules.md``, answers with ``threadcore.wire``'s documents and the platform's error body, and
+describes itself at ``/openapi.json``. With a control token it also serves the control plane under
+``/threadcore/v1/`` (a customer's SMS arriving, delivery callbacks, the carrier's outbound queue,
+the clock, directory changes). ``threadcore serve`` runs it; ``docs/http.md`` says the rest.
+
+Needs the ``http`` extra: ``pip install 'threadcore[http]'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from threadcore import __version__
+from threadcore.aio import AsyncInbox
+from threadcore.clock import ManualClock
+from threadcore.domain.errors import InvalidInput, MethodNotAllowed, NotFound
+from threadcore.http import _control, _platform
+from threadcore.http._common import Context, Operation, answer, error_response, json_response
+from threadcore.http._openapi import openapi
+from threadcore.inbox import Inbox
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    inbox: Inbox | AsyncInbox,
+    *,
+    tokens: Mapping[str, str],
+    control_token: str | None = None,
+    account_id: str | None = None,
+    outsiders: Literal["not-found", "forbidden"] = "not-found",
+) -> Starlette:
+    """The ASGI app serving ``inbox``.
+
+    ``tokens`` maps each bearer token to the extension id it acts as (a missing or unknown token
+    is 401 with the platform's body). ``control_token`` turns the control plane on (its token is
+    then the only one it takes). ``account_id``: the account id the paths accept besides ``~``.
+    ``outsiders``: a thread the caller may not see is 404 (threadcore's rule: ids cannot be
+    probed) or, with ``"forbidden"``, the platform's 403 when the thread exists. The clock can
+    be moved through the control plane when the inbox runs on a :class:`ManualClock`.
+    """
+    if not isinstance(tokens, Mapping) or not all(
+        isinstance(k, str) and k and isinstance(v, str) and v for k, v in tokens.items()
+    ):
+        raise InvalidInput(
+            "Parameter [tokens] must map bearer tokens to extension ids", parameter="tokens"
+        )
+    if outsiders not in ("not-found", "forbidden"):
+        raise InvalidInput(
+            "Parameter [outsiders] must be not-found or forbidden", parameter="outsiders"
+        )
+    if control_token is not None and (not isinstance(control_token, str) or not control_token):
+        raise InvalidInput("Parameter [controlToken] must be a non-empty string", parameter=None)
+    if control_token is not None and control_token in tokens:
+        raise InvalidInput(
+            "Parameter [controlToken] must differ from every user's token", parameter=None
+        )
+    ainbox = inbox if isinstance(inbox, AsyncInbox) else AsyncInbox(inbox)
+    clock = ainbox.inbox._clock
+    ctx = Context(
+        inbox=ainbox,
+        tokens=dict(tokens),
+        control_token=control_token,
+        account_id=account_id,
+        outsiders_forbidden=outsiders == "forbidden",
+        manual_clock=clock if isinstance(clock, ManualClock) else None,
+    )
+    served: list[tuple[str, Operation]] = [(_platform.BASE, op) for op in _platform.OPERATIONS]
+    if control_token is not None:
+        served += [(_control.CONTROL, op) for op in _control.OPERATIONS]
+    document = openapi(served, __version__)
+
+    async def describe(request: Request) -> Response:
+        return json_response(document)
+
+    routes = [Route("/openapi.json", describe, methods=["GET"])]
+    routes += [_route(ctx, path, ops) for path, ops in _by_path(served).items()]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(NotFound(f"Resource [{request.url.path[:100]}] not found"))
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(
+            MethodNotAllowed(f"Method {request.method[:10]} is not allowed here ({allowed})")
+        )
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    app.state.threadcore = ctx
+    return app
+
+
+def _by_path(served: Iterable[tuple[str, Operation]]) -> dict[str, dict[str, Operation]]:
+    paths: dict[str, dict[str, Operation]] = {}
+    for prefix, op in served:
+        paths.setdefault(prefix + op.path, {})[op.method] = op
+    return paths
+
+
+def _route(ctx: Context, path: str, operations: dict[str, Operation]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        account = request.path_params.get("accountId")
+        if account is not None and account not in ("~", ctx.account_id):
+            return error_response(NotFound(f"Account [{str(account)[:40]}] not found"))
+        op = operations.get(request.method)
+        if op is None:
+            allowed = ", ".join(sorted(operations))
+            return error_response(
+                MethodNotAllowed(f"Method {request.method[:10]} is not allowed here ({allowed})")
+            )
+        return await answer(ctx, request, op)
+
+    methods = sorted(set(operations) | ({"HEAD"} if "GET" in operations else set()))
+    return Route(path, endpoint, methods=[*methods, "PUT", "PATCH", "POST", "DELETE"])

@@ -1,0 +1,279 @@
+"""The control plane (``/threadcore/v1/``, off unless a control token is given): what the real
+platform can't offer a test or a demo. A customer's SMS arrives, a delivery callback comes, the
+outbound messages a carrier would send are read with a cursor, the clock moves (with
+``--manual-clock``), and the directory changes with its thread effects (rule R11)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Final
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+
+from threadcore.adapters.directory import resource_from_document
+from threadcore.domain.errors import Conflict, InvalidInput, WireFormatError
+from threadcore.domain.events import DraftSent, MessageAdded
+from threadcore.domain.model import DeliveryStatus, Direction, Message, Thread
+from threadcore.http import _attachments as att
+from threadcore.http._common import Context, Operation, json_body, json_response
+from threadcore.inbox import Inbox
+from threadcore.wire import dump_message, dump_thread
+from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
+
+__all__ = ["CONTROL", "OPERATIONS"]
+
+#: The path the control plane is under.
+CONTROL: Final = "/threadcore/v1"
+
+SHAPE: Final = Shape(camel=True, omit_none=True)
+
+
+@attrs.frozen(kw_only=True)
+class Inbound:
+    """A customer's SMS as the carrier hands it over (``id``: the carrier's message id)."""
+
+    from_: Phone
+    to: Phone
+    text: str
+    id: Id | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Status:
+    """A delivery callback: threadcore's ``messageId`` or the carrier's ``providerMessageId``."""
+
+    status: str
+    message_id: Id | None = None
+    provider_message_id: Id | None = None
+    error_code: Id | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ClockMove:
+    """``advance`` by an ISO 8601 duration (``PT72H``, ``P3D``) or ``set`` to an RFC 3339 time."""
+
+    advance: str | None = None
+    set: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class HandlerChange:
+    extension_id: Id
+    handler_id: Id
+
+
+@attrs.frozen(kw_only=True)
+class NumberChange:
+    extension_id: Id
+    phone_number: Phone
+
+
+@attrs.frozen(kw_only=True)
+class ResourceRemoval:
+    extension_id: Id
+
+
+@attrs.frozen(kw_only=True)
+class Outbound:
+    """An outbound message a carrier would send: its position in the event feed, the numbers,
+    and the message as the platform writes it."""
+
+    position: int
+    from_: Phone
+    to: Phone
+    message: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class OutboundList:
+    records: tuple[Outbound, ...]
+    after: int
+
+
+@attrs.frozen(kw_only=True)
+class Threads:
+    records: tuple[dict[str, Any], ...]
+
+
+@attrs.frozen(kw_only=True)
+class Now:
+    now: str
+    expired: tuple[str, ...] = ()
+
+
+def _threads(threads: list[Thread]) -> Response:
+    return json_response({"records": [dump_thread(t) for t in threads]})
+
+
+def _message(message: Message, request: Request) -> Response:
+    base = str(request.base_url).rstrip("/") + "/restapi/v1.0/account/~/message-threads"
+    return json_response(att.with_entries(dump_message(message), base))
+
+
+async def inbound(ctx: Context, request: Request) -> Response:
+    ctx.control(request)
+    sms = SHAPE.load(await json_body(request), Inbound)
+    message = await ctx.inbox.receive(
+        owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
+    )
+    return _message(message, request)
+
+
+async def status(ctx: Context, request: Request) -> Response:
+    ctx.control(request)
+    callback = SHAPE.load(await json_body(request), Status)
+    try:
+        delivery = DeliveryStatus(callback.status)
+    except ValueError:
+        raise WireFormatError(
+            f"Field [status] must be one of {', '.join(DeliveryStatus)}", parameter="status"
+        ) from None
+    if (callback.message_id is None) == (callback.provider_message_id is None):
+        raise WireFormatError(
+            "Give exactly one of messageId and providerMessageId", parameter="messageId"
+        )
+    message = await ctx.inbox.record_delivery(
+        callback.message_id,
+        delivery,
+        error_code=callback.error_code,
+        provider_message_id=callback.provider_message_id,
+    )
+    return _message(message, request)
+
+
+def _integer(request: Request, name: str, default: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput(f"Parameter [{name}] must be a non-negative integer", parameter=name)
+    return min(int(text), high)
+
+
+async def outbound(ctx: Context, request: Request) -> Response:
+    ctx.control(request)
+    after, limit = _integer(request, "after", 0, 2**62), _integer(request, "limit", 100, 1000)
+    base = str(request.base_url).rstrip("/") + "/restapi/v1.0/account/~/message-threads"
+
+    def read(inbox: Inbox) -> OutboundList:
+        events = inbox.events(after=after, limit=limit)
+        wanted: dict[str, int] = {}
+        for position, event in events:
+            if isinstance(event, DraftSent) or (
+                isinstance(event, MessageAdded) and event.direction is Direction.OUTBOUND
+            ):
+                wanted.setdefault(event.message_id, position)
+        found = inbox._read(lambda uow: {i: uow.message(i) for i in wanted})
+        records = tuple(
+            Outbound(
+                position=position,
+                from_=Phone(message.from_number),
+                to=Phone(message.to_number),
+                message=att.with_entries(dump_message(message), base),
+            )
+            for message_id, position in wanted.items()
+            if (message := found[message_id]) is not None
+        )
+        return OutboundList(records=records, after=events[-1][0] if events else after)
+
+    return json_response(SHAPE.dump(await ctx.inbox.run(read)))
+
+
+_DURATION: Final = re.compile(
+    r"P(?:(\d{1,6})D)?(?:T(?:(\d{1,7})H)?(?:(\d{1,9})M)?(?:(\d{1,10}(?:\.\d{1,6})?)S)?)?", re.ASCII
+)
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.fullmatch(text)
+    if match is None or text in ("P", "PT") or text.endswith("T"):
+        raise WireFormatError(
+            f"Field [advance] is not an ISO 8601 duration like PT72H: {text[:40]!r}",
+            parameter="advance",
+        )
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+async def clock(ctx: Context, request: Request) -> Response:
+    ctx.control(request)
+    if request.method == "GET":
+        return json_response(SHAPE.dump(Now(now=format_time(ctx.inbox.now()))))
+    move = SHAPE.load(await json_body(request), ClockMove)
+    if ctx.manual_clock is None:
+        raise Conflict("The clock can be moved only when the service runs with --manual-clock")
+    if (move.advance is None) == (move.set is None):
+        raise WireFormatError("Give exactly one of advance and set", parameter="advance")
+    if move.advance is not None:
+        ctx.manual_clock.advance(_duration(move.advance))
+    else:
+        try:
+            ctx.manual_clock.set(parse_time(move.set))
+        except ValueError as error:  # a malformed time, or one before the clock's
+            message = getattr(error, "message", f"Field [set] {error}")
+            raise InvalidInput(message, parameter="set") from None
+    expired = await ctx.inbox.expire()  # the sweep runs with the move: its events are stored
+    now = Now(now=format_time(ctx.inbox.now()), expired=tuple(t.id for t in expired))
+    return json_response(SHAPE.dump(now))
+
+
+def _directory_change(
+    shape: type[Any], change: Callable[[Inbox, Any], list[Thread] | None]
+) -> Callable[[Context, Request], Any]:
+    async def handle(ctx: Context, request: Request) -> Response:
+        ctx.control(request)
+        body = await json_body(request)
+        value = (
+            resource_from_document(body, "Field [$]") if shape is dict else SHAPE.load(body, shape)
+        )
+        return _threads(await ctx.inbox.run(lambda inbox: change(inbox, value) or []))
+
+    return handle
+
+
+def _directory_operations() -> tuple[Operation, ...]:
+    changes: tuple[tuple[str, type[Any], Callable[[Inbox, Any], list[Thread] | None]], ...] = (
+        ("remove-handler", HandlerChange,
+         lambda i, v: i.remove_handler(v.extension_id, v.handler_id)),
+        ("add-handler", HandlerChange, lambda i, v: i.add_handler(v.extension_id, v.handler_id)),
+        ("remove-phone-number", NumberChange,
+         lambda i, v: i.remove_phone_number(v.extension_id, v.phone_number)),
+        ("add-phone-number", NumberChange,
+         lambda i, v: i.add_phone_number(v.extension_id, v.phone_number)),
+        ("remove-resource", ResourceRemoval, lambda i, v: i.remove_resource(v.extension_id)),
+        ("add-resource", dict, lambda i, v: i.add_resource(v)),
+    )  # fmt: skip
+    return tuple(
+        Operation(
+            "POST",
+            f"/directory/{name}",
+            "directory" + "".join(part.title() for part in name.split("-")),
+            f"Directory: {name.replace('-', ' ')}, with its thread effects",
+            _directory_change(shape, change),
+            body=shape if shape is not dict else "resource",
+            response=Threads,
+            auth="control",
+        )
+        for name, shape, change in changes
+    )
+
+
+#: The control plane's operations (paths under :data:`CONTROL`).
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation("POST", "/carrier/inbound", "carrierInbound", "A customer's SMS arrives",
+              inbound, body=Inbound, response="message", auth="control"),
+    Operation("POST", "/carrier/status", "carrierStatus", "A delivery callback", status,
+              body=Status, response="message", auth="control"),
+    Operation("GET", "/carrier/outbound", "carrierOutbound",
+              "The outbound messages a carrier would send, after a cursor", outbound,
+              ("after", "limit"), response=OutboundList, auth="control"),
+    Operation("GET", "/clock", "readClock", "The service's time", clock, response=Now,
+              auth="control"),
+    Operation("POST", "/clock", "moveClock", "Move the manual clock (and sweep)", clock,
+              body=ClockMove, response=Now, auth="control"),
+    *_directory_operations(),
+)  # fmt: skip

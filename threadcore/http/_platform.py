@@ -1,0 +1,398 @@
+"""The platform's message-threads API: one handler per operation, each a few lines over
+``threadcore.wire`` (the request loaders in, the documents out) and :class:`AsyncInbox`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Final, TypeVar
+from urllib.parse import quote
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from threadcore.domain.errors import (
+    InvalidInput,
+    NotFound,
+    RequestTooLarge,
+    UnsupportedMediaType,
+    WireFormatError,
+)
+from threadcore.http import _attachments as att
+from threadcore.http._common import (
+    MAX_JSON_BODY,
+    Context,
+    Operation,
+    json_body,
+    json_response,
+    limited_body,
+    media_type,
+    parse_json,
+)
+from threadcore.inbox import Inbox
+from threadcore.wire import _platform as shapes
+from threadcore.wire import _requests as requests
+from threadcore.wire import (
+    dump_entries_sync,
+    dump_message,
+    dump_message_list,
+    dump_note,
+    dump_note_list,
+    dump_thread,
+    dump_thread_list,
+    dump_thread_sync,
+)
+from threadcore.wire._requests import (
+    load_assign_request,
+    load_entries_sync_query,
+    load_ids_request,
+    load_message_query,
+    load_note_create_request,
+    load_note_query,
+    load_note_update_request,
+    load_send_request,
+    load_sync_query,
+    load_thread_query,
+    rename_parameter,
+)
+
+__all__ = ["BASE", "OPERATIONS"]
+
+R = TypeVar("R")
+
+#: The path every operation is under (``{accountId}`` is ``~`` or the configured account id).
+BASE: Final = "/restapi/v1.0/account/{accountId}/message-threads"
+
+#: The largest send form: every attachment at its largest, and the metadata.
+MAX_SEND_BODY: Final = att.MAX_ATTACHMENTS * att.MAX_ATTACHMENT_BYTES + MAX_JSON_BODY
+
+#: Keyword arguments of the inbox as the send request names them.
+_SEND_NAMES: Final = {
+    "body": "text",
+    "ownerNumber": "from",
+    "guestNumber": "to",
+    "attachments": "attachments",
+}
+
+
+async def _renaming(names: Mapping[str, str], call: Awaitable[R]) -> R:
+    try:
+        return await call
+    except InvalidInput as error:
+        raise rename_parameter(error, names) from None
+
+
+def _pairs(request: Request) -> list[tuple[str, str]]:
+    return request.query_params.multi_items()
+
+
+def _base(request: Request) -> str:
+    account = request.path_params.get("accountId", "~")
+    return str(request.base_url).rstrip("/") + BASE.replace("{accountId}", account)
+
+
+def _path_id(request: Request, name: str) -> str:
+    value = request.path_params[name]
+    assert isinstance(value, str)
+    return value
+
+
+# --- threads --------------------------------------------------------------------------------------
+async def list_threads(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    query = load_thread_query(_pairs(request))
+    page = await ctx.inbox.list(
+        actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
+    )
+    return json_response(dump_thread_list(page))
+
+
+async def get_thread(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    return json_response(
+        dump_thread(await ctx.inbox.get(_path_id(request, "threadId"), actor=actor))
+    )
+
+
+async def delete_thread(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    await ctx.inbox.delete(_path_id(request, "threadId"), actor=actor)
+    return Response(status_code=204)
+
+
+async def assign_thread(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    assignee = load_assign_request(await json_body(request))
+    thread = await _renaming(
+        {"assignee": "assignee.extensionId"},
+        ctx.inbox.assign(_path_id(request, "threadId"), actor=actor, assignee=assignee),
+    )
+    return json_response(dump_thread(thread))
+
+
+async def resolve_thread(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    await limited_body(request, MAX_JSON_BODY)  # the client posts {}: read, not needed
+    return json_response(
+        dump_thread(await ctx.inbox.resolve(_path_id(request, "threadId"), actor=actor))
+    )
+
+
+async def sync_threads(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    query = load_sync_query(_pairs(request))
+    result = await ctx.inbox.sync(
+        actor=actor, sync_type=query.sync_type, sync_token=query.sync_token
+    )
+    return json_response(dump_thread_sync(result))
+
+
+async def sync_entries(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    query = load_entries_sync_query(_pairs(request))
+    result = await ctx.inbox.sync_entries(
+        actor=actor,
+        sync_type=query.sync_type,
+        sync_token=query.sync_token,
+        scope=query.scope,
+        thread_ids=query.thread_ids,
+    )
+    return json_response(att.with_entries(dump_entries_sync(result), _base(request)))
+
+
+# --- messages -------------------------------------------------------------------------------------
+async def list_messages(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    query = load_message_query(_pairs(request))
+    page = await ctx.inbox.list_messages(
+        actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
+    )
+    return json_response(att.with_entries(dump_message_list(page), _base(request)))
+
+
+async def _send_form(request: Request) -> tuple[object, list[att.Upload]]:
+    """The metadata and the files of a send form: parts named ``attachments`` are files; the
+    one other part (``request.json`` as the platform's client names it, or ``metadata``) is
+    the JSON request."""
+    await limited_body(request, MAX_SEND_BODY)
+    try:
+        form = await request.form(
+            max_files=att.MAX_ATTACHMENTS + 2, max_fields=4, max_part_size=MAX_JSON_BODY
+        )
+    except Exception as error:  # the parser's own errors: a malformed form, too many parts
+        if "Too many" in str(error):
+            raise RequestTooLarge(
+                f"Parameter [attachments] may hold at most {att.MAX_ATTACHMENTS} files",
+                parameter="attachments",
+            ) from None
+        raise WireFormatError(
+            f"The multipart body cannot be read: {str(error)[:120]}", parameter="$"
+        ) from None
+    metadata: list[object] = []
+    uploads: list[att.Upload] = []
+    try:
+        for name, value in form.multi_items():
+            if name == "attachments":
+                if not isinstance(value, UploadFile):
+                    raise WireFormatError(
+                        "Field [attachments] must be a file part", parameter="attachments"
+                    )
+                if len(uploads) == att.MAX_ATTACHMENTS:
+                    raise RequestTooLarge(
+                        f"Parameter [attachments] may hold at most {att.MAX_ATTACHMENTS} files",
+                        parameter="attachments",
+                    )
+                content = await value.read()
+                upload = att.Upload(content, value.content_type or "", value.filename)
+                uploads.append(upload.checked(len(uploads)))
+            else:
+                raw = await value.read() if isinstance(value, UploadFile) else value.encode()
+                document = parse_json(raw)
+                if name == "metadata" and not isinstance(value, UploadFile):
+                    document = {"metadata": document}
+                metadata.append(document)
+    finally:
+        await form.close()
+    if len(metadata) != 1:
+        raise WireFormatError(
+            "The form must hold one JSON part with the message (request.json or metadata) and "
+            "file parts named attachments",
+            parameter="metadata",
+        )
+    return metadata[0], uploads
+
+
+async def send_message(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    kind = media_type(request)
+    if kind == "multipart/form-data":
+        body, uploads = await _send_form(request)
+    elif kind == "application/json":
+        body, uploads = await json_body(request), []
+    else:
+        raise UnsupportedMediaType(
+            "A message is sent as application/json, or as multipart/form-data with attachments, "
+            f"not {kind[:60] or 'missing'}"
+        )
+    send = load_send_request(body)
+    if send.thread_id is not None:  # the numbers must be the thread's own
+        thread = await ctx.inbox.get(send.thread_id, actor=actor)
+        for name, given, own in (
+            ("from", send.owner_number, thread.owner_party.phone_number),
+            ("to", send.guest_number, thread.guest_party.phone_number),
+        ):
+            if given != own:
+                raise InvalidInput(
+                    f"Parameter [{name}] is not a number of thread [{send.thread_id}]",
+                    parameter=name,
+                )
+
+    def store(inbox: Inbox) -> list[str]:
+        for upload in uploads:
+            inbox._repo.save_attachment(upload.key(), upload.content)  # type: ignore[attr-defined]
+        return [att.stored_url(upload) for upload in uploads]
+
+    urls = await ctx.inbox.run(store) if uploads else []
+    message = await _renaming(
+        _SEND_NAMES,
+        ctx.inbox.send(
+            actor=actor,
+            body=send.text,
+            owner_number=None if send.thread_id else send.owner_number,
+            guest_number=None if send.thread_id else send.guest_number,
+            thread_id=send.thread_id,
+            attachments=urls,
+        ),
+    )
+    return json_response(att.with_entries(dump_message(message), _base(request)))
+
+
+async def delete_messages(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    ids = load_ids_request(await json_body(request))
+    await _renaming({"messageIds": "ids"}, ctx.inbox.delete_messages(ids, actor=actor))
+    return Response(status_code=204)
+
+
+async def message_content(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    message_id, attachment_id = _path_id(request, "messageId"), _path_id(request, "attachmentId")
+    disposition = request.query_params.get("contentDisposition", "Inline")
+    filename = request.query_params.get("contentDispositionFilename")
+    unknown = set(request.query_params) - {"contentDisposition", "contentDispositionFilename"}
+    if unknown or disposition not in ("Inline", "Attachment"):
+        name = min(unknown) if unknown else "contentDisposition"
+        raise InvalidInput(f"Parameter [{name[:40]}] is not valid here", parameter=name[:40])
+    message = await ctx.inbox.message(message_id, actor=actor)
+    index = int(attachment_id) - 1 if attachment_id.isdigit() and len(attachment_id) < 4 else -1
+    stored = (
+        att.parse_stored(message.attachments[index])
+        if 0 <= index < len(message.attachments)
+        else None
+    )
+
+    def read(inbox: Inbox) -> bytes | None:
+        assert stored is not None
+        found: bytes | None = inbox._repo.attachment(stored.key)  # type: ignore[attr-defined]
+        return found
+
+    content = None if stored is None else await ctx.inbox.run(read)
+    if stored is None or content is None:
+        raise NotFound(
+            f"Attachment [{attachment_id[:40]}] of message [{message_id[:64]}] not found"
+        )
+    name = filename or stored.filename or f"attachment-{index + 1}"
+    header = "attachment" if disposition == "Attachment" else "inline"
+    return Response(
+        content,
+        media_type=stored.content_type,
+        headers={"Content-Disposition": f"{header}; filename*=UTF-8''{quote(name)}"},
+    )
+
+
+# --- notes ----------------------------------------------------------------------------------------
+async def list_notes(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    query = load_note_query(_pairs(request))
+    page = await ctx.inbox.list_notes(
+        actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
+    )
+    return json_response(dump_note_list(page))
+
+
+async def create_note(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    thread_id, text = load_note_create_request(await json_body(request))
+    note = await _renaming({"text": "text"}, ctx.inbox.add_note(thread_id, actor=actor, text=text))
+    return json_response(dump_note(note))
+
+
+async def update_note(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    text = load_note_update_request(await json_body(request))
+    note = await ctx.inbox.edit_note(_path_id(request, "noteId"), actor=actor, text=text)
+    return json_response(dump_note(note))
+
+
+async def delete_notes(ctx: Context, request: Request) -> Response:
+    actor = ctx.actor(request)
+    ids = load_ids_request(await json_body(request))
+    await _renaming({"noteIds": "ids"}, ctx.inbox.delete_notes(ids, actor=actor))
+    return Response(status_code=204)
+
+
+_LIST: Final = ("perPage", "page")
+_THREAD_FILTER: Final = (
+    "threadStatus",
+    "ownerExtensionIds",
+    "creationTimeFrom",
+    "creationTimeTo",
+    "ownerPhoneNumber",
+    "guestPhoneNumber",
+    "availability",
+)
+_MESSAGE_FILTER: Final = (
+    "threadStatus",
+    "ownerExtensionIds",
+    "availability",
+    "messageIds",
+    "threadIds",
+    "creationTimeFrom",
+    "creationTimeTo",
+)
+_NOTE_FILTER: Final = ("ownerExtensionIds", "availability", "threadIds", "noteIds")
+
+#: Every operation of the platform's message-threads API, fixed paths before ``/{threadId}``.
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation("GET", "", "listThreads", "List message threads", list_threads,
+              _THREAD_FILTER + _LIST, response=shapes._ThreadList),
+    Operation("GET", "/sync", "syncThreads", "Sync message threads", sync_threads,
+              ("syncType", "syncToken"), response=shapes._ThreadSync),
+    Operation("GET", "/entries/sync", "syncEntries", "Sync thread entries", sync_entries,
+              ("syncType", "syncToken", "scope", "threadIds"), response=shapes._EntriesSync),
+    Operation("GET", "/messages", "listMessages", "List messages", list_messages,
+              _MESSAGE_FILTER + _LIST, response=shapes._MessageList),
+    Operation("POST", "/messages", "sendMessage", "Send a message", send_message,
+              body="multipart", response=shapes._Message),
+    Operation("DELETE", "/messages", "deleteMessages", "Delete messages", delete_messages,
+              body=requests._Ids),
+    Operation("GET", "/messages/{messageId}/content/{attachmentId}", "readMessageContent",
+              "Read an attachment's content", message_content,
+              ("contentDisposition", "contentDispositionFilename"), response="binary"),
+    Operation("GET", "/notes", "listNotes", "List notes", list_notes, _NOTE_FILTER + _LIST,
+              response=shapes._NoteList),
+    Operation("POST", "/notes", "createNote", "Create a note", create_note,
+              body=requests._NoteCreate, response=shapes._Note),
+    Operation("DELETE", "/notes", "deleteNotes", "Delete notes", delete_notes,
+              body=requests._Ids),
+    Operation("PATCH", "/notes/{noteId}", "updateNote", "Update a note's text", update_note,
+              body=requests._NoteUpdate, response=shapes._Note),
+    Operation("GET", "/{threadId}", "readThread", "Read a message thread", get_thread,
+              response=shapes._Thread),
+    Operation("DELETE", "/{threadId}", "deleteThread", "Delete a message thread",
+              delete_thread),
+    Operation("POST", "/{threadId}/assign", "assignThread", "Assign, reassign or unassign",
+              assign_thread, body=requests._Assign, response=shapes._Thread),
+    Operation("POST", "/{threadId}/resolve", "resolveThread", "Resolve a message thread",
+              resolve_thread, response=shapes._Thread),
+)  # fmt: skip
