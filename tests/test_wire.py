@@ -371,8 +371,10 @@ def test_the_conversation_error_body() -> None:
     }
     assert type(wire.load_error(invalid)).__name__ == "InvalidInput"
     assert wire.load_error({"statusCode": 410, "message": "gone", "error": "Gone"}).status == 410
+    unauthenticated = {"statusCode": 401, "message": "Invalid token", "error": "Unauthorized"}
+    assert type(wire.load_error(unauthenticated)).__name__ == "Unauthenticated"
     with pytest.raises(WireFormatError) as caught:
-        wire.load_error({"statusCode": 401, "message": "Invalid token", "error": "Unauthorized"})
+        wire.load_error({"statusCode": 418, "message": "teapot", "error": "I'm a Teapot"})
     assert caught.value.parameter == "statusCode"
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -163,8 +165,14 @@ def serve(
         "forbidden": forbidden,
         "manual_clock": None if start is None else start.astimezone(UTC).isoformat(),
     }
-    # Reachable, schema current, directory stored: checked before anything listens.
-    inbox, _ = _open_inbox(url, None if start is None else ManualClock(start))
+    # Reachable, schema current, directory stored: checked before anything listens. A failure
+    # here is the one line CliError prints, so the adapter's warning log is held back meanwhile.
+    adapter_log = logging.getLogger("threadcore")
+    level, adapter_log.level = adapter_log.level, logging.ERROR
+    try:
+        inbox, _ = _open_inbox(url, None if start is None else ManualClock(start))
+    finally:
+        adapter_log.setLevel(level)
     try:
         if directory is not None:
             inbox.load_directory(directory.resources())
@@ -197,4 +205,12 @@ def serve(
     if workers > 1:
         Multiprocess(config, sockets=[sock]).run()
     else:
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM and then raises the signal again with
+        # the handlers it found installed: these make that a clean exit 0, as with --workers.
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop, _exit_cleanly)
         uvicorn.Server(config).run(sockets=[sock])
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)

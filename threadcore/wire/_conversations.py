@@ -14,10 +14,14 @@ import attrs
 from threadcore.domain.errors import (
     Conflict,
     InvalidInput,
+    MethodNotAllowed,
     NotFound,
     NotPermitted,
+    RequestTooLarge,
     StorageError,
     ThreadcoreError,
+    Unauthenticated,
+    UnsupportedMediaType,
     WireFormatError,
 )
 from threadcore.domain.model import DeliveryStatus, Direction, Message, MessageSource, ThreadUser
@@ -200,10 +204,14 @@ class Gone(Conflict):
 #: The class :func:`load_error` reads each status as: the most general threadcore error with it.
 ERROR_BY_STATUS: Final[Mapping[int, type[ThreadcoreError]]] = {
     400: BadRequest,
+    401: Unauthenticated,
     403: NotPermitted,
     404: NotFound,
+    405: MethodNotAllowed,
     409: Conflict,
     410: Gone,
+    413: RequestTooLarge,
+    415: UnsupportedMediaType,
     422: InvalidInput,
     500: ThreadcoreError,
     503: StorageError,

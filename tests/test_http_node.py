@@ -1,0 +1,163 @@
+"""``threadcore serve`` driven end to end by the platform's own published client (issue 15).
+
+``tests/node/e2e.ts`` uses ``@rc-ex/core`` 1.8.6 (and TypeScript, type-checked against the
+client's own definitions) to call every message-threads operation, read errors through the
+client's ``RestException``, and check that an ISync replica converges on FSync. This module
+installs the Node packages (``npm ci``, from the lock file), starts ``threadcore serve`` on a
+loopback port (SQLite with a manual clock; PostgreSQL with two workers) and runs it. Without
+Node or npm the test skips outside CI and fails in CI (``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stores
+
+pytest_plugins = ["conftest_pg"]
+
+NODE_DIR = Path(__file__).parent / "node"
+DIRECTORY = {
+    "resources": [
+        {
+            "extensionId": "6249888001",
+            "name": "Billing Queue",
+            "phoneNumbers": ["+12092480001"],
+            "handlers": ["101", {"extensionId": "102", "name": "Ann Lee"}],
+        },
+        {
+            "extensionId": "6249888002",
+            "name": "Support",
+            "phoneNumbers": ["+12092480009"],
+            "handlers": ["201"],
+        },
+    ]
+}
+TOKENS = {"tok-101": "101", "tok-102": "102", "tok-201": "201"}
+START = "2026-02-17T17:00:00Z"
+
+
+def _tool(name: str) -> str:
+    from conftest_pg import in_ci  # (imported late: the plugin is registered first)
+
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not on PATH (install Node.js and npm; .ci/run does)"
+        if in_ci():
+            pytest.fail(f"the Node end-to-end test cannot run in CI: {message}", pytrace=False)
+        pytest.skip(f"the Node end-to-end test skipped: {message}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def npm() -> str:
+    """npm, with the packages of ``tests/node`` installed from its lock file."""
+    _tool("node")
+    npm = _tool("npm")
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"
+    lock = NODE_DIR / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    return npm
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[object]:
+    """Start ``threadcore serve`` with the given options; yields a function returning its URL."""
+    (tmp_path / "directory.json").write_text(json.dumps(DIRECTORY))
+    (tmp_path / "tokens.json").write_text(json.dumps(TOKENS))
+    started: list[subprocess.Popen[str]] = []
+
+    def start(url: str, *options: str) -> str:
+        command = [
+            sys.executable, "-m", "threadcore", "serve", "--db", url,
+            "--directory", str(tmp_path / "directory.json"),
+            "--tokens", str(tmp_path / "tokens.json"),
+            "--port", "0", "--control-token", "ctl", *options,
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"serving (http://\S+)", line)
+        if found is None:
+            process.kill()
+            pytest.fail(f"threadcore serve did not start: {line}{process.stderr.read()}")  # type: ignore[union-attr]
+        return found.group(1)
+
+    yield start
+    for process in started:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("threadcore serve did not stop on SIGTERM")
+        assert code == 0, f"threadcore serve exited with {code}: {process.stderr.read()}"  # type: ignore[union-attr]
+
+
+def _e2e(npm: str, url: str, *, manual_clock: bool) -> str:
+    env = {**os.environ, "THREADCORE_URL": url, "MANUAL_CLOCK": "1" if manual_clock else "0"}
+    typed = subprocess.run(
+        [npm, "run", "--silent", "typecheck"],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert typed.returncode == 0, f"e2e.ts does not type-check:\n{typed.stdout}{typed.stderr}"
+    done = subprocess.run(
+        [npm, "run", "--silent", "e2e"],
+        cwd=NODE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"e2e.ts failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _steps(output: str) -> list[str]:
+    plan = re.search(r"^1\.\.(\d+)$", output, re.MULTILINE)
+    assert plan is not None, output
+    steps = re.findall(r"^ok \d+ - (.+)$", output, re.MULTILINE)
+    assert len(steps) == int(plan.group(1)), output
+    return steps
+
+
+def test_the_platforms_client_drives_every_operation_on_sqlite(
+    npm: str, serve: object, tmp_path: Path
+) -> None:
+    url = serve(f"sqlite:///{tmp_path / 'e2e.db'}", "--manual-clock", START)  # type: ignore[operator]
+    steps = _steps(_e2e(npm, url, manual_clock=True))
+    assert len(steps) == 20
+    assert any("72 hours" in step for step in steps)
+
+
+def test_the_platforms_client_on_postgresql_with_two_workers(
+    npm: str, serve: object, pg_repo: object
+) -> None:
+    url = serve(stores.url_of(pg_repo), "--workers", "2")  # type: ignore[operator]
+    steps = _steps(_e2e(npm, url, manual_clock=False))
+    # Everything but moving the clock, which a real clock does not allow.
+    assert len(steps) == 19
+    assert not any("72 hours" in step for step in steps)

@@ -1,0 +1,122 @@
+"""``threadcore serve`` as a command (issue 15): a bad argument or an unreachable database is one
+line and an exit code before anything listens; a running server prints its URL, answers, and
+stops cleanly (exit 0) on SIGINT and SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from threadcore.cli.app import run
+from threadcore.connect import DATABASE_URL_VARIABLE
+
+SERVE = [sys.executable, "-m", "threadcore", "serve"]
+UNREACHABLE = "postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2"
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> Path:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"tok-101": "101"}))
+    return path
+
+
+def _serve(*arguments: str) -> tuple[int, str]:
+    """``threadcore serve ARGUMENTS`` through the command line's own error reporting: the exit
+    code and everything printed."""
+    with CliRunner().isolation(env={DATABASE_URL_VARIABLE: None}) as (out, err, _):
+        code = run(["serve", *arguments])
+    return code, out.getvalue().decode() + err.getvalue().decode()
+
+
+@pytest.mark.parametrize(
+    ("tokens_text", "words"),
+    [
+        ("not json", "cannot read a JSON object"),
+        ("[]", "give a JSON object"),
+        ('{"tok": 101}', "give a JSON object"),
+        ("{}", "give a JSON object"),
+    ],
+)
+def test_a_bad_tokens_file_is_one_line(tmp_path: Path, tokens_text: str, words: str) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(tokens_text)
+    code, output = _serve("--db", f"sqlite:///{tmp_path / 's.db'}", "--tokens", str(path))
+    assert code == 2
+    assert words in output
+    assert "Traceback" not in output
+    assert output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--workers", "2"], "a postgresql:// URL"),
+        (["--manual-clock", "tomorrow"], "RFC 3339"),
+    ],
+)
+def test_refused_options(tmp_path: Path, tokens: Path, options: list[str], words: str) -> None:
+    code, output = _serve(
+        "--db", f"sqlite:///{tmp_path / 's.db'}", "--tokens", str(tokens), *options
+    )
+    assert code == 2
+    assert words in output
+    assert "Traceback" not in output
+
+
+def test_several_workers_cannot_share_a_manual_clock(tokens: Path) -> None:
+    code, output = _serve(
+        "--db", "postgresql://nobody@127.0.0.1:1/none", "--tokens", str(tokens),
+        "--workers", "2", "--manual-clock", "2026-02-17T17:00:00Z",
+    )  # fmt: skip
+    assert code == 2
+    assert "--manual-clock needs --workers 1" in output
+
+
+def test_an_unreachable_database_is_one_line(tokens: Path) -> None:
+    done = subprocess.run(
+        [*SERVE, "--tokens", str(tokens), "--db", UNREACHABLE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("threadcore: error: cannot open postgresql://nobody:***@")
+    assert done.stderr.count("\n") == 1
+    assert "secret" not in done.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serves_and_stops_cleanly(tmp_path: Path, tokens: Path, stop: signal.Signals) -> None:
+    process = subprocess.Popen(
+        [*SERVE, "--tokens", str(tokens), "--port", "0", "--db", f"sqlite:///{tmp_path / 's.db'}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        serving = r"threadcore: serving (http://127\.0\.0\.1:\d+) on sqlite:///.*\n"
+        found = re.fullmatch(serving, line)
+        assert found is not None, line
+        base = f"{found.group(1)}/restapi/v1.0/account/~/message-threads"
+        answer = httpx.get(base, headers={"Authorization": "Bearer tok-101"})
+        assert answer.status_code == 200
+        assert answer.json()["records"] == []
+        assert httpx.get(base).status_code == 401
+        process.send_signal(stop)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
