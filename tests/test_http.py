@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+import threadcore
 from tests.conftest import GUEST, GUEST2, OWNER, QUEUE, START, two_queue_directory
 from threadcore import (
     Inbox,
@@ -452,7 +453,20 @@ def test_control_plane_needs_its_token_and_is_off_without_one(
     error_of(
         off.post("/threadcore/v1/carrier/inbound", json=body, headers=CONTROL), 404, "NotFound"
     )
-    assert not any(p.startswith("/threadcore") for p in off.get("/openapi.json").json()["paths"])
+    paths = off.get("/openapi.json").json()["paths"]
+    assert [p for p in paths if p.startswith("/threadcore")] == ["/threadcore/v1/health"]
+
+
+def test_health_answers_without_a_token_or_the_database(
+    make_client: Callable[..., tuple[TestClient, Inbox]],
+) -> None:
+    client, inbox = make_client(control_token=None)
+    inbox.close()  # no database behind it any more: health does not read one
+    answer = client.get("/threadcore/v1/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "version": threadcore.__version__}
+    described = client.get("/openapi.json").json()["paths"]["/threadcore/v1/health"]["get"]
+    assert described["security"] == []
 
 
 def test_carrier_inbound_is_idempotent_by_its_id_and_status_callbacks_apply(

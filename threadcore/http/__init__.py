@@ -77,6 +77,7 @@ def create_app(
         manual_clock=clock if isinstance(clock, ManualClock) else None,
     )
     served: list[tuple[str, Operation]] = [(_platform.BASE, op) for op in _platform.OPERATIONS]
+    served += [(_control.CONTROL, op) for op in _control.SERVICE_OPERATIONS]
     if control_token is not None:
         served += [(_control.CONTROL, op) for op in _control.OPERATIONS]
     document = openapi(served, __version__)

@@ -64,7 +64,7 @@ class Operation:
     body: type | str | None = None
     #: The answer's shape (an attrs class), "binary" for bytes, None for 204 No Content.
     response: type | str | None = None
-    #: Who may call it: "user" (a bearer token of the tokens map) or "control".
+    #: Who may call it: "user" (a bearer token of the tokens map), "control", or "none".
     auth: str = "user"
 
 

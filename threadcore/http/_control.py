@@ -24,7 +24,7 @@ from threadcore.inbox import Inbox
 from threadcore.wire import dump_message, dump_thread
 from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
 
-__all__ = ["CONTROL", "OPERATIONS"]
+__all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 
 #: The path the control plane is under.
 CONTROL: Final = "/threadcore/v1"
@@ -261,6 +261,28 @@ def _directory_operations() -> tuple[Operation, ...]:
         for name, shape, change in changes
     )
 
+
+@attrs.frozen
+class Health:
+    """The health answer: ``ok`` and the version served."""
+
+    status: str
+    version: str
+
+
+async def health(ctx: Context, request: Request) -> Response:
+    from threadcore import __version__
+
+    return json_response(SHAPE.dump(Health("ok", __version__)))
+
+
+#: Served always, without a token (paths under :data:`CONTROL`): a liveness probe for a load
+#: balancer that touches no database, and the no-op the load benchmark measures the HTTP ceiling
+#: with.
+SERVICE_OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation("GET", "/health", "health", "Liveness: the process answers (no database read)",
+              health, response=Health, auth="none"),
+)  # fmt: skip
 
 #: The control plane's operations (paths under :data:`CONTROL`).
 OPERATIONS: Final[tuple[Operation, ...]] = (

@@ -201,7 +201,7 @@ def openapi(served: Iterable[tuple[str, Operation]], version: str) -> dict[str, 
         item: dict[str, Any] = {
             "operationId": op.operation_id,
             "summary": op.summary,
-            "security": [{"controlToken" if op.auth == "control" else "bearer": []}],
+            "security": _SECURITY[op.auth],
             "responses": {status: answer, "default": {"description": "Error", "content": error}},
         }
         if parameters:
@@ -222,6 +222,13 @@ def openapi(served: Iterable[tuple[str, Operation]], version: str) -> dict[str, 
             },
         },
     }
+
+
+_SECURITY: Final[dict[str, list[dict[str, list[str]]]]] = {
+    "user": [{"bearer": []}],
+    "control": [{"controlToken": []}],
+    "none": [],
+}
 
 
 def _path_names(path: str) -> list[str]:
