@@ -5,6 +5,7 @@ stops cleanly (exit 0) on SIGINT and SIGTERM."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -120,3 +121,50 @@ def test_serves_and_stops_cleanly(tmp_path: Path, tokens: Path, stop: signal.Sig
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_token_secret_shorter_than_16_characters_is_refused(tmp_path: Path, tokens: Path) -> None:
+    code, output = _serve(
+        "--db", f"sqlite:///{tmp_path / 's.db'}", "--tokens", str(tokens), "--token-secret", "short"
+    )
+    assert code == 2
+    assert "--token-secret must be at least 16 characters" in output
+
+
+def test_instances_with_one_token_secret_take_each_others_sync_tokens(
+    tmp_path: Path, tokens: Path
+) -> None:
+    """Two instances on one database (as two workers, or two hosts): a sync token one issued is
+    good at the other when they share the secret (each worker of one serve shares its own)."""
+    database = f"sqlite:///{tmp_path / 's.db'}"
+    environment = {**os.environ, "THREADCORE_TOKEN_SECRET": "one secret for the whole service"}
+    instances = [
+        subprocess.Popen(
+            [*SERVE, "--tokens", str(tokens), "--port", "0", "--db", database],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        for _ in range(2)
+    ]
+    try:
+        urls = []
+        for process in instances:
+            assert process.stdout is not None
+            found = re.search(r"serving (http://\S+)", process.stdout.readline())
+            assert found is not None
+            urls.append(f"{found.group(1)}/restapi/v1.0/account/~/message-threads/sync")
+        headers = {"Authorization": "Bearer tok-101"}
+        full = httpx.get(urls[0], params={"syncType": "FSync"}, headers=headers)
+        assert full.status_code == 200
+        token = full.json()["syncInfo"]["syncToken"]
+        incremental = httpx.get(
+            urls[1], params={"syncType": "ISync", "syncToken": token}, headers=headers
+        )
+        assert incremental.status_code == 200, incremental.text
+        assert incremental.json()["syncInfo"]["syncType"] == "ISync"
+    finally:
+        for process in instances:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)

@@ -83,11 +83,13 @@ def _open(url: str) -> Repository:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
 
 
-def _open_inbox(url: str, clock: Clock | None = None) -> tuple[Inbox, StoredDirectory]:
+def _open_inbox(
+    url: str, clock: Clock | None = None, token_secret: bytes | None = None
+) -> tuple[Inbox, StoredDirectory]:
     """An inbox over the database at ``url`` and the directory stored in it (``open_inbox``),
     with that directory; close the inbox when done."""
     try:
-        inbox = open_inbox(url, clock=clock)
+        inbox = open_inbox(url, clock=clock, token_secret=token_secret)
     except ThreadcoreError as error:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
     stored = inbox.directory

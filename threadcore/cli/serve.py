@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -39,6 +40,8 @@ __all__ = ["app_from_environment", "serve"]
 
 #: Where the parent hands the workers their settings (JSON).
 _SETTINGS = "THREADCORE_SERVE_SETTINGS"
+#: The environment variable ``--token-secret`` defaults to.
+TOKEN_SECRET_VARIABLE = "THREADCORE_TOKEN_SECRET"
 
 
 def _tokens(path: Path) -> dict[str, str]:
@@ -78,7 +81,7 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
     if inbox is None:
         start = settings["manual_clock"]
         clock = None if start is None else ManualClock(datetime.fromisoformat(start))
-        inbox, _ = _open_inbox(settings["url"], clock)
+        inbox, _ = _open_inbox(settings["url"], clock, bytes.fromhex(settings["token_secret"]))
     app = create_app(
         inbox,
         tokens=settings["tokens"],
@@ -124,6 +127,13 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
 )
 @click.option("--account-id", help="The account id the paths accept besides ~.")
 @click.option(
+    "--token-secret",
+    envvar=TOKEN_SECRET_VARIABLE,
+    help="Signs page and sync tokens (at least 16 characters). Give every instance of a service "
+    f"the same one (or set {TOKEN_SECRET_VARIABLE}); without it the workers of this command "
+    "share a random one, and tokens do not outlive it.",
+)
+@click.option(
     "--forbidden", is_flag=True, help="Answer 403, not 404, for a thread the caller may not see."
 )
 def serve(
@@ -136,6 +146,7 @@ def serve(
     control_token: str | None,
     manual_clock: str | None,
     account_id: str | None,
+    token_secret: str | None,
     forbidden: bool,
 ) -> None:
     """Serve the platform's message-threads REST API (docs/http.md)."""
@@ -157,6 +168,10 @@ def serve(
     if start is not None and workers > 1:
         raise CliError("--manual-clock needs --workers 1 (each worker would have its own)", 2)
     directory = _directory_file(directory_path) if directory_path else None
+    # One secret for every worker, or a token one worker issued would be refused by the others.
+    secret = secrets.token_bytes(32) if token_secret is None else token_secret.encode()
+    if len(secret) < 16:
+        raise CliError("--token-secret must be at least 16 characters", 2)
     settings = {
         "url": url,
         "tokens": tokens,
@@ -164,13 +179,14 @@ def serve(
         "account_id": account_id,
         "forbidden": forbidden,
         "manual_clock": None if start is None else start.astimezone(UTC).isoformat(),
+        "token_secret": secret.hex(),
     }
     # Reachable, schema current, directory stored: checked before anything listens. A failure
     # here is the one line CliError prints, so the adapter's warning log is held back meanwhile.
     adapter_log = logging.getLogger("threadcore")
     level, adapter_log.level = adapter_log.level, logging.ERROR
     try:
-        inbox, _ = _open_inbox(url, None if start is None else ManualClock(start))
+        inbox, _ = _open_inbox(url, None if start is None else ManualClock(start), secret)
     finally:
         adapter_log.setLevel(level)
     try:
@@ -198,6 +214,9 @@ def serve(
         sock = config.bind_socket()
     except SystemExit:
         raise CliError(f"cannot listen on {host}:{port}") from None
+    # Listening before the URL is printed: a client that reads it may connect at once (the
+    # kernel queues it until uvicorn, or a worker, accepts), never to a refused connection.
+    sock.listen(config.backlog)
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     click.echo(f"threadcore: serving http://{shown}:{bound[1]} on {_redact(url)}", err=False)
