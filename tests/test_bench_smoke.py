@@ -34,3 +34,13 @@ def test_the_scale_benchmark_runs_and_explains(postgres_url: str, tmp_path: Path
     text = report.read_text()
     assert "| sweep of 1,000 due threads |" in text
     assert "Index" in text  # the plans are there
+
+
+def test_the_http_load_benchmark_runs_and_its_checks_pass(postgres_url: str) -> None:
+    """Two workers, eight clients: the run's own checks (no 5xx, one open thread per pair, every
+    inbound message stored once, ISync replicas equal to FSync) fail it with exit 1."""
+    out = _run(str(BENCH / "bench_http_load.py"), "--url", postgres_url, "--workers", "2",
+               "--clients", "8", "--requests", "240")  # fmt: skip
+    assert "mix / ceiling:" in out
+    assert "| inbound |" in out
+    assert "all checks passed" in out

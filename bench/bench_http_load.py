@@ -1,0 +1,442 @@
+"""``threadcore serve`` under load on PostgreSQL: several workers, many concurrent clients, a mix
+of the platform's operations and of the carrier's inbound messages, next to the rate of a no-op
+endpoint (``GET /threadcore/v1/health``) with the same clients in the same run: the HTTP ceiling
+of this machine.
+
+    python bench/bench_http_load.py [--url URL] [--workers 4] [--clients 32] [--requests 3000]
+
+Without ``--url`` (or ``THREADCORE_TEST_POSTGRES_URL``) a throwaway PostgreSQL is started. The
+clients are asyncio tasks over httpx in this process, each acting as one handler of one of four
+resources: customers' messages arrive through the control plane (unique carrier ids, one in
+twenty sent again), handlers list, sync (ISync against their own replica), assign threads to
+themselves, send on them, and read messages and entries.
+
+The run fails (exit 1) unless: no answer is a 5xx and every 4xx is one the rules expect (a send
+or an assignment raced by another handler); every (business number, customer) pair has at most
+one open thread; every accepted inbound message is stored once (a repeated carrier id answers the
+same message); every handler's ISync replica equals a fresh FSync at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pgserver
+
+BASE = "/restapi/v1.0/account/~/message-threads"
+CONTROL = {"Authorization": "Bearer ctl"}
+RESOURCES = 4
+HANDLERS_PER_RESOURCE = 4
+SUPERVISOR = "900"  # a handler of every resource: the checks read through it
+#: The refusals a correct run may see: a raced send or assignment (another handler took the
+#: thread first), by HTTP status and error code.
+EXPECTED_REFUSALS = {(403, "NotPermitted"), (403, "NotAssignee"), (409, "Conflict")}
+
+
+def number(resource: int) -> str:
+    return f"+1209248{resource + 1:04d}"
+
+
+def customer(index: int) -> str:
+    return f"+1650224{index:04d}"
+
+
+def handler(resource: int, index: int) -> str:
+    return f"{resource + 1}{index + 1:02d}"
+
+
+def directory() -> dict[str, Any]:
+    return {
+        "resources": [
+            {
+                "extensionId": f"62498880{r + 1:02d}",
+                "name": f"Queue {r + 1}",
+                "phoneNumbers": [number(r)],
+                "handlers": [handler(r, h) for h in range(HANDLERS_PER_RESOURCE)] + [SUPERVISOR],
+            }
+            for r in range(RESOURCES)
+        ]
+    }
+
+
+def tokens() -> dict[str, str]:
+    extensions = [handler(r, h) for r in range(RESOURCES) for h in range(HANDLERS_PER_RESOURCE)]
+    return {f"tok-{e}": e for e in [*extensions, SUPERVISOR]}
+
+
+def user(extension: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer tok-{extension}"}
+
+
+class Server:
+    """``threadcore serve`` in a child process, stopped with SIGTERM."""
+
+    def __init__(self, url: str, workers: int, folder: Path) -> None:
+        (folder / "directory.json").write_text(json.dumps(directory()))
+        (folder / "tokens.json").write_text(json.dumps(tokens()))
+        command = [
+            sys.executable, "-m", "threadcore", "serve", "--db", url, "--port", "0",
+            "--workers", str(workers), "--control-token", "ctl",
+            "--directory", str(folder / "directory.json"), "--tokens", str(folder / "tokens.json"),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        found = re.search(r"serving (http://\S+)", line)
+        if found is None:
+            self.process.kill()
+            raise SystemExit(f"threadcore serve did not start: {line!r}")
+        self.url = found.group(1)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+class Replica:
+    """A handler's threads as FSync once and then only ISync pages make them."""
+
+    def __init__(self, extension: str) -> None:
+        self.extension = extension
+        self.records: dict[str, Any] = {}
+        self.token = ""
+
+    def apply(self, page: dict[str, Any], full: bool) -> None:
+        if full:
+            self.records = {}
+        for thread in page["records"]:
+            if thread["status"] == "Open" and thread["availability"] == "Alive":
+                self.records[thread["id"]] = thread
+            else:
+                self.records.pop(thread["id"], None)
+        self.token = page["syncInfo"]["syncToken"]
+
+
+class Tally:
+    """Every answer: its status and error code by operation, and its latency."""
+
+    def __init__(self) -> None:
+        self.statuses: Counter[tuple[str, int, str]] = Counter()
+        self.latency: defaultdict[str, list[float]] = defaultdict(list)
+
+    async def call(
+        self, name: str, request: Callable[[], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        t0 = time.perf_counter()
+        response = await request()
+        self.latency[name].append(time.perf_counter() - t0)
+        code = ""
+        if response.status_code >= 400:
+            try:
+                code = str(response.json().get("errorCode", ""))
+            except ValueError:
+                code = "not JSON"
+        self.statuses[(name, response.status_code, code)] += 1
+        return response
+
+
+class Client:
+    """One concurrent client: a handler of one resource, with what it learned so far."""
+
+    def __init__(self, index: int, customers: int, seed: int, tally: Tally) -> None:
+        self.resource = index % RESOURCES
+        self.extension = handler(self.resource, (index // RESOURCES) % HANDLERS_PER_RESOURCE)
+        self.index = index
+        self.random = random.Random(seed * 1000 + index)
+        self.customers = customers
+        self.tally = tally
+        self.known: dict[str, str] = {}  # thread id -> customer number
+        self.mine: list[str] = []  # threads assigned to this client's handler
+        self.delivered: list[tuple[dict[str, str], str]] = []  # (inbound body, message id)
+        self.replica = Replica(self.extension)
+        self.inbound_stored: set[str] = set()
+
+    async def step(self, http: httpx.AsyncClient, i: int) -> None:
+        kind = self.random.choices(
+            ["inbound", "list", "sync", "assign", "send", "messages", "entries"],
+            weights=[30, 15, 10, 15, 15, 10, 5],
+        )[0]
+        if (kind == "assign" and not self.known) or (kind == "send" and not self.mine):
+            kind = "inbound"
+        await getattr(self, kind)(http, i)
+
+    async def inbound(self, http: httpx.AsyncClient, i: int) -> None:
+        if self.delivered and self.random.random() < 0.05:  # the carrier retries a delivery
+            body, first = self.random.choice(self.delivered)
+        else:
+            guest = customer(self.random.randrange(self.customers))
+            body = {"from": guest, "to": number(self.resource), "text": f"hello {i}"}
+            body["id"], first = f"load-{self.index}-{i}", None
+        response = await self.tally.call(
+            "inbound",
+            lambda: http.post("/threadcore/v1/carrier/inbound", json=body, headers=CONTROL),
+        )
+        if response.status_code == 200:
+            message = response.json()
+            if first is not None and message["id"] != first:
+                raise AssertionError(f"carrier id {body['id']} stored twice")
+            self.known[message["threadId"]] = body["from"]
+            self.inbound_stored.add(message["id"])
+            if first is None:
+                self.delivered.append((body, message["id"]))
+
+    async def list(self, http: httpx.AsyncClient, i: int) -> None:
+        response = await self.tally.call(
+            "list", lambda: http.get(BASE, params={"perPage": 50}, headers=user(self.extension))
+        )
+        if response.status_code == 200:
+            for thread in response.json()["records"]:
+                self.known[thread["id"]] = thread["guestParty"]["phoneNumber"]
+
+    async def sync(self, http: httpx.AsyncClient, i: int) -> None:
+        params = {"syncType": "ISync", "syncToken": self.replica.token}
+        response = await self.tally.call(
+            "sync", lambda: http.get(f"{BASE}/sync", params=params, headers=user(self.extension))
+        )
+        if response.status_code == 200:
+            self.replica.apply(response.json(), full=False)
+
+    async def assign(self, http: httpx.AsyncClient, i: int) -> None:
+        thread_id = self.random.choice(list(self.known))
+        body = {"assignee": {"extensionId": self.extension}}
+        response = await self.tally.call(
+            "assign",
+            lambda: http.post(
+                f"{BASE}/{thread_id}/assign", json=body, headers=user(self.extension)
+            ),
+        )
+        if response.status_code == 200 and thread_id not in self.mine:
+            self.mine.append(thread_id)
+
+    async def send(self, http: httpx.AsyncClient, i: int) -> None:
+        thread_id = self.random.choice(self.mine)
+        body = {
+            "threadId": thread_id,
+            "from": {"phoneNumber": number(self.resource)},
+            "to": [{"phoneNumber": self.known[thread_id]}],
+            "text": f"reply {i}",
+        }
+        response = await self.tally.call(
+            "send",
+            lambda: http.post(f"{BASE}/messages", json=body, headers=user(self.extension)),
+        )
+        if response.status_code >= 400:  # another handler took it meanwhile
+            self.mine.remove(thread_id)
+
+    async def messages(self, http: httpx.AsyncClient, i: int) -> None:
+        params: dict[str, Any] = {"perPage": 50}
+        if self.known:
+            params["threadIds"] = self.random.choice(list(self.known))
+        await self.tally.call(
+            "messages",
+            lambda: http.get(f"{BASE}/messages", params=params, headers=user(self.extension)),
+        )
+
+    async def entries(self, http: httpx.AsyncClient, i: int) -> None:
+        await self.tally.call(
+            "entries",
+            lambda: http.get(
+                f"{BASE}/entries/sync",
+                params={"syncType": "FSync", "scope": "AssignedToMe"},
+                headers=user(self.extension),
+            ),
+        )
+
+
+async def _fsync(http: httpx.AsyncClient, extension: str) -> dict[str, Any]:
+    response = await http.get(f"{BASE}/sync", params={"syncType": "FSync"}, headers=user(extension))
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _run_clients(
+    url: str,
+    count: int,
+    requests: int,
+    work: Callable[[httpx.AsyncClient, int, int], Awaitable[None]],
+) -> float:
+    """``requests`` calls of ``work`` spread over ``count`` concurrent clients: seconds."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+        per_client = requests // count
+
+        async def one(c: int) -> None:
+            for i in range(per_client):
+                await work(http, c, i)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(c) for c in range(count)))
+        return time.perf_counter() - t0
+
+
+async def _health(http: httpx.AsyncClient, c: int, i: int) -> None:
+    response = await http.get("/threadcore/v1/health")
+    if response.status_code != 200:
+        raise AssertionError(f"health answered {response.status_code}")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _open_threads(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Every open thread, read by the supervisor (a handler of every resource)."""
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        response = await http.get(
+            BASE,
+            params={"threadStatus": "Open", "perPage": 1000, "page": page},
+            headers=user(SUPERVISOR),
+        )
+        response.raise_for_status()
+        document = response.json()
+        found += document["records"]
+        if page >= document["paging"]["totalPages"]:
+            return found
+        page += 1
+
+
+async def _inbound_messages(http: httpx.AsyncClient) -> set[str]:
+    """The ids of every inbound message stored, read by the supervisor."""
+    found: set[str] = set()
+    page = 1
+    while True:
+        response = await http.get(
+            f"{BASE}/messages", params={"perPage": 1000, "page": page}, headers=user(SUPERVISOR)
+        )
+        response.raise_for_status()
+        document = response.json()
+        found |= {m["id"] for m in document["records"] if m["direction"] == "Inbound"}
+        if page >= document["paging"]["totalPages"]:
+            return found
+        page += 1
+
+
+async def measure(url: str, clients: int, requests: int, customers: int, seed: int) -> int:
+    tally = Tally()
+    crowd = [Client(c, customers, seed, tally) for c in range(clients)]
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        for client in crowd:
+            client.replica.apply(await _fsync(http, client.extension), full=True)
+    await _run_clients(url, clients, clients * 20, _health)  # warm up every worker
+
+    async def mix(http: httpx.AsyncClient, c: int, i: int) -> None:
+        await crowd[c].step(http, i)
+
+    ceiling_before = await _run_clients(url, clients, requests, _health)
+    mixed = await _run_clients(url, clients, requests, mix)
+    ceiling_after = await _run_clients(url, clients, requests, _health)
+    done = (requests // clients) * clients
+    ceiling = done / min(ceiling_before, ceiling_after)
+    rate = done / mixed
+
+    print(f"clients {clients}, requests {done} per phase")
+    print(f"mix: {rate:,.0f} requests/s")
+    print(f"ceiling (GET /threadcore/v1/health, best of two): {ceiling:,.0f} requests/s")
+    print(f"mix / ceiling: {rate / ceiling:.2f}")
+    print("| operation | requests | p50 ms | p99 ms | answers |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for name in sorted(tally.latency):
+        times = tally.latency[name]
+        answers = ", ".join(
+            f"{status}{' ' + code if code else ''}: {n}"
+            for (op, status, code), n in sorted(tally.statuses.items())
+            if op == name
+        )
+        print(
+            f"| {name} | {len(times)} | {_percentile(times, 0.5) * 1000:.1f} "
+            f"| {_percentile(times, 0.99) * 1000:.1f} | {answers} |"
+        )
+
+    failures: list[str] = []
+    for (op, status, code), n in sorted(tally.statuses.items()):
+        if status >= 500:
+            failures.append(f"{n} answers {status} {code} to {op}")
+        elif status >= 400 and (status, code) not in EXPECTED_REFUSALS:
+            failures.append(f"{n} unexpected answers {status} {code} to {op}")
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        pairs = Counter(
+            (t["ownerParty"]["phoneNumber"], t["guestParty"]["phoneNumber"])
+            for t in await _open_threads(http)
+        )
+        doubled = [pair for pair, n in pairs.items() if n > 1]
+        if doubled:
+            failures.append(f"pairs with more than one open thread: {doubled[:5]}")
+        accepted = set().union(*(c.inbound_stored for c in crowd))
+        stored = await _inbound_messages(http)
+        if stored != accepted:
+            failures.append(
+                f"inbound messages: {len(accepted)} accepted, {len(stored)} stored "
+                f"({len(accepted - stored)} lost, {len(stored - accepted)} unexpected)"
+            )
+        for client in crowd:
+            params = {"syncType": "ISync", "syncToken": client.replica.token}
+            response = await http.get(f"{BASE}/sync", params=params, headers=user(client.extension))
+            response.raise_for_status()
+            client.replica.apply(response.json(), full=False)
+            full = await _fsync(http, client.extension)
+            if client.replica.records != {t["id"]: t for t in full["records"]}:
+                failures.append(f"client {client.index}: its ISync replica differs from FSync")
+    print(
+        f"checks: {len(pairs)} pairs, one open thread each; {len(stored)} inbound messages "
+        f"stored once; {len(crowd)} ISync replicas"
+    )
+    for failure in failures:
+        print(f"FAILED: {failure}")
+    print("all checks passed" if not failures else f"{len(failures)} checks failed")
+    return 1 if failures else 0
+
+
+def _drop(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=pgserver.default_url())
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--customers", type=int, default=50, help="customers per number")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with pgserver.postgres(args.url) as url, tempfile.TemporaryDirectory() as folder:
+        schema = "load_" + uuid.uuid4().hex[:10]
+        database = f"{url}{'&' if '?' in url else '?'}schema={schema}"
+        server = Server(database, args.workers, Path(folder))
+        try:
+            print(f"threadcore serve --workers {args.workers} on PostgreSQL at {server.url}")
+            code = asyncio.run(
+                measure(server.url, args.clients, args.requests, args.customers, args.seed)
+            )
+        finally:
+            stopped = server.stop()
+            _drop(url, schema)
+        if stopped != 0:
+            print(f"FAILED: threadcore serve exited with {stopped}")
+            code = 1
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
