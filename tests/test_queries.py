@@ -916,3 +916,26 @@ def test_a_messages_walk_is_only_as_long_as_the_thread(inbox: Inbox) -> None:
     assert [m.body for m in page] == ["Hi"]
     assert page.next_page_token is None
     assert inbox.messages(thread_id, actor="101", per_page=1000) == list(page)
+
+
+@pytest.mark.parametrize(("counted", "stored"), [(0, 3), (5, 0), (2, 3)])
+def test_a_numbered_page_agrees_with_itself_when_threads_change_between_its_reads(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock, counted: int, stored: int
+) -> None:
+    """A numbered page is two reads (count, then the page); where they are not one snapshot
+    (PostgreSQL) threads come or go between them. Found by the HTTP load benchmark as a crash on
+    an empty page that the count said was not. The answer's records are the truth."""
+    from threadcore.adapters.memory import _MemoryUnitOfWork
+
+    inbox = Inbox(repository=InMemoryRepository(), directory=two_queue_directory(), clock=clock)
+    for i in range(stored):
+        inbound(inbox, guest(i))
+    monkeypatch.setattr(_MemoryUnitOfWork, "count_threads", lambda self, query: counted)
+    page = inbox.list(actor="101", page=1, per_page=2)
+    assert len(page) == min(stored, 2)
+    assert (page.next_page_token is not None) == (stored > 2 and counted > 2)
+    if stored:
+        assert page.paging.total_elements == max(counted, len(page))
+        assert page.paging.page_end == len(page) - 1
+    else:
+        assert page.paging == Paging(2)

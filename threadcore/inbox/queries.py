@@ -298,10 +298,15 @@ def list_threads(
             found = uow.find_threads(query, per_page + 1)
             return found[:per_page], len(found) > per_page, Paging(per_page)
         offset = (page - 1) * per_page
-        found = uow.find_threads(query, per_page, offset)
+        # Two statements: where reads are not one snapshot (PostgreSQL's autocommit reads)
+        # threads may come or go between them. Counted first, then the page's records, which
+        # are the truth the count is made to agree with: one answer never contradicts itself.
         total = uow.count_threads(query)
+        found = uow.find_threads(query, per_page, offset)
+        if found:
+            total = max(total, offset + len(found))
         paging = numbered_paging(page, per_page, len(found), total)
-        return found, offset + len(found) < total, paging
+        return found, bool(found) and offset + len(found) < total, paging
 
     found, more, paging = self._read(read)
     token = None
