@@ -599,6 +599,16 @@ def write_report(args: argparse.Namespace, results: dict[str, Any], out: Path) -
             f"**{m['mib_per_million']:,.0f} MiB per million messages**"
             + (" (scaled from the quick run's 200,000)." if args.quick else "."),
         ]
+    lines += [
+        "",
+        "## Elsewhere",
+        "",
+        "Measured by their own benchmarks, with the command that produced each figure: PostgreSQL "
+        "at scale, in bulk and with several instances in [postgres.md](postgres.md); the REST "
+        "API served by `threadcore serve` under concurrent clients on PostgreSQL, next to a "
+        "no-op endpoint in the same run (`bench/bench_http_load.py`), in "
+        "[http.md](http.md#under-load).",
+    ]
     lines += ["", "![cost per message](performance.png)", ""]
     (out / "performance.md").write_text("\n".join(lines), encoding="utf-8")
 
