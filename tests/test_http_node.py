@@ -58,6 +58,15 @@ def _tool(name: str) -> str:
     return found
 
 
+def _npm(npm: str, *arguments: str, env: dict[str, str] | None = None) -> str:
+    """``npm ARGUMENTS`` in ``tests/node``, which must succeed: its output."""
+    done = subprocess.run(
+        [npm, *arguments], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"npm {' '.join(arguments)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def npm() -> str:
     """npm, with the packages of ``tests/node`` installed from its lock file."""
@@ -66,14 +75,7 @@ def npm() -> str:
     installed = NODE_DIR / "node_modules" / ".package-lock.json"
     lock = NODE_DIR / "package-lock.json"
     if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+        _npm(npm, "ci", "--no-audit", "--no-fund")
     return npm
 
 
@@ -82,7 +84,7 @@ def serve(tmp_path: Path) -> Iterator[object]:
     """Start ``threadcore serve`` with the given options; yields a function returning its URL."""
     (tmp_path / "directory.json").write_text(json.dumps(DIRECTORY))
     (tmp_path / "tokens.json").write_text(json.dumps(TOKENS))
-    started: list[subprocess.Popen[str]] = []
+    started: list[tuple[subprocess.Popen[str], Path]] = []
 
     def start(url: str, *options: str) -> str:
         command = [
@@ -91,49 +93,34 @@ def serve(tmp_path: Path) -> Iterator[object]:
             "--tokens", str(tmp_path / "tokens.json"),
             "--port", "0", "--control-token", "ctl", *options,
         ]  # fmt: skip
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started.append(process)
+        log = tmp_path / f"serve-{len(started)}.log"  # a file: a full pipe would block it
+        with log.open("w") as errors:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        started.append((process, log))
         assert process.stdout is not None
         line = process.stdout.readline()
         found = re.search(r"serving (http://\S+)", line)
         if found is None:
             process.kill()
-            pytest.fail(f"threadcore serve did not start: {line}{process.stderr.read()}")  # type: ignore[union-attr]
+            pytest.fail(f"threadcore serve did not start: {line}{log.read_text()}")
         return found.group(1)
 
     yield start
-    for process in started:
+    for process, log in started:
         process.send_signal(signal.SIGTERM)
         try:
             code = process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             pytest.fail("threadcore serve did not stop on SIGTERM")
-        assert code == 0, f"threadcore serve exited with {code}: {process.stderr.read()}"  # type: ignore[union-attr]
+        assert code == 0, f"threadcore serve exited with {code}: {log.read_text()}"
+        assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def _e2e(npm: str, url: str, *, manual_clock: bool) -> str:
+    _npm(npm, "run", "--silent", "typecheck")  # e2e.ts against the client's own definitions
     env = {**os.environ, "THREADCORE_URL": url, "MANUAL_CLOCK": "1" if manual_clock else "0"}
-    typed = subprocess.run(
-        [npm, "run", "--silent", "typecheck"],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert typed.returncode == 0, f"e2e.ts does not type-check:\n{typed.stdout}{typed.stderr}"
-    done = subprocess.run(
-        [npm, "run", "--silent", "e2e"],
-        cwd=NODE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, f"e2e.ts failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    return _npm(npm, "run", "--silent", "e2e", env=env)
 
 
 def _steps(output: str) -> list[str]:

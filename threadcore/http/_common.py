@@ -29,6 +29,7 @@ from threadcore.wire import dump_api_error
 __all__ = [
     "MAX_JSON_BODY",
     "Context",
+    "Handler",
     "Operation",
     "answer",
     "error_response",

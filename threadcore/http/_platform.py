@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from typing import Final, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from threadcore.aio import AsyncInbox
 from threadcore.domain.errors import (
     InvalidInput,
     NotFound,
@@ -22,6 +23,7 @@ from threadcore.http import _attachments as att
 from threadcore.http._common import (
     MAX_JSON_BODY,
     Context,
+    Handler,
     Operation,
     json_body,
     json_response,
@@ -30,9 +32,8 @@ from threadcore.http._common import (
     parse_json,
 )
 from threadcore.inbox import Inbox
-from threadcore.wire import _platform as shapes
-from threadcore.wire import _requests as requests
 from threadcore.wire import (
+    ListQuery,
     dump_entries_sync,
     dump_message,
     dump_message_list,
@@ -42,6 +43,8 @@ from threadcore.wire import (
     dump_thread_list,
     dump_thread_sync,
 )
+from threadcore.wire import _platform as shapes
+from threadcore.wire import _requests as requests
 from threadcore.wire._requests import (
     load_assign_request,
     load_entries_sync_query,
@@ -98,13 +101,27 @@ def _path_id(request: Request, name: str) -> str:
 
 
 # --- threads --------------------------------------------------------------------------------------
-async def list_threads(ctx: Context, request: Request) -> Response:
-    actor = ctx.actor(request)
-    query = load_thread_query(_pairs(request))
-    page = await ctx.inbox.list(
-        actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
-    )
-    return json_response(dump_thread_list(page))
+def _listing(
+    load: Callable[[list[tuple[str, str]]], ListQuery[Any]],
+    read: Callable[[AsyncInbox], Callable[..., Awaitable[Any]]],
+    dump: Callable[[Any, Request], dict[str, Any]],
+) -> Handler:
+    """A list endpoint: the query string loaded, the inbox's list read, its page written."""
+
+    async def handler(ctx: Context, request: Request) -> Response:
+        actor = ctx.actor(request)
+        query = load(_pairs(request))
+        page = await read(ctx.inbox)(
+            actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
+        )
+        return json_response(dump(page, request))
+
+    return handler
+
+
+list_threads = _listing(
+    load_thread_query, lambda inbox: inbox.list, lambda page, _: dump_thread_list(page)
+)
 
 
 async def get_thread(ctx: Context, request: Request) -> Response:
@@ -161,13 +178,11 @@ async def sync_entries(ctx: Context, request: Request) -> Response:
 
 
 # --- messages -------------------------------------------------------------------------------------
-async def list_messages(ctx: Context, request: Request) -> Response:
-    actor = ctx.actor(request)
-    query = load_message_query(_pairs(request))
-    page = await ctx.inbox.list_messages(
-        actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
-    )
-    return json_response(att.with_entries(dump_message_list(page), _base(request)))
+list_messages = _listing(
+    load_message_query,
+    lambda inbox: inbox.list_messages,
+    lambda page, request: att.with_entries(dump_message_list(page), _base(request)),
+)
 
 
 async def _send_form(request: Request) -> tuple[object, list[att.Upload]]:
@@ -311,13 +326,9 @@ async def message_content(ctx: Context, request: Request) -> Response:
 
 
 # --- notes ----------------------------------------------------------------------------------------
-async def list_notes(ctx: Context, request: Request) -> Response:
-    actor = ctx.actor(request)
-    query = load_note_query(_pairs(request))
-    page = await ctx.inbox.list_notes(
-        actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
-    )
-    return json_response(dump_note_list(page))
+list_notes = _listing(
+    load_note_query, lambda inbox: inbox.list_notes, lambda page, _: dump_note_list(page)
+)
 
 
 async def create_note(ctx: Context, request: Request) -> Response:
