@@ -274,9 +274,13 @@ class MessageReads(Protocol):
         """The stored message or draft with this id (alive or a tombstone), or ``None``."""
         ...
 
-    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+    def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         """Up to ``limit`` stored messages (never drafts) matching ``query``, ordered by
-        (creation time, id)."""
+        (creation time, id), skipping the first ``offset``."""
+        ...
+
+    def count_messages(self, query: MessageQuery) -> int:
+        """How many stored messages (never drafts) match ``query`` (``after`` ignored)."""
         ...
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
@@ -301,8 +305,13 @@ class NoteReads(Protocol):
         """The stored note with this id (alive or a tombstone), or ``None``."""
         ...
 
-    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
-        """Up to ``limit`` stored notes matching ``query``, ordered by (creation time, id)."""
+    def find_notes(self, query: NoteQuery, limit: int, offset: int = 0) -> list[Note]:
+        """Up to ``limit`` stored notes matching ``query``, ordered by (creation time, id),
+        skipping the first ``offset``."""
+        ...
+
+    def count_notes(self, query: NoteQuery) -> int:
+        """How many stored notes match ``query`` (``after`` ignored)."""
         ...
 
 

@@ -81,14 +81,12 @@ class Dialect:
         )
         self.select_messages = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM {p}messages WHERE "
         self.select_notes = f"SELECT {', '.join(NOTE_COLUMNS)} FROM {p}notes WHERE "
-        self.find_messages = (
-            f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} FROM {p}messages AS m "
-            f"JOIN {p}threads AS t ON t.id = m.thread_id WHERE "
-        )
-        self.find_notes = (
-            f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} FROM {p}notes AS n "
-            f"JOIN {p}threads AS t ON t.id = n.thread_id WHERE "
-        )
+        messages = f"FROM {p}messages AS m JOIN {p}threads AS t ON t.id = m.thread_id WHERE "
+        notes = f"FROM {p}notes AS n JOIN {p}threads AS t ON t.id = n.thread_id WHERE "
+        self.find_messages = f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} {messages}"
+        self.count_messages = f"SELECT count(*) {messages}"
+        self.find_notes = f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} {notes}"
+        self.count_notes = f"SELECT count(*) {notes}"
         self.opted_out = (
             f"SELECT opted_out FROM {p}opt_outs WHERE owner_number = {m} AND guest_number = {m}"
         )
@@ -242,13 +240,7 @@ class SQLReads:
 
     def count_threads(self, query: ThreadQuery) -> int:
         built = self._thread_query(query, with_after=False)
-        if built is None:
-            return 0
-        where, params = built
-        (count,) = self._all(f"SELECT count(*) FROM {self._dialect.threads} WHERE {where}", params)[
-            0
-        ]
-        return int(count)
+        return self._count(f"SELECT count(*) FROM {self._dialect.threads} WHERE ", built)
 
     # --- messages -------------------------------------------------------------------------------
     def messages(self, thread_id: str) -> list[Message]:
@@ -280,11 +272,22 @@ class SQLReads:
         rows = self._all(f"{d.select_messages}{column} = {d.mark}", (value,))
         return message_from_row(rows[0], d.from_db) if rows else None
 
-    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
-        query = attrs.evolve(query, message_ids=_storable_set(query.message_ids), **_clean(query))
+    def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         d = self._dialect
-        built = message_query_where(query, d.mark, d.to_db, d.any_of, d.message_owner)
-        return self._find(d.find_messages, built, MESSAGE_ORDER, limit, message_from_row)
+        built = self._message_query(query)
+        return self._find(d.find_messages, built, MESSAGE_ORDER, limit, offset, message_from_row)
+
+    def count_messages(self, query: MessageQuery) -> int:
+        return self._count(self._dialect.count_messages, self._message_query(query, after=False))
+
+    def _message_query(
+        self, query: MessageQuery, after: bool = True
+    ) -> tuple[str, list[Any]] | None:
+        query = attrs.evolve(query, message_ids=_storable_set(query.message_ids), **_clean(query))
+        if not after:
+            query = attrs.evolve(query, after=None)
+        d = self._dialect
+        return message_query_where(query, d.mark, d.to_db, d.any_of, d.message_owner)
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         if unstorable(owner_number, guest_number):
@@ -300,11 +303,19 @@ class SQLReads:
         rows = self._all(f"{d.select_notes}id = {d.mark}", (note_id,))
         return note_from_row(rows[0], d.from_db) if rows else None
 
-    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+    def find_notes(self, query: NoteQuery, limit: int, offset: int = 0) -> list[Note]:
+        built = self._note_query(query)
+        return self._find(self._dialect.find_notes, built, NOTE_ORDER, limit, offset, note_from_row)
+
+    def count_notes(self, query: NoteQuery) -> int:
+        return self._count(self._dialect.count_notes, self._note_query(query, after=False))
+
+    def _note_query(self, query: NoteQuery, after: bool = True) -> tuple[str, list[Any]] | None:
         query = attrs.evolve(query, note_ids=_storable_set(query.note_ids), **_clean(query))
+        if not after:
+            query = attrs.evolve(query, after=None)
         d = self._dialect
-        built = note_query_where(query, d.mark, d.to_db, d.any_of)
-        return self._find(d.find_notes, built, NOTE_ORDER, limit, note_from_row)
+        return note_query_where(query, d.mark, d.to_db, d.any_of)
 
     def _find(
         self,
@@ -312,16 +323,26 @@ class SQLReads:
         built: tuple[str, list[Any]] | None,
         order: str,
         limit: int,
+        offset: int,
         read: Callable[[Any, Callable[[Any], datetime]], R],
     ) -> list[R]:
         """The records ``select`` (which ends in ``WHERE``) finds under the built clause (none
-        when ``built`` is ``None``: nothing can match), in ``order``, at most ``limit``."""
+        when ``built`` is ``None``: nothing can match), in ``order``, at most ``limit`` after
+        the first ``offset``."""
         if built is None or limit <= 0:
             return []
         where, params = built
         d = self._dialect
-        rows = self._all(f"{select}{where} {order} LIMIT {d.mark}", [*params, limit])
+        page = f"LIMIT {d.mark} OFFSET {d.mark}"
+        rows = self._all(f"{select}{where} {order} {page}", [*params, limit, max(offset, 0)])
         return [read(row, d.from_db) for row in rows]
+
+    def _count(self, select: str, built: tuple[str, list[Any]] | None) -> int:
+        """How many records ``select count(*) ... WHERE`` counts under the built clause."""
+        if built is None:
+            return 0
+        where, params = built
+        return int(self._all(f"{select}{where}", params)[0][0])
 
 
 def storable(values: Iterable[str]) -> list[str]:

@@ -6,6 +6,7 @@ buffered writes are one atomic step; writes are applied only on a clean exit.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from bisect import bisect_right, insort
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from heapq import merge
 from types import TracebackType
+from typing import TypeVar
 
 import attrs
 
@@ -43,6 +45,8 @@ from threadcore.ports import (
 )
 
 __all__ = ["InMemoryRepository"]
+
+R = TypeVar("R")
 
 _OPEN, _RESOLVED, _ALIVE = ThreadStatus.OPEN, ThreadStatus.RESOLVED, Availability.ALIVE
 _DELETED, _DRAFT = Availability.DELETED, DeliveryStatus.DRAFT
@@ -306,15 +310,7 @@ class _MemoryUnitOfWork(BufferedWrites):
             yield thread
 
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
-        found: list[Thread] = []
-        for thread in self._matching(query):
-            if offset:
-                offset -= 1
-                continue
-            found.append(thread)
-            if len(found) >= limit:
-                break
-        return found
+        return _slice(self._matching(query), limit, offset)
 
     def count_threads(self, query: ThreadQuery) -> int:
         return sum(1 for _ in self._matching(attrs.evolve(query, after=None)))
@@ -359,10 +355,14 @@ class _MemoryUnitOfWork(BufferedWrites):
             return True
         return status_now(thread, query.due_cutoff) is query.thread_status
 
-    def find_messages(self, query: MessageQuery, limit: int) -> list[Message]:
+    def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
+        return _slice(self._matching_messages(query), limit, offset)
+
+    def count_messages(self, query: MessageQuery) -> int:
+        return sum(1 for _ in self._matching_messages(attrs.evolve(query, after=None)))
+
+    def _matching_messages(self, query: MessageQuery) -> Iterator[Message]:
         repo = self._repo
-        if limit <= 0:
-            return []
         by_id = repo._message_by_id
         if query.message_ids is not None:
             ids = sorted((i for i in query.message_ids if i in by_id), key=_message_key(by_id))
@@ -375,13 +375,12 @@ class _MemoryUnitOfWork(BufferedWrites):
         if query.after is not None:
             start = bisect_right(ids, query.after, key=_message_key(by_id))
         begin, end = query.creation_time_from, query.creation_time_to
-        found: list[Message] = []
         passes: dict[str, bool] = {}
         for index in range(start, len(ids)):
             message = by_id[ids[index]]
             created = message.created_at
             if end is not None and created >= end:
-                break
+                return
             if begin is not None and created < begin:
                 continue
             if message.status is _DRAFT or message.availability not in query.availability:
@@ -392,18 +391,19 @@ class _MemoryUnitOfWork(BufferedWrites):
             if ok is None:
                 ok = passes[message.thread_id] = self._thread_passes(message.thread_id, query)
             if ok:
-                found.append(message)
-                if len(found) >= limit:
-                    break
-        return found
+                yield message
 
     def note(self, note_id: str) -> Note | None:
         return self._repo._notes.get(note_id)
 
-    def find_notes(self, query: NoteQuery, limit: int) -> list[Note]:
+    def find_notes(self, query: NoteQuery, limit: int, offset: int = 0) -> list[Note]:
+        return _slice(self._matching_notes(query), limit, offset)
+
+    def count_notes(self, query: NoteQuery) -> int:
+        return sum(1 for _ in self._matching_notes(attrs.evolve(query, after=None)))
+
+    def _matching_notes(self, query: NoteQuery) -> Iterator[Note]:
         repo = self._repo
-        if limit <= 0:
-            return []
         if query.note_ids is not None:
             keys = sorted(
                 (n.creation_time, n.id) for i in query.note_ids if (n := repo._notes.get(i))
@@ -416,7 +416,6 @@ class _MemoryUnitOfWork(BufferedWrites):
             )
         else:
             keys = repo._note_keys
-        found: list[Note] = []
         for _, note_id in _from(keys, query.after):
             note = repo._notes[note_id]
             if (
@@ -424,10 +423,7 @@ class _MemoryUnitOfWork(BufferedWrites):
                 and (query.thread_ids is None or note.thread_id in query.thread_ids)
                 and repo._threads[note.thread_id].owner.extension_id in query.owner_extension_ids
             ):
-                found.append(note)
-                if len(found) >= limit:
-                    break
-        return found
+                yield note
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         return (owner_number, guest_number) in self._repo._opted_out
@@ -638,3 +634,10 @@ def _insert(keys: list[Key], key: Key) -> None:
         keys.append(key)
     else:
         insort(keys, key)
+
+
+def _slice(records: Iterator[R], limit: int, offset: int) -> list[R]:
+    """At most ``limit`` of ``records`` after the first ``offset``."""
+    if limit <= 0:
+        return []
+    return list(itertools.islice(records, max(offset, 0), max(offset, 0) + limit))

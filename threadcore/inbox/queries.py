@@ -6,7 +6,9 @@ import builtins
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
+
+import attrs
 
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import (
@@ -152,23 +154,23 @@ def list_messages(
     owners = self._owners(actor, wanted.owner_extension_ids)
     cutoff = self.now() - self._policy.ttl
 
-    def find(uow: UnitOfWork, after: tuple[datetime, str] | None, limit: int) -> list[Message]:
-        query = MessageQuery(
-            owners,
-            cutoff,
-            thread_status=wanted.thread_status,
-            thread_ids=_maybe_set(wanted.thread_ids),
-            message_ids=_maybe_set(wanted.message_ids),
-            availability=frozenset(wanted.availability),
-            creation_time_from=wanted.creation_time_from,
-            creation_time_to=wanted.creation_time_to,
-            after=after,
-        )
-        return uow.find_messages(query, limit)
-
-    return _keyset_list(
-        self, "message-list", actor, wanted, per_page, page_token, page, find, _message_key
+    query = MessageQuery(
+        owners,
+        cutoff,
+        thread_status=wanted.thread_status,
+        thread_ids=_maybe_set(wanted.thread_ids),
+        message_ids=_maybe_set(wanted.message_ids),
+        availability=frozenset(wanted.availability),
+        creation_time_from=wanted.creation_time_from,
+        creation_time_to=wanted.creation_time_to,
     )
+    return _keyset_list(
+        self,
+        _Listing(
+            "message-list", query, lambda uow: uow.find_messages, lambda uow: uow.count_messages
+        ),
+        actor, wanted, per_page, page_token, page, _message_key,
+    )  # fmt: skip
 
 
 def list_notes(
@@ -187,50 +189,74 @@ def list_notes(
     wanted = _filter(filter, NoteFilter)
     owners = self._owners(actor, wanted.owner_extension_ids)
 
-    def find(uow: UnitOfWork, after: tuple[datetime, str] | None, limit: int) -> list[Note]:
-        query = NoteQuery(
-            owners,
-            thread_ids=_maybe_set(wanted.thread_ids),
-            note_ids=_maybe_set(wanted.note_ids),
-            availability=frozenset(wanted.availability),
-            after=after,
-        )
-        return uow.find_notes(query, limit)
-
-    return _keyset_list(
-        self, "note-list", actor, wanted, per_page, page_token, page, find, _note_key
+    query = NoteQuery(
+        owners,
+        thread_ids=_maybe_set(wanted.thread_ids),
+        note_ids=_maybe_set(wanted.note_ids),
+        availability=frozenset(wanted.availability),
     )
+    return _keyset_list(
+        self,
+        _Listing("note-list", query, lambda uow: uow.find_notes, lambda uow: uow.count_notes),
+        actor, wanted, per_page, page_token, page, _note_key,
+    )  # fmt: skip
+
+
+Q = TypeVar("Q", ThreadQuery, MessageQuery, NoteQuery)
+R = TypeVar("R")
+
+
+@attrs.frozen
+class _Listing(Generic[Q, R]):
+    """What a list reads: its token kind, its query (``after`` set per page), and the unit of
+    work's find (``query, limit, offset``) and count (``query``) for that query."""
+
+    kind: str
+    query: Q
+    find: Callable[[UnitOfWork], Callable[[Q, int, int], builtins.list[R]]]
+    count: Callable[[UnitOfWork], Callable[[Q], int]]
 
 
 def _keyset_list(
     self: Spine,
-    kind: str,
+    listing: _Listing[Q, R],
     actor: str,
     wanted: object,
     per_page: int,
     page_token: str | None,
     page: int | None,
-    find: Callable[[UnitOfWork, tuple[datetime, str] | None, int], builtins.list[F]],
-    key: Callable[[F], tuple[datetime, str]],
-) -> Page[F]:
+    key: Callable[[R], tuple[datetime, str]],
+) -> Page[R]:
     """A page of records ordered by (creation time, id): by token (keyset, stable under
-    change) or by number (a snapshot with the platform's paging block)."""
+    change) or by number (a snapshot with the platform's paging block, rule Q2); either way
+    the store reads a page, never the whole list."""
     per_page = _check_per_page(per_page)
     _check_page(page, page_token)
     fingerprint = _fingerprint(wanted)
-    after = _page_after(self, kind, actor, fingerprint, page_token)
-    if page is not None:
-        everything = self._read(lambda uow: find(uow, after, _UNLIMITED))
-        numbered = _numbered_page(everything, page, per_page)
-        if not numbered or page * per_page >= len(everything):
-            return numbered
-        last = _page_token(self, kind, actor, fingerprint, *key(numbered[-1]))
-        return Page(numbered.records, last, numbered.paging)
-    found = self._read(lambda uow: find(uow, after, per_page + 1))
+    after = _page_after(self, listing.kind, actor, fingerprint, page_token)
+    query = attrs.evolve(listing.query, after=after)
+    if page is None:
+        found = self._read(lambda uow: listing.find(uow)(query, per_page + 1, 0))
+        token = None
+        if len(found) > per_page:
+            token = _page_token(self, listing.kind, actor, fingerprint, *key(found[per_page - 1]))
+        return Page(tuple(found[:per_page]), token, Paging(per_page))
+    offset = (page - 1) * per_page
+
+    def read(uow: UnitOfWork) -> tuple[builtins.list[R], int]:
+        # Two statements: where reads are not one snapshot (PostgreSQL's autocommit reads)
+        # records may come or go between them. Counted first, then the page's records, which
+        # are the truth the count is made to agree with: one answer never contradicts itself.
+        total = listing.count(uow)(query)
+        found = listing.find(uow)(query, per_page, offset)
+        return found, max(total, offset + len(found)) if found else total
+
+    found, total = self._read(read)
+    paging = numbered_paging(page, per_page, len(found), total)
     token = None
-    if len(found) > per_page:
-        token = _page_token(self, kind, actor, fingerprint, *key(found[per_page - 1]))
-    return Page(tuple(found[:per_page]), token, Paging(per_page))
+    if found and offset + len(found) < total:
+        token = _page_token(self, listing.kind, actor, fingerprint, *key(found[-1]))
+    return Page(tuple(found), token, paging)
 
 
 def _page_after(
@@ -275,11 +301,7 @@ def list_threads(
     """
     actor = check_extension_id(actor, "actor")
     filter = _filter(filter, ThreadFilter)
-    per_page = _check_per_page(per_page)
-    _check_page(page, page_token)
     owners = self._owners(actor, filter.owner_extension_ids)
-    fingerprint = _fingerprint(filter)
-    after = _page_after(self, "threads", actor, fingerprint, page_token)
     now = self.now()
     query = ThreadQuery(
         owner_extension_ids=owners,
@@ -290,31 +312,18 @@ def list_threads(
         owner_number=filter.owner_phone_number,
         guest_number=filter.guest_phone_number,
         availability=frozenset(filter.availability),
-        after=after,
     )
-
-    def read(uow: UnitOfWork) -> tuple[list[Thread], bool, Paging | None]:
-        if page is None:
-            found = uow.find_threads(query, per_page + 1)
-            return found[:per_page], len(found) > per_page, Paging(per_page)
-        offset = (page - 1) * per_page
-        # Two statements: where reads are not one snapshot (PostgreSQL's autocommit reads)
-        # threads may come or go between them. Counted first, then the page's records, which
-        # are the truth the count is made to agree with: one answer never contradicts itself.
-        total = uow.count_threads(query)
-        found = uow.find_threads(query, per_page, offset)
-        if found:
-            total = max(total, offset + len(found))
-        paging = numbered_paging(page, per_page, len(found), total)
-        return found, bool(found) and offset + len(found) < total, paging
-
-    found, more, paging = self._read(read)
-    token = None
-    if more:
-        last = found[-1]
-        token = _page_token(self, "threads", actor, fingerprint, last.creation_time, last.id)
+    listed = _keyset_list(
+        self,
+        _Listing("threads", query, lambda uow: uow.find_threads, lambda uow: uow.count_threads),
+        actor, filter, per_page, page_token, page, _thread_key,
+    )  # fmt: skip
     ttl = self._policy.ttl
-    return Page(tuple(tx.effective(t, now, ttl) for t in found), token, paging)
+    return attrs.evolve(listed, records=tuple(tx.effective(t, now, ttl) for t in listed))
+
+
+def _thread_key(thread: Thread) -> tuple[datetime, str]:
+    return thread.creation_time, thread.id
 
 
 _MAX_PER_PAGE = 1000

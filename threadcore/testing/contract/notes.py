@@ -72,9 +72,18 @@ class NoteReadsContract(ContractBase):
         self.add(repo, *notes)
 
         def ids(limit: int = 50, **overrides: Any) -> list[str]:
+            """The ids found, checked against numbered paging: every offset a slice of the
+            whole, the count the whole's length (``after`` ignored)."""
             query = NoteQuery(**{"owner_extension_ids": frozenset({Q1, Q2}), **overrides})
             with repo.unit_of_work() as uow:
-                return [n.id for n in uow.find_notes(query, limit)]
+                found = [n.id for n in uow.find_notes(query, limit)]
+                whole = [n.id for n in uow.find_notes(query, 50)]
+                for offset in range(len(whole) + 1):
+                    page = uow.find_notes(query, limit, offset)
+                    assert [n.id for n in page] == whole[offset : offset + limit], offset
+                unbounded = attrs.evolve(query, after=None)
+                assert uow.count_notes(query) == len(uow.find_notes(unbounded, 50))
+                return found
 
         assert ids() == ["n1", "n2", "n0"]
         assert ids(availability=frozenset({Availability.DELETED})) == ["n3"]
