@@ -295,6 +295,38 @@ def test_send_refuses_too_many_or_too_large_attachments_and_stores_nothing(
     assert len(inbox.events()) == before
 
 
+class _NoAttachments(InMemoryRepository):
+    """A repository that keeps no attachments (a third party's, say)."""
+
+    save_attachment = None  # type: ignore[assignment]
+    attachment = None  # type: ignore[assignment]
+
+
+def test_a_repository_without_attachments_refuses_files_and_stores_nothing() -> None:
+    inbox = Inbox(
+        repository=_NoAttachments(),
+        directory=two_queue_directory(),
+        clock=ManualClock(START),
+        ids=SequentialIds("h"),
+    )
+    with TestClient(create_app(inbox, tokens=TOKENS, control_token="ctl")) as client:
+        assigned(client)
+        before = len(inbox.events())
+        metadata = json.dumps(
+            {"from": {"phoneNumber": OWNER}, "to": [{"phoneNumber": GUEST}], "text": "x"}
+        )
+        form = [
+            ("request.json", ("request.json", metadata, "application/json")),
+            ("attachments", ("a.txt", b"x", "text/plain")),
+        ]
+        error_of(
+            client.post(f"{BASE}/messages", files=form, headers=user("101")),
+            422, "InvalidInput", "attachments",
+        )  # fmt: skip
+        assert len(inbox.events()) == before
+        assert send(client, "without files").status_code == 200
+
+
 def test_send_errors_name_the_platform_parameters(client: TestClient) -> None:
     assigned(client)
     error_of(send(client, ""), 422, "InvalidInput", "text")

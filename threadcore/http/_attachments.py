@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 import attrs
 
 from threadcore.domain.errors import InvalidInput, RequestTooLarge
+from threadcore.inbox import Inbox
+from threadcore.ports import AttachmentStore
 from threadcore.wire._base import Shape
 
 __all__ = [
@@ -100,6 +102,18 @@ class Stored:
     content_type: str
     size: int
     filename: str | None
+
+
+def store_of(inbox: Inbox) -> AttachmentStore:
+    """Where ``inbox``'s repository keeps attachments' bytes (every bundled repository does);
+    a repository that keeps none refuses files clearly, and nothing is stored."""
+    repository = inbox._repo
+    if not isinstance(repository, AttachmentStore):
+        raise InvalidInput(
+            "This inbox's repository stores no attachments: send the message without files",
+            parameter="attachments",
+        )
+    return repository
 
 
 def stored_url(upload: Upload) -> str:

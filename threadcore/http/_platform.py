@@ -264,7 +264,7 @@ async def send_message(ctx: Context, request: Request) -> Response:
 
     def store(inbox: Inbox) -> list[str]:
         for upload in uploads:
-            inbox._repo.save_attachment(upload.key(), upload.content)  # type: ignore[attr-defined]
+            att.store_of(inbox).save_attachment(upload.key(), upload.content)
         return [att.stored_url(upload) for upload in uploads]
 
     urls = await ctx.inbox.run(store) if uploads else []
@@ -308,8 +308,7 @@ async def message_content(ctx: Context, request: Request) -> Response:
 
     def read(inbox: Inbox) -> bytes | None:
         assert stored is not None
-        found: bytes | None = inbox._repo.attachment(stored.key)  # type: ignore[attr-defined]
-        return found
+        return att.store_of(inbox).attachment(stored.key)
 
     content = None if stored is None else await ctx.inbox.run(read)
     if stored is None or content is None:
