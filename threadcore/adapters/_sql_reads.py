@@ -83,8 +83,14 @@ class Dialect:
         self.select_notes = f"SELECT {', '.join(NOTE_COLUMNS)} FROM {p}notes WHERE "
         messages = f"FROM {p}messages AS m JOIN {p}threads AS t ON t.id = m.thread_id WHERE "
         notes = f"FROM {p}notes AS n JOIN {p}threads AS t ON t.id = n.thread_id WHERE "
-        self.find_messages = f"SELECT {', '.join(f'm.{c}' for c in MESSAGE_COLUMNS)} {messages}"
+        message_columns = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
+        self.find_messages = f"SELECT {message_columns} {messages}"
         self.count_messages = f"SELECT count(*) {messages}"
+        # Where the message carries its resource, a list that does not filter by the thread's
+        # status reads no thread (PostgreSQL: a count over one resource probed every thread).
+        alone = f"FROM {p}messages AS m WHERE "
+        self.find_messages_alone = f"SELECT {message_columns} {alone}"
+        self.count_messages_alone = f"SELECT count(*) {alone}"
         self.find_notes = f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} {notes}"
         self.count_notes = f"SELECT count(*) {notes}"
         self.opted_out = (
@@ -274,11 +280,19 @@ class SQLReads:
 
     def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         d = self._dialect
+        select = d.find_messages if self._needs_thread(query) else d.find_messages_alone
         built = self._message_query(query)
-        return self._find(d.find_messages, built, MESSAGE_ORDER, limit, offset, message_from_row)
+        return self._find(select, built, MESSAGE_ORDER, limit, offset, message_from_row)
 
     def count_messages(self, query: MessageQuery) -> int:
-        return self._count(self._dialect.count_messages, self._message_query(query, after=False))
+        d = self._dialect
+        select = d.count_messages if self._needs_thread(query) else d.count_messages_alone
+        return self._count(select, self._message_query(query, after=False))
+
+    def _needs_thread(self, query: MessageQuery) -> bool:
+        """Whether the messages' WHERE reads their thread (``t.``): for its status, or for its
+        resource where the message does not carry it."""
+        return query.thread_status is not None or self._dialect.message_owner.startswith("t.")
 
     def _message_query(
         self, query: MessageQuery, after: bool = True
