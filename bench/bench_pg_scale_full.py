@@ -106,7 +106,6 @@ CHANGES = 100  # what an ISync returns
 PAGE = 100  # the platform's default page size
 BIG_PAGE = 1000  # the largest page size: the deepest page the platform allows is 1000 of 1000
 MAX_PAGE = 1000
-LOAD_LIMIT = 2_000_000  # a numbered message or note page reads every match: not run beyond
 CHUNK = 20_000  # threads generated at a time
 SECRET = b"bench_pg_scale: one secret for every inbox of the run"
 ACTOR = "30000"  # a handler of the measured resource
@@ -558,20 +557,11 @@ def paged(
     """The first and last numbered page and the first and last keyset page of one list filter.
     The last keyset page continues the token of the numbered page before the last one."""
     mine = actor == ACTOR
-    # a numbered message or note page reads every match: not run where that could be millions
-    threads = store.shape.mine if mine else store.shape.size
-    bound = threads * (MESSAGES + 1) if kind == "messages" else threads // 2
-    too_many = kind != "threads" and bound > LOAD_LIMIT
-    total = (
-        _sql_total(store, kind, wanted) if too_many else _total(store.inbox, kind, actor, wanted)
-    )
-    why = f"a numbered page reads all {total:,} matches into memory" if too_many else ""
+    total = _total(store.inbox, kind, actor, wanted)
     pages = max(1, math.ceil(total / last_size))
     last = min(pages, MAX_PAGE)
 
     def numbered(page: int, per_page: int) -> Callable[[Inbox], int] | None:
-        if too_many:
-            return None
         return lambda box: len(
             _lister(box, kind)(actor=actor, filter=wanted, per_page=per_page, page=page)
         )
@@ -582,16 +572,16 @@ def paged(
         )
 
     ops = [
-        Op(f"{label}: numbered page 1", numbered(1, size), why=why, mine=mine),
+        Op(f"{label}: numbered page 1", numbered(1, size), mine=mine),
         Op(f"{label}: keyset page 1", keyset(size, None), mine=mine),
     ]
     if pages > 1 or not mine:  # (the supervisor's lists: at every size, to compare)
         detail = f"page {last:,} of {last_size:,}"
         ops.insert(1, Op(f"{label}: last numbered page", numbered(last, last_size), detail=detail,
-                         why=why, mine=mine))  # fmt: skip
+                         mine=mine))  # fmt: skip
         if pages == 1:
             token = None
-        elif pages - 1 <= MAX_PAGE and not too_many:  # the token the page before the last hands out
+        elif pages - 1 <= MAX_PAGE:  # the token the page before the last hands out
             token = _lister(store.inbox, kind)(
                 actor=actor, filter=wanted, per_page=last_size, page=pages - 1
             ).next_page_token
@@ -608,21 +598,6 @@ def _total(inbox: Inbox, kind: str, actor: str, wanted: object) -> int:
     """How many records a filter matches, as a numbered page says (untimed)."""
     page = _lister(inbox, kind)(actor=actor, filter=wanted, per_page=1, page=1)
     return (page.paging.total_elements or 0) if page.paging else 0
-
-
-def _sql_total(store: Store, kind: str, wanted: object) -> int:
-    """The supervisor's unfiltered message or note list, counted in SQL (the numbered page that
-    would say it reads them all)."""
-    if wanted not in (MessageFilter(), NoteFilter()):
-        raise SystemExit(f"{wanted!r}: no SQL count for this filter")
-    table, alive = (
-        ("messages", "availability = 'Alive' AND status <> 'Draft'")
-        if kind == "messages"
-        else ("notes", "availability = 'Alive'")
-    )
-    with psycopg.connect(store.url) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {_quoted(store.schema)}.{table} WHERE {alive}")
-        return int((row.fetchone() or (0,))[0])
 
 
 def _minted(store: Store, kind: str, actor: str, wanted: object, index: int) -> str:
