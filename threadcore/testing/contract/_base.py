@@ -4,7 +4,7 @@ sample records and queries they use."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -247,3 +247,18 @@ class ContractBase:
                     uow.save_note(record, 0)
                 else:
                     uow.add_message(record)
+
+
+def found_ids(
+    find: Callable[..., Sequence[Any]], count: Callable[[Any], int], query: Any, limit: int
+) -> list[str]:
+    """The ids ``find(query, limit)`` returns, checked against numbered paging on the way:
+    ``find(query, limit, offset)`` is a slice of the whole at every offset, and ``count``
+    is the whole's length with ``query.after`` ignored."""
+    found = [record.id for record in find(query, limit)]
+    whole = [record.id for record in find(query, 50)]
+    for offset in range(len(whole) + 1):
+        page = [record.id for record in find(query, limit, offset)]
+        assert page == whole[offset : offset + limit], offset
+    assert count(query) == len(find(attrs.evolve(query, after=None), 50))
+    return found

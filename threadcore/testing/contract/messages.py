@@ -32,6 +32,7 @@ from threadcore.testing.contract._base import (
     _messages_query,
     _note,
     _thread,
+    found_ids,
 )
 
 
@@ -55,18 +56,13 @@ class MessageReadsContract(ContractBase):
         now_cutoff = T0 + timedelta(hours=100) - TTL
 
         def ids(limit: int = 50, **overrides: object) -> list[str]:
-            """The ids found, checked against numbered paging: every offset a slice of the
-            whole, the count the whole's length (``after`` ignored)."""
-            query = _messages_query(due_cutoff=now_cutoff, **overrides)
             with repo.unit_of_work() as uow:
-                found = [m.id for m in uow.find_messages(query, limit)]
-                whole = [m.id for m in uow.find_messages(query, 50)]
-                for offset in range(len(whole) + 1):
-                    page = uow.find_messages(query, limit, offset)
-                    assert [m.id for m in page] == whole[offset : offset + limit], offset
-                unbounded = attrs.evolve(query, after=None)
-                assert uow.count_messages(query) == len(uow.find_messages(unbounded, 50))
-                return found
+                return found_ids(
+                    uow.find_messages,
+                    uow.count_messages,
+                    _messages_query(due_cutoff=now_cutoff, **overrides),
+                    limit,
+                )
 
         every = ["a-m1", "c-m1", "a1-tie", "a2", "b-m1"]
         assert ids() == every

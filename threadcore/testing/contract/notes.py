@@ -24,6 +24,7 @@ from threadcore.testing.contract._base import (
     _messages_query,
     _note,
     _thread,
+    found_ids,
 )
 
 
@@ -72,18 +73,13 @@ class NoteReadsContract(ContractBase):
         self.add(repo, *notes)
 
         def ids(limit: int = 50, **overrides: Any) -> list[str]:
-            """The ids found, checked against numbered paging: every offset a slice of the
-            whole, the count the whole's length (``after`` ignored)."""
-            query = NoteQuery(**{"owner_extension_ids": frozenset({Q1, Q2}), **overrides})
             with repo.unit_of_work() as uow:
-                found = [n.id for n in uow.find_notes(query, limit)]
-                whole = [n.id for n in uow.find_notes(query, 50)]
-                for offset in range(len(whole) + 1):
-                    page = uow.find_notes(query, limit, offset)
-                    assert [n.id for n in page] == whole[offset : offset + limit], offset
-                unbounded = attrs.evolve(query, after=None)
-                assert uow.count_notes(query) == len(uow.find_notes(unbounded, 50))
-                return found
+                return found_ids(
+                    uow.find_notes,
+                    uow.count_notes,
+                    NoteQuery(**{"owner_extension_ids": frozenset({Q1, Q2}), **overrides}),
+                    limit,
+                )
 
         assert ids() == ["n1", "n2", "n0"]
         assert ids(availability=frozenset({Availability.DELETED})) == ["n3"]
