@@ -168,3 +168,18 @@ def test_instances_with_one_token_secret_take_each_others_sync_tokens(
         for process in instances:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path, tokens: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        code, output = _serve(
+            "--db", f"sqlite:///{tmp_path / 's.db'}", "--tokens", str(tokens), "--port", port
+        )
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}: [Errno 98] Address already in use" in output
+    assert output.count("\n") == 1

@@ -210,10 +210,23 @@ def serve(
         log_level="warning",
         lifespan="on",
     )
+    reasons: list[str] = []  # uvicorn logs why it cannot bind: said in our one line instead
+
+    def held_back(record: logging.LogRecord) -> bool:
+        reasons.append(record.getMessage())
+        return False
+
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addFilter(held_back)
     try:
         sock = config.bind_socket()
     except SystemExit:
-        raise CliError(f"cannot listen on {host}:{port}") from None
+        if workers == 1:
+            inbox.close()
+        why = f": {reasons[-1]}" if reasons else ""
+        raise CliError(f"cannot listen on {host}:{port}{why}") from None
+    finally:
+        uvicorn_log.removeFilter(held_back)
     # Listening before the URL is printed: a client that reads it may connect at once (the
     # kernel queues it until uvicorn, or a worker, accepts), never to a refused connection.
     sock.listen(config.backlog)
