@@ -100,9 +100,9 @@ def check_extension_id(value: object, parameter: str) -> str:
             parameter=parameter,
         )
     if not value or len(value) > MAX_ID_LENGTH or not value.isprintable() or value != value.strip():
+        noun = "extension id" if "xtension" in parameter or parameter == "actor" else "id"
         raise InvalidInput(
-            f"Parameter [{parameter}] is not a valid extension id: {value[:40]!r}",
-            parameter=parameter,
+            f"Parameter [{parameter}] is not a valid {noun}: {value[:40]!r}", parameter=parameter
         )
     return value
 
