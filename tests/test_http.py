@@ -671,3 +671,14 @@ def test_load_thread_list_reads_what_the_app_serves(client: TestClient) -> None:
     assert len(page.records) == 1
     assert page.paging is not None
     assert page.paging.total_elements == 1
+
+
+def test_an_invalid_id_is_named_as_an_id_and_an_extension_as_an_extension(
+    client: TestClient,
+) -> None:
+    note_ids = client.get(f"{BASE}/notes", params={"noteIds": "\x00"}, headers=user("101"))
+    error_of(note_ids, 422, "InvalidInput", "noteIds")
+    assert "is not a valid id" in note_ids.json()["message"]
+    owners = client.get(BASE, params={"ownerExtensionIds": "\x01"}, headers=user("101"))
+    error_of(owners, 422, "InvalidInput", "ownerExtensionIds")
+    assert "is not a valid extension id" in owners.json()["message"]
