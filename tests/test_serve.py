@@ -152,8 +152,11 @@ def test_instances_with_one_token_secret_take_each_others_sync_tokens(
         urls = []
         for process in instances:
             assert process.stdout is not None
-            found = re.search(r"serving (http://\S+)", process.stdout.readline())
-            assert found is not None
+            line = process.stdout.readline()
+            found = re.search(r"serving (http://\S+)", line)
+            if found is None:
+                process.kill()
+                pytest.fail(f"no URL printed: {line!r}; stderr: {process.communicate()[1]!r}")
             urls.append(f"{found.group(1)}/restapi/v1.0/account/~/message-threads/sync")
         headers = {"Authorization": "Bearer tok-101"}
         full = httpx.get(urls[0], params={"syncType": "FSync"}, headers=headers)

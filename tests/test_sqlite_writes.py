@@ -188,3 +188,35 @@ def test_an_id_filter_longer_than_an_old_builds_parameter_limit_is_answered(
         assert uow.changed_since(0, owners, 10) == []
         assert uow.due_between(T0 - timedelta(days=9), T0, owners) == []
         assert uow.events_since(0, 10, owners, 10) == []
+
+
+def _open_new_file(path: str, start: float) -> str | None:
+    """One process's first open of a file others open at the same moment: None, or its error."""
+    import time
+
+    time.sleep(max(0.0, start - time.time()))  # every process opens at the same wall instant
+    try:
+        SQLiteRepository(path).close()
+    except Exception as error:
+        return repr(error)
+    return None
+
+
+def test_processes_opening_one_new_file_together_all_open_it(tmp_path: Path) -> None:
+    """Service instances started together on a new file (two `threadcore serve`s, a supervisor's
+    workers): SQLite answers the racing switch to WAL "database is locked" without waiting, and
+    the adapter waits for it as the busy timeout promises, so every instance opens the file."""
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        pool.map(abs, range(4))  # the workers are up before the first round is timed
+        for round_ in range(12):
+            path = str(tmp_path / f"new-{round_}.db")
+            start = time.time() + 0.2
+            errors = pool.starmap(_open_new_file, [(path, start)] * 4)
+            assert errors == [None] * 4, errors
+            repository = SQLiteRepository(path)
+            assert repository.store_id
+            repository.close()

@@ -16,6 +16,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -423,13 +424,29 @@ def _check_batch_alive(conn: sqlite3.Connection) -> None:
 #: memory: a savepoint's journal of original pages (one per command in a batch) otherwise spills
 #: to a temporary file past 64 KB and stays a file for the rest of the batch.
 _PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA wal_autocheckpoint=10000",
     "PRAGMA cache_size=-65536",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA foreign_keys=OFF",
 )
+
+
+def _enter_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the file to the WAL journal. SQLite answers a switch that races another connection's
+    (two processes opening one new file together) "database is locked" at once, without its busy
+    handler, so the wait the connection's ``timeout`` promises is kept here."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 class SQLiteRepository:
@@ -469,6 +486,7 @@ class SQLiteRepository:
                 uri=existing,
             )
             try:
+                _enter_wal(self._conn, timeout)
                 for pragma in _PRAGMAS:
                     self._conn.execute(pragma)
                 if create_schema:
