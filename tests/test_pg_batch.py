@@ -123,3 +123,61 @@ def test_a_batch_whose_transaction_the_database_ended_raises_and_stores_nothing(
     admin.list(actor="101")  # a read: the admin's copy of the directory is refreshed
     assert {r.extension_id for r in admin.directory.resources()} == {"q", f"extra{3 - failed}"}
     admin_repo.close()
+
+
+def _within_one_batch(repository: Repository) -> list[Any]:
+    """Outbound messages on two threads, carrier ids attached, a delivery report, one thread
+    deleted, then reports by carrier id for both threads' messages, a send (the opt-out read),
+    STOP and a send (refused by the opt-out the batch wrote), all in one batch: what each step
+    answered (or refused) and what is stored after."""
+    from threadcore import Resource
+    from threadcore.errors import ThreadcoreError
+
+    owner = "+12092480001"
+    inbox = Inbox(
+        repository=repository,
+        directory=Directory([Resource("q", phone_numbers=[owner], handlers=["101"])]),
+        clock=ManualClock(START),
+        ids=SequentialIds("b"),
+    )
+    seen: list[Any] = []
+
+    def step(command: Any) -> None:
+        try:
+            seen.append(command())
+        except ThreadcoreError as error:
+            seen.append(error.code)
+
+    with inbox.batch():
+        kept = inbox.receive(owner_number=owner, guest_number="+16502240001", body="kept")
+        gone = inbox.receive(owner_number=owner, guest_number="+16502240002", body="gone")
+        replies = {}
+        for name, inbound in (("kept", kept), ("gone", gone)):
+            inbox.assign(inbound.thread_id, actor="101", assignee="101")
+            reply = inbox.send(thread_id=inbound.thread_id, body=f"re {name}", actor="101")
+            inbox.attach_provider_id(reply.id, f"carrier-{name}")
+            replies[name] = reply.id
+        step(lambda: inbox.record_delivery(status="Sent", provider_message_id="carrier-gone"))
+        step(lambda: inbox.delete(gone.thread_id, actor="101"))
+        for name in ("gone", "kept"):
+            carrier_id = f"carrier-{name}"
+            step(lambda: inbox.record_delivery(status="Delivered", provider_message_id=carrier_id))  # noqa: B023  # fmt: skip
+        step(lambda: inbox.send(thread_id=kept.thread_id, body="again", actor="101"))
+        step(lambda: inbox.receive(owner_number=owner, guest_number="+16502240001", body="STOP"))
+        step(lambda: inbox.send(thread_id=kept.thread_id, body="refused", actor="101"))
+    with repository.unit_of_work() as uow:
+        stored = [uow.messages(m.thread_id) for m in (kept, gone)]
+    return [seen, stored]
+
+
+def test_what_a_batch_knows_after_a_deletion_is_what_memory_stores(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """A deletion in a batch forgets the batch's knowledge of that thread's messages only (the
+    other thread's carrier ids are still answered from it), and opt-outs read once are kept:
+    the answers and the stored result are the in-memory store's."""
+    repository = PostgresRepository(postgres_url, schema=pg_schema)
+    try:
+        assert _within_one_batch(repository) == _within_one_batch(InMemoryRepository())
+    finally:
+        repository.close()

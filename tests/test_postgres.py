@@ -617,7 +617,6 @@ def test_a_hostile_schema_name_is_only_a_name(postgres_url: str) -> None:
 def test_connect_picks_postgres_from_the_url_and_the_environment(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tables = ("threads", "messages", "events", "threadcore_schema")
     try:
         repo = connect(postgres_url)
         assert isinstance(repo, PostgresRepository)
@@ -629,11 +628,10 @@ def test_connect_picks_postgres_from_the_url_and_the_environment(
         assert "public" in repr(repo)
         assert "@" not in repr(repo)
         repo.close()
-    finally:
+    finally:  # every table, function and index the schema made in public, for the next run
         with _raw(postgres_url) as conn:
-            for table in tables:
-                conn.execute(f"DROP TABLE IF EXISTS public.{table}")
-            conn.execute("DROP FUNCTION IF EXISTS public.threadcore_expect(bigint, bigint)")
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
 
 
 def test_a_postgres_url_sets_the_pool_and_the_schema_in_its_query(

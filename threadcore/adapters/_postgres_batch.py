@@ -11,15 +11,18 @@ and carrier id), the notes, the opt-outs and the latest instant: what pending wr
 what the batch read. The reads a command makes first (its claim, its thread, the pair's open
 thread, a message by id or carrier id, an opt-out) are answered from that, or read from the
 database when nothing pending touched them; every other read sends the pending writes first
-(:meth:`Batch.flush`), so each read sees everything before it. If the database refuses a group
-when it is sent (another process changed a thread the batch changes), the whole batch is rolled
-back, and every later command in it is refused.
+(:meth:`Batch.flush`), so each read sees everything before it.
+
+A group is sent without waiting for its answer (in pipeline mode): the database stores it while
+the batch goes on with the next commands, and the next read or the batch's end waits for it
+(:meth:`Batch.settle`). If the database refuses a group (another process changed a thread the
+batch changes), the whole batch is rolled back, and every later command in it is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 from typing import Any, Final
 
@@ -81,12 +84,14 @@ class Batch:
         "latest",
         "latest_known",
         "messages",
+        "mode",
         "notes",
         "opt_outs",
         "ordinal",
         "pairs",
         "pending",
         "provider_ids",
+        "sent",
         "threads",
         "units",
     )
@@ -109,6 +114,8 @@ class Batch:
         self.directory: str | None = None  # the directory lock the batch holds
         self.directory_version: int | None = None  # and the stamp read under it
         self.failed: BaseException | None = None
+        self.sent: psycopg.Pipeline | None = None  # groups go out in it, answered later
+        self.mode = ExitStack()  # the connection's pipeline mode, while the batch is open
 
     def check(self) -> None:
         """Refuse to go on once a group of writes failed: the batch is being rolled back."""
@@ -122,7 +129,7 @@ class Batch:
     def guarded(self) -> Iterator[None]:
         """Run a statement of the batch: the database's error ends the batch's transaction, so
         the batch fails (every later command, and its end, are refused: nothing is stored)."""
-        self.check()
+        self.settle()
         try:
             with translated():
                 yield
@@ -134,20 +141,51 @@ class Batch:
             ) from error
 
     def flush(self) -> None:
-        """Send the pending writes (one round trip)."""
+        """Send the pending writes as one group, without waiting for the database's answer
+        (:meth:`settle` waits for it)."""
         self.check()
         if not self.units:
             return
         pending, self.pending, self.units = self.pending, BufferedWrites(), 0
         conn = self.conn
-        try:
+        with self._writing():
             statements = self.build(pending, self.ordinal + 1)
             self.ordinal += len(pending._events)
-            with translated(), conn.pipeline():
-                raw = psycopg.RawCursor(conn)
-                for sql, params in statements:
-                    raw.execute(_numbered(sql), params)
-        except BaseException as error:  # whatever it was, the group is lost: so is the batch
+            if self.sent is None:
+                self.sent = self.mode.enter_context(conn.pipeline())
+            raw = psycopg.RawCursor(conn)
+            for sql, params in statements:
+                raw.execute(_numbered(sql), params)
+
+    def settle(self) -> None:
+        """Wait for the groups sent and leave pipeline mode (a read runs faster outside it); a
+        group's error fails the batch here."""
+        self.check()
+        if self.sent is not None:
+            self.sent = None
+            with self._writing():
+                self.mode.close()
+
+    def finish(self) -> None:
+        """Send what is pending and wait for it: the batch's transaction can end."""
+        self.flush()
+        self.settle()
+
+    def abandon(self) -> None:
+        """Leave pipeline mode after the block failed (the transaction is rolled back)."""
+        if self.sent is not None:
+            self.sent = None
+            with suppress(psycopg.Error):
+                self.mode.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Send or wait for a group: whatever goes wrong, the group is lost, and so is the
+        batch."""
+        try:
+            with translated():
+                yield
+        except BaseException as error:
             self.failed = error
             if not isinstance(error, ThreadcoreError):
                 raise
@@ -205,12 +243,11 @@ class Batch:
         pending._resources.update(writes._resources)
         self.units += 1
         if writes._tombstones or writes._resources:
-            # tombstones change messages and notes kept above; the directory's stamp changes:
-            # send them now, and read again what they touched
-            self.messages.clear()
-            self.provider_ids.clear()
-            self.notes.clear()
-            self.directory_version = None
+            # tombstones change the messages and notes of their threads, and a directory change
+            # its stamp: send them now, and read again what they touched
+            self._forget({thread_id for thread_id, _ in writes._tombstones})
+            if writes._resources:
+                self.directory_version = None
             self.flush()
         elif self.units >= FLUSH_AT:
             self.flush()
@@ -226,6 +263,17 @@ class Batch:
             return None  # changed in the batch since
         self.provider_ids[provider_message_id] = message.id
         return known
+
+    def _forget(self, thread_ids: set[str]) -> None:
+        """Drop what the batch knows of the messages and notes of ``thread_ids``."""
+        if not thread_ids:
+            return
+        for message in [m for m in self.messages.values() if m.thread_id in thread_ids]:
+            del self.messages[message.id]
+            if message.provider_message_id is not None:
+                self.provider_ids.pop(message.provider_message_id, None)
+        for note in [n for n in self.notes.values() if n.thread_id in thread_ids]:
+            del self.notes[note.id]
 
     def _keep(self, message: Message) -> None:
         self.messages[message.id] = message

@@ -359,11 +359,12 @@ class PostgresRepository:
             try:
                 yield
                 batch = self._local.batch
-                batch.flush()  # what is still pending, then the commit
+                batch.finish()  # what is still pending, and every group's answer; then commit
                 if conn.info.transaction_status == TransactionStatus.INERROR:
                     batch.failed = batch.failed or StorageError("the transaction was aborted")
                     batch.check()  # PostgreSQL would answer COMMIT with a ROLLBACK: say so
             finally:
+                self._local.batch.abandon()
                 self._local.batch = None
             with _translated():
                 conn.execute("COMMIT")
@@ -621,23 +622,28 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         batch = self._batch
         if batch is None:
             return super().opted_out(owner_number, guest_number)
-        known = batch.opt_outs.get((owner_number, guest_number))
-        if known is not None:
-            return known
-        return self._read_through(
-            lambda: super(_PostgresUnitOfWork, self).opted_out(owner_number, guest_number)
-        )
+        pair = (owner_number, guest_number)
+        known = batch.opt_outs.get(pair)
+        if known is None:  # nothing pending wrote it: as stored, and kept for the batch's next read
+            known = batch.opt_outs[pair] = self._read_through(
+                lambda: super(_PostgresUnitOfWork, self).opted_out(owner_number, guest_number)
+            )
+        return known
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         """Locked until commit, skipping rows another sweep has locked: sweeps running at once
         in several processes expire disjoint batches instead of conflicting (issue 14)."""
         if limit <= 0:
             return []
-        return self._threads_where(
+        due = self._threads_where(
             f"{OPEN} AND latest_message_at <= %s",
             (cutoff, limit),
             "ORDER BY latest_message_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
         )
+        if self._batch is not None:  # read after the pending writes were sent: as they stand
+            for thread in due:
+                self._batch.learn(thread)
+        return due
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
         pair = (owner_number, guest_number)
@@ -947,7 +953,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         try:
             for thread, expected in self._threads.values():
                 known = batch.threads.get(thread.id)
-                if known is None:
+                if known is None and expected != 0:  # (a new thread's id is new: none stored)
                     known = self.thread(thread.id)  # read (and kept) when the batch knew none
                 if (known.version if known is not None else 0) != expected:
                     raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
