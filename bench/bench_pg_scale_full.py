@@ -307,6 +307,7 @@ class Builder:
             note = (nid, tid, *author, "Customer asked for a callback.", at, at, "Alive", 1)
             if deleted is not None:
                 note = (*note[:5], "", at, deleted, "Deleted", 2)
+            note = (*note, ext)  # and the resource, where the schema keeps it
             event(at, "NoteAdded", f'"note_id":"{nid}","initiator":"{author[0]}"')
         version = 1 + MESSAGES + (user is not None)
         status, reason, assignee, modified = "Open", None, user, latest
@@ -359,7 +360,8 @@ def check_rows(
         codec = row[: len(MESSAGE_COLUMNS)]
         assert message_to_row(message_from_row(codec, same), same) == codec, row
     for row in notes:
-        assert note_to_row(note_from_row(row, same), same) == row, row
+        codec = row[: len(NOTE_COLUMNS)]
+        assert note_to_row(note_from_row(codec, same), same) == codec, row
     for row in events:
         assert event_to_json(event_from_json(row[3], row[4])) == (row[3], row[4]), row
 
@@ -399,7 +401,7 @@ def build(url: str, schema: str, shape: Shape) -> Facts:
             conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         (top_xid,) = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone() or (0,)
         builder = Builder(shape, int(top_xid))
-        _load(url, s, specs, builder, facts, _message_columns(conn, schema))
+        _load(url, s, specs, builder, facts, _load_columns(conn, schema))
         for table, name, definition in keys:
             conn.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         for _, definition in indexes:
@@ -427,13 +429,18 @@ EVENT_COLUMNS = ("xid", "ordinal", "thread_id", "kind", "payload")
 
 
 #: Columns a schema may have beyond the row codecs', and how the rows fill them.
-EXTRA = {"threads": ("xid",), "messages": ("owner_extension_id",)}
+EXTRA = {
+    "threads": ("xid",),
+    "messages": ("owner_extension_id",),
+    "notes": ("owner_extension_id",),
+}
 
 
-def _message_columns(conn: psycopg.Connection[Any], schema: str) -> tuple[str, ...]:
-    """The columns the load fills: the codecs' and those of :data:`EXTRA` the schema has (it
-    is changing: schema version 6 keeps a message's resource on the message). A column the
-    benchmark does not know that must be filled stops it."""
+def _load_columns(conn: psycopg.Connection[Any], schema: str) -> dict[str, tuple[str, ...]]:
+    """The columns the load fills in messages and notes: the codecs' and those of
+    :data:`EXTRA` the schema has (it is changing: schema version 6 keeps a message's resource on
+    the message, version 8 a note's). A column the benchmark does not know that must be filled
+    stops it."""
     found: dict[str, list[tuple[str, str, Any, str]]] = {}
     for table in TABLES:
         found[table] = conn.execute(
@@ -444,7 +451,7 @@ def _message_columns(conn: psycopg.Connection[Any], schema: str) -> tuple[str, .
     known = {
         "threads": (*THREAD_COLUMNS, *EXTRA["threads"]),
         "messages": ("position", *MESSAGE_COLUMNS, *EXTRA["messages"]),
-        "notes": NOTE_COLUMNS,
+        "notes": (*NOTE_COLUMNS, *EXTRA["notes"]),
         "events": EVENT_COLUMNS,
     }
     for table, columns in found.items():
@@ -456,8 +463,11 @@ def _message_columns(conn: psycopg.Connection[Any], schema: str) -> tuple[str, .
                 and identity != "YES"
             ):
                 raise SystemExit(f"{table}.{name}: a column this benchmark does not fill")
-    names = {name for name, *_ in found["messages"]}
-    return (*MESSAGE_COLUMNS, *(c for c in EXTRA["messages"] if c in names))
+    codecs = {"messages": MESSAGE_COLUMNS, "notes": NOTE_COLUMNS}
+    return {
+        table: (*codec, *(c for c in EXTRA[table] if c in {name for name, *_ in found[table]}))
+        for table, codec in codecs.items()
+    }
 
 
 def _load(
@@ -466,19 +476,19 @@ def _load(
     specs: list[Spec],
     builder: Builder,
     facts: Facts,
-    message_columns: tuple[str, ...],
+    columns: dict[str, tuple[str, ...]],
 ) -> None:
     """COPY every row, four tables at once (one connection each), in creation order."""
     with contextlib.ExitStack() as stack:
         copies = {}
-        for table, columns in (
+        for table, filled in (
             ("threads", THREAD_COPY_COLUMNS),
-            ("messages", message_columns),
-            ("notes", NOTE_COLUMNS),
+            ("messages", columns["messages"]),
+            ("notes", columns["notes"]),
             ("events", EVENT_COLUMNS),
         ):
             conn = stack.enter_context(psycopg.connect(url))
-            copies[table] = stack.enter_context(conn.cursor().copy(_copy_sql(s, table, columns)))
+            copies[table] = stack.enter_context(conn.cursor().copy(_copy_sql(s, table, filled)))
         checked = False
         for start in range(0, len(specs), CHUNK):
             threads, messages, notes, events = [], [], [], []
@@ -504,11 +514,11 @@ def _load(
             if not checked:
                 check_rows(threads, messages, notes, numbered)
                 checked = True
-            width = len(message_columns)
+            width, note_width = len(columns["messages"]), len(columns["notes"])
             for table, rows in (
                 ("threads", threads),
                 ("messages", [row[:width] for row in messages]),
-                ("notes", notes),
+                ("notes", [row[:note_width] for row in notes]),
                 ("events", numbered),
             ):
                 write = copies[table].write_row

@@ -750,6 +750,56 @@ def test_a_failed_postgres_migration_changes_nothing(postgres_url: str, pg_schem
         repo.close()
 
 
+def test_postgres_version_7_notes_take_their_resource(
+    postgres_url: str, pg_schema: str, other_schema: str
+) -> None:
+    """Version 7 -> 8: every stored note takes its thread's resource (the notes' list by
+    resource reads it), and the migrated schema is the fresh one, covering indexes included."""
+    import psycopg
+
+    from threadcore import Directory, Inbox, ManualClock, NoteFilter, Resource
+    from threadcore.adapters.postgres import PostgresRepository
+
+    s = _quoted(pg_schema)
+    resources = [
+        Resource("q1", phone_numbers=["+12092480001"], handlers=["101"]),
+        Resource("q2", phone_numbers=["+12092480002"], handlers=["102"]),
+    ]
+
+    def inbox_on(repo: PostgresRepository) -> Inbox:
+        clock = ManualClock(datetime(2026, 2, 17, 17, 0, tzinfo=UTC))
+        return Inbox(repository=repo, directory=Directory(resources), clock=clock)
+
+    repo = PostgresRepository(postgres_url, schema=pg_schema, max_size=1)
+    inbox = inbox_on(repo)
+    for n, (owner, actor) in enumerate((("+12092480001", "101"), ("+12092480002", "102"))):
+        thread = inbox.receive(owner_number=owner, guest_number=f"+1650224000{n}", body="Hi")
+        inbox.add_note(thread.thread_id, text=f"note {n}", actor=actor)
+    repo.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # as version 7 left it
+        conn.execute(f"ALTER TABLE {s}.notes DROP COLUMN owner_extension_id")
+        for index, table, columns in (
+            ("messages_by_owner", "messages", "owner_extension_id, created_at, id"),
+            ("threads_by_owner", "threads", "owner_extension_id, creation_time, id"),
+        ):
+            conn.execute(f"DROP INDEX {s}.{index}")
+            conn.execute(f"CREATE INDEX {index} ON {s}.{table} ({columns})")
+        conn.execute(f"UPDATE {s}.threadcore_schema SET version = 7")
+    repo = PostgresRepository(postgres_url, schema=pg_schema, max_size=1)
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            stored = conn.execute(
+                f"SELECT text, owner_extension_id FROM {s}.notes ORDER BY text"
+            ).fetchall()
+        assert stored == [("note 0", "q1"), ("note 1", "q2")]
+        listed = inbox_on(repo).list_notes(actor="102", filter=NoteFilter())
+        assert [n.text for n in listed] == ["note 1"]
+    finally:
+        repo.close()
+    PostgresRepository(postgres_url, schema=other_schema, max_size=1).close()  # fresh
+    assert postgres_shape(postgres_url, pg_schema) == postgres_shape(postgres_url, other_schema)
+
+
 class TestMigratedPostgresContract(RepositoryContract):
     """The whole contract on an (empty) version-1 PostgreSQL schema opened by this version."""
 

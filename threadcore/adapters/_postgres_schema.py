@@ -14,6 +14,7 @@ __all__ = [
     "migrate_from_4_sql",
     "migrate_from_5_sql",
     "migrate_from_6_sql",
+    "migrate_from_7_sql",
     "attachments_sql",
     "pending_sql",
     "schema_sql",
@@ -21,7 +22,7 @@ __all__ = [
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _v2_sql(s: str) -> str:
@@ -75,6 +76,37 @@ def attachments_sql(s: str) -> str:
         f"CREATE TABLE IF NOT EXISTS {s}.threadcore_attachments "
         '(key text COLLATE "C" PRIMARY KEY, content bytea NOT NULL);\n'
     )
+
+
+def _covering_sql(s: str) -> str:
+    """Schema version 8 (issue 14, docs/postgres.md): lists over one resource read one
+    resource's index entries, not a row each from tables of millions. Each note carries its
+    resource, as messages do (a thread never changes owner), indexed with the note's time; the
+    indexes by resource cover what a list filters on, so a count is an index-only scan and a
+    message list filtered by its thread's status reads the resource's threads from their index
+    (a semi-join) instead of every message's thread."""
+    return f"""
+ALTER TABLE {s}.notes ADD COLUMN IF NOT EXISTS owner_extension_id text COLLATE "C";
+UPDATE {s}.notes AS n SET owner_extension_id = t.owner_extension_id
+    FROM {s}.threads AS t WHERE t.id = n.thread_id AND n.owner_extension_id IS NULL;
+ALTER TABLE {s}.notes ALTER COLUMN owner_extension_id SET NOT NULL;
+CREATE INDEX IF NOT EXISTS notes_by_owner ON {s}.notes (owner_extension_id, creation_time, id)
+    INCLUDE (availability);
+DROP INDEX IF EXISTS {s}.messages_by_owner;
+CREATE INDEX messages_by_owner ON {s}.messages (owner_extension_id, created_at, id)
+    INCLUDE (availability, status, thread_id);
+DROP INDEX IF EXISTS {s}.threads_by_owner;
+CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time, id)
+    INCLUDE (status, availability, latest_message_at);
+"""
+
+
+def migrate_from_7_sql(s: str) -> str:
+    """Schema version 7 -> 8: the notes' resource and the covering indexes by resource. On a
+    large store this rewrites every note and rebuilds two indexes of the largest tables,
+    holding writers back while it runs: run ``threadcore db upgrade`` in a quiet moment, with
+    the writers of version 7 stopped (their notes would fail: NOT NULL)."""
+    return _covering_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 8;\n"
 
 
 def migrate_from_6_sql(s: str) -> str:
@@ -242,6 +274,7 @@ CREATE TABLE {s}.events (
 {directory_sql(f"{s}.")}
 {_by_owner_sql(s)}
 {attachments_sql(s)}
+{_covering_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -265,4 +298,6 @@ def pending_sql(version: int | None, s: str) -> str:
         steps.append(migrate_from_5_sql(s))
     if version <= 6:
         steps.append(migrate_from_6_sql(s))
+    if version <= 7:
+        steps.append(migrate_from_7_sql(s))
     return "".join(steps) + store if steps else ""

@@ -138,7 +138,10 @@ class Statements:
         self._message_update_values = (
             f"({', '.join(_typed(MESSAGE_COLUMNS, _MESSAGE_TYPES))}, %s::integer)"
         )
-        self._note_values = f"({', '.join(['%s'] * len(NOTE_COLUMNS))})"
+        self._note_values = (  # a note row, then its resource, as for a message
+            f"({', '.join(['%s'] * len(NOTE_COLUMNS))}, coalesce(%s, "
+            f"(SELECT o.owner_extension_id FROM {t} AS o WHERE o.id = %s)))"
+        )
         self._note_update_values = f"({', '.join(_typed(NOTE_COLUMNS, _NOTE_TYPES))}, %s::integer)"
         self._event_values = f"({_XID}, %s, %s, %s, %s)"
         assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
@@ -151,7 +154,7 @@ class Statements:
         self._insert_tail = f") AS v ({_T_COLS}) WHERE "
         self._message_head = f"INSERT INTO {s}.messages ({_M_COLS}, owner_extension_id) VALUES "
         self._message_update = _versioned_update(f"{s}.messages", MESSAGE_COLUMNS)
-        self._note_head = f"INSERT INTO {s}.notes ({_N_COLS}) VALUES "
+        self._note_head = f"INSERT INTO {s}.notes ({_N_COLS}, owner_extension_id) VALUES "
         self._note_update = _versioned_update(f"{s}.notes", NOTE_COLUMNS)
         self._opt_out_head = (
             f"INSERT INTO {s}.opt_outs (owner_number, guest_number, opted_out) VALUES "
@@ -177,7 +180,8 @@ class Statements:
     ) -> list[Statement]:
         """The statements that store a unit of work, in order (usually exactly one). A message
         row is a row of ``MESSAGE_COLUMNS`` and then its resource's extension id (``None`` when
-        its thread is not written with it) and its thread id again.
+        its thread is not written with it) and its thread id again; so is a note row to insert
+        (of ``NOTE_COLUMNS``; a note update's row is the note's columns alone).
 
         Each is ``WITH w0 AS (...), w1 AS (...) SELECT threadcore_expect(updated, wanted)``:
         thread updates (versioned, and never behind a newer writer's stamp), thread inserts
@@ -201,7 +205,7 @@ class Statements:
             ("insert", inserts, width),
             ("message", messages, len(MESSAGE_COLUMNS) + 2),
             ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
-            ("note", note_inserts, len(NOTE_COLUMNS)),
+            ("note", note_inserts, len(NOTE_COLUMNS) + 2),
             ("note_update", [(*r, e) for r, e in note_updates], len(NOTE_COLUMNS) + 1),
             ("tombstone_messages", buried, 2),
             ("tombstone_notes", buried, 2),

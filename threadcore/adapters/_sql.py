@@ -565,12 +565,18 @@ def message_query_where(
     time_out: TimeOut,
     any_of: AnyOf,
     owner_column: str = "t.owner_extension_id",
+    threads: str | None = None,
 ) -> tuple[str, list[Any]] | None:
     """The WHERE clause and parameters selecting ``query``'s messages from ``messages m`` joined
     with their ``threads t``, or ``None`` when nothing can match (an empty set of owners, ids or
     availabilities). Drafts are never selected. ``mark``, ``time_out`` and ``any_of`` as in
     :func:`thread_query_where`; the thread status is the status now (``query.due_cutoff``). The
-    resource is read from ``owner_column``."""
+    resource is read from ``owner_column``.
+
+    With ``threads`` (the threads table, where messages carry their resource: ``m`` alone, not
+    joined), the thread status is a semi-join on the resources' threads: the database reads
+    those threads (a few per resource, from an index that covers their status) instead of
+    looking up the thread of every message."""
     where = _Where(mark, time_out, any_of, "m.status <> 'Draft'")
     if not (
         where.member(owner_column, query.owner_extension_ids)
@@ -580,20 +586,32 @@ def message_query_where(
     ):
         return None
     where.created("m.created_at", query.creation_time_from, query.creation_time_to)
-    where.status_now(query.thread_status, query.due_cutoff, "t.")
+    if threads is not None and query.thread_status is not None:
+        inner = _Where(mark, time_out, any_of)
+        inner.member("t.owner_extension_id", query.owner_extension_ids)
+        inner.status_now(query.thread_status, query.due_cutoff, "t.")
+        clause, params = inner.built()
+        where.clauses.append(f"m.thread_id IN (SELECT t.id FROM {threads} AS t WHERE {clause})")
+        where.params += params
+    else:
+        where.status_now(query.thread_status, query.due_cutoff, "t.")
     where.after("m.created_at, m.id", query.after)
     return where.built()
 
 
 def note_query_where(
-    query: NoteQuery, mark: str, time_out: TimeOut, any_of: AnyOf
+    query: NoteQuery,
+    mark: str,
+    time_out: TimeOut,
+    any_of: AnyOf,
+    owner_column: str = "t.owner_extension_id",
 ) -> tuple[str, list[Any]] | None:
     """The WHERE clause and parameters selecting ``query``'s notes from ``notes n`` joined with
-    their ``threads t``, or ``None`` when nothing can match; arguments as in
-    :func:`message_query_where`."""
+    their ``threads t`` (or alone, when ``owner_column`` is the note's), or ``None`` when nothing
+    can match; arguments as in :func:`message_query_where`."""
     where = _Where(mark, time_out, any_of)
     if not (
-        where.member("t.owner_extension_id", query.owner_extension_ids)
+        where.member(owner_column, query.owner_extension_ids)
         and where.member("n.availability", {a.value for a in query.availability})
         and where.member("n.thread_id", query.thread_ids)
         and where.member("n.id", query.note_ids)

@@ -67,11 +67,13 @@ class Dialect:
         any_of: AnyOf,
         prefix: str = "",
         message_owner: str = "t.owner_extension_id",
+        note_owner: str = "t.owner_extension_id",
     ) -> None:
         self.mark, self.to_db, self.from_db, self.any_of = mark, to_db, from_db, any_of
-        # where a message's resource is read (PostgreSQL keeps it on the message, indexed
-        # with the message's time, so a list across threads reads one resource's messages)
+        # where a message's and a note's resource is read (PostgreSQL keeps it on the record,
+        # indexed with its time, so a list across threads reads one resource's records)
         self.message_owner = message_owner
+        self.note_owner = note_owner
         m, p = mark, prefix
         self.threads = f"{p}threads"
         self.select_threads = f"SELECT {', '.join(THREAD_COLUMNS)} FROM {p}threads WHERE "
@@ -86,11 +88,14 @@ class Dialect:
         message_columns = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
         self.find_messages = f"SELECT {message_columns} {messages}"
         self.count_messages = f"SELECT count(*) {messages}"
-        # Where the message carries its resource, a list that does not filter by the thread's
-        # status reads no thread (PostgreSQL: a count over one resource probed every thread).
+        # Where the message carries its resource, a list reads no thread row per message
+        # (PostgreSQL: a count over one resource probed every thread); the thread's status is
+        # then a semi-join on the resources' threads (message_query_where).
         alone = f"FROM {p}messages AS m WHERE "
         self.find_messages_alone = f"SELECT {message_columns} {alone}"
         self.count_messages_alone = f"SELECT count(*) {alone}"
+        if note_owner.startswith("n."):
+            notes = f"FROM {p}notes AS n WHERE "
         self.find_notes = f"SELECT {', '.join(f'n.{c}' for c in NOTE_COLUMNS)} {notes}"
         self.count_notes = f"SELECT count(*) {notes}"
         self.opted_out = (
@@ -280,19 +285,20 @@ class SQLReads:
 
     def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         d = self._dialect
-        select = d.find_messages if self._needs_thread(query) else d.find_messages_alone
+        select = d.find_messages if self._joined else d.find_messages_alone
         built = self._message_query(query)
         return self._find(select, built, MESSAGE_ORDER, limit, offset, message_from_row)
 
     def count_messages(self, query: MessageQuery) -> int:
         d = self._dialect
-        select = d.count_messages if self._needs_thread(query) else d.count_messages_alone
+        select = d.count_messages if self._joined else d.count_messages_alone
         return self._count(select, self._message_query(query, after=False))
 
-    def _needs_thread(self, query: MessageQuery) -> bool:
-        """Whether the messages' WHERE reads their thread (``t.``): for its status, or for its
-        resource where the message does not carry it."""
-        return query.thread_status is not None or self._dialect.message_owner.startswith("t.")
+    @property
+    def _joined(self) -> bool:
+        """Whether messages are read joined with their thread (``t.``): where the message does
+        not carry its resource."""
+        return self._dialect.message_owner.startswith("t.")
 
     def _message_query(
         self, query: MessageQuery, after: bool = True
@@ -301,7 +307,8 @@ class SQLReads:
         if not after:
             query = attrs.evolve(query, after=None)
         d = self._dialect
-        return message_query_where(query, d.mark, d.to_db, d.any_of, d.message_owner)
+        threads = None if self._joined else d.threads
+        return message_query_where(query, d.mark, d.to_db, d.any_of, d.message_owner, threads)
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         if unstorable(owner_number, guest_number):
@@ -329,7 +336,7 @@ class SQLReads:
         if not after:
             query = attrs.evolve(query, after=None)
         d = self._dialect
-        return note_query_where(query, d.mark, d.to_db, d.any_of)
+        return note_query_where(query, d.mark, d.to_db, d.any_of, d.note_owner)
 
     def _find(
         self,

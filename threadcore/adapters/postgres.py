@@ -222,6 +222,7 @@ class PostgresRepository:
             any_of=_any_of,
             prefix=f"{s}.",
             message_owner="m.owner_extension_id",
+            note_owner="n.owner_extension_id",
         )
         if create_schema is True:
             self._migrate()
@@ -476,6 +477,10 @@ class PostgresRepository:
             )
         owners = {t.id: t.owner.extension_id for t, _ in writes._threads.values()}
         message_rows = [(*row, owners.get(row[1]), row[1]) for row in message_rows]
+        note_rows = [
+            ((*row, owners.get(row[1]), row[1]) if version == 0 else row, version)
+            for row, version in note_rows
+        ]
         events = writes._events
         if first + len(events) > _MAX_ORDINAL:
             raise StorageError("Too many events in one transaction")
