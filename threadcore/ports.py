@@ -229,6 +229,12 @@ class ThreadReads(Protocol):
         """The pair's stored thread that is Open and Alive (expiry not applied), or ``None``."""
         ...
 
+    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
+        """The stored Open, Alive threads of any of these (owner number, guest number) pairs (in
+        no particular order): one read for many, as a bulk import looks ahead. Inside a
+        PostgreSQL batch, the pairs found without one are then known to have none."""
+        ...
+
     def open_threads(
         self,
         *,
@@ -295,6 +301,12 @@ class MessageReads(Protocol):
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         """Whether the guest has opted out of messages from the owner number."""
+        ...
+
+    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of these (owner number, guest number) pairs whose guest has opted out: one
+        read for many, as a bulk import looks ahead (inside a PostgreSQL batch, every pair's
+        answer is then known)."""
         ...
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -100,6 +100,9 @@ class Dialect:
         self.count_notes = f"SELECT count(*) {notes}"
         self.opted_out = (
             f"SELECT opted_out FROM {p}opt_outs WHERE owner_number = {m} AND guest_number = {m}"
+        )
+        self.opted_out_pairs = (
+            f"SELECT owner_number, guest_number FROM {p}opt_outs WHERE opted_out AND "
         )
         # the stored directory (issue 14): resources as JSON documents, and the change position
         self.directory_version = f"SELECT version FROM {p}threadcore_directory"
@@ -184,6 +187,15 @@ class SQLReads:
         if unstorable(owner_number, guest_number):
             return None
         return self._first_thread(self._dialect.open_for_pair, (owner_number, guest_number))
+
+    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
+        d = self._dialect
+        found: list[Thread] = []
+        for chunk, params in _pair_chunks(pairs, d.mark):
+            found += self._threads_where(
+                f"{OPEN} AND (owner_number, guest_number) IN (VALUES {chunk})", params, ""
+            )
+        return found
 
     def open_threads(
         self,
@@ -316,6 +328,16 @@ class SQLReads:
         rows = self._all(self._dialect.opted_out, (owner_number, guest_number))
         return bool(rows and rows[0][0])
 
+    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        out: set[tuple[str, str]] = set()
+        for chunk, params in _pair_chunks(pairs, self._dialect.mark):
+            rows = self._all(
+                f"{self._dialect.opted_out_pairs}(owner_number, guest_number) IN (VALUES {chunk})",
+                params,
+            )
+            out.update((str(owner), str(guest)) for owner, guest in rows)
+        return out
+
     # --- notes ----------------------------------------------------------------------------------
     def note(self, note_id: str) -> Note | None:
         if unstorable(note_id):
@@ -364,6 +386,17 @@ class SQLReads:
             return 0
         where, params = built
         return int(self._all(f"{select}{where}", params)[0][0])
+
+
+def _pair_chunks(
+    pairs: Sequence[tuple[str, str]], mark: str, size: int = 400
+) -> Iterator[tuple[str, list[str]]]:
+    """The storable distinct ``pairs`` as ``VALUES`` rows and their parameters, ``size`` pairs
+    a statement."""
+    wanted = [pair for pair in dict.fromkeys(pairs) if not unstorable(*pair)]
+    for start in range(0, len(wanted), size):
+        chunk = wanted[start : start + size]
+        yield ", ".join([f"({mark}, {mark})"] * len(chunk)), [v for pair in chunk for v in pair]
 
 
 def storable(values: Iterable[str]) -> list[str]:

@@ -215,6 +215,10 @@ class _MemoryUnitOfWork(BufferedWrites):
         thread_id = self._repo._open_by_pair.get((owner_number, guest_number))
         return None if thread_id is None else self._repo._threads[thread_id]
 
+    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
+        found = (self.open_thread_for_pair(*pair) for pair in dict.fromkeys(pairs))
+        return [thread for thread in found if thread is not None]
+
     def open_threads(
         self,
         *,
@@ -427,6 +431,9 @@ class _MemoryUnitOfWork(BufferedWrites):
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         return (owner_number, guest_number) in self._repo._opted_out
+
+    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {pair for pair in pairs if pair in self._repo._opted_out}
 
     def event_position(self) -> int:
         return len(self._repo._events)

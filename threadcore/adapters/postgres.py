@@ -670,6 +670,40 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return found
         return super().open_thread_for_pair(owner_number, guest_number)
 
+    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
+        batch = self._batch
+        if batch is None:
+            return super().open_threads_for_pairs(pairs)
+        found: list[Thread] = []
+        unknown: list[tuple[str, str]] = []
+        for pair in dict.fromkeys(pairs):
+            if pair not in batch.pairs:
+                unknown.append(pair)
+            elif batch.pairs[pair] not in (None, UNKNOWN):  # (UNKNOWN: read with the pair)
+                found.append(batch.threads[str(batch.pairs[pair])])
+        if unknown:  # nothing pending touched them: as stored, and kept
+            stored = self._read_through(
+                lambda: super(_PostgresUnitOfWork, self).open_threads_for_pairs(unknown)
+            )
+            by_pair = {pair_of(thread): thread for thread in stored}
+            for pair in unknown:
+                batch.learn(by_pair.get(pair), pair)
+            found += stored
+        return found
+
+    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        batch = self._batch
+        if batch is None:
+            return super().opted_out_pairs(pairs)
+        unknown = [pair for pair in dict.fromkeys(pairs) if pair not in batch.opt_outs]
+        if unknown:  # nothing pending wrote them: as stored, and kept
+            out = self._read_through(
+                lambda: super(_PostgresUnitOfWork, self).opted_out_pairs(unknown)
+            )
+            for pair in unknown:
+                batch.opt_outs[pair] = pair in out
+        return {pair for pair in pairs if batch.opt_outs.get(pair)}
+
     def __enter__(self) -> _PostgresUnitOfWork:
         local = self._repo._local
         if getattr(local, "open", False):  # one unit of work per thread, as on every adapter

@@ -319,6 +319,16 @@ def _carrier_ids(line: ReplayLine) -> list[str]:
     return found
 
 
+def _pair(line: ReplayLine) -> tuple[str, str] | None:
+    """The (owner number, guest number) a message line receives or sends on."""
+    fields = line.fields
+    if line.type == "inbound":
+        return fields["to"], fields["from"]
+    if line.type == "outbound":
+        return fields["from"], fields["to"]
+    return None
+
+
 class Replayer:
     """Applies replay lines to an inbox whose clock is ``clock`` (a :class:`ManualClock`).
 
@@ -442,18 +452,18 @@ class Replayer:
         parsed: Iterator[tuple[int, ReplayLine | LineError]],
     ) -> None:
         """Fill ``window`` with the lines of the batch just opened, and ask the storage in one
-        read for every message their carrier ids name: a batch then knows which ids are new
-        without a read each (rule D1)."""
+        read each for every message their carrier ids name, and for the open thread and the
+        opt-out of every pair they receive or send on: a batch then knows which ids are new and
+        what each pair has without a read each (rule D1)."""
         window.extend(itertools.islice(parsed, max(0, self._batch_size - len(window))))
-        ids = [
-            carrier_id
-            for _, line in window
-            if isinstance(line, ReplayLine)
-            for carrier_id in _carrier_ids(line)
-        ]
-        if ids and self._batch_size > 1:  # (one line a batch: its own read is as cheap)
+        lines = [line for _, line in window if isinstance(line, ReplayLine)]
+        ids = [carrier_id for line in lines for carrier_id in _carrier_ids(line)]
+        pairs = [pair for line in lines if (pair := _pair(line)) is not None]
+        if self._batch_size > 1 and (ids or pairs):  # (one line a batch: its reads are as cheap)
             with self._repo.unit_of_work() as uow:
                 uow.messages_by_provider_ids(ids)
+                uow.open_threads_for_pairs(pairs)
+                uow.opted_out_pairs(pairs)
 
     # --- one line -------------------------------------------------------------------------------
     def _message(self, provider_message_id: str) -> Message:

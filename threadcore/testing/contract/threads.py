@@ -8,6 +8,7 @@ from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import (
     Availability,
+    StatusReason,
     ThreadStatus,
 )
 from threadcore.ports import Repository
@@ -40,6 +41,32 @@ class ThreadReadsContract(ContractBase):
             assert [t.id for t in uow.open_threads(owner_number="+12092480001")] == ["a"]
             assert [t.id for t in uow.open_threads(assignee_id="101")] == ["a"]
             assert uow.open_threads(assignee_id="102") == []
+
+    def test_open_threads_for_pairs_reads_many_pairs_at_once(self, repo: Repository) -> None:
+        a, ma = _thread("a", "+16502240001", T0)
+        b, mb = _thread("b", "+16502240002", T0)
+        c, mc = _thread("c", "+16502240003", T0, owner=Q2)
+        self.store(repo, (a, ma), (b, mb), (c, mc))
+        with repo.unit_of_work() as uow:
+            resolved, _ = tx.resolve(b, StatusReason.MANUAL, "101", T0)
+            uow.save_thread(resolved, b.version)
+        own, other = RESOURCES[Q1].phone_numbers[0], RESOURCES[Q2].phone_numbers[0]
+        pairs = [
+            (own, "+16502240001"),  # open
+            (own, "+16502240002"),  # resolved: none open
+            (other, "+16502240003"),  # open, another resource
+            ("+16502240001", own),  # the pair is ordered
+            (own, "+16502240009"),  # never seen
+            (own, "+16502240001"),  # again
+            (own, "bad\x00number"),
+        ]
+        many = 1000  # more pairs than one statement takes
+        pairs += [(own, f"+1650300{n:04d}") for n in range(many)]
+        with repo.unit_of_work() as uow:
+            found = uow.open_threads_for_pairs(pairs)
+            assert sorted(t.id for t in found) == ["a", "c"]
+            assert uow.open_threads_for_pairs([]) == []
+            assert [t.id for t in uow.open_threads_for_pairs(pairs[-many:] + pairs[:1])] == ["a"]
 
     def test_due_threads_and_due_windows(self, repo: Repository) -> None:
         items = [_thread(f"t{i}", f"+1650224000{i}", T0 + timedelta(hours=i)) for i in range(5)]

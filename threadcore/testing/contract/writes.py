@@ -285,6 +285,17 @@ class WritesContract(ContractBase):
             uow.set_opted_out(owner, guest, False)
         with repo.unit_of_work() as uow:
             assert uow.opted_out(owner, guest) is False
+            pairs = [
+                (owner, guest),
+                (owner, other),
+                (other, owner),
+                (owner, other),
+                (owner, "\x00"),
+            ]
+            assert uow.opted_out_pairs(pairs) == {(owner, other)}
+            assert uow.opted_out_pairs([]) == set()
+            many = [(owner, f"+1650300{n:04d}") for n in range(1000)]  # several statements
+            assert uow.opted_out_pairs([*many, (owner, other)]) == {(owner, other)}
 
     def test_tombstones_keep_messages_without_bodies(self, repo: Repository) -> None:
         thread, message = _thread("t1", "+16502240001", T0)
