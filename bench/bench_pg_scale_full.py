@@ -91,6 +91,7 @@ from threadcore.adapters._sql import (
     thread_from_row,
     thread_to_row,
 )
+from threadcore.adapters._sql import OPEN as STORED_OPEN
 from threadcore.adapters.postgres import PostgresRepository
 
 NOW = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)  # the clock while measuring
@@ -551,6 +552,7 @@ class Op:
     detail: str = ""
     why: str = ""
     mine: bool = True  # the measured handler's (same records at every size)
+    floor: bool = False  # raw SQL: the least any implementation pays (not a threadcore read)
 
 
 Lister = Callable[..., Page[Any]]
@@ -684,6 +686,7 @@ def operations(store: Store) -> list[Op]:
         ("notes", "supervisor: notes", NoteFilter()),
     ):
         ops += paged(store, kind, label, SUPERVISOR, wanted, PAGE, BIG_PAGE)
+    ops += floors(store)
     thread_token, entries_token = store.tokens
     ops += [
         Op("thread FSync", lambda box: len(box.sync(actor=ACTOR).records)),
@@ -714,6 +717,38 @@ def operations(store: Store) -> list[Op]:
         Op("message list by thread", lambda box: len(box.messages(one, actor=ACTOR))),
     ]
     return ops
+
+
+def floors(store: Store) -> list[Op]:
+    """The floor of a numbered page over the whole store (the supervisor's): the exact count of
+    its records that the page's paging block reports (``totalElements``), in raw SQL on a
+    connection of its own, over the narrowest index threadcore's schema has for it. A count of
+    N rows reads N index entries, so this grows with the store whatever the implementation."""
+    s = _quoted(store.schema)
+    connection: list[psycopg.Connection[Any]] = []
+
+    def counted(sql: str) -> Callable[[Inbox], int]:
+        def call(box: Inbox) -> int:
+            if not connection:
+                connection.append(psycopg.connect(store.url, autocommit=True))
+            row = connection[0].execute(sql).fetchone()
+            return int(row[0]) if row else 0
+
+        return call
+
+    alive = "availability = 'Alive'"
+    return [
+        Op(f"floor: {name} (raw SQL)", counted(sql), mine=False, floor=True)
+        for name, sql in (
+            ("count of the store's threads", f"SELECT count(*) FROM {s}.threads WHERE {alive}"),
+            ("count of its open threads", f"SELECT count(*) FROM {s}.threads WHERE {STORED_OPEN}"),
+            (
+                "count of its messages",
+                f"SELECT count(*) FROM {s}.messages WHERE {alive} AND status <> 'Draft'",
+            ),
+            ("count of its notes", f"SELECT count(*) FROM {s}.notes WHERE {alive}"),
+        )
+    ]
 
 
 def sweep_op(store: Store) -> Op:
@@ -1028,8 +1063,8 @@ def report(stores: list[Store], command: str, about: str, ddl: Sequence[str]) ->
             ms_small = statistics.median(t_small) * 1000
             ms_large = statistics.median(t_large) * 1000
             ratio = ms_large / ms_small
-            met = "yes" if ratio < 2 else "**no**"
-            if ratio >= 2 or seq:
+            met = "floor" if op.floor else "yes" if ratio < 2 else "**no**"
+            if (ratio >= 2 or seq) and not op.floor:
                 misses.append(op.name)
             lines.append(
                 f"| {name} | {records} | {ms_small:.2f} | {ms_large:.2f} | {ratio:.2f} | {met} "
@@ -1042,7 +1077,14 @@ def report(stores: list[Store], command: str, about: str, ddl: Sequence[str]) ->
                 f"| - | **no** | - | |"
             )
             misses.append(op.name)
-    lines += ["", f"Operations that miss the target: {len(misses)} of {len(large.ops) + 1}.", ""]
+    reads = len([op for op in large.ops if not op.floor]) + 1
+    lines += [
+        "",
+        f"Operations that miss the target: {len(misses)} of {reads}. The floors are raw SQL, "
+        "not threadcore: the exact count a numbered page over the whole store reports, which "
+        "no implementation can make cheaper than counting.",
+        "",
+    ]
     lines += [f"## Plans at {b:,} threads", ""]
     lines.append(
         "The statements each operation ran (auto_explain, ANALYZE and BUFFERS; costs, "
