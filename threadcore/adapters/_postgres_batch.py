@@ -114,8 +114,8 @@ class Batch:
         self.directory: str | None = None  # the directory lock the batch holds
         self.directory_version: int | None = None  # and the stamp read under it
         self.failed: BaseException | None = None
-        self.sent: psycopg.Pipeline | None = None  # groups go out in it, answered later
-        self.mode = ExitStack()  # the connection's pipeline mode, while the batch is open
+        self.sent = False  # groups were sent in pipeline mode and are not answered yet
+        self.mode = ExitStack()  # the connection's pipeline mode, while groups are unanswered
 
     def check(self) -> None:
         """Refuse to go on once a group of writes failed: the batch is being rolled back."""
@@ -151,8 +151,9 @@ class Batch:
         with self._writing():
             statements = self.build(pending, self.ordinal + 1)
             self.ordinal += len(pending._events)
-            if self.sent is None:
-                self.sent = self.mode.enter_context(conn.pipeline())
+            if not self.sent:
+                self.mode.enter_context(conn.pipeline())
+                self.sent = True
             raw = psycopg.RawCursor(conn)
             for sql, params in statements:
                 raw.execute(_numbered(sql), params)
@@ -161,8 +162,8 @@ class Batch:
         """Wait for the groups sent and leave pipeline mode (a read runs faster outside it); a
         group's error fails the batch here."""
         self.check()
-        if self.sent is not None:
-            self.sent = None
+        if self.sent:
+            self.sent = False
             with self._writing():
                 self.mode.close()
 
@@ -173,8 +174,8 @@ class Batch:
 
     def abandon(self) -> None:
         """Leave pipeline mode after the block failed (the transaction is rolled back)."""
-        if self.sent is not None:
-            self.sent = None
+        if self.sent:
+            self.sent = False
             with suppress(psycopg.Error):
                 self.mode.close()
 
