@@ -141,7 +141,7 @@ class SQLReads:
 
     A unit of work that inherits this provides ``_dialect``, ``_all(sql, params)`` (the rows a
     statement returns, driver errors translated) and may override ``_threads_from(rows)`` (to
-    remember what it loaded).
+    remember what it loaded) and ``_listed(sql, params)`` (a list's read: see there).
     """
 
     __slots__ = ()
@@ -150,6 +150,12 @@ class SQLReads:
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         raise NotImplementedError
+
+    def _listed(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        """The rows of a list's page or count, whose filters match a few records for one actor
+        and millions for another: a driver that would reuse a plan made for other parameters
+        (PostgreSQL's generic plan of a prepared statement) plans it for these instead."""
+        return self._all(sql, params)
 
     def directory_version(self) -> int:
         rows = self._all(self._dialect.directory_version)
@@ -254,12 +260,10 @@ class SQLReads:
         if built is None or limit <= 0:
             return []
         where, params = built
-        mark = self._dialect.mark
-        return self._threads_where(
-            where,
-            [*params, limit, max(offset, 0)],
-            f"ORDER BY creation_time, id LIMIT {mark} OFFSET {mark}",
-        )
+        d = self._dialect
+        page = f"ORDER BY creation_time, id LIMIT {d.mark} OFFSET {d.mark}"
+        rows = self._listed(f"{d.select_threads}{where} {page}", [*params, limit, max(offset, 0)])
+        return self._threads_from(rows)
 
     def count_threads(self, query: ThreadQuery) -> int:
         built = self._thread_query(query, with_after=False)
@@ -377,7 +381,7 @@ class SQLReads:
         where, params = built
         d = self._dialect
         page = f"LIMIT {d.mark} OFFSET {d.mark}"
-        rows = self._all(f"{select}{where} {order} {page}", [*params, limit, max(offset, 0)])
+        rows = self._listed(f"{select}{where} {order} {page}", [*params, limit, max(offset, 0)])
         return [read(row, d.from_db) for row in rows]
 
     def _count(self, select: str, built: tuple[str, list[Any]] | None) -> int:
@@ -385,7 +389,7 @@ class SQLReads:
         if built is None:
             return 0
         where, params = built
-        return int(self._all(f"{select}{where}", params)[0][0])
+        return int(self._listed(f"{select}{where}", params)[0][0])
 
 
 def _pair_chunks(
