@@ -778,6 +778,7 @@ def test_postgres_version_7_notes_take_their_resource(
     repo.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # as version 7 left it
         conn.execute(f"ALTER TABLE {s}.notes DROP COLUMN owner_extension_id")
+        conn.execute(f"DROP INDEX {s}.threads_by_time, {s}.threads_open_by_time")
         for index, table, columns in (
             ("messages_by_owner", "messages", "owner_extension_id, created_at, id"),
             ("threads_by_owner", "threads", "owner_extension_id, creation_time, id"),

@@ -84,7 +84,8 @@ def _covering_sql(s: str) -> str:
     resource, as messages do (a thread never changes owner), indexed with the note's time; the
     indexes by resource cover what a list filters on, so a count is an index-only scan and a
     message list filtered by its thread's status reads the resource's threads from their index
-    (a semi-join) instead of every message's thread."""
+    (a semi-join) instead of every message's thread. Threads in time order, all and open: a
+    keyset page for an actor who handles most resources reads a page, not the table."""
     return f"""
 ALTER TABLE {s}.notes ADD COLUMN IF NOT EXISTS owner_extension_id text COLLATE "C";
 UPDATE {s}.notes AS n SET owner_extension_id = t.owner_extension_id
@@ -98,6 +99,8 @@ CREATE INDEX messages_by_owner ON {s}.messages (owner_extension_id, created_at, 
 DROP INDEX IF EXISTS {s}.threads_by_owner;
 CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time, id)
     INCLUDE (status, availability, latest_message_at);
+CREATE INDEX IF NOT EXISTS threads_by_time ON {s}.threads (creation_time, id);
+CREATE INDEX IF NOT EXISTS threads_open_by_time ON {s}.threads (creation_time, id) WHERE {OPEN};
 """
 
 
