@@ -566,6 +566,7 @@ def message_query_where(
     any_of: AnyOf,
     owner_column: str = "t.owner_extension_id",
     threads: str | None = None,
+    probe: bool = False,
 ) -> tuple[str, list[Any]] | None:
     """The WHERE clause and parameters selecting ``query``'s messages from ``messages m`` joined
     with their ``threads t``, or ``None`` when nothing can match (an empty set of owners, ids or
@@ -576,7 +577,11 @@ def message_query_where(
     With ``threads`` (the threads table, where messages carry their resource: ``m`` alone, not
     joined), the thread status is a semi-join on the resources' threads: the database reads
     those threads (a few per resource, from an index that covers their status) instead of
-    looking up the thread of every message."""
+    looking up the thread of every message. With ``probe`` as well, each message's thread is
+    looked up as the messages are walked in list order instead, so a first page stops after a
+    page of matches: right where most messages match (resolved threads, which accumulate, where
+    open ones expire within the policy's window); PostgreSQL cannot tell, since it does not know
+    that a message's resource is its thread's."""
     where = _Where(mark, time_out, any_of, "m.status <> 'Draft'")
     if not (
         where.member(owner_column, query.owner_extension_ids)
@@ -586,7 +591,11 @@ def message_query_where(
     ):
         return None
     where.created("m.created_at", query.creation_time_from, query.creation_time_to)
-    if threads is not None and query.thread_status is not None:
+    if threads is not None and query.thread_status is not None and probe:
+        status = _status_where(query.thread_status, mark, "t.")
+        where.clauses.append(f"(SELECT {status} FROM {threads} AS t WHERE t.id = m.thread_id)")
+        where.params.append(time_out(query.due_cutoff))
+    elif threads is not None and query.thread_status is not None:
         inner = _Where(mark, time_out, any_of)
         inner.member("t.owner_extension_id", query.owner_extension_ids)
         inner.status_now(query.thread_status, query.due_cutoff, "t.")

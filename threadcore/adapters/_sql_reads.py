@@ -42,7 +42,7 @@ from threadcore.adapters._sql import (
     unstorable,
 )
 from threadcore.adapters.directory import resource_document, resource_from_document
-from threadcore.domain.model import Message, Note, Resource, Thread
+from threadcore.domain.model import Message, Note, Resource, Thread, ThreadStatus
 from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
 
 __all__ = ["Dialect", "SQLReads"]
@@ -302,7 +302,9 @@ class SQLReads:
     def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         d = self._dialect
         select = d.find_messages if self._joined else d.find_messages_alone
-        built = self._message_query(query)
+        # a first page of resolved threads' messages: walk the messages, looking up each thread
+        probe = offset <= 0 and query.thread_status is ThreadStatus.RESOLVED
+        built = self._message_query(query, probe=probe)
         return self._find(select, built, MESSAGE_ORDER, limit, offset, message_from_row)
 
     def count_messages(self, query: MessageQuery) -> int:
@@ -317,14 +319,16 @@ class SQLReads:
         return self._dialect.message_owner.startswith("t.")
 
     def _message_query(
-        self, query: MessageQuery, after: bool = True
+        self, query: MessageQuery, after: bool = True, probe: bool = False
     ) -> tuple[str, list[Any]] | None:
         query = attrs.evolve(query, message_ids=_storable_set(query.message_ids), **_clean(query))
         if not after:
             query = attrs.evolve(query, after=None)
         d = self._dialect
         threads = None if self._joined else d.threads
-        return message_query_where(query, d.mark, d.to_db, d.any_of, d.message_owner, threads)
+        return message_query_where(
+            query, d.mark, d.to_db, d.any_of, d.message_owner, threads, probe
+        )
 
     def opted_out(self, owner_number: str, guest_number: str) -> bool:
         if unstorable(owner_number, guest_number):
