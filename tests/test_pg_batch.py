@@ -181,3 +181,52 @@ def test_what_a_batch_knows_after_a_deletion_is_what_memory_stores(
         assert _within_one_batch(repository) == _within_one_batch(InMemoryRepository())
     finally:
         repository.close()
+
+
+def _one_number_in_one_batch(repository: Repository) -> list[Any]:
+    """Open, resolved and fresh pairs of one business number, then a batch that meets several
+    of them, resolves one first (its close still pending when the batch reads the number's open
+    threads) and receives on every pair: which thread each message joined, and every thread."""
+    from threadcore import Resource
+
+    owner = "+12092480001"
+    inbox = Inbox(
+        repository=repository,
+        directory=Directory([Resource("q", phone_numbers=[owner], handlers=["101"])]),
+        clock=ManualClock(START),
+        ids=SequentialIds("o"),
+    )
+    guests = [f"+165022400{n:02d}" for n in range(8)]
+    before = {g: inbox.receive(owner_number=owner, guest_number=g, body="before").thread_id
+              for g in guests[:4]}  # fmt: skip
+    inbox.resolve(before[guests[1]], actor="101")
+    joined = []
+
+    def receive(guest: str) -> None:
+        joined.append(inbox.receive(owner_number=owner, guest_number=guest, body="in").thread_id)
+
+    with inbox.batch():
+        receive(guests[4])
+        inbox.resolve(before[guests[3]], actor="101")  # closed in the batch, not yet sent
+        for guest in [*guests[5:], *guests[:4]]:  # the second miss reads the number's threads
+            receive(guest)
+    ids = sorted(set(joined) | set(before.values()))
+    with repository.unit_of_work() as uow:
+        threads = [uow.thread(i) for i in ids]
+    every = [(t.id, t.guest_party.phone_number, t.status.value) for t in threads if t]
+    return [joined, every]
+
+
+def test_a_batch_that_reads_a_numbers_open_threads_at_once_joins_what_memory_joins(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """The second pair of one number a batch knows nothing of makes it read the number's open
+    threads at once; a thread the batch closed meanwhile (not yet sent) stays closed to it, and
+    every message joins the thread it joins in memory."""
+    repository = PostgresRepository(postgres_url, schema=pg_schema)
+    try:
+        assert _one_number_in_one_batch(repository) == _one_number_in_one_batch(
+            InMemoryRepository()
+        )
+    finally:
+        repository.close()

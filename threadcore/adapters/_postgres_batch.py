@@ -44,8 +44,15 @@ Build = Callable[[BufferedWrites, int], list[Statement]]
 #: A pair whose open thread a pending write may have closed: read it only after a flush.
 UNKNOWN: Final = "\x00unknown"
 
+#: How many open threads of one owner number a batch reads at once (see ``learn_owner``).
+LOOK_AROUND = 1000
+
 #: How many units of work wait before their writes are sent.
 FLUSH_AT = 500
+
+
+#: ``$1``, ``$2`` …, made once (a statement has at most 65,535 parameters).
+_DOLLARS = [f"${n}" for n in range(1, 65536)]
 
 
 def _numbered(sql: str) -> str:
@@ -54,10 +61,9 @@ def _numbered(sql: str) -> str:
     pieces = sql.split("%s")
     if len(pieces) == 1:
         return sql
-    out = [pieces[0]]
-    for n, piece in enumerate(pieces[1:], 1):
-        out.append(f"${n}")
-        out.append(piece)
+    out: list[str] = [""] * (2 * len(pieces) - 1)
+    out[::2] = pieces
+    out[1::2] = _DOLLARS[: len(pieces) - 1]
     return "".join(out)
 
 
@@ -84,10 +90,12 @@ class Batch:
         "latest",
         "latest_known",
         "messages",
+        "missed",
         "mode",
         "notes",
         "opt_outs",
         "ordinal",
+        "owners",
         "pairs",
         "pending",
         "provider_ids",
@@ -109,6 +117,9 @@ class Batch:
         self.absent: set[str] = set()  # carrier ids no message had when the batch looked
         self.notes: dict[str, Note] = {}
         self.opt_outs: dict[tuple[str, str], bool] = {}
+        # owner numbers whose open threads the batch read: all of them (True), or too many
+        self.owners: dict[str, bool] = {}
+        self.missed: set[str] = set()  # owner numbers a pair of which the batch had to read
         self.latest: datetime | None = None
         self.latest_known = False  # whether the latest instant stored was read
         self.directory: str | None = None  # the directory lock the batch holds
@@ -211,6 +222,24 @@ class Batch:
                 self.pairs[pair_of(thread)] = thread.id
         elif pair is not None:
             self.pairs[pair] = None
+
+    def learn_owner(self, owner_number: str, found: list[Thread], complete: bool) -> None:
+        """Keep the open threads of ``owner_number`` read from the database (``complete``: all
+        of them), except the pairs and threads the batch already knows (pending writes touched
+        them, or they were read before): every other pair of that number then has none."""
+        for thread in found:
+            if thread.id not in self.threads and pair_of(thread) not in self.pairs:
+                self.learn(thread)
+        self.owners[owner_number] = complete
+
+    def knows(self, pair: tuple[str, str]) -> bool:
+        """Whether the batch knows the open thread of ``pair`` (or that it has none)."""
+        if pair in self.pairs:
+            return True
+        if self.owners.get(pair[0]):  # every open thread of the number is known: none here
+            self.pairs[pair] = None
+            return True
+        return False
 
     def record(self, writes: BufferedWrites) -> None:
         """A unit of work ended cleanly (its writes checked): merge them into the pending

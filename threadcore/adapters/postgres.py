@@ -53,7 +53,7 @@ from psycopg_pool import ConnectionPool
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold
-from threadcore.adapters._postgres_batch import UNKNOWN, Batch, is_open, pair_of
+from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_open, pair_of
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
@@ -128,6 +128,8 @@ def _refuse_nul(*groups: tuple[Iterable[tuple[Any, ...]], tuple[str, ...]]) -> N
     bad input (422), not as a storage failure, before anything is sent."""
     for rows, columns in groups:
         for row in rows:
+            if "\x00" not in "".join([v for v in row if type(v) is str]):
+                continue  # (the usual case, in one pass; which column, only when one has it)
             for column, value in zip(columns, row, strict=True):
                 if type(value) is str and "\x00" in value:
                     parameter = "provider_message_id" if column == "provider_message_id" else None
@@ -657,6 +659,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return prefetched[1]  # read by the claim, under its lock
         batch = self._batch
         if batch is not None:
+            self._look_around(batch, pair)
             known = batch.pairs.get(pair, UNKNOWN)
             if pair in batch.pairs and known != UNKNOWN:
                 return None if known is None else batch.threads[known]
@@ -669,6 +672,26 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             batch.learn(found, pair)
             return found
         return super().open_thread_for_pair(owner_number, guest_number)
+
+    def _look_around(self, batch: Batch, pair: tuple[str, str]) -> None:
+        """The second time a batch meets a pair it knows nothing of on one owner number, it
+        reads that number's open threads at once (up to ``LOOK_AROUND``; without sending
+        anything, and keeping only what no pending write touched): a bulk import's commands on
+        one business number then read no pair each (their open thread, or that there is none,
+        is known)."""
+        owner = pair[0]
+        if owner in batch.owners or batch.knows(pair) or unstorable(*pair):
+            return
+        if owner not in batch.missed:
+            batch.missed.add(owner)  # the first: its own read is as cheap
+            return
+        found = self._read_through(
+            lambda: self._threads_where(
+                f"{OPEN} AND owner_number = %s", (owner, LOOK_AROUND + 1), "LIMIT %s"
+            )
+        )
+        batch.learn_owner(owner, found[:LOOK_AROUND], len(found) <= LOOK_AROUND)
+        batch.knows(pair)
 
     def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
         batch = self._batch
@@ -850,6 +873,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 batch.directory_version = super().directory_version()
             self._directory_version = batch.directory_version
         if isinstance(key, tuple):
+            self._look_around(batch, key)
             known = batch.pairs.get(key, UNKNOWN)
             if known == UNKNOWN and key in batch.pairs:
                 batch.flush()  # a pending write may have closed the pair's open thread
