@@ -163,10 +163,11 @@ class Recorder:
         original = pg_adapter._PostgresUnitOfWork._all
         recorder = self
 
-        def _all(uow: Any, sql: str, params: Any = ()) -> list[Any]:
+        def _all(uow: Any, sql: str, params: Any = (), **how: Any) -> list[Any]:
+            params = tuple(params)
             if recorder.on:
-                recorder.statements.append((sql, tuple(params)))
-            return original(uow, sql, params)
+                recorder.statements.append((sql, params))
+            return original(uow, sql, params, **how)
 
         pg_adapter._PostgresUnitOfWork._all = _all  # type: ignore[method-assign]
 
