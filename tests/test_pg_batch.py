@@ -125,21 +125,30 @@ def test_a_batch_whose_transaction_the_database_ended_raises_and_stores_nothing(
     admin_repo.close()
 
 
+OWNER = "+12092480001"
+
+
+def _on_one_number(repository: Repository, ids: str) -> Inbox:
+    """An inbox over ``repository`` with one resource on :data:`OWNER` and handler 101."""
+    from threadcore import Resource
+
+    return Inbox(
+        repository=repository,
+        directory=Directory([Resource("q", phone_numbers=[OWNER], handlers=["101"])]),
+        clock=ManualClock(START),
+        ids=SequentialIds(ids),
+    )
+
+
 def _within_one_batch(repository: Repository) -> list[Any]:
     """Outbound messages on two threads, carrier ids attached, a delivery report, one thread
     deleted, then reports by carrier id for both threads' messages, a send (the opt-out read),
     STOP and a send (refused by the opt-out the batch wrote), all in one batch: what each step
     answered (or refused) and what is stored after."""
-    from threadcore import Resource
     from threadcore.errors import ThreadcoreError
 
-    owner = "+12092480001"
-    inbox = Inbox(
-        repository=repository,
-        directory=Directory([Resource("q", phone_numbers=[owner], handlers=["101"])]),
-        clock=ManualClock(START),
-        ids=SequentialIds("b"),
-    )
+    inbox = _on_one_number(repository, "b")
+    owner = OWNER
     seen: list[Any] = []
 
     def step(command: Any) -> None:
@@ -187,15 +196,8 @@ def _one_number_in_one_batch(repository: Repository) -> list[Any]:
     """Open, resolved and fresh pairs of one business number, then a batch that meets several
     of them, resolves one first (its close still pending when the batch reads the number's open
     threads) and receives on every pair: which thread each message joined, and every thread."""
-    from threadcore import Resource
-
-    owner = "+12092480001"
-    inbox = Inbox(
-        repository=repository,
-        directory=Directory([Resource("q", phone_numbers=[owner], handlers=["101"])]),
-        clock=ManualClock(START),
-        ids=SequentialIds("o"),
-    )
+    inbox = _on_one_number(repository, "o")
+    owner = OWNER
     guests = [f"+165022400{n:02d}" for n in range(8)]
     before = {g: inbox.receive(owner_number=owner, guest_number=g, body="before").thread_id
               for g in guests[:4]}  # fmt: skip
