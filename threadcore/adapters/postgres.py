@@ -680,8 +680,8 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         one business number then read no pair each (their open thread, or that there is none,
         is known)."""
         owner = pair[0]
-        if owner in batch.owners or batch.knows(pair) or unstorable(*pair):
-            return
+        if batch.knows(pair) or owner in batch.owners or unstorable(*pair):
+            return  # (known, or this number was read: all of it, or too much to be all)
         if owner not in batch.missed:
             batch.missed.add(owner)  # the first: its own read is as cheap
             return
