@@ -591,19 +591,20 @@ def message_query_where(
     ):
         return None
     where.created("m.created_at", query.creation_time_from, query.creation_time_to)
-    if threads is not None and query.thread_status is not None and probe:
-        status = _status_where(query.thread_status, mark, "t.")
-        where.clauses.append(f"(SELECT {status} FROM {threads} AS t WHERE t.id = m.thread_id)")
-        where.params.append(time_out(query.due_cutoff))
-    elif threads is not None and query.thread_status is not None:
+    if threads is None or query.thread_status is None:
+        where.status_now(query.thread_status, query.due_cutoff, "t.")
+    else:
         inner = _Where(mark, time_out, any_of)
-        inner.member("t.owner_extension_id", query.owner_extension_ids)
+        if not probe:
+            inner.member("t.owner_extension_id", query.owner_extension_ids)
         inner.status_now(query.thread_status, query.due_cutoff, "t.")
         clause, params = inner.built()
-        where.clauses.append(f"m.thread_id IN (SELECT t.id FROM {threads} AS t WHERE {clause})")
+        where.clauses.append(
+            f"(SELECT {clause} FROM {threads} AS t WHERE t.id = m.thread_id)"
+            if probe
+            else f"m.thread_id IN (SELECT t.id FROM {threads} AS t WHERE {clause})"
+        )
         where.params += params
-    else:
-        where.status_now(query.thread_status, query.due_cutoff, "t.")
     where.after("m.created_at, m.id", query.after)
     return where.built()
 

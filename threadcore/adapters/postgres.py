@@ -630,12 +630,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         if batch is None:
             return super().opted_out(owner_number, guest_number)
         pair = (owner_number, guest_number)
-        known = batch.opt_outs.get(pair)
-        if known is None:  # nothing pending wrote it: as stored, and kept for the batch's next read
-            known = batch.opt_outs[pair] = self._read_through(
-                lambda: super(_PostgresUnitOfWork, self).opted_out(owner_number, guest_number)
-            )
-        return known
+        return pair in self.opted_out_pairs([pair])  # (kept by the batch, read once)
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         """Locked until commit, skipping rows another sweep has locked: sweeps running at once
