@@ -1,25 +1,32 @@
 """A worker process of the history checker (``test_history.py``; started with ``spawn``).
 
 It runs random commands and reads on a real PostgreSQL with real delays (a directory whose
-lookups sometimes take tens of milliseconds, a clock that sometimes steps back) and reports every
-call with its real start and end (``time.time_ns``) and what it saw.
+lookups sometimes take tens of milliseconds, a clock that sometimes steps back, a clock of its own
+that is ahead of or behind the others', a pause now and then between a command's last check and
+its commit) and reports every call with its real start and end (``time.time_ns``) and what it saw.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from threadcore import Directory, Inbox, Policy, Resource, ThreadcoreError
 from threadcore.adapters.postgres import PostgresRepository
+from threadcore.errors import ThreadNotOpen
 
 QUEUE_ID = "6249888001"
 OWNER = "+12092480001"
 GUESTS = [f"+165022400{n:02d}" for n in range(16)]
 TTL = timedelta(milliseconds=150)
+#: Each worker's clock is this far off the real time: hosts up to 120 ms apart (TTL 150 ms).
+SKEW_MS = [-60.0, -20.0, 20.0, 60.0]
 
 
 def directory() -> Directory:
@@ -45,16 +52,35 @@ class SlowDirectory:
 
 
 class SteppingClock:
-    """The real time, stepping back by a few milliseconds now and then (NTP)."""
+    """The real time, ``skew`` off, stepping back by a few milliseconds now and then (NTP)."""
 
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
+    def __init__(self, rng: random.Random, skew: timedelta = timedelta(0)) -> None:
+        self.rng, self.skew = rng, skew
 
     def now(self) -> datetime:
-        now = datetime.fromtimestamp(time.time(), UTC)
+        now = datetime.fromtimestamp(time.time(), UTC) + self.skew
         if self.rng.random() < 0.05:
             now -= timedelta(milliseconds=self.rng.uniform(1, 30))
         return now
+
+
+class PausingCommits:
+    """The repository, pausing now and then between a command's last check and its commit (a
+    slow network, a stop-the-world pause): what another process reads meanwhile must not be
+    contradicted by the commit."""
+
+    def __init__(self, inner: PostgresRepository, rng: random.Random) -> None:
+        self.inner, self.rng = inner, rng
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Any]:
+        with self.inner.unit_of_work() as uow:
+            yield uow
+            if self.rng.random() < 0.2:
+                time.sleep(self.rng.uniform(0.01, 0.08))
 
 
 def run(number: int, url: str, schema: str, seconds: float, start: Any, report: Any) -> None:
@@ -64,9 +90,9 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
     rng = random.Random(number)
     repo = PostgresRepository(url, schema=schema, min_size=1, max_size=2)
     inbox = Inbox(
-        repository=repo,
+        repository=PausingCommits(repo, rng),  # type: ignore[arg-type]
         directory=SlowDirectory(rng),  # type: ignore[arg-type]
-        clock=SteppingClock(rng),
+        clock=SteppingClock(rng, timedelta(milliseconds=SKEW_MS[number % len(SKEW_MS)])),
         policy=Policy(ttl=TTL),
         token_secret=b"history-checker-secret",
     )
@@ -75,7 +101,7 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
         start.wait(timeout=120)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            kind = rng.choice(["receive", "receive", "get", "get", "get", "walk"])
+            kind = rng.choice(["receive", "receive", "get", "get", "get", "walk", "resolve"])
             began = time.time_ns()
             try:
                 if kind == "receive":
@@ -87,6 +113,11 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
                 elif kind == "get" and known:
                     thread = inbox.get(rng.choice(known[-4:]), actor="101")
                     seen = [(thread.id, thread.status.value)]
+                elif kind == "resolve" and known:
+                    thread_id = rng.choice(known[-4:])
+                    with contextlib.suppress(ThreadNotOpen):  # resolved already (or expired)
+                        inbox.resolve(thread_id, actor="101")
+                    seen = [(thread_id, "Resolved")]
                 elif kind == "walk":
                     pages, token = [], None
                     while True:
@@ -101,7 +132,8 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
                 else:
                     continue
             except ThreadcoreError as error:
-                report.put(("error", number, error.code, str(error)[:200]))
+                cause = f" (cause: {error.__cause__!r:.300})" if error.__cause__ else ""
+                report.put(("error", number, error.code, f"{str(error)[:200]}{cause}"))
                 continue
             except Exception:
                 report.put(("error", number, "undocumented", traceback.format_exc(limit=3)))

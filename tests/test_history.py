@@ -1,10 +1,12 @@
 """The concurrent history checker (issue 12): several processes run random commands and reads on
-a real PostgreSQL with real delays (a slow directory, a clock that steps back, a short TTL so
-threads fall due while commands run); every call is recorded with its real start and end, and
-the history is checked against the rules:
+a real PostgreSQL with real delays (a slow directory, a clock that steps back, clocks 50 ms apart,
+pauses between a command's last check and its commit, a short TTL so threads fall due while
+commands run); every call is recorded with its real start and end, and the history is checked
+against the rules:
 
-* a thread some call saw resolved is never seen open by a call that began after it ended
-  (rules R10, R18a);
+* once any process has seen a thread resolved (a read showing it, or a resolve refused because
+  it was), no call anywhere that began after that one ended sees it open (rules R10, R10b,
+  R18a);
 * a keyset list walk never skips a thread: every thread whose creating call ended before the
   walk asked for its last page is in the walk, and no thread is returned twice (rule Q2);
 * at the end: one open thread per pair, and every acknowledged message is stored once.
@@ -112,7 +114,7 @@ def test_a_concurrent_history_keeps_the_rules(postgres_url: str, pg_schema: str)
     calls, errors = _history(postgres_url, pg_schema)
     assert errors == []
     kinds = {kind for _, kind, *_ in calls}
-    assert kinds == {"receive", "get", "walk"}, kinds
+    assert kinds == {"receive", "get", "walk", "resolve"}, kinds
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         rows = conn.execute(
             f"SELECT id, creation_time, status, availability, owner_number, guest_number "

@@ -641,13 +641,15 @@ def test_a_postgres_url_sets_the_pool_and_the_schema_in_its_query(
     (connect_timeout) still reach libpq (issue 14)."""
     sep = "&" if "?" in postgres_url else "?"
     repo = connect(f"{postgres_url}{sep}pool_min=2&pool_max=3&pool_timeout=7&connect_timeout=5"
-                   f"&schema={pg_schema}")  # fmt: skip
+                   f"&schema={pg_schema}&lock_timeout=1.5")  # fmt: skip
     try:
         assert isinstance(repo, PostgresRepository)
         assert repo.schema == pg_schema
         assert (repo._pool.min_size, repo._pool.max_size, repo._pool.timeout) == (2, 3, 7.0)
         with repo.unit_of_work() as uow:
             assert uow.thread("nothing") is None
+        with repo._pool.connection() as conn:  # each pooled connection waits for locks 1.5 s
+            assert conn.execute("SHOW lock_timeout").fetchone() == ("1500ms",)
     finally:
         repo.close()
     for query in (
@@ -655,6 +657,8 @@ def test_a_postgres_url_sets_the_pool_and_the_schema_in_its_query(
         "pool_max=0",
         "pool_min=5&pool_max=2",
         "pool_timeout=-1",
+        "lock_timeout=-1",
+        "lock_timeout=soon",
         "notify=maybe",
     ):
         with pytest.raises(InvalidInput) as refused:

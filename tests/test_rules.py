@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -110,9 +111,10 @@ def assigned_to_ann(inbox: Inbox, guest: str = GUEST) -> str:
 def assert_refused_without_change(
     inbox: Inbox, thread_id: str, error: type[ThreadcoreError], command: Callable[[], object]
 ) -> ThreadcoreError:
-    """``command`` raises exactly ``error`` and leaves the events and the thread as they were."""
-    events_before = inbox.events()
+    """``command`` raises exactly ``error`` and leaves the events and the thread as they were
+    (as shown: a due thread's expiry is written when it is first shown, rule R10b)."""
     thread_before = inbox.get(thread_id, actor="101")
+    events_before = inbox.events()
     with pytest.raises(error) as caught:
         command()
     assert type(caught.value) is error
@@ -298,7 +300,10 @@ def test_r04_expired_thread_is_not_open(inbox: Inbox, clock: ManualClock) -> Non
     before = inbox.events()
     with pytest.raises(ThreadNotOpen):
         inbox.send(actor="102", thread_id=thread_id, body="x")
-    assert inbox.events() == before
+    # the send writes nothing of its own; the expiry it was refused for is written (R10b)
+    new = [event for _, event in inbox.events()[len(before) :]]
+    assert new == [ThreadResolved(thread_id, START + TTL, StatusReason.THREAD_EXPIRED, None)]
+    assert inbox.get(thread_id, actor="101").status_reason is StatusReason.THREAD_EXPIRED
 
 
 def test_r04_by_pair_the_owner_number_must_belong_to_a_resource(inbox: Inbox) -> None:
@@ -779,18 +784,25 @@ def test_r10_the_next_message_writes_the_expiry(inbox: Inbox, clock: ManualClock
     assert inbox.expire() == []
 
 
-def test_r10_a_command_refused_because_of_expiry_writes_nothing(
+def test_r10b_a_command_refused_because_of_expiry_writes_the_expiry_only(
     inbox: Inbox, clock: ManualClock
 ) -> None:
-    thread_id = assigned_to_ann(inbox)
-    clock.advance(TTL)
-    for command in (
-        lambda: inbox.resolve(thread_id, actor="101"),
-        lambda: inbox.assign(thread_id, actor="102", assignee="103"),
-        lambda: inbox.send(actor="102", thread_id=thread_id, body="x"),
-    ):
-        assert_refused_without_change(inbox, thread_id, ThreadNotOpen, command)
-    assert [t.id for t in inbox.expire()] == [thread_id]
+    commands: list[Callable[[str], object]] = [
+        lambda thread_id: inbox.resolve(thread_id, actor="101"),
+        lambda thread_id: inbox.assign(thread_id, actor="102", assignee="103"),
+        lambda thread_id: inbox.send(actor="102", thread_id=thread_id, body="x"),
+    ]
+    for n, command in enumerate(commands):
+        thread_id = assigned_to_ann(inbox, f"+1650224009{n}")
+        clock.advance(TTL)  # due now; nothing has shown it expired yet
+        before = len(inbox.events())
+        with pytest.raises(ThreadNotOpen):
+            command(thread_id)
+        new = [event for _, event in inbox.events()[before:]]
+        assert new == [ThreadResolved(thread_id, clock.now(), StatusReason.THREAD_EXPIRED, None)]
+        assert inbox.expire() == []  # written already: the sweep finds nothing
+        again = functools.partial(command, thread_id)
+        assert_refused_without_change(inbox, thread_id, ThreadNotOpen, again)
 
 
 # === R11: the directory changes and threads follow ==============================================

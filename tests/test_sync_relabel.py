@@ -26,8 +26,8 @@ def test_deleting_a_message_of_an_expired_thread_is_news_only_if_it_relabels(
         assert len(inbox.expire()) == 1
     token = inbox.sync(actor="101").sync_token  # the client knows it is closed
     clock.advance(timedelta(minutes=5))
-    if sweep == "after the token":
-        assert len(inbox.expire()) == 1
+    if sweep == "after the token":  # nothing left: the full sync wrote what it left out (R10b)
+        assert inbox.expire() == []
     gone = older if delete == "older" else latest
     inbox.delete_messages([gone.id], actor="101")
     answer = inbox.sync(actor="101", sync_type=SyncType.INCREMENTAL, sync_token=token)

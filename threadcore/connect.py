@@ -21,7 +21,14 @@ DATABASE_URL_VARIABLE = "THREADCORE_DATABASE_URL"
 
 #: Query parameters of a PostgreSQL URL that configure threadcore's pool rather than the
 #: connection (the rest, ``connect_timeout`` among them, go to libpq).
-_POOL_PARAMETERS = {"pool_min": "min_size", "pool_max": "max_size", "pool_timeout": "timeout"}
+_POOL_PARAMETERS = {
+    "pool_min": "min_size",
+    "pool_max": "max_size",
+    "pool_timeout": "timeout",
+    "lock_timeout": "lock_timeout",
+}
+#: Those given in seconds (the others count connections), and those that may be 0.
+_SECONDS, _MAY_BE_ZERO = {"pool_timeout", "lock_timeout"}, {"lock_timeout"}
 _SWITCH = {"on": True, "1": True, "true": True, "yes": True,
            "off": False, "0": False, "false": False, "no": False}  # fmt: skip
 
@@ -34,8 +41,9 @@ def connect(url: str | None = None) -> Repository:
     either, :class:`~threadcore.errors.InvalidInput`: several workers must never each get a
     private in-memory store by accident (ask for ``"memory://"``). A PostgreSQL URL may set the
     pool in its query: ``pool_min``, ``pool_max`` (connections), ``pool_timeout`` (seconds a
-    command waits for a connection), ``schema`` and ``notify=on`` (wake durable consumers at each
-    commit, rule D7); its other parameters (``connect_timeout``,
+    command waits for a connection), ``lock_timeout`` (seconds a statement waits for a lock
+    another session holds, 5 by default, 0 for no limit), ``schema`` and ``notify=on`` (wake
+    durable consumers at each commit, rule D7); its other parameters (``connect_timeout``,
     ``sslmode`` …) go to libpq. The drivers are imported only when asked for.
     """
     if url is None:
@@ -133,13 +141,14 @@ def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
         elif unquote(name) in _POOL_PARAMETERS:
             name = unquote(name)
             try:
-                number = float(value) if name == "pool_timeout" else int(value)
+                number = float(value) if name in _SECONDS else int(value)
             except ValueError:
                 raise InvalidInput(
                     f"The database URL's {name} must be a number, not {value[:20]!r}",
                     parameter="url",
                 ) from None
-            if not 0 < number < float("inf"):
+            low_ok = number >= 0 if name in _MAY_BE_ZERO else number > 0
+            if not low_ok or number == float("inf"):
                 raise InvalidInput(f"The database URL's {name} must be positive", parameter="url")
             options[_POOL_PARAMETERS[name]] = number
         else:

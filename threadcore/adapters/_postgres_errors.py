@@ -19,7 +19,6 @@ _CONFLICTS = (
     pg_errors.UniqueViolation,
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
-    pg_errors.LockNotAvailable,  # a lock_timeout ran out
 )
 
 
@@ -36,7 +35,12 @@ def _describe(error: psycopg.Error) -> str:
 def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
     """What a caller can do about a driver error, in words that name no driver internals (the
     error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log)."""
-    if isinstance(error, PoolTimeout):
+    if isinstance(error, pg_errors.LockNotAvailable):  # the lock timeout ran out: not retried
+        message = (
+            "The database is busy: another session held a lock this call needed for longer than "
+            "the lock timeout. Nothing was changed; retry later"
+        )
+    elif isinstance(error, PoolTimeout):
         message = (
             "The database is busy: no connection was free in time. Nothing was changed; retry "
             "later (or give the repository a larger pool)"

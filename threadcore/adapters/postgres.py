@@ -161,7 +161,10 @@ class PostgresRepository:
 
     ``url`` is a libpq connection string or URL; ``min_size`` / ``max_size`` size the pool;
     ``schema`` is the PostgreSQL schema holding threadcore's tables (created if missing).
-    ``timeout`` bounds connecting and waiting for a pooled connection, in seconds.
+    ``timeout`` bounds connecting and waiting for a pooled connection, in seconds;
+    ``lock_timeout`` bounds, in seconds, how long a statement waits for a lock another session
+    holds (a pair's claim, a thread row an in-flight command is writing) before it fails with a
+    retryable :class:`~threadcore.errors.StorageError` (0: wait for as long as it takes).
 
     The schema is created on first open and versioned in ``threadcore_schema`` (safe when many
     processes open at once: creation runs under a transaction-level advisory lock); a database
@@ -180,6 +183,7 @@ class PostgresRepository:
         timeout: float = 30.0,
         create_schema: bool = True,
         notify: bool = False,
+        lock_timeout: float = 5.0,
     ) -> None:
         if not isinstance(url, str) or not url:
             raise InvalidInput("Parameter [url] must be a non-empty string", parameter="url")
@@ -197,6 +201,17 @@ class PostgresRepository:
             or not 0 < timeout < float("inf")
         ):
             raise InvalidInput("Parameter [timeout] must be a positive number", parameter="timeout")
+        if (
+            not isinstance(lock_timeout, int | float)
+            or isinstance(lock_timeout, bool)
+            or not 0 <= lock_timeout < float("inf")
+        ):
+            raise InvalidInput(
+                "Parameter [lock_timeout] must be a number of seconds, 0 or more",
+                parameter="lock_timeout",
+            )
+        # set on each pooled connection as it is made (PostgreSQL's own setting, in ms)
+        self._lock_timeout = f"{round(lock_timeout * 1000)}ms"
         if max_size < min_size:
             raise InvalidInput(
                 "Parameter [max_size] must be at least min_size", parameter="max_size"
@@ -325,6 +340,7 @@ class PostgresRepository:
             ConnectionPool.check_connection(conn)
 
     def _note_new(self, conn: Connection) -> None:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (self._lock_timeout,))
         self._returned[conn] = time.monotonic()  # made now: it rests from now on
 
     def _getconn(self) -> Connection:

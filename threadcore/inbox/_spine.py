@@ -19,6 +19,7 @@ from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.clock import SystemClock
 from threadcore.consumers import Consumer
+from threadcore.domain import transitions as tx
 from threadcore.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
@@ -26,8 +27,9 @@ from threadcore.domain.errors import (
     NotFound,
     NotPermitted,
     ThreadNotFound,
+    ThreadNotOpen,
 )
-from threadcore.domain.events import Event
+from threadcore.domain.events import Event, ThreadDeleted, ThreadResolved
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
@@ -40,6 +42,7 @@ from threadcore.domain.model import (
     ThreadStatus,
 )
 from threadcore.domain.queries import Page
+from threadcore.domain.transitions import is_due
 from threadcore.domain.validation import (
     MAX_INSTANT,
     MIN_INSTANT,
@@ -111,6 +114,15 @@ _events_log = logging.getLogger("threadcore.events")
 
 class _Overtaken(Exception):
     """A command's decisions no longer hold: a thread it relied on fell due while it ran."""
+
+
+class _ExpireFirst(Exception):
+    """A command acted on threads that were due without closing them: their expiries are
+    written first (rule R10b), then the command runs again."""
+
+    def __init__(self, threads: Sequence[Thread]) -> None:
+        super().__init__()
+        self.threads = threads
 
 
 def _claimable(thread_id: object) -> bool:
@@ -412,8 +424,9 @@ class Spine:
         try:
             for attempt in range(self._retries):
                 events: list[Event] = []
-                dues: list[datetime] = []
-                local.dues = dues
+                relied: list[Thread] = []
+                local.relied = relied
+                now = _EPOCH
                 try:
                     with self._repo.unit_of_work() as uow:
                         floor = uow.claim(pair=pair, thread_id=claim_id, directory=access)
@@ -423,19 +436,33 @@ class Spine:
                         if floor is not None and floor > now:  # this clock is behind the store
                             now = self._not_before(floor + _TICK)
                         result = work(uow, events, now)
+                        if relied:
+                            self._check_relied(relied, events, now)
                         if events:
                             uow.append_events(events)
-                        if dues:
-                            done = self._clock.now()
-                            for due in dues:
-                                if now < due <= done:
-                                    raise _Overtaken
                 except _Overtaken:
                     continue  # a thread it relied on fell due meanwhile: decide again
+                except _ExpireFirst as first:
+                    # it acted on a due thread without closing it: the expiry comes first in
+                    # the store and the feed (rule R10b), then the command runs again
+                    local.relied = None
+                    self._write_expiries(first.threads)
+                    continue
                 except ConcurrencyConflict:
                     # another writer got there first: back off a little, at random, and retry
                     time.sleep(random.uniform(0, 0.002 * 2**attempt))
                     continue
+                except ThreadNotOpen:
+                    # refused, perhaps because a thread it relied on turned out expired: what
+                    # it has shown expired is written before the refusal is answered (R10b)
+                    local.relied = None
+                    if relied and now is not _EPOCH:
+                        cutoff = now - self._policy.ttl
+                        due = [t for t in relied if is_due(t, cutoff)]
+                        if due:
+                            self._write_expiries(due)
+                    raise
+                local.relied = None
                 if self._observer is not None:
                     self._observer(events)
                 if self._listeners and events:
@@ -446,14 +473,45 @@ class Spine:
                         self._publish(events)
                 return result
         finally:
-            local.dues = None
+            local.relied = None
             local.directory = None
         raise ConcurrencyConflict(
             f"The command was retried {self._retries} times and kept conflicting with other "
             "writers; it changed nothing and can be retried"
         )
 
-    def _read(self, work: Callable[[UnitOfWork], R]) -> R:
+    def _read(self, work: Callable[[UnitOfWork], R], *, at: datetime | None = None) -> R:
+        """Run the read ``work`` in a unit of work. With ``at``, the read answers the inbox as
+        it is at that instant: every thread the read saw (:meth:`_saw`) that is due at ``at``
+        but stored open gets its expiry written before the answer (rule R10b), and if one of
+        them had changed meanwhile (an in-flight writer committed), the read runs again."""
+        if at is None:
+            return self._read_once(work)
+        cutoff = at - self._policy.ttl
+        local = self._local
+        for _ in range(self._retries):
+            seen: list[Thread] = []
+            local.seen = seen
+            try:
+                result = self._read_once(work)
+            finally:
+                local.seen = None
+            due = [t for t in seen if is_due(t, cutoff)]
+            if not due or self._write_expiries(due):
+                return result
+        raise ConcurrencyConflict(
+            "The threads this read found expired kept changing while their expiries were "
+            "written; nothing was answered and the read can be retried"
+        )
+
+    def _saw(self, threads: Iterable[Thread]) -> None:
+        """Note the stored threads the running read (with ``at``) bases its answer on, shown or
+        left out because they are due (see :meth:`_read`)."""
+        seen: list[Thread] | None = getattr(self._local, "seen", None)
+        if seen is not None:
+            seen.extend(threads)
+
+    def _read_once(self, work: Callable[[UnitOfWork], R]) -> R:
         stored = self._stored
         with self._repo.unit_of_work() as uow:
             if stored is None:
@@ -493,10 +551,57 @@ class Spine:
 
     def _rely_on(self, thread: Thread) -> None:
         """Note that the running command (if any) decides on ``thread`` as stored: if it is
-        open, the command's decisions hold only before its due instant."""
-        dues: list[datetime] | None = getattr(self._local, "dues", None)
-        if dues is not None and thread.status is _OPEN and thread.availability is _ALIVE:
-            dues.append(thread.due_at(self._policy.ttl))
+        open, the command's decisions hold only before its due instant, and if it is due when
+        the command runs, the command shows it expired (its expiry is written, rule R10b)."""
+        relied: list[Thread] | None = getattr(self._local, "relied", None)
+        if relied is not None and thread.status is _OPEN and thread.availability is _ALIVE:
+            relied.append(thread)
+
+    def _check_relied(
+        self, relied: Sequence[Thread], events: Sequence[Event], now: datetime
+    ) -> None:
+        """Before a command commits: each thread it relied on open must still not be due (else
+        :class:`_Overtaken`: it decides again), and one that was due when it ran must have been
+        closed by it (else :class:`_ExpireFirst`: rule R10b)."""
+        ttl = self._policy.ttl
+        cutoff = now - ttl
+        closed = {e.thread_id for e in events if isinstance(e, ThreadResolved | ThreadDeleted)}
+        unwritten = [t for t in relied if is_due(t, cutoff) and t.id not in closed]
+        if unwritten:
+            raise _ExpireFirst(unwritten)
+        done = self._clock.now()
+        for thread in relied:
+            if now < thread.due_at(ttl) <= done:
+                raise _Overtaken
+
+    def _write_expiries(self, threads: Sequence[Thread]) -> bool:
+        """Write the expiry of each of ``threads`` (as read, and due when read) in one unit of
+        work, and say whether each was written as read (rule R10b). If one changed meanwhile
+        (the unit of work conflicts), every one is read again and expired if it is still due;
+        then ``False``: the caller reads again rather than answer what it read before.
+
+        On PostgreSQL the versioned writes wait for an in-flight writer of the same thread (its
+        row lock) for at most the storage's lock timeout, then fail retryably
+        (``StorageError``): a reader never answers "expired" while a write that keeps the
+        thread open may still commit."""
+        ttl = self._policy.ttl
+        first = {t.id: t for t in threads}
+        attempts = 0
+
+        def work(uow: UnitOfWork, events: list[Event], now: datetime) -> None:
+            nonlocal attempts
+            attempts += 1
+            for thread_id, read in first.items():
+                thread = read if attempts == 1 else uow.thread(thread_id)
+                if thread is None:
+                    continue
+                new, expired = tx.catch_up(thread, now, ttl)
+                if expired is not None:
+                    uow.save_thread(new, thread.version)
+                    events.append(expired)
+
+        self._run(work)
+        return attempts == 1
 
     def _visible_as(
         self,

@@ -4,7 +4,7 @@ sync of timelines as functions of a unit of work, to read top to bottom."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from threadcore.domain import events as ev
@@ -84,7 +84,8 @@ def sync_entries(
 
         explicit_ids = explicit if wanted is EntryScope.EXPLICIT else ()
         position, records = self._read(
-            lambda uow: full_entries(self, uow, actor, owners, wanted, explicit_ids, cutoff)
+            lambda uow: full_entries(self, uow, actor, owners, wanted, explicit_ids, cutoff),
+            at=now,
         )
     else:
         if thread_ids is not None:
@@ -97,8 +98,9 @@ def sync_entries(
         users = {h.extension_id: h.as_user() for r in resources for h in r.handlers}
         position, records = self._read(
             lambda uow: incremental_entries(
-                uow, owners, users, since, position_then, now, ttl, cutoff, limit
-            )
+                uow, owners, users, since, position_then, now, ttl, cutoff, limit, self._saw
+            ),
+            at=now,
         )
     token = self._tokens.encode(
         "entries",
@@ -124,10 +126,10 @@ def full_entries(
         chosen = frozenset(self._visible(uow, t, actor)[0].id for t in explicit_ids)
     else:
         mine = actor if wanted is EntryScope.ASSIGNED_TO_ME else None
+        stored = list(open_threads_of(uow, owners, mine))
+        self._saw(stored)  # the due ones are left out as expired (rule R10b)
         chosen = frozenset(
-            t.id
-            for t in open_threads_of(uow, owners, mine)
-            if t.latest_message_at > cutoff and _in_scope(t, wanted, actor)
+            t.id for t in stored if t.latest_message_at > cutoff and _in_scope(t, wanted, actor)
         )
     if not chosen:
         return position, []
@@ -149,6 +151,7 @@ def incremental_entries(
     ttl: timedelta,
     cutoff: datetime,
     limit: int,
+    saw: Callable[[Iterable[Thread]], None],
 ) -> tuple[int, builtins.list[Entry]]:
     """The event position now, and every entry of ``owners``' threads added or changed since
     a token issued at ``since`` (event position ``position_then``): the hints of what happened
@@ -179,7 +182,9 @@ def incremental_entries(
             message_ids.add(event.message_id)
         elif isinstance(event, _NOTE_EVENTS):
             note_ids.add(event.note_id)
-    for t in uow.due_between(since - ttl, cutoff, owners):
+    due = uow.due_between(since - ttl, cutoff, owners)
+    saw(due)  # (their expiries are written before the answer: rule R10b)
+    for t in due:
         hint = timeline.expiry_hint(t, ttl)
         hints.setdefault(hint.id, hint)
     # Message and note entries are for threads the client holds: open now, or open

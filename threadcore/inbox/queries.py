@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 import attrs
@@ -20,6 +20,7 @@ from threadcore.domain.model import (
     Message,
     Note,
     Thread,
+    ThreadStatus,
 )
 from threadcore.domain.queries import (
     MessageFilter,
@@ -29,6 +30,7 @@ from threadcore.domain.queries import (
     ThreadFilter,
 )
 from threadcore.domain.validation import (
+    MIN_INSTANT,
     check_extension_id,
 )
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, Spine, _existing_message
@@ -44,8 +46,13 @@ def get(self: Spine, thread_id: str, *, actor: str) -> Thread:
     """The thread as it is now (expiry applied), if ``actor`` handles its resource."""
     actor = check_extension_id(actor, "actor")
     now = self.now()
-    stored, _ = self._read(lambda uow: self._visible(uow, thread_id, actor))
-    return tx.effective(stored, now, self._policy.ttl)
+
+    def read(uow: UnitOfWork) -> Thread:
+        stored, _ = self._visible(uow, thread_id, actor)
+        self._saw((stored,))
+        return stored
+
+    return tx.effective(self._read(read, at=now), now, self._policy.ttl)
 
 
 def messages(
@@ -215,6 +222,8 @@ class _Listing(Generic[Q, R]):
     query: Q
     find: Callable[[UnitOfWork], Callable[[Q, int, int], builtins.list[R]]]
     count: Callable[[UnitOfWork], Callable[[Q], int]]
+    #: the instant a list of threads answers at (its due threads' expiries written, R10b)
+    at: datetime | None = None
 
 
 def _keyset_list(
@@ -236,7 +245,7 @@ def _keyset_list(
     after = _page_after(self, listing.kind, actor, fingerprint, page_token)
     query = attrs.evolve(listing.query, after=after)
     if page is None:
-        found = self._read(lambda uow: listing.find(uow)(query, per_page + 1, 0))
+        found = self._read(lambda uow: listing.find(uow)(query, per_page + 1, 0), at=listing.at)
         token = None
         if len(found) > per_page:
             token = _page_token(self, listing.kind, actor, fingerprint, *key(found[per_page - 1]))
@@ -251,7 +260,7 @@ def _keyset_list(
         found = listing.find(uow)(query, per_page, offset)
         return found, max(total, offset + len(found)) if found else total
 
-    found, total = self._read(read)
+    found, total = self._read(read, at=listing.at)
     paging = numbered_paging(page, per_page, len(found), total)
     token = None
     if found and offset + len(found) < total:
@@ -313,13 +322,28 @@ def list_threads(
         guest_number=filter.guest_phone_number,
         availability=frozenset(filter.availability),
     )
+
+    def find(uow: UnitOfWork) -> Callable[[ThreadQuery, int, int], builtins.list[Thread]]:
+        def seen(query: ThreadQuery, limit: int, offset: int) -> builtins.list[Thread]:
+            found = uow.find_threads(query, limit, offset)
+            self._saw(found)
+            if query.status is ThreadStatus.OPEN:  # what the list leaves out as expired
+                self._saw(uow.due_between(_BEFORE_ALL, query.due_cutoff, owners))
+            return found
+
+        return seen
+
     listed = _keyset_list(
         self,
-        _Listing("threads", query, lambda uow: uow.find_threads, lambda uow: uow.count_threads),
+        _Listing("threads", query, find, lambda uow: uow.count_threads, at=now),
         actor, filter, per_page, page_token, page, _thread_key,
     )  # fmt: skip
     ttl = self._policy.ttl
     return attrs.evolve(listed, records=tuple(tx.effective(t, now, ttl) for t in listed))
+
+
+#: Before every instant a thread can hold (rule R18b): ``due_between`` from here is every due one.
+_BEFORE_ALL = MIN_INSTANT - timedelta(microseconds=1)
 
 
 def _thread_key(thread: Thread) -> tuple[datetime, str]:

@@ -4,7 +4,7 @@ incremental sync as functions of a unit of work, to read top to bottom."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,7 +58,7 @@ def sync(
         if sync_token is not None:
             raise InvalidInput("Parameter [syncToken] is only for ISync", parameter="syncToken")
         position, event_position, records = self._read(
-            lambda uow: full_thread_sync(uow, owners, now, ttl)
+            lambda uow: full_thread_sync(uow, owners, now, ttl, self._saw), at=now
         )
     else:
         since, position_then, event_then = sync_since(
@@ -68,8 +68,9 @@ def sync(
         limit = self._policy.sync_max_changes
         position, event_position, records = self._read(
             lambda uow: incremental_thread_sync(
-                uow, owners, since, position_then, event_then, now, ttl, limit
-            )
+                uow, owners, since, position_then, event_then, now, ttl, limit, self._saw
+            ),
+            at=now,
         )
     records.sort(key=lambda t: (t.last_modified_time, t.id), reverse=True)
     token = self._tokens.encode(
@@ -81,14 +82,19 @@ def sync(
 
 
 def full_thread_sync(
-    uow: UnitOfWork, owners: frozenset[str], now: datetime, ttl: timedelta
+    uow: UnitOfWork,
+    owners: frozenset[str],
+    now: datetime,
+    ttl: timedelta,
+    saw: Callable[[Iterable[Thread]], None],
 ) -> tuple[int, int, list[Thread]]:
-    """The positions now, and every open thread of ``owners`` as readers see it at ``now``."""
+    """The positions now, and every open thread of ``owners`` as readers see it at ``now``
+    (``saw`` is told of the stored open threads it read, due ones included: rule R10b)."""
     position, at_event = uow.change_position(), uow.event_position()
+    stored = list(open_threads_of(uow, owners))
+    saw(stored)
     found = [
-        view
-        for t in open_threads_of(uow, owners)
-        if (view := tx.effective(t, now, ttl)).status is ThreadStatus.OPEN
+        view for t in stored if (view := tx.effective(t, now, ttl)).status is ThreadStatus.OPEN
     ]
     return position, at_event, found
 
@@ -102,11 +108,13 @@ def incremental_thread_sync(
     now: datetime,
     ttl: timedelta,
     limit: int,
+    saw: Callable[[Iterable[Thread]], None],
 ) -> tuple[int, int, list[Thread]]:
     """The positions now, and every thread of ``owners`` whose record changed since a token
     issued at ``since`` (change position ``position_then``, event position ``event_then``),
     as readers see it at ``now``: stored changes, expiries that fell due meanwhile, and no
-    expiry the client was already told of (rule S2)."""
+    expiry the client was already told of (rule S2). ``saw`` is told of the stored threads
+    it answers (rule R10b)."""
     position, at_event = uow.change_position(), uow.event_position()
     if position_then > position or event_then > at_event:
         raise InvalidSyncToken(RESTORED)
@@ -115,6 +123,7 @@ def incremental_thread_sync(
         raise InvalidSyncToken(f"more than {limit} threads changed")
     for t in uow.due_between(since - ttl, now - ttl, owners):
         changed[t.id] = t
+    saw(changed.values())
     found, seen = [], []
     for t in changed.values():
         view = tx.effective(t, now, ttl)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ from threadcore.testing.model import (
     MThread,
     Ok,
 )
+from threadcore.testing.model._base import RESOLVED
 from threadcore.testing.strategies import (
     GUESTS,
     NAMES,
@@ -263,7 +264,9 @@ class MachineBase(RuleBasedStateMachine):
         assert self.model is not None
         return self.model
 
-    def check_events(self, expected: tuple[MEvent, ...], may_expire: tuple[str, ...] = ()) -> None:
+    def check_events(
+        self, expected: tuple[MEvent, ...], may_expire: tuple[str, ...] | None = ()
+    ) -> None:
         """The events the step stored are exactly the ones the model expects, each thread's in
         the order the model made them, with the payloads the model knows.
 
@@ -271,6 +274,9 @@ class MachineBase(RuleBasedStateMachine):
         report, a classification, a draft discarded): R10 lets such a command write a due thread's
         expiry or leave it to the sweep (readers see the same either way), so a
         ``ThreadResolved`` for one of them is accepted, and the model writes the expiry too.
+        ``None``: any thread due in the model (a read, or a refusal, writes the expiries of the
+        due threads it showed: rule R10b; which ones it showed each step checks on its own with
+        :meth:`assert_expiry_stored`).
         """
         new = self.real.events(after=self.events_seen, limit=10_000)
         deadline = time.monotonic() + self.feed_patience
@@ -286,7 +292,9 @@ class MachineBase(RuleBasedStateMachine):
         extra = sorted(set(got) - {e[:2] for e in expected})
         first: list[MEvent] = []
         if extra and all(
-            kind == "ThreadResolved" and tid in may_expire and self.ref.due(self.ref.threads[tid])
+            kind == "ThreadResolved"
+            and (may_expire is None or tid in may_expire)
+            and self.ref.due(self.ref.threads[tid])
             for kind, tid in extra
         ):
             for _, tid in extra:
@@ -310,11 +318,29 @@ class MachineBase(RuleBasedStateMachine):
             if type(event).__name__ == "ThreadAssigned":
                 self.ref.name_assigned_hint(event.thread_id, position)
 
+    def absorb_expiries(self) -> None:
+        """After a read: the step stored nothing but the expiries of due threads (rule R10b),
+        which the model now holds too."""
+        self.check_events((), may_expire=None)
+
+    def assert_expiry_stored(self, thread_ids: Iterable[str]) -> None:
+        """Rule R10b: each of these threads, which the step showed expired (or refused a
+        command on because it was), is stored expired: no process can show it open again."""
+        for thread_id in thread_ids:
+            thread = self.ref.threads.get(thread_id)
+            if thread is not None and self.ref.view(thread).reason == "ThreadExpired":
+                assert thread.status == RESOLVED, f"{thread_id} was shown expired, stored open"
+
+    def threads_of(self, actor: str) -> list[str]:
+        """The threads of the resources ``actor`` handles, in the model."""
+        handled = self.ref.handled(actor)
+        return [t.id for t in self.ref.threads.values() if t.owner_ext in handled]
+
     def compare(self, real: Outcome, expected: Ok | Err) -> Any:
         note(f"  inbox -> {real[0]} {real[1]!r:.120}; model -> {expected!r:.120}")
         if isinstance(expected, Err):
             assert real == ("err", expected.code), f"inbox {real}, model {expected}"
-            self.check_events(())
+            self.check_events((), may_expire=None)  # the expiry it was refused for (R10b)
             return None
         assert real[0] == "ok", f"inbox refused with {real[1]}, model accepted"
         return real[1]

@@ -114,8 +114,8 @@ class Invariants(MachineBase):
     def entries_match_the_model(self) -> None:
         """FSync(Accessible) of the entries timeline is the model's open timelines (for the
         handler of both resources)."""
-        if self.model is None:
-            return
+        if self.model is None or any(self.ref.due(t) for t in self.ref.threads.values()):
+            return  # (a read writes what it shows expired, R10b: invariants only look)
         found = self.real.sync_entries(actor="103", scope=EntryScope.ACCESSIBLE)
         self.assert_entries(found.records, self.ref.open_timelines("103"))
 

@@ -42,6 +42,8 @@ class QueryRules(MachineBase):
         if thread is not None:
             assert isinstance(expected, Ok) and isinstance(expected.value, MThread)
             self.assert_same(thread, expected.value)
+            self.absorb_expiries()
+            self.assert_expiry_stored([thread_id])
         per_page = data.draw(st.none() | st.integers(1, 3))
         expected = self.ref.messages(thread_id, actor)
         if per_page is None:  # all of them at once
@@ -108,6 +110,8 @@ class QueryRules(MachineBase):
         )  # by token to the end, or one numbered page
         for thread in walked:
             self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
+        self.absorb_expiries()
+        self.assert_expiry_stored(thread.id for thread in walked)
 
     def creation_times(self) -> list[datetime]:
         return sorted({t.created for t in self.ref.threads.values()}) or [START]

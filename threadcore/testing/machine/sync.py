@@ -67,6 +67,8 @@ class SyncRules(MachineBase):
         client.handled, client.seen = self.ref.handled(actor), self.ref.snapshot(actor)
         fresh = self.real.sync(actor=actor, sync_type=SyncType.FULL)
         assert client.store == {t.id: t for t in fresh.records}, "the sync client diverged"
+        self.absorb_expiries()  # a full sync writes the expiries it leaves out (R10b)
+        self.assert_expiry_stored(self.threads_of(actor))
 
     @rule(data=st.data(), scope=st.sampled_from(list(EntryScope)))
     def sync_entries_full(self, data: st.DataObject, scope: EntryScope) -> None:
@@ -89,6 +91,7 @@ class SyncRules(MachineBase):
             assert found.sync_type is SyncType.FULL
             assert found.sync_time == self.at
             self.assert_entries(found.records, expected.value)
+        self.absorb_expiries()
 
     @rule(data=st.data(), full=st.booleans())
     def entries_client(self, data: st.DataObject, full: bool) -> None:
@@ -157,6 +160,8 @@ class SyncRules(MachineBase):
         client.handled = self.ref.handled(actor)
         fresh = self.real.sync_entries(actor=actor, scope=EntryScope.ACCESSIBLE)
         assert client.store == {e.id: e for e in fresh.records}, "the entries client diverged"
+        self.absorb_expiries()
+        self.assert_expiry_stored(self.threads_of(actor))
         self.assert_entries(
             sorted(client.store.values(), key=lambda e: (e.last_modified_time, e.id), reverse=True),
             self.ref.open_timelines(actor),

@@ -49,6 +49,8 @@ class ThreadRules(MachineBase):
         if self.compare(real, expected) is not None:
             assert isinstance(expected, Ok)
             self.check_events(expected.events)
+        elif real == ("err", "ThreadNotOpen"):
+            self.assert_expiry_stored([thread_id])  # refused for expiry: written (R10b)
 
     @precondition(_has_threads)
     @rule(data=st.data(), command=st.sampled_from(["resolve", "resolve", "delete"]))
@@ -64,6 +66,8 @@ class ThreadRules(MachineBase):
         if self.compare(real, expected) is not None:
             assert isinstance(expected, Ok)
             self.check_events(expected.events)
+        elif real == ("err", "ThreadNotOpen"):
+            self.assert_expiry_stored([thread_id])  # refused for expiry: written (R10b)
 
     @rule()
     def expire(self) -> None:
