@@ -33,19 +33,18 @@ from threadcore.errors import InvalidInput, SchemaVersionError
 pytest_plugins = ["conftest_pg"]
 
 THREADCORE = [sys.executable, "-m", "threadcore"]
-#: What docs/postgres.md has a superuser (or the database's owner) run once, before the first
-#: `threadcore db upgrade`: the owner may create in the schema, the application role may only
-#: read and write rows, in the tables the owner makes now and later.
-ROLES_SQL = """
-CREATE ROLE {owner} LOGIN;
-CREATE ROLE {app} LOGIN;
-CREATE SCHEMA {schema} AUTHORIZATION {owner};
-GRANT USAGE ON SCHEMA {schema} TO {app};
-ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema}
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app};
-ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema}
-    GRANT USAGE ON SEQUENCES TO {app};
-"""
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "postgres.md"
+
+
+def _roles_sql(owner: str, app: str, schema: str) -> str:
+    """What docs/postgres.md has a superuser run once, before the first `threadcore db upgrade`
+    (the owner may create in the schema, the application role may only read and write rows, in
+    the tables the owner makes now and later), for these names: the test runs the docs."""
+    text = DOCS.read_text().split("## Two roles", 1)[1]
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    block = re.sub(r"--[^\n]*", "", re.sub(r" PASSWORD '[^']*'", "", block))
+    block = block.replace("threadcore_owner", owner).replace("threadcore_app", app)
+    return re.sub(r"\bthreadcore\b", f'"{schema}"', block)
 
 
 def _as_role(url: str, role: str, schema: str, query: str = "") -> str:
@@ -65,7 +64,7 @@ def roles(postgres_url: str, pg_schema: str) -> Iterator[tuple[str, str]]:
     suffix = uuid.uuid4().hex[:8]
     owner, app = f"tc_owner_{suffix}", f"tc_app_{suffix}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(ROLES_SQL.format(owner=owner, app=app, schema=f'"{pg_schema}"').encode())
+        admin.execute(_roles_sql(owner, app, pg_schema).encode())
         privileges = admin.execute(
             "SELECT has_schema_privilege(%s, %s, 'CREATE'), has_database_privilege(%s, "
             "current_database(), 'CREATE')",

@@ -105,6 +105,9 @@ def open_inbox(
     change from its next command on, and ``add_*`` / ``remove_*`` / ``load_directory`` change
     it in the same transaction as their effect on the threads (rule R11).
 
+    ``?migrate=off`` in the URL opens it without ever changing the schema (see :func:`connect`):
+    for a service that runs under a role that may only read and write rows.
+
     Give every process of a service the same ``token_secret`` so that their page and sync
     tokens are good everywhere. ``inbox.close()`` (or ``with open_inbox(url) as inbox:``)
     closes the repository.

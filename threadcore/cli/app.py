@@ -278,7 +278,10 @@ def _summary_table(summary: ReplaySummary, title: str) -> Table:
 
 
 # --- the commands -----------------------------------------------------------------------------
-_DB_HELP = f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE})"
+_DB_HELP = (
+    f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE}); "
+    "add ?migrate=off never to change the schema"
+)
 _DIR_HELP = (
     f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE}, "
     "else the directory stored in the database)"

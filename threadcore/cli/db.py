@@ -34,7 +34,8 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--db", "url", help=_DB_HELP)
 def db_upgrade(url: str | None) -> None:
-    """Create the schema, or migrate it to this threadcore's version (idempotent)."""
+    """Create the schema, or migrate it to this threadcore's version (idempotent; whatever the
+    URL's migrate= says)."""
     url = _database_url(url, must_exist=False)
     if urlsplit(url).scheme.lower() == "memory":
         raise CliError("memory:// has no schema to upgrade", 2)
