@@ -196,6 +196,9 @@ def test_migrate_off_refuses_a_database_not_yet_upgraded_in_one_line(
         assert done.stderr.count("\n") == 1, done.stderr
         assert "threadcore db upgrade" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+    # without migrate=off the application role may not create it: the same advice
+    with pytest.raises(SchemaVersionError, match=r"may not change it: .*threadcore db upgrade"):
+        open_inbox(app_url)
     # not even the owner's migrate=off creates anything; db upgrade migrates whatever it says
     with pytest.raises(SchemaVersionError, match="threadcore db upgrade"):
         connect(owner_url + "&migrate=off")
@@ -213,6 +216,8 @@ def test_migrate_off_refuses_a_database_not_yet_upgraded_in_one_line(
         conn.execute(f'UPDATE "{schema}".threadcore_schema SET version = {PG_VERSION - 1}')
     with pytest.raises(SchemaVersionError, match=r"older than .*threadcore db upgrade"):
         open_inbox(off)
+    with pytest.raises(SchemaVersionError, match=r"older than .*may not change it"):
+        open_inbox(app_url)
 
 
 def test_after_a_dba_ran_the_printed_sql_the_application_role_opens_and_makes_the_store_id(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg.errors import InsufficientPrivilege
+
 from threadcore.adapters._sql import OPEN, check_version, directory_sql, store_id
-from threadcore.domain.errors import StorageError
+from threadcore.domain.errors import SchemaVersionError, StorageError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -357,13 +359,25 @@ def prepare_schema(conn: Any, schema: str, s: str, *, migrate: bool) -> str:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("threadcore:" + schema,))
     version, made = _stored(conn, s)
     _refuse_unusable(version, schema, migrate)
-    if version is None:
-        row = conn.execute("SELECT to_regnamespace(%s)", (s,)).fetchone()
-        if row is None or row[0] is None:
-            conn.execute(f"CREATE SCHEMA {s}")
-        conn.execute(schema_sql(s))
-    elif version < SCHEMA_VERSION:
-        conn.execute(pending_sql(version, s))  # the same steps `db sql` prints
+    try:
+        if version is None:
+            row = conn.execute("SELECT to_regnamespace(%s)", (s,)).fetchone()
+            if row is None or row[0] is None:
+                conn.execute(f"CREATE SCHEMA {s}")
+            conn.execute(schema_sql(s))
+        elif version < SCHEMA_VERSION:
+            conn.execute(pending_sql(version, s))  # the same steps `db sql` prints
+    except InsufficientPrivilege as error:  # a role that may only read and write rows
+        state = (
+            "has no threadcore schema"
+            if version is None
+            else f"has threadcore schema version {version}, older than this threadcore's "
+            f"{SCHEMA_VERSION}"
+        )
+        raise SchemaVersionError(
+            f"Schema {schema!r} {state}, and this role may not change it: run `threadcore db "
+            "upgrade --db URL` with a role that may change the schema"
+        ) from error
     if made is not None:
         return made
     table = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_store",)).fetchone()
