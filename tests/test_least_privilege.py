@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,7 +169,11 @@ def test_a_role_that_may_only_read_and_write_rows_runs_serve_sweep_and_a_consume
             if len(seen) == total:
                 done.set()
 
-        inbox.consumer("relay").run(handle, stop=done, idle=0.2)
+        give_up = time.monotonic() + 60  # not a timing assertion: a hung run fails, not hangs
+        inbox.consumer("relay").run(
+            handle, stop=lambda: done.is_set() or time.monotonic() > give_up, idle=0.2
+        )
+        assert len(seen) == total
         assert seen[0] == "ThreadOpened"
         assert seen[-1] == "ThreadResolved"  # the sweep's expiry
         consumer = inbox.consumer("audit")
