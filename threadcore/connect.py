@@ -45,7 +45,21 @@ def connect(url: str | None = None) -> Repository:
     another session holds, 5 by default, 0 for no limit), ``schema`` and ``notify=on`` (wake
     durable consumers at each commit, rule D7); its other parameters (``connect_timeout``,
     ``sslmode`` …) go to libpq. The drivers are imported only when asked for.
+
+    A PostgreSQL or SQLite URL may say ``migrate=off`` (default ``on``): opening then never
+    changes the schema (``create_schema=False``), for a role that may only read and write rows;
+    a missing or older schema is :class:`~threadcore.errors.SchemaVersionError` naming
+    ``threadcore db upgrade`` (rule D3). A current schema is never changed on open either way.
+    In a SQLite URL everything after the first ``?`` is its query (``migrate`` is its only
+    parameter) and the file name is percent-decoded: a file name holding ``?`` is written
+    ``%3F``, one holding ``%`` is written ``%25``.
     """
+    return _connect(url, migrate=None)
+
+
+def _connect(url: str | None, *, migrate: bool | None) -> Repository:
+    """:func:`connect`, with ``migrate`` (when not ``None``) instead of the URL's switch:
+    ``threadcore db upgrade`` migrates whatever the URL says (rule D3)."""
     if url is None:
         url = os.environ.get(DATABASE_URL_VARIABLE) or None
         if url is None:
@@ -62,12 +76,10 @@ def connect(url: str | None = None) -> Repository:
     if scheme == "sqlite":
         from threadcore.adapters.sqlite import SQLiteRepository
 
-        path = url[len("sqlite://") :]
-        if path.startswith("/"):
-            path = path[1:]  # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
+        path, switch = _sqlite_target(url)
         if not path:
             raise InvalidInput(f"No file in the database URL {url!r}", parameter="url")
-        return SQLiteRepository(path)
+        return SQLiteRepository(path, create_schema=switch if migrate is None else migrate)
     if scheme in ("postgresql", "postgres"):
         try:
             from threadcore.adapters.postgres import PostgresRepository
@@ -77,6 +89,8 @@ def connect(url: str | None = None) -> Repository:
                 parameter="url",
             ) from error
         conninfo, options = _pool_options(url)
+        if migrate is not None:
+            options["create_schema"] = migrate
         repository: Repository = PostgresRepository(conninfo, **options)
         return repository
     raise InvalidInput(
@@ -99,6 +113,9 @@ def open_inbox(
     change from its next command on, and ``add_*`` / ``remove_*`` / ``load_directory`` change
     it in the same transaction as their effect on the threads (rule R11).
 
+    ``?migrate=off`` in the URL opens it without ever changing the schema (see :func:`connect`):
+    for a service that runs under a role that may only read and write rows.
+
     Give every process of a service the same ``token_secret`` so that their page and sync
     tokens are good everywhere. ``inbox.close()`` (or ``with open_inbox(url) as inbox:``)
     closes the repository.
@@ -119,6 +136,36 @@ def open_inbox(
         raise
 
 
+def _switch(name: str, value: str) -> bool:
+    """A URL's on/off parameter ``name``; anything but on/off (or 1/0, true/false, yes/no) is
+    refused, naming it."""
+    if value.lower() not in _SWITCH:
+        raise InvalidInput(
+            f"The database URL's {name} must be on or off, not {value[:20]!r}", parameter="url"
+        )
+    return _SWITCH[value.lower()]
+
+
+def _sqlite_target(url: str) -> tuple[str, bool]:
+    """The file of a ``sqlite://`` URL (percent-decoded: ``%3F`` is ``?``; empty: none) and its
+    ``migrate`` switch. ``sqlite:///rel.db`` is ``rel.db``, ``sqlite:////abs.db`` is ``/abs.db``;
+    a query parameter other than ``migrate`` is refused, naming it."""
+    path, _, query = url[len("sqlite://") :].partition("?")
+    if path.startswith("/"):
+        path = path[1:]
+    migrate = True
+    for piece in query.split("&") if query else []:
+        name, _, raw = piece.partition("=")
+        if unquote(name) != "migrate":
+            raise InvalidInput(
+                f"A SQLite database URL takes only migrate=on|off, not {unquote(name)[:20]!r} "
+                "(write a ? in a file name as %3F)",
+                parameter="url",
+            )
+        migrate = _switch("migrate", unquote(raw))
+    return unquote(path), migrate
+
+
 def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
     """The URL without threadcore's own query parameters (everything else kept byte for byte:
     libpq reads it), and those parameters as ``PostgresRepository`` options."""
@@ -132,12 +179,9 @@ def _pool_options(url: str) -> tuple[str, dict[str, Any]]:
         if unquote(name) == "schema":
             options["schema"] = value
         elif unquote(name) == "notify":
-            if value.lower() not in _SWITCH:
-                raise InvalidInput(
-                    f"The database URL's notify must be on or off, not {value[:20]!r}",
-                    parameter="url",
-                )
-            options["notify"] = _SWITCH[value.lower()]
+            options["notify"] = _switch("notify", value)
+        elif unquote(name) == "migrate":
+            options["create_schema"] = _switch("migrate", value)
         elif unquote(name) in _POOL_PARAMETERS:
             name = unquote(name)
             try:

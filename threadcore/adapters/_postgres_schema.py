@@ -1,10 +1,16 @@
-"""The PostgreSQL adapter's schema: the tables of a fresh schema, and the migrations from older
-versions (each a function of the quoted schema name). ``threadcore.adapters.postgres`` runs them
-when it opens a schema, under an advisory lock."""
+"""The PostgreSQL adapter's schema: the tables of a fresh schema, the migrations from older
+versions (each a function of the quoted schema name), and what ``threadcore.adapters.postgres``
+does to a schema when it opens it: :func:`current_store_id` only reads a current one (rule D3);
+:func:`prepare_schema` runs the DDL, under an advisory lock, when it is missing or older."""
 
 from __future__ import annotations
 
-from threadcore.adapters._sql import OPEN, directory_sql
+from typing import Any
+
+from psycopg.errors import InsufficientPrivilege
+
+from threadcore.adapters._sql import OPEN, check_version, directory_sql, store_id
+from threadcore.domain.errors import SchemaVersionError, StorageError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -16,6 +22,8 @@ __all__ = [
     "migrate_from_6_sql",
     "migrate_from_7_sql",
     "attachments_sql",
+    "current_store_id",
+    "prepare_schema",
     "pending_sql",
     "schema_sql",
 ]
@@ -282,12 +290,16 @@ INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
 
-def pending_sql(version: int | None, s: str) -> str:
+def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> str:
     """What brings the (quoted) schema ``s`` from ``version`` (``None``: no threadcore schema
-    yet) to :data:`SCHEMA_VERSION`, as one script for a DBA; empty when it is current."""
+    yet) to :data:`SCHEMA_VERSION`, as one script for a DBA; empty when it is current. Without
+    ``create_schema`` (the schema exists) a fresh script does not create it: ``CREATE SCHEMA IF
+    NOT EXISTS`` needs the right to create schemas in the database even when it exists, which
+    the schema's owner need not have."""
     store = f"CREATE TABLE IF NOT EXISTS {s}.threadcore_store (id text NOT NULL);\n"
     if version is None:
-        return f"CREATE SCHEMA IF NOT EXISTS {s};\n{schema_sql(s)}{store}"
+        create = f"CREATE SCHEMA IF NOT EXISTS {s};\n" if create_schema else ""
+        return f"{create}{schema_sql(s)}{store}"
     steps = []
     if version <= 1:
         steps.append(migrate_from_1_sql(s))
@@ -304,3 +316,75 @@ def pending_sql(version: int | None, s: str) -> str:
     if version <= 7:
         steps.append(migrate_from_7_sql(s))
     return "".join(steps) + store if steps else ""
+
+
+def _stored(conn: Any, s: str) -> tuple[int | None, str | None]:
+    """The stored schema version (``None``: no threadcore schema) and store id (``None``: none
+    yet) of the (quoted) schema ``s``, read without writing anything."""
+    tables = conn.execute(
+        "SELECT to_regclass(%s), to_regclass(%s)",
+        (f"{s}.threadcore_schema", f"{s}.threadcore_store"),
+    ).fetchone()
+    version = made = None
+    if tables[0] is not None:
+        version = conn.execute(f"SELECT max(version) FROM {s}.threadcore_schema").fetchone()[0]
+        if version is None:
+            raise StorageError(f"Schema {s} has no threadcore version")
+    if tables[1] is not None:
+        row = conn.execute(f"SELECT id FROM {s}.threadcore_store").fetchone()
+        made = None if row is None else str(row[0])
+    return version, made
+
+
+def current_store_id(conn: Any, schema: str, s: str, *, migrate: bool) -> str | None:
+    """The store id of the schema ``schema`` (quoted: ``s``) when it is current: only read, no
+    DDL, no lock, no write, so a role without DDL rights opens it whatever ``migrate`` says
+    (rule D3). ``None``: :func:`prepare_schema` has work to do. Refused here: a newer schema,
+    and, without ``migrate``, a missing or older one
+    (:class:`~threadcore.errors.SchemaVersionError` naming ``threadcore db upgrade``)."""
+    version, made = _stored(conn, s)
+    if version == SCHEMA_VERSION and made is not None:
+        return made
+    _refuse_unusable(version, schema, migrate)
+    return None
+
+
+def prepare_schema(conn: Any, schema: str, s: str, *, migrate: bool) -> str:
+    """Under a transaction-level advisory lock, taken first (processes opening one schema at once
+    wait for each other), in the transaction of ``conn`` (the caller commits): with ``migrate``
+    create a missing schema and migrate an older one; make the store id when there is none
+    (one row: DML); answer it. ``conn`` must be a connection that has not looked for the tables
+    yet: one that found a table missing may go on believing it (the server caches the lookup
+    until something makes it look again), though another process made it meanwhile."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("threadcore:" + schema,))
+    version, made = _stored(conn, s)
+    _refuse_unusable(version, schema, migrate)
+    try:
+        if version is None:
+            row = conn.execute("SELECT to_regnamespace(%s)", (s,)).fetchone()
+            if row is None or row[0] is None:
+                conn.execute(f"CREATE SCHEMA {s}")
+            conn.execute(schema_sql(s))
+        elif version < SCHEMA_VERSION:
+            conn.execute(pending_sql(version, s))  # the same steps `db sql` prints
+    except InsufficientPrivilege as error:  # a role that may only read and write rows
+        state = (
+            "has no threadcore schema"
+            if version is None
+            else f"has threadcore schema version {version}, older than this threadcore's "
+            f"{SCHEMA_VERSION}"
+        )
+        raise SchemaVersionError(
+            f"Schema {schema!r} {state}, and this role may not change it: run `threadcore db "
+            "upgrade --db URL` with a role that may change the schema"
+        ) from error
+    if made is not None:
+        return made
+    table = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_store",)).fetchone()
+    return store_id(conn, f"{s}.", create=table is None or table[0] is None)
+
+
+def _refuse_unusable(version: int | None, schema: str, migrate: bool) -> None:
+    """Refuse a newer schema, and, without ``migrate``, a missing or older one."""
+    if not migrate or (version is not None and version > SCHEMA_VERSION):
+        check_version(version, SCHEMA_VERSION, f"Schema {schema!r}")

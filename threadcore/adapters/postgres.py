@@ -57,8 +57,8 @@ from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
-    pending_sql,
-    schema_sql,
+    current_store_id,
+    prepare_schema,
 )
 from threadcore.adapters._postgres_statements import Statements
 from threadcore.adapters._sql import (
@@ -66,12 +66,10 @@ from threadcore.adapters._sql import (
     NOTE_COLUMNS,
     OPEN,
     THREAD_COLUMNS,
-    check_version,
     event_from_json,
     event_to_json,
     message_to_row,
     note_to_row,
-    store_id,
     thread_from_row,
     thread_to_row,
     tombstone_message_row,
@@ -83,7 +81,6 @@ from threadcore.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
     NestedUnitOfWork,
-    SchemaVersionError,
     StorageError,
 )
 from threadcore.domain.model import Message, Thread
@@ -166,9 +163,12 @@ class PostgresRepository:
     holds (a pair's claim, a thread row an in-flight command is writing) before it fails with a
     retryable :class:`~threadcore.errors.StorageError` (0: wait for as long as it takes).
 
-    The schema is created on first open and versioned in ``threadcore_schema`` (safe when many
-    processes open at once: creation runs under a transaction-level advisory lock); a database
-    written by a newer threadcore raises :class:`~threadcore.errors.SchemaVersionError`. The
+    The schema is versioned in ``threadcore_schema``. Opening a current schema only reads it (no
+    DDL: a role that may only read and write rows opens it). A missing or older one is created or
+    migrated on open (safe when many processes open at once: under a transaction-level advisory
+    lock), unless ``create_schema=False`` (the URL's ``migrate=off``), which refuses it with
+    :class:`~threadcore.errors.SchemaVersionError` naming ``threadcore db upgrade``; a schema
+    written by a newer threadcore is refused either way (rule D3). The
     repository may be shared by the threads of a process: each unit of work takes its own pooled
     connection. Call :meth:`close` to close the pool.
     """
@@ -241,14 +241,11 @@ class PostgresRepository:
             message_owner="m.owner_extension_id",
             note_owner="n.owner_extension_id",
         )
-        if create_schema is True:
-            self._migrate()
-        elif create_schema is False:
-            self._check_schema()
-        else:
+        if create_schema is not True and create_schema is not False:
             raise InvalidInput(
                 "Parameter [create_schema] must be True or False", parameter="create_schema"
             )
+        self._open_schema(create_schema)
         with _translated():
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url,
@@ -268,57 +265,21 @@ class PostgresRepository:
                 self._pool.close()
                 raise
 
-    def _check_schema(self) -> None:
-        """With ``create_schema=False`` (a role without DDL rights): use the schema only if it is
-        this threadcore's version; never create or migrate anything (rule D3)."""
-        s = self._s
+    def _open_schema(self, migrate: bool) -> None:
+        """Read the schema's version and store id; only a missing or older schema, with
+        ``migrate``, leads to DDL, on a second connection (see ``prepare_schema``)."""
+        made: str | None = None
         with _translated():
-            conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
-            try:
-                row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
-                found = None
-                if row is not None and row[0] is not None:
-                    found = conn.execute(
-                        f"SELECT max(version) FROM {s}.threadcore_schema"
-                    ).fetchone()
-                check_version(
-                    found[0] if found else None, SCHEMA_VERSION, f"Schema {self._schema!r}"
-                )
-                self.store_id = store_id(conn, f"{s}.", create=False)
-                conn.commit()
-            finally:
-                conn.close()
-
-    def _migrate(self) -> None:
-        """Create the schema if it is missing; refuse one written by a newer threadcore."""
-        s = self._s
-        with _translated():
-            conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
-            try:
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s))", ("threadcore:" + self._schema,)
-                )
-                row = conn.execute("SELECT to_regnamespace(%s)", (s,)).fetchone()
-                if row is None or row[0] is None:
-                    conn.execute(f"CREATE SCHEMA {s}")
-                row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
-                if row is None or row[0] is None:
-                    conn.execute(schema_sql(s))
-                found = conn.execute(f"SELECT max(version) FROM {s}.threadcore_schema").fetchone()
-                version = found[0] if found else None
-                if version is None:
-                    raise StorageError(f"Schema {self._schema!r} has no threadcore version")
-                if version > SCHEMA_VERSION:
-                    raise SchemaVersionError(
-                        f"Schema {self._schema!r} has threadcore schema version {version}; this "
-                        f"threadcore knows {SCHEMA_VERSION}: upgrade threadcore"
-                    )
-                if version < SCHEMA_VERSION:  # the same steps `db sql` prints
-                    conn.execute(pending_sql(version, s))
-                self.store_id = store_id(conn, f"{s}.")
-                conn.commit()
-            finally:
-                conn.close()
+            for step in (current_store_id, prepare_schema):
+                conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
+                try:
+                    made = step(conn, self._schema, self._s, migrate=migrate)
+                    conn.commit()
+                finally:
+                    conn.close()
+                if made is not None:
+                    self.store_id = made
+                    return
 
     @property
     def schema(self) -> str:

@@ -452,8 +452,11 @@ def _enter_wal(conn: sqlite3.Connection, timeout: float) -> None:
 class SQLiteRepository:
     """A :class:`~threadcore.ports.Repository` in a SQLite file (``":memory:"`` also works).
 
-    The schema is created on first open and versioned in ``threadcore_schema``; a file written by
-    a newer threadcore raises :class:`~threadcore.errors.SchemaVersionError`.
+    The schema is versioned in ``threadcore_schema``. Opening a current file only reads it; a
+    missing or older schema is created or migrated on open, unless ``create_schema=False`` (the
+    URL's ``migrate=off``: then a missing file is not created either), which refuses it with
+    :class:`~threadcore.errors.SchemaVersionError` naming ``threadcore db upgrade``; a file
+    written by a newer threadcore is refused either way (rule D3).
     """
 
     def __init__(
@@ -489,56 +492,60 @@ class SQLiteRepository:
                 _enter_wal(self._conn, timeout)
                 for pragma in _PRAGMAS:
                     self._conn.execute(pragma)
-                if create_schema:
-                    self._migrate()
-                else:
-                    self._check_schema()
+                self._open_schema(create_schema)
             except BaseException:
                 self._conn.close()  # a repository that failed to open holds no file open
                 raise
 
-    def _check_schema(self) -> None:
-        """With ``create_schema=False``: use the file only if it holds this threadcore's schema
-        version; never create or migrate anything (rule D3)."""
+    def _stored(self) -> tuple[int | None, str | None]:
+        """The file's schema version (``None``: no threadcore schema) and store id (``None``:
+        none yet), read without writing anything."""
         conn = self._conn
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
-        ).fetchone()
-        found = (
-            conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()
-            if exists
-            else None
-        )
-        check_version(found[0] if found else None, SCHEMA_VERSION, self._path)
+        tables = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('threadcore_schema', 'threadcore_store')"
+            )
+        }
+        version = made = None
+        if "threadcore_schema" in tables:
+            version = conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()[0]
+        if "threadcore_store" in tables:
+            row = conn.execute("SELECT id FROM threadcore_store").fetchone()
+            made = None if row is None else str(row[0])
+        return version, made
+
+    def _open_schema(self, migrate: bool) -> None:
+        """A current file is only read: no DDL, no write, not even the writer lock (rule D3).
+        Otherwise, under the writer lock and after reading again: with ``migrate`` a missing
+        schema is created and an older one migrated; without it a missing or older one is
+        :class:`~threadcore.errors.SchemaVersionError` naming ``threadcore db upgrade``. A newer
+        one is refused either way. The store id is made when there is none."""
+        version, made = self._stored()
+        if version == SCHEMA_VERSION and made is not None:
+            self.store_id = made
+            return
+        self._refuse_unusable(version, migrate)
+        conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            self.store_id = store_id(conn, "", create=False)
+            version, made = self._stored()  # another process may have done it meanwhile
+            self._refuse_unusable(version, migrate)
+            if version is None:
+                _run_script(conn, _SCHEMA)
+            elif version < SCHEMA_VERSION:
+                _run_script(conn, pending_sql(version))  # the same steps `db sql` prints
+            self.store_id = made if made is not None else store_id(conn, "", create=migrate)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    def _migrate(self) -> None:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            exists = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
-            ).fetchone()
-            if not exists:
-                _run_script(conn, _SCHEMA)
-            (version,) = conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()
-            if version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{self._path} has schema version {version}; this threadcore knows "
-                    f"{SCHEMA_VERSION}: upgrade threadcore"
-                )
-            _run_script(conn, pending_sql(version))  # the same steps `db sql` prints
-            self.store_id = store_id(conn, "")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def _refuse_unusable(self, version: int | None, migrate: bool) -> None:
+        """Refuse a newer schema, and, without ``migrate``, a missing or older one."""
+        if not migrate or (version is not None and version > SCHEMA_VERSION):
+            check_version(version, SCHEMA_VERSION, self._path)
 
     @property
     def path(self) -> str:

@@ -26,7 +26,6 @@ from threadcore import (
     Thread,
     ThreadcoreError,
     ThreadFilter,
-    connect,
     open_inbox,
     wire,
 )
@@ -39,7 +38,7 @@ from threadcore.cli.directory_file import (
 )
 from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
-from threadcore.connect import DATABASE_URL_VARIABLE
+from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
 from threadcore.storage import Clock, Repository
 
 __all__ = ["CliError", "cli", "run"]
@@ -68,17 +67,21 @@ def _database_url(url: str | None, *, must_exist: bool) -> str:
 
 
 def _sqlite_file(url: str) -> str | None:
-    """The file of a ``sqlite://`` URL (``None``: not a SQLite file)."""
+    """The file of a ``sqlite://`` URL (``None``: not a SQLite file, or a URL ``connect`` will
+    refuse in its own words)."""
     if not url.startswith("sqlite://"):
         return None
-    path = url[len("sqlite://") :]
-    path = path[1:] if path.startswith("/") else path
+    try:
+        path, _ = _sqlite_target(url)
+    except ThreadcoreError:
+        return None
     return path if path and path != ":memory:" else None
 
 
-def _open(url: str) -> Repository:
+def _open(url: str, *, migrate: bool | None = None) -> Repository:
+    """The repository at ``url``; ``migrate`` (when not ``None``) instead of its switch."""
     try:
-        return connect(url)
+        return _connect(url, migrate=migrate)
     except ThreadcoreError as error:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
 
@@ -275,7 +278,10 @@ def _summary_table(summary: ReplaySummary, title: str) -> Table:
 
 
 # --- the commands -----------------------------------------------------------------------------
-_DB_HELP = f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE})"
+_DB_HELP = (
+    f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE}); "
+    "add ?migrate=off never to change the schema"
+)
 _DIR_HELP = (
     f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE}, "
     "else the directory stored in the database)"

@@ -1,6 +1,7 @@
 """``threadcore db``: the schema outside the request path (issue 14). ``upgrade`` creates or
-migrates it with a role that may; ``sql`` prints what that would run, for a DBA to review or run
-by hand. Services then open their repositories with ``create_schema=False`` (rule D3)."""
+migrates it with a role that may (whatever the URL's ``migrate=`` says); ``sql`` prints what that
+would run, for a DBA to review or run by hand. Services then open the URL with ``?migrate=off``
+(``create_schema=False``), with a role that may only read and write rows (rule D3)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from urllib.parse import urlsplit
 
 import click
 
-from threadcore.cli.app import _DB_HELP, CliError, _close, _database_url, _open, _redact, cli
+from threadcore.cli.app import (
+    _DB_HELP,
+    CliError,
+    _close,
+    _database_url,
+    _open,
+    _redact,
+    cli,
+)
 from threadcore.errors import ThreadcoreError
 
 __all__ = ["db"]
@@ -25,11 +34,12 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--db", "url", help=_DB_HELP)
 def db_upgrade(url: str | None) -> None:
-    """Create the schema, or migrate it to this threadcore's version (idempotent)."""
+    """Create the schema, or migrate it to this threadcore's version (idempotent; whatever the
+    URL's migrate= says)."""
     url = _database_url(url, must_exist=False)
     if urlsplit(url).scheme.lower() == "memory":
         raise CliError("memory:// has no schema to upgrade", 2)
-    repository = _open(url)
+    repository = _open(url, migrate=True)  # whatever the URL's migrate= says: that is its job
     _close(repository)
     click.echo(f"{_redact(url)}: schema at version {_version_of(url)}")
 
@@ -48,8 +58,8 @@ def db_sql(url: str | None) -> None:
         elif scheme in ("postgresql", "postgres"):
             from threadcore.adapters import _postgres_schema as schema
 
-            version, quoted = _postgres_version(url)
-            script = schema.pending_sql(version, quoted)
+            version, quoted, exists = _postgres_version(url)
+            script = schema.pending_sql(version, quoted, create_schema=not exists)
         else:
             raise CliError(f"no schema to print for {_redact(url)}", 2)
     except ThreadcoreError as error:
@@ -101,8 +111,12 @@ def _version_of(url: str) -> int | None:
 
 
 def _sqlite_path(url: str) -> str:
-    path = url[len("sqlite://") :]
-    return path[1:] if path.startswith("/") else path
+    from threadcore.connect import _sqlite_target
+
+    try:
+        return _sqlite_target(url)[0]
+    except ThreadcoreError as error:
+        raise CliError(f"{error.code}: {error.message}", 2) from None
 
 
 def _sqlite_version(path: str) -> int | None:
@@ -133,19 +147,21 @@ def _postgres_target(url: str) -> tuple[str, str]:
     return conninfo, '"' + schema.replace('"', '""') + '"'
 
 
-def _postgres_version(url: str) -> tuple[int | None, str]:
-    """The schema's threadcore version (``None``: none) and its quoted name."""
+def _postgres_version(url: str) -> tuple[int | None, str, bool]:
+    """The schema's threadcore version (``None``: none), its quoted name, and whether the
+    schema exists."""
     import psycopg
 
     conninfo, quoted = _postgres_target(url)
     try:
         with psycopg.connect(conninfo, connect_timeout=10) as conn:
             row = conn.execute(
-                "SELECT to_regclass(%s)", (f"{quoted}.threadcore_schema",)
+                "SELECT to_regclass(%s), to_regnamespace(%s)",
+                (f"{quoted}.threadcore_schema", quoted),
             ).fetchone()
             if row is None or row[0] is None:
-                return None, quoted
+                return None, quoted, row is not None and row[1] is not None
             found = conn.execute(f"SELECT max(version) FROM {quoted}.threadcore_schema").fetchone()
-            return (None if found is None or found[0] is None else int(found[0])), quoted
+            return (None if found is None or found[0] is None else int(found[0])), quoted, True
     except psycopg.Error:
         raise CliError(f"cannot reach {_redact(url)}") from None

@@ -316,8 +316,9 @@ class StorageError(ThreadcoreError):
 
 
 class SchemaVersionError(StorageError):
-    """The database was written by a newer threadcore (its schema version is higher than this
-    library knows); upgrade threadcore to open it."""
+    """The database's schema is not this threadcore's version: written by a newer threadcore
+    (upgrade threadcore to open it), or, opened without migrating (``create_schema=False``, a
+    URL's ``migrate=off``), missing or older (run ``threadcore db upgrade`` first)."""
 
     code = "SchemaVersionError"
     retryable = False
