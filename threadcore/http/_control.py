@@ -22,7 +22,8 @@ from threadcore.http import _attachments as att
 from threadcore.http._common import Context, Operation, json_body, json_response
 from threadcore.inbox import Inbox
 from threadcore.wire import dump_message, dump_thread
-from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
+from threadcore.wire._base import Bad, Id, Phone, Shape, format_time, parse_time
+from threadcore.wire._requests import renaming
 
 __all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 
@@ -114,12 +115,25 @@ def _message(message: Message, request: Request) -> Response:
     return json_response(att.with_entries(dump_message(message), base))
 
 
+#: The inbox's keyword arguments (in the platform's spelling) as the inbound message names them:
+#: a number messaging itself is refused at ``from``, the customer's number the carrier hands over.
+_INBOUND_NAMES: Final = {
+    "body": "text",
+    "guestNumber": "from",
+    "ownerNumber": "to",
+    "providerMessageId": "id",
+}
+#: The manual clock's arguments as a move of the clock names them.
+_CLOCK_NAMES: Final = {"delta": "advance", "instant": "set"}
+
+
 async def inbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
     sms = SHAPE.load(await json_body(request), Inbound)
-    message = await ctx.inbox.receive(
-        owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
-    )
+    with renaming(_INBOUND_NAMES):
+        message = await ctx.inbox.receive(
+            owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
+        )
     return _message(message, request)
 
 
@@ -208,14 +222,15 @@ async def clock(ctx: Context, request: Request) -> Response:
         raise Conflict("The clock can be moved only when the service runs with --manual-clock")
     if (move.advance is None) == (move.set is None):
         raise WireFormatError("Give exactly one of advance and set", parameter="advance")
-    if move.advance is not None:
-        ctx.manual_clock.advance(_duration(move.advance))
-    else:
-        try:
-            ctx.manual_clock.set(parse_time(move.set))
-        except ValueError as error:  # a malformed time, or one before the clock's
-            message = getattr(error, "message", f"Field [set] {error}")
-            raise InvalidInput(message, parameter="set") from None
+    with renaming(_CLOCK_NAMES):
+        if move.advance is not None:
+            ctx.manual_clock.advance(_duration(move.advance))
+        else:
+            try:
+                instant = parse_time(move.set)
+            except Bad as bad:  # not a time
+                raise InvalidInput(f"Field [set] {bad.reason}", parameter="set") from None
+            ctx.manual_clock.set(instant)
     expired = await ctx.inbox.expire()  # the sweep runs with the move: its events are stored
     now = Now(now=format_time(ctx.inbox.now()), expired=tuple(t.id for t in expired))
     return json_response(SHAPE.dump(now))
