@@ -456,7 +456,10 @@ class ConsumerStore(Protocol):
         ...
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); the position it is at."""
+        """Advance the cursor of ``name`` to ``position`` (never back); the position it is at.
+        A position past the feed's visible end (beyond every position :meth:`Repository.events`
+        can answer now) is refused with ``InvalidInput`` naming ``position``, and nothing
+        changes."""
         ...
 
     def try_hold_consumer(self, name: str) -> ConsumerHold | None:

@@ -52,7 +52,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold
+from threadcore.adapters._holds import Hold, unreached
 from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_open, pair_of
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
@@ -387,15 +387,22 @@ class PostgresRepository:
         return int(rows[0][0]) if rows else 0
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        """Advance the cursor of ``name`` to ``position`` (never back, never past the feed's
+        visible end: the last position of the transaction below the watermark, as
+        ``event_position`` says); where it is now."""
         if unstorable(name):
             raise InvalidInput("Parameter [name] cannot be stored", parameter="name")
         table = f"{self._s}.threadcore_consumers"
+        end = f"(({self._sql.watermark})::numeric - 1) * {1 << _ORDINAL_BITS} + {_ORDINAL_MASK}"
+        position = max(position, 0)  # numeric: a position outgrows bigint with the xid
         rows = self._autocommit(
-            f"INSERT INTO {table} AS c (name, position) VALUES (%s, %s) ON CONFLICT (name) "
-            "DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position) RETURNING position",
-            (name, max(position, 0)),  # numeric: a position outgrows bigint with the xid
+            f"INSERT INTO {table} AS c (name, position) SELECT %s, %s WHERE %s <= {end} "
+            "ON CONFLICT (name) DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position) "
+            "RETURNING position",
+            (name, position, position),
         )
+        if not rows:  # the feed has not reached it (the same bound, read again to say so)
+            raise unreached(position, int(self._autocommit(f"SELECT {end}", ())[0][0]))
         return int(rows[0][0])
 
     def save_attachment(self, key: str, content: bytes) -> None:

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold, LocalHolds
+from threadcore.adapters._holds import Hold, LocalHolds, unreached
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
@@ -588,7 +588,8 @@ class SQLiteRepository:
         return int(row[0]) if row else 0
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        """Advance the cursor of ``name`` to ``position`` (never back, never past the last event);
+        where it is now."""
         upsert = (
             "INSERT INTO threadcore_consumers (name, position) VALUES (?, ?) ON CONFLICT (name) "
             "DO UPDATE SET position = max(position, excluded.position)"
@@ -599,7 +600,10 @@ class SQLiteRepository:
             if outside:
                 conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(upsert, (name, min(position, _MAX_INTEGER)))
+                (end,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+                if position > end:
+                    raise unreached(position, end)
+                conn.execute(upsert, (name, position))
                 (stored,) = conn.execute(
                     "SELECT position FROM threadcore_consumers WHERE name = ?", (name,)
                 ).fetchone()
