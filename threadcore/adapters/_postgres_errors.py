@@ -33,10 +33,18 @@ def _describe(error: psycopg.Error) -> str:
     return f"{type(error).__name__}{state}: {first[:200]}"
 
 
-def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
+def _storage_error(error: psycopg.Error | PoolTimeout, opening: bool = False) -> StorageError:
     """What a caller can do about a driver error, in words that name no driver internals (the
-    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log)."""
-    if isinstance(error, PoolTimeout):
+    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log). ``opening``:
+    the repository was being opened, so no command ran and none needs retrying."""
+    unreachable = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+    if opening and isinstance(error, unreachable):
+        message = (
+            "The database cannot be reached, or refused the connection; nothing was read or "
+            "changed. Check that the server runs and accepts connections, and the URL's host, "
+            "port, database name, user and password; then try again"
+        )
+    elif isinstance(error, PoolTimeout):
         message = (
             "The database is busy: no connection was free in time. Nothing was changed; retry "
             "later (or give the repository a larger pool)"
@@ -61,8 +69,9 @@ def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter."""
+def translated(*, opening: bool = False) -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter (``opening``: while the
+    repository opens, when a failure to connect is the operator's to fix, not a command's)."""
     try:
         yield
     except ThreadcoreError:
@@ -74,4 +83,4 @@ def translated() -> Iterator[None]:
             f"A concurrent writer got there first{where}; the command can be retried"
         ) from error
     except (psycopg.Error, PoolTimeout) as error:
-        raise _storage_error(error) from error
+        raise _storage_error(error, opening) from error

@@ -234,7 +234,7 @@ class PostgresRepository:
             raise InvalidInput(
                 "Parameter [create_schema] must be True or False", parameter="create_schema"
             )
-        with _translated():
+        with _translated(opening=True):
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url,
                 min_size=min_size,
@@ -257,7 +257,7 @@ class PostgresRepository:
         """With ``create_schema=False`` (a role without DDL rights): use the schema only if it is
         this threadcore's version; never create or migrate anything (rule D3)."""
         s = self._s
-        with _translated():
+        with _translated(opening=True):
             conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
             try:
                 row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
@@ -277,7 +277,7 @@ class PostgresRepository:
     def _migrate(self) -> None:
         """Create the schema if it is missing; refuse one written by a newer threadcore."""
         s = self._s
-        with _translated():
+        with _translated(opening=True):
             conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
             try:
                 conn.execute(
