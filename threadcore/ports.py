@@ -41,6 +41,7 @@ __all__ = [
     "MutableDirectoryPort",
     "NoteQuery",
     "NoteReads",
+    "ReadinessCheck",
     "Repository",
     "StoredEvent",
     "ThreadQuery",
@@ -523,4 +524,16 @@ class Repository(Protocol):
         A reader that follows the positions it was given gets every committed event exactly
         once, each thread's events in the order they happened.
         """
+        ...
+
+
+@runtime_checkable
+class ReadinessCheck(Protocol):
+    """**Protocol**: a repository that can say whether it is ready to serve (issue 25: ``GET
+    /threadcore/v1/ready``, for load balancers). The bundled repositories all offer it."""
+
+    def check_ready(self) -> None:
+        """Return when the database answers and holds this threadcore's schema version; raise
+        ``StorageError`` saying why not (``SchemaVersionError`` for another version). It changes
+        nothing, and waits for no pooled connection."""
         ...

@@ -33,12 +33,13 @@ def _describe(error: psycopg.Error) -> str:
     return f"{type(error).__name__}{state}: {first[:200]}"
 
 
-def _storage_error(error: psycopg.Error | PoolTimeout, opening: bool = False) -> StorageError:
+def _storage_error(error: psycopg.Error | PoolTimeout, connecting: bool = False) -> StorageError:
     """What a caller can do about a driver error, in words that name no driver internals (the
-    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log). ``opening``:
-    the repository was being opened, so no command ran and none needs retrying."""
+    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log).
+    ``connecting``: no command ran (the repository opening, a readiness check), so none needs
+    retrying."""
     unreachable = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
-    if opening and isinstance(error, unreachable):
+    if connecting and isinstance(error, unreachable):
         message = (
             "The database cannot be reached, or refused the connection; nothing was read or "
             "changed. Check that the server runs and accepts connections, and the URL's host, "
@@ -69,9 +70,9 @@ def _storage_error(error: psycopg.Error | PoolTimeout, opening: bool = False) ->
 
 
 @contextmanager
-def translated(*, opening: bool = False) -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter (``opening``: while the
-    repository opens, when a failure to connect is the operator's to fix, not a command's)."""
+def translated(*, connecting: bool = False) -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter (``connecting``: while
+    no command runs, when a failure to connect is the operator's to fix, not a command's)."""
     try:
         yield
     except ThreadcoreError:
@@ -83,4 +84,4 @@ def translated(*, opening: bool = False) -> Iterator[None]:
             f"A concurrent writer got there first{where}; the command can be retried"
         ) from error
     except (psycopg.Error, PoolTimeout) as error:
-        raise _storage_error(error, opening) from error
+        raise _storage_error(error, connecting) from error

@@ -135,6 +135,9 @@ class InMemoryRepository:
             self._cursors[name] = max(self._cursors.get(name, 0), position)
             return self._cursors[name]
 
+    def check_ready(self) -> None:
+        """Always ready: the store is this process's memory (see ``ReadinessCheck``)."""
+
     def try_hold_consumer(self, name: str) -> Hold | None:
         """Hold the consumer ``name`` in this process, or ``None`` if it is held."""
         return self._holds.try_hold(name)

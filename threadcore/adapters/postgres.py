@@ -234,7 +234,7 @@ class PostgresRepository:
             raise InvalidInput(
                 "Parameter [create_schema] must be True or False", parameter="create_schema"
             )
-        with _translated(opening=True):
+        with _translated(connecting=True):
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url,
                 min_size=min_size,
@@ -257,27 +257,30 @@ class PostgresRepository:
         """With ``create_schema=False`` (a role without DDL rights): use the schema only if it is
         this threadcore's version; never create or migrate anything (rule D3)."""
         s = self._s
-        with _translated(opening=True):
+        with _translated(connecting=True):
             conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
             try:
-                row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
-                found = None
-                if row is not None and row[0] is not None:
-                    found = conn.execute(
-                        f"SELECT max(version) FROM {s}.threadcore_schema"
-                    ).fetchone()
-                check_version(
-                    found[0] if found else None, SCHEMA_VERSION, f"Schema {self._schema!r}"
-                )
+                found = _stored_version(conn, s)
+                check_version(found, SCHEMA_VERSION, f"Schema {self._schema!r}")
                 self.store_id = store_id(conn, f"{s}.", create=False)
                 conn.commit()
             finally:
                 conn.close()
 
+    def check_ready(self) -> None:
+        """Return when the server answers and the schema is this threadcore's version
+        (``ReadinessCheck``). It connects on its own, within at most 5 seconds, so a busy pool
+        does not make it wait and a server that went away is seen at once."""
+        with _translated(connecting=True):
+            limit = max(1, min(int(self._timeout), 5))
+            with psycopg.connect(self._url, autocommit=True, connect_timeout=limit) as conn:
+                found = _stored_version(conn, self._s)
+        check_version(found, SCHEMA_VERSION, f"Schema {self._schema!r}")
+
     def _migrate(self) -> None:
         """Create the schema if it is missing; refuse one written by a newer threadcore."""
         s = self._s
-        with _translated(opening=True):
+        with _translated(connecting=True):
             conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
             try:
                 conn.execute(
@@ -547,6 +550,15 @@ class PostgresRepository:
         except psycopg.Error:
             where = "?"
         return f"PostgresRepository({where!r}, schema={self._schema!r})"
+
+
+def _stored_version(conn: Connection, s: str) -> int | None:
+    """The threadcore schema version schema ``s`` holds (None: no threadcore schema there)."""
+    row = conn.execute("SELECT to_regclass(%s)", (f"{s}.threadcore_schema",)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    found = conn.execute(f"SELECT max(version) FROM {s}.threadcore_schema").fetchone()
+    return None if found is None else found[0]
 
 
 class _PostgresUnitOfWork(SQLReads, BufferedWrites):

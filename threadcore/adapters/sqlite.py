@@ -354,6 +354,17 @@ def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
+def _stored_version(conn: sqlite3.Connection) -> int | None:
+    """The threadcore schema version the file holds (None: no threadcore schema)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
+    ).fetchone()
+    found = (
+        conn.execute("SELECT max(version) FROM threadcore_schema").fetchone() if exists else None
+    )
+    return None if found is None else found[0]
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit
     it first). No statement here holds a ``;`` in a literal."""
@@ -501,15 +512,7 @@ class SQLiteRepository:
         """With ``create_schema=False``: use the file only if it holds this threadcore's schema
         version; never create or migrate anything (rule D3)."""
         conn = self._conn
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
-        ).fetchone()
-        found = (
-            conn.execute("SELECT max(version) FROM threadcore_schema").fetchone()
-            if exists
-            else None
-        )
-        check_version(found[0] if found else None, SCHEMA_VERSION, self._path)
+        check_version(_stored_version(conn), SCHEMA_VERSION, self._path)
         conn.execute("BEGIN IMMEDIATE")
         try:
             self.store_id = store_id(conn, "", create=False)
@@ -578,6 +581,13 @@ class SQLiteRepository:
             _check_batch_alive(self._conn)
             with _translated:
                 self._conn.execute("COMMIT")
+
+    def check_ready(self) -> None:
+        """Return when the file answers a read and holds this threadcore's schema version
+        (``ReadinessCheck``); the reason otherwise, naming no path."""
+        with self._lock, _translated:
+            found = _stored_version(self._conn)
+        check_version(found, SCHEMA_VERSION, "The database")
 
     def consumer_position(self, name: str) -> int:
         """The position the consumer ``name`` has handled (0 before its first commit)."""

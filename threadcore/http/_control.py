@@ -5,6 +5,7 @@ outbound messages a carrier would send are read with a cursor, the clock moves (
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,12 +16,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from threadcore.adapters.directory import resource_from_document
-from threadcore.domain.errors import Conflict, InvalidInput, WireFormatError
+from threadcore.domain.errors import (
+    Conflict,
+    InvalidInput,
+    StorageError,
+    ThreadcoreError,
+    WireFormatError,
+)
 from threadcore.domain.events import DraftSent, MessageAdded
 from threadcore.domain.model import DeliveryStatus, Direction, Message, Thread
 from threadcore.http import _attachments as att
 from threadcore.http._common import Context, Operation, json_body, json_response
 from threadcore.inbox import Inbox
+from threadcore.ports import ReadinessCheck
 from threadcore.wire import dump_message, dump_thread
 from threadcore.wire._base import Bad, Id, Phone, Shape, format_time, parse_time
 from threadcore.wire._requests import renaming
@@ -31,6 +39,8 @@ __all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 CONTROL: Final = "/threadcore/v1"
 
 SHAPE: Final = Shape(camel=True, omit_none=True)
+
+_log = logging.getLogger("threadcore.http")
 
 
 @attrs.frozen(kw_only=True)
@@ -279,7 +289,7 @@ def _directory_operations() -> tuple[Operation, ...]:
 
 @attrs.frozen
 class Health:
-    """The health answer: ``ok`` and the version served."""
+    """The health answer (``ok``) or the readiness answer (``ready``), and the version served."""
 
     status: str
     version: str
@@ -291,12 +301,39 @@ async def health(ctx: Context, request: Request) -> Response:
     return json_response(SHAPE.dump(Health("ok", __version__)))
 
 
+async def ready(ctx: Context, request: Request) -> Response:
+    """200 while the database answers and holds this version's schema; else 503 saying why."""
+    from threadcore import __version__
+
+    def check(inbox: Inbox) -> None:
+        repository = inbox._repo
+        if isinstance(repository, ReadinessCheck):
+            repository.check_ready()
+        else:  # a repository of its own: it is ready when it answers a read
+            repository.events(0, 1)
+
+    try:
+        await ctx.inbox.run(check)
+    except ThreadcoreError as error:
+        if isinstance(error, StorageError):
+            raise
+        raise StorageError(f"Not ready: {error.message}") from None
+    except Exception:
+        _log.exception("the readiness check failed")
+        raise StorageError("Not ready: the repository's check failed (see the log)") from None
+    return json_response(SHAPE.dump(Health("ready", __version__)))
+
+
 #: Served always, without a token (paths under :data:`CONTROL`): a liveness probe for a load
-#: balancer that touches no database, and the no-op the load benchmark measures the HTTP ceiling
-#: with.
+#: balancer that touches no database (and the no-op the load benchmark measures the HTTP ceiling
+#: with), and a readiness probe that does. A load balancer has no token: neither needs one, and
+#: neither tells more than whether the service can serve and, if not, why.
 SERVICE_OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation("GET", "/health", "health", "Liveness: the process answers (no database read)",
               health, response=Health, auth="none"),
+    Operation("GET", "/ready", "ready",
+              "Readiness: the database answers and holds this version's schema (else 503)",
+              ready, response=Health, auth="none"),
 )  # fmt: skip
 
 #: The control plane's operations (paths under :data:`CONTROL`).
