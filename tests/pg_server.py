@@ -184,14 +184,18 @@ class PostgresServer:
         )
         self._check(result, "createdb")
 
-    def stop(self) -> None:
-        """Stop the server (fast) and remove its directory."""
+    def halt(self) -> None:
+        """Stop the server (fast), keeping its data: :meth:`start` starts it again."""
         if self.running:
             self._run(
                 [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t",
                  "60", "stop"]
             )  # fmt: skip
             self.running = False
+
+    def stop(self) -> None:
+        """Stop the server (fast) and remove its directory."""
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -49,6 +49,55 @@ def test_poll_and_commit_keep_one_cursor_per_name(store: stores.Store) -> None:
         relay.commit(-1)
 
 
+def test_a_position_the_feed_has_not_reached_is_refused(store: stores.Store) -> None:
+    """Issue 25: a cursor committed past the end of the feed skipped the events that came later,
+    without a word. Such a commit is refused, naming ``position``, and changes nothing."""
+    inbox = stores.inbox_on(store(), ManualClock(START))
+    positions = _fill(inbox, 1)
+    relay = inbox.consumer("relay")
+    for beyond in (positions[-1] + 2**50, 2**62):  # on PostgreSQL: transactions still to come
+        with pytest.raises(InvalidInput) as refused:
+            relay.commit(beyond)
+        assert (refused.value.code, refused.value.parameter) == ("InvalidInput", "position")
+    assert relay.position() == 0
+    relay.commit(positions[-1])
+    inbox.receive(owner_number=OWNER, guest_number="+16502249999", body="Later")
+    later = relay.poll()
+    assert [type(e).__name__ for _, e in later] == ["ThreadOpened", "MessageAdded"]
+    assert later[0][0] > positions[-1]
+
+
+def test_postgres_refuses_a_position_held_back_behind_a_running_transaction(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """On PostgreSQL a committed event stays out of the feed while an older transaction runs
+    (its position is not reached yet): committing it is refused until the feed shows it."""
+    import psycopg
+
+    from threadcore.adapters.postgres import PostgresRepository
+
+    repository = PostgresRepository(postgres_url, schema=pg_schema)
+    inbox = stores.inbox_on(repository, ManualClock(START))
+    try:
+        _fill(inbox, 1)
+        relay = inbox.consumer("relay")
+        with psycopg.connect(postgres_url) as older:
+            older.execute("SELECT pg_current_xact_id()")  # an open transaction with an id
+            inbox.receive(owner_number=OWNER, guest_number="+16502249998", body="Held back")
+            (held,) = older.execute(
+                f"SELECT max((xid::numeric * 4294967296) + ordinal) FROM {pg_schema}.events"
+            ).fetchone()
+            assert int(held) > max(p for p, _ in inbox.events())  # not in the feed yet
+            with pytest.raises(InvalidInput):
+                relay.commit(int(held))
+            older.rollback()
+        assert max(p for p, _ in inbox.events()) == int(held)
+        relay.commit(int(held))
+        assert relay.position() == int(held)
+    finally:
+        repository.close()
+
+
 def test_run_handles_every_event_once_in_order_while_it_holds_the_name(
     store: stores.Store,
 ) -> None:
@@ -146,9 +195,13 @@ def test_postgres_cursors_outgrow_bigint_and_a_lost_hold_is_noticed(
 
     repository = PostgresRepository(postgres_url, schema=pg_schema)
     try:
-        beyond = 2**63 + 5  # a position once transaction ids pass 2**31
-        assert repository.commit_consumer("big", beyond) == beyond
+        beyond = 2**63 + 5  # a position once transaction ids pass 2**31 (stored as it would be)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                f"INSERT INTO {pg_schema}.threadcore_consumers VALUES ('big', %s)", (beyond,)
+            )
         assert repository.consumer_position("big") == beyond
+        assert repository.commit_consumer("big", 0) == beyond  # never back
         hold = repository.try_hold_consumer("relay")
         assert hold is not None
         assert hold.held()

@@ -486,7 +486,8 @@ def test_control_plane_needs_its_token_and_is_off_without_one(
         off.post("/threadcore/v1/carrier/inbound", json=body, headers=CONTROL), 404, "NotFound"
     )
     paths = off.get("/openapi.json").json()["paths"]
-    assert [p for p in paths if p.startswith("/threadcore")] == ["/threadcore/v1/health"]
+    served = [p for p in paths if p.startswith("/threadcore")]
+    assert served == ["/threadcore/v1/health", "/threadcore/v1/ready"]
 
 
 def test_health_answers_without_a_token_or_the_database(

@@ -59,7 +59,10 @@ class Consumer:
 
     def commit(self, position: int) -> None:
         """Record that every event up to ``position`` was handled. The cursor never moves back:
-        committing an older position changes nothing."""
+        committing an older position changes nothing. A position the feed has not reached
+        (past the last event :meth:`poll` can answer) is refused with
+        :class:`~threadcore.errors.InvalidInput` naming ``position``: a cursor there would skip
+        the events still to come."""
         if not isinstance(position, int) or isinstance(position, bool) or position < 0:
             raise InvalidInput(
                 "Parameter [position] must be a non-negative integer", parameter="position"

@@ -41,6 +41,7 @@ __all__ = [
     "MutableDirectoryPort",
     "NoteQuery",
     "NoteReads",
+    "ReadinessCheck",
     "Repository",
     "StoredEvent",
     "ThreadQuery",
@@ -456,7 +457,10 @@ class ConsumerStore(Protocol):
         ...
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); the position it is at."""
+        """Advance the cursor of ``name`` to ``position`` (never back); the position it is at.
+        A position past the feed's visible end (beyond every position :meth:`Repository.events`
+        can answer now) is refused with ``InvalidInput`` naming ``position``, and nothing
+        changes."""
         ...
 
     def try_hold_consumer(self, name: str) -> ConsumerHold | None:
@@ -520,4 +524,16 @@ class Repository(Protocol):
         A reader that follows the positions it was given gets every committed event exactly
         once, each thread's events in the order they happened.
         """
+        ...
+
+
+@runtime_checkable
+class ReadinessCheck(Protocol):
+    """**Protocol**: a repository that can say whether it is ready to serve (issue 25: ``GET
+    /threadcore/v1/ready``, for load balancers). The bundled repositories all offer it."""
+
+    def check_ready(self) -> None:
+        """Return when the database answers and holds this threadcore's schema version; raise
+        ``StorageError`` saying why not (``SchemaVersionError`` for another version). It changes
+        nothing, and waits for no pooled connection."""
         ...

@@ -1,4 +1,5 @@
-"""A consumer's hold on its name (see ``ConsumerStore.try_hold_consumer``), released once."""
+"""A consumer's hold on its name (see ``ConsumerStore.try_hold_consumer``), released once, and
+the refusal of a commit past the end of the feed (``ConsumerStore.commit_consumer``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,19 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["Hold", "LocalHolds"]
+from threadcore.domain.errors import InvalidInput
+
+__all__ = ["Hold", "LocalHolds", "unreached"]
+
+
+def unreached(position: int, end: int) -> InvalidInput:
+    """The refusal of a consumer's commit of ``position``, past ``end``, the feed's last position
+    so far: a cursor there would skip the events still to come at the positions between."""
+    return InvalidInput(
+        f"Parameter [position] {position} is past the end of the event feed ({end}): commit "
+        "a position poll() answered",
+        parameter="position",
+    )
 
 
 class Hold:

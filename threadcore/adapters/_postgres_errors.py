@@ -32,10 +32,19 @@ def _describe(error: psycopg.Error) -> str:
     return f"{type(error).__name__}{state}: {first[:200]}"
 
 
-def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
+def _storage_error(error: psycopg.Error | PoolTimeout, connecting: bool = False) -> StorageError:
     """What a caller can do about a driver error, in words that name no driver internals (the
-    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log)."""
-    if isinstance(error, pg_errors.LockNotAvailable):  # the lock timeout ran out: not retried
+    error itself is the ``__cause__`` and goes to the ``threadcore.storage`` log).
+    ``connecting``: no command ran (the repository opening, a readiness check), so none needs
+    retrying."""
+    unreachable = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+    if connecting and isinstance(error, unreachable):
+        message = (
+            "The database cannot be reached, or refused the connection; nothing was read or "
+            "changed. Check that the server runs and accepts connections, and the URL's host, "
+            "port, database name, user and password; then try again"
+        )
+    elif isinstance(error, pg_errors.LockNotAvailable):  # the lock timeout ran out: not retried
         message = (
             "The database is busy: another session held a lock this call needed for longer than "
             "the lock timeout. Nothing was changed; retry later"
@@ -65,8 +74,9 @@ def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter."""
+def translated(*, connecting: bool = False) -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter (``connecting``: while
+    no command runs, when a failure to connect is the operator's to fix, not a command's)."""
     try:
         yield
     except ThreadcoreError:
@@ -78,4 +88,4 @@ def translated() -> Iterator[None]:
             f"A concurrent writer got there first{where}; the command can be retried"
         ) from error
     except (psycopg.Error, PoolTimeout) as error:
-        raise _storage_error(error) from error
+        raise _storage_error(error, connecting) from error

@@ -318,6 +318,11 @@ def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> s
     return "".join(steps) + store if steps else ""
 
 
+def stored_version(conn: Any, s: str) -> int | None:
+    """The threadcore schema version the (quoted) schema ``s`` holds (``None``: none there)."""
+    return _stored(conn, s)[0]
+
+
 def _stored(conn: Any, s: str) -> tuple[int | None, str | None]:
     """The stored schema version (``None``: no threadcore schema) and store id (``None``: none
     yet) of the (quoted) schema ``s``, read without writing anything."""

@@ -21,7 +21,7 @@ from typing import TypeVar
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold, LocalHolds
+from threadcore.adapters._holds import Hold, LocalHolds, unreached
 from threadcore.domain import messaging
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.events import Event
@@ -127,10 +127,16 @@ class InMemoryRepository:
             return self._cursors.get(name, 0)
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        """Advance the cursor of ``name`` to ``position`` (never back, never past the last event);
+        where it is now."""
         with self._lock:
+            if position > len(self._events):
+                raise unreached(position, len(self._events))
             self._cursors[name] = max(self._cursors.get(name, 0), position)
             return self._cursors[name]
+
+    def check_ready(self) -> None:
+        """Always ready: the store is this process's memory (see ``ReadinessCheck``)."""
 
     def try_hold_consumer(self, name: str) -> Hold | None:
         """Hold the consumer ``name`` in this process, or ``None`` if it is held."""

@@ -52,13 +52,14 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold
+from threadcore.adapters._holds import Hold, unreached
 from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_open, pair_of
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
     current_store_id,
     prepare_schema,
+    stored_version,
 )
 from threadcore.adapters._postgres_statements import Statements
 from threadcore.adapters._sql import (
@@ -66,6 +67,7 @@ from threadcore.adapters._sql import (
     NOTE_COLUMNS,
     OPEN,
     THREAD_COLUMNS,
+    check_version,
     event_from_json,
     event_to_json,
     message_to_row,
@@ -246,7 +248,7 @@ class PostgresRepository:
                 "Parameter [create_schema] must be True or False", parameter="create_schema"
             )
         self._open_schema(create_schema)
-        with _translated():
+        with _translated(connecting=True):
             self._pool: ConnectionPool[Connection] = ConnectionPool(
                 url,
                 min_size=min_size,
@@ -269,7 +271,7 @@ class PostgresRepository:
         """Read the schema's version and store id; only a missing or older schema, with
         ``migrate``, leads to DDL, on a second connection (see ``prepare_schema``)."""
         made: str | None = None
-        with _translated():
+        with _translated(connecting=True):
             for step in (current_store_id, prepare_schema):
                 conn = psycopg.connect(self._url, connect_timeout=max(1, int(self._timeout)))
                 try:
@@ -280,6 +282,16 @@ class PostgresRepository:
                 if made is not None:
                     self.store_id = made
                     return
+
+    def check_ready(self) -> None:
+        """Return when the server answers and the schema is this threadcore's version
+        (``ReadinessCheck``). It connects on its own, within at most 5 seconds, so a busy pool
+        does not make it wait and a server that went away is seen at once."""
+        with _translated(connecting=True):
+            limit = max(1, min(int(self._timeout), 5))
+            with psycopg.connect(self._url, autocommit=True, connect_timeout=limit) as conn:
+                found = stored_version(conn, self._s)
+        check_version(found, SCHEMA_VERSION, f"Schema {self._schema!r}")
 
     @property
     def schema(self) -> str:
@@ -364,15 +376,22 @@ class PostgresRepository:
         return int(rows[0][0]) if rows else 0
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        """Advance the cursor of ``name`` to ``position`` (never back, never past the feed's
+        visible end: the last position of the transaction below the watermark, as
+        ``event_position`` says); where it is now."""
         if unstorable(name):
             raise InvalidInput("Parameter [name] cannot be stored", parameter="name")
         table = f"{self._s}.threadcore_consumers"
+        end = f"(({self._sql.watermark})::numeric - 1) * {1 << _ORDINAL_BITS} + {_ORDINAL_MASK}"
+        position = max(position, 0)  # numeric: a position outgrows bigint with the xid
         rows = self._autocommit(
-            f"INSERT INTO {table} AS c (name, position) VALUES (%s, %s) ON CONFLICT (name) "
-            "DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position) RETURNING position",
-            (name, max(position, 0)),  # numeric: a position outgrows bigint with the xid
+            f"INSERT INTO {table} AS c (name, position) SELECT %s, %s WHERE %s <= {end} "
+            "ON CONFLICT (name) DO UPDATE SET position = GREATEST(c.position, EXCLUDED.position) "
+            "RETURNING position",
+            (name, position, position),
         )
+        if not rows:  # the feed has not reached it (the same bound, read again to say so)
+            raise unreached(position, int(self._autocommit(f"SELECT {end}", ())[0][0]))
         return int(rows[0][0])
 
     def save_attachment(self, key: str, content: bytes) -> None:

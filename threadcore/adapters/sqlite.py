@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from threadcore.adapters._buffer import BufferedWrites
-from threadcore.adapters._holds import Hold, LocalHolds
+from threadcore.adapters._holds import Hold, LocalHolds, unreached
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
@@ -354,6 +354,17 @@ def _any_of(column: str, values: list[str]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
 
+def _stored_version(conn: sqlite3.Connection) -> int | None:
+    """The threadcore schema version the file holds (None: no threadcore schema)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threadcore_schema'"
+    ).fetchone()
+    found = (
+        conn.execute("SELECT max(version) FROM threadcore_schema").fetchone() if exists else None
+    )
+    return None if found is None else found[0]
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit
     it first). No statement here holds a ``;`` in a literal."""
@@ -586,6 +597,13 @@ class SQLiteRepository:
             with _translated:
                 self._conn.execute("COMMIT")
 
+    def check_ready(self) -> None:
+        """Return when the file answers a read and holds this threadcore's schema version
+        (``ReadinessCheck``); the reason otherwise, naming no path."""
+        with self._lock, _translated:
+            found = _stored_version(self._conn)
+        check_version(found, SCHEMA_VERSION, "The database")
+
     def consumer_position(self, name: str) -> int:
         """The position the consumer ``name`` has handled (0 before its first commit)."""
         with self._lock, _translated:
@@ -595,7 +613,8 @@ class SQLiteRepository:
         return int(row[0]) if row else 0
 
     def commit_consumer(self, name: str, position: int) -> int:
-        """Advance the cursor of ``name`` to ``position`` (never back); where it is now."""
+        """Advance the cursor of ``name`` to ``position`` (never back, never past the last event);
+        where it is now."""
         upsert = (
             "INSERT INTO threadcore_consumers (name, position) VALUES (?, ?) ON CONFLICT (name) "
             "DO UPDATE SET position = max(position, excluded.position)"
@@ -606,7 +625,10 @@ class SQLiteRepository:
             if outside:
                 conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(upsert, (name, min(position, _MAX_INTEGER)))
+                (end,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+                if position > end:
+                    raise unreached(position, end)
+                conn.execute(upsert, (name, position))
                 (stored,) = conn.execute(
                     "SELECT position FROM threadcore_consumers WHERE name = ?", (name,)
                 ).fetchone()

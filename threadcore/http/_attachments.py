@@ -53,9 +53,9 @@ class Upload:
     content_type: str
     filename: str | None
 
-    def checked(self, index: int) -> Upload:
-        """This upload with its content type and file name made safe, or a typed refusal."""
-        where = f"attachments[{index}]"
+    def checked(self, where: str) -> Upload:
+        """This upload with its content type and file name made safe, or a typed refusal that
+        names it ``where`` (its form part: ``attachments[0]``)."""
         if len(self.content) > MAX_ATTACHMENT_BYTES:
             raise RequestTooLarge(
                 f"Parameter [{where}] is larger than {MAX_ATTACHMENT_BYTES} bytes",

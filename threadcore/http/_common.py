@@ -33,6 +33,7 @@ __all__ = [
     "Operation",
     "answer",
     "error_response",
+    "is_json_media",
     "json_body",
     "json_response",
     "limited_body",
@@ -170,6 +171,13 @@ async def limited_body(request: Request, limit: int) -> bytes:
     return body
 
 
+def is_json_media(kind: str) -> bool:
+    """Whether the media type ``kind`` (lower case, no parameters) is JSON."""
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
 def media_type(request: Request) -> str:
     """The request's media type, lower case, without parameters."""
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -178,9 +186,7 @@ def media_type(request: Request) -> str:
 async def json_body(request: Request) -> Any:
     """The request's JSON body (``application/json``, at most :data:`MAX_JSON_BODY` bytes)."""
     kind = media_type(request)
-    if kind != "application/json" and not (
-        kind.startswith("application/") and kind.endswith("+json")
-    ):
+    if not is_json_media(kind):
         raise UnsupportedMediaType(
             f"The request body must be application/json, not {kind[:60] or 'missing'}"
         )

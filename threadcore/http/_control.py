@@ -5,6 +5,7 @@ outbound messages a carrier would send are read with a cursor, the clock moves (
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,14 +16,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from threadcore.adapters.directory import resource_from_document
-from threadcore.domain.errors import Conflict, InvalidInput, WireFormatError
+from threadcore.domain.errors import (
+    Conflict,
+    InvalidInput,
+    StorageError,
+    ThreadcoreError,
+    WireFormatError,
+)
 from threadcore.domain.events import DraftSent, MessageAdded
 from threadcore.domain.model import DeliveryStatus, Direction, Message, Thread
 from threadcore.http import _attachments as att
 from threadcore.http._common import Context, Operation, json_body, json_response
 from threadcore.inbox import Inbox
+from threadcore.ports import ReadinessCheck
 from threadcore.wire import dump_message, dump_thread
-from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
+from threadcore.wire._base import Bad, Id, Phone, Shape, format_time, parse_time
+from threadcore.wire._requests import renaming
 
 __all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 
@@ -30,6 +39,8 @@ __all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 CONTROL: Final = "/threadcore/v1"
 
 SHAPE: Final = Shape(camel=True, omit_none=True)
+
+_log = logging.getLogger("threadcore.http")
 
 
 @attrs.frozen(kw_only=True)
@@ -114,12 +125,25 @@ def _message(message: Message, request: Request) -> Response:
     return json_response(att.with_entries(dump_message(message), base))
 
 
+#: The inbox's keyword arguments (in the platform's spelling) as the inbound message names them:
+#: a number messaging itself is refused at ``from``, the customer's number the carrier hands over.
+_INBOUND_NAMES: Final = {
+    "body": "text",
+    "guestNumber": "from",
+    "ownerNumber": "to",
+    "providerMessageId": "id",
+}
+#: The manual clock's arguments as a move of the clock names them.
+_CLOCK_NAMES: Final = {"delta": "advance", "instant": "set"}
+
+
 async def inbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
     sms = SHAPE.load(await json_body(request), Inbound)
-    message = await ctx.inbox.receive(
-        owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
-    )
+    with renaming(_INBOUND_NAMES):
+        message = await ctx.inbox.receive(
+            owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
+        )
     return _message(message, request)
 
 
@@ -208,14 +232,15 @@ async def clock(ctx: Context, request: Request) -> Response:
         raise Conflict("The clock can be moved only when the service runs with --manual-clock")
     if (move.advance is None) == (move.set is None):
         raise WireFormatError("Give exactly one of advance and set", parameter="advance")
-    if move.advance is not None:
-        ctx.manual_clock.advance(_duration(move.advance))
-    else:
-        try:
-            ctx.manual_clock.set(parse_time(move.set))
-        except ValueError as error:  # a malformed time, or one before the clock's
-            message = getattr(error, "message", f"Field [set] {error}")
-            raise InvalidInput(message, parameter="set") from None
+    with renaming(_CLOCK_NAMES):
+        if move.advance is not None:
+            ctx.manual_clock.advance(_duration(move.advance))
+        else:
+            try:
+                instant = parse_time(move.set)
+            except Bad as bad:  # not a time
+                raise InvalidInput(f"Field [set] {bad.reason}", parameter="set") from None
+            ctx.manual_clock.set(instant)
     expired = await ctx.inbox.expire()  # the sweep runs with the move: its events are stored
     now = Now(now=format_time(ctx.inbox.now()), expired=tuple(t.id for t in expired))
     return json_response(SHAPE.dump(now))
@@ -264,7 +289,7 @@ def _directory_operations() -> tuple[Operation, ...]:
 
 @attrs.frozen
 class Health:
-    """The health answer: ``ok`` and the version served."""
+    """The health answer (``ok``) or the readiness answer (``ready``), and the version served."""
 
     status: str
     version: str
@@ -276,12 +301,39 @@ async def health(ctx: Context, request: Request) -> Response:
     return json_response(SHAPE.dump(Health("ok", __version__)))
 
 
+async def ready(ctx: Context, request: Request) -> Response:
+    """200 while the database answers and holds this version's schema; else 503 saying why."""
+    from threadcore import __version__
+
+    def check(inbox: Inbox) -> None:
+        repository = inbox._repo
+        if isinstance(repository, ReadinessCheck):
+            repository.check_ready()
+        else:  # a repository of its own: it is ready when it answers a read
+            repository.events(0, 1)
+
+    try:
+        await ctx.inbox.run(check)
+    except ThreadcoreError as error:
+        if isinstance(error, StorageError):
+            raise
+        raise StorageError(f"Not ready: {error.message}") from None
+    except Exception:
+        _log.exception("the readiness check failed")
+        raise StorageError("Not ready: the repository's check failed (see the log)") from None
+    return json_response(SHAPE.dump(Health("ready", __version__)))
+
+
 #: Served always, without a token (paths under :data:`CONTROL`): a liveness probe for a load
-#: balancer that touches no database, and the no-op the load benchmark measures the HTTP ceiling
-#: with.
+#: balancer that touches no database (and the no-op the load benchmark measures the HTTP ceiling
+#: with), and a readiness probe that does. A load balancer has no token: neither needs one, and
+#: neither tells more than whether the service can serve and, if not, why.
 SERVICE_OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation("GET", "/health", "health", "Liveness: the process answers (no database read)",
               health, response=Health, auth="none"),
+    Operation("GET", "/ready", "ready",
+              "Readiness: the database answers and holds this version's schema (else 503)",
+              ready, response=Health, auth="none"),
 )  # fmt: skip
 
 #: The control plane's operations (paths under :data:`CONTROL`).

@@ -152,10 +152,15 @@ def _body(body: type | str | None, schemas: _Schemas) -> dict[str, Any] | None:
         message = schemas.ref(requests._NewMessage)
         form = {
             "type": "object",
+            "description": "One JSON part with the message (named request.json, json, request "
+            "or metadata, or else the one part of type application/json) and file parts, each an "
+            "attachment whatever its name (the Node client's attachments, the Python SDK's "
+            "attachment)",
             "properties": {
                 "request.json": {"type": "object", "properties": {"metadata": message}},
                 "attachments": {"type": "array", "items": {"type": "string", "format": "binary"}},
             },
+            "additionalProperties": {"type": "string", "format": "binary"},
         }
         content = {"application/json": {"schema": message}, "multipart/form-data": {"schema": form}}
     elif body == "resource":

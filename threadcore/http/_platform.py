@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 from urllib.parse import quote
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,9 +14,7 @@ from threadcore.aio import AsyncInbox
 from threadcore.domain.errors import (
     InvalidInput,
     NotFound,
-    RequestTooLarge,
     UnsupportedMediaType,
-    WireFormatError,
 )
 from threadcore.http import _attachments as att
 from threadcore.http._common import (
@@ -29,8 +26,8 @@ from threadcore.http._common import (
     json_response,
     limited_body,
     media_type,
-    parse_json,
 )
+from threadcore.http._form import read_send_form
 from threadcore.inbox import Inbox
 from threadcore.wire import (
     ListQuery,
@@ -56,18 +53,13 @@ from threadcore.wire._requests import (
     load_send_request,
     load_sync_query,
     load_thread_query,
-    rename_parameter,
+    renaming,
 )
 
 __all__ = ["BASE", "OPERATIONS"]
 
-R = TypeVar("R")
-
 #: The path every operation is under (``{accountId}`` is ``~`` or the configured account id).
 BASE: Final = "/restapi/v1.0/account/{accountId}/message-threads"
-
-#: The largest send form: every attachment at its largest, and the metadata.
-MAX_SEND_BODY: Final = att.MAX_ATTACHMENTS * att.MAX_ATTACHMENT_BYTES + MAX_JSON_BODY
 
 #: Keyword arguments of the inbox as the send request names them.
 _SEND_NAMES: Final = {
@@ -76,13 +68,6 @@ _SEND_NAMES: Final = {
     "guestNumber": "to",
     "attachments": "attachments",
 }
-
-
-async def _renaming(names: Mapping[str, str], call: Awaitable[R]) -> R:
-    try:
-        return await call
-    except InvalidInput as error:
-        raise rename_parameter(error, names) from None
 
 
 def _pairs(request: Request) -> list[tuple[str, str]]:
@@ -140,10 +125,10 @@ async def delete_thread(ctx: Context, request: Request) -> Response:
 async def assign_thread(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     assignee = load_assign_request(await json_body(request))
-    thread = await _renaming(
-        {"assignee": "assignee.extensionId"},
-        ctx.inbox.assign(_path_id(request, "threadId"), actor=actor, assignee=assignee),
-    )
+    with renaming({"assignee": "assignee.extensionId"}):
+        thread = await ctx.inbox.assign(
+            _path_id(request, "threadId"), actor=actor, assignee=assignee
+        )
     return json_response(dump_thread(thread))
 
 
@@ -185,63 +170,11 @@ list_messages = _listing(
 )
 
 
-async def _send_form(request: Request) -> tuple[object, list[att.Upload]]:
-    """The metadata and the files of a send form: parts named ``attachments`` are files; the
-    one other part (``request.json`` as the platform's client names it, or ``metadata``) is
-    the JSON request."""
-    await limited_body(request, MAX_SEND_BODY)
-    try:
-        form = await request.form(
-            max_files=att.MAX_ATTACHMENTS + 2, max_fields=4, max_part_size=MAX_JSON_BODY
-        )
-    except Exception as error:  # the parser's own errors: a malformed form, too many parts
-        if "Too many" in str(error):
-            raise RequestTooLarge(
-                f"Parameter [attachments] may hold at most {att.MAX_ATTACHMENTS} files",
-                parameter="attachments",
-            ) from None
-        raise WireFormatError(
-            f"The multipart body cannot be read: {str(error)[:120]}", parameter="$"
-        ) from None
-    metadata: list[object] = []
-    uploads: list[att.Upload] = []
-    try:
-        for name, value in form.multi_items():
-            if name == "attachments":
-                if not isinstance(value, UploadFile):
-                    raise WireFormatError(
-                        "Field [attachments] must be a file part", parameter="attachments"
-                    )
-                if len(uploads) == att.MAX_ATTACHMENTS:
-                    raise RequestTooLarge(
-                        f"Parameter [attachments] may hold at most {att.MAX_ATTACHMENTS} files",
-                        parameter="attachments",
-                    )
-                content = await value.read()
-                upload = att.Upload(content, value.content_type or "", value.filename)
-                uploads.append(upload.checked(len(uploads)))
-            else:
-                raw = await value.read() if isinstance(value, UploadFile) else value.encode()
-                document = parse_json(raw)
-                if name == "metadata" and not isinstance(value, UploadFile):
-                    document = {"metadata": document}
-                metadata.append(document)
-    finally:
-        await form.close()
-    if len(metadata) != 1:
-        raise WireFormatError(
-            "The form must hold one JSON part with the message (request.json or metadata) and "
-            "file parts named attachments",
-            parameter="metadata",
-        )
-    return metadata[0], uploads
-
-
 async def send_message(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     kind = media_type(request)
     if kind == "multipart/form-data":
-        body, uploads = await _send_form(request)
+        body, uploads = await read_send_form(request)
     elif kind == "application/json":
         body, uploads = await json_body(request), []
     else:
@@ -268,24 +201,23 @@ async def send_message(ctx: Context, request: Request) -> Response:
         return [att.stored_url(upload) for upload in uploads]
 
     urls = await ctx.inbox.run(store) if uploads else []
-    message = await _renaming(
-        _SEND_NAMES,
-        ctx.inbox.send(
+    with renaming(_SEND_NAMES):
+        message = await ctx.inbox.send(
             actor=actor,
             body=send.text,
             owner_number=None if send.thread_id else send.owner_number,
             guest_number=None if send.thread_id else send.guest_number,
             thread_id=send.thread_id,
             attachments=urls,
-        ),
-    )
+        )
     return json_response(att.with_entries(dump_message(message), _base(request)))
 
 
 async def delete_messages(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     ids = load_ids_request(await json_body(request))
-    await _renaming({"messageIds": "ids"}, ctx.inbox.delete_messages(ids, actor=actor))
+    with renaming({"messageIds": "ids"}):
+        await ctx.inbox.delete_messages(ids, actor=actor)
     return Response(status_code=204)
 
 
@@ -333,7 +265,8 @@ list_notes = _listing(
 async def create_note(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     thread_id, text = load_note_create_request(await json_body(request))
-    note = await _renaming({"text": "text"}, ctx.inbox.add_note(thread_id, actor=actor, text=text))
+    with renaming({"text": "text"}):
+        note = await ctx.inbox.add_note(thread_id, actor=actor, text=text)
     return json_response(dump_note(note))
 
 
@@ -347,7 +280,8 @@ async def update_note(ctx: Context, request: Request) -> Response:
 async def delete_notes(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     ids = load_ids_request(await json_body(request))
-    await _renaming({"noteIds": "ids"}, ctx.inbox.delete_notes(ids, actor=actor))
+    with renaming({"noteIds": "ids"}):
+        await ctx.inbox.delete_notes(ids, actor=actor)
     return Response(status_code=204)
 
 

@@ -639,7 +639,8 @@ class Spine:
         for extension_id in wanted:
             if extension_id not in handled:
                 raise NotPermitted(
-                    f"Extension [{actor}] is not an SMS handler of resource [{extension_id}]"
+                    f"Extension [{actor}] is not an SMS handler of resource [{extension_id}]",
+                    parameter="owner_extension_ids",
                 )
         return frozenset(wanted)
 

@@ -15,13 +15,14 @@ does not take, is refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-from threadcore.domain.errors import InvalidInput, WireFormatError
+from threadcore.domain.errors import InvalidInput, ThreadcoreError, WireFormatError
 from threadcore.domain.model import EntryScope
 from threadcore.domain.queries import MessageFilter, NoteFilter, SyncType, ThreadFilter
 from threadcore.wire._base import Bad, Id, Phone, Shape, parse_time
@@ -44,9 +45,11 @@ __all__ = [
     "load_sync_query",
     "load_thread_query",
     "rename_parameter",
+    "renaming",
 ]
 
 F = TypeVar("F", ThreadFilter, MessageFilter, NoteFilter)
+E = TypeVar("E", bound=ThreadcoreError)
 
 #: The largest page the platform serves: a larger ``perPage`` is served as this (it clamps).
 MAX_PER_PAGE: Final = 1000
@@ -177,25 +180,29 @@ def _time(query: _Query, name: str) -> datetime | None:
         raise InvalidInput(f"Parameter [{name}] {bad.reason}", parameter=name) from None
 
 
-def rename_parameter(error: InvalidInput, names: Mapping[str, str]) -> InvalidInput:
+def rename_parameter(error: E, names: Mapping[str, str]) -> E:
     """``error`` naming its parameter as ``names`` maps it (a keyword argument's platform
     spelling to the request's own: ``status`` is ``threadStatus`` in a list query, ``body`` is
-    ``text`` in a send), or ``error`` itself when its parameter is not in ``names``."""
+    ``text`` in a send, ``providerMessageId`` is ``id`` in the carrier's inbound message), or
+    ``error`` itself when its parameter is not in ``names``. Any refusal that names a parameter
+    is renamed (an invalid input, a conflict over a reused id ...), keeping its class."""
     name = names.get(error.parameter or "")
     if name is None:
         return error
     message = error.message.replace(f"[{error.parameter}]", f"[{name}]")
     renamed = rebuild_error(type(error), message, None)
     renamed.parameter = name
-    assert isinstance(renamed, InvalidInput)
+    assert isinstance(renamed, type(error))
     return renamed
 
 
-def _renamed(names: Mapping[str, str], build: Callable[[], F]) -> F:
-    """``build()``, with a fault in a filter field told by its query parameter's name."""
+@contextmanager
+def renaming(names: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, a refusal that names a parameter in ``names`` names it as the request
+    does (:func:`rename_parameter`): ``with renaming({"body": "text"}): inbox.send(...)``."""
     try:
-        return build()
-    except InvalidInput as error:
+        yield
+    except ThreadcoreError as error:
         raise rename_parameter(error, names) from None
 
 
@@ -206,7 +213,8 @@ def _list(query: _Query, build: Callable[[], F]) -> ListQuery[F]:
     per_page = min(_integer(query, "perPage", DEFAULT_PER_PAGE, 1, None), MAX_PER_PAGE)
     page = _integer(query, "page", 1, 1, 1000)
     query.done()
-    return ListQuery(_renamed(_LIST_NAMES, build), per_page, page)
+    with renaming(_LIST_NAMES):
+        return ListQuery(build(), per_page, page)
 
 
 def _availability(query: _Query) -> tuple[str, ...]:
