@@ -657,7 +657,7 @@ def _methods_served(client: TestClient, path: str) -> set[str]:
     if path == "/openapi.json":
         return {"GET"}
     concrete = path.replace("{accountId}", "~")
-    for name in ("threadId", "messageId", "attachmentId", "noteId"):
+    for name in ("threadId", "messageId", "attachmentId", "noteId", "sms_thread_id"):
         concrete = concrete.replace("{" + name + "}", "x")
     found = set()
     for method in ("GET", "POST", "PATCH", "DELETE"):

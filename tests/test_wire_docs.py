@@ -31,7 +31,7 @@ def examples() -> dict[str, Any]:
         SyncType,
         wire,
     )
-    from threadcore.domain.errors import InvalidSyncToken
+    from threadcore.domain.errors import InvalidInput, InvalidSyncToken
     from threadcore.errors import NotAssignee
 
     clock = ManualClock(C_CREATED)
@@ -79,6 +79,10 @@ def examples() -> dict[str, Any]:
         "api_error": wire.dump_api_error(not_assignee),
         "api_error_sync_token": wire.dump_api_error(bad_token),
         "sms_thread": wire.dump_sms_thread(thread, messages),
+        "sms_error": wire.dump_sms_error(not_assignee),
+        "sms_error_422": wire.dump_sms_error(
+            InvalidInput("Parameter [x] is not a parameter of this operation", parameter="x")
+        ),
         "conversation_message": wire.dump_conversation_message(delivered),
         "error": wire.dump_error(not_assignee),
         "error_422": wire.dump_error(

@@ -1,5 +1,9 @@
 """The platform's message-threads REST API, served: :func:`create_app` (issue 15).
 
+Beside it, the read paths of the two other seeds' platforms, on the same store with the same
+tokens and visibility (issue 25): seed 000's ``GET /v2/sms-threads/{sms_thread_id}`` and seed
+002's ``GET /conversations/messages/{messageId}``, each with errors in its own body.
+
 ``create_app(inbox, tokens=...)`` is an ASGI app (Starlette) that serves every message-threads
 operation of the platform's API under ``/restapi/v1.0/account/~/message-threads`` with the rules of
 ``docs/rules.md``, answers with ``threadcore.wire``'s documents and the platform's error body, and
@@ -13,7 +17,7 @@ Needs the ``http`` extra: ``pip install 'threadcore[http]'``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Final, Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,8 +29,16 @@ from threadcore import __version__
 from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock
 from threadcore.domain.errors import InvalidInput, MethodNotAllowed, NotFound
-from threadcore.http import _control, _platform
-from threadcore.http._common import Context, Operation, answer, error_response, json_response
+from threadcore.http import _control, _conversations, _platform, _sms
+from threadcore.http._common import (
+    PLATFORM,
+    Context,
+    Dialect,
+    Operation,
+    answer,
+    error_response,
+    json_response,
+)
 from threadcore.http._openapi import openapi
 from threadcore.inbox import Inbox
 
@@ -77,6 +89,8 @@ def create_app(
         manual_clock=clock if isinstance(clock, ManualClock) else None,
     )
     served: list[tuple[str, Operation]] = [(_platform.BASE, op) for op in _platform.OPERATIONS]
+    served += [(_sms.PREFIX, op) for op in _sms.OPERATIONS]
+    served += [(_conversations.PREFIX, op) for op in _conversations.OPERATIONS]
     served += [(_control.CONTROL, op) for op in _control.SERVICE_OPERATIONS]
     if control_token is not None:
         served += [(_control.CONTROL, op) for op in _control.OPERATIONS]
@@ -89,7 +103,8 @@ def create_app(
     routes += [_route(ctx, path, ops) for path, ops in _by_path(served).items()]
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error_response(NotFound(f"Resource [{request.url.path[:100]}] not found"))
+        path = request.url.path
+        return error_response(NotFound(f"Resource [{path[:100]}] not found"), _dialect_of(path))
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -101,6 +116,17 @@ def create_app(
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
     app.state.threadcore = ctx
     return app
+
+
+#: The other platforms' path prefixes: an unknown path under one is that platform's 404.
+_PREFIXES: Final = ((_sms.PREFIX, _sms.DIALECT), (_conversations.PREFIX, _conversations.DIALECT))
+
+
+def _dialect_of(path: str) -> Dialect:
+    for prefix, dialect in _PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return dialect
+    return PLATFORM
 
 
 def _by_path(served: Iterable[tuple[str, Operation]]) -> dict[str, dict[str, Operation]]:
@@ -119,7 +145,8 @@ def _route(ctx: Context, path: str, operations: dict[str, Operation]) -> Route:
         if op is None:
             allowed = ", ".join(sorted(operations))
             return error_response(
-                MethodNotAllowed(f"Method {request.method[:10]} is not allowed here ({allowed})")
+                MethodNotAllowed(f"Method {request.method[:10]} is not allowed here ({allowed})"),
+                next(iter(operations.values())).dialect,
             )
         return await answer(ctx, request, op)
 

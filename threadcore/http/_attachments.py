@@ -29,6 +29,7 @@ __all__ = [
     "Stored",
     "Upload",
     "content_path",
+    "content_urls",
     "parse_stored",
     "stored_url",
     "with_entries",
@@ -158,6 +159,13 @@ def _entry(url: str, index: int, message_id: str, base: str) -> dict[str, Any]:
         content_uri=base + content_path(message_id, str(index + 1)),
     )
     return _SHAPE.dump(entry)
+
+
+def content_urls(urls: Sequence[str], message_id: str, base: str) -> list[str]:
+    """Where each of a message's attachments is read: a stored file at the content endpoint
+    under ``base`` (with the caller's bearer token), a carrier's media at its own URL. The same
+    ``contentUri`` its platform entry names."""
+    return [str(_entry(url, i, message_id, base)["contentUri"]) for i, url in enumerate(urls)]
 
 
 def with_entries(document: dict[str, Any], base: str) -> dict[str, Any]:

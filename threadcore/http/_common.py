@@ -24,11 +24,14 @@ from threadcore.domain.errors import (
     WireFormatError,
 )
 from threadcore.inbox import Inbox
+from threadcore.wire import _platform as shapes
 from threadcore.wire import dump_api_error
 
 __all__ = [
     "MAX_JSON_BODY",
+    "PLATFORM",
     "Context",
+    "Dialect",
     "Handler",
     "Operation",
     "answer",
@@ -50,6 +53,23 @@ Handler = Callable[["Context", Request], Awaitable[Response]]
 
 
 @attrs.frozen
+class Dialect:
+    """How one platform's API writes its errors: its error body, and that body's schema for
+    ``/openapi.json`` (an attrs class of the wire, or a JSON schema under ``name``)."""
+
+    name: str
+    body: Callable[[ThreadcoreError], dict[str, Any]]
+    schema: type | Mapping[str, Any]
+    #: Whether ``outsiders="forbidden"`` turns a hidden thread's 404 into a 403 (the primary
+    #: platform's rule; the other platforms always answer 404).
+    forbidden_outsiders: bool = False
+
+
+#: The primary platform's errors: ``dump_api_error``'s body.
+PLATFORM: Final = Dialect("ApiError", dump_api_error, shapes._ApiError, forbidden_outsiders=True)
+
+
+@attrs.frozen
 class Operation:
     """One endpoint: how it is routed, what it takes and answers (for ``/openapi.json``), and
     the handler that serves it. The app's routes and its OpenAPI document are both made from
@@ -68,6 +88,10 @@ class Operation:
     response: type | str | None = None
     #: Who may call it: "user" (a bearer token of the tokens map), "control", or "none".
     auth: str = "user"
+    #: The request headers it requires, by name (their schemas are in ``_openapi``).
+    headers: tuple[str, ...] = ()
+    #: Whose error body it answers with.
+    dialect: Dialect = PLATFORM
 
 
 @attrs.define
@@ -115,10 +139,11 @@ def json_response(document: object, status: int = 200) -> Response:
     return Response(body.encode(), status_code=status, media_type="application/json")
 
 
-def error_response(error: ThreadcoreError) -> Response:
-    """The platform's error body for ``error``, with the status its class names."""
+def error_response(error: ThreadcoreError, dialect: Dialect = PLATFORM) -> Response:
+    """``dialect``'s error body for ``error`` (the primary platform's unless told), with the
+    status its class names."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthenticated) else None
-    response = json_response(dump_api_error(error), error.status)
+    response = json_response(dialect.body(error), error.status)
     if headers:
         response.headers.update(headers)
     return response
@@ -127,17 +152,20 @@ def error_response(error: ThreadcoreError) -> Response:
 async def answer(ctx: Context, request: Request, operation: Operation) -> Response:
     """Run ``operation`` for ``request``; any ThreadcoreError becomes its error body, anything
     else a 500 body that names nothing of the internals (and is logged)."""
+    dialect = operation.dialect
     try:
         return await operation.handler(ctx, request)
     except ThreadNotFound as error:
-        if ctx.outsiders_forbidden and await _exists(ctx, request.path_params.get("threadId")):
+        forbidden = ctx.outsiders_forbidden and dialect.forbidden_outsiders
+        if forbidden and await _exists(ctx, request.path_params.get("threadId")):
             return error_response(NotPermitted("The current user has no access to the thread"))
-        return error_response(error)
+        return error_response(error, dialect)
     except ThreadcoreError as error:
-        return error_response(error)
+        return error_response(error, dialect)
     except Exception:
         _log.exception("%s %s failed", request.method, request.url.path)
-        return error_response(ThreadcoreError("Internal error: the request was not completed"))
+        failure = ThreadcoreError("Internal error: the request was not completed")
+        return error_response(failure, dialect)
 
 
 async def _exists(ctx: Context, thread_id: object) -> bool:

@@ -5,6 +5,7 @@ the description cannot drift from what is served."""
 from __future__ import annotations
 
 import enum
+import sys
 import types
 import typing
 from collections.abc import Iterable
@@ -14,10 +15,12 @@ from typing import Any, Final
 import attrs
 
 from threadcore.http._attachments import AttachmentEntry
-from threadcore.http._common import Operation
+from threadcore.http._common import Dialect, Operation
+from threadcore.wire import _conversations as conversations
 from threadcore.wire import _platform as shapes
 from threadcore.wire import _requests as requests
-from threadcore.wire._base import Id, JsonObject, Phone
+from threadcore.wire import _sms as sms
+from threadcore.wire._base import Id, JsonObject, Phone, Shape
 
 __all__ = ["openapi"]
 
@@ -46,6 +49,14 @@ _NAMES: Final[dict[type, str]] = {
     requests._Ids: "DeleteByIdsRequest",
     requests._PhoneParty: "MessagePhoneParty",
     AttachmentEntry: "MessageAttachment",
+    sms._SmsThread: "SmsThread",
+    sms._Sms: "Sms",
+    conversations._ConversationMessage: "ConversationMessage",
+}
+
+#: Every request header an operation requires: its schema.
+_HEADERS: Final[dict[str, dict[str, Any]]] = {
+    "Version": {"type": "string", "enum": ["2021-07-28"]},
 }
 
 _STRING: Final = {"type": "string"}
@@ -107,23 +118,31 @@ class _Schemas:
         hints = typing.get_type_hints(cls)
         properties: dict[str, Any] = {}
         required: list[str] = []
+        # Each wire module names its keys its own way (camelCase or snake_case), and a shape
+        # that writes null writes every key.
+        shape = getattr(sys.modules[cls.__module__], "SHAPE", None)
+        key = shape.key if isinstance(shape, Shape) else self.key
+        every = isinstance(shape, Shape) and not shape.converter.omit_if_default
         for field in attrs.fields(cls):
-            name = self.key(field.name)
+            name = key(field.name)
             hint = hints[field.name]
             if field.name == "attachments" and cls in (shapes._Message, shapes._Entry):
                 hint = tuple[AttachmentEntry, ...]  # the app writes entries, not URLs
-            properties[name] = self.of(hint)
-            if field.default is attrs.NOTHING:
+            properties[name] = self.of(hint, nullable=every)
+            if every or field.default is attrs.NOTHING:
                 required.append(name)
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
             schema["required"] = required
         return schema
 
-    def of(self, hint: Any) -> dict[str, Any]:
+    def of(self, hint: Any, *, nullable: bool = False) -> dict[str, Any]:
+        """The schema of ``hint``; with ``nullable``, an optional value may be ``null``."""
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         if origin in (typing.Union, types.UnionType):
             (inner,) = (a for a in args if a is not type(None))
+            if nullable:
+                return {"anyOf": [self.of(inner), {"type": "null"}]}
             return self.of(inner)
         if origin is tuple:
             return {"type": "array", "items": self.of(args[0])}
@@ -143,6 +162,14 @@ class _Schemas:
             float: {"type": "number"},
         }
         return dict(simple[hint])
+
+
+def _error_schema(dialect: Dialect, schemas: _Schemas) -> dict[str, Any]:
+    """A reference to ``dialect``'s error body among the components."""
+    if isinstance(dialect.schema, type):
+        return schemas.ref(dialect.schema)
+    schemas.components.setdefault(dialect.name, dict(dialect.schema))
+    return {"$ref": f"#/components/schemas/{dialect.name}"}
 
 
 def _body(body: type | str | None, schemas: _Schemas) -> dict[str, Any] | None:
@@ -186,7 +213,6 @@ def _response(response: type | str | None, schemas: _Schemas) -> tuple[str, dict
 def openapi(served: Iterable[tuple[str, Operation]], version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``served``: (path prefix, operation) pairs as routed."""
     schemas = _Schemas(shapes.SHAPE.key)
-    error = {"application/json": {"schema": schemas.ref(shapes._ApiError)}}
     described = {"description": "This document", "content": {"application/json": {}}}
     paths: dict[str, dict[str, Any]] = {
         "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": described}}}
@@ -203,6 +229,11 @@ def openapi(served: Iterable[tuple[str, Operation]], version: str) -> dict[str, 
             if schema.get("type") == "array":
                 entry.update(style="form", explode=True)
             parameters.append(entry)
+        parameters += [
+            {"name": name, "in": "header", "required": True, "schema": _HEADERS[name]}
+            for name in op.headers
+        ]
+        error = {"application/json": {"schema": _error_schema(op.dialect, schemas)}}
         item: dict[str, Any] = {
             "operationId": op.operation_id,
             "summary": op.summary,

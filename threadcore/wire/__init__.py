@@ -15,8 +15,8 @@ the decisions the seeds leave open.
   :func:`load_message_query`, :func:`load_note_query`, :func:`load_sync_query`,
   :func:`load_entries_sync_query`, :func:`load_assign_request`, :func:`load_send_request`,
   :func:`load_note_create_request`, :func:`load_note_update_request`, :func:`load_ids_request`.
-- Seed 000: :func:`dump_sms_thread`. Seed 002: :func:`dump_conversation_message`,
-  :func:`dump_error`.
+- Seed 000: :func:`dump_sms_thread`, :func:`dump_sms_error`. Seed 002:
+  :func:`dump_conversation_message`, :func:`dump_error`.
 """
 
 from threadcore.domain.errors import WireFormatError
@@ -69,7 +69,7 @@ from threadcore.wire._requests import (
     load_thread_query,
     rename_parameter,
 )
-from threadcore.wire._sms import TO_SMS_STATUS, dump_sms_thread, load_sms_thread
+from threadcore.wire._sms import TO_SMS_STATUS, dump_sms_error, dump_sms_thread, load_sms_thread
 
 __all__ = [
     "ERROR_BY_STATUS",
@@ -92,6 +92,7 @@ __all__ = [
     "dump_message_list",
     "dump_note",
     "dump_note_list",
+    "dump_sms_error",
     "dump_sms_thread",
     "dump_thread",
     "dump_thread_list",

@@ -41,6 +41,7 @@ __all__ = [
     "load_note_create_request",
     "load_note_query",
     "load_note_update_request",
+    "load_no_query",
     "load_send_request",
     "load_sync_query",
     "load_thread_query",
@@ -149,6 +150,12 @@ class _Query:
                 f"Parameter [{name[:40]}] is not a parameter of this operation",
                 parameter=name[:40],
             )
+
+
+def load_no_query(params: Params) -> None:
+    """The query of an operation that takes no parameters: any parameter is refused
+    (``InvalidInput`` naming it), as every other operation refuses one it does not take."""
+    _Query(params).done()
 
 
 def _integer(query: _Query, name: str, default: int, low: int, high: int | None) -> int:

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import attrs
 
-from threadcore.domain.errors import WireFormatError
+from threadcore.domain.errors import ThreadcoreError, WireFormatError
 from threadcore.domain.model import (
     Availability,
     Classification,
@@ -25,7 +25,7 @@ from threadcore.domain.model import (
 )
 from threadcore.wire._base import Id, JsonObject, Phone, Shape, ensure_sequence
 
-__all__ = ["dump_sms_thread", "load_sms_thread"]
+__all__ = ["dump_sms_error", "dump_sms_thread", "load_sms_thread"]
 
 SHAPE: Final = Shape(camel=False, omit_none=False)
 
@@ -263,3 +263,17 @@ def load_sms_thread(data: Mapping[str, Any]) -> tuple[Thread, tuple[Message, ...
         _domain_sms(m, shape.id, f"messages[{i}].") for i, m in enumerate(shape.messages)
     )
     return thread, messages
+
+
+def dump_sms_error(error: ThreadcoreError) -> dict[str, Any]:
+    """``error`` as seed 000's platform writes errors. The seed shows no error body, but its page
+    is FastAPI's (the 200 is "Successful Response", FastAPI's default), so the body is FastAPI's:
+    ``{"detail": "<sentence>"}``, and a 422 that names a parameter is FastAPI's validation list
+    ``{"detail": [{"type": <threadcore's code>, "loc": ["query", <name>], "msg": <sentence>}]}``
+    (a read of that platform takes its input from the path and the query only)."""
+    if not isinstance(error, ThreadcoreError):
+        raise WireFormatError("Parameter [error] must be a ThreadcoreError", parameter="error")
+    if error.status == 422 and error.parameter is not None:
+        where = {"type": error.code, "loc": ["query", error.parameter], "msg": error.message}
+        return {"detail": [where]}
+    return {"detail": error.message}
