@@ -238,16 +238,9 @@ def _replay_file(
         _close(repository)
 
 
-def _print_summary(summary: ReplaySummary, title: str) -> None:
-    """The title on a line of its own (never folded into the table's width), then the table."""
-    console = _console()
-    console.print(title, style="italic", markup=False)
-    console.print(_summary_table(summary))
-
-
-def _summary_table(summary: ReplaySummary) -> Table:
+def _summary_table(summary: ReplaySummary, title: str) -> Table:
     ev, res = summary.events, summary.resolved
-    table = Table(show_header=False)
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
     rows: list[tuple[str, int | str]] = [
@@ -360,7 +353,7 @@ def demo(
         report_refused=0,
         title="demo",
     )
-    _print_summary(summary, "What happened")
+    console.print(_summary_table(summary, "What happened"))
     end = DEMO_START + timedelta(days=days + 2)
     at = end.strftime("%Y-%m-%dT%H:%MZ")
     common = f"--db {url} --directory {directory_file}"
@@ -418,7 +411,7 @@ def replay(
     title = f"Replayed {log.name}"
     if summary.watermark is not None:
         title += f" (database already held up to {summary.watermark.isoformat()})"
-    _print_summary(summary, title)
+    _console().print(_summary_table(summary, title))
     if summary.stopped_at is not None:
         raise CliError(f"stopped at line {summary.stopped_at} (--strict)")
 
