@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
@@ -15,14 +16,17 @@ from rich.text import Text
 
 from threadcore import (
     Availability,
+    Direction,
     Inbox,
     ManualClock,
     Message,
     MessageFilter,
+    OwnerResource,
     SystemClock,
     Thread,
     ThreadcoreError,
     ThreadFilter,
+    ThreadUser,
     wire,
 )
 from threadcore.cli.app import (
@@ -40,6 +44,7 @@ from threadcore.cli.app import (
 from threadcore.cli.short_ids import ShortIds
 from threadcore.cli.tables import Column, age, delivery, one_line, short_time, state, table
 from threadcore.domain.queries import Page
+from threadcore.errors import MessageNotFound, ThreadNotFound
 from threadcore.storage import Repository
 
 __all__ = ["messages", "threads"]
@@ -129,6 +134,27 @@ def resolve(given: str, ids: ShortIds, kind: str) -> str:
     return found[0] if found else given
 
 
+R = TypeVar("R")
+
+
+def read_by_id(
+    given: str,
+    read: Callable[[str], R],
+    not_found: type[ThreadcoreError],
+    ids: Callable[[], ShortIds],
+    kind: str,
+) -> R:
+    """The record ``read`` gives for ``given``, a whole id (read at once: a whole id wins) or a
+    short one (read back among ``ids()``, as :func:`resolve` does)."""
+    try:
+        return read(given)
+    except not_found:
+        resolved = resolve(given, ids(), kind)
+        if resolved == given:
+            raise
+    return read(resolved)
+
+
 # --- rendering --------------------------------------------------------------------------------
 _THREAD_COLUMNS = (
     Column("id"),
@@ -141,7 +167,7 @@ _THREAD_COLUMNS = (
 )
 
 
-def _name(user: Any) -> str:
+def _name(user: ThreadUser | OwnerResource | None) -> str:
     return (user.name or user.extension_id) if user else ""
 
 
@@ -181,7 +207,7 @@ def message_rows(records: Sequence[Message], ids: ShortIds) -> Table:
         (
             ids.short(m.id),
             short_time(m.created_at),
-            "in" if m.direction.value == "Inbound" else "out",
+            "in" if m.direction is Direction.INBOUND else "out",
             _name(m.author),
             delivery(m.status),
             m.body,
@@ -201,13 +227,13 @@ def _details(pairs: Sequence[tuple[str, str]]) -> Table:
     return out
 
 
-def _who(user: Any) -> str:
+def _who(user: ThreadUser | OwnerResource | None) -> str:
     if user is None:
         return ""
     return f"{user.name} ({user.extension_id})" if user.name else user.extension_id
 
 
-def _when(at: Any) -> str:
+def _when(at: datetime | None) -> str:
     return "" if at is None else at.isoformat().replace("+00:00", "Z")
 
 
@@ -274,9 +300,14 @@ def threads_show(
     """
     repository, inbox = _viewer(url, directory_path, at_text)
     try:
-        thread_id = resolve(thread_id, thread_ids(inbox, actor), "thread")
-        thread = inbox.get(thread_id, actor=actor)
-        listed = inbox.messages(thread_id, actor=actor)
+        thread = read_by_id(
+            thread_id,
+            lambda i: inbox.get(i, actor=actor),
+            ThreadNotFound,
+            lambda: thread_ids(inbox, actor),
+            "thread",
+        )
+        listed = inbox.messages(thread.id, actor=actor)
         if fmt == "json":
             out = wire.dump_thread(thread)
             out["messages"] = wire.dump_message_list(listed)
@@ -330,8 +361,13 @@ def messages_show(
     """
     repository, inbox = _viewer(url, directory_path, at_text)
     try:
-        message_id = resolve(message_id, message_ids(inbox, actor), "message")
-        message = inbox.message(message_id, actor=actor)
+        message = read_by_id(
+            message_id,
+            lambda i: inbox.message(i, actor=actor),
+            MessageNotFound,
+            lambda: message_ids(inbox, actor),
+            "message",
+        )
     except ThreadcoreError as error:
         raise CliError(f"{error.code}: {error.message}") from None
     finally:
