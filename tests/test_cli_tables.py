@@ -202,6 +202,26 @@ def test_the_replay_summary_fits_80_columns(run: Run, tmp_path: Path) -> None:
     assert all(cell_len(line) <= 80 for line in lines)
 
 
+def test_a_guests_control_characters_never_reach_the_terminal(run: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'escape.db'}"
+    text = "Hi\x1b[2J\x1b]0;pwned\x07 there\r\nsecond line"
+    with open_inbox(url, clock=ManualClock(START)) as inbox:
+        inbox.load_directory([Resource(QUEUE, phone_numbers=[OWNER], handlers=["101"])])
+        message = inbox.receive(owner_number=OWNER, guest_number="+16502240001", body=text)
+    view = ("--db", url, "--as", "101", "--at", "2026-02-17T18:00Z")
+    outputs = [
+        run("threads", "list", *view)[1],
+        run("threads", "show", message.thread_id[-8:], *view)[1],
+        run("messages", "show", message.id[-8:], *view)[1],
+    ]
+    for out in outputs:
+        assert "\x1b" not in out
+        assert "\x07" not in out
+        assert "\r" not in out
+    assert "  Hi [2J ]0;pwned there …" in outputs[0]  # one line in a table
+    assert "Hi\\x1b[2J\\x1b]0;pwned\\x07 there\\x0d\nsecond line" in outputs[2]  # whole
+
+
 # --- the pieces -------------------------------------------------------------------------------
 HEAD = "43ca29f6-3578-4"
 

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from threadcore.domain.model import Availability, DeliveryStatus, StatusReason, Thread, ThreadStatus
 
-__all__ = ["Column", "age", "one_line", "short_time", "state", "table"]
+__all__ = ["Column", "age", "delivery", "one_line", "printable", "short_time", "state", "table"]
 
 _GAP = 2  # spaces between columns
 _NARROWEST = 6  # a cut column keeps at least this many cells ("Sale…")
@@ -70,6 +70,15 @@ _BLANKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 def one_line(text: str | None) -> str:
     """``text`` on one line: every run of blanks and control characters becomes one space."""
     return _BLANKS.sub(" ", text or "").strip()
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str | None) -> str:
+    """``text`` whole, its lines kept, and every other control character (an escape sequence a
+    guest's text may carry) shown as ``\\x1b`` instead of reaching the terminal."""
+    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", text or "")
 
 
 _REASONS = {

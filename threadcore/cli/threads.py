@@ -6,8 +6,9 @@ form too; ``show`` and ``--format json`` print every value whole."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import click
@@ -42,7 +43,7 @@ from threadcore.cli.app import (
     cli,
 )
 from threadcore.cli.short_ids import ShortIds
-from threadcore.cli.tables import Column, age, delivery, one_line, short_time, state, table
+from threadcore.cli.tables import Column, age, delivery, printable, short_time, state, table
 from threadcore.domain.queries import Page
 from threadcore.errors import MessageNotFound, ThreadNotFound
 from threadcore.storage import Repository
@@ -85,35 +86,27 @@ def _view_options(command: Any) -> Any:
     return command
 
 
-def _walk(read: Callable[[str | None], Page[Any]]) -> Iterator[str]:
-    """The ids of every record of a listing, page after page."""
+def _every_id(listing: Callable[..., Page[Any]], everything: object) -> ShortIds:
+    """The short forms of the ids of every record a list read (``Inbox.list``,
+    ``Inbox.list_messages``, bound to the handler) gives for ``everything``, page after page."""
+    ids: list[str] = []
     token: str | None = None
     while True:
-        page = read(token)
-        yield from (record.id for record in page)
+        page = listing(filter=everything, per_page=_PAGE, page_token=token)
+        ids.extend(record.id for record in page)
         token = page.next_page_token
         if token is None:
-            return
+            return ShortIds(ids)
 
 
 def thread_ids(inbox: Inbox, actor: str) -> ShortIds:
     """The short forms of the ids of every thread ``actor`` may see, deleted ones too."""
-    everything = ThreadFilter(availability=_EVERY)
-    return ShortIds(
-        _walk(lambda token: inbox.list(
-            actor=actor, filter=everything, per_page=_PAGE, page_token=token
-        ))
-    )  # fmt: skip
+    return _every_id(partial(inbox.list, actor=actor), ThreadFilter(availability=_EVERY))
 
 
 def message_ids(inbox: Inbox, actor: str) -> ShortIds:
     """The short forms of the ids of every message ``actor`` may see, deleted ones too."""
-    everything = MessageFilter(availability=_EVERY)
-    return ShortIds(
-        _walk(lambda token: inbox.list_messages(
-            actor=actor, filter=everything, per_page=_PAGE, page_token=token
-        ))
-    )  # fmt: skip
+    return _every_id(partial(inbox.list_messages, actor=actor), MessageFilter(availability=_EVERY))
 
 
 def resolve(given: str, ids: ShortIds, kind: str) -> str:
@@ -218,12 +211,13 @@ def message_rows(records: Sequence[Message], ids: ShortIds) -> Table:
 
 
 def _details(pairs: Sequence[tuple[str, str]]) -> Table:
-    """``name  value`` lines, every value whole (folded when it is wider than the console)."""
+    """``name  value`` lines, every value whole (folded when it is wider than the console), its
+    control characters shown as escapes (:func:`printable`)."""
     out = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
     out.add_column("what", no_wrap=True, style="bold")
     out.add_column("value", overflow="fold")
     for name, value in pairs:
-        out.add_row(name, Text(value))
+        out.add_row(name, Text(printable(value)))
     return out
 
 
@@ -300,13 +294,8 @@ def threads_show(
     """
     repository, inbox = _viewer(url, directory_path, at_text)
     try:
-        thread = read_by_id(
-            thread_id,
-            lambda i: inbox.get(i, actor=actor),
-            ThreadNotFound,
-            lambda: thread_ids(inbox, actor),
-            "thread",
-        )
+        by_id, ids = partial(inbox.get, actor=actor), partial(thread_ids, inbox, actor)
+        thread = read_by_id(thread_id, by_id, ThreadNotFound, ids, "thread")
         listed = inbox.messages(thread.id, actor=actor)
         if fmt == "json":
             out = wire.dump_thread(thread)
@@ -329,7 +318,7 @@ def threads_show(
             ("owner", owner),
             ("guest", thread.guest_party.phone_number),
             ("assignee", _who(thread.assignee)),
-            ("label", one_line(thread.label)),
+            ("label", thread.label or ""),
             ("created", _when(thread.creation_time)),
             ("modified", _when(thread.last_modified_time)),
             ("last message", _when(thread.latest_message_at)),
@@ -361,13 +350,8 @@ def messages_show(
     """
     repository, inbox = _viewer(url, directory_path, at_text)
     try:
-        message = read_by_id(
-            message_id,
-            lambda i: inbox.message(i, actor=actor),
-            MessageNotFound,
-            lambda: message_ids(inbox, actor),
-            "message",
-        )
+        by_id, ids = partial(inbox.message, actor=actor), partial(message_ids, inbox, actor)
+        message = read_by_id(message_id, by_id, MessageNotFound, ids, "message")
     except ThreadcoreError as error:
         raise CliError(f"{error.code}: {error.message}") from None
     finally:
@@ -399,4 +383,4 @@ def messages_show(
     console.print(f"Message {m.id}", markup=False)
     console.print(_details([(name, value) for name, value in pairs if value]))
     console.print()
-    console.print(Text(m.body))
+    console.print(Text(printable(m.body)))
