@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
-from threadcore.domain.model import Availability, DeliveryStatus, StatusReason, Thread, ThreadStatus
+from threadcore import Availability, DeliveryStatus, StatusReason, Thread, ThreadStatus
 
 __all__ = ["Column", "age", "delivery", "one_line", "printable", "short_time", "state", "table"]
 

@@ -23,6 +23,7 @@ from threadcore import (
     Message,
     MessageFilter,
     OwnerResource,
+    Page,
     SystemClock,
     Thread,
     ThreadcoreError,
@@ -44,7 +45,6 @@ from threadcore.cli.app import (
 )
 from threadcore.cli.short_ids import ShortIds
 from threadcore.cli.tables import Column, age, delivery, printable, short_time, state, table
-from threadcore.domain.queries import Page
 from threadcore.errors import MessageNotFound, ThreadNotFound
 from threadcore.storage import Repository
 
