@@ -18,7 +18,7 @@ from threadcore import Availability, DeliveryStatus, StatusReason, Thread, Threa
 __all__ = ["Column", "age", "delivery", "one_line", "printable", "short_time", "state", "table"]
 
 _GAP = 2  # spaces between columns
-_NARROWEST = 6  # a cut column keeps at least this many cells ("Sale…")
+_NARROWEST = 4  # a cut column keeps at least this many cells ("Sa…"), before rich cuts the rest
 
 
 @attrs.frozen
