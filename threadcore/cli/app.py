@@ -17,17 +17,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from threadcore import (
-    Availability,
     Directory,
     Inbox,
     ManualClock,
     StoredDirectory,
     SystemClock,
-    Thread,
     ThreadcoreError,
-    ThreadFilter,
     open_inbox,
-    wire,
 )
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import (
@@ -472,140 +468,6 @@ def sweep(url: str | None, at_text: str | None, every_text: str | None) -> None:
     _console().print(f"{len(expired):,} thread(s) expired", markup=False)
 
 
-@cli.group()
-def threads() -> None:
-    """List or show threads as a handler sees them."""
-
-
-def _viewer(
-    url: str | None, directory_path: str | None, at_text: str | None
-) -> tuple[Repository, Inbox]:
-    url = _database_url(url, must_exist=True)
-    directory = _directory(directory_path)
-    at = _instant(at_text)
-    clock = ManualClock(at) if at is not None else SystemClock()
-    return _inbox(url, directory, clock)
-
-
-def _view_options(command: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--db", "url", help=_DB_HELP),
-            click.option("--directory", "directory_path", help=_DIR_HELP),
-            click.option("--as", "actor", required=True, help="The handler's extension id."),
-            click.option("--at", "at_text", help="As of this instant (default: now)."),
-            click.option(
-                "--format",
-                "fmt",
-                type=click.Choice(["table", "json"]),
-                default="table",
-                show_default=True,
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
-
-
-def _thread_table(records: Sequence[Thread], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("id", "status", "reason", "owner", "guest", "assignee", "label", "modified"):
-        table.add_column(column, overflow="fold")
-    for t in records:
-        assignee = t.assignee.name or t.assignee.extension_id if t.assignee else ""
-        status = t.status.value if t.availability is Availability.ALIVE else "Deleted"
-        table.add_row(
-            t.id,
-            status,
-            t.status_reason.value if t.status_reason else "",
-            t.owner.name or t.owner.extension_id,
-            t.guest_party.phone_number,
-            assignee,
-            (t.label or "")[:40],
-            t.last_modified_time.strftime("%Y-%m-%d %H:%M"),
-        )
-    return table
-
-
-@threads.command("list")
-@_view_options
-@click.option("--status", type=click.Choice(["Open", "Resolved"]), help="Only these.")
-@click.option("--deleted", is_flag=True, help="Also deleted threads (tombstones).")
-@click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
-@click.option("--per-page", type=click.IntRange(1, 1000), default=100, show_default=True)
-def threads_list(
-    url: str | None,
-    directory_path: str | None,
-    actor: str,
-    at_text: str | None,
-    fmt: str,
-    status: str | None,
-    deleted: bool,
-    page: int,
-    per_page: int,
-) -> None:
-    """The threads a handler may see, oldest first (JSON: the platform's MessageThreadList)."""
-    repository, inbox = _viewer(url, directory_path, at_text)
-    try:
-        availability = (Availability.ALIVE, Availability.DELETED) if deleted else None
-        query = ThreadFilter(status=status, **({"availability": availability} if deleted else {}))
-        found = inbox.list(actor=actor, filter=query, page=page, per_page=per_page)
-    except ThreadcoreError as error:
-        raise CliError(f"{error.code}: {error.message}") from None
-    finally:
-        _close(repository)
-    if fmt == "json":
-        click.echo(json.dumps(wire.dump_thread_list(found), indent=2))
-        return
-    paging = found.paging
-    total = paging.total_elements if paging and paging.total_elements is not None else len(found)
-    title = f"Threads {actor} may see: page {page}, {len(found)} of {total:,}"
-    _console().print(_thread_table(found, title))
-
-
-@threads.command("show")
-@click.argument("thread_id")
-@_view_options
-def threads_show(
-    thread_id: str,
-    url: str | None,
-    directory_path: str | None,
-    actor: str,
-    at_text: str | None,
-    fmt: str,
-) -> None:
-    """One thread and its messages (JSON: the platform's MessageThread, with its messages as
-    a ThreadMessageList under "messages")."""
-    repository, inbox = _viewer(url, directory_path, at_text)
-    try:
-        thread = inbox.get(thread_id, actor=actor)
-        messages = inbox.messages(thread_id, actor=actor)
-    except ThreadcoreError as error:
-        raise CliError(f"{error.code}: {error.message}") from None
-    finally:
-        _close(repository)
-    if fmt == "json":
-        out = wire.dump_thread(thread)
-        out["messages"] = wire.dump_message_list(messages)
-        click.echo(json.dumps(out, indent=2))
-        return
-    console = _console()
-    console.print(_thread_table([thread], f"Thread {thread.id}"))
-    table = Table(title="Messages", title_justify="left")
-    for column in ("time", "direction", "author", "status", "text"):
-        table.add_column(column, overflow="fold")
-    for m in messages:
-        author = m.author.name or m.author.extension_id if m.author else ""
-        table.add_row(
-            m.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            m.direction.value,
-            author,
-            m.status.value,
-            m.body,
-        )
-    console.print(table)
-
-
 @cli.command()
 @click.option(
     "--write",
@@ -693,3 +555,4 @@ def run(argv: Sequence[str] | None = None) -> int:
 from threadcore.cli import db as _db  # noqa: E402, F401
 from threadcore.cli import directory as _directory_commands  # noqa: E402, F401
 from threadcore.cli import serve as _serve_command  # noqa: E402, F401
+from threadcore.cli import threads as _thread_commands  # noqa: E402, F401
