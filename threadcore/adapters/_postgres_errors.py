@@ -6,12 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 
-from threadcore.domain.errors import ConcurrencyConflict, StorageError, ThreadcoreError
+from threadcore.domain.errors import (
+    ConcurrencyConflict,
+    ConnectionLost,
+    OutcomeUnknown,
+    StorageError,
+    ThreadcoreError,
+)
 
 __all__ = ["translated"]
 
@@ -61,17 +68,39 @@ def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter."""
+def translated(
+    conn: psycopg.Connection[Any] | None = None, *, committing: bool = False
+) -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter.
+
+    With ``conn`` (a unit of work's own connection, outside a batch), an error that lost that
+    connection says what became of the unit of work: before its commit was sent the server
+    rolled it back, so it is :class:`ConnectionLost` (the facade runs the command again, once);
+    with ``committing`` (its commit was on its way) nobody can tell: :class:`OutcomeUnknown`."""
     try:
         yield
     except ThreadcoreError:
         raise
-    except _CONFLICTS as error:
+    except psycopg.Error as error:
+        if conn is None or not conn.broken:
+            raise _translate(error) from error
+        _log.warning("PostgreSQL connection lost: %s", _describe(error))
+        if committing:
+            raise OutcomeUnknown() from error
+        raise ConnectionLost(
+            "The database is unavailable (the connection was lost before the command was "
+            "committed): nothing was changed. Retry later"
+        ) from error
+    except PoolTimeout as error:
+        raise _storage_error(error) from error
+
+
+def _translate(error: psycopg.Error) -> ThreadcoreError:
+    """A driver error that did not lose the unit of work's connection, as a threadcore error."""
+    if isinstance(error, _CONFLICTS):
         constraint = error.diag.constraint_name
         where = f" ({constraint})" if constraint else ""
-        raise ConcurrencyConflict(
+        return ConcurrencyConflict(
             f"A concurrent writer got there first{where}; the command can be retried"
-        ) from error
-    except (psycopg.Error, PoolTimeout) as error:
-        raise _storage_error(error) from error
+        )
+    return _storage_error(error)

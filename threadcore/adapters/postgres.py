@@ -213,6 +213,7 @@ class PostgresRepository:
         self._local = threading.local()
         # when each pooled connection was last handed back (see _check_idle)
         self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+        self._lost_at = float("-inf")  # when a connection was last found lost (see _putconn)
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
@@ -316,12 +317,14 @@ class PostgresRepository:
             self._pool.close()
 
     def _check_idle(self, conn: Connection) -> None:
-        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds
-        is tried with an empty query (one round trip) and replaced if the server closed it (a
-        restart, an idle timeout), so a restart costs no command; a connection in steady use is
-        handed out as it is."""
+        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds,
+        or handed back before a connection was last found lost (the server restarted: its
+        fellows are likely lost too), is tried with an empty query (one round trip) and replaced
+        if the server closed it; a connection in steady use is handed out as it is. A command
+        that lost its connection before its commit runs again, on a connection checked so
+        (rule D3)."""
         returned = self._returned.get(conn, 0.0)
-        if time.monotonic() - returned > _IDLE_CHECK:
+        if time.monotonic() - returned > _IDLE_CHECK or returned <= self._lost_at:
             ConnectionPool.check_connection(conn)
 
     def _note_new(self, conn: Connection) -> None:
@@ -332,7 +335,9 @@ class PostgresRepository:
             return self._pool.getconn()
 
     def _putconn(self, conn: Connection) -> None:
-        self._returned[conn] = time.monotonic()
+        self._returned[conn] = now = time.monotonic()
+        if conn.broken:  # the server closed it: the pool replaces it, and checks the others
+            self._lost_at = now
         with suppress(psycopg.Error):  # the pool discards a broken connection by itself
             self._pool.putconn(conn)
 
@@ -369,7 +374,7 @@ class PostgresRepository:
             finally:
                 self._local.batch.abandon()
                 self._local.batch = None
-            with _translated():
+            with _translated(conn, committing=True):  # lost now: it may have committed
                 conn.execute("COMMIT")
         finally:
             if conn.info.transaction_status != TransactionStatus.IDLE:
@@ -752,8 +757,10 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         self._conn = None
         try:
             if exc_type is None:
+                # a connection lost while the writes were sent: they may have been committed
+                lost = conn if self._batch is None else None
                 try:
-                    with _translated():
+                    with _translated(lost, committing=self._has_writes()):
                         self._write(conn)
                 except BaseException:
                     self._abort(conn)
@@ -778,7 +785,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             raise StorageError("The unit of work is not open")
         batch = self._batch
         if batch is None:
-            with _translated():
+            with _translated(conn):
                 return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
         if not self._through:
             batch.flush()  # the read sees every write of the batch before it
@@ -815,7 +822,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
         version = None
-        with _translated():
+        with _translated(conn):
             with conn.pipeline():
                 if not self._begun:
                     self._begun = True

@@ -21,6 +21,7 @@ from threadcore.clock import SystemClock
 from threadcore.consumers import Consumer
 from threadcore.domain.errors import (
     ConcurrencyConflict,
+    ConnectionLost,
     InvalidInput,
     MessageNotFound,
     NotFound,
@@ -409,6 +410,7 @@ class Spine:
         claim_id = thread_id if isinstance(thread_id, str) and _claimable(thread_id) else None
         stored = self._stored
         access = directory if stored is not None else None
+        lost = False
         try:
             for attempt in range(self._retries):
                 events: list[Event] = []
@@ -435,6 +437,11 @@ class Spine:
                 except ConcurrencyConflict:
                     # another writer got there first: back off a little, at random, and retry
                     time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                    continue
+                except ConnectionLost:  # before its commit: nothing stored (rule D3)
+                    if lost or attempt + 1 == self._retries:
+                        raise
+                    lost = True  # run it again, once, on a fresh connection
                     continue
                 if self._observer is not None:
                     self._observer(events)
