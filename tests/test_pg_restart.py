@@ -122,6 +122,29 @@ def test_eight_commands_in_a_row_after_a_restart_all_succeed(
         repo.close()
 
 
+def test_reads_after_a_restart_all_succeed(server: pg_server.PostgresServer, schema: str) -> None:
+    """A read outside a transaction that finds its connection closed is read again on a fresh
+    one: nothing else rode on the connection."""
+    repo = _repo(server, schema)
+    try:
+        inbox = _inbox(repo)
+        thread_id = inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="hi").thread_id
+        _use_every_connection(repo)
+        server.restart()
+        for _ in range(2):  # eight reads of four kinds
+            assert inbox.get(thread_id, actor="101").id == thread_id
+            assert [t.id for t in inbox.list(actor="101")] == [thread_id]
+            assert [m.body for m in inbox.messages(thread_id, actor="101")] == ["hi"]
+            assert inbox.sync(actor="101").records[0].id == thread_id
+        _use_every_connection(repo)
+        server.restart()
+        consumer = inbox.consumer("after-restart")  # a statement of its own: the event feed
+        assert [type(e).__name__ for _, e in inbox.events()] == ["ThreadOpened", "MessageAdded"]
+        assert consumer.position() == 0
+    finally:
+        repo.close()
+
+
 class _EndingClock:
     """The system's clock; armed, its next reading (a command's, taken just after its claim)
     first ends every other session of the database, as a restart does."""

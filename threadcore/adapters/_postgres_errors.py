@@ -49,11 +49,7 @@ def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
             "later (or give the repository a larger pool)"
         )
     elif isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        message = (
-            "The database is unavailable (the connection failed or was closed). Retry later; "
-            "a command interrupted while it committed may have been stored, so retry "
-            "inbound messages with their provider message id"
-        )
+        message = "The database is unavailable (the connection failed or was closed). Retry later"
     elif isinstance(error, psycopg.DataError):
         message = "The database refused a value it cannot store (out of range); nothing changed"
     elif isinstance(error, psycopg.ProgrammingError):

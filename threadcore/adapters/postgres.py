@@ -515,12 +515,24 @@ class PostgresRepository:
             batch.flush()
             with batch.guarded():
                 return batch.conn.execute(sql, params).fetchall()
-        conn = self._getconn()
+        conn: Connection | None = None
         try:
             with _translated():
+                conn = lost = self._getconn()
+                try:
+                    return lost.execute(sql, params).fetchall()
+                except psycopg.Error:
+                    if not lost.broken:
+                        raise
+                # the server had closed it (a restart): each statement sent here changes
+                # nothing when sent twice, so it goes again on a fresh connection (rule D3)
+                conn = None
+                self._putconn(lost)
+                conn = self._getconn()
                 return conn.execute(sql, params).fetchall()
         finally:
-            self._putconn(conn)
+            if conn is not None:
+                self._putconn(conn)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Committed events after position ``after``, ordered by (transaction id, ordinal), held
@@ -753,8 +765,12 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         tb: TracebackType | None,
     ) -> None:
         conn = self._conn
-        assert conn is not None
         self._conn = None
+        if conn is None:  # its connection was lost, and no fresh one came (that error is raised)
+            self._repo._local.open = False
+            if exc_type is None:
+                raise StorageError("The unit of work lost its connection; nothing was changed")
+            return
         try:
             if exc_type is None:
                 # a connection lost while the writes were sent: they may have been committed
@@ -786,6 +802,16 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         batch = self._batch
         if batch is None:
             with _translated(conn):
+                try:
+                    return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+                except psycopg.Error:
+                    if self._begun or not conn.broken:
+                        raise
+                # a read outside a transaction lost its connection (a restart): nothing else
+                # rode on it, so it is read again on a fresh one (rule D3)
+                self._conn = None  # (handed back: none is held until the fresh one comes)
+                self._repo._putconn(conn)
+                conn = self._conn = self._repo._getconn()
                 return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
         if not self._through:
             batch.flush()  # the read sees every write of the batch before it
