@@ -56,8 +56,12 @@ def schema(server: pg_server.PostgresServer, monkeypatch: pytest.MonkeyPatch) ->
     pg_server.drop_schema(server.url, name)
 
 
-def _repo(server: pg_server.PostgresServer, schema: str) -> PostgresRepository:
-    return PostgresRepository(server.url, schema=schema, min_size=POOL, max_size=POOL)
+@pytest.fixture
+def repo(server: pg_server.PostgresServer, schema: str) -> Iterator[PostgresRepository]:
+    """A repository whose pool holds ``POOL`` connections, all made at once."""
+    repository = PostgresRepository(server.url, schema=schema, min_size=POOL, max_size=POOL)
+    yield repository
+    repository.close()
 
 
 def _inbox(repo: PostgresRepository) -> Inbox:
@@ -100,49 +104,43 @@ def _until(found: Callable[[], bool], what: str) -> None:
 
 # --- a restart between two commands --------------------------------------------------------------
 def test_eight_commands_in_a_row_after_a_restart_all_succeed(
-    server: pg_server.PostgresServer, schema: str
+    server: pg_server.PostgresServer, schema: str, repo: PostgresRepository
 ) -> None:
     """Issue 22, item 3: every pooled connection was closed by the restart and none is checked
     on checkout; each command that finds its connection lost before its commit runs again on a
     fresh one, once, and the caller sees nothing of it."""
-    repo = _repo(server, schema)
-    try:
-        inbox = _inbox(repo)
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
-        _use_every_connection(repo)
-        server.restart()
-        threads = []
-        for guest in GUESTS[:4]:  # eight commands: a receive and an assignment, four times
-            message = inbox.receive(owner_number=N1, guest_number=guest, body=f"after {guest}")
-            inbox.assign(message.thread_id, actor="101", assignee="102")
-            threads.append(message.thread_id)
-        assert _bodies(server.url, schema) == ["before", *(f"after {g}" for g in GUESTS[:4])]
-        assert {inbox.get(t, actor="101").assignee for t in threads} == {RESOURCE.user("102")}
-    finally:
-        repo.close()
+    inbox = _inbox(repo)
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
+    _use_every_connection(repo)
+    server.restart()
+    threads = []
+    for guest in GUESTS[:4]:  # eight commands: a receive and an assignment, four times
+        message = inbox.receive(owner_number=N1, guest_number=guest, body=f"after {guest}")
+        inbox.assign(message.thread_id, actor="101", assignee="102")
+        threads.append(message.thread_id)
+    assert _bodies(server.url, schema) == ["before", *(f"after {g}" for g in GUESTS[:4])]
+    assert {inbox.get(t, actor="101").assignee for t in threads} == {RESOURCE.user("102")}
 
 
-def test_reads_after_a_restart_all_succeed(server: pg_server.PostgresServer, schema: str) -> None:
+def test_reads_after_a_restart_all_succeed(
+    server: pg_server.PostgresServer, schema: str, repo: PostgresRepository
+) -> None:
     """A read outside a transaction that finds its connection closed is read again on a fresh
     one: nothing else rode on the connection."""
-    repo = _repo(server, schema)
-    try:
-        inbox = _inbox(repo)
-        thread_id = inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="hi").thread_id
-        _use_every_connection(repo)
-        server.restart()
-        for _ in range(2):  # eight reads of four kinds
-            assert inbox.get(thread_id, actor="101").id == thread_id
-            assert [t.id for t in inbox.list(actor="101")] == [thread_id]
-            assert [m.body for m in inbox.messages(thread_id, actor="101")] == ["hi"]
-            assert inbox.sync(actor="101").records[0].id == thread_id
-        _use_every_connection(repo)
-        server.restart()
-        consumer = inbox.consumer("after-restart")  # a statement of its own: the event feed
-        assert [type(e).__name__ for _, e in inbox.events()] == ["ThreadOpened", "MessageAdded"]
-        assert consumer.position() == 0
-    finally:
-        repo.close()
+    inbox = _inbox(repo)
+    thread_id = inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="hi").thread_id
+    _use_every_connection(repo)
+    server.restart()
+    for _ in range(2):  # eight reads of four kinds
+        assert inbox.get(thread_id, actor="101").id == thread_id
+        assert [t.id for t in inbox.list(actor="101")] == [thread_id]
+        assert [m.body for m in inbox.messages(thread_id, actor="101")] == ["hi"]
+        assert inbox.sync(actor="101").records[0].id == thread_id
+    _use_every_connection(repo)
+    server.restart()
+    consumer = inbox.consumer("after-restart")  # a statement of its own: the event feed
+    assert [type(e).__name__ for _, e in inbox.events()] == ["ThreadOpened", "MessageAdded"]
+    assert consumer.position() == 0
 
 
 class _EndingClock:
@@ -166,55 +164,50 @@ class _EndingClock:
 
 
 def test_a_command_whose_connection_is_lost_after_its_claim_runs_again_once(
-    server: pg_server.PostgresServer, schema: str, caplog: pytest.LogCaptureFixture
+    server: pg_server.PostgresServer,
+    schema: str,
+    repo: PostgresRepository,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The connection dies in the middle of the command (its claim taken, its writes not sent):
     the server rolled its transaction back, so the command runs again, once, invisibly."""
-    repo = _repo(server, schema)
-    try:
-        clock = _EndingClock(server.url)
-        inbox = Inbox(repository=repo, directory=Directory([RESOURCE]), clock=clock)
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
-        clock.armed = True
-        with caplog.at_level("WARNING", logger="threadcore.storage"):
-            message = inbox.receive(
-                owner_number=N1, guest_number=GUESTS[0], body="during", provider_message_id="SM-1"
-            )
-        assert "connection lost" in caplog.text  # (the attempt that ran again)
-        assert message.provider_message_id == "SM-1"
-        assert _bodies(server.url, schema) == ["before", "during"]
-    finally:
-        repo.close()
+    clock = _EndingClock(server.url)
+    inbox = Inbox(repository=repo, directory=Directory([RESOURCE]), clock=clock)
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
+    clock.armed = True
+    with caplog.at_level("WARNING", logger="threadcore.storage"):
+        message = inbox.receive(
+            owner_number=N1, guest_number=GUESTS[0], body="during", provider_message_id="SM-1"
+        )
+    assert "connection lost" in caplog.text  # (the attempt that ran again)
+    assert message.provider_message_id == "SM-1"
+    assert _bodies(server.url, schema) == ["before", "during"]
 
 
 def test_a_batch_cut_by_a_restart_is_refused_whole_and_nothing_is_run_again(
-    server: pg_server.PostgresServer, schema: str
+    server: pg_server.PostgresServer, schema: str, repo: PostgresRepository
 ) -> None:
     """Inside ``batch()`` a lost connection ends the batch: nothing of it is stored, and no
     command of it is run again on another connection (that would store part of it)."""
-    repo = _repo(server, schema)
-    try:
-        inbox = _inbox(repo)
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
-        _use_every_connection(repo)
+    inbox = _inbox(repo)
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
+    _use_every_connection(repo)
 
-        def cut() -> None:
-            with inbox.batch():
-                for guest in GUESTS[:3]:
-                    inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
-                server.restart()
-                for guest in GUESTS[3:6]:
-                    inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
+    def cut() -> None:
+        with inbox.batch():
+            for guest in GUESTS[:3]:
+                inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
+            server.restart()
+            for guest in GUESTS[3:6]:
+                inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
 
-        with pytest.raises(StorageError) as caught:
-            cut()
-        assert type(caught.value) is StorageError
-        assert "rolled back" in caught.value.message
-        assert _bodies(server.url, schema) == ["before"]
-        inbox.receive(owner_number=N1, guest_number=GUESTS[7], body="after")  # the pool recovered
-        assert _bodies(server.url, schema) == ["before", "after"]
-    finally:
-        repo.close()
+    with pytest.raises(StorageError) as caught:
+        cut()
+    assert type(caught.value) is StorageError
+    assert "rolled back" in caught.value.message
+    assert _bodies(server.url, schema) == ["before"]
+    inbox.receive(owner_number=N1, guest_number=GUESTS[7], body="after")  # the pool recovered
+    assert _bodies(server.url, schema) == ["before", "after"]
 
 
 # --- a commit on its way when the connection is lost ---------------------------------------------
@@ -278,86 +271,74 @@ def _stopped_while_committing(server: pg_server.PostgresServer, call: Callable[[
 
 
 def test_a_commit_lost_on_its_way_is_outcome_unknown_not_retryable(
-    server: pg_server.PostgresServer, schema: str
+    server: pg_server.PostgresServer, schema: str, repo: PostgresRepository
 ) -> None:
     """Nobody can tell whether a commit that was sent committed: the command is not run again,
     and its caller gets ``OutcomeUnknown`` (503), not a bare ``StorageError``; without a
     provider message id a blind repeat could store it twice, so it is not retryable."""
-    repo = _repo(server, schema)
-    try:
-        inbox = _inbox(repo)
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
-        with _commits_held(server):
-            future = _stopped_while_committing(
-                server,
-                lambda: inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="lost"),
-            )
-        with pytest.raises(OutcomeUnknown) as caught:
-            future.result(timeout=60)
-        error = caught.value
-        assert (type(error), error.code, error.status, error.retryable) == (
-            OutcomeUnknown, "OutcomeUnknown", 503, False,
-        )  # fmt: skip
-        assert "may or may not have been stored" in error.message
-        assert "Look before repeating" in error.message
-        assert isinstance(error.__cause__, psycopg.Error)
-        # here it had committed (the server says "committed locally"): a blind repeat would
-        # have stored it twice
-        assert _bodies(server.url, schema) == ["before", "lost"]
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="after")  # pool recovered
-        assert _bodies(server.url, schema) == ["before", "lost", "after"]
-    finally:
-        repo.close()
+    inbox = _inbox(repo)
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
+    with _commits_held(server):
+        future = _stopped_while_committing(
+            server,
+            lambda: inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="lost"),
+        )
+    with pytest.raises(OutcomeUnknown) as caught:
+        future.result(timeout=60)
+    error = caught.value
+    assert (type(error), error.code, error.status, error.retryable) == (
+        OutcomeUnknown, "OutcomeUnknown", 503, False,
+    )  # fmt: skip
+    assert "may or may not have been stored" in error.message
+    assert "Look before repeating" in error.message
+    assert isinstance(error.__cause__, psycopg.Error)
+    # here it had committed (the server says "committed locally"): a blind repeat would
+    # have stored it twice
+    assert _bodies(server.url, schema) == ["before", "lost"]
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="after")  # pool recovered
+    assert _bodies(server.url, schema) == ["before", "lost", "after"]
 
 
 def test_a_receive_with_a_carrier_id_whose_commit_was_lost_may_be_repeated(
-    server: pg_server.PostgresServer, schema: str
+    server: pg_server.PostgresServer, schema: str, repo: PostgresRepository
 ) -> None:
     """With a provider message id a repeat cannot store the message twice (R15): the unknown
     outcome is retryable, and the repeat answers the message the lost commit stored."""
-    repo = _repo(server, schema)
-    try:
-        inbox = _inbox(repo)
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
+    inbox = _inbox(repo)
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
 
-        def receive() -> object:
-            return inbox.receive(
-                owner_number=N1, guest_number=GUESTS[0], body="lost", provider_message_id="SM-9"
-            )
+    def receive() -> object:
+        return inbox.receive(
+            owner_number=N1, guest_number=GUESTS[0], body="lost", provider_message_id="SM-9"
+        )
 
-        with _commits_held(server):
-            future = _stopped_while_committing(server, receive)
-        with pytest.raises(OutcomeUnknown) as caught:
-            future.result(timeout=60)
-        assert caught.value.retryable is True
-        assert "Repeat the same call unchanged" in caught.value.message
-        repeated = receive()
-        assert getattr(repeated, "provider_message_id", None) == "SM-9"
-        assert _bodies(server.url, schema) == ["before", "lost"]
-    finally:
-        repo.close()
+    with _commits_held(server):
+        future = _stopped_while_committing(server, receive)
+    with pytest.raises(OutcomeUnknown) as caught:
+        future.result(timeout=60)
+    assert caught.value.retryable is True
+    assert "Repeat the same call unchanged" in caught.value.message
+    repeated = receive()
+    assert getattr(repeated, "provider_message_id", None) == "SM-9"
+    assert _bodies(server.url, schema) == ["before", "lost"]
 
 
 def test_a_batch_whose_commit_was_lost_is_outcome_unknown(
-    server: pg_server.PostgresServer, schema: str
+    server: pg_server.PostgresServer, schema: str, repo: PostgresRepository
 ) -> None:
     """A batch is never run again: its commit lost on its way ends it with ``OutcomeUnknown``
     (here the whole batch had committed)."""
-    repo = _repo(server, schema)
-    try:
-        inbox = _inbox(repo)
-        inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
+    inbox = _inbox(repo)
+    inbox.receive(owner_number=N1, guest_number=GUESTS[0], body="before")
 
-        def batch() -> None:
-            with inbox.batch():
-                for guest in GUESTS[:3]:
-                    inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
+    def batch() -> None:
+        with inbox.batch():
+            for guest in GUESTS[:3]:
+                inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
 
-        with _commits_held(server):
-            future = _stopped_while_committing(server, batch)
-        with pytest.raises(OutcomeUnknown) as caught:
-            future.result(timeout=60)
-        assert caught.value.retryable is False
-        assert _bodies(server.url, schema) == ["before", *(f"batch {g}" for g in GUESTS[:3])]
-    finally:
-        repo.close()
+    with _commits_held(server):
+        future = _stopped_while_committing(server, batch)
+    with pytest.raises(OutcomeUnknown) as caught:
+        future.result(timeout=60)
+    assert caught.value.retryable is False
+    assert _bodies(server.url, schema) == ["before", *(f"batch {g}" for g in GUESTS[:3])]
