@@ -143,6 +143,20 @@ def test_reads_after_a_restart_all_succeed(
     assert consumer.position() == 0
 
 
+def test_a_batch_begun_right_after_a_restart_is_stored(
+    server: pg_server.PostgresServer, repo: PostgresRepository, schema: str
+) -> None:
+    """Nothing of a batch is sent before its BEGIN: a BEGIN that finds its connection closed
+    goes again on a fresh one, and the batch runs."""
+    inbox = _inbox(repo)
+    _use_every_connection(repo)
+    server.restart()
+    with inbox.batch():
+        for guest in GUESTS[:3]:
+            inbox.receive(owner_number=N1, guest_number=guest, body=f"batch {guest}")
+    assert _bodies(server.url, schema) == [f"batch {g}" for g in GUESTS[:3]]
+
+
 class _EndingClock:
     """The system's clock; armed, its next reading (a command's, taken just after its claim)
     first ends every other session of the database, as a restart does."""

@@ -359,10 +359,8 @@ class PostgresRepository:
         """
         if getattr(self._local, "batch", None) is not None:
             raise StorageError("batches do not nest")
-        conn = self._getconn()
+        conn, _ = self._sent("BEGIN")
         try:
-            with _translated():
-                conn.execute("BEGIN")
             self._local.batch = Batch(conn, self._statements)
             try:
                 yield
@@ -515,24 +513,26 @@ class PostgresRepository:
             batch.flush()
             with batch.guarded():
                 return batch.conn.execute(sql, params).fetchall()
-        conn: Connection | None = None
-        try:
-            with _translated():
-                conn = lost = self._getconn()
-                try:
-                    return lost.execute(sql, params).fetchall()
-                except psycopg.Error:
-                    if not lost.broken:
-                        raise
-                # the server had closed it (a restart): each statement sent here changes
-                # nothing when sent twice, so it goes again on a fresh connection (rule D3)
-                conn = None
-                self._putconn(lost)
-                conn = self._getconn()
-                return conn.execute(sql, params).fetchall()
-        finally:
-            if conn is not None:
+        conn, rows = self._sent(sql, params)  # (each statement sent here may be sent twice)
+        self._putconn(conn)
+        return rows
+
+    def _sent(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Connection, list[Any]]:
+        """A pooled connection and the rows of ``sql`` sent on it, a statement that may be sent
+        twice (a read, a write whose repeat changes nothing, a BEGIN): if the server had closed
+        the connection (a restart), it is sent again on a fresh one (rule D3). The caller hands
+        the connection back."""
+        for fresh in (False, True):
+            conn = self._getconn()
+            try:
+                with _translated():
+                    cursor = conn.execute(sql, params)
+                    return conn, [] if cursor.description is None else cursor.fetchall()
+            except BaseException as error:
                 self._putconn(conn)
+                if fresh or not conn.broken or not isinstance(error, StorageError):
+                    raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Committed events after position ``after``, ordered by (transaction id, ordinal), held
