@@ -20,7 +20,7 @@ from threadcore.domain.errors import (
     ThreadcoreError,
 )
 
-__all__ = ["translated"]
+__all__ = ["closed_by_server", "translated"]
 
 _CONFLICTS = (
     pg_errors.UniqueViolation,
@@ -61,6 +61,17 @@ def _storage_error(error: psycopg.Error | PoolTimeout) -> StorageError:
         message = "The database failed; nothing was changed. Retry later"
     _log.warning("PostgreSQL: %s", _describe(error) if isinstance(error, psycopg.Error) else error)
     return StorageError(message)
+
+
+def closed_by_server(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server has closed ``conn`` already (a restart or a terminated session): what
+    it sent, and the connection's end, are read without waiting (no round trip)."""
+    try:
+        conn.pgconn.consume_input()  # what arrived (a FATAL message) ...
+        conn.pgconn.consume_input()  # ... and then the end of the connection, if it came
+    except psycopg.OperationalError:
+        pass
+    return conn.broken
 
 
 @contextmanager

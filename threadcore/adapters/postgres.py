@@ -54,6 +54,7 @@ from psycopg_pool import ConnectionPool
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold
 from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_open, pair_of
+from threadcore.adapters._postgres_errors import closed_by_server
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
@@ -773,10 +774,14 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return
         try:
             if exc_type is None:
-                # a connection lost while the writes were sent: they may have been committed
+                # a connection lost while the writes were sent: they may have been committed;
+                # one the server had closed before (a restart meanwhile) never got them
                 lost = conn if self._batch is None else None
+                committing = self._has_writes() and not (
+                    lost is not None and closed_by_server(lost)
+                )
                 try:
-                    with _translated(lost, committing=self._has_writes()):
+                    with _translated(lost, committing=committing):
                         self._write(conn)
                 except BaseException:
                     self._abort(conn)
