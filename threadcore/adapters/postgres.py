@@ -54,6 +54,7 @@ from psycopg_pool import ConnectionPool
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold, unreached
 from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_open, pair_of
+from threadcore.adapters._postgres_errors import closed_by_server
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
@@ -230,6 +231,7 @@ class PostgresRepository:
         self._local = threading.local()
         # when each pooled connection was last handed back (see _check_idle)
         self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+        self._lost_at = float("-inf")  # when a connection was last found lost (see _putconn)
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
@@ -304,12 +306,14 @@ class PostgresRepository:
             self._pool.close()
 
     def _check_idle(self, conn: Connection) -> None:
-        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds
-        is tried with an empty query (one round trip) and replaced if the server closed it (a
-        restart, an idle timeout), so a restart costs no command; a connection in steady use is
-        handed out as it is."""
+        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds,
+        or handed back before a connection was last found lost (the server restarted: its
+        fellows are likely lost too), is tried with an empty query (one round trip) and replaced
+        if the server closed it; a connection in steady use is handed out as it is. A command
+        that lost its connection before its commit runs again, on a connection checked so
+        (rule D3)."""
         returned = self._returned.get(conn, 0.0)
-        if time.monotonic() - returned > _IDLE_CHECK:
+        if time.monotonic() - returned > _IDLE_CHECK or returned <= self._lost_at:
             ConnectionPool.check_connection(conn)
 
     def _note_new(self, conn: Connection) -> None:
@@ -321,7 +325,9 @@ class PostgresRepository:
             return self._pool.getconn()
 
     def _putconn(self, conn: Connection) -> None:
-        self._returned[conn] = time.monotonic()
+        self._returned[conn] = now = time.monotonic()
+        if conn.broken:  # the server closed it: the pool replaces it, and checks the others
+            self._lost_at = now
         with suppress(psycopg.Error):  # the pool discards a broken connection by itself
             self._pool.putconn(conn)
 
@@ -343,10 +349,8 @@ class PostgresRepository:
         """
         if getattr(self._local, "batch", None) is not None:
             raise StorageError("batches do not nest")
-        conn = self._getconn()
+        conn, _ = self._sent("BEGIN")
         try:
-            with _translated():
-                conn.execute("BEGIN")
             self._local.batch = Batch(conn, self._statements)
             try:
                 yield
@@ -358,7 +362,7 @@ class PostgresRepository:
             finally:
                 self._local.batch.abandon()
                 self._local.batch = None
-            with _translated():
+            with _translated(conn, committing=True):  # lost now: it may have committed
                 conn.execute("COMMIT")
         finally:
             if conn.info.transaction_status != TransactionStatus.IDLE:
@@ -506,12 +510,26 @@ class PostgresRepository:
             batch.flush()
             with batch.guarded():
                 return batch.conn.execute(sql, params).fetchall()
-        conn = self._getconn()
-        try:
-            with _translated():
-                return conn.execute(sql, params).fetchall()
-        finally:
-            self._putconn(conn)
+        conn, rows = self._sent(sql, params)  # (each statement sent here may be sent twice)
+        self._putconn(conn)
+        return rows
+
+    def _sent(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Connection, list[Any]]:
+        """A pooled connection and the rows of ``sql`` sent on it, a statement that may be sent
+        twice (a read, a write whose repeat changes nothing, a BEGIN): if the server had closed
+        the connection (a restart), it is sent again on a fresh one (rule D3). The caller hands
+        the connection back."""
+        for fresh in (False, True):
+            conn = self._getconn()
+            try:
+                with _translated():
+                    cursor = conn.execute(sql, params)
+                    return conn, [] if cursor.description is None else cursor.fetchall()
+            except BaseException as error:
+                self._putconn(conn)
+                if fresh or not conn.broken or not isinstance(error, StorageError):
+                    raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Committed events after position ``after``, ordered by (transaction id, ordinal), held
@@ -744,12 +762,22 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         tb: TracebackType | None,
     ) -> None:
         conn = self._conn
-        assert conn is not None
         self._conn = None
+        if conn is None:  # its connection was lost, and no fresh one came (that error is raised)
+            self._repo._local.open = False
+            if exc_type is None:
+                raise StorageError("The unit of work lost its connection; nothing was changed")
+            return
         try:
             if exc_type is None:
+                # a connection lost while the writes were sent: they may have been committed;
+                # one the server had closed before (a restart meanwhile) never got them
+                lost = conn if self._batch is None else None
+                committing = self._has_writes() and not (
+                    lost is not None and closed_by_server(lost)
+                )
                 try:
-                    with _translated():
+                    with _translated(lost, committing=committing):
                         self._write(conn)
                 except BaseException:
                     self._abort(conn)
@@ -774,7 +802,17 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             raise StorageError("The unit of work is not open")
         batch = self._batch
         if batch is None:
-            with _translated():
+            with _translated(conn):
+                try:
+                    return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+                except psycopg.Error:
+                    if self._begun or not conn.broken:
+                        raise
+                # a read outside a transaction lost its connection (a restart): nothing else
+                # rode on it, so it is read again on a fresh one (rule D3)
+                self._conn = None  # (handed back: none is held until the fresh one comes)
+                self._repo._putconn(conn)
+                conn = self._conn = self._repo._getconn()
                 return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
         if not self._through:
             batch.flush()  # the read sees every write of the batch before it
@@ -811,7 +849,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
         version = None
-        with _translated():
+        with _translated(conn):
             with conn.pipeline():
                 if not self._begun:
                     self._begun = True
