@@ -7,6 +7,7 @@ the ``parameter`` (spelled as the platform spells it) when one input is at fault
 
 from threadcore.domain.errors import (
     AssigneeNotHandler,
+    ClockMismatch,
     ConcurrencyConflict,
     Conflict,
     DraftNotFound,
@@ -44,6 +45,7 @@ from threadcore.domain.errors import (
 
 __all__ = [
     "AssigneeNotHandler",
+    "ClockMismatch",
     "ConcurrencyConflict",
     "Conflict",
     "DraftNotFound",

@@ -30,6 +30,7 @@ from threadcore import (
     open_inbox,
     wire,
 )
+from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import (
     DIRECTORY_VARIABLE,
@@ -84,12 +85,15 @@ def _open(url: str) -> Repository:
 
 
 def _open_inbox(
-    url: str, clock: Clock | None = None, token_secret: bytes | None = None
+    url: str,
+    clock: Clock | None = None,
+    token_secret: bytes | None = None,
+    manual_clock: bool | datetime = False,
 ) -> tuple[Inbox, StoredDirectory]:
     """An inbox over the database at ``url`` and the directory stored in it (``open_inbox``),
     with that directory; close the inbox when done."""
     try:
-        inbox = open_inbox(url, clock=clock, token_secret=token_secret)
+        inbox = open_inbox(url, clock=clock, token_secret=token_secret, manual_clock=manual_clock)
     except ThreadcoreError as error:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
     stored = inbox.directory
@@ -103,6 +107,11 @@ def _inbox(url: str, directory: Directory | None, clock: Clock) -> tuple[Reposit
     close the repository when done."""
     if directory is not None:
         repository = _open(url)
+        try:
+            refuse_stored_clock(repository, clock)
+        except ThreadcoreError as error:
+            _close(repository)
+            raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
         return repository, Inbox(repository=repository, directory=directory, clock=clock)
     no_directory = CliError(
         f"give --directory FILE (or set {DIRECTORY_VARIABLE}): the database stores no "
@@ -435,15 +444,24 @@ def schema() -> None:
     help="Sweep again and again at this interval (60s, 5m, 0.5s) until stopped: any number of "
     "instances may run; one leads at a time, and another takes over when it dies.",
 )
-def sweep(url: str | None, at_text: str | None, every_text: str | None) -> None:
+@click.option("--manual-clock", "manual_clock", metavar="START", help="Sweep at the manual "
+              "clock stored in the database (see threadcore serve --manual-clock).")  # fmt: skip
+def sweep(
+    url: str | None, at_text: str | None, every_text: str | None, manual_clock: str | None
+) -> None:
     """Write every expiry that is due (reads never wait for it) and say how many."""
+    from threadcore.cli.clock import clock_for, manual_start
+
     url = _database_url(url, must_exist=True)
+    start = manual_start(manual_clock)
+    if start is not None and at_text is not None:
+        raise CliError("--at and --manual-clock do not go together: the stored clock says when", 2)
     if every_text is not None:
         if at_text is not None:
             raise CliError("--at and --every do not go together: a loop sweeps as of now", 2)
         from threadcore.cli.sweeper import interval, sweep_forever
 
-        sweep_forever(url, interval(every_text))
+        sweep_forever(url, interval(every_text), start)
         return
     at = _instant(at_text)
     if at is not None and at > SystemClock().now():
@@ -455,7 +473,8 @@ def sweep(url: str | None, at_text: str | None, every_text: str | None) -> None:
         )
     repository = _open(url)
     try:
-        clock = ManualClock(at) if at is not None else SystemClock()
+        other = ManualClock(at) if at is not None else SystemClock()
+        clock = clock_for(repository, url, start, other)
         inbox = Inbox(repository=repository, directory=Directory([]), clock=clock)
         try:
             expired = inbox.expire()
