@@ -225,6 +225,7 @@ class PostgresRepository:
         # claim reads the stored instant in its round trip, and a command's reads of the clock
         # cost nothing more (rule R18c)
         self._clock_in_claims = False
+        self._clocked_reads: dict[str, str] = {}
         self._sql = Statements(s)
         self._dialect = Dialect(
             mark="%s",
@@ -423,6 +424,15 @@ class PostgresRepository:
             f"SELECT content FROM {self._s}.threadcore_attachments WHERE key = %s", (key,)
         )
         return None if not rows else bytes(rows[0][0])
+
+    def _with_clock(self, read: str) -> str:
+        """A claim's ``read`` with the stored clock as its last column."""
+        found = self._clocked_reads.get(read)
+        if found is None:
+            found = self._clocked_reads[read] = (
+                f"SELECT r.*, ({self._clock_sql}) FROM ({read}) AS r"
+            )
+        return found
 
     def stored_clock(self) -> datetime | None:
         """The stored manual instant, or ``None`` on the system clock (rule R18c). Inside a
@@ -868,7 +878,10 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         if self._batch is not None:
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
-        version = clock = None
+        version = None
+        clocked = self._repo._clock_in_claims
+        if clocked:  # the stored clock comes with the read: no statement more
+            read = (self._repo._with_clock(read[0]), read[1])
         with _translated():
             with conn.pipeline():
                 if not self._begun:
@@ -883,12 +896,11 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 cursor = conn.execute(*read)
                 if directory is not None:
                     version = conn.execute(self._dialect.directory_version)
-                if self._repo._clock_in_claims:
-                    clock = conn.execute(self._repo._clock_sql)
             row = cursor.fetchone()
-            if clock is not None:
-                instant = clock.fetchone()
-                self._repo._local.clock = None if instant is None else _utc(instant[0])
+            if clocked and row is not None:  # the stored clock, the read's last column
+                *rest, instant = row
+                row = tuple(rest)
+                self._repo._local.clock = None if instant is None else _utc(instant)
             if len(taken) > 1:  # the conditional creation lock
                 self._creation = taken[1].fetchone() is not None
             if version is not None:
