@@ -100,6 +100,25 @@ def test_set_never_goes_back_and_names_the_instant(store: Store) -> None:
     assert StoredClock(store()).now() == START + DAY  # type: ignore[arg-type]
 
 
+def test_postgres_reads_the_stored_clock_with_the_claim(pg_repo: Any) -> None:
+    """A command on PostgreSQL reads the clock twice (when it starts, and when it is done with a
+    thread it relied on) without a statement of its own: the claim's read brings it."""
+    inbox = inbox_on(pg_repo, StoredClock(pg_repo, start=START))
+    inbox.receive(owner_number=OWNER, guest_number=GUEST, body="opens")
+    sent: list[str] = []
+    original = pg_repo._autocommit
+
+    def spy(sql: str, params: tuple[Any, ...]) -> list[Any]:
+        sent.append(sql)
+        return original(sql, params)  # type: ignore[no-any-return]
+
+    pg_repo._autocommit = spy
+    inbox.receive(owner_number=OWNER, guest_number=GUEST, body="into the open thread")
+    assert [sql for sql in sent if "threadcore_clock" in sql] == []
+    assert inbox.now() == START  # outside a command: one read of its own
+    assert [sql for sql in sent if "threadcore_clock" in sql] != []
+
+
 def test_open_inbox_joins_or_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     with pytest.raises(ClockMismatch):

@@ -158,15 +158,19 @@ def _directory_file(path: str | os.PathLike[str]) -> Directory:
         raise CliError(str(error)) from None
 
 
-def _instant(value: str | None) -> datetime | None:
+def _instant(value: str | None, option: str = "--at", zone: bool = True) -> datetime | None:
+    """The instant an ``option`` gives (UTC), or ``None``; without a zone it is refused, or
+    with ``zone=False`` read as UTC."""
     if value is None:
         return None
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise CliError(f"--at must be an RFC 3339 date-time, not {value!r}", 2) from None
+        raise CliError(f"{option} must be an RFC 3339 date-time, not {value!r}", 2) from None
     if at.tzinfo is None:
-        raise CliError(f"--at needs a time zone (e.g. {value}Z)", 2)
+        if zone:
+            raise CliError(f"{option} needs a time zone (e.g. {value}Z)", 2)
+        at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC)
 
 

@@ -3,13 +3,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
 from threadcore import StoredClock
 from threadcore.adapters.stored_clock import refuse_stored_clock
-from threadcore.cli.app import _DB_HELP, CliError, _close, _database_url, _open, _redact, cli
+from threadcore.cli.app import (
+    _DB_HELP,
+    CliError,
+    _close,
+    _database_url,
+    _instant,
+    _open,
+    _redact,
+    cli,
+)
 from threadcore.errors import ThreadcoreError
 from threadcore.ports import Clock, ClockStore, Repository
 
@@ -24,15 +33,9 @@ MANUAL_CLOCK_HELP = (
 
 
 def manual_start(text: str | None) -> datetime | None:
-    """The START of ``--manual-clock START`` (without a zone: UTC), or ``None``."""
-    if text is None:
-        return None
-    try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise CliError(f"--manual-clock must be an RFC 3339 date-time, not {text!r}", 2) from None
-    # Without a zone the time is read as UTC, as the query parameters are (docs/http.md).
-    return start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    """The START of ``--manual-clock START``, or ``None``. Without a zone the time is read as
+    UTC, as the query parameters are (docs/http.md)."""
+    return _instant(text, "--manual-clock", zone=False)
 
 
 def say_start(start: datetime | None, at: datetime) -> None:

@@ -1,10 +1,11 @@
 """``threadcore serve``: the platform's message-threads API over a database (issue 15).
 
-One process, or ``--workers N`` processes sharing one PostgreSQL database and the directory
-stored in it. The parent checks everything first (the tokens file, the database, the directory
-file, which it stores with a merge), so a bad argument or an unreachable database is one line
-and exit code 1 or 2 before anything listens; then it binds the port, prints the URL, and runs
-uvicorn, which stops cleanly on SIGINT or SIGTERM.
+One process, or ``--workers N`` processes sharing one database (PostgreSQL, or a SQLite file),
+the directory stored in it and, with ``--manual-clock``, the clock stored in it. The parent
+checks everything first (the tokens file, the database, the directory file, which it stores with
+a merge), so a bad argument or an unreachable database is one line and exit code 1 or 2 before
+anything listens; then it binds the port, prints the URL, and runs uvicorn, which stops cleanly
+on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
