@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold, LocalHolds
@@ -82,6 +82,7 @@ _INSERT_THREAD = (
 _LATEST = "SELECT max(created_at) FROM messages"
 _CLAIM = f"SELECT ({_LATEST}), NULL"
 _STORED_CLOCK = "SELECT instant FROM threadcore_clock"
+_UNREAD = object()  # the stored clock, not read yet in the open unit of work
 _CLAIM_THREAD = f"SELECT ({_LATEST}), (SELECT last_modified_time FROM threads WHERE id = ?)"
 _CLAIM_PAIR = (
     f"SELECT ({_LATEST}), (SELECT last_modified_time FROM threads "
@@ -482,6 +483,7 @@ class SQLiteRepository:
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
         self._open = False  # a unit of work is open (in the thread that holds the lock)
+        self._clock_seen: object = _UNREAD  # the stored clock, as the open unit of work read it
         self._holds = LocalHolds()  # consumer holds of an in-memory database
         # Without create_schema a missing file is not created: it holds no schema to use.
         existing = not create_schema and self._path != ":memory:"
@@ -629,9 +631,15 @@ class SQLiteRepository:
     def stored_clock(self) -> datetime | None:
         """The stored manual instant, or ``None`` on the system clock (rule R18c): a read of a
         one-row table (inside a command, in its transaction)."""
-        with self._lock, _translated:
-            row = self._conn.execute(_STORED_CLOCK).fetchone()
-        return None if row is None else time_from_text(row[0])
+        with self._lock:
+            if self._open and self._clock_seen is not _UNREAD:
+                return cast("datetime | None", self._clock_seen)  # read in this transaction
+            with _translated:
+                row = self._conn.execute(_STORED_CLOCK).fetchone()
+            instant = None if row is None else time_from_text(row[0])
+            if self._open:  # no move can come before this transaction ends (writer lock)
+                self._clock_seen = instant
+            return instant
 
     def move_stored_clock(self, move: ClockMove) -> datetime | None:
         """Store what ``move`` makes of the stored instant and the latest recorded one, in one
@@ -776,6 +784,7 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
                     conn.execute("ROLLBACK")
         finally:
             self._repo._open = False
+            self._repo._clock_seen = _UNREAD
             self._repo._lock.release()
 
     def _write_in_savepoint(self) -> None:
