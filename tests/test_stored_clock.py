@@ -349,3 +349,32 @@ def test_a_restart_keeps_the_clock_and_the_system_clock_returns(
     with open_inbox(database) as inbox:  # on the system clock again
         message = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="back")
     assert message.created_at > begun  # never before what the store recorded (rule R18a)
+
+
+def test_one_shot_commands_take_the_stored_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``threads`` and ``directory`` (no clock of their own) run at the stored clock; ``--at``,
+    which names another time, is refused."""
+    from threadcore.cli import main
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    (tmp_path / "directory.json").write_text(json.dumps(DIRECTORY))
+    open_inbox(url, manual_clock=START).close()  # long before the system clock
+    assert main(["directory", "load", str(tmp_path / "directory.json"), "--db", url]) == 0
+    with open_inbox(url, manual_clock=True) as inbox:
+        inbox.receive(owner_number=OWNER, guest_number=GUEST, body="hi")
+    capsys.readouterr()
+    view = ["--db", url, "--as", "101", "--format", "json"]
+    assert main(["threads", "list", *view]) == 0
+    (thread,) = json.loads(capsys.readouterr().out)["records"]
+    assert thread["status"] == "Open"  # at the stored clock (the system's would expire it)
+    assert main(["directory", "show", "--db", url]) == 0
+    assert "6249888001" in capsys.readouterr().out
+    assert main(["threads", "list", *view, "--at", "2026-03-01T00:00Z"]) == 1
+    assert "stored manual clock" in capsys.readouterr().err
+    directory = ["--directory", str(tmp_path / "directory.json")]
+    assert main(["threads", "list", *view, *directory]) == 0
+    assert json.loads(capsys.readouterr().out)["records"][0]["status"] == "Open"
+    assert main(["threads", "list", *view, *directory, "--at", "2026-03-01T00:00Z"]) == 1
+    assert "leave out --at" in capsys.readouterr().err

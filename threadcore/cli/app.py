@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.console import Console
@@ -21,6 +21,7 @@ from threadcore import (
     Directory,
     Inbox,
     ManualClock,
+    StoredClock,
     StoredDirectory,
     SystemClock,
     Thread,
@@ -41,6 +42,7 @@ from threadcore.cli.directory_file import (
 from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
 from threadcore.connect import DATABASE_URL_VARIABLE
+from threadcore.errors import ClockMismatch
 from threadcore.storage import Clock, Repository
 
 __all__ = ["CliError", "cli", "run"]
@@ -88,12 +90,19 @@ def _open_inbox(
     url: str,
     clock: Clock | None = None,
     token_secret: bytes | None = None,
-    manual_clock: bool | datetime = False,
+    manual_clock: bool | datetime | Literal["follow"] = False,
 ) -> tuple[Inbox, StoredDirectory]:
     """An inbox over the database at ``url`` and the directory stored in it (``open_inbox``),
-    with that directory; close the inbox when done."""
+    with that directory; close the inbox when done. ``manual_clock="follow"`` (a one-shot
+    command given no clock): the database's stored manual clock when it has one (rule R18c)."""
+    given = False if manual_clock == "follow" else manual_clock
     try:
-        inbox = open_inbox(url, clock=clock, token_secret=token_secret, manual_clock=manual_clock)
+        try:
+            inbox = open_inbox(url, clock=clock, token_secret=token_secret, manual_clock=given)
+        except ClockMismatch:
+            if manual_clock != "follow":
+                raise
+            inbox = open_inbox(url, token_secret=token_secret, manual_clock=True)
     except ThreadcoreError as error:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
     stored = inbox.directory
@@ -101,17 +110,21 @@ def _open_inbox(
     return inbox, stored
 
 
-def _inbox(url: str, directory: Directory | None, clock: Clock) -> tuple[Repository, Inbox]:
+def _inbox(url: str, directory: Directory | None, clock: Clock | None) -> tuple[Repository, Inbox]:
     """An inbox over the database at ``url`` deciding on ``directory`` (a directory file's) or,
     when it is ``None``, on the directory stored in the database, which must not be empty;
-    close the repository when done."""
+    close the repository when done. Without ``clock``: the database's stored manual clock if
+    it has one, else the system clock."""
     if directory is not None:
         repository = _open(url)
         try:
             refuse_stored_clock(repository, clock)
-        except ThreadcoreError as error:
-            _close(repository)
-            raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
+        except ClockMismatch:
+            if clock is not None:
+                _close(repository)
+                raise CliError(f"cannot open {_redact(url)}: the database runs on its stored "
+                               "manual clock: leave out --at") from None  # fmt: skip
+            clock = StoredClock(repository)  # type: ignore[arg-type]
         return repository, Inbox(repository=repository, directory=directory, clock=clock)
     no_directory = CliError(
         f"give --directory FILE (or set {DIRECTORY_VARIABLE}): the database stores no "
@@ -121,7 +134,7 @@ def _inbox(url: str, directory: Directory | None, clock: Clock) -> tuple[Reposit
     path = _sqlite_file(url)
     if path is not None and not Path(path).is_file():
         raise no_directory  # a new file stores none: refused before it is made
-    inbox, stored = _open_inbox(url, clock)
+    inbox, stored = _open_inbox(url, clock, manual_clock="follow" if clock is None else False)
     if not stored.resources():
         inbox.close()
         raise no_directory
@@ -500,8 +513,7 @@ def _viewer(
     url = _database_url(url, must_exist=True)
     directory = _directory(directory_path)
     at = _instant(at_text)
-    clock = ManualClock(at) if at is not None else SystemClock()
-    return _inbox(url, directory, clock)
+    return _inbox(url, directory, ManualClock(at) if at is not None else None)
 
 
 def _view_options(command: Any) -> Any:
