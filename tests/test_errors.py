@@ -25,6 +25,7 @@ from threadcore import (
 from threadcore.domain.errors import platform_name
 from threadcore.errors import (
     AssigneeNotHandler,
+    ClockMismatch,
     ConcurrencyConflict,
     Conflict,
     DraftNotFound,
@@ -77,6 +78,7 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     ResourceExists: ("ResourceExists", 409),
     PhoneNumberInUse: ("PhoneNumberInUse", 409),
     ConcurrencyConflict: ("ConcurrencyConflict", 503),
+    ClockMismatch: ("ClockMismatch", 409),
     MethodNotAllowed: ("MethodNotAllowed", 405),
     RequestTooLarge: ("RequestTooLarge", 413),
     UnsupportedMediaType: ("UnsupportedMediaType", 415),
@@ -120,6 +122,7 @@ FAMILY = {
     ResourceExists: Conflict,
     PhoneNumberInUse: Conflict,
     ConcurrencyConflict: Conflict,
+    ClockMismatch: Conflict,
 }
 #: The HTTP refusals are InvalidInput with their own status (the family's is 422).
 HTTP_REFUSALS = {MethodNotAllowed, RequestTooLarge, UnsupportedMediaType}

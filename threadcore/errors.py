@@ -7,6 +7,7 @@ the ``parameter`` (spelled as the platform spells it) when one input is at fault
 
 from threadcore.domain.errors import (
     AssigneeNotHandler,
+    ClockMismatch,
     ConcurrencyConflict,
     Conflict,
     DraftNotFound,
@@ -45,6 +46,7 @@ from threadcore.domain.errors import (
 
 __all__ = [
     "AssigneeNotHandler",
+    "ClockMismatch",
     "ConcurrencyConflict",
     "Conflict",
     "DraftNotFound",

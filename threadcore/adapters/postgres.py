@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -87,7 +87,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Message, Thread
-from threadcore.ports import DirectoryAccess, StoredEvent, check_attachment
+from threadcore.ports import ClockMove, DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
@@ -106,6 +106,10 @@ _IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked o
 #: holds the directory's lock to its end): while it waits, every later command waits behind it,
 #: so it gives up soon (``ConcurrencyConflict``, retried by the facade, then the caller's).
 _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
+
+
+#: What a unit of work holds for the stored clock before its claim read it.
+_UNREAD: Any = object()
 
 
 def _utc(value: datetime) -> datetime:
@@ -235,6 +239,12 @@ class PostgresRepository:
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
+        self._clock_sql = f"SELECT instant FROM {s}.threadcore_clock"
+        # whether this process runs on the stored clock (its last read found one): then every
+        # claim reads the stored instant in its round trip, and a command's reads of the clock
+        # cost nothing more (rule R18c)
+        self._clock_in_claims = False
+        self._clocked_reads: dict[str, str] = {}
         self._sql = Statements(s)
         self._dialect = Dialect(
             mark="%s",
@@ -414,6 +424,59 @@ class PostgresRepository:
             f"SELECT content FROM {self._s}.threadcore_attachments WHERE key = %s", (key,)
         )
         return None if not rows else bytes(rows[0][0])
+
+    def _with_clock(self, read: str) -> str:
+        """A claim's ``read`` with the stored clock as its last column."""
+        found = self._clocked_reads.get(read)
+        if found is None:
+            found = self._clocked_reads[read] = (
+                f"SELECT r.*, ({self._clock_sql}) FROM ({read}) AS r"
+            )
+        return found
+
+    def stored_clock(self) -> datetime | None:
+        """The stored manual instant, or ``None`` on the system clock (rule R18c). Inside a
+        command, what its claim read (no round trip); otherwise one read."""
+        local = self._local
+        if getattr(local, "open", False):
+            seen = getattr(local, "clock", _UNREAD)
+            if seen is not _UNREAD:
+                return cast("datetime | None", seen)
+        rows = self._autocommit(self._clock_sql, ())
+        instant = _utc(rows[0][0]) if rows else None
+        self._clock_in_claims = instant is not None
+        return instant
+
+    def move_stored_clock(self, move: ClockMove) -> datetime | None:
+        """Store what ``move`` makes of the stored instant and the latest recorded one, in one
+        transaction under the clock's advisory lock (the moves of every process queue)."""
+        local = self._local
+        if getattr(local, "open", False) or getattr(local, "batch", None) is not None:
+            raise NestedUnitOfWork()
+        table = f"{self._s}.threadcore_clock"
+        conn = self._getconn()
+        try:
+            with _translated(), conn.transaction():
+                conn.execute(self._sql.lock, (f"{self._lock_prefix}\x1fclock",))
+                row = conn.execute(self._clock_sql).fetchone()
+                found = conn.execute(self._sql.latest).fetchone()
+                latest = None if found is None or found[0] is None else _utc(found[0])
+                old = None if row is None else _utc(row[0])
+                stored = move(old, latest)
+                if stored == old:
+                    pass  # a reading: nothing to write
+                elif stored is None:
+                    conn.execute(f"DELETE FROM {table}")
+                else:
+                    conn.execute(
+                        f"INSERT INTO {table} (id, instant) VALUES (1, %s) "
+                        "ON CONFLICT (id) DO UPDATE SET instant = EXCLUDED.instant",
+                        (stored,),
+                    )
+        finally:
+            self._putconn(conn)
+        self._clock_in_claims = stored is not None
+        return stored
 
     def try_hold_consumer(self, name: str) -> Hold | None:
         """A session-level advisory lock on a connection of its own, held until released (or
@@ -786,6 +849,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 self._abort(conn)
         finally:
             self._repo._local.open = False
+            self._repo._local.clock = _UNREAD  # read again by the next command's claim
             if self._batch is None:
                 self._repo._putconn(conn)
 
@@ -849,6 +913,9 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
         version = None
+        clocked = self._repo._clock_in_claims
+        if clocked:  # the stored clock comes with the read: no statement more
+            read = (self._repo._with_clock(read[0]), read[1])
         with _translated(conn):
             with conn.pipeline():
                 if not self._begun:
@@ -864,6 +931,10 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 if directory is not None:
                     version = conn.execute(self._dialect.directory_version)
             row = cursor.fetchone()
+            if clocked and row is not None:  # the stored clock, the read's last column
+                *rest, instant = row
+                row = tuple(rest)
+                self._repo._local.clock = None if instant is None else _utc(instant)
             if len(taken) > 1:  # the conditional creation lock
                 self._creation = taken[1].fetchone() is not None
             if version is not None:

@@ -299,6 +299,16 @@ class PhoneNumberInUse(Conflict):
     code = "PhoneNumberInUse"
 
 
+class ClockMismatch(Conflict):
+    """The process's clock and the database's time disagree: a process on the system clock (or
+    its own in-process clock) opened a database whose manual clock is stored in it, or a
+    process on the stored clock found the database returned to the system clock (issue 25,
+    rule R18c). Run with ``--manual-clock`` (``open_inbox(manual_clock=True)``), or return the
+    database to the system clock with ``threadcore clock system --db URL``."""
+
+    code = "ClockMismatch"
+
+
 class ConcurrencyConflict(Conflict):
     """Concurrent writers kept changing the same threads; the library's bounded retries ran out.
     Nothing changed and the same call may succeed later: it is retryable, and its status is
