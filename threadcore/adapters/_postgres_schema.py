@@ -5,6 +5,7 @@ when it opens a schema, under an advisory lock."""
 from __future__ import annotations
 
 from threadcore.adapters._sql import OPEN, directory_sql
+from threadcore.adapters._sql_attachments import postgres_refs_sql
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -15,6 +16,7 @@ __all__ = [
     "migrate_from_5_sql",
     "migrate_from_6_sql",
     "migrate_from_7_sql",
+    "migrate_from_8_sql",
     "attachments_sql",
     "pending_sql",
     "schema_sql",
@@ -22,7 +24,7 @@ __all__ = [
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _v2_sql(s: str) -> str:
@@ -110,6 +112,13 @@ def migrate_from_7_sql(s: str) -> str:
     holding writers back while it runs: run ``threadcore db upgrade`` in a quiet moment, with
     the writers of version 7 stopped (their notes would fail: NOT NULL)."""
     return _covering_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 8;\n"
+
+
+def migrate_from_8_sql(s: str) -> str:
+    """Schema version 8 -> 9 (issue 25, rule M8): each file's bytes counted by the live
+    messages and drafts naming them, kept so by triggers; the bytes no live message names
+    (kept by older versions for refused sends and deleted messages) go."""
+    return postgres_refs_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 9;\n"
 
 
 def migrate_from_6_sql(s: str) -> str:
@@ -278,6 +287,7 @@ CREATE TABLE {s}.events (
 {_by_owner_sql(s)}
 {attachments_sql(s)}
 {_covering_sql(s)}
+{postgres_refs_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -303,4 +313,6 @@ def pending_sql(version: int | None, s: str) -> str:
         steps.append(migrate_from_6_sql(s))
     if version <= 7:
         steps.append(migrate_from_7_sql(s))
+    if version <= 8:
+        steps.append(migrate_from_8_sql(s))
     return "".join(steps) + store if steps else ""
