@@ -7,6 +7,7 @@ nobody carries go, the others are counted."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,14 +27,13 @@ LEAFLET = Upload(b"%PDF leaflet" * 50, "application/pdf", "leaflet.pdf")
 ORPHAN = Upload(b"kept by an older version for a refused send", "text/plain")
 
 
-def _inbox(repository: object) -> Inbox:
-    inbox = Inbox(
+def _inbox(repository: object, ids: str = "a") -> Inbox:
+    return Inbox(
         repository=repository,  # type: ignore[arg-type]
         directory=two_queue_directory(),
         clock=ManualClock(START),
-        ids=SequentialIds("a"),
+        ids=SequentialIds(ids),
     )
-    return inbox
 
 
 def _assigned(inbox: Inbox, guest: str = GUEST) -> str:
@@ -116,6 +116,38 @@ def test_m8_a_draft_carries_files_until_discarded(store: Store) -> None:
     assert _bytes(repository, LEAFLET) == LEAFLET.content
     inbox.discard_draft(edited.id, actor="101")
     assert _bytes(repository, LEAFLET) is None
+
+
+def test_m8_two_writers_of_one_file_never_lose_it_while_a_message_carries_it(
+    store: Store,
+) -> None:
+    """Two processes each send the same file on their own thread and delete it again, over and
+    over: whenever a send has returned, its file can be read, though the other process's
+    deletion may have left the file's count at 0 at that very moment; at the end nothing is
+    left."""
+    first, second = _inbox(store(), "a"), _inbox(store(), "b")
+    threads = [(first, _assigned(first)), (second, _assigned(first, GUEST2))]
+    lost: list[str] = []
+
+    def writer(inbox: Inbox, thread_id: str) -> None:
+        try:
+            for _ in range(25):
+                sent = inbox.send(actor="101", body="f", thread_id=thread_id, attachments=[PICTURE])
+                try:
+                    inbox.attachment_content(sent.id, 0, actor="101")
+                except NotFound:
+                    lost.append(sent.id)
+                inbox.delete_messages([sent.id], actor="101")
+        except Exception as error:
+            lost.append(repr(error))
+
+    workers = [threading.Thread(target=writer, args=pair) for pair in threads]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert lost == []
+    assert _bytes(store(), PICTURE) is None
 
 
 # --- the schema step ------------------------------------------------------------------------------
