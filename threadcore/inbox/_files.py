@@ -20,6 +20,13 @@ __all__ = ["attachment_content", "uploads_of", "with_files"]
 Work = Callable[[UnitOfWork, list[Event], datetime], R]
 
 
+def _no_files() -> InvalidInput:
+    return InvalidInput(
+        "This inbox's repository stores no attachments: send the message without files",
+        parameter="attachments",
+    )
+
+
 def uploads_of(attachments: object) -> tuple[object, tuple[Upload, ...]]:
     """``attachments`` with each :class:`Upload` in it replaced by its URL (checked), and the
     uploads; anything else is left for the URL checks."""
@@ -41,17 +48,11 @@ def with_files(self: Spine, work: Work[R], uploads: tuple[Upload, ...]) -> Work[
     if not uploads:
         return work
     if not isinstance(self._repo, AttachmentStore):
-        raise InvalidInput(
-            "This inbox's repository stores no attachments: send the message without files",
-            parameter="attachments",
-        )
+        raise _no_files()
 
     def run(uow: UnitOfWork, events: list[Event], now: datetime) -> R:
         if not isinstance(uow, AttachmentWrites):
-            raise InvalidInput(
-                "This inbox's repository stores no attachments: send the message without files",
-                parameter="attachments",
-            )
+            raise _no_files()
         result = work(uow, events, now)
         for upload in uploads:
             uow.add_attachment(upload.content)
