@@ -31,7 +31,7 @@ def stored_files(inbox: Inbox) -> tuple[int, int]:
                 "SELECT count(*), coalesce(sum(length(content)), 0) FROM threadcore_attachments"
             ).fetchone()
         return int(count), int(size)
-    kept: dict[str, bytes] = repository._attachments  # type: ignore[attr-defined]
+    kept: dict[str, bytes] = repository._files._bytes  # type: ignore[attr-defined]
     return len(kept), sum(map(len, kept.values()))
 
 

@@ -21,9 +21,9 @@ from typing import TypeVar
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._file_counts import FileCounts
 from threadcore.adapters._holds import Hold, LocalHolds
 from threadcore.domain import messaging
-from threadcore.domain.attachments import stored_keys
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.events import Event
 from threadcore.domain.model import (
@@ -104,8 +104,7 @@ class InMemoryRepository:
         self._resources: dict[str, Resource] = {}  # the stored directory, in the order added
         self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
-        self._attachments: dict[str, bytes] = {}  # files' bytes by key (SHA-256)
-        self._attachment_refs: dict[str, int] = {}  # and the live messages naming each
+        self._files = FileCounts()  # files' bytes by key, counted by the messages naming them
         self._holds = LocalHolds()  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
         #: a restart (a new store) is refused.
@@ -142,7 +141,7 @@ class InMemoryRepository:
         """The bytes kept under ``key``, or ``None``."""
         check_attachment(key)
         with self._lock:
-            return self._attachments.get(key)
+            return self._files.get(key)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""
@@ -156,13 +155,12 @@ class InMemoryRepository:
 
 
 class _MemoryUnitOfWork(BufferedWrites):
-    __slots__ = ("_open", "_repo", "_unnamed")
+    __slots__ = ("_open", "_repo")
 
     def __init__(self, repo: InMemoryRepository) -> None:
         super().__init__()
         self._repo = repo
         self._open = False  # a unit of work is open (in the thread that holds the lock)
-        self._unnamed: set[str] = set()  # keys whose count fell in this commit
 
     def __enter__(self) -> _MemoryUnitOfWork:
         self._repo._lock.acquire()
@@ -183,7 +181,7 @@ class _MemoryUnitOfWork(BufferedWrites):
                 self._commit()
         finally:
             self._clear()
-            self._unnamed.clear()
+            self._repo._files.abandon()
             self._open = False
             self._repo._lock.release()
 
@@ -463,12 +461,9 @@ class _MemoryUnitOfWork(BufferedWrites):
                 self._check_pair_free(thread)
         if self._message_updates or self._notes:
             self._check_versions()
-        if self._attachments:  # stored before the messages that name them (as SQL does)
+        if self._attachments:  # before the messages naming them, as the SQL adapters
             for key, content in self._attachments.items():
-                if key not in repo._attachments:
-                    repo._attachments[key] = content
-                    repo._attachment_refs[key] = 0
-                    self._unnamed.add(key)  # swept unless a message names it
+                repo._files.store(key, content)
         for thread, expected in saved:
             self._apply_thread(thread, expected)
         if self._messages:
@@ -499,27 +494,9 @@ class _MemoryUnitOfWork(BufferedWrites):
                 else:
                     repo._resources[extension_id] = resource
             repo._directory_version += 1
-        if self._unnamed:
-            self._sweep()
+        if self._attachments or self._message_updates or self._tombstones:
+            repo._files.sweep()  # what may have left a file unnamed (rule M8)
         self._record_latest()
-
-    def _count(self, urls: tuple[str, ...], step: int) -> None:
-        """Count a live message's (``step`` 1) or a gone one's (-1) references to stored bytes;
-        a URL naming bytes not stored counts nothing (as the SQL adapters' triggers)."""
-        refs = self._repo._attachment_refs
-        for key in stored_keys(urls):
-            if key in refs:
-                refs[key] += step
-                if step < 0:
-                    self._unnamed.add(key)
-
-    def _sweep(self) -> None:
-        """Drop the bytes no live message or draft names any more (rule M8)."""
-        repo = self._repo
-        for key in self._unnamed:
-            if repo._attachment_refs.get(key, 1) <= 0:
-                del repo._attachment_refs[key], repo._attachments[key]
-        self._unnamed.clear()
 
     def _record_latest(self) -> None:
         """Keep the latest instant a commit recorded (what :meth:`claim` returns)."""
@@ -590,7 +567,7 @@ class _MemoryUnitOfWork(BufferedWrites):
             message_id = message.id
             by_id[message_id] = message
             if message.attachments:
-                self._count(message.attachments, 1)
+                repo._files.count(message.attachments, 1)
             by_thread[message.thread_id].append(message_id)
             if message.status is not _DRAFT:
                 if not order:
@@ -622,8 +599,8 @@ class _MemoryUnitOfWork(BufferedWrites):
         repo = self._repo
         old = repo._message_by_id[message.id]
         if old.attachments != message.attachments:
-            self._count(old.attachments, -1)
-            self._count(message.attachments, 1)
+            repo._files.count(old.attachments, -1)
+            repo._files.count(message.attachments, 1)
         repo._message_by_id[message.id] = message
         if message.provider_message_id is not None:
             repo._by_provider_id[message.provider_message_id] = message

@@ -97,7 +97,8 @@ class AttachmentStoreContract(ContractBase):
     ) -> None:
         thread, first = _thread("t1", "+16502240001", T0)
         self.store(repo, (thread, first))
-        one, two = _carrying("m2", thread, _PICTURE), _carrying("m3", thread, _PICTURE, _OTHER)
+        one = _carrying("m2", thread, _PICTURE, _PICTURE)  # one file twice: one message
+        two = _carrying("m3", thread, _PICTURE, _OTHER)
         self._with_files(repo, one, uploads=(_PICTURE,))
         self._with_files(repo, two, uploads=(_PICTURE, _OTHER))  # the same file, stored once
         self._delete(repo, one)
