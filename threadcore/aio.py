@@ -120,6 +120,7 @@ class AsyncInbox:
     list = _offloaded(Inbox.list)
     list_messages = _offloaded(Inbox.list_messages)
     list_notes = _offloaded(Inbox.list_notes)
+    attachment_content = _offloaded(Inbox.attachment_content)
     sync = _offloaded(Inbox.sync)
     sync_entries = _offloaded(Inbox.sync_entries)
     events = _offloaded(Inbox.events)

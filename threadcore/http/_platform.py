@@ -28,7 +28,6 @@ from threadcore.http._common import (
     media_type,
 )
 from threadcore.http._form import read_send_form
-from threadcore.inbox import Inbox
 from threadcore.wire import (
     ListQuery,
     dump_entries_sync,
@@ -194,13 +193,7 @@ async def send_message(ctx: Context, request: Request) -> Response:
                     f"Parameter [{name}] is not a number of thread [{send.thread_id}]",
                     parameter=name,
                 )
-
-    def store(inbox: Inbox) -> list[str]:
-        for upload in uploads:
-            att.store_of(inbox).save_attachment(upload.key(), upload.content)
-        return [att.stored_url(upload) for upload in uploads]
-
-    urls = await ctx.inbox.run(store) if uploads else []
+    # the files go into the send's own unit of work: stored with the message, or not at all
     with renaming(_SEND_NAMES):
         message = await ctx.inbox.send(
             actor=actor,
@@ -208,7 +201,7 @@ async def send_message(ctx: Context, request: Request) -> Response:
             owner_number=None if send.thread_id else send.owner_number,
             guest_number=None if send.thread_id else send.guest_number,
             thread_id=send.thread_id,
-            attachments=urls,
+            attachments=uploads,
         )
     return json_response(att.with_entries(dump_message(message), _base(request)))
 
@@ -237,16 +230,16 @@ async def message_content(ctx: Context, request: Request) -> Response:
         if 0 <= index < len(message.attachments)
         else None
     )
-
-    def read(inbox: Inbox) -> bytes | None:
-        assert stored is not None
-        return att.store_of(inbox).attachment(stored.key)
-
-    content = None if stored is None else await ctx.inbox.run(read)
-    if stored is None or content is None:
+    if stored is None:
         raise NotFound(
             f"Attachment [{attachment_id[:40]}] of message [{message_id[:64]}] not found"
         )
+    try:
+        content = await ctx.inbox.attachment_content(message_id, index, actor=actor)
+    except NotFound:
+        raise NotFound(
+            f"Attachment [{attachment_id[:40]}] of message [{message_id[:64]}] not found"
+        ) from None
     name = filename or stored.filename or f"attachment-{index + 1}"
     header = "attachment" if disposition == "Attachment" else "inline"
     return Response(

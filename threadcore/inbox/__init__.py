@@ -8,6 +8,7 @@ All rules live in :mod:`threadcore.domain`.
 
 from __future__ import annotations
 
+from threadcore.inbox import _files
 from threadcore.inbox import directory as _directory
 from threadcore.inbox import drafts as _drafts
 from threadcore.inbox import entries as _entries
@@ -66,6 +67,7 @@ class Inbox(Spine):
     list = _queries.list_threads
     list_messages = _queries.list_messages
     list_notes = _queries.list_notes
+    attachment_content = _files.attachment_content
 
     # sync: threadcore/inbox/sync.py
     sync = _sync.sync
