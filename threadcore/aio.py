@@ -140,6 +140,7 @@ class AsyncInbox:
     outbound_messages = _offloaded(Inbox.outbound_messages)
     status_counts = _offloaded(Inbox.status_counts)
     feed_position = _offloaded(Inbox.feed_position)
+    operator_messages = _offloaded(Inbox.operator_messages)
 
     async def batch(self, work: Callable[[Inbox], R]) -> R:
         """Run ``work(inbox)`` in one worker, inside ``inbox.batch()`` (one transaction): a

@@ -11,7 +11,13 @@ from starlette.responses import Response
 
 from threadcore.console._app import Console, Notice
 from threadcore.domain.errors import InvalidInput, ThreadcoreError, ThreadNotFound
-from threadcore.domain.model import Availability, DeliveryStatus, Thread, ThreadStatus
+from threadcore.domain.model import (
+    Availability,
+    DeliveryStatus,
+    Direction,
+    Thread,
+    ThreadStatus,
+)
 from threadcore.domain.queries import ThreadFilter
 from threadcore.http import _control
 
@@ -19,8 +25,8 @@ __all__ = ["COMMANDS", "PAGES"]
 
 #: Threads a page of the list shows.
 PER_PAGE: Final = 50
-#: How many events of the feed the outbound queue looks through, from the newest back.
-OUTBOUND_WINDOW: Final = 1000
+#: How many messages (of both directions) a page of the outbound queue looks through.
+OUTBOUND_WINDOW: Final = 500
 #: The statuses the outbound queue offers a button for (a carrier's callbacks).
 CALLBACKS: Final = (
     DeliveryStatus.SENT,
@@ -141,23 +147,18 @@ async def thread(console: Console, request: Request) -> Response:
 
 
 async def outbound(console: Console, request: Request) -> Response:
-    inbox = console.ctx.inbox
-    position = await inbox.feed_position()
-    after_text = request.query_params.get("after", "")
-    after = (
-        int(after_text)
-        if after_text.isdigit() and len(after_text) < 19
-        else max(position - OUTBOUND_WINDOW, 0)
-    )
-    found = await inbox.outbound_messages(after=after, limit=OUTBOUND_WINDOW)
+    page_text = request.query_params.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= 1000 else 1
+    found = await console.ctx.inbox.operator_messages(page=page, per_page=OUTBOUND_WINDOW)
+    total = found.paging.total_elements or 0 if found.paging is not None else 0
     return await console.render(
         request,
         "outbound.html",
         title="Outbound queue",
-        records=list(reversed(found.records)),
-        after=after,
-        earlier=max(after - OUTBOUND_WINDOW, 0) if after > 0 else None,
-        later=found.after if found.after < position else None,
+        records=[m for m in found if m.direction is Direction.OUTBOUND],
+        page=page,
+        pages=max(-(-total // OUTBOUND_WINDOW), 1),
+        window=OUTBOUND_WINDOW,
         callbacks=CALLBACKS,
     )
 

@@ -92,3 +92,4 @@ class Inbox(Spine):
     outbound_messages = _operator.outbound_messages
     status_counts = _operator.status_counts
     feed_position = _operator.feed_position
+    operator_messages = _operator.operator_messages

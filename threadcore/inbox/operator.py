@@ -10,7 +10,8 @@ visibility, so never serve them to a handler.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import attrs
 
@@ -90,9 +91,7 @@ def operator_threads(
         filter = ThreadFilter()
     if not isinstance(filter, ThreadFilter):
         raise InvalidInput("Parameter [filter] must be a ThreadFilter", parameter="filter")
-    for name, value, high in (("page", page, 1000), ("perPage", per_page, _MAX_PER_PAGE)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
-            raise InvalidInput(f"Parameter [{name}] must be an integer 1..{high}", parameter=name)
+    _check_page(page, per_page)
     owners = frozenset(r.extension_id for r in resources(self))
     if filter.owner_extension_ids is not None:
         owners &= frozenset(filter.owner_extension_ids)
@@ -108,18 +107,52 @@ def operator_threads(
         availability=frozenset(filter.availability),
     )
 
-    def read(uow: UnitOfWork) -> tuple[builtins.list[Thread], int]:
-        total = uow.count_threads(query)
-        # newest first over a store that pages oldest first: the page's window from the end
-        end = max(total - (page - 1) * per_page, 0)
-        start = max(end - per_page, 0)
-        found = uow.find_threads(query, end - start, start) if end > start else []
-        return found, max(total, start + len(found))
-
-    found, total = self._read(read)
+    found, total = self._read(
+        lambda uow: _newest_first(uow.count_threads, uow.find_threads, query, page, per_page)
+    )
     ttl = self.policy.ttl
-    records = tuple(tx.effective(t, now, ttl) for t in reversed(found))
+    records = tuple(tx.effective(t, now, ttl) for t in found)
     return Page(records, None, numbered_paging(page, per_page, len(records), total))
+
+
+Q = TypeVar("Q", ThreadQuery, MessageQuery)
+R = TypeVar("R")
+
+
+def _newest_first(
+    count: Callable[[Q], int],
+    find: Callable[[Q, int, int], builtins.list[R]],
+    query: Q,
+    page: int,
+    per_page: int,
+) -> tuple[builtins.list[R], int]:
+    """Page ``page`` of ``per_page`` records, newest first, over a store that pages oldest
+    first (by creation time, then id): the page's window counted from the end, and the total."""
+    total = count(query)
+    end = max(total - (page - 1) * per_page, 0)
+    start = max(end - per_page, 0)
+    found = find(query, end - start, start) if end > start else []
+    return found[::-1], max(total, start + len(found))
+
+
+def _check_page(page: object, per_page: object) -> None:
+    for name, value, high in (("page", page, 1000), ("perPage", per_page, _MAX_PER_PAGE)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+            raise InvalidInput(f"Parameter [{name}] must be an integer 1..{high}", parameter=name)
+
+
+def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> Page[Message]:
+    """Every resource's alive messages (no actor, never a draft), newest first, as numbered
+    pages with the platform's ``paging`` block: what the console's outbound queue looks
+    through (its outbound ones) on every store."""
+    _check_page(page, per_page)
+    owners = frozenset(r.extension_id for r in resources(self))
+    now = self.now()
+    query = MessageQuery(owners, now - self.policy.ttl)
+    found, total = self._read(
+        lambda uow: _newest_first(uow.count_messages, uow.find_messages, query, page, per_page)
+    )
+    return Page(tuple(found), None, numbered_paging(page, per_page, len(found), total))
 
 
 def latest_messages(self: Spine, thread_ids: Sequence[str]) -> dict[str, Message]:
