@@ -35,8 +35,8 @@ CALLBACKS: Final = (
     DeliveryStatus.SENDING_FAILED,
     DeliveryStatus.READ,
 )
-#: How many changed threads a notice lists by name.
-LISTED: Final = 40
+#: How many changed threads a notice lists by name (it travels in a cookie of at most 4 KB).
+LISTED: Final = 20
 #: The fields of each directory change, as the control plane's body names them.
 DIRECTORY_FIELDS: Final = {
     "remove-handler": ("extensionId", "handlerId"),
@@ -54,9 +54,9 @@ def _thread_line(thread: Thread) -> list[str]:
     return [thread.id, thread.guest_party.phone_number, f"{status}{reason}"]
 
 
-def _changed(text: str, threads: list[Thread]) -> Notice:
+def _changed(text: str, threads: list[Thread], more: int = 0) -> Notice:
     shown = [_thread_line(t) for t in threads[:LISTED]]
-    more = len(threads) - len(shown)
+    more += len(threads) - len(shown)
     return {"kind": "ok", "text": text, "threads": shown, "more": more}
 
 
@@ -210,12 +210,13 @@ async def clock(
     )
     now = await _control.move_clock(console.ctx, move)
     expired = []
-    for thread_id in now.expired:
+    for thread_id in now.expired[:LISTED]:
         try:
             expired.append((await console.ctx.inbox.operator_thread(thread_id)).thread)
         except ThreadNotFound:
             continue
-    return _changed(f"The clock is at {now.now}; {len(now.expired)} threads expired", expired)
+    more = max(len(now.expired) - LISTED, 0)
+    return _changed(f"The clock is at {now.now}; {len(now.expired)} threads expired", expired, more)
 
 
 async def change_directory(
