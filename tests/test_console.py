@@ -5,10 +5,16 @@ escaping of a customer's text, and each command; and the operator's reads it is 
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
+from click.testing import CliRunner
 from conftest import (
     GUEST,
     GUEST2,
@@ -32,6 +38,8 @@ from threadcore import (
     ThreadFilter,
     ThreadStatus,
 )
+from threadcore.cli.app import run
+from threadcore.connect import DATABASE_URL_VARIABLE
 from threadcore.errors import InvalidInput, ThreadNotFound
 from threadcore.http import create_app
 
@@ -451,3 +459,61 @@ def test_operator_reads_see_deleted_threads_and_outbound(inbox: Inbox) -> None:
     outbound = inbox.outbound_messages()
     assert [m.id for _, m in outbound.records] == [sent.id]
     assert outbound.after == inbox.feed_position()
+
+
+# --- threadcore serve --console ------------------------------------------------------------------
+def _serve(*arguments: str) -> tuple[int, str]:
+    with CliRunner().isolation(env={DATABASE_URL_VARIABLE: None}) as (out, err, _):
+        code = run(["serve", *arguments])
+    return code, out.getvalue().decode() + err.getvalue().decode()
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--console"], "--console needs --control-token"),
+        (["--demo"], "--demo goes with --console"),
+        (["--console", "--demo", "--db", "sqlite:///x.db"], "--demo makes its own SQLite file"),
+    ],
+)
+def test_serve_refuses_a_console_it_cannot_serve(
+    tmp_path: Path, options: list[str], words: str
+) -> None:
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text('{"tok-101": "101"}')
+    code, output = _serve("--tokens", str(tokens), *options)
+    assert code == 2
+    assert words in output
+    assert "Traceback" not in output
+
+
+def test_serve_console_demo_is_the_one_command_of_the_readme() -> None:
+    """``threadcore serve --console --demo``: the demo's inbox, a manual clock, and a control
+    token printed with the console's URL, which opens the console."""
+    command = [sys.executable, "-m", "threadcore", "serve", "--console", "--demo", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        serving = re.search(r"serving (http://\S+) on sqlite:///", process.stdout.readline())
+        told = re.search(r"console (http://\S+/console/) \(log in with the control token (\S+)\)",
+                         process.stdout.readline())  # fmt: skip
+        assert serving is not None
+        assert told is not None
+        base, token = serving.group(1), told.group(2)
+        assert told.group(1) == f"{base}/console/"
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as browser:
+            login = browser.get("/console/login")
+            fields = {"token": token, "csrf": _csrf(login.text), "next": "/console/threads"}
+            assert browser.post("/console/login", data=fields).status_code == 303
+            threads = browser.get("/console/threads?status=Open")
+            assert threads.status_code == 200
+            assert threads.text.count('data-testid="thread-row"') == 50  # a full first page
+            moved = browser.post(
+                "/threadcore/v1/clock",
+                json={"advance": "PT1H"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert moved.status_code == 200, moved.text  # a manual clock
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

@@ -1,4 +1,4 @@
-"""The operator's reads: every resource's threads without an actor (rule R31).
+"""The operator's reads: every resource's threads without an actor (rule O1).
 
 A handler reads through ``actor=`` and sees only the resources they handle; an operator (the
 console of ``threadcore serve --console``, a support tool, a test) reads the whole inbox: the
