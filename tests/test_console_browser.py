@@ -12,9 +12,7 @@ Without Chromium the test skips outside CI and fails in CI (``.ci/run`` installs
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import served
 import stores
 
 pytest_plugins = ["conftest_pg"]
@@ -106,29 +105,16 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             "--port", "0", "--control-token", CONTROL, "--console", *options,
         ]  # fmt: skip
         log = tmp_path / f"serve-{len(started)}.log"
-        with log.open("w") as errors:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        process, base = served.start(command, log)
         started.append((process, log))
         assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"serving (http://\S+)", line)
-        if found is None:
-            process.kill()
-            pytest.fail(f"threadcore serve did not start: {line}{log.read_text()}")
         console_line = process.stdout.readline()
-        assert f"{found.group(1)}/console/" in console_line
-        return found.group(1)
+        assert f"{base}/console/" in console_line
+        return base
 
     yield start
     for process, log in started:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("threadcore serve did not stop on SIGTERM")
-        assert code == 0, f"threadcore serve exited with {code}: {log.read_text()}"
-        assert "Traceback" not in log.read_text(), log.read_text()
+        served.stop(process, log)
 
 
 class Walk:
@@ -162,11 +148,10 @@ class Walk:
             field.send_keys(value)
 
     def submit(self, button: Any) -> None:
-        """Click ``button`` and wait for the page it leads to."""
-        old = self.driver.find_element("tag name", "html")
+        """Click ``button`` and wait for the page it leads to (a new page has no marker)."""
+        self.driver.execute_script("window.__before_submit = true")
         button.click()
-        self.wait(lambda d: _stale(old), "the next page")
-        self.wait(lambda d: d.execute_script("return document.readyState") == "complete", "load")
+        self.wait(_next_page, "the next page")
 
     def control(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.api.post(
@@ -188,14 +173,17 @@ class Walk:
         return document
 
 
-def _stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+def _next_page(driver: Any) -> bool:
+    from selenium.common.exceptions import WebDriverException
 
     try:
-        element.is_enabled()
-    except StaleElementReferenceException:
-        return True
-    return False
+        return bool(
+            driver.execute_script(
+                "return window.__before_submit !== true && document.readyState === 'complete'"
+            )
+        )
+    except WebDriverException:  # the old page is going: ask again
+        return False
 
 
 def _walk(driver: Any, url: str, *, manual_clock: bool) -> None:

@@ -14,13 +14,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import served
 import stores
 
 pytest_plugins = ["conftest_pg"]
@@ -93,28 +93,14 @@ def serve(tmp_path: Path) -> Iterator[object]:
             "--tokens", str(tmp_path / "tokens.json"),
             "--port", "0", "--control-token", "ctl", *options,
         ]  # fmt: skip
-        log = tmp_path / f"serve-{len(started)}.log"  # a file: a full pipe would block it
-        with log.open("w") as errors:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        log = tmp_path / f"serve-{len(started)}.log"
+        process, base = served.start(command, log)
         started.append((process, log))
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"serving (http://\S+)", line)
-        if found is None:
-            process.kill()
-            pytest.fail(f"threadcore serve did not start: {line}{log.read_text()}")
-        return found.group(1)
+        return base
 
     yield start
     for process, log in started:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("threadcore serve did not stop on SIGTERM")
-        assert code == 0, f"threadcore serve exited with {code}: {log.read_text()}"
-        assert "Traceback" not in log.read_text(), log.read_text()
+        served.stop(process, log)
 
 
 def _e2e(npm: str, url: str, *, manual_clock: bool) -> str:

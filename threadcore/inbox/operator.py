@@ -96,16 +96,7 @@ def operator_threads(
     if filter.owner_extension_ids is not None:
         owners &= frozenset(filter.owner_extension_ids)
     now = self.now()
-    query = ThreadQuery(
-        owner_extension_ids=owners,
-        due_cutoff=now - self.policy.ttl,
-        status=filter.status,
-        creation_time_from=filter.creation_time_from,
-        creation_time_to=filter.creation_time_to,
-        owner_number=filter.owner_phone_number,
-        guest_number=filter.guest_phone_number,
-        availability=frozenset(filter.availability),
-    )
+    query = ThreadQuery.of(filter, owners, now - self.policy.ttl)
 
     found, total = self._read(
         lambda uow: _newest_first(uow.count_threads, uow.find_threads, query, page, per_page)
