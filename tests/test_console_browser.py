@@ -81,7 +81,9 @@ def browser() -> Iterator[Any]:
                      "--disable-gpu", "--window-size=1280,800"):  # fmt: skip
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager downloads nothing
+        driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.implicitly_wait(0)
     try:
         yield driver

@@ -104,7 +104,7 @@ async def threads(console: Console, request: Request) -> Response:
         if wanted is not None:
             found = await inbox.operator_threads(filter=wanted, page=page, per_page=PER_PAGE)
             records = found.records
-            total = found.paging.total_elements or 0 if found.paging is not None else 0
+            total = (found.paging.total_elements or 0) if found.paging is not None else 0
     except ThreadcoreError as refused:
         error = refused.message
     latest = await inbox.latest_messages([t.id for t in records])
@@ -150,7 +150,7 @@ async def outbound(console: Console, request: Request) -> Response:
     page_text = request.query_params.get("page", "1")
     page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= 1000 else 1
     found = await console.ctx.inbox.operator_messages(page=page, per_page=OUTBOUND_WINDOW)
-    total = found.paging.total_elements or 0 if found.paging is not None else 0
+    total = (found.paging.total_elements or 0) if found.paging is not None else 0
     return await console.render(
         request,
         "outbound.html",
