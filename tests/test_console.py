@@ -266,6 +266,9 @@ def test_the_thread_list_filters_by_resource_status_and_handler(
     assert listed("handler=103") == both
     assert listed(f"handler=101&resource={SUPPORT}") == set()
     assert client.get("/console/threads?status=Lost").status_code == 400
+    for odd in ("0", "-1", "9" * 5000, "x"):  # page 1
+        assert client.get(f"/console/threads?page={odd}").status_code == 200
+        assert client.get(f"/console/outbound?page={odd}").status_code == 200
 
 
 @pytest.mark.parametrize("text", [SCRIPT, IMAGE])

@@ -60,6 +60,12 @@ def _changed(text: str, threads: list[Thread], more: int = 0) -> Notice:
     return {"kind": "ok", "text": text, "threads": shown, "more": more}
 
 
+def _page_number(request: Request) -> int:
+    """The ``page`` query parameter, 1..1000 (anything else is page 1)."""
+    text = request.query_params.get("page", "1")
+    return int(text) if text.isdigit() and len(text) <= 4 and 1 <= int(text) <= 1000 else 1
+
+
 async def overview(console: Console, request: Request) -> Response:
     inbox = console.ctx.inbox
     resources = await inbox.resources()
@@ -93,8 +99,7 @@ def _filter_of(resources: list[Any], query: Any) -> tuple[ThreadFilter | None, d
 async def threads(console: Console, request: Request) -> Response:
     inbox = console.ctx.inbox
     resources = await inbox.resources()
-    page_text = request.query_params.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= 1000 else 1
+    page = _page_number(request)
     error = None
     records: tuple[Thread, ...] = ()
     total = 0
@@ -147,8 +152,7 @@ async def thread(console: Console, request: Request) -> Response:
 
 
 async def outbound(console: Console, request: Request) -> Response:
-    page_text = request.query_params.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and 1 <= int(page_text) <= 1000 else 1
+    page = _page_number(request)
     found = await console.ctx.inbox.operator_messages(page=page, per_page=OUTBOUND_WINDOW)
     total = (found.paging.total_elements or 0) if found.paging is not None else 0
     return await console.render(
