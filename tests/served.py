@@ -3,14 +3,19 @@ platform's own client in ``test_http_node.py``, a browser in ``test_console_brow
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import signal
 import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["start", "stop"]
+__all__ = ["servers", "start", "stop"]
 
 
 def start(command: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
@@ -37,3 +42,34 @@ def stop(process: subprocess.Popen[str], log: Path) -> None:
         pytest.fail("threadcore serve did not stop on SIGTERM")
     assert code == 0, f"threadcore serve exited with {code}: {log.read_text()}"
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+Start = Callable[..., tuple[subprocess.Popen[str], str]]
+
+
+@contextlib.contextmanager
+def servers(folder: Path, directory: Any, tokens: Any, *common: str) -> Iterator[Start]:
+    """A function that starts ``threadcore serve --db URL *common *options`` with this directory
+    and these tokens (JSON documents, written in ``folder``) on a free port: its process and URL.
+    Every server it started is stopped at the end (exit 0, no traceback)."""
+    (folder / "directory.json").write_text(json.dumps(directory))
+    (folder / "tokens.json").write_text(json.dumps(tokens))
+    started: list[tuple[subprocess.Popen[str], Path]] = []
+
+    def begin(url: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+        command = [
+            sys.executable, "-m", "threadcore", "serve", "--db", url,
+            "--directory", str(folder / "directory.json"),
+            "--tokens", str(folder / "tokens.json"),
+            "--port", "0", *common, *options,
+        ]  # fmt: skip
+        log = folder / f"serve-{len(started)}.log"
+        process, base = start(command, log)
+        started.append((process, log))
+        return process, base
+
+    try:
+        yield begin
+    finally:
+        for process, log in started:
+            stop(process, log)

@@ -11,10 +11,7 @@ Without Chromium the test skips outside CI and fails in CI (``.ci/run`` installs
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,28 +92,16 @@ def browser() -> Iterator[Any]:
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start ``threadcore serve --console`` with the given options; yields a function returning
     its URL, and stops it (exit 0, no traceback) after the test."""
-    (tmp_path / "directory.json").write_text(json.dumps(DIRECTORY))
-    (tmp_path / "tokens.json").write_text(json.dumps(TOKENS))
-    started: list[tuple[subprocess.Popen[str], Path]] = []
+    common = ("--control-token", CONTROL, "--console")
+    with served.servers(tmp_path, DIRECTORY, TOKENS, *common) as begin:
 
-    def start(url: str, *options: str) -> str:
-        command = [
-            sys.executable, "-m", "threadcore", "serve", "--db", url,
-            "--directory", str(tmp_path / "directory.json"),
-            "--tokens", str(tmp_path / "tokens.json"),
-            "--port", "0", "--control-token", CONTROL, "--console", *options,
-        ]  # fmt: skip
-        log = tmp_path / f"serve-{len(started)}.log"
-        process, base = served.start(command, log)
-        started.append((process, log))
-        assert process.stdout is not None
-        console_line = process.stdout.readline()
-        assert f"{base}/console/" in console_line
-        return base
+        def start(url: str, *options: str) -> str:
+            process, base = begin(url, *options)
+            assert process.stdout is not None
+            assert f"{base}/console/" in process.stdout.readline()
+            return base
 
-    yield start
-    for process, log in started:
-        served.stop(process, log)
+        yield start
 
 
 class Walk:

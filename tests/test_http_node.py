@@ -10,12 +10,10 @@ Node or npm the test skips outside CI and fails in CI (``.ci/run`` installs them
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,25 +80,8 @@ def npm() -> str:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[object]:
     """Start ``threadcore serve`` with the given options; yields a function returning its URL."""
-    (tmp_path / "directory.json").write_text(json.dumps(DIRECTORY))
-    (tmp_path / "tokens.json").write_text(json.dumps(TOKENS))
-    started: list[tuple[subprocess.Popen[str], Path]] = []
-
-    def start(url: str, *options: str) -> str:
-        command = [
-            sys.executable, "-m", "threadcore", "serve", "--db", url,
-            "--directory", str(tmp_path / "directory.json"),
-            "--tokens", str(tmp_path / "tokens.json"),
-            "--port", "0", "--control-token", "ctl", *options,
-        ]  # fmt: skip
-        log = tmp_path / f"serve-{len(started)}.log"
-        process, base = served.start(command, log)
-        started.append((process, log))
-        return base
-
-    yield start
-    for process, log in started:
-        served.stop(process, log)
+    with served.servers(tmp_path, DIRECTORY, TOKENS, "--control-token", "ctl") as start:
+        yield lambda url, *options: start(url, *options)[1]
 
 
 def _e2e(npm: str, url: str, *, manual_clock: bool) -> str:
