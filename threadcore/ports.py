@@ -24,6 +24,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
+from threadcore.domain.queries import ThreadFilter
 
 __all__ = [
     "AttachmentStore",
@@ -81,6 +82,20 @@ class ThreadQuery:
     guest_number: str | None = None
     availability: frozenset[Availability] = frozenset({Availability.ALIVE})
     after: tuple[datetime, str] | None = None
+
+    @classmethod
+    def of(cls, wanted: ThreadFilter, owners: frozenset[str], due_cutoff: datetime) -> ThreadQuery:
+        """The query of a list's filter ``wanted`` over the resources ``owners``."""
+        return cls(
+            owner_extension_ids=owners,
+            due_cutoff=due_cutoff,
+            status=wanted.status,
+            creation_time_from=wanted.creation_time_from,
+            creation_time_to=wanted.creation_time_to,
+            owner_number=wanted.owner_phone_number,
+            guest_number=wanted.guest_phone_number,
+            availability=frozenset(wanted.availability),
+        )
 
 
 @attrs.frozen

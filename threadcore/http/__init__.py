@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from threadcore import __version__
 from threadcore.adapters.stored_clock import StoredClock
@@ -53,6 +53,7 @@ def create_app(
     control_token: str | None = None,
     account_id: str | None = None,
     outsiders: Literal["not-found", "forbidden"] = "not-found",
+    console: bool = False,
 ) -> Starlette:
     """The ASGI app serving ``inbox``.
 
@@ -63,6 +64,8 @@ def create_app(
     probed) or, with ``"forbidden"``, the platform's 403 when the thread exists. The clock can
     be moved through the control plane when the inbox runs on a :class:`ManualClock` or on
     the database's :class:`StoredClock` (every process on the database then moves with it).
+    ``console``: serve the inbox console at ``/console/`` too (needs ``control_token``, whose
+    powers it has, and the ``console`` extra; ``docs/console.md``).
     """
     if not isinstance(tokens, Mapping) or not all(
         isinstance(k, str) and k and isinstance(v, str) and v for k, v in tokens.items()
@@ -79,6 +82,11 @@ def create_app(
     if control_token is not None and control_token in tokens:
         raise InvalidInput(
             "Parameter [controlToken] must differ from every user's token", parameter=None
+        )
+    if console and control_token is None:
+        raise InvalidInput(
+            "Parameter [console] needs a control token: the console has its powers",
+            parameter="console",
         )
     ainbox = inbox if isinstance(inbox, AsyncInbox) else AsyncInbox(inbox)
     clock = ainbox.inbox._clock
@@ -101,7 +109,11 @@ def create_app(
     async def describe(request: Request) -> Response:
         return json_response(document)
 
-    routes = [Route("/openapi.json", describe, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/openapi.json", describe, methods=["GET"])]
+    if console:
+        from threadcore.console import console_routes
+
+        routes += console_routes(ctx)
     routes += [_route(ctx, path, ops) for path, ops in _by_path(served).items()]
 
     async def not_found(request: Request, exc: Exception) -> Response:
