@@ -30,9 +30,8 @@ from threadcore import (
     ManualClock,
     Resource,
     SQLiteRepository,
-    StoredClock,
 )
-from threadcore.storage import Clock, Repository
+from threadcore.storage import Clock, Repository, StoredClock
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"

@@ -276,20 +276,7 @@ def test_the_console_in_a_browser_on_sqlite(browser: Any, serve: Serve, tmp_path
 def test_the_console_in_a_browser_on_postgresql_with_two_workers(
     browser: Any, pg_repo: object, serve: Serve
 ) -> None:
-    url = serve(stores.url_of(pg_repo), "--workers", "2")
-    # Everything but moving the clock: serve refuses a manual clock with several workers until
-    # the clock is stored for all of them (test_serve.py says so); the console then follows it.
-    _walk(browser, url, manual_clock=False)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve runs a manual clock on one worker only until the clock is stored for every "
-    "worker (the stored-clock issue); the console moves it through the control plane's "
-    "move_clock, so this walk passes then: remove this mark when it does",
-)
-def test_the_console_moves_the_clock_of_two_workers_on_postgresql(
-    browser: Any, pg_repo: object, serve: Serve
-) -> None:
+    """The whole walk, the clock too: the manual clock is stored in the database, so both
+    workers run at it and a move through either moves it for both (rule R18c)."""
     url = serve(stores.url_of(pg_repo), "--workers", "2", "--manual-clock", START)
     _walk(browser, url, manual_clock=True)

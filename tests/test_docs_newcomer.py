@@ -30,4 +30,6 @@ def test_the_http_page_installs_the_postgres_extra_it_uses() -> None:
 
 def test_a_sweeper_beside_a_manual_clock_is_warned_against() -> None:
     for page in ("docs/http.md", "docs/cli.md"):
-        assert "sweeper must not run beside a manual clock" in _read(page), page
+        text = _read(page)
+        assert "sweeper on the system clock" in text, page
+        assert "refused" in text.partition("sweeper on the system clock")[2][:300], page

@@ -23,9 +23,10 @@ import stores
 from conftest import GUEST, OWNER, START, TTL
 from stores import Store, inbox_on
 
-from threadcore import ManualClock, SQLiteRepository, StoredClock, SystemClock, open_inbox
+from threadcore import ManualClock, SQLiteRepository, SystemClock, open_inbox
 from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.errors import ClockMismatch, InvalidInput
+from threadcore.storage import StoredClock
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store

@@ -124,7 +124,8 @@ def open_inbox(
     closes the repository.
 
     ``manual_clock=True`` runs on the manual clock stored in the database
-    (:class:`~threadcore.StoredClock`; ``threadcore serve --manual-clock START`` stores one);
+    (:class:`~threadcore.storage.StoredClock`; ``threadcore serve --manual-clock START`` stores
+    one);
     ``manual_clock=START`` first puts the database in manual time at START (a clock already
     later stays where it is). Without it, a database in manual time is refused
     (:class:`~threadcore.errors.ClockMismatch`, rule R18c): ``threadcore clock system``

@@ -497,8 +497,8 @@ ClockMove = Callable[[datetime | None, datetime | None], datetime | None]
 @runtime_checkable
 class ClockStore(Protocol):
     """**Protocol**: the manual clock stored in the database (issue 25, rule R18c), which every
-    process on it runs at (:class:`threadcore.StoredClock`). The bundled repositories all offer
-    it."""
+    process on it runs at (:class:`threadcore.storage.StoredClock`). The bundled repositories
+    all offer it."""
 
     def stored_clock(self) -> datetime | None:
         """The stored manual instant, or ``None`` while the database runs on the system clock.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
+from threadcore.adapters.stored_clock import StoredClock
 from threadcore.ports import (
     AttachmentStore,
     AttachmentWrites,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
 
 __all__ = [
+    "StoredClock",
     "AttachmentStore",
     "AttachmentWrites",
     "ChangeFeed",

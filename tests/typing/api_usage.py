@@ -15,12 +15,12 @@ from threadcore import (
     Policy,
     Resource,
     StatusReason,
-    StoredClock,
     Thread,
     ThreadcoreError,
     ThreadStatus,
 )
 from threadcore.events import Event
+from threadcore.storage import StoredClock
 
 directory = Directory(
     [

@@ -166,8 +166,8 @@ class Batch:
                 self.mode.enter_context(conn.pipeline())
                 self.sent = True
             raw = psycopg.RawCursor(conn)
-            for sql, params in statements:
-                raw.execute(_numbered(sql), params)
+            for sql, params in statements:  # never prepared: a pipeline (postgres.py's note)
+                raw.execute(_numbered(sql), params, prepare=False)
 
     def settle(self) -> None:
         """Wait for the groups sent and leave pipeline mode (a read runs faster outside it); a

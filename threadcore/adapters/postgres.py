@@ -106,6 +106,12 @@ _IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked o
 #: How long a change of the stored directory waits for the commands that read it (a long batch
 #: holds the directory's lock to its end): while it waits, every later command waits behind it,
 #: so it gives up soon (``ConcurrencyConflict``, retried by the facade, then the caller's).
+# Pipelined statements: each is prepared at once (prepare=True) or never (prepare=False), never by
+# psycopg's count. A statement whose count reached the threshold in a pipeline where an earlier
+# statement failed was skipped by the server, yet psycopg took it for prepared, and every later
+# run of it on that connection failed ("prepared statement does not exist";
+# tests/test_pg_prepared.py). Prepared at its first run, psycopg checks the result.
+
 _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
 
 
@@ -915,19 +921,19 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         if clocked:  # the stored clock comes with the read: no statement more
             read = (self._repo._with_clock(read[0]), read[1])
         with _translated(conn):
-            with conn.pipeline():
+            with conn.pipeline():  # (pipelined statements: see the note above)
                 if not self._begun:
                     self._begun = True
-                    conn.execute("BEGIN")
+                    conn.execute("BEGIN", prepare=False)
                 if directory == "change":  # queued, it holds every command back: not for long
-                    conn.execute(_CHANGE_LOCK_TIMEOUT)
+                    conn.execute(_CHANGE_LOCK_TIMEOUT, prepare=False)
                 if directory is not None:
                     lock = self._sql.lock_directory[directory]
-                    conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
-                taken = [conn.execute(*lock) for lock in locks]
-                cursor = conn.execute(*read)
+                    conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",), prepare=True)
+                taken = [conn.execute(*lock, prepare=True) for lock in locks]
+                cursor = conn.execute(*read, prepare=True)
                 if directory is not None:
-                    version = conn.execute(self._dialect.directory_version)
+                    version = conn.execute(self._dialect.directory_version, prepare=True)
             row = cursor.fetchone()
             if clocked and row is not None:  # the stored clock, the read's last column
                 *rest, instant = row
@@ -1106,10 +1112,10 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return
         with conn.pipeline():  # one round trip; an error skips the rest and raises at the end
             if not self._begun:
-                conn.execute("BEGIN")
-            for statement in statements:
-                conn.execute(*statement)
-            conn.execute("COMMIT")
+                conn.execute("BEGIN", prepare=False)
+            for statement in statements:  # (pipelined statements: see the note above)
+                conn.execute(*statement, prepare=True)
+            conn.execute("COMMIT", prepare=False)
 
     def _join_batch(self, batch: Batch, conn: Connection) -> None:
         """Refuse this unit of work's writes as the database would (a stale version, a second

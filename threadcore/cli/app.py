@@ -20,7 +20,6 @@ from threadcore import (
     Directory,
     Inbox,
     ManualClock,
-    StoredClock,
     StoredDirectory,
     SystemClock,
     ThreadcoreError,
@@ -38,7 +37,7 @@ from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
 from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
 from threadcore.errors import ClockMismatch
-from threadcore.storage import Clock, Repository
+from threadcore.storage import Clock, Repository, StoredClock
 
 __all__ = ["CliError", "cli", "run"]
 

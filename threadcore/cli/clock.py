@@ -7,7 +7,6 @@ from datetime import datetime
 
 import click
 
-from threadcore import StoredClock
 from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli.app import (
     _DB_HELP,
@@ -21,6 +20,7 @@ from threadcore.cli.app import (
 )
 from threadcore.errors import ThreadcoreError
 from threadcore.ports import Clock, ClockStore, Repository
+from threadcore.storage import StoredClock
 
 __all__ = ["clock", "clock_for", "manual_start", "say_start"]
 

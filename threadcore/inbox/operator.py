@@ -34,7 +34,7 @@ from threadcore.domain.model import (
 from threadcore.domain.queries import Page, ThreadFilter
 from threadcore.domain.validation import check_extension_id
 from threadcore.inbox._spine import _UNLIMITED, Spine
-from threadcore.inbox.queries import numbered_paging
+from threadcore.inbox.queries import BEFORE_ALL, numbered_paging
 from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery, UnitOfWork
 
 __all__ = ["Outbound", "ThreadTimeline"]
@@ -98,9 +98,14 @@ def operator_threads(
     now = self.now()
     query = ThreadQuery.of(filter, owners, now - self.policy.ttl)
 
-    found, total = self._read(
-        lambda uow: _newest_first(uow.count_threads, uow.find_threads, query, page, per_page)
-    )
+    def read(uow: UnitOfWork) -> tuple[builtins.list[Thread], int]:
+        found, total = _newest_first(uow.count_threads, uow.find_threads, query, page, per_page)
+        self._saw(found)  # what it shows expired is written first (rule R10b)
+        if query.status is ThreadStatus.OPEN:  # and what it leaves out as expired
+            self._saw(uow.due_between(BEFORE_ALL, query.due_cutoff, owners))
+        return found, total
+
+    found, total = self._read(read, at=now)
     ttl = self.policy.ttl
     records = tuple(tx.effective(t, now, ttl) for t in found)
     return Page(records, None, numbered_paging(page, per_page, len(records), total))
@@ -193,9 +198,10 @@ def operator_thread(self: Spine, thread_id: str) -> ThreadTimeline:
                 hint = timeline.hint_entry(position, event, user_of)
                 if hint is not None:
                     entries.append(hint)
+        self._saw((thread,))  # shown expired: written first (rule R10b)
         return thread, entries
 
-    stored, entries = self._read(read)
+    stored, entries = self._read(read, at=now)
     thread = tx.effective(stored, now, ttl)
     if thread.status is not stored.status:  # due, and no sweep has written it yet
         resolved = EntryType.THREAD_RESOLVED_HINT

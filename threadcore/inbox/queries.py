@@ -319,7 +319,7 @@ def list_threads(
             found = uow.find_threads(query, limit, offset)
             self._saw(found)
             if query.status is ThreadStatus.OPEN:  # what the list leaves out as expired
-                self._saw(uow.due_between(_BEFORE_ALL, query.due_cutoff, owners))
+                self._saw(uow.due_between(BEFORE_ALL, query.due_cutoff, owners))
             return found
 
         return seen
@@ -334,7 +334,7 @@ def list_threads(
 
 
 #: Before every instant a thread can hold (rule R18b): ``due_between`` from here is every due one.
-_BEFORE_ALL = MIN_INSTANT - timedelta(microseconds=1)
+BEFORE_ALL = MIN_INSTANT - timedelta(microseconds=1)
 
 
 def _thread_key(thread: Thread) -> tuple[datetime, str]:
