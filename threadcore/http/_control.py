@@ -26,12 +26,19 @@ from threadcore.domain.errors import (
 from threadcore.domain.events import DraftSent, MessageAdded
 from threadcore.domain.model import DeliveryStatus, Direction, Message, Thread
 from threadcore.http import _attachments as att
-from threadcore.http._common import Context, Operation, json_body, json_response
+from threadcore.http._common import Context, Operation, json_response, read_json
+from threadcore.http._send import base_of, with_attachment_entries
 from threadcore.inbox import Inbox
 from threadcore.ports import ReadinessCheck
-from threadcore.wire import dump_message, dump_thread
+from threadcore.wire import (
+    INBOUND_NAMES,
+    CarrierInbound,
+    dump_message,
+    dump_thread,
+    load_carrier_inbound,
+    renaming,
+)
 from threadcore.wire._base import Bad, Id, Phone, Shape, format_time, parse_time
-from threadcore.wire._requests import renaming
 
 __all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 
@@ -41,16 +48,6 @@ CONTROL: Final = "/threadcore/v1"
 SHAPE: Final = Shape(camel=True, omit_none=True)
 
 _log = logging.getLogger("threadcore.http")
-
-
-@attrs.frozen(kw_only=True)
-class Inbound:
-    """A customer's SMS as the carrier hands it over (``id``: the carrier's message id)."""
-
-    from_: Phone
-    to: Phone
-    text: str
-    id: Id | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -121,35 +118,24 @@ def _threads(threads: list[Thread]) -> Response:
 
 
 def _message(message: Message, request: Request) -> Response:
-    base = str(request.base_url).rstrip("/") + "/restapi/v1.0/account/~/message-threads"
-    return json_response(att.with_entries(dump_message(message), base))
+    return json_response(with_attachment_entries(dump_message(message), request))
 
 
-#: The inbox's keyword arguments (in the platform's spelling) as the inbound message names them:
-#: a number messaging itself is refused at ``from``, the customer's number the carrier hands over.
-_INBOUND_NAMES: Final = {
-    "body": "text",
-    "guestNumber": "from",
-    "ownerNumber": "to",
-    "providerMessageId": "id",
-}
 #: The manual clock's arguments as a move of the clock names them.
 _CLOCK_NAMES: Final = {"delta": "advance", "instant": "set"}
 
 
 async def inbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
-    sms = SHAPE.load(await json_body(request), Inbound)
-    with renaming(_INBOUND_NAMES):
-        message = await ctx.inbox.receive(
-            owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
-        )
+    sms = load_carrier_inbound(await read_json(request))
+    with renaming(INBOUND_NAMES):
+        message = await ctx.inbox.receive(**sms.arguments())
     return _message(message, request)
 
 
 async def status(ctx: Context, request: Request) -> Response:
     ctx.control(request)
-    callback = SHAPE.load(await json_body(request), Status)
+    callback = SHAPE.load(await read_json(request), Status)
     try:
         delivery = DeliveryStatus(callback.status)
     except ValueError:
@@ -181,7 +167,7 @@ def _integer(request: Request, name: str, default: int, high: int) -> int:
 async def outbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
     after, limit = _integer(request, "after", 0, 2**62), _integer(request, "limit", 100, 1000)
-    base = str(request.base_url).rstrip("/") + "/restapi/v1.0/account/~/message-threads"
+    base = base_of(request)
 
     def read(inbox: Inbox) -> OutboundList:
         events = inbox.events(after=after, limit=limit)
@@ -227,7 +213,7 @@ async def clock(ctx: Context, request: Request) -> Response:
     ctx.control(request)
     if request.method == "GET":
         return json_response(SHAPE.dump(Now(now=format_time(ctx.inbox.now()))))
-    move = SHAPE.load(await json_body(request), ClockMove)
+    move = SHAPE.load(await read_json(request), ClockMove)
     if ctx.manual_clock is None:
         raise Conflict("The clock can be moved only when the service runs with --manual-clock")
     if (move.advance is None) == (move.set is None):
@@ -251,7 +237,7 @@ def _directory_change(
 ) -> Callable[[Context, Request], Any]:
     async def handle(ctx: Context, request: Request) -> Response:
         ctx.control(request)
-        body = await json_body(request)
+        body = await read_json(request)
         value = (
             resource_from_document(body, "Field [$]") if shape is dict else SHAPE.load(body, shape)
         )
@@ -339,7 +325,7 @@ SERVICE_OPERATIONS: Final[tuple[Operation, ...]] = (
 #: The control plane's operations (paths under :data:`CONTROL`).
 OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation("POST", "/carrier/inbound", "carrierInbound", "A customer's SMS arrives",
-              inbound, body=Inbound, response="message", auth="control"),
+              inbound, body=CarrierInbound, response="message", auth="control"),
     Operation("POST", "/carrier/status", "carrierStatus", "A delivery callback", status,
               body=Status, response="message", auth="control"),
     Operation("GET", "/carrier/outbound", "carrierOutbound",
