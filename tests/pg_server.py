@@ -176,6 +176,23 @@ class PostgresServer:
         self._check(result, "pg_ctl start")
         self.running = True
 
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server (``pg_ctl stop -m mode``: ``fast`` ends every session at once) and
+        keep its data: :meth:`start` starts it again. A stopped server stays stopped."""
+        if not self.running:
+            return
+        result = self._run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60",
+             "stop"]
+        )  # fmt: skip
+        self._check(result, "pg_ctl stop")
+        self.running = False
+
+    def restart(self, mode: str = "fast") -> None:
+        """Stop the server (every session ends) and start it again, as an operator does."""
+        self.halt(mode)
+        self.start()
+
     def create_database(self) -> None:
         """Create the test database (with the server's own ``createdb``)."""
         createdb = self.bindir / "createdb"
@@ -184,19 +201,12 @@ class PostgresServer:
         )
         self._check(result, "createdb")
 
-    def halt(self) -> None:
-        """Stop the server (fast), keeping its data: :meth:`start` starts it again."""
-        if self.running:
-            self._run(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t",
-                 "60", "stop"]
-            )  # fmt: skip
-            self.running = False
-
     def stop(self) -> None:
         """Stop the server (fast) and remove its directory."""
-        self.halt()
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.halt()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def new_schema_name() -> str:

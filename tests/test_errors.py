@@ -25,6 +25,7 @@ from threadcore import (
 from threadcore.domain.errors import platform_name
 from threadcore.errors import (
     AssigneeNotHandler,
+    ClockMismatch,
     ConcurrencyConflict,
     Conflict,
     DraftNotFound,
@@ -42,6 +43,7 @@ from threadcore.errors import (
     NoteNotFound,
     NotFound,
     NotPermitted,
+    OutcomeUnknown,
     PhoneNumberInUse,
     RecipientOptedOut,
     RequestTooLarge,
@@ -76,6 +78,7 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     ResourceExists: ("ResourceExists", 409),
     PhoneNumberInUse: ("PhoneNumberInUse", 409),
     ConcurrencyConflict: ("ConcurrencyConflict", 503),
+    ClockMismatch: ("ClockMismatch", 409),
     MethodNotAllowed: ("MethodNotAllowed", 405),
     RequestTooLarge: ("RequestTooLarge", 413),
     UnsupportedMediaType: ("UnsupportedMediaType", 415),
@@ -93,6 +96,7 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     InvalidPageToken: ("InvalidPageToken", 400),
     StorageError: ("StorageError", 503),
     SchemaVersionError: ("SchemaVersionError", 503),
+    OutcomeUnknown: ("OutcomeUnknown", 503),
     NestedUnitOfWork: ("NestedUnitOfWork", 500),
 }
 
@@ -101,6 +105,7 @@ FAMILY = {
     AssigneeNotHandler: InvalidInput,
     WireFormatError: InvalidInput,
     SchemaVersionError: StorageError,
+    OutcomeUnknown: StorageError,
     ThreadNotFound: NotFound,
     UnknownPhoneNumber: NotFound,
     ResourceNotFound: NotFound,
@@ -117,6 +122,7 @@ FAMILY = {
     ResourceExists: Conflict,
     PhoneNumberInUse: Conflict,
     ConcurrencyConflict: Conflict,
+    ClockMismatch: Conflict,
 }
 #: The HTTP refusals are InvalidInput with their own status (the family's is 422).
 HTTP_REFUSALS = {MethodNotAllowed, RequestTooLarge, UnsupportedMediaType}
@@ -217,6 +223,25 @@ def test_only_errors_that_changed_nothing_and_may_pass_later_are_retryable(
     """A caller (a carrier's webhook) may repeat the call unchanged exactly when it is retryable:
     a conflict whose retries ran out, a storage outage (issue 12, item 11)."""
     assert cls.retryable is (cls in (ConcurrencyConflict, StorageError))
+
+
+def test_an_unknown_outcome_is_retryable_only_where_a_repeat_cannot_do_it_twice() -> None:
+    """Issue 22, item 3: a commit lost on its way may have been stored; the error says so, and
+    whether the same call may be made again (an instance's ``retryable``; the class's is
+    False). Its platform error body keeps both (the message says which)."""
+    from threadcore.wire import dump_api_error, load_api_error
+
+    blind, safe = OutcomeUnknown(), OutcomeUnknown(retryable=True)
+    assert (blind.retryable, safe.retryable, OutcomeUnknown.retryable) == (False, True, False)
+    for error in (blind, safe):
+        assert "may or may not have been stored" in error.message
+        assert (error.code, error.status) == ("OutcomeUnknown", 503)
+        again = load_api_error(dump_api_error(error))
+        assert (type(again), again.message, again.retryable) == (
+            OutcomeUnknown, error.message, error.retryable,
+        )  # fmt: skip
+    assert "Look before repeating" in blind.message
+    assert "Repeat the same call unchanged" in safe.message
 
 
 @pytest.mark.parametrize(("cls", "family"), FAMILY.items(), ids=lambda v: str(v))

@@ -472,14 +472,14 @@ def sqlite_shape(path: Path) -> dict[str, Any]:
 def sqlite_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but SQLite's own, the version, the store's id (made when a
     store is first opened) and the tables later versions add empty (consumers, the stored
-    directory), positions included, in a fixed order."""
+    directory, the stored clock), positions included, in a fixed order."""
     conn = sqlite3.connect(path)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "AND name NOT IN ('threadcore_schema', 'threadcore_store', "
             "'threadcore_consumers', 'threadcore_directory', 'threadcore_resources', "
-            "'threadcore_attachments')")]  # fmt: skip
+            "'threadcore_attachments', 'threadcore_clock')")]  # fmt: skip
         return {
             table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
             for table in tables

@@ -505,16 +505,20 @@ def test_a_killed_connection_is_a_storage_error_and_the_pool_recovers(
     cause and goes to the log (issue 12, item 18)."""
     repo = PostgresRepository(postgres_url, schema=pg_schema, min_size=1, max_size=1)
     try:
-        with repo.unit_of_work() as uow:
-            (pid,) = uow._all("SELECT pg_backend_pid()")[0]
-        with _raw(postgres_url) as conn:
-            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        def read_after_the_connection_was_killed() -> None:
+            with repo.unit_of_work() as uow:
+                uow.claim(thread_id="t0")  # a transaction: it dies with its connection
+                (pid,) = uow._all("SELECT pg_backend_pid()")[0]
+                with _raw(postgres_url) as conn:
+                    conn.execute("SELECT pg_terminate_backend(%s, 60000)", (pid,))
+                uow.thread("t1")
+
         with (
             caplog.at_level("WARNING", logger="threadcore.storage"),
             pytest.raises(StorageError) as caught,
-            repo.unit_of_work() as uow,
         ):
-            uow.thread("t1")
+            read_after_the_connection_was_killed()
         message = caught.value.message
         assert "unavailable" in message
         assert "Retry" in message

@@ -23,6 +23,7 @@ from threadcore import errors, events, storage
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
+from threadcore.adapters.stored_clock import StoredClock
 from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock, SystemClock
@@ -103,6 +104,7 @@ __all__ = [
     "SQLiteRepository",
     "SequentialIds",
     "StatusReason",
+    "StoredClock",
     "StoredDirectory",
     "SyncResult",
     "SyncType",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from threadcore.adapters.memory import InMemoryRepository
+from threadcore.adapters.stored_clock import StoredClock, refuse_stored_clock
 from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.domain.errors import InvalidInput
 from threadcore.domain.model import Policy
@@ -106,6 +108,7 @@ def open_inbox(
     policy: Policy | None = None,
     clock: Clock | None = None,
     directory: DirectoryPort | None = None,
+    manual_clock: bool | datetime = False,
 ) -> Inbox:
     """An :class:`~threadcore.Inbox` over the repository at ``url`` (as :func:`connect` reads
     it) and, unless ``directory=`` is given, the directory stored in the same database
@@ -119,9 +122,27 @@ def open_inbox(
     Give every process of a service the same ``token_secret`` so that their page and sync
     tokens are good everywhere. ``inbox.close()`` (or ``with open_inbox(url) as inbox:``)
     closes the repository.
+
+    ``manual_clock=True`` runs on the manual clock stored in the database
+    (:class:`~threadcore.StoredClock`; ``threadcore serve --manual-clock START`` stores one);
+    ``manual_clock=START`` first puts the database in manual time at START (a clock already
+    later stays where it is). Without it, a database in manual time is refused
+    (:class:`~threadcore.errors.ClockMismatch`, rule R18c): ``threadcore clock system``
+    returns it to the system clock.
     """
+    if manual_clock is not False and not isinstance(manual_clock, datetime | bool):
+        raise InvalidInput(
+            "Parameter [manual_clock] must be True or a start instant", parameter="manual_clock"
+        )
+    if manual_clock is not False and clock is not None:
+        raise InvalidInput("Give clock or manual_clock, not both", parameter="manual_clock")
     repository = connect(url)
     try:
+        if manual_clock is not False:
+            start = None if manual_clock is True else manual_clock
+            clock = StoredClock(repository, start=start)  # type: ignore[arg-type]
+        else:
+            refuse_stored_clock(repository, clock)
         return Inbox(
             repository=repository,
             directory=directory if directory is not None else StoredDirectory(repository),

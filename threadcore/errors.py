@@ -7,6 +7,7 @@ the ``parameter`` (spelled as the platform spells it) when one input is at fault
 
 from threadcore.domain.errors import (
     AssigneeNotHandler,
+    ClockMismatch,
     ConcurrencyConflict,
     Conflict,
     DraftNotFound,
@@ -24,6 +25,7 @@ from threadcore.domain.errors import (
     NoteNotFound,
     NotFound,
     NotPermitted,
+    OutcomeUnknown,
     PhoneNumberInUse,
     RecipientOptedOut,
     RequestTooLarge,
@@ -44,6 +46,7 @@ from threadcore.domain.errors import (
 
 __all__ = [
     "AssigneeNotHandler",
+    "ClockMismatch",
     "ConcurrencyConflict",
     "Conflict",
     "DraftNotFound",
@@ -60,6 +63,7 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "NoteDeleted",
+    "OutcomeUnknown",
     "NoteNotFound",
     "PhoneNumberInUse",
     "RecipientOptedOut",

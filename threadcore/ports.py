@@ -6,7 +6,7 @@ write their own adapter check it with the contract suite in :mod:`threadcore.tes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -29,6 +29,8 @@ __all__ = [
     "AttachmentStore",
     "ChangeFeed",
     "ConsumerHold",
+    "ClockMove",
+    "ClockStore",
     "ConsumerStore",
     "Claims",
     "Clock",
@@ -467,6 +469,32 @@ class ConsumerStore(Protocol):
         """Hold the consumer ``name`` (no other holder, in any process, until released), or
         ``None`` when someone else holds it. A holder that dies (its process, its connection)
         releases it; :meth:`ConsumerHold.held` tells the holder whether it still holds it."""
+        ...
+
+
+#: What :meth:`ClockStore.move_stored_clock` asks of its caller: given the stored instant
+#: (``None``: the database runs on the system clock) and the latest instant the store has
+#: recorded (``None``: nothing yet), the instant to store (``None``: back to the system clock).
+ClockMove = Callable[[datetime | None, datetime | None], datetime | None]
+
+
+@runtime_checkable
+class ClockStore(Protocol):
+    """**Protocol**: the manual clock stored in the database (issue 25, rule R18c), which every
+    process on it runs at (:class:`threadcore.StoredClock`). The bundled repositories all offer
+    it."""
+
+    def stored_clock(self) -> datetime | None:
+        """The stored manual instant, or ``None`` while the database runs on the system clock.
+        Read once or twice by every command: an adapter answers it from what it read with the
+        command's claim where it can (PostgreSQL), or with a read that costs microseconds."""
+        ...
+
+    def move_stored_clock(self, move: ClockMove) -> datetime | None:
+        """In one transaction, serialised with every other move of the clock: read the stored
+        instant and the latest instant the store has recorded, store what ``move`` returns for
+        them (``None``: the system clock) and return it. An exception ``move`` raises changes
+        nothing."""
         ...
 
 

@@ -15,6 +15,7 @@ from threadcore import (
     Policy,
     Resource,
     StatusReason,
+    StoredClock,
     Thread,
     ThreadcoreError,
     ThreadStatus,
@@ -32,6 +33,11 @@ directory = Directory(
     ]
 )
 clock = ManualClock(datetime(2026, 2, 17, tzinfo=UTC))
+shared = InMemoryRepository()
+stored = StoredClock(shared, start=datetime(2026, 2, 17, tzinfo=UTC))  # every process's clock
+moved: datetime = stored.advance(timedelta(days=1))
+shown: datetime = stored.reading()
+left: datetime | None = StoredClock.return_to_system_clock(shared)
 inbox = Inbox(
     repository=InMemoryRepository(),
     directory=directory,

@@ -6,14 +6,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 
-from threadcore.domain.errors import ConcurrencyConflict, StorageError, ThreadcoreError
+from threadcore.domain.errors import (
+    ConcurrencyConflict,
+    ConnectionLost,
+    OutcomeUnknown,
+    StorageError,
+    ThreadcoreError,
+)
 
-__all__ = ["translated"]
+__all__ = ["closed_by_server", "translated"]
 
 _CONFLICTS = (
     pg_errors.UniqueViolation,
@@ -55,11 +62,7 @@ def _storage_error(error: psycopg.Error | PoolTimeout, connecting: bool = False)
             "later (or give the repository a larger pool)"
         )
     elif isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        message = (
-            "The database is unavailable (the connection failed or was closed). Retry later; "
-            "a command interrupted while it committed may have been stored, so retry "
-            "inbound messages with their provider message id"
-        )
+        message = "The database is unavailable (the connection failed or was closed). Retry later"
     elif isinstance(error, psycopg.DataError):
         message = "The database refused a value it cannot store (out of range); nothing changed"
     elif isinstance(error, psycopg.ProgrammingError):
@@ -73,19 +76,56 @@ def _storage_error(error: psycopg.Error | PoolTimeout, connecting: bool = False)
     return StorageError(message)
 
 
+def closed_by_server(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the server has closed ``conn`` already (a restart or a terminated session): what
+    it sent, and the connection's end, are read without waiting (no round trip)."""
+    try:
+        conn.pgconn.consume_input()  # what arrived (a FATAL message) ...
+        conn.pgconn.consume_input()  # ... and then the end of the connection, if it came
+    except psycopg.OperationalError:
+        pass
+    return conn.broken
+
+
 @contextmanager
-def translated(*, connecting: bool = False) -> Iterator[None]:
-    """Driver errors become threadcore errors: none escapes the adapter (``connecting``: while
-    no command runs, when a failure to connect is the operator's to fix, not a command's)."""
+def translated(
+    conn: psycopg.Connection[Any] | None = None,
+    *,
+    committing: bool = False,
+    connecting: bool = False,
+) -> Iterator[None]:
+    """Driver errors become threadcore errors: none escapes the adapter.
+
+    With ``conn`` (a unit of work's own connection, outside a batch), an error that lost that
+    connection says what became of the unit of work: before its commit was sent the server
+    rolled it back, so it is :class:`ConnectionLost` (the facade runs the command again, once);
+    with ``committing`` (its commit was on its way) nobody can tell: :class:`OutcomeUnknown`.
+    ``connecting``: while no command runs, when a failure to connect is the operator's to fix,
+    not a command's."""
     try:
         yield
     except ThreadcoreError:
         raise
-    except _CONFLICTS as error:
+    except psycopg.Error as error:
+        if conn is None or not conn.broken:
+            raise _translate(error, connecting) from error
+        _log.warning("PostgreSQL connection lost: %s", _describe(error))
+        if committing:
+            raise OutcomeUnknown() from error
+        raise ConnectionLost(
+            "The database is unavailable (the connection was lost before the command was "
+            "committed): nothing was changed. Retry later"
+        ) from error
+    except PoolTimeout as error:
+        raise _storage_error(error, connecting) from error
+
+
+def _translate(error: psycopg.Error, connecting: bool = False) -> ThreadcoreError:
+    """A driver error that did not lose the unit of work's connection, as a threadcore error."""
+    if isinstance(error, _CONFLICTS):
         constraint = error.diag.constraint_name
         where = f" ({constraint})" if constraint else ""
-        raise ConcurrencyConflict(
+        return ConcurrencyConflict(
             f"A concurrent writer got there first{where}; the command can be retried"
-        ) from error
-    except (psycopg.Error, PoolTimeout) as error:
-        raise _storage_error(error, connecting) from error
+        )
+    return _storage_error(error, connecting)

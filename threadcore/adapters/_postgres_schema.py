@@ -21,6 +21,8 @@ __all__ = [
     "migrate_from_5_sql",
     "migrate_from_6_sql",
     "migrate_from_7_sql",
+    "migrate_from_8_sql",
+    "clock_sql",
     "attachments_sql",
     "current_store_id",
     "prepare_schema",
@@ -30,7 +32,7 @@ __all__ = [
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _v2_sql(s: str) -> str:
@@ -110,6 +112,20 @@ CREATE INDEX threads_by_owner ON {s}.threads (owner_extension_id, creation_time,
 CREATE INDEX IF NOT EXISTS threads_by_time ON {s}.threads (creation_time, id);
 CREATE INDEX IF NOT EXISTS threads_open_by_time ON {s}.threads (creation_time, id) WHERE {OPEN};
 """
+
+
+def clock_sql(s: str) -> str:
+    """The manual clock stored in the database (issue 25, rule R18c): one row while the
+    database runs on it, none on the system clock."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {s}.threadcore_clock "
+        "(id smallint PRIMARY KEY CHECK (id = 1), instant timestamptz NOT NULL);\n"
+    )
+
+
+def migrate_from_8_sql(s: str) -> str:
+    """Schema version 8 -> 9: the stored clock."""
+    return clock_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 9;\n"
 
 
 def migrate_from_7_sql(s: str) -> str:
@@ -286,6 +302,7 @@ CREATE TABLE {s}.events (
 {_by_owner_sql(s)}
 {attachments_sql(s)}
 {_covering_sql(s)}
+{clock_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -315,6 +332,8 @@ def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> s
         steps.append(migrate_from_6_sql(s))
     if version <= 7:
         steps.append(migrate_from_7_sql(s))
+    if version <= 8:
+        steps.append(migrate_from_8_sql(s))
     return "".join(steps) + store if steps else ""
 
 

@@ -36,6 +36,7 @@ from threadcore.domain.model import (
 )
 from threadcore.domain.transitions import status_now
 from threadcore.ports import (
+    ClockMove,
     DirectoryAccess,
     MessageQuery,
     NoteQuery,
@@ -104,6 +105,7 @@ class InMemoryRepository:
         self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
         self._attachments: dict[str, bytes] = {}  # attachments' bytes by key
+        self._clock: datetime | None = None  # the stored manual clock (None: the system's)
         self._holds = LocalHolds()  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
         #: a restart (a new store) is refused.
@@ -141,6 +143,16 @@ class InMemoryRepository:
     def try_hold_consumer(self, name: str) -> Hold | None:
         """Hold the consumer ``name`` in this process, or ``None`` if it is held."""
         return self._holds.try_hold(name)
+
+    def stored_clock(self) -> datetime | None:
+        """The stored manual instant, or ``None`` on the system clock (rule R18c)."""
+        return self._clock
+
+    def move_stored_clock(self, move: ClockMove) -> datetime | None:
+        """Store what ``move`` makes of the stored instant and the latest recorded one."""
+        with self._lock:
+            self._clock = move(self._clock, self._latest)
+            return self._clock
 
     def save_attachment(self, key: str, content: bytes) -> None:
         """Keep ``content`` under ``key`` (a key saved already keeps its content)."""

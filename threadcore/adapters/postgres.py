@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -54,6 +54,7 @@ from psycopg_pool import ConnectionPool
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold, unreached
 from threadcore.adapters._postgres_batch import LOOK_AROUND, UNKNOWN, Batch, is_open, pair_of
+from threadcore.adapters._postgres_errors import closed_by_server
 from threadcore.adapters._postgres_errors import translated as _translated
 from threadcore.adapters._postgres_schema import (
     SCHEMA_VERSION,
@@ -86,7 +87,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Message, Thread
-from threadcore.ports import DirectoryAccess, StoredEvent, check_attachment
+from threadcore.ports import ClockMove, DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
@@ -105,6 +106,10 @@ _IDLE_CHECK = 1.0  # seconds a pooled connection may rest before it is checked o
 #: holds the directory's lock to its end): while it waits, every later command waits behind it,
 #: so it gives up soon (``ConcurrencyConflict``, retried by the facade, then the caller's).
 _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
+
+
+#: What a unit of work holds for the stored clock before its claim read it.
+_UNREAD: Any = object()
 
 
 def _utc(value: datetime) -> datetime:
@@ -230,9 +235,16 @@ class PostgresRepository:
         self._local = threading.local()
         # when each pooled connection was last handed back (see _check_idle)
         self._returned: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
+        self._lost_at = float("-inf")  # when a connection was last found lost (see _putconn)
         s = '"' + schema.replace('"', '""') + '"'
         self._s = s
         self._lock_prefix = f"threadcore\x1f{schema}\x1f"  # advisory lock keys of this schema
+        self._clock_sql = f"SELECT instant FROM {s}.threadcore_clock"
+        # whether this process runs on the stored clock (its last read found one): then every
+        # claim reads the stored instant in its round trip, and a command's reads of the clock
+        # cost nothing more (rule R18c)
+        self._clock_in_claims = False
+        self._clocked_reads: dict[str, str] = {}
         self._sql = Statements(s)
         self._dialect = Dialect(
             mark="%s",
@@ -304,12 +316,14 @@ class PostgresRepository:
             self._pool.close()
 
     def _check_idle(self, conn: Connection) -> None:
-        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds
-        is tried with an empty query (one round trip) and replaced if the server closed it (a
-        restart, an idle timeout), so a restart costs no command; a connection in steady use is
-        handed out as it is."""
+        """The pool's check on checkout: a connection idle for more than ``_IDLE_CHECK`` seconds,
+        or handed back before a connection was last found lost (the server restarted: its
+        fellows are likely lost too), is tried with an empty query (one round trip) and replaced
+        if the server closed it; a connection in steady use is handed out as it is. A command
+        that lost its connection before its commit runs again, on a connection checked so
+        (rule D3)."""
         returned = self._returned.get(conn, 0.0)
-        if time.monotonic() - returned > _IDLE_CHECK:
+        if time.monotonic() - returned > _IDLE_CHECK or returned <= self._lost_at:
             ConnectionPool.check_connection(conn)
 
     def _note_new(self, conn: Connection) -> None:
@@ -321,7 +335,9 @@ class PostgresRepository:
             return self._pool.getconn()
 
     def _putconn(self, conn: Connection) -> None:
-        self._returned[conn] = time.monotonic()
+        self._returned[conn] = now = time.monotonic()
+        if conn.broken:  # the server closed it: the pool replaces it, and checks the others
+            self._lost_at = now
         with suppress(psycopg.Error):  # the pool discards a broken connection by itself
             self._pool.putconn(conn)
 
@@ -343,10 +359,8 @@ class PostgresRepository:
         """
         if getattr(self._local, "batch", None) is not None:
             raise StorageError("batches do not nest")
-        conn = self._getconn()
+        conn, _ = self._sent("BEGIN")
         try:
-            with _translated():
-                conn.execute("BEGIN")
             self._local.batch = Batch(conn, self._statements)
             try:
                 yield
@@ -358,7 +372,7 @@ class PostgresRepository:
             finally:
                 self._local.batch.abandon()
                 self._local.batch = None
-            with _translated():
+            with _translated(conn, committing=True):  # lost now: it may have committed
                 conn.execute("COMMIT")
         finally:
             if conn.info.transaction_status != TransactionStatus.IDLE:
@@ -410,6 +424,59 @@ class PostgresRepository:
             f"SELECT content FROM {self._s}.threadcore_attachments WHERE key = %s", (key,)
         )
         return None if not rows else bytes(rows[0][0])
+
+    def _with_clock(self, read: str) -> str:
+        """A claim's ``read`` with the stored clock as its last column."""
+        found = self._clocked_reads.get(read)
+        if found is None:
+            found = self._clocked_reads[read] = (
+                f"SELECT r.*, ({self._clock_sql}) FROM ({read}) AS r"
+            )
+        return found
+
+    def stored_clock(self) -> datetime | None:
+        """The stored manual instant, or ``None`` on the system clock (rule R18c). Inside a
+        command, what its claim read (no round trip); otherwise one read."""
+        local = self._local
+        if getattr(local, "open", False):
+            seen = getattr(local, "clock", _UNREAD)
+            if seen is not _UNREAD:
+                return cast("datetime | None", seen)
+        rows = self._autocommit(self._clock_sql, ())
+        instant = _utc(rows[0][0]) if rows else None
+        self._clock_in_claims = instant is not None
+        return instant
+
+    def move_stored_clock(self, move: ClockMove) -> datetime | None:
+        """Store what ``move`` makes of the stored instant and the latest recorded one, in one
+        transaction under the clock's advisory lock (the moves of every process queue)."""
+        local = self._local
+        if getattr(local, "open", False) or getattr(local, "batch", None) is not None:
+            raise NestedUnitOfWork()
+        table = f"{self._s}.threadcore_clock"
+        conn = self._getconn()
+        try:
+            with _translated(), conn.transaction():
+                conn.execute(self._sql.lock, (f"{self._lock_prefix}\x1fclock",))
+                row = conn.execute(self._clock_sql).fetchone()
+                found = conn.execute(self._sql.latest).fetchone()
+                latest = None if found is None or found[0] is None else _utc(found[0])
+                old = None if row is None else _utc(row[0])
+                stored = move(old, latest)
+                if stored == old:
+                    pass  # a reading: nothing to write
+                elif stored is None:
+                    conn.execute(f"DELETE FROM {table}")
+                else:
+                    conn.execute(
+                        f"INSERT INTO {table} (id, instant) VALUES (1, %s) "
+                        "ON CONFLICT (id) DO UPDATE SET instant = EXCLUDED.instant",
+                        (stored,),
+                    )
+        finally:
+            self._putconn(conn)
+        self._clock_in_claims = stored is not None
+        return stored
 
     def try_hold_consumer(self, name: str) -> Hold | None:
         """A session-level advisory lock on a connection of its own, held until released (or
@@ -506,12 +573,26 @@ class PostgresRepository:
             batch.flush()
             with batch.guarded():
                 return batch.conn.execute(sql, params).fetchall()
-        conn = self._getconn()
-        try:
-            with _translated():
-                return conn.execute(sql, params).fetchall()
-        finally:
-            self._putconn(conn)
+        conn, rows = self._sent(sql, params)  # (each statement sent here may be sent twice)
+        self._putconn(conn)
+        return rows
+
+    def _sent(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Connection, list[Any]]:
+        """A pooled connection and the rows of ``sql`` sent on it, a statement that may be sent
+        twice (a read, a write whose repeat changes nothing, a BEGIN): if the server had closed
+        the connection (a restart), it is sent again on a fresh one (rule D3). The caller hands
+        the connection back."""
+        for fresh in (False, True):
+            conn = self._getconn()
+            try:
+                with _translated():
+                    cursor = conn.execute(sql, params)
+                    return conn, [] if cursor.description is None else cursor.fetchall()
+            except BaseException as error:
+                self._putconn(conn)
+                if fresh or not conn.broken or not isinstance(error, StorageError):
+                    raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Committed events after position ``after``, ordered by (transaction id, ordinal), held
@@ -744,12 +825,22 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         tb: TracebackType | None,
     ) -> None:
         conn = self._conn
-        assert conn is not None
         self._conn = None
+        if conn is None:  # its connection was lost, and no fresh one came (that error is raised)
+            self._repo._local.open = False
+            if exc_type is None:
+                raise StorageError("The unit of work lost its connection; nothing was changed")
+            return
         try:
             if exc_type is None:
+                # a connection lost while the writes were sent: they may have been committed;
+                # one the server had closed before (a restart meanwhile) never got them
+                lost = conn if self._batch is None else None
+                committing = self._has_writes() and not (
+                    lost is not None and closed_by_server(lost)
+                )
                 try:
-                    with _translated():
+                    with _translated(lost, committing=committing):
                         self._write(conn)
                 except BaseException:
                     self._abort(conn)
@@ -758,6 +849,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 self._abort(conn)
         finally:
             self._repo._local.open = False
+            self._repo._local.clock = _UNREAD  # read again by the next command's claim
             if self._batch is None:
                 self._repo._putconn(conn)
 
@@ -774,7 +866,17 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             raise StorageError("The unit of work is not open")
         batch = self._batch
         if batch is None:
-            with _translated():
+            with _translated(conn):
+                try:
+                    return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+                except psycopg.Error:
+                    if self._begun or not conn.broken:
+                        raise
+                # a read outside a transaction lost its connection (a restart): nothing else
+                # rode on it, so it is read again on a fresh one (rule D3)
+                self._conn = None  # (handed back: none is held until the fresh one comes)
+                self._repo._putconn(conn)
+                conn = self._conn = self._repo._getconn()
                 return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
         if not self._through:
             batch.flush()  # the read sees every write of the batch before it
@@ -811,7 +913,10 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
         version = None
-        with _translated():
+        clocked = self._repo._clock_in_claims
+        if clocked:  # the stored clock comes with the read: no statement more
+            read = (self._repo._with_clock(read[0]), read[1])
+        with _translated(conn):
             with conn.pipeline():
                 if not self._begun:
                     self._begun = True
@@ -826,6 +931,10 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 if directory is not None:
                     version = conn.execute(self._dialect.directory_version)
             row = cursor.fetchone()
+            if clocked and row is not None:  # the stored clock, the read's last column
+                *rest, instant = row
+                row = tuple(rest)
+                self._repo._local.clock = None if instant is None else _utc(instant)
             if len(taken) > 1:  # the conditional creation lock
                 self._creation = taken[1].fetchone() is not None
             if version is not None:

@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._holds import Hold, LocalHolds, unreached
@@ -57,7 +57,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Thread
-from threadcore.ports import DirectoryAccess, StoredEvent, check_attachment
+from threadcore.ports import ClockMove, DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -65,7 +65,7 @@ R = TypeVar("R")
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
@@ -81,6 +81,8 @@ _INSERT_THREAD = (
 # entry) and the last change of the thread the command names.
 _LATEST = "SELECT max(created_at) FROM messages"
 _CLAIM = f"SELECT ({_LATEST}), NULL"
+_STORED_CLOCK = "SELECT instant FROM threadcore_clock"
+_UNREAD = object()  # the stored clock, not read yet in the open unit of work
 _CLAIM_THREAD = f"SELECT ({_LATEST}), (SELECT last_modified_time FROM threads WHERE id = ?)"
 _CLAIM_PAIR = (
     f"SELECT ({_LATEST}), (SELECT last_modified_time FROM threads "
@@ -279,6 +281,18 @@ CREATE TABLE IF NOT EXISTS threadcore_attachments (key TEXT PRIMARY KEY, content
 #: Version 6 -> 7: attachments.
 _MIGRATE_FROM_6 = _ATTACHMENTS + "UPDATE threadcore_schema SET version = 7;\n"
 
+#: The manual clock stored in the database (issue 25, rule R18c): one row while the database
+#: runs on it, none on the system clock.
+_CLOCK = """
+CREATE TABLE IF NOT EXISTS threadcore_clock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    instant TEXT NOT NULL
+);
+"""
+
+#: Version 7 -> 8: the stored clock.
+_MIGRATE_FROM_7 = _CLOCK + "UPDATE threadcore_schema SET version = 8;\n"
+
 
 def pending_sql(version: int | None) -> str:
     """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
@@ -295,6 +309,7 @@ def pending_sql(version: int | None) -> str:
             (4, _MIGRATE_FROM_4),
             (5, _MIGRATE_FROM_5),
             (6, _MIGRATE_FROM_6),
+            (7, _MIGRATE_FROM_7),
         )
         if version <= since
     )
@@ -338,6 +353,7 @@ CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 {_CONSUMERS}
 {directory_sql("")}
 {_ATTACHMENTS}
+{_CLOCK}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -481,6 +497,7 @@ class SQLiteRepository:
         self._lock = threading.RLock()
         self._depth = 0  # nesting of units of work inside a batch
         self._open = False  # a unit of work is open (in the thread that holds the lock)
+        self._clock_seen: object = _UNREAD  # the stored clock, as the open unit of work read it
         self._holds = LocalHolds()  # consumer holds of an in-memory database
         # Without create_schema a missing file is not created: it holds no schema to use.
         existing = not create_schema and self._path != ":memory:"
@@ -640,6 +657,48 @@ class SQLiteRepository:
                 conn.execute("COMMIT")
         return int(stored)
 
+    def stored_clock(self) -> datetime | None:
+        """The stored manual instant, or ``None`` on the system clock (rule R18c): a read of a
+        one-row table (inside a command, in its transaction)."""
+        with self._lock:
+            if self._open and self._clock_seen is not _UNREAD:
+                return cast("datetime | None", self._clock_seen)  # read in this transaction
+            with _translated:
+                row = self._conn.execute(_STORED_CLOCK).fetchone()
+            instant = None if row is None else time_from_text(row[0])
+            if self._open:  # no move can come before this transaction ends (writer lock)
+                self._clock_seen = instant
+            return instant
+
+    def move_stored_clock(self, move: ClockMove) -> datetime | None:
+        """Store what ``move`` makes of the stored instant and the latest recorded one, in one
+        transaction (the writer lock serialises the moves)."""
+        with self._lock, _translated:
+            conn = self._conn
+            if conn.in_transaction:
+                raise NestedUnitOfWork()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(_STORED_CLOCK).fetchone()
+                (latest,) = conn.execute(_LATEST).fetchone()
+                old = None if row is None else time_from_text(row[0])
+                stored = move(old, None if latest is None else time_from_text(latest))
+                if stored == old:
+                    pass  # a reading: nothing to write
+                elif stored is None:
+                    conn.execute("DELETE FROM threadcore_clock")
+                else:
+                    conn.execute(
+                        "INSERT INTO threadcore_clock (id, instant) VALUES (1, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET instant = excluded.instant",
+                        (time_to_text(stored),),
+                    )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return stored
+
     def save_attachment(self, key: str, content: bytes) -> None:
         """Store ``content`` under ``key`` (a key stored already keeps its content)."""
         check_attachment(key, content)
@@ -754,6 +813,7 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
                     conn.execute("ROLLBACK")
         finally:
             self._repo._open = False
+            self._repo._clock_seen = _UNREAD
             self._repo._lock.release()
 
     def _write_in_savepoint(self) -> None:

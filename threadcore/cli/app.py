@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.console import Console
@@ -20,11 +20,13 @@ from threadcore import (
     Directory,
     Inbox,
     ManualClock,
+    StoredClock,
     StoredDirectory,
     SystemClock,
     ThreadcoreError,
     open_inbox,
 )
+from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import (
     DIRECTORY_VARIABLE,
@@ -35,6 +37,7 @@ from threadcore.cli.directory_file import (
 from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
 from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
+from threadcore.errors import ClockMismatch
 from threadcore.storage import Clock, Repository
 
 __all__ = ["CliError", "cli", "run"]
@@ -83,12 +86,22 @@ def _open(url: str, *, migrate: bool | None = None) -> Repository:
 
 
 def _open_inbox(
-    url: str, clock: Clock | None = None, token_secret: bytes | None = None
+    url: str,
+    clock: Clock | None = None,
+    token_secret: bytes | None = None,
+    manual_clock: bool | datetime | Literal["follow"] = False,
 ) -> tuple[Inbox, StoredDirectory]:
     """An inbox over the database at ``url`` and the directory stored in it (``open_inbox``),
-    with that directory; close the inbox when done."""
+    with that directory; close the inbox when done. ``manual_clock="follow"`` (a one-shot
+    command given no clock): the database's stored manual clock when it has one (rule R18c)."""
+    given = False if manual_clock == "follow" else manual_clock
     try:
-        inbox = open_inbox(url, clock=clock, token_secret=token_secret)
+        try:
+            inbox = open_inbox(url, clock=clock, token_secret=token_secret, manual_clock=given)
+        except ClockMismatch:
+            if manual_clock != "follow":
+                raise
+            inbox = open_inbox(url, token_secret=token_secret, manual_clock=True)
     except ThreadcoreError as error:
         raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
     stored = inbox.directory
@@ -96,12 +109,21 @@ def _open_inbox(
     return inbox, stored
 
 
-def _inbox(url: str, directory: Directory | None, clock: Clock) -> tuple[Repository, Inbox]:
+def _inbox(url: str, directory: Directory | None, clock: Clock | None) -> tuple[Repository, Inbox]:
     """An inbox over the database at ``url`` deciding on ``directory`` (a directory file's) or,
     when it is ``None``, on the directory stored in the database, which must not be empty;
-    close the repository when done."""
+    close the repository when done. Without ``clock``: the database's stored manual clock if
+    it has one, else the system clock."""
     if directory is not None:
         repository = _open(url)
+        try:
+            refuse_stored_clock(repository, clock)
+        except ClockMismatch:
+            if clock is not None:
+                _close(repository)
+                raise CliError(f"cannot open {_redact(url)}: the database runs on its stored "
+                               "manual clock: leave out --at") from None  # fmt: skip
+            clock = StoredClock(repository)  # type: ignore[arg-type]
         return repository, Inbox(repository=repository, directory=directory, clock=clock)
     no_directory = CliError(
         f"give --directory FILE (or set {DIRECTORY_VARIABLE}): the database stores no "
@@ -111,7 +133,7 @@ def _inbox(url: str, directory: Directory | None, clock: Clock) -> tuple[Reposit
     path = _sqlite_file(url)
     if path is not None and not Path(path).is_file():
         raise no_directory  # a new file stores none: refused before it is made
-    inbox, stored = _open_inbox(url, clock)
+    inbox, stored = _open_inbox(url, clock, manual_clock="follow" if clock is None else False)
     if not stored.resources():
         inbox.close()
         raise no_directory
@@ -148,15 +170,19 @@ def _directory_file(path: str | os.PathLike[str]) -> Directory:
         raise CliError(str(error)) from None
 
 
-def _instant(value: str | None) -> datetime | None:
+def _instant(value: str | None, option: str = "--at", zone: bool = True) -> datetime | None:
+    """The instant an ``option`` gives (UTC), or ``None``; without a zone it is refused, or
+    with ``zone=False`` read as UTC."""
     if value is None:
         return None
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise CliError(f"--at must be an RFC 3339 date-time, not {value!r}", 2) from None
+        raise CliError(f"{option} must be an RFC 3339 date-time, not {value!r}", 2) from None
     if at.tzinfo is None:
-        raise CliError(f"--at needs a time zone (e.g. {value}Z)", 2)
+        if zone:
+            raise CliError(f"{option} needs a time zone (e.g. {value}Z)", 2)
+        at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC)
 
 
@@ -437,15 +463,24 @@ def schema() -> None:
     help="Sweep again and again at this interval (60s, 5m, 0.5s) until stopped: any number of "
     "instances may run; one leads at a time, and another takes over when it dies.",
 )
-def sweep(url: str | None, at_text: str | None, every_text: str | None) -> None:
+@click.option("--manual-clock", "manual_clock", metavar="START", help="Sweep at the manual "
+              "clock stored in the database (see threadcore serve --manual-clock).")  # fmt: skip
+def sweep(
+    url: str | None, at_text: str | None, every_text: str | None, manual_clock: str | None
+) -> None:
     """Write every expiry that is due (reads never wait for it) and say how many."""
+    from threadcore.cli.clock import clock_for, manual_start
+
     url = _database_url(url, must_exist=True)
+    start = manual_start(manual_clock)
+    if start is not None and at_text is not None:
+        raise CliError("--at and --manual-clock do not go together: the stored clock says when", 2)
     if every_text is not None:
         if at_text is not None:
             raise CliError("--at and --every do not go together: a loop sweeps as of now", 2)
         from threadcore.cli.sweeper import interval, sweep_forever
 
-        sweep_forever(url, interval(every_text))
+        sweep_forever(url, interval(every_text), start)
         return
     at = _instant(at_text)
     if at is not None and at > SystemClock().now():
@@ -457,7 +492,8 @@ def sweep(url: str | None, at_text: str | None, every_text: str | None) -> None:
         )
     repository = _open(url)
     try:
-        clock = ManualClock(at) if at is not None else SystemClock()
+        other = ManualClock(at) if at is not None else SystemClock()
+        clock = clock_for(repository, url, start, other)
         inbox = Inbox(repository=repository, directory=Directory([]), clock=clock)
         try:
             expired = inbox.expire()

@@ -56,7 +56,7 @@ def directory_load(file: Path, url: str | None, replace: bool) -> None:
     if urlsplit(url).scheme.lower() == "memory":
         raise CliError("memory:// keeps nothing once the command ends: give a database", 2)
     given = list(_directory_file(file).resources())  # a bad file: refused before the database
-    inbox, stored = _open_inbox(url)
+    inbox, stored = _open_inbox(url, manual_clock="follow")
     try:
         before = {r.extension_id: r for r in stored.resources()}
         try:
@@ -86,7 +86,7 @@ def directory_show(url: str | None) -> None:
     the order they were added: `load` reads it back (`show > f.json`, then
     `load f.json --replace` changes nothing)."""
     url = _database_url(url, must_exist=True)
-    inbox, stored = _open_inbox(url)
+    inbox, stored = _open_inbox(url, manual_clock="follow")
     try:
         resources = list(stored.resources())
     finally:

@@ -34,7 +34,7 @@ from threadcore import (
     ThreadFilter,
 )
 from threadcore.domain.errors import MessageNotFound
-from threadcore.errors import ThreadNotFound
+from threadcore.errors import StorageError, ThreadNotFound
 from threadcore.events import Event, ThreadResolved
 from threadcore.storage import Repository
 
@@ -431,7 +431,7 @@ class Replayer:
                 try:
                     self._apply(line)
                 except ThreadcoreError as error:
-                    if error.code == "StorageError" or error.code == "SchemaVersionError":
+                    if isinstance(error, StorageError):  # (every one: lost, unknown ...)
                         raise
                     if self._refuse(number, error.code, error.message):
                         break

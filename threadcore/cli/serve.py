@@ -1,10 +1,11 @@
 """``threadcore serve``: the platform's message-threads API over a database (issue 15).
 
-One process, or ``--workers N`` processes sharing one PostgreSQL database and the directory
-stored in it. The parent checks everything first (the tokens file, the database, the directory
-file, which it stores with a merge), so a bad argument or an unreachable database is one line
-and exit code 1 or 2 before anything listens; then it binds the port, prints the URL, and runs
-uvicorn, which stops cleanly on SIGINT or SIGTERM.
+One process, or ``--workers N`` processes sharing one database (PostgreSQL, or a SQLite file),
+the directory stored in it and, with ``--manual-clock``, the clock stored in it. The parent
+checks everything first (the tokens file, the database, the directory file, which it stores with
+a merge), so a bad argument or an unreachable database is one line and exit code 1 or 2 before
+anything listens; then it binds the port, prints the URL, and runs uvicorn, which stops cleanly
+on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
-from threadcore import Inbox, ManualClock
+from threadcore import Inbox
 from threadcore.cli.app import (
     _DB_HELP,
     CliError,
@@ -32,8 +32,10 @@ from threadcore.cli.app import (
     _directory_file,
     _open_inbox,
     _redact,
+    _sqlite_file,
     cli,
 )
+from threadcore.cli.clock import MANUAL_CLOCK_HELP, manual_start, say_start
 from threadcore.errors import ThreadcoreError
 
 __all__ = ["app_from_environment", "serve"]
@@ -60,15 +62,6 @@ def _tokens(path: Path) -> dict[str, str]:
     return tokens
 
 
-def _start(text: str) -> datetime:
-    try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise CliError(f"--manual-clock must be an RFC 3339 date-time, not {text!r}", 2) from None
-    # Without a zone the time is read as UTC, as the query parameters are (docs/http.md).
-    return start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-
-
 def app_from_environment() -> Any:
     """The app of one worker, from the settings the parent left in the environment (uvicorn's
     factory: each worker process opens its own inbox, closed when the worker stops)."""
@@ -78,10 +71,9 @@ def app_from_environment() -> Any:
 def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
     from threadcore.http import create_app
 
-    if inbox is None:
-        start = settings["manual_clock"]
-        clock = None if start is None else ManualClock(datetime.fromisoformat(start))
-        inbox, _ = _open_inbox(settings["url"], clock, bytes.fromhex(settings["token_secret"]))
+    if inbox is None:  # a worker: on the clock the parent found or started
+        secret = bytes.fromhex(settings["token_secret"])
+        inbox, _ = _open_inbox(settings["url"], None, secret, settings["manual_clock"])
     app = create_app(
         inbox,
         tokens=settings["tokens"],
@@ -122,8 +114,7 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
 @click.option(
     "--manual-clock",
     "manual_clock",
-    help="Run on a clock that starts here (RFC 3339) and moves only through POST "
-    "/threadcore/v1/clock (one worker).",
+    help=MANUAL_CLOCK_HELP,
 )
 @click.option("--account-id", help="The account id the paths accept besides ~.")
 @click.option(
@@ -160,13 +151,13 @@ def serve(
     url = _database_url(url, must_exist=False)
     tokens = _tokens(tokens_path)
     scheme = urlsplit(url).scheme.lower()
-    if workers > 1 and scheme not in ("postgresql", "postgres"):
+    if workers > 1 and scheme not in ("postgresql", "postgres") and _sqlite_file(url) is None:
         raise CliError(
-            "--workers above 1 needs a database every worker shares: a postgresql:// URL", 2
+            "--workers above 1 needs a database every worker shares: a postgresql:// URL or "
+            "a SQLite file",
+            2,
         )
-    start = _start(manual_clock) if manual_clock is not None else None
-    if start is not None and workers > 1:
-        raise CliError("--manual-clock needs --workers 1 (each worker would have its own)", 2)
+    start = manual_start(manual_clock)
     directory = _directory_file(directory_path) if directory_path else None
     # One secret for every worker, or a token one worker issued would be refused by the others.
     secret = secrets.token_bytes(32) if token_secret is None else token_secret.encode()
@@ -178,7 +169,7 @@ def serve(
         "control_token": control_token,
         "account_id": account_id,
         "forbidden": forbidden,
-        "manual_clock": None if start is None else start.astimezone(UTC).isoformat(),
+        "manual_clock": start is not None,  # the workers join the clock the parent started
         "token_secret": secret.hex(),
     }
     # Reachable, schema current, directory stored: checked before anything listens. A failure
@@ -186,9 +177,11 @@ def serve(
     adapter_log = logging.getLogger("threadcore")
     level, adapter_log.level = adapter_log.level, logging.ERROR
     try:
-        inbox, _ = _open_inbox(url, None if start is None else ManualClock(start), secret)
+        inbox, _ = _open_inbox(url, None, secret, False if start is None else start)
     finally:
         adapter_log.setLevel(level)
+    if start is not None:
+        say_start(start, inbox.now())
     try:
         if directory is not None:
             inbox.load_directory(directory.resources())

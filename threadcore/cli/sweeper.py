@@ -15,6 +15,7 @@ import contextlib
 import re
 import signal
 import threading
+from datetime import datetime
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ import click
 
 from threadcore import Directory, Inbox, SystemClock
 from threadcore.cli.app import CliError, _close, _open
+from threadcore.cli.clock import clock_for
 from threadcore.errors import ThreadcoreError
 
 __all__ = ["interval", "sweep_forever"]
@@ -96,19 +98,25 @@ def _say_unreachable(error: Exception) -> None:
     )
 
 
-def sweep_forever(url: str, every: float) -> None:
-    """Sweep ``url`` every ``every`` seconds while this instance leads, until SIGINT/SIGTERM."""
+def sweep_forever(url: str, every: float, start: datetime | None = None) -> None:
+    """Sweep ``url`` every ``every`` seconds while this instance leads, until SIGINT/SIGTERM
+    (with ``start``: at the database's stored manual clock, begun at ``start`` if it has none)."""
     stop = threading.Event()
 
     def stopping(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     repository = _open(url)
+    try:
+        clock = clock_for(repository, url, start, SystemClock())
+    except BaseException:
+        _close(repository)
+        raise
     lead = _Lead(url)
     leading: bool | None = None
     previous = {sig: signal.signal(sig, stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        inbox = Inbox(repository=repository, directory=Directory([]), clock=SystemClock())
+        inbox = Inbox(repository=repository, directory=Directory([]), clock=clock)
         while not stop.is_set():
             now_leading = lead.try_take()
             if now_leading != leading:

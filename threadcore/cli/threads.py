@@ -24,7 +24,6 @@ from threadcore import (
     MessageFilter,
     OwnerResource,
     Page,
-    SystemClock,
     Thread,
     ThreadcoreError,
     ThreadFilter,
@@ -62,8 +61,7 @@ def _viewer(
     url = _database_url(url, must_exist=True)
     directory = _directory(directory_path)
     at = _instant(at_text)
-    clock = ManualClock(at) if at is not None else SystemClock()
-    return _inbox(url, directory, clock)
+    return _inbox(url, directory, ManualClock(at) if at is not None else None)
 
 
 def _view_options(command: Any) -> Any:

@@ -27,6 +27,7 @@ __all__ = [
     "NoteNotFound",
     "NestedUnitOfWork",
     "NotPermitted",
+    "OutcomeUnknown",
     "PhoneNumberInUse",
     "RecipientOptedOut",
     "ResourceExists",
@@ -64,8 +65,10 @@ class ThreadcoreError(Exception):
 
     code: ClassVar[str] = "ThreadcoreError"
     status: ClassVar[int] = 500
-    #: Whether the same call may succeed if made again unchanged (it changed nothing).
-    retryable: ClassVar[bool] = False
+    #: Whether the same call may be made again unchanged: it changed nothing and may succeed
+    #: later, or (an :class:`OutcomeUnknown` of a call that cannot be done twice) a repeat is
+    #: safe. Set by the class, or by an instance where it depends on the call.
+    retryable: bool = False
     #: Whether ``parameter`` (and a ``[name]`` in the message) is spelled as the platform spells
     #: parameters; a wire error names a field of a document as that document spells it.
     platform_names: ClassVar[bool] = True
@@ -296,6 +299,16 @@ class PhoneNumberInUse(Conflict):
     code = "PhoneNumberInUse"
 
 
+class ClockMismatch(Conflict):
+    """The process's clock and the database's time disagree: a process on the system clock (or
+    its own in-process clock) opened a database whose manual clock is stored in it, or a
+    process on the stored clock found the database returned to the system clock (issue 25,
+    rule R18c). Run with ``--manual-clock`` (``open_inbox(manual_clock=True)``), or return the
+    database to the system clock with ``threadcore clock system --db URL``."""
+
+    code = "ClockMismatch"
+
+
 class ConcurrencyConflict(Conflict):
     """Concurrent writers kept changing the same threads; the library's bounded retries ran out.
     Nothing changed and the same call may succeed later: it is retryable, and its status is
@@ -313,6 +326,41 @@ class StorageError(ThreadcoreError):
     code = "StorageError"
     status = 503
     retryable = True
+
+
+class ConnectionLost(StorageError):
+    """Internal: a unit of work lost its database connection before anything of it was sent for
+    commit, so the server rolled it back and nothing of it was stored. The facade runs the
+    command again, once, on a fresh connection (rule D3); a caller that sees it anyway (a read,
+    or a second loss) sees a :class:`StorageError`, as its ``code`` says."""
+
+
+class OutcomeUnknown(StorageError):
+    """The connection to the database was lost while the command's commit was on its way: the
+    command may or may not have been stored, and threadcore cannot tell which.
+
+    ``retryable`` only where making the same call again cannot do it twice (a ``receive`` or
+    ``send`` with a provider message id, rule R15; a delivery report; a carrier id attached):
+    the repeat then answers what the first call stored, or stores it now. Elsewhere look before
+    repeating (read the thread, or the event feed from your last position)."""
+
+    code = "OutcomeUnknown"
+    retryable = False
+
+    def __init__(self, message: str | None = None, *, retryable: bool = False) -> None:
+        if message is None:
+            message = (
+                "The connection to the database was lost while the command was committed: it "
+                "may or may not have been stored. "
+                + (
+                    "Repeat the same call unchanged: a repeat cannot store it twice"
+                    if retryable
+                    else "Look before repeating it (read the thread, or the event feed from "
+                    "your last position): a blind repeat may do it twice"
+                )
+            )
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class SchemaVersionError(StorageError):

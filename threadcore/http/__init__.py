@@ -34,6 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from threadcore import __version__
+from threadcore.adapters.stored_clock import StoredClock
 from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock
 from threadcore.domain.errors import InvalidInput, MethodNotAllowed, NotFound
@@ -84,7 +85,8 @@ def create_app(
     then the only one it takes). ``account_id``: the account id the paths accept besides ``~``.
     ``outsiders``: a thread the caller may not see is 404 (threadcore's rule: ids cannot be
     probed) or, with ``"forbidden"``, the platform's 403 when the thread exists. The clock can
-    be moved through the control plane when the inbox runs on a :class:`ManualClock`.
+    be moved through the control plane when the inbox runs on a :class:`ManualClock` or on
+    the database's :class:`StoredClock` (every process on the database then moves with it).
     """
     if not isinstance(tokens, Mapping) or not all(
         isinstance(k, str) and k and isinstance(v, str) and v for k, v in tokens.items()
@@ -110,7 +112,7 @@ def create_app(
         control_token=control_token,
         account_id=account_id,
         outsiders_forbidden=outsiders == "forbidden",
-        manual_clock=clock if isinstance(clock, ManualClock) else None,
+        manual_clock=clock if isinstance(clock, ManualClock | StoredClock) else None,
     )
     served: list[tuple[str, Operation]] = [(_platform.BASE, op) for op in _platform.OPERATIONS]
     served += [(_sms.PREFIX, op) for op in _sms.OPERATIONS]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import attrs
@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from threadcore.adapters.directory import resource_from_document
+from threadcore.adapters.stored_clock import StoredClock
+from threadcore.clock import ManualClock
 from threadcore.domain.errors import (
     Conflict,
     InvalidInput,
@@ -38,7 +40,7 @@ from threadcore.wire import (
     load_carrier_inbound,
     renaming,
 )
-from threadcore.wire._base import Bad, Id, Phone, Shape, format_time, parse_time
+from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
 
 __all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
 
@@ -119,10 +121,6 @@ def _threads(threads: list[Thread]) -> Response:
 
 def _message(message: Message, request: Request) -> Response:
     return json_response(with_attachment_entries(dump_message(message), request))
-
-
-#: The manual clock's arguments as a move of the clock names them.
-_CLOCK_NAMES: Final = {"delta": "advance", "instant": "set"}
 
 
 async def inbound(ctx: Context, request: Request) -> Response:
@@ -209,27 +207,84 @@ def _duration(text: str) -> timedelta:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
+def _answered(inbox: Inbox, clock: ManualClock | StoredClock | None) -> datetime:
+    """The instant a command begun now runs at (rule R18a): a stored clock's reading, never
+    before what this inbox has already used."""
+    now = inbox.now()
+    return max(clock.reading(), now) if isinstance(clock, StoredClock) else now
+
+
+def _shown(instant: datetime) -> datetime:
+    """``instant`` as the API shows it (whole milliseconds)."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+def _too_early(inbox: Inbox, clock: ManualClock | StoredClock) -> InvalidInput:
+    return InvalidInput(
+        f"Field [set] must be at or after {format_time(_answered(inbox, clock))}: the clock "
+        "never goes back",
+        parameter="set",
+    )
+
+
+def _move(
+    inbox: Inbox, clock: ManualClock | StoredClock, move: ClockMove
+) -> tuple[datetime, list[Thread]]:
+    """Move the clock as asked, from the instant commands run at (a ``set`` before it is
+    refused naming it), then sweep: the expiries' events are stored with the move."""
+    field = "advance" if move.advance is not None else "set"
+    try:
+        if move.advance is not None:
+            delta = _duration(move.advance)
+            if isinstance(clock, StoredClock):
+                clock.advance(delta)
+            else:
+                clock.set(_answered(inbox, clock) + delta)
+        else:
+            target = parse_time(move.set)
+            base = _answered(inbox, clock)
+            if target < _shown(base):
+                raise _too_early(inbox, clock)
+            try:
+                clock.set(max(target, base))  # the instant shown, or after: never back
+            except InvalidInput:
+                if target < _shown(_answered(inbox, clock)):  # another worker moved it meanwhile
+                    raise _too_early(inbox, clock) from None
+                raise
+    except OverflowError:
+        raise InvalidInput(
+            f"Field [{field}] moves the clock past the last instant threadcore accepts",
+            parameter=field,
+        ) from None
+    except ValueError as error:  # malformed, or past the range of instants (rule R18b)
+        if isinstance(error, InvalidInput) and error.parameter == field:
+            raise
+        message = getattr(error, "message", str(error))
+        raise InvalidInput(
+            re.sub(r"^(Parameter|Field) \[[^\]]*\]", f"Field [{field}]", message)
+            if re.match(r"(Parameter|Field) \[", message)
+            else f"Field [{field}]: {message}",
+            parameter=field,
+        ) from None
+    expired = inbox.expire()
+    return _answered(inbox, clock), expired
+
+
 async def clock(ctx: Context, request: Request) -> Response:
     ctx.control(request)
+    manual: ManualClock | StoredClock | None = ctx.manual_clock
     if request.method == "GET":
-        return json_response(SHAPE.dump(Now(now=format_time(ctx.inbox.now()))))
+        now = await ctx.inbox.run(lambda inbox: _answered(inbox, manual))
+        return json_response(SHAPE.dump(Now(now=format_time(now))))
     move = SHAPE.load(await read_json(request), ClockMove)
-    if ctx.manual_clock is None:
+    if manual is None:
         raise Conflict("The clock can be moved only when the service runs with --manual-clock")
     if (move.advance is None) == (move.set is None):
         raise WireFormatError("Give exactly one of advance and set", parameter="advance")
-    with renaming(_CLOCK_NAMES):
-        if move.advance is not None:
-            ctx.manual_clock.advance(_duration(move.advance))
-        else:
-            try:
-                instant = parse_time(move.set)
-            except Bad as bad:  # not a time
-                raise InvalidInput(f"Field [set] {bad.reason}", parameter="set") from None
-            ctx.manual_clock.set(instant)
-    expired = await ctx.inbox.expire()  # the sweep runs with the move: its events are stored
-    now = Now(now=format_time(ctx.inbox.now()), expired=tuple(t.id for t in expired))
-    return json_response(SHAPE.dump(now))
+    clock_ = manual
+    now, expired = await ctx.inbox.run(lambda inbox: _move(inbox, clock_, move))
+    answer = Now(now=format_time(now), expired=tuple(t.id for t in expired))
+    return json_response(SHAPE.dump(answer))
 
 
 def _directory_change(

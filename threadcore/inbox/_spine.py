@@ -22,6 +22,7 @@ from threadcore.consumers import Consumer
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import (
     ConcurrencyConflict,
+    ConnectionLost,
     InvalidInput,
     MessageNotFound,
     NotFound,
@@ -421,6 +422,7 @@ class Spine:
         claim_id = thread_id if isinstance(thread_id, str) and _claimable(thread_id) else None
         stored = self._stored
         access = directory if stored is not None else None
+        lost = False
         try:
             for attempt in range(self._retries):
                 events: list[Event] = []
@@ -451,6 +453,11 @@ class Spine:
                 except ConcurrencyConflict:
                     # another writer got there first: back off a little, at random, and retry
                     time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                    continue
+                except ConnectionLost:  # before its commit: nothing stored (rule D3)
+                    if lost or attempt + 1 == self._retries:
+                        raise
+                    lost = True  # run it again, once, on a fresh connection
                     continue
                 except ThreadNotOpen:
                     # refused, perhaps because a thread it relied on turned out expired: what

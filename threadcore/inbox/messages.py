@@ -8,7 +8,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -19,6 +19,7 @@ from threadcore.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
     MessageNotFound,
+    OutcomeUnknown,
     RecipientOptedOut,
     UnknownPhoneNumber,
 )
@@ -61,6 +62,27 @@ from threadcore.inbox._spine import (
 from threadcore.ports import (
     UnitOfWork,
 )
+
+R = TypeVar("R")
+
+
+def _run_repeatable(
+    self: Spine,
+    work: Callable[[UnitOfWork, list[Event], datetime], R],
+    repeatable: bool,
+    *,
+    pair: tuple[str, str] | None = None,
+    thread_id: str | None = None,
+) -> R:
+    """``self._run(work, ...)``, for a call that cannot be done twice when ``repeatable`` (a
+    provider message id, R15; a delivery report; a carrier id attached): a commit lost in
+    flight is then a retryable :class:`OutcomeUnknown`, since repeating the call is safe."""
+    try:
+        return self._run(work, pair=pair, thread_id=thread_id)
+    except OutcomeUnknown as error:
+        if not repeatable:
+            raise
+        raise OutcomeUnknown(retryable=True) from error
 
 
 def _current_for_pair(
@@ -257,7 +279,7 @@ def receive(
                 events.append(change(thread.id, now, owner, guest, message.id))
         return message
 
-    return self._run(work, pair=(owner, guest))
+    return _run_repeatable(self, work, pid is not None, pair=(owner, guest))
 
 
 def send(
@@ -321,7 +343,7 @@ def send(
         _check_not_opted_out(uow, thread)
         return _post(self, uow, events, thread, loaded, _OUTBOUND, body, author, now, pid, extra)
 
-    return self._run(work, pair=(owner, guest))
+    return _run_repeatable(self, work, pid is not None, pair=(owner, guest))
 
 
 def _send_on_thread(
@@ -335,7 +357,7 @@ def _send_on_thread(
         stored, resource = self._visible(uow, thread_id, actor)
         return _send_as(self, uow, events, stored, resource, actor, body, now, pid, extra)
 
-    return self._run(work, thread_id=thread_id)
+    return _run_repeatable(self, work, pid is not None, thread_id=thread_id)
 
 
 def _send_as(
@@ -395,7 +417,7 @@ def record_delivery(
             events.append(event)
         return new
 
-    return self._run(work)
+    return _run_repeatable(self, work, True)  # a report again changes nothing
 
 
 def attach_provider_id(self: Spine, message_id: str, provider_message_id: str) -> Message:
@@ -429,7 +451,7 @@ def attach_provider_id(self: Spine, message_id: str, provider_message_id: str) -
             events.append(event)
         return new
 
-    return self._run(work)
+    return _run_repeatable(self, work, True)  # the same id again changes nothing
 
 
 def _named_message(

@@ -605,6 +605,8 @@ def rebuild_error(
     if issubclass(cls, _errors.InvalidSyncToken | _errors.InvalidPageToken):
         match = _TOKEN.fullmatch(message)
         error.reason = match.group(1) if match else message  # type: ignore[attr-defined]
+    if issubclass(cls, _errors.OutcomeUnknown):  # its message says whether a repeat is safe
+        error.retryable = _errors.OutcomeUnknown(retryable=True).message == message
     return error
 
 
