@@ -233,12 +233,14 @@ async def answer(ctx: Context, request: Request, operation: Operation) -> Respon
     else a 500 body that names nothing of the internals (and is logged)."""
     dialect = operation.dialect
     try:
-        if dialect is PLATFORM and operation.auth != "none":  # (the others check their own)
-            if operation.auth == "user":  # 401 before anything the request holds is read
-                ctx.actor(request)
-            else:
-                ctx.control(request)
-            if not operation.query:  # (an operation that reads a query refuses what it does not)
+        # the token (401) before anything the request holds is read, then an unknown query
+        # parameter (an operation that reads a query refuses what it does not read itself);
+        # the other platforms' handlers check their own
+        if dialect is PLATFORM and operation.auth == "user":
+            Caller(ctx.tokens, reads_query=bool(operation.query))(request)
+        elif dialect is PLATFORM and operation.auth == "control":
+            ctx.control(request)
+            if not operation.query:
                 load_no_query(request.query_params.multi_items())
         return await operation.handler(ctx, request)
     except ThreadNotFound as error:
