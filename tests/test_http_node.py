@@ -10,17 +10,15 @@ Node or npm the test skips outside CI and fails in CI (``.ci/run`` installs them
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import served
 import stores
 
 pytest_plugins = ["conftest_pg"]
@@ -82,39 +80,8 @@ def npm() -> str:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[object]:
     """Start ``threadcore serve`` with the given options; yields a function returning its URL."""
-    (tmp_path / "directory.json").write_text(json.dumps(DIRECTORY))
-    (tmp_path / "tokens.json").write_text(json.dumps(TOKENS))
-    started: list[tuple[subprocess.Popen[str], Path]] = []
-
-    def start(url: str, *options: str) -> str:
-        command = [
-            sys.executable, "-m", "threadcore", "serve", "--db", url,
-            "--directory", str(tmp_path / "directory.json"),
-            "--tokens", str(tmp_path / "tokens.json"),
-            "--port", "0", "--control-token", "ctl", *options,
-        ]  # fmt: skip
-        log = tmp_path / f"serve-{len(started)}.log"  # a file: a full pipe would block it
-        with log.open("w") as errors:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
-        started.append((process, log))
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"serving (http://\S+)", line)
-        if found is None:
-            process.kill()
-            pytest.fail(f"threadcore serve did not start: {line}{log.read_text()}")
-        return found.group(1)
-
-    yield start
-    for process, log in started:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("threadcore serve did not stop on SIGTERM")
-        assert code == 0, f"threadcore serve exited with {code}: {log.read_text()}"
-        assert "Traceback" not in log.read_text(), log.read_text()
+    with served.servers(tmp_path, DIRECTORY, TOKENS, "--control-token", "ctl") as start:
+        yield lambda url, *options: start(url, *options)[1]
 
 
 def _e2e(npm: str, url: str, *, manual_clock: bool) -> str:

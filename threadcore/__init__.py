@@ -29,6 +29,7 @@ from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock, SystemClock
 from threadcore.connect import connect, open_inbox
 from threadcore.consumers import Consumer
+from threadcore.domain.attachments import Upload
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import (
     Availability,
@@ -114,6 +115,7 @@ __all__ = [
     "ThreadStatus",
     "ThreadUser",
     "ThreadcoreError",
+    "Upload",
     "__version__",
     "connect",
     "errors",

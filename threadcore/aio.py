@@ -120,6 +120,7 @@ class AsyncInbox:
     list = _offloaded(Inbox.list)
     list_messages = _offloaded(Inbox.list_messages)
     list_notes = _offloaded(Inbox.list_notes)
+    attachment_content = _offloaded(Inbox.attachment_content)
     sync = _offloaded(Inbox.sync)
     sync_entries = _offloaded(Inbox.sync_entries)
     events = _offloaded(Inbox.events)
@@ -133,6 +134,14 @@ class AsyncInbox:
     phone_number_removed = _offloaded(Inbox.phone_number_removed)
     handler_removed = _offloaded(Inbox.handler_removed)
     load_directory = _offloaded(Inbox.load_directory)
+    resources = _offloaded(Inbox.resources)
+    operator_threads = _offloaded(Inbox.operator_threads)
+    operator_thread = _offloaded(Inbox.operator_thread)
+    latest_messages = _offloaded(Inbox.latest_messages)
+    outbound_messages = _offloaded(Inbox.outbound_messages)
+    status_counts = _offloaded(Inbox.status_counts)
+    feed_position = _offloaded(Inbox.feed_position)
+    operator_messages = _offloaded(Inbox.operator_messages)
 
     async def batch(self, work: Callable[[Inbox], R]) -> R:
         """Run ``work(inbox)`` in one worker, inside ``inbox.batch()`` (one transaction): a

@@ -24,9 +24,11 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
+from threadcore.domain.queries import ThreadFilter
 
 __all__ = [
     "AttachmentStore",
+    "AttachmentWrites",
     "ChangeFeed",
     "ConsumerHold",
     "ClockMove",
@@ -80,6 +82,20 @@ class ThreadQuery:
     guest_number: str | None = None
     availability: frozenset[Availability] = frozenset({Availability.ALIVE})
     after: tuple[datetime, str] | None = None
+
+    @classmethod
+    def of(cls, wanted: ThreadFilter, owners: frozenset[str], due_cutoff: datetime) -> ThreadQuery:
+        """The query of a list's filter ``wanted`` over the resources ``owners``."""
+        return cls(
+            owner_extension_ids=owners,
+            due_cutoff=due_cutoff,
+            status=wanted.status,
+            creation_time_from=wanted.creation_time_from,
+            creation_time_to=wanted.creation_time_to,
+            owner_number=wanted.owner_phone_number,
+            guest_number=wanted.guest_phone_number,
+            availability=frozenset(wanted.availability),
+        )
 
 
 @attrs.frozen
@@ -500,17 +516,27 @@ class ClockStore(Protocol):
 
 @runtime_checkable
 class AttachmentStore(Protocol):
-    """**Protocol**: the bytes of message attachments, by key (issue 15: ``threadcore.http``
-    keeps an uploaded attachment here, so any worker on the same database serves it). The
-    bundled repositories all offer it."""
-
-    def save_attachment(self, key: str, content: bytes) -> None:
-        """Store ``content`` under ``key`` (the caller uses the content's SHA-256 hex digest,
-        so a key names one content forever): saving a key that exists changes nothing."""
-        ...
+    """**Protocol**: the bytes of the files messages carry, read by key (the SHA-256 hex digest
+    of the content; issue 15: any worker on the same database serves them). The bundled
+    repositories all offer it, and their units of work :class:`AttachmentWrites`."""
 
     def attachment(self, key: str) -> bytes | None:
-        """The bytes stored under ``key``, or ``None``."""
+        """The bytes stored under ``key``, or ``None`` (never stored, or no live message or
+        draft carries them any more: rule M8)."""
+        ...
+
+
+@runtime_checkable
+class AttachmentWrites(Protocol):
+    """**Protocol**: a unit of work that stores files with the messages that carry them (issue
+    25, rule M8). Bytes are kept once per content and counted by the live messages and drafts
+    whose attachment URLs name them (:func:`threadcore.domain.attachments.stored_keys`); when the
+    unit of work commits, bytes that no live message or draft names are gone, in the same
+    transaction."""
+
+    def add_attachment(self, content: bytes) -> str:
+        """Store ``content`` with the rest of this unit of work if a message or draft it writes
+        carries it (else nothing is kept); its key (the SHA-256 hex digest)."""
         ...
 
 

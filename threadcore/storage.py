@@ -4,8 +4,10 @@ a repository answers, the other ports, and the adapters threadcore ships.
 A repository (:class:`Repository`) begins units of work; a unit of work (:class:`UnitOfWork`) is
 every capability together: :class:`Claims`, :class:`ThreadReads`, :class:`MessageReads`,
 :class:`NoteReads`, :class:`ChangeFeed`, :class:`Writes` and :class:`DirectoryRecords` (the
-directory stored with the threads). Check an adapter with the contract
-suite in :mod:`threadcore.testing` (one test case per capability).
+directory stored with the threads); the bundled ones also store the files messages carry
+(:class:`AttachmentWrites`, read back through the repository's :class:`AttachmentStore`).
+Check an adapter with the contract suite in :mod:`threadcore.testing` (one test case per
+capability).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,8 @@ from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.ports import (
+    AttachmentStore,
+    AttachmentWrites,
     ChangeFeed,
     Claims,
     Clock,
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
     from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
 
 __all__ = [
+    "AttachmentStore",
+    "AttachmentWrites",
     "ChangeFeed",
     "ConsumerStore",
     "Claims",

@@ -3,20 +3,25 @@ adapter applies them all when the unit of work commits."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from threadcore.domain.events import Event
-from threadcore.domain.model import Message, Note, Resource, Thread
+from threadcore.domain.model import Availability, DeliveryStatus, Message, Note, Resource, Thread
+from threadcore.ports import check_attachment
 
 __all__ = ["BufferedWrites"]
+
+_ALIVE, _DRAFT = Availability.ALIVE, DeliveryStatus.DRAFT
 
 
 class BufferedWrites:
     """Buffers ``save_thread``, ``add_message``, ``save_message``, ``save_note``,
-    ``set_opted_out``, ``tombstone_messages``, ``append_events`` and the directory's
-    ``save_resource`` and ``delete_resource``.
+    ``set_opted_out``, ``tombstone_messages``, ``append_events``, the directory's
+    ``save_resource`` and ``delete_resource``, and ``add_attachment`` (the adapter writes the
+    bytes before the messages that carry them, and sweeps what no live message names after).
 
     A record saved twice keeps its last state and the version it was first loaded at, so the
     adapter checks one expected version per record. A message added and then saved in the same
@@ -24,6 +29,7 @@ class BufferedWrites:
     """
 
     __slots__ = (
+        "_attachments",
         "_events",
         "_message_updates",
         "_messages",
@@ -43,6 +49,7 @@ class BufferedWrites:
         self._tombstones: list[tuple[str, datetime]] = []
         self._events: list[Event] = []
         self._resources: dict[str, Resource | None] = {}  # None: deleted
+        self._attachments: dict[str, bytes] = {}  # files' bytes by key (SHA-256)
 
     def save_thread(self, thread: Thread, expected_version: int) -> None:
         previous = self._threads.get(thread.id)
@@ -84,6 +91,21 @@ class BufferedWrites:
     def delete_resource(self, extension_id: str) -> None:
         self._resources[extension_id] = None
 
+    def add_attachment(self, content: bytes) -> str:
+        check_attachment("key", content)
+        key = hashlib.sha256(content).hexdigest()
+        self._attachments[key] = content
+        return key
+
+    def _touches_attachments(self) -> bool:
+        """Whether this unit of work may change which files live messages carry: it stores
+        files, deletes messages (or a thread's), or changes a message's attachments (only a
+        draft's are changed; a tombstone's are gone). The adapter then sweeps unnamed bytes."""
+        return bool(self._attachments or self._tombstones) or any(
+            message.availability is not _ALIVE or message.status is _DRAFT
+            for message, _ in self._message_updates.values()
+        )
+
     def _buffers(self) -> tuple[dict[Any, Any] | list[Any], ...]:
         return (
             self._threads,
@@ -94,6 +116,7 @@ class BufferedWrites:
             self._tombstones,
             self._events,
             self._resources,
+            self._attachments,
         )
 
     def _has_writes(self) -> bool:

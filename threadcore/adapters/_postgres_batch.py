@@ -271,6 +271,7 @@ class Batch:
         pending._events.extend(writes._events)
         pending._tombstones.extend(writes._tombstones)
         pending._resources.update(writes._resources)
+        pending._attachments.update(writes._attachments)
         self.units += 1
         if writes._tombstones or writes._resources:
             # tombstones change the messages and notes of their threads, and a directory change

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg.errors import InsufficientPrivilege
 
 from threadcore.adapters._sql import OPEN, check_version, directory_sql, store_id
+from threadcore.adapters._sql_attachments import postgres_refs_sql
 from threadcore.domain.errors import SchemaVersionError, StorageError
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "migrate_from_7_sql",
     "migrate_from_8_sql",
     "clock_sql",
+    "migrate_from_9_sql",
     "attachments_sql",
     "current_store_id",
     "prepare_schema",
@@ -32,7 +34,7 @@ __all__ = [
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def _v2_sql(s: str) -> str:
@@ -134,6 +136,13 @@ def migrate_from_7_sql(s: str) -> str:
     holding writers back while it runs: run ``threadcore db upgrade`` in a quiet moment, with
     the writers of version 7 stopped (their notes would fail: NOT NULL)."""
     return _covering_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 8;\n"
+
+
+def migrate_from_9_sql(s: str) -> str:
+    """Schema version 9 -> 10 (issue 25, rule M8): each file's bytes counted by the live
+    messages and drafts naming them, kept so by triggers; the bytes no live message names
+    (kept by older versions for refused sends and deleted messages) go."""
+    return postgres_refs_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 10;\n"
 
 
 def migrate_from_6_sql(s: str) -> str:
@@ -303,6 +312,7 @@ CREATE TABLE {s}.events (
 {attachments_sql(s)}
 {_covering_sql(s)}
 {clock_sql(s)}
+{postgres_refs_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -334,6 +344,8 @@ def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> s
         steps.append(migrate_from_7_sql(s))
     if version <= 8:
         steps.append(migrate_from_8_sql(s))
+    if version <= 9:
+        steps.append(migrate_from_9_sql(s))
     return "".join(steps) + store if steps else ""
 
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 import attrs
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._file_counts import FileCounts
 from threadcore.adapters._holds import Hold, LocalHolds, unreached
 from threadcore.domain import messaging
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
@@ -104,7 +105,7 @@ class InMemoryRepository:
         self._resources: dict[str, Resource] = {}  # the stored directory, in the order added
         self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
-        self._attachments: dict[str, bytes] = {}  # attachments' bytes by key
+        self._files = FileCounts()  # files' bytes by key, counted by the messages naming them
         self._clock: datetime | None = None  # the stored manual clock (None: the system's)
         self._holds = LocalHolds()  # and who holds each name
         #: This store's id, random unless given: tokens are bound to it, so a token from before
@@ -154,17 +155,11 @@ class InMemoryRepository:
             self._clock = move(self._clock, self._latest)
             return self._clock
 
-    def save_attachment(self, key: str, content: bytes) -> None:
-        """Keep ``content`` under ``key`` (a key saved already keeps its content)."""
-        check_attachment(key, content)
-        with self._lock:
-            self._attachments.setdefault(key, content)
-
     def attachment(self, key: str) -> bytes | None:
         """The bytes kept under ``key``, or ``None``."""
         check_attachment(key)
         with self._lock:
-            return self._attachments.get(key)
+            return self._files.get(key)
 
     def events(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Stored events after position ``after`` (positions start at 1)."""
@@ -204,6 +199,7 @@ class _MemoryUnitOfWork(BufferedWrites):
                 self._commit()
         finally:
             self._clear()
+            self._repo._files.abandon()
             self._open = False
             self._repo._lock.release()
 
@@ -483,6 +479,9 @@ class _MemoryUnitOfWork(BufferedWrites):
                 self._check_pair_free(thread)
         if self._message_updates or self._notes:
             self._check_versions()
+        if self._attachments:  # before the messages naming them, as the SQL adapters
+            for key, content in self._attachments.items():
+                repo._files.store(key, content)
         for thread, expected in saved:
             self._apply_thread(thread, expected)
         if self._messages:
@@ -513,6 +512,8 @@ class _MemoryUnitOfWork(BufferedWrites):
                 else:
                     repo._resources[extension_id] = resource
             repo._directory_version += 1
+        if self._attachments or self._message_updates or self._tombstones:
+            repo._files.sweep()  # what may have left a file unnamed (rule M8)
         self._record_latest()
 
     def _record_latest(self) -> None:
@@ -583,6 +584,8 @@ class _MemoryUnitOfWork(BufferedWrites):
         for message in self._messages:
             message_id = message.id
             by_id[message_id] = message
+            if message.attachments:
+                repo._files.count(message.attachments, 1)
             by_thread[message.thread_id].append(message_id)
             if message.status is not _DRAFT:
                 if not order:
@@ -612,6 +615,10 @@ class _MemoryUnitOfWork(BufferedWrites):
 
     def _replace_message(self, message: Message) -> None:
         repo = self._repo
+        old = repo._message_by_id[message.id]
+        if old.attachments != message.attachments:
+            repo._files.count(old.attachments, -1)
+            repo._files.count(message.attachments, 1)
         repo._message_by_id[message.id] = message
         if message.provider_message_id is not None:
             repo._by_provider_id[message.provider_message_id] = message

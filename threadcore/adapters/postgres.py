@@ -79,6 +79,7 @@ from threadcore.adapters._sql import (
     tombstone_note_row,
     unstorable,
 )
+from threadcore.adapters._sql_attachments import postgres_store_sql
 from threadcore.adapters._sql_reads import Dialect, SQLReads, storable
 from threadcore.domain.errors import (
     ConcurrencyConflict,
@@ -408,15 +409,6 @@ class PostgresRepository:
             raise unreached(position, int(self._autocommit(f"SELECT {end}", ())[0][0]))
         return int(rows[0][0])
 
-    def save_attachment(self, key: str, content: bytes) -> None:
-        """Store ``content`` under ``key`` (a key stored already keeps its content)."""
-        check_attachment(key, content)
-        self._autocommit(
-            f"INSERT INTO {self._s}.threadcore_attachments (key, content) VALUES (%s, %s) "
-            "ON CONFLICT (key) DO NOTHING RETURNING key",
-            (key, content),
-        )
-
     def attachment(self, key: str) -> bytes | None:
         """The bytes stored under ``key``, or ``None``."""
         check_attachment(key)
@@ -550,8 +542,14 @@ class PostgresRepository:
         if first + len(events) > _MAX_ORDINAL:
             raise StorageError("Too many events in one transaction")
         event_rows = [(n, e.thread_id, *event_to_json(e)) for n, e in enumerate(events, first)]
-        # the directory's changes first (none without a stored directory), then the rest
+        # the directory's changes first (none without a stored directory), files' bytes before
+        # the messages naming them (rule M8), then the rest
         statements: list[tuple[str, Any]] = [*self._dialect.directory_writes(writes._resources)]
+        if writes._attachments:  # in key order: rows are locked in one order
+            files = sorted(writes._attachments.items())
+            statements.append(
+                (postgres_store_sql(self._s, len(files)), [v for file in files for v in file])
+            )
         statements += self._sql.write(
             thread_rows,
             message_rows,

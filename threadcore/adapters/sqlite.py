@@ -48,6 +48,7 @@ from threadcore.adapters._sql import (
     time_from_text,
     time_to_text,
 )
+from threadcore.adapters._sql_attachments import sqlite_refs_sql, sqlite_statements
 from threadcore.adapters._sql_reads import Dialect, SQLReads
 from threadcore.domain.errors import (
     ConcurrencyConflict,
@@ -65,7 +66,7 @@ R = TypeVar("R")
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
@@ -293,6 +294,11 @@ CREATE TABLE IF NOT EXISTS threadcore_clock (
 #: Version 7 -> 8: the stored clock.
 _MIGRATE_FROM_7 = _CLOCK + "UPDATE threadcore_schema SET version = 8;\n"
 
+#: Version 8 -> 9: each file's bytes counted by the live messages naming them (issue 25).
+_MIGRATE_FROM_8 = sqlite_refs_sql() + "UPDATE threadcore_schema SET version = 9;\n"
+
+_STORE_FILE, _SWEEP_FILES = sqlite_statements()
+
 
 def pending_sql(version: int | None) -> str:
     """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
@@ -310,6 +316,7 @@ def pending_sql(version: int | None) -> str:
             (5, _MIGRATE_FROM_5),
             (6, _MIGRATE_FROM_6),
             (7, _MIGRATE_FROM_7),
+            (8, _MIGRATE_FROM_8),
         )
         if version <= since
     )
@@ -354,6 +361,7 @@ CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 {directory_sql("")}
 {_ATTACHMENTS}
 {_CLOCK}
+{sqlite_refs_sql()}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -383,10 +391,15 @@ def _stored_version(conn: sqlite3.Connection) -> int | None:
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit
-    it first). No statement here holds a ``;`` in a literal."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    it first). No statement here holds a ``;`` in a literal; a trigger's body holds several
+    statements, each ending in ``;``, and is run whole."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                conn.execute(statement)
+            statement = ""
 
 
 _log = logging.getLogger("threadcore.storage")
@@ -699,20 +712,6 @@ class SQLiteRepository:
             conn.execute("COMMIT")
         return stored
 
-    def save_attachment(self, key: str, content: bytes) -> None:
-        """Store ``content`` under ``key`` (a key stored already keeps its content)."""
-        check_attachment(key, content)
-        with self._lock, _translated:
-            conn = self._conn
-            outside = not conn.in_transaction
-            conn.execute(
-                "INSERT INTO threadcore_attachments (key, content) VALUES (?, ?) "
-                "ON CONFLICT (key) DO NOTHING",
-                (key, content),
-            )
-            if outside and conn.in_transaction:
-                conn.execute("COMMIT")
-
     def attachment(self, key: str) -> bytes | None:
         """The bytes stored under ``key``, or ``None``."""
         check_attachment(key)
@@ -907,6 +906,8 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
 
     def _write(self) -> None:
         conn = self._conn
+        for key, content in self._attachments.items():  # before the messages naming them
+            conn.execute(_STORE_FILE, (key, content))
         for thread, expected in self._threads.values():
             if expected == 0:
                 conn.execute(_INSERT_THREAD, thread_to_row(thread, time_to_text))
@@ -944,3 +945,5 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
             conn.execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
         for statement in self._dialect.directory_writes(self._resources):
             conn.execute(*statement)
+        if self._touches_attachments():
+            conn.execute(_SWEEP_FILES)  # bytes no live message names (rule M8)

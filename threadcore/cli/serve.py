@@ -80,6 +80,7 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
         control_token=settings["control_token"],
         account_id=settings["account_id"],
         outsiders="forbidden" if settings["forbidden"] else "not-found",
+        console=settings.get("console", False),
     )
 
     @contextlib.asynccontextmanager
@@ -103,9 +104,8 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
 @click.option(
     "--tokens",
     "tokens_path",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help='A JSON file {"<bearer token>": "<extension id>", ...}.',
+    help='A JSON file {"<bearer token>": "<extension id>", ...} (required but with --demo).',
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
@@ -127,6 +127,18 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
 @click.option(
     "--forbidden", is_flag=True, help="Answer 403, not 404, for a thread the caller may not see."
 )
+@click.option(
+    "--console",
+    "console",
+    is_flag=True,
+    help="Serve the inbox console at /console/ (needs --control-token; docs/console.md).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="With --console: serve the demo's inbox (a new SQLite file, a manual clock, a control "
+    "token of its own, printed with the URL).",
+)
 def serve(
     url: str | None,
     directory_path: str | None,
@@ -139,8 +151,11 @@ def serve(
     account_id: str | None,
     token_secret: str | None,
     forbidden: bool,
+    console: bool,
+    demo: bool,
 ) -> None:
-    """Serve the platform's message-threads REST API (docs/http.md)."""
+    """Serve the platform's message-threads REST API (docs/http.md), and with --console the
+    inbox console (docs/console.md)."""
     try:
         import uvicorn
         from uvicorn.supervisors import Multiprocess
@@ -148,8 +163,23 @@ def serve(
         import threadcore.http  # noqa: F401
     except ImportError:
         raise CliError("serve needs the 'http' extra: pip install 'threadcore[http]'") from None
+    if console or demo:
+        _check_console(console, demo, control_token, url, directory_path, workers)
+    tokens: dict[str, str] = {}
+    if demo:
+        from threadcore.cli.serve_demo import prepare_demo
+
+        if control_token is None:
+            control_token = secrets.token_urlsafe(18)
+        prepared = prepare_demo()
+        url, directory_path = prepared.url, str(prepared.directory_path)
+        manual_clock = manual_clock or prepared.start.isoformat()
+        tokens = prepared.tokens
+    elif tokens_path is None:
+        raise CliError("serve needs --tokens FILE (or --demo)", 2)
     url = _database_url(url, must_exist=False)
-    tokens = _tokens(tokens_path)
+    if tokens_path is not None:
+        tokens = _tokens(tokens_path)
     scheme = urlsplit(url).scheme.lower()
     if workers > 1 and scheme not in ("postgresql", "postgres") and _sqlite_file(url) is None:
         raise CliError(
@@ -171,6 +201,7 @@ def serve(
         "forbidden": forbidden,
         "manual_clock": start is not None,  # the workers join the clock the parent started
         "token_secret": secret.hex(),
+        "console": console or demo,
     }
     # Reachable, schema current, directory stored: checked before anything listens. A failure
     # here is the one line CliError prints, so the adapter's warning log is held back meanwhile.
@@ -226,6 +257,9 @@ def serve(
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     click.echo(f"threadcore: serving http://{shown}:{bound[1]} on {_redact(url)}", err=False)
+    if console or demo:
+        told = f" with the control token {control_token}" if demo else " with the control token"
+        click.echo(f"threadcore: console http://{shown}:{bound[1]}/console/ (log in{told})")
     sys.stdout.flush()
     if workers > 1:
         Multiprocess(config, sockets=[sock]).run()
@@ -235,6 +269,29 @@ def serve(
         for stop in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop, _exit_cleanly)
         uvicorn.Server(config).run(sockets=[sock])
+
+
+def _check_console(
+    console: bool,
+    demo: bool,
+    control_token: str | None,
+    url: str | None,
+    directory_path: str | None,
+    workers: int,
+) -> None:
+    """Refuse what the console cannot be served with (one line, exit code 2)."""
+    if demo and not console:
+        raise CliError("--demo goes with --console: threadcore serve --console --demo", 2)
+    if demo and (url is not None or directory_path is not None or workers > 1):
+        raise CliError("--demo makes its own SQLite file and directory (no --db, --directory "
+                       "or --workers)", 2)  # fmt: skip
+    if not demo and control_token is None:
+        raise CliError("--console needs --control-token: the console has its powers", 2)
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        extra = "pip install 'threadcore[console]'"
+        raise CliError(f"--console needs the 'console' extra: {extra}") from None
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -31,7 +31,7 @@ from typing import Final, Literal
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from threadcore import __version__
 from threadcore.adapters.stored_clock import StoredClock
@@ -53,12 +53,11 @@ from threadcore.http._common import (
     read_json,
 )
 from threadcore.http._openapi import openapi
-from threadcore.http._send import Upload, read_send, send_message, with_attachment_entries
+from threadcore.http._send import read_send, send_message, with_attachment_entries
 from threadcore.inbox import Inbox
 
 __all__ = [
     "Caller",
-    "Upload",
     "authenticate",
     "create_app",
     "error_response",
@@ -77,6 +76,7 @@ def create_app(
     control_token: str | None = None,
     account_id: str | None = None,
     outsiders: Literal["not-found", "forbidden"] = "not-found",
+    console: bool = False,
 ) -> Starlette:
     """The ASGI app serving ``inbox``.
 
@@ -87,6 +87,8 @@ def create_app(
     probed) or, with ``"forbidden"``, the platform's 403 when the thread exists. The clock can
     be moved through the control plane when the inbox runs on a :class:`ManualClock` or on
     the database's :class:`StoredClock` (every process on the database then moves with it).
+    ``console``: serve the inbox console at ``/console/`` too (needs ``control_token``, whose
+    powers it has, and the ``console`` extra; ``docs/console.md``).
     """
     if not isinstance(tokens, Mapping) or not all(
         isinstance(k, str) and k and isinstance(v, str) and v for k, v in tokens.items()
@@ -103,6 +105,11 @@ def create_app(
     if control_token is not None and control_token in tokens:
         raise InvalidInput(
             "Parameter [controlToken] must differ from every user's token", parameter=None
+        )
+    if console and control_token is None:
+        raise InvalidInput(
+            "Parameter [console] needs a control token: the console has its powers",
+            parameter="console",
         )
     ainbox = inbox if isinstance(inbox, AsyncInbox) else AsyncInbox(inbox)
     clock = ainbox.inbox._clock
@@ -125,7 +132,11 @@ def create_app(
     async def describe(request: Request) -> Response:
         return json_response(document)
 
-    routes = [Route("/openapi.json", describe, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/openapi.json", describe, methods=["GET"])]
+    if console:
+        from threadcore.console import console_routes
+
+        routes += console_routes(ctx)
     routes += [_route(ctx, path, ops) for path, ops in _by_path(served).items()]
 
     app = Starlette(routes=routes, exception_handlers=exception_handlers(_dialect_of))

@@ -25,8 +25,7 @@ from threadcore.domain.errors import (
     ThreadcoreError,
     WireFormatError,
 )
-from threadcore.domain.events import DraftSent, MessageAdded
-from threadcore.domain.model import DeliveryStatus, Direction, Message, Thread
+from threadcore.domain.model import DeliveryStatus, Message, Thread
 from threadcore.http import _attachments as att
 from threadcore.http._common import Context, Operation, json_response, read_json
 from threadcore.http._send import base_of, with_attachment_entries
@@ -42,7 +41,19 @@ from threadcore.wire import (
 )
 from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
 
-__all__ = ["CONTROL", "OPERATIONS", "SERVICE_OPERATIONS"]
+__all__ = [
+    "CONTROL",
+    "OPERATIONS",
+    "SERVICE_OPERATIONS",
+    "DIRECTORY_CHANGES",
+    "ClockMove",
+    "carrier_inbound",
+    "carrier_status",
+    "change_directory",
+    "clock_movable",
+    "move_clock",
+    "read_clock",
+]
 
 #: The path the control plane is under.
 CONTROL: Final = "/threadcore/v1"
@@ -123,17 +134,29 @@ def _message(message: Message, request: Request) -> Response:
     return json_response(with_attachment_entries(dump_message(message), request))
 
 
+async def carrier_inbound(ctx: Context, body: object) -> Message:
+    """A customer's SMS arrives, as the carrier's document ``body`` (``CarrierInbound``)
+    says: the control plane's ``POST /carrier/inbound`` and the console's form. Refusals name
+    the document's fields."""
+    sms = load_carrier_inbound(body)
+    with renaming(INBOUND_NAMES):
+        return await ctx.inbox.receive(**sms.arguments())
+
+
 async def inbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
-    sms = load_carrier_inbound(await read_json(request))
-    with renaming(INBOUND_NAMES):
-        message = await ctx.inbox.receive(**sms.arguments())
-    return _message(message, request)
+    return _message(await carrier_inbound(ctx, await read_json(request)), request)
 
 
 async def status(ctx: Context, request: Request) -> Response:
     ctx.control(request)
-    callback = SHAPE.load(await read_json(request), Status)
+    return _message(await carrier_status(ctx, await read_json(request)), request)
+
+
+async def carrier_status(ctx: Context, body: object) -> Message:
+    """A delivery callback, as the document ``body`` (:class:`Status`, camelCase) says: the
+    control plane's ``POST /carrier/status`` and the console's buttons."""
+    callback = SHAPE.load(body, Status)
     try:
         delivery = DeliveryStatus(callback.status)
     except ValueError:
@@ -144,13 +167,12 @@ async def status(ctx: Context, request: Request) -> Response:
         raise WireFormatError(
             "Give exactly one of messageId and providerMessageId", parameter="messageId"
         )
-    message = await ctx.inbox.record_delivery(
+    return await ctx.inbox.record_delivery(
         callback.message_id,
         delivery,
         error_code=callback.error_code,
         provider_message_id=callback.provider_message_id,
     )
-    return _message(message, request)
 
 
 def _integer(request: Request, name: str, default: int, high: int) -> int:
@@ -167,28 +189,17 @@ async def outbound(ctx: Context, request: Request) -> Response:
     after, limit = _integer(request, "after", 0, 2**62), _integer(request, "limit", 100, 1000)
     base = base_of(request)
 
-    def read(inbox: Inbox) -> OutboundList:
-        events = inbox.events(after=after, limit=limit)
-        wanted: dict[str, int] = {}
-        for position, event in events:
-            if isinstance(event, DraftSent) or (
-                isinstance(event, MessageAdded) and event.direction is Direction.OUTBOUND
-            ):
-                wanted.setdefault(event.message_id, position)
-        found = inbox._read(lambda uow: {i: uow.message(i) for i in wanted})
-        records = tuple(
-            Outbound(
-                position=position,
-                from_=Phone(message.from_number),
-                to=Phone(message.to_number),
-                message=att.with_entries(dump_message(message), base),
-            )
-            for message_id, position in wanted.items()
-            if (message := found[message_id]) is not None
+    found = await ctx.inbox.outbound_messages(after=after, limit=limit)
+    records = tuple(
+        Outbound(
+            position=position,
+            from_=Phone(message.from_number),
+            to=Phone(message.to_number),
+            message=att.with_entries(dump_message(message), base),
         )
-        return OutboundList(records=records, after=events[-1][0] if events else after)
-
-    return json_response(SHAPE.dump(await ctx.inbox.run(read)))
+        for position, message in found.records
+    )
+    return json_response(SHAPE.dump(OutboundList(records=records, after=found.after)))
 
 
 _DURATION: Final = re.compile(
@@ -270,61 +281,85 @@ def _move(
     return _answered(inbox, clock), expired
 
 
-async def clock(ctx: Context, request: Request) -> Response:
-    ctx.control(request)
-    manual: ManualClock | StoredClock | None = ctx.manual_clock
-    if request.method == "GET":
-        now = await ctx.inbox.run(lambda inbox: _answered(inbox, manual))
-        return json_response(SHAPE.dump(Now(now=format_time(now))))
-    move = SHAPE.load(await read_json(request), ClockMove)
+async def read_clock(ctx: Context) -> Now:
+    """The time commands run at now (a stored clock's reading, rule R18c)."""
+    manual = ctx.manual_clock
+    return Now(now=format_time(await ctx.inbox.run(lambda inbox: _answered(inbox, manual))))
+
+
+async def move_clock(ctx: Context, move: ClockMove) -> Now:
+    """Move the manual clock as ``move`` says and run the sweep with the move (its events are
+    stored): the new time and the threads that expired. The control plane's ``POST /clock``
+    and the console's clock forms both move it here."""
+    manual = ctx.manual_clock
     if manual is None:
         raise Conflict("The clock can be moved only when the service runs with --manual-clock")
     if (move.advance is None) == (move.set is None):
         raise WireFormatError("Give exactly one of advance and set", parameter="advance")
-    clock_ = manual
-    now, expired = await ctx.inbox.run(lambda inbox: _move(inbox, clock_, move))
-    answer = Now(now=format_time(now), expired=tuple(t.id for t in expired))
-    return json_response(SHAPE.dump(answer))
+    now, expired = await ctx.inbox.run(lambda inbox: _move(inbox, manual, move))
+    return Now(now=format_time(now), expired=tuple(t.id for t in expired))
 
 
-def _directory_change(
-    shape: type[Any], change: Callable[[Inbox, Any], list[Thread] | None]
-) -> Callable[[Context, Request], Any]:
+def clock_movable(ctx: Context) -> bool:
+    """Whether :func:`move_clock` can move this service's clock (a manual clock)."""
+    return ctx.manual_clock is not None
+
+
+async def clock(ctx: Context, request: Request) -> Response:
+    ctx.control(request)
+    if request.method == "GET":
+        return json_response(SHAPE.dump(await read_clock(ctx)))
+    move = SHAPE.load(await read_json(request), ClockMove)
+    return json_response(SHAPE.dump(await move_clock(ctx, move)))
+
+
+_Change = Callable[[Inbox, Any], list[Thread] | None]
+
+#: The directory changes the control plane and the console offer: name -> (the body's shape,
+#: ``dict`` for a whole resource document, and the inbox's change).
+DIRECTORY_CHANGES: Final[dict[str, tuple[type[Any], _Change]]] = {
+    "remove-handler": (HandlerChange, lambda i, v: i.remove_handler(v.extension_id, v.handler_id)),
+    "add-handler": (HandlerChange, lambda i, v: i.add_handler(v.extension_id, v.handler_id)),
+    "remove-phone-number": (
+        NumberChange, lambda i, v: i.remove_phone_number(v.extension_id, v.phone_number)
+    ),
+    "add-phone-number": (
+        NumberChange, lambda i, v: i.add_phone_number(v.extension_id, v.phone_number)
+    ),
+    "remove-resource": (ResourceRemoval, lambda i, v: i.remove_resource(v.extension_id)),
+    "add-resource": (dict, lambda i, v: i.add_resource(v)),
+}  # fmt: skip
+
+
+async def change_directory(ctx: Context, name: str, body: object) -> list[Thread]:
+    """The directory change ``name`` (a key of :data:`DIRECTORY_CHANGES`) with the document
+    ``body`` (camelCase, as the control plane takes it): the threads it changed (rule R11)."""
+    shape, change = DIRECTORY_CHANGES[name]
+    value = resource_from_document(body, "Field [$]") if shape is dict else SHAPE.load(body, shape)
+    return await ctx.inbox.run(lambda inbox: change(inbox, value) or [])
+
+
+def _directory_change(name: str) -> Callable[[Context, Request], Any]:
     async def handle(ctx: Context, request: Request) -> Response:
         ctx.control(request)
-        body = await read_json(request)
-        value = (
-            resource_from_document(body, "Field [$]") if shape is dict else SHAPE.load(body, shape)
-        )
-        return _threads(await ctx.inbox.run(lambda inbox: change(inbox, value) or []))
+        return _threads(await change_directory(ctx, name, await read_json(request)))
 
     return handle
 
 
 def _directory_operations() -> tuple[Operation, ...]:
-    changes: tuple[tuple[str, type[Any], Callable[[Inbox, Any], list[Thread] | None]], ...] = (
-        ("remove-handler", HandlerChange,
-         lambda i, v: i.remove_handler(v.extension_id, v.handler_id)),
-        ("add-handler", HandlerChange, lambda i, v: i.add_handler(v.extension_id, v.handler_id)),
-        ("remove-phone-number", NumberChange,
-         lambda i, v: i.remove_phone_number(v.extension_id, v.phone_number)),
-        ("add-phone-number", NumberChange,
-         lambda i, v: i.add_phone_number(v.extension_id, v.phone_number)),
-        ("remove-resource", ResourceRemoval, lambda i, v: i.remove_resource(v.extension_id)),
-        ("add-resource", dict, lambda i, v: i.add_resource(v)),
-    )  # fmt: skip
     return tuple(
         Operation(
             "POST",
             f"/directory/{name}",
             "directory" + "".join(part.title() for part in name.split("-")),
             f"Directory: {name.replace('-', ' ')}, with its thread effects",
-            _directory_change(shape, change),
+            _directory_change(name),
             body=shape if shape is not dict else "resource",
             response=Threads,
             auth="control",
         )
-        for name, shape, change in changes
+        for name, (shape, _) in DIRECTORY_CHANGES.items()
     )
 
 

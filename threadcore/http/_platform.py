@@ -23,7 +23,6 @@ from threadcore.http._common import (
     read_json,
 )
 from threadcore.http._send import BASE, base_of, read_send, send_message
-from threadcore.inbox import Inbox
 from threadcore.wire import (
     ASSIGN_NAMES,
     ListQuery,
@@ -176,16 +175,16 @@ async def message_content(ctx: Context, request: Request) -> Response:
         if 0 <= index < len(message.attachments)
         else None
     )
-
-    def read(inbox: Inbox) -> bytes | None:
-        assert stored is not None
-        return att.store_of(inbox).attachment(stored.key)
-
-    content = None if stored is None else await ctx.inbox.run(read)
-    if stored is None or content is None:
+    if stored is None:
         raise NotFound(
             f"Attachment [{attachment_id[:40]}] of message [{message_id[:64]}] not found"
         )
+    try:
+        content = await ctx.inbox.attachment_content(message_id, index, actor=actor)
+    except NotFound:
+        raise NotFound(
+            f"Attachment [{attachment_id[:40]}] of message [{message_id[:64]}] not found"
+        ) from None
     name = filename or stored.filename or f"attachment-{index + 1}"
     header = "attachment" if disposition == "Attachment" else "inline"
     return Response(

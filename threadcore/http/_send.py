@@ -10,21 +10,19 @@ from typing import Any, Final
 from starlette.requests import Request
 
 from threadcore.aio import AsyncInbox
+from threadcore.domain.attachments import Upload
 from threadcore.domain.errors import UnsupportedMediaType
 from threadcore.domain.model import Message
 from threadcore.http import _attachments as att
 from threadcore.http._common import media_type, read_json
 from threadcore.http._form import read_send_form
-from threadcore.inbox import Inbox
 from threadcore.wire import SEND_NAMES, SendRequest, check_send_numbers, renaming
 from threadcore.wire._requests import load_send_request
 
-__all__ = ["BASE", "Upload", "read_send", "send_message", "with_attachment_entries"]
+__all__ = ["BASE", "read_send", "send_message", "with_attachment_entries"]
 
 #: The path every message-threads operation is under (``{accountId}``: ``~`` or the account id).
 BASE: Final = "/restapi/v1.0/account/{accountId}/message-threads"
-
-Upload = att.Upload
 
 
 async def read_send(request: Request) -> tuple[SendRequest, list[Upload]]:
@@ -50,17 +48,11 @@ async def send_message(
     """Send ``send`` with ``files`` (as :func:`read_send` reads them: ``await
     send_message(inbox, actor, *await read_send(request))``) as ``actor``: a send to a
     thread must name its own numbers (``check_send_numbers``), the files are stored with the
-    message, and a refusal names the request's fields (``SEND_NAMES``: ``text``, ``from``,
-    ``to``)."""
+    message or not at all (rule M8), and a refusal names the request's fields
+    (``SEND_NAMES``: ``text``, ``from``, ``to``)."""
     if send.thread_id is not None:
         check_send_numbers(send, await inbox.get(send.thread_id, actor=actor))
-
-    def store(sync: Inbox) -> list[str]:
-        for upload in files:
-            att.store_of(sync).save_attachment(upload.key(), upload.content)
-        return [att.stored_url(upload) for upload in files]
-
-    urls = await inbox.run(store) if files else []
+    # the files go into the send's own unit of work: stored with the message, or not at all
     with renaming(SEND_NAMES):
         return await inbox.send(
             actor=actor,
@@ -68,7 +60,7 @@ async def send_message(
             owner_number=None if send.thread_id else send.owner_number,
             guest_number=None if send.thread_id else send.guest_number,
             thread_id=send.thread_id,
-            attachments=urls,
+            attachments=files,
         )
 
 

@@ -8,11 +8,13 @@ All rules live in :mod:`threadcore.domain`.
 
 from __future__ import annotations
 
+from threadcore.inbox import _files
 from threadcore.inbox import directory as _directory
 from threadcore.inbox import drafts as _drafts
 from threadcore.inbox import entries as _entries
 from threadcore.inbox import messages as _messages
 from threadcore.inbox import notes as _notes
+from threadcore.inbox import operator as _operator
 from threadcore.inbox import queries as _queries
 from threadcore.inbox import sync as _sync
 from threadcore.inbox import threads as _threads
@@ -66,6 +68,7 @@ class Inbox(Spine):
     list = _queries.list_threads
     list_messages = _queries.list_messages
     list_notes = _queries.list_notes
+    attachment_content = _files.attachment_content
 
     # sync: threadcore/inbox/sync.py
     sync = _sync.sync
@@ -82,3 +85,13 @@ class Inbox(Spine):
     phone_number_removed = _directory.phone_number_removed
     handler_removed = _directory.handler_removed
     load_directory = _directory.load_directory
+
+    # the operator's reads, without an actor: threadcore/inbox/operator.py
+    resources = _operator.resources
+    operator_threads = _operator.operator_threads
+    operator_thread = _operator.operator_thread
+    latest_messages = _operator.latest_messages
+    outbound_messages = _operator.outbound_messages
+    status_counts = _operator.status_counts
+    feed_position = _operator.feed_position
+    operator_messages = _operator.operator_messages

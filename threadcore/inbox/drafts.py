@@ -8,6 +8,7 @@ from datetime import datetime
 from threadcore.domain import events as ev
 from threadcore.domain import messaging
 from threadcore.domain import transitions as tx
+from threadcore.domain.attachments import Upload
 from threadcore.domain.errors import (
     DraftNotFound,
     InvalidInput,
@@ -21,6 +22,7 @@ from threadcore.domain.queries import Page
 from threadcore.domain.validation import (
     check_extension_id,
 )
+from threadcore.inbox._files import uploads_of, with_files
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _TEXT, Spine, _extra
 from threadcore.inbox.messages import _send_as
 from threadcore.inbox.queries import thread_page
@@ -35,7 +37,7 @@ def save_draft(
     *,
     actor: str | None,
     body: str,
-    attachments: Sequence[str] = (),
+    attachments: Sequence[str | Upload] = (),
     is_automated: bool = False,
     source: MessageSource | str | None = None,
     draft_id: str | None = None,
@@ -44,6 +46,8 @@ def save_draft(
     message with status Draft: not sent, not activity, not in the message lists.
 
     ``actor=None`` is an automation: its drafts have no author and are ``is_automated``.
+    Files (:class:`~threadcore.Upload`) among ``attachments`` are stored with the draft, as
+    :meth:`send` stores them (rule M8).
     """
     if actor is not None:
         actor = check_extension_id(actor, "actor")
@@ -52,8 +56,9 @@ def save_draft(
             f"Parameter [thread_id] must be a string, not {type(thread_id).__name__}",
             parameter="thread_id",
         )
+    listed, uploads = uploads_of(attachments)
     atts, _, automated, origin = _extra(
-        body, attachments, _TEXT, is_automated or actor is None, source, self._policy
+        body, listed, _TEXT, is_automated or actor is None, source, self._policy
     )
     if draft_id is not None:
         draft_id = check_extension_id(draft_id, "draft_id")
@@ -88,7 +93,7 @@ def save_draft(
             events.append(changed)
         return draft
 
-    return self._run(work, thread_id=thread_id)
+    return self._run(with_files(self, work, uploads), thread_id=thread_id)
 
 
 def send_draft(self: Spine, draft_id: str, *, actor: str) -> Message:

@@ -15,6 +15,7 @@ import attrs
 from threadcore.domain import events as ev
 from threadcore.domain import messaging
 from threadcore.domain import transitions as tx
+from threadcore.domain.attachments import Upload
 from threadcore.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
@@ -42,6 +43,7 @@ from threadcore.domain.validation import (
     check_utc,
     e164,
 )
+from threadcore.inbox._files import uploads_of, with_files
 from threadcore.inbox._spine import (
     _ALIVE,
     _DRAFT,
@@ -291,7 +293,7 @@ def send(
     guest_number: str | None = None,
     thread_id: str | None = None,
     provider_message_id: str | None = None,
-    attachments: Sequence[str] = (),
+    attachments: Sequence[str | Upload] = (),
     content_type: str = _TEXT,
     is_automated: bool = False,
     source: MessageSource | str | None = None,
@@ -304,9 +306,14 @@ def send(
     ``Policy(claim_on_send=True)``). A thread named by id must exist for the actor, be alive
     and open. A guest who opted out of the owner number gets nothing
     (:class:`~threadcore.errors.RecipientOptedOut`).
+
+    ``attachments`` are URLs, or files (:class:`~threadcore.Upload`): a file's bytes are stored
+    with the message, or not at all when the send is refused (rule M8), and the message keeps
+    the URL that names them (read back with :meth:`attachment_content`).
     """
     actor = check_extension_id(actor, "actor")
-    extra = _extra(body, attachments, content_type, is_automated, source, self._policy)
+    listed, uploads = uploads_of(attachments)
+    extra = _extra(body, listed, content_type, is_automated, source, self._policy)
     pid = _check_provider_id(provider_message_id)
     if thread_id is not None:
         if owner_number is not None or guest_number is not None:
@@ -314,7 +321,7 @@ def send(
                 "Name either thread_id or owner_number and guest_number, not both",
                 parameter="thread_id",
             )
-        return _send_on_thread(self, actor, body, thread_id, pid, extra)
+        return _send_on_thread(self, actor, body, thread_id, pid, extra, uploads)
     if owner_number is None or guest_number is None:
         raise InvalidInput(
             "Name either thread_id or both owner_number and guest_number",
@@ -343,11 +350,19 @@ def send(
         _check_not_opted_out(uow, thread)
         return _post(self, uow, events, thread, loaded, _OUTBOUND, body, author, now, pid, extra)
 
-    return _run_repeatable(self, work, pid is not None, pair=(owner, guest))
+    return _run_repeatable(
+        self, with_files(self, work, uploads), pid is not None, pair=(owner, guest)
+    )
 
 
 def _send_on_thread(
-    self: Spine, actor: str, body: str, thread_id: str, pid: str | None, extra: _Extra
+    self: Spine,
+    actor: str,
+    body: str,
+    thread_id: str,
+    pid: str | None,
+    extra: _Extra,
+    uploads: tuple[Upload, ...],
 ) -> Message:
 
     def work(uow: UnitOfWork, events: list[Event], now: datetime) -> Message:
@@ -357,7 +372,9 @@ def _send_on_thread(
         stored, resource = self._visible(uow, thread_id, actor)
         return _send_as(self, uow, events, stored, resource, actor, body, now, pid, extra)
 
-    return _run_repeatable(self, work, pid is not None, thread_id=thread_id)
+    return _run_repeatable(
+        self, with_files(self, work, uploads), pid is not None, thread_id=thread_id
+    )
 
 
 def _send_as(

@@ -312,16 +312,7 @@ def list_threads(
     filter = _filter(filter, ThreadFilter)
     owners = self._owners(actor, filter.owner_extension_ids)
     now = self.now()
-    query = ThreadQuery(
-        owner_extension_ids=owners,
-        due_cutoff=now - self._policy.ttl,
-        status=filter.status,
-        creation_time_from=filter.creation_time_from,
-        creation_time_to=filter.creation_time_to,
-        owner_number=filter.owner_phone_number,
-        guest_number=filter.guest_phone_number,
-        availability=frozenset(filter.availability),
-    )
+    query = ThreadQuery.of(filter, owners, now - self._policy.ttl)
 
     def find(uow: UnitOfWork) -> Callable[[ThreadQuery, int, int], builtins.list[Thread]]:
         def seen(query: ThreadQuery, limit: int, offset: int) -> builtins.list[Thread]:
