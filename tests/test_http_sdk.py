@@ -21,6 +21,7 @@ from pg_server import drop_schema, new_schema_name
 from ringcentral import SDK
 from ringcentral.http.api_exception import ApiException
 from ringcentral.platform.platform import Platform
+from test_http_node import DIRECTORY, START, TOKENS  # the Node client's world: the same
 
 from threadcore.wire import (
     load_api_error,
@@ -36,26 +37,8 @@ from threadcore.wire import (
 
 pytest_plugins = ["conftest_pg"]
 
-DIRECTORY = {
-    "resources": [
-        {
-            "extensionId": "6249888001",
-            "name": "Billing Queue",
-            "phoneNumbers": ["+12092480001"],
-            "handlers": ["101", {"extensionId": "102", "name": "Ann Lee"}],
-        },
-        {
-            "extensionId": "6249888002",
-            "name": "Support",
-            "phoneNumbers": ["+12092480009"],
-            "handlers": ["201"],
-        },
-    ]
-}
-TOKENS = {"tok-101": "101", "tok-102": "102", "tok-201": "201"}
 CONTROL = "ctl"
-START = "2026-02-17T17:00:00Z"
-BILLING, SUPPORT = "+12092480001", "+12092480009"
+BILLING = "+12092480001"
 THREADS = "/restapi/v1.0/account/~/message-threads"
 
 
