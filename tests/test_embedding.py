@@ -17,11 +17,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import attrs
 import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import GUEST, GUEST2, OWNER, OWNER2, START, two_queue_directory
-from threadcore import AsyncInbox, Inbox, InMemoryRepository, ManualClock, Policy, SequentialIds
+from threadcore import (
+    AsyncInbox,
+    Inbox,
+    InMemoryRepository,
+    ManualClock,
+    Policy,
+    SequentialIds,
+    wire,
+)
+from threadcore.errors import InvalidInput, UnsupportedMediaType, WireFormatError
 from threadcore.http import create_app
 from threadcore.wire import (
     load_api_error,
@@ -244,3 +254,42 @@ def test_every_refusal_is_the_platforms_body_with_the_platforms_names(
         params={"syncType": "ISync", "syncToken": "forged"},
         headers=user("101"),
     )
+
+
+def test_the_wires_pieces_without_a_framework() -> None:
+    """``error_answer``, ``load_json_body``, ``check_send_numbers`` and the carrier's loader,
+    called as a service of any framework would call them."""
+    inbox = _inbox()
+    with pytest.raises(InvalidInput) as caught, wire.renaming(wire.SEND_NAMES):
+        inbox.send(actor="101", body=" ", owner_number=OWNER, guest_number=GUEST)
+    status, body = wire.error_answer(caught.value)
+    assert (status, body["errors"][0]["parameterName"]) == (422, "text")
+    assert wire.error_answer(
+        InvalidInput("Parameter [body] ...", parameter="body"), wire.SEND_NAMES
+    )[1]["errors"][0] == {
+        "errorCode": "InvalidInput",
+        "message": "Parameter [text] ...",
+        "parameterName": "text",
+    }
+
+    with pytest.raises(UnsupportedMediaType):
+        wire.load_json_body("text/plain", b"{}")
+    with pytest.raises(WireFormatError) as malformed:
+        wire.load_json_body("application/json; charset=utf-8", b"{")
+    assert malformed.value.parameter == "$"
+    assert wire.load_json_body("application/merge-patch+json", b'{"a": 1}') == {"a": 1}
+
+    sms = wire.load_carrier_inbound({"from": GUEST, "to": OWNER, "text": "hi", "id": "c-9"})
+    thread = inbox.get(inbox.receive(**sms.arguments()).thread_id, actor="101")
+    own = wire.load_send_request(
+        {
+            "threadId": thread.id,
+            "from": {"phoneNumber": OWNER},
+            "to": [{"phoneNumber": GUEST}],
+            "text": "x",
+        }
+    )
+    wire.check_send_numbers(own, thread)
+    with pytest.raises(InvalidInput) as other:
+        wire.check_send_numbers(attrs.evolve(own, guest_number=GUEST2), thread)
+    assert other.value.parameter == "to"
