@@ -180,7 +180,7 @@ def json_response(document: object, status: int = 200) -> Response:
 
 
 def error_response(
-    error: ThreadcoreError, dialect: Dialect = PLATFORM, names: Mapping[str, str] | None = None
+    error: ThreadcoreError, dialect: Dialect = PLATFORM, *, names: Mapping[str, str] | None = None
 ) -> Response:
     """``dialect``'s error body for ``error`` (the primary platform's unless told), with the
     status its class names; ``names`` renames its parameter as the request names it

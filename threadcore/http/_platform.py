@@ -22,7 +22,7 @@ from threadcore.http._common import (
     limited_body,
     read_json,
 )
-from threadcore.http._send import BASE, base_of, read_send, send_message
+from threadcore.http._send import BASE, read_send, send_message, with_attachment_entries
 from threadcore.wire import (
     ASSIGN_NAMES,
     ListQuery,
@@ -133,14 +133,14 @@ async def sync_entries(ctx: Context, request: Request) -> Response:
         scope=query.scope,
         thread_ids=query.thread_ids,
     )
-    return json_response(att.with_entries(dump_entries_sync(result), base_of(request)))
+    return json_response(with_attachment_entries(dump_entries_sync(result), request))
 
 
 # --- messages -------------------------------------------------------------------------------------
 list_messages = _listing(
     load_message_query,
     lambda inbox: inbox.list_messages,
-    lambda page, request: att.with_entries(dump_message_list(page), base_of(request)),
+    lambda page, request: with_attachment_entries(dump_message_list(page), request),
 )
 
 
@@ -148,7 +148,7 @@ async def send(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     request_, files = await read_send(request)
     message = await send_message(ctx.inbox, actor=actor, send=request_, files=files)
-    return json_response(att.with_entries(dump_message(message), base_of(request)))
+    return json_response(with_attachment_entries(dump_message(message), request))
 
 
 async def delete_messages(ctx: Context, request: Request) -> Response:
