@@ -59,3 +59,27 @@ try:
 except ThreadcoreError as error:
     code: str = error.code
     http: int = error.status
+
+# Embedding the platform's API (docs/embedding.md): the wire's framework-free pieces, and
+# threadcore.http's for a Starlette or FastAPI request.
+from starlette.requests import Request  # noqa: E402
+
+from threadcore import AsyncInbox, wire  # noqa: E402
+from threadcore import http as served  # noqa: E402
+
+answer: tuple[int, dict[str, object]] = wire.error_answer(ThreadcoreError("x"), wire.SEND_NAMES)
+with wire.renaming(wire.ASSIGN_NAMES):
+    inbox.assign(thread.id, actor="101", assignee=None)
+sms: wire.CarrierInbound = wire.load_carrier_inbound(
+    {"from": "+16502240001", "to": "+12092480001", "text": "Hi"}
+)
+received: Message = inbox.receive(**sms.arguments())
+wire.load_no_query([("perPage", "1")])
+document: object = wire.load_json_body("application/json", b"{}")
+caller: served.Caller = served.Caller({"token": "101"}, reads_query=True)
+
+
+async def send(request: Request, ainbox: AsyncInbox) -> dict[str, object]:
+    actor: str = caller(request)
+    sent = await served.send_message(ainbox, actor, *await served.read_send(request))
+    return served.with_attachment_entries(wire.dump_message(sent), request)

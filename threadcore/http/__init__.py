@@ -11,6 +11,15 @@ describes itself at ``/openapi.json``. With a control token it also serves the c
 ``/threadcore/v1/`` (a customer's SMS arriving, delivery callbacks, the carrier's outbound queue,
 the clock, directory changes). ``threadcore serve`` runs it; ``docs/http.md`` says the rest.
 
+The pieces it is built of serve a service of one's own too (FastAPI's or Starlette's: the same
+answers, in ``docs/embedding.md``): :func:`authenticate` (a bearer token's extension id, else
+401) and :class:`Caller` (the same, then a query parameter the operation does not take, 422),
+:func:`read_json` (415, 413, malformed JSON as ``$``), :func:`read_send` and
+:func:`send_message` (a send as JSON or a multipart form, its numbers checked against the
+thread's, its files stored, its refusals named as the request names its fields),
+:func:`with_attachment_entries`, :func:`error_response` and :func:`exception_handlers` (every
+``ThreadcoreError`` and the framework's own 404 and 405 in the platform's error body).
+
 Needs the ``http`` extra: ``pip install 'threadcore[http]'``.
 """
 
@@ -20,7 +29,6 @@ from collections.abc import Iterable, Mapping
 from typing import Final, Literal
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -33,17 +41,32 @@ from threadcore.domain.errors import InvalidInput, MethodNotAllowed, NotFound
 from threadcore.http import _control, _conversations, _platform, _sms
 from threadcore.http._common import (
     PLATFORM,
+    Caller,
     Context,
     Dialect,
     Operation,
     answer,
+    authenticate,
     error_response,
+    exception_handlers,
     json_response,
+    read_json,
 )
 from threadcore.http._openapi import openapi
+from threadcore.http._send import read_send, send_message, with_attachment_entries
 from threadcore.inbox import Inbox
 
-__all__ = ["create_app"]
+__all__ = [
+    "Caller",
+    "authenticate",
+    "create_app",
+    "error_response",
+    "exception_handlers",
+    "read_json",
+    "read_send",
+    "send_message",
+    "with_attachment_entries",
+]
 
 
 def create_app(
@@ -116,18 +139,7 @@ def create_app(
         routes += console_routes(ctx)
     routes += [_route(ctx, path, ops) for path, ops in _by_path(served).items()]
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        path = request.url.path
-        return error_response(NotFound(f"Resource [{path[:100]}] not found"), _dialect_of(path))
-
-    async def not_allowed(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        allowed = (exc.headers or {}).get("Allow", "")
-        return error_response(
-            MethodNotAllowed(f"Method {request.method[:10]} is not allowed here ({allowed})")
-        )
-
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    app = Starlette(routes=routes, exception_handlers=exception_handlers(_dialect_of))
     app.state.threadcore = ctx
     return app
 

@@ -1,47 +1,62 @@
 """What every endpoint of the app shares: the operation table's row, the request context (the
 inbox, the bearer tokens), JSON answers, error answers in the platform's body, and request bodies
-read within a size limit."""
+read within a size limit.
+
+The public pieces (re-exported by ``threadcore.http`` for a service of one's own, FastAPI's or
+Starlette's: ``docs/embedding.md``): :class:`Caller`, :func:`authenticate`, :func:`read_json`,
+:func:`error_response` and :func:`exception_handlers`."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import attrs
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from threadcore.aio import AsyncInbox
 from threadcore.domain.errors import (
+    MethodNotAllowed,
+    NotFound,
     NotPermitted,
     RequestTooLarge,
     ThreadcoreError,
     ThreadNotFound,
     Unauthenticated,
-    UnsupportedMediaType,
-    WireFormatError,
 )
 from threadcore.inbox import Inbox
 from threadcore.wire import _platform as shapes
-from threadcore.wire import dump_api_error
+from threadcore.wire import (
+    dump_api_error,
+    is_json_media,
+    load_json_body,
+    load_no_query,
+    parse_json,
+    rename_parameter,
+)
 
 __all__ = [
     "MAX_JSON_BODY",
     "PLATFORM",
+    "Caller",
     "Context",
     "Dialect",
     "Handler",
     "Operation",
     "answer",
+    "authenticate",
     "error_response",
+    "exception_handlers",
     "is_json_media",
-    "json_body",
     "json_response",
     "limited_body",
     "media_type",
     "parse_json",
+    "read_json",
 ]
 
 _log = logging.getLogger("threadcore.http")
@@ -107,16 +122,41 @@ class Context:
 
     def actor(self, request: Request) -> str:
         """The extension id the request's bearer token stands for."""
-        actor = self.tokens.get(_bearer(request) or "")
-        if actor is None:
-            raise Unauthenticated(_unauthenticated(request))
-        return actor
+        return authenticate(request, self.tokens)
 
     def control(self, request: Request) -> None:
         """Refuse the request unless it carries the control token."""
         token = _bearer(request)
         if self.control_token is None or token is None or token != self.control_token:
             raise Unauthenticated(_unauthenticated(request))
+
+
+def authenticate(request: Request, tokens: Mapping[str, str]) -> str:
+    """The extension id ``tokens`` maps the request's bearer token to (``Authorization: Bearer
+    <token>``), or :class:`~threadcore.errors.Unauthenticated` (401) for a missing or unknown
+    one, with the platform's message."""
+    actor = tokens.get(_bearer(request) or "")
+    if actor is None:
+        raise Unauthenticated(_unauthenticated(request))
+    return actor
+
+
+@attrs.frozen(eq=False)  # hashed by identity: FastAPI caches a dependency by it
+class Caller:
+    """Who calls an operation: the extension id ``tokens`` maps the request's bearer token to
+    (else 401, :func:`authenticate`); then a query parameter is refused (422 naming it) unless
+    ``reads_query`` (a list's or a sync's loader refuses what it does not read itself). A
+    FastAPI dependency as it is (``actor: str = Depends(Caller(tokens))``), or call it."""
+
+    tokens: Mapping[str, str]
+    reads_query: bool = False
+
+    def __call__(self, request: Request) -> str:
+        """The caller's extension id, once the request's token and query are checked."""
+        actor = authenticate(request, self.tokens)
+        if not self.reads_query:
+            load_no_query(request.query_params.multi_items())
+        return actor
 
 
 def _bearer(request: Request) -> str | None:
@@ -139,14 +179,53 @@ def json_response(document: object, status: int = 200) -> Response:
     return Response(body.encode(), status_code=status, media_type="application/json")
 
 
-def error_response(error: ThreadcoreError, dialect: Dialect = PLATFORM) -> Response:
+def error_response(
+    error: ThreadcoreError, dialect: Dialect = PLATFORM, *, names: Mapping[str, str] | None = None
+) -> Response:
     """``dialect``'s error body for ``error`` (the primary platform's unless told), with the
-    status its class names."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthenticated) else None
+    status its class names; ``names`` renames its parameter as the request names it
+    (``threadcore.wire.SEND_NAMES`` ...). A 401 carries ``WWW-Authenticate: Bearer``."""
+    if names:
+        error = rename_parameter(error, names)
     response = json_response(dialect.body(error), error.status)
-    if headers:
-        response.headers.update(headers)
+    if isinstance(error, Unauthenticated):
+        response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+ExceptionHandler: TypeAlias = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def exception_handlers(
+    dialect_of: Callable[[str], Dialect] = lambda path: PLATFORM,
+) -> dict[Any, ExceptionHandler]:
+    """Exception handlers for a Starlette or FastAPI app (``FastAPI(exception_handlers=...)``)
+    that answer in the platform's error body: any :class:`~threadcore.ThreadcoreError` an
+    endpoint raises, the framework's own 404 (no such path) and 405 (not with this method), and
+    a 500 that names nothing of the internals (the exception is logged). ``dialect_of`` chooses
+    the body by the request's path (``threadcore.http`` serves three platforms)."""
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ThreadcoreError)
+        return error_response(exc, dialect_of(request.url.path))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        return error_response(NotFound(f"Resource [{path[:100]}] not found"), dialect_of(path))
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        allowed = ((exc.headers if isinstance(exc, HTTPException) else None) or {}).get("Allow", "")
+        return error_response(
+            MethodNotAllowed(f"Method {request.method[:10]} is not allowed here ({allowed})"),
+            dialect_of(request.url.path),
+        )
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        failure = ThreadcoreError("Internal error: the request was not completed")
+        return error_response(failure, dialect_of(request.url.path))
+
+    return {ThreadcoreError: refused, 404: not_found, 405: not_allowed, 500: failed}
 
 
 async def answer(ctx: Context, request: Request, operation: Operation) -> Response:
@@ -154,6 +233,15 @@ async def answer(ctx: Context, request: Request, operation: Operation) -> Respon
     else a 500 body that names nothing of the internals (and is logged)."""
     dialect = operation.dialect
     try:
+        # the token (401) before anything the request holds is read, then an unknown query
+        # parameter (an operation that reads a query refuses what it does not read itself);
+        # the other platforms' handlers check their own
+        if dialect is PLATFORM and operation.auth == "user":
+            Caller(ctx.tokens, reads_query=bool(operation.query))(request)
+        elif dialect is PLATFORM and operation.auth == "control":
+            ctx.control(request)
+            if not operation.query:
+                load_no_query(request.query_params.multi_items())
         return await operation.handler(ctx, request)
     except ThreadNotFound as error:
         forbidden = ctx.outsiders_forbidden and dialect.forbidden_outsiders
@@ -199,36 +287,16 @@ async def limited_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def is_json_media(kind: str) -> bool:
-    """Whether the media type ``kind`` (lower case, no parameters) is JSON."""
-    return kind == "application/json" or (
-        kind.startswith("application/") and kind.endswith("+json")
-    )
-
-
 def media_type(request: Request) -> str:
     """The request's media type, lower case, without parameters."""
     return request.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
-async def json_body(request: Request) -> Any:
-    """The request's JSON body (``application/json``, at most :data:`MAX_JSON_BODY` bytes)."""
-    kind = media_type(request)
-    if not is_json_media(kind):
-        raise UnsupportedMediaType(
-            f"The request body must be application/json, not {kind[:60] or 'missing'}"
-        )
-    return parse_json(await limited_body(request, MAX_JSON_BODY))
-
-
-def parse_json(raw: bytes) -> Any:
-    """``raw`` as JSON, refused as :class:`WireFormatError` when it is not (NaN and the like
-    included)."""
-
-    def refuse_constant(name: str) -> Any:
-        raise ValueError(name)
-
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
-    except (ValueError, RecursionError):
-        raise WireFormatError("The request body is not valid JSON", parameter="$") from None
+async def read_json(request: Request) -> Any:
+    """The request's JSON body as the platform reads it: ``application/json`` (else
+    :class:`~threadcore.errors.UnsupportedMediaType`, 415), at most :data:`MAX_JSON_BODY` bytes
+    (else ``RequestTooLarge``, 413), valid JSON (else ``WireFormatError`` naming ``$``, 422).
+    The media type is checked before the body is read."""
+    content_type = request.headers.get("content-type")
+    load_json_body(content_type, b"{}")  # 415 before the body is read
+    return load_json_body(content_type, await limited_body(request, MAX_JSON_BODY))

@@ -27,12 +27,19 @@ from threadcore.domain.errors import (
 )
 from threadcore.domain.model import DeliveryStatus, Message, Thread
 from threadcore.http import _attachments as att
-from threadcore.http._common import Context, Operation, json_body, json_response
+from threadcore.http._common import Context, Operation, json_response, read_json
+from threadcore.http._send import base_of, with_attachment_entries
 from threadcore.inbox import Inbox
 from threadcore.ports import ReadinessCheck
-from threadcore.wire import dump_message, dump_thread
+from threadcore.wire import (
+    INBOUND_NAMES,
+    CarrierInbound,
+    dump_message,
+    dump_thread,
+    load_carrier_inbound,
+    renaming,
+)
 from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
-from threadcore.wire._requests import renaming
 
 __all__ = [
     "CONTROL",
@@ -54,16 +61,6 @@ CONTROL: Final = "/threadcore/v1"
 SHAPE: Final = Shape(camel=True, omit_none=True)
 
 _log = logging.getLogger("threadcore.http")
-
-
-@attrs.frozen(kw_only=True)
-class Inbound:
-    """A customer's SMS as the carrier hands it over (``id``: the carrier's message id)."""
-
-    from_: Phone
-    to: Phone
-    text: str
-    id: Id | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -134,39 +131,26 @@ def _threads(threads: list[Thread]) -> Response:
 
 
 def _message(message: Message, request: Request) -> Response:
-    base = str(request.base_url).rstrip("/") + "/restapi/v1.0/account/~/message-threads"
-    return json_response(att.with_entries(dump_message(message), base))
-
-
-#: The inbox's keyword arguments (in the platform's spelling) as the inbound message names them:
-#: a number messaging itself is refused at ``from``, the customer's number the carrier hands over.
-_INBOUND_NAMES: Final = {
-    "body": "text",
-    "guestNumber": "from",
-    "ownerNumber": "to",
-    "providerMessageId": "id",
-}
+    return json_response(with_attachment_entries(dump_message(message), request))
 
 
 async def carrier_inbound(ctx: Context, body: object) -> Message:
-    """A customer's SMS arrives, as the carrier's document ``body`` (:class:`Inbound`, camelCase)
+    """A customer's SMS arrives, as the carrier's document ``body`` (``CarrierInbound``)
     says: the control plane's ``POST /carrier/inbound`` and the console's form. Refusals name
     the document's fields."""
-    sms = SHAPE.load(body, Inbound)
-    with renaming(_INBOUND_NAMES):
-        return await ctx.inbox.receive(
-            owner_number=sms.to, guest_number=sms.from_, body=sms.text, provider_message_id=sms.id
-        )
+    sms = load_carrier_inbound(body)
+    with renaming(INBOUND_NAMES):
+        return await ctx.inbox.receive(**sms.arguments())
 
 
 async def inbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
-    return _message(await carrier_inbound(ctx, await json_body(request)), request)
+    return _message(await carrier_inbound(ctx, await read_json(request)), request)
 
 
 async def status(ctx: Context, request: Request) -> Response:
     ctx.control(request)
-    return _message(await carrier_status(ctx, await json_body(request)), request)
+    return _message(await carrier_status(ctx, await read_json(request)), request)
 
 
 async def carrier_status(ctx: Context, body: object) -> Message:
@@ -203,7 +187,7 @@ def _integer(request: Request, name: str, default: int, high: int) -> int:
 async def outbound(ctx: Context, request: Request) -> Response:
     ctx.control(request)
     after, limit = _integer(request, "after", 0, 2**62), _integer(request, "limit", 100, 1000)
-    base = str(request.base_url).rstrip("/") + "/restapi/v1.0/account/~/message-threads"
+    base = base_of(request)
 
     found = await ctx.inbox.outbound_messages(after=after, limit=limit)
     records = tuple(
@@ -325,7 +309,7 @@ async def clock(ctx: Context, request: Request) -> Response:
     ctx.control(request)
     if request.method == "GET":
         return json_response(SHAPE.dump(await read_clock(ctx)))
-    move = SHAPE.load(await json_body(request), ClockMove)
+    move = SHAPE.load(await read_json(request), ClockMove)
     return json_response(SHAPE.dump(await move_clock(ctx, move)))
 
 
@@ -358,7 +342,7 @@ async def change_directory(ctx: Context, name: str, body: object) -> list[Thread
 def _directory_change(name: str) -> Callable[[Context, Request], Any]:
     async def handle(ctx: Context, request: Request) -> Response:
         ctx.control(request)
-        return _threads(await change_directory(ctx, name, await json_body(request)))
+        return _threads(await change_directory(ctx, name, await read_json(request)))
 
     return handle
 
@@ -431,7 +415,7 @@ SERVICE_OPERATIONS: Final[tuple[Operation, ...]] = (
 #: The control plane's operations (paths under :data:`CONTROL`).
 OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation("POST", "/carrier/inbound", "carrierInbound", "A customer's SMS arrives",
-              inbound, body=Inbound, response="message", auth="control"),
+              inbound, body=CarrierInbound, response="message", auth="control"),
     Operation("POST", "/carrier/status", "carrierStatus", "A delivery callback", status,
               body=Status, response="message", auth="control"),
     Operation("GET", "/carrier/outbound", "carrierOutbound",

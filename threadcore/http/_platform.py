@@ -11,24 +11,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from threadcore.aio import AsyncInbox
-from threadcore.domain.errors import (
-    InvalidInput,
-    NotFound,
-    UnsupportedMediaType,
-)
+from threadcore.domain.errors import InvalidInput, NotFound
 from threadcore.http import _attachments as att
 from threadcore.http._common import (
     MAX_JSON_BODY,
     Context,
     Handler,
     Operation,
-    json_body,
     json_response,
     limited_body,
-    media_type,
+    read_json,
 )
-from threadcore.http._form import read_send_form
+from threadcore.http._send import BASE, read_send, send_message, with_attachment_entries
 from threadcore.wire import (
+    ASSIGN_NAMES,
     ListQuery,
     dump_entries_sync,
     dump_message,
@@ -49,7 +45,6 @@ from threadcore.wire._requests import (
     load_note_create_request,
     load_note_query,
     load_note_update_request,
-    load_send_request,
     load_sync_query,
     load_thread_query,
     renaming,
@@ -57,25 +52,9 @@ from threadcore.wire._requests import (
 
 __all__ = ["BASE", "OPERATIONS"]
 
-#: The path every operation is under (``{accountId}`` is ``~`` or the configured account id).
-BASE: Final = "/restapi/v1.0/account/{accountId}/message-threads"
-
-#: Keyword arguments of the inbox as the send request names them.
-_SEND_NAMES: Final = {
-    "body": "text",
-    "ownerNumber": "from",
-    "guestNumber": "to",
-    "attachments": "attachments",
-}
-
 
 def _pairs(request: Request) -> list[tuple[str, str]]:
     return request.query_params.multi_items()
-
-
-def _base(request: Request) -> str:
-    account = request.path_params.get("accountId", "~")
-    return str(request.base_url).rstrip("/") + BASE.replace("{accountId}", account)
 
 
 def _path_id(request: Request, name: str) -> str:
@@ -95,9 +74,7 @@ def _listing(
     async def handler(ctx: Context, request: Request) -> Response:
         actor = ctx.actor(request)
         query = load(_pairs(request))
-        page = await read(ctx.inbox)(
-            actor=actor, filter=query.filter, per_page=query.per_page, page=query.page
-        )
+        page = await read(ctx.inbox)(actor=actor, **query.arguments())
         return json_response(dump(page, request))
 
     return handler
@@ -123,8 +100,8 @@ async def delete_thread(ctx: Context, request: Request) -> Response:
 
 async def assign_thread(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    assignee = load_assign_request(await json_body(request))
-    with renaming({"assignee": "assignee.extensionId"}):
+    assignee = load_assign_request(await read_json(request))
+    with renaming(ASSIGN_NAMES):
         thread = await ctx.inbox.assign(
             _path_id(request, "threadId"), actor=actor, assignee=assignee
         )
@@ -142,9 +119,7 @@ async def resolve_thread(ctx: Context, request: Request) -> Response:
 async def sync_threads(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     query = load_sync_query(_pairs(request))
-    result = await ctx.inbox.sync(
-        actor=actor, sync_type=query.sync_type, sync_token=query.sync_token
-    )
+    result = await ctx.inbox.sync(actor=actor, **query.arguments())
     return json_response(dump_thread_sync(result))
 
 
@@ -158,57 +133,27 @@ async def sync_entries(ctx: Context, request: Request) -> Response:
         scope=query.scope,
         thread_ids=query.thread_ids,
     )
-    return json_response(att.with_entries(dump_entries_sync(result), _base(request)))
+    return json_response(with_attachment_entries(dump_entries_sync(result), request))
 
 
 # --- messages -------------------------------------------------------------------------------------
 list_messages = _listing(
     load_message_query,
     lambda inbox: inbox.list_messages,
-    lambda page, request: att.with_entries(dump_message_list(page), _base(request)),
+    lambda page, request: with_attachment_entries(dump_message_list(page), request),
 )
 
 
-async def send_message(ctx: Context, request: Request) -> Response:
+async def send(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    kind = media_type(request)
-    if kind == "multipart/form-data":
-        body, uploads = await read_send_form(request)
-    elif kind == "application/json":
-        body, uploads = await json_body(request), []
-    else:
-        raise UnsupportedMediaType(
-            "A message is sent as application/json, or as multipart/form-data with attachments, "
-            f"not {kind[:60] or 'missing'}"
-        )
-    send = load_send_request(body)
-    if send.thread_id is not None:  # the numbers must be the thread's own
-        thread = await ctx.inbox.get(send.thread_id, actor=actor)
-        for name, given, own in (
-            ("from", send.owner_number, thread.owner_party.phone_number),
-            ("to", send.guest_number, thread.guest_party.phone_number),
-        ):
-            if given != own:
-                raise InvalidInput(
-                    f"Parameter [{name}] is not a number of thread [{send.thread_id}]",
-                    parameter=name,
-                )
-    # the files go into the send's own unit of work: stored with the message, or not at all
-    with renaming(_SEND_NAMES):
-        message = await ctx.inbox.send(
-            actor=actor,
-            body=send.text,
-            owner_number=None if send.thread_id else send.owner_number,
-            guest_number=None if send.thread_id else send.guest_number,
-            thread_id=send.thread_id,
-            attachments=uploads,
-        )
-    return json_response(att.with_entries(dump_message(message), _base(request)))
+    request_, files = await read_send(request)
+    message = await send_message(ctx.inbox, actor=actor, send=request_, files=files)
+    return json_response(with_attachment_entries(dump_message(message), request))
 
 
 async def delete_messages(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    ids = load_ids_request(await json_body(request))
+    ids = load_ids_request(await read_json(request))
     with renaming({"messageIds": "ids"}):
         await ctx.inbox.delete_messages(ids, actor=actor)
     return Response(status_code=204)
@@ -257,7 +202,7 @@ list_notes = _listing(
 
 async def create_note(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    thread_id, text = load_note_create_request(await json_body(request))
+    thread_id, text = load_note_create_request(await read_json(request))
     with renaming({"text": "text"}):
         note = await ctx.inbox.add_note(thread_id, actor=actor, text=text)
     return json_response(dump_note(note))
@@ -265,14 +210,14 @@ async def create_note(ctx: Context, request: Request) -> Response:
 
 async def update_note(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    text = load_note_update_request(await json_body(request))
+    text = load_note_update_request(await read_json(request))
     note = await ctx.inbox.edit_note(_path_id(request, "noteId"), actor=actor, text=text)
     return json_response(dump_note(note))
 
 
 async def delete_notes(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    ids = load_ids_request(await json_body(request))
+    ids = load_ids_request(await read_json(request))
     with renaming({"noteIds": "ids"}):
         await ctx.inbox.delete_notes(ids, actor=actor)
     return Response(status_code=204)
@@ -309,7 +254,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
               ("syncType", "syncToken", "scope", "threadIds"), response=shapes._EntriesSync),
     Operation("GET", "/messages", "listMessages", "List messages", list_messages,
               _MESSAGE_FILTER + _LIST, response=shapes._MessageList),
-    Operation("POST", "/messages", "sendMessage", "Send a message", send_message,
+    Operation("POST", "/messages", "sendMessage", "Send a message", send,
               body="multipart", response=shapes._Message),
     Operation("DELETE", "/messages", "deleteMessages", "Delete messages", delete_messages,
               body=requests._Ids),

@@ -71,6 +71,10 @@ class ListQuery(Generic[F]):
     per_page: int = DEFAULT_PER_PAGE
     page: int = 1
 
+    def arguments(self) -> dict[str, Any]:
+        """The list's keyword arguments: ``inbox.list(actor=actor, **query.arguments())``."""
+        return {"filter": self.filter, "per_page": self.per_page, "page": self.page}
+
 
 @attrs.frozen
 class SyncQuery:
@@ -78,6 +82,10 @@ class SyncQuery:
 
     sync_type: SyncType = SyncType.FULL
     sync_token: str | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        """The sync's keyword arguments: ``inbox.sync(actor=actor, **query.arguments())``."""
+        return {"sync_type": self.sync_type, "sync_token": self.sync_token}
 
 
 @attrs.frozen
@@ -154,7 +162,8 @@ class _Query:
 
 def load_no_query(params: Params) -> None:
     """The query of an operation that takes no parameters: any parameter is refused
-    (``InvalidInput`` naming it), as every other operation refuses one it does not take."""
+    (``InvalidInput`` naming it), as every list and sync operation refuses one it does not
+    take."""
     _Query(params).done()
 
 
