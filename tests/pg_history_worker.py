@@ -133,8 +133,6 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
                     continue
             except ThreadcoreError as error:
                 cause = f" (cause: {error.__cause__!r:.300})" if error.__cause__ else ""
-                if "does not exist" in cause:
-                    cause += "".join(traceback.format_exception(error))[-3000:]
                 report.put(("error", number, error.code, f"{str(error)[:200]}{cause}"))
                 continue
             except Exception:

@@ -9,6 +9,7 @@ pool on one schema.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     yield make
     for repo in opened:
         repo.close()  # type: ignore[attr-defined]
+
+
+class SteppingClock:
+    """A host's clock that can be set anywhere, backwards too (NTP stepping, skewed hosts)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
 
 
 def url_of(repository: object) -> str:

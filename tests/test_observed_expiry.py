@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -30,14 +30,7 @@ Store = stores.Store
 _inbox = stores.inbox_on
 
 
-class SettableClock:
-    """A host's clock, set anywhere (skewed hosts)."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
+SettableClock = stores.SteppingClock
 
 
 def _reads(inbox: Inbox, thread_id: str, tokens: dict[str, str]) -> dict[str, Callable[[], Any]]:

@@ -8,7 +8,7 @@ file; for PostgreSQL: two pools on one schema).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import stores
@@ -26,14 +26,7 @@ Store = stores.Store
 _inbox = stores.inbox_on
 
 
-class SteppingClock:
-    """A clock that can be set anywhere, backwards too (NTP stepping, skewed hosts)."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
+SteppingClock = stores.SteppingClock
 
 
 def test_a_clock_that_steps_back_does_not_reopen_an_expired_thread(store: Store) -> None:
