@@ -491,32 +491,36 @@ class Spine:
         """Run the read ``work`` in a unit of work. With ``at``, the read answers the inbox as
         it is at that instant: every thread the read saw (:meth:`_saw`) that is due at ``at``
         but stored open gets its expiry written before the answer (rule R10b), and if one of
-        them had changed meanwhile (an in-flight writer committed), the read runs again."""
+        them had changed meanwhile (an in-flight writer committed), or the answer holds them as
+        stored (``_saw(..., as_stored=True)``), the read runs again."""
         if at is None:
             return self._read_once(work)
         cutoff = at - self._policy.ttl
         local = self._local
         for _ in range(self._retries):
             seen: list[Thread] = []
-            local.seen = seen
+            local.seen, local.as_stored = seen, False
             try:
                 result = self._read_once(work)
             finally:
                 local.seen = None
             due = [t for t in seen if is_due(t, cutoff)]
-            if not due or self._write_expiries(due):
+            if not due or (self._write_expiries(due) and not local.as_stored):
                 return result
         raise ConcurrencyConflict(
             "The threads this read found expired kept changing while their expiries were "
             "written; nothing was answered and the read can be retried"
         )
 
-    def _saw(self, threads: Iterable[Thread]) -> None:
+    def _saw(self, threads: Iterable[Thread], *, as_stored: bool = False) -> None:
         """Note the stored threads the running read (with ``at``) bases its answer on, shown or
-        left out because they are due (see :meth:`_read`)."""
+        left out because they are due (see :meth:`_read`); ``as_stored``: the answer holds them
+        as stored, so once a due one's expiry is written the read runs again."""
         seen: list[Thread] | None = getattr(self._local, "seen", None)
         if seen is not None:
             seen.extend(threads)
+            if as_stored:
+                self._local.as_stored = True
 
     def _read_once(self, work: Callable[[UnitOfWork], R]) -> R:
         stored = self._stored

@@ -314,11 +314,22 @@ def list_threads(
     now = self.now()
     query = ThreadQuery.of(filter, owners, now - self._policy.ttl)
 
+    first = True  # the first read of an open list's first page or keyset page
+
     def find(uow: UnitOfWork) -> Callable[[ThreadQuery, int, int], builtins.list[Thread]]:
         def seen(query: ThreadQuery, limit: int, offset: int) -> builtins.list[Thread]:
+            nonlocal first
+            if query.status is ThreadStatus.OPEN and offset == 0 and first:
+                # The stored open threads, due ones too (no read more): a due one the page
+                # would hold is not left out unwritten (R10b); its expiry is written, and the
+                # page read again, as below.
+                first = False
+                found = uow.find_threads(attrs.evolve(query, due_cutoff=BEFORE_ALL), limit, 0)
+                self._saw(found, as_stored=True)
+                return found
             found = uow.find_threads(query, limit, offset)
             self._saw(found)
-            if query.status is ThreadStatus.OPEN:  # what the list leaves out as expired
+            if query.status is ThreadStatus.OPEN:  # what it leaves out as due, all written
                 self._saw(uow.due_between(BEFORE_ALL, query.due_cutoff, owners))
             return found
 
