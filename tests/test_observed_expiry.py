@@ -17,9 +17,17 @@ from typing import Any
 import psycopg
 import pytest
 import stores
-from conftest import GUEST, GUEST2, OWNER, START, TTL
+from conftest import GUEST, GUEST2, OWNER, START, TTL, billing_directory
 
-from threadcore import Inbox, StatusReason, SyncType, ThreadFilter, ThreadStatus
+from threadcore import (
+    Inbox,
+    MessageFilter,
+    Policy,
+    StatusReason,
+    SyncType,
+    ThreadFilter,
+    ThreadStatus,
+)
 from threadcore.errors import StorageError, ThreadcoreError, ThreadNotOpen
 from threadcore.events import ThreadResolved
 
@@ -40,6 +48,15 @@ def _reads(inbox: Inbox, thread_id: str, tokens: dict[str, str]) -> dict[str, Ca
         "list": lambda: inbox.list(actor="101"),
         "list resolved": lambda: inbox.list(actor="101", filter=ThreadFilter(status="Resolved")),
         "list open (left out)": lambda: inbox.list(actor="101", filter=ThreadFilter(status="Open")),
+        "numbered page of open (counted out)": lambda: inbox.list(
+            actor="101", filter=ThreadFilter(status="Open"), page=1, per_page=1
+        ),
+        "messages of resolved threads": lambda: inbox.list_messages(
+            actor="101", filter=MessageFilter(thread_status="Resolved")
+        ),
+        "messages of open threads (left out)": lambda: inbox.list_messages(
+            actor="101", filter=MessageFilter(thread_status="Open")
+        ),
         "full sync (left out)": lambda: inbox.sync(actor="101"),
         "incremental sync": lambda: inbox.sync(
             actor="101", sync_type=SyncType.INCREMENTAL, sync_token=tokens["sync"]
@@ -63,12 +80,17 @@ def _refusals(inbox: Inbox, thread_id: str) -> dict[str, Callable[[], Any]]:
         "assign": lambda: refused(lambda: inbox.assign(thread_id, actor="101", assignee="103")),
         "send": lambda: refused(lambda: inbox.send(actor="102", thread_id=thread_id, body="x")),
         "add_note": lambda: refused(lambda: inbox.add_note(thread_id, actor="101", text="n")),
+        "save_draft as the system": lambda: refused(
+            lambda: inbox.save_draft(thread_id, actor=None, body="d")
+        ),
     }
 
 
-READS = ["get", "list", "list resolved", "list open (left out)", "full sync (left out)"]
+READS = ["get", "list", "list resolved", "list open (left out)"]
+READS += ["numbered page of open (counted out)", "messages of resolved threads"]
+READS += ["messages of open threads (left out)", "full sync (left out)"]
 READS += ["incremental sync", "full entries (left out)", "incremental entries"]
-SHOWN = [*READS, "resolve", "assign", "send", "add_note"]
+SHOWN = [*READS, "resolve", "assign", "send", "add_note", "save_draft as the system"]
 
 
 def _tokens(inbox: Inbox) -> dict[str, str]:
@@ -150,6 +172,30 @@ def test_a_list_writes_the_expiries_it_finds_in_one_unit_of_work(store: Store) -
     assert list(inbox.list(actor="101", filter=ThreadFilter(status="Open"))) == []
     assert (units, len(writes)) == (1, len(guests))
     assert inbox.expire() == []
+
+
+def test_one_attempt_is_enough_to_write_what_a_read_or_a_command_finds_due(store: Store) -> None:
+    """With ``Inbox(retries=1)``: reading again after writing the expiries a page held, and
+    running a command again after writing the expiry it found due, are not retries."""
+    clock = SettableClock(START)
+    inbox = Inbox(
+        repository=store(),  # type: ignore[arg-type]
+        directory=billing_directory(),
+        clock=clock,
+        policy=Policy(ttl=TTL),
+        retries=1,
+    )
+    first = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="hi")
+    clock.at = START + TTL
+    assert list(inbox.list(actor="101", filter=ThreadFilter(status="Open"))) == []
+    second = inbox.receive(owner_number=OWNER, guest_number=GUEST2, body="hi")
+    draft = inbox.save_draft(second.thread_id, actor="101", body="later")
+    clock.at = START + 2 * TTL
+    gone = inbox.discard_draft(draft.id, actor="101")  # on an expired thread: allowed
+    assert gone.id == draft.id
+    for thread_id in (first.thread_id, second.thread_id):
+        thread = inbox.get(thread_id, actor="101")
+        assert thread.status_reason is StatusReason.THREAD_EXPIRED
 
 
 # --- a commit in flight (PostgreSQL: real sessions, real row locks) ------------------------------

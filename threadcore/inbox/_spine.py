@@ -424,7 +424,10 @@ class Spine:
         access = directory if stored is not None else None
         lost = False
         try:
-            for attempt in range(self._retries):
+            expired_first = False  # the one rerun after writing what it found due is free
+            for attempt in range(self._retries + 1):
+                if attempt == self._retries and not expired_first:
+                    break
                 events: list[Event] = []
                 relied: list[Thread] = []
                 local.relied = relied
@@ -449,6 +452,7 @@ class Spine:
                     # the store and the feed (rule R10b), then the command runs again
                     local.relied = None
                     self._write_expiries(first.threads)
+                    expired_first = True
                     continue
                 except ConcurrencyConflict:
                     # another writer got there first: back off a little, at random, and retry
@@ -497,7 +501,8 @@ class Spine:
             return self._read_once(work)
         cutoff = at - self._policy.ttl
         local = self._local
-        for _ in range(self._retries):
+        conflicts = 0
+        while conflicts < self._retries:
             seen: list[Thread] = []
             local.seen, local.as_stored = seen, False
             try:
@@ -505,8 +510,13 @@ class Spine:
             finally:
                 local.seen = None
             due = [t for t in seen if is_due(t, cutoff)]
-            if not due or (self._write_expiries(due) and not local.as_stored):
+            if not due:
                 return result
+            if self._write_expiries(due):
+                if not local.as_stored:
+                    return result
+            else:  # one changed meanwhile: read again (a read that held them as stored, too)
+                conflicts += 1
         raise ConcurrencyConflict(
             "The threads this read found expired kept changing while their expiries were "
             "written; nothing was answered and the read can be retried"
@@ -639,6 +649,7 @@ class Spine:
         resource = None if thread is None else self._dir().resource(thread.owner.extension_id)
         if thread is None or resource is None:
             raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
+        self._rely_on(thread)
         return thread, resource
 
     def _owners(self, actor: str, wanted: Sequence[str] | None) -> frozenset[str]:

@@ -159,7 +159,8 @@ def list_messages(
     actor = check_extension_id(actor, "actor")
     wanted = _filter(filter, MessageFilter)
     owners = self._owners(actor, wanted.owner_extension_ids)
-    cutoff = self.now() - self._policy.ttl
+    now = self.now()
+    cutoff = now - self._policy.ttl
 
     query = MessageQuery(
         owners,
@@ -171,11 +172,20 @@ def list_messages(
         creation_time_from=wanted.creation_time_from,
         creation_time_to=wanted.creation_time_to,
     )
+
+    def find(uow: UnitOfWork) -> Callable[[MessageQuery, int, int], builtins.list[Message]]:
+        def seen(query: MessageQuery, limit: int, offset: int) -> builtins.list[Message]:
+            # by the status of their threads now: the due threads' expiries are written (R10b)
+            self._saw(uow.due_between(BEFORE_ALL, cutoff, owners))
+            return uow.find_messages(query, limit, offset)
+
+        return seen if wanted.thread_status is not None else uow.find_messages
+
+    by_status = wanted.thread_status is not None
     return _keyset_list(
         self,
-        _Listing(
-            "message-list", query, lambda uow: uow.find_messages, lambda uow: uow.count_messages
-        ),
+        _Listing("message-list", query, find, lambda uow: uow.count_messages,
+                 at=now if by_status else None),
         actor, wanted, per_page, page_token, page, _message_key,
     )  # fmt: skip
 
@@ -314,15 +324,16 @@ def list_threads(
     now = self.now()
     query = ThreadQuery.of(filter, owners, now - self._policy.ttl)
 
-    first = True  # the first read of an open list's first page or keyset page
+    first = page is None  # the first read of a keyset page of open threads
 
     def find(uow: UnitOfWork) -> Callable[[ThreadQuery, int, int], builtins.list[Thread]]:
         def seen(query: ThreadQuery, limit: int, offset: int) -> builtins.list[Thread]:
             nonlocal first
-            if query.status is ThreadStatus.OPEN and offset == 0 and first:
-                # The stored open threads, due ones too (no read more): a due one the page
-                # would hold is not left out unwritten (R10b); its expiry is written, and the
-                # page read again, as below.
+            if query.status is ThreadStatus.OPEN and first:
+                # A keyset page: the stored open threads, due ones too (no read more), so a due
+                # one the page would hold is not left out unwritten (R10b); its expiry is
+                # written, and the page read again, as below. (A numbered page's count and
+                # offset count every open thread as it is now: all the due ones, below.)
                 first = False
                 found = uow.find_threads(attrs.evolve(query, due_cutoff=BEFORE_ALL), limit, 0)
                 self._saw(found, as_stored=True)
