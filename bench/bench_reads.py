@@ -9,6 +9,9 @@ the median of ``--repeat`` calls in microseconds:
 * ``list``: the first page of 100, no filter;
 * ``list open``: the first page of 100 Open threads (since issue 22 it also asks for the actor's
   due threads: none here);
+* ``page 1 open``: the numbered first page of Open threads (with its count; since issue 22 it
+  also asks for the actor's due threads: none here);
+* ``messages of open``: the first page of messages of open threads (the same, since issue 22);
 * ``full sync``: every open thread of the resource;
 * ``entries``: a full entries sync of the threads assigned to the actor (a few);
 * ``first read of due``: the clock moves past the due instant of 100 threads, and one ``list
@@ -36,7 +39,15 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from threadcore import Directory, Inbox, ManualClock, Policy, Resource, ThreadFilter
+from threadcore import (
+    Directory,
+    Inbox,
+    ManualClock,
+    MessageFilter,
+    Policy,
+    Resource,
+    ThreadFilter,
+)
 
 OWNER = "+12092480001"
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
@@ -100,10 +111,17 @@ def run(kind: str, threads: int, repeat: int) -> dict[str, float]:
             inbox.assign(thread_id, actor="101", assignee="101")
         clock.advance(timedelta(hours=1))
         open_only = ThreadFilter(status="Open")
+        by_status = MessageFilter(thread_status="Open")
         figures = {
             "get": _median_us(lambda: inbox.get(ids[len(ids) // 2], actor="101"), repeat),
             "list": _median_us(lambda: inbox.list(actor="101"), repeat),
             "list open": _median_us(lambda: inbox.list(actor="101", filter=open_only), repeat),
+            "page 1 open": _median_us(
+                lambda: inbox.list(actor="101", filter=open_only, page=1), repeat
+            ),
+            "messages of open": _median_us(
+                lambda: inbox.list_messages(actor="101", filter=by_status), repeat
+            ),
             "full sync": _median_us(lambda: inbox.sync(actor="101"), max(repeat // 10, 5)),
             "entries": _median_us(lambda: inbox.sync_entries(actor="101"), repeat),
         }
