@@ -161,3 +161,4 @@ class QueryRules(MachineBase):
         )
         for m in walked:
             self.assert_message(m)
+        self.absorb_expiries()  # by thread status: the due threads' expiries (R10b)
