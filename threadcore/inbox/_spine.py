@@ -102,6 +102,10 @@ _OPEN = ThreadStatus.OPEN
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
+#: Before every instant a thread can hold (rule R18b): ``due_between`` from here is every due one.
+BEFORE_ALL = MIN_INSTANT - timedelta(microseconds=1)
+
+
 #: How far after the store's latest instant a command runs when its clock is behind the store:
 #: strictly after, so its records sort after what it builds on (rule R18a).
 _TICK = timedelta(microseconds=1)
@@ -467,11 +471,9 @@ class Spine:
                     # refused, perhaps because a thread it relied on turned out expired: what
                     # it has shown expired is written before the refusal is answered (R10b)
                     local.relied = None
-                    if relied and now is not _EPOCH:
-                        cutoff = now - self._policy.ttl
-                        due = [t for t in relied if is_due(t, cutoff)]
-                        if due:
-                            self._write_expiries(due)
+                    due = self._due(relied, now) if now is not _EPOCH else []
+                    if due:
+                        self._write_expiries(due)
                     raise
                 local.relied = None
                 if self._observer is not None:
@@ -499,7 +501,6 @@ class Spine:
         stored (``_saw(..., as_stored=True)``), the read runs again."""
         if at is None:
             return self._read_once(work)
-        cutoff = at - self._policy.ttl
         local = self._local
         conflicts = 0
         while conflicts < self._retries:
@@ -509,7 +510,7 @@ class Spine:
                 result = self._read_once(work)
             finally:
                 local.seen = None
-            due = [t for t in seen if is_due(t, cutoff)]
+            due = self._due(seen, at)
             if not due:
                 return result
             if self._write_expiries(due):
@@ -521,6 +522,16 @@ class Spine:
             "The threads this read found expired kept changing while their expiries were "
             "written; nothing was answered and the read can be retried"
         )
+
+    def _due(self, threads: Iterable[Thread], now: datetime) -> list[Thread]:
+        """Those of ``threads`` (as stored) that are due at ``now`` but stored open (R10)."""
+        cutoff = now - self._policy.ttl
+        return [t for t in threads if is_due(t, cutoff)]
+
+    def _saw_due(self, uow: UnitOfWork, cutoff: datetime, owners: frozenset[str]) -> None:
+        """Note every due thread of ``owners`` (``cutoff``: now - ttl): the running read counts
+        or filters by the status threads have now, so it rests on all of them (rule R10b)."""
+        self._saw(uow.due_between(BEFORE_ALL, cutoff, owners))
 
     def _saw(self, threads: Iterable[Thread], *, as_stored: bool = False) -> None:
         """Note the stored threads the running read (with ``at``) bases its answer on, shown or
@@ -584,12 +595,11 @@ class Spine:
         """Before a command commits: each thread it relied on open must still not be due (else
         :class:`_Overtaken`: it decides again), and one that was due when it ran must have been
         closed by it (else :class:`_ExpireFirst`: rule R10b)."""
-        ttl = self._policy.ttl
-        cutoff = now - ttl
         closed = {e.thread_id for e in events if isinstance(e, ThreadResolved | ThreadDeleted)}
-        unwritten = [t for t in relied if is_due(t, cutoff) and t.id not in closed]
+        unwritten = [t for t in self._due(relied, now) if t.id not in closed]
         if unwritten:
             raise _ExpireFirst(unwritten)
+        ttl = self._policy.ttl
         done = self._clock.now()
         for thread in relied:
             if now < thread.due_at(ttl) <= done:

@@ -34,13 +34,12 @@ from threadcore.domain.model import (
 from threadcore.domain.queries import Page, ThreadFilter
 from threadcore.domain.validation import check_extension_id
 from threadcore.inbox._spine import _UNLIMITED, Spine
-from threadcore.inbox.queries import BEFORE_ALL, numbered_paging
+from threadcore.inbox.queries import _check_page, _check_per_page, numbered_paging
 from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery, UnitOfWork
 
 __all__ = ["Outbound", "ThreadTimeline"]
 
 _BOTH = frozenset({Availability.ALIVE, Availability.DELETED})
-_MAX_PER_PAGE = 1000
 
 
 @attrs.frozen
@@ -91,7 +90,8 @@ def operator_threads(
         filter = ThreadFilter()
     if not isinstance(filter, ThreadFilter):
         raise InvalidInput("Parameter [filter] must be a ThreadFilter", parameter="filter")
-    _check_page(page, per_page)
+    _check_page(page, None)
+    _check_per_page(per_page)
     owners = frozenset(r.extension_id for r in resources(self))
     if filter.owner_extension_ids is not None:
         owners &= frozenset(filter.owner_extension_ids)
@@ -102,7 +102,7 @@ def operator_threads(
         found, total = _newest_first(uow.count_threads, uow.find_threads, query, page, per_page)
         self._saw(found)  # what it shows expired is written first (rule R10b)
         if query.status is ThreadStatus.OPEN:  # and what it leaves out as expired
-            self._saw(uow.due_between(BEFORE_ALL, query.due_cutoff, owners))
+            self._saw_due(uow, query.due_cutoff, owners)
         return found, total
 
     found, total = self._read(read, at=now)
@@ -131,17 +131,12 @@ def _newest_first(
     return found[::-1], max(total, start + len(found))
 
 
-def _check_page(page: object, per_page: object) -> None:
-    for name, value, high in (("page", page, 1000), ("perPage", per_page, _MAX_PER_PAGE)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
-            raise InvalidInput(f"Parameter [{name}] must be an integer 1..{high}", parameter=name)
-
-
 def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> Page[Message]:
     """Every resource's alive messages (no actor, never a draft), newest first, as numbered
     pages with the platform's ``paging`` block: what the console's outbound queue looks
     through (its outbound ones) on every store."""
-    _check_page(page, per_page)
+    _check_page(page, None)
+    _check_per_page(per_page)
     owners = frozenset(r.extension_id for r in resources(self))
     now = self.now()
     query = MessageQuery(owners, now - self.policy.ttl)

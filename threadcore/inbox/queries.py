@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import attrs
@@ -30,10 +30,9 @@ from threadcore.domain.queries import (
     ThreadFilter,
 )
 from threadcore.domain.validation import (
-    MIN_INSTANT,
     check_extension_id,
 )
-from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, Spine, _existing_message
+from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spine, _existing_message
 from threadcore.ports import (
     MessageQuery,
     NoteQuery,
@@ -176,7 +175,7 @@ def list_messages(
     def find(uow: UnitOfWork) -> Callable[[MessageQuery, int, int], builtins.list[Message]]:
         def seen(query: MessageQuery, limit: int, offset: int) -> builtins.list[Message]:
             # by the status of their threads now: the due threads' expiries are written (R10b)
-            self._saw(uow.due_between(BEFORE_ALL, cutoff, owners))
+            self._saw_due(uow, cutoff, owners)
             return uow.find_messages(query, limit, offset)
 
         return seen if wanted.thread_status is not None else uow.find_messages
@@ -341,7 +340,7 @@ def list_threads(
             found = uow.find_threads(query, limit, offset)
             self._saw(found)
             if query.status is ThreadStatus.OPEN:  # what it leaves out as due, all written
-                self._saw(uow.due_between(BEFORE_ALL, query.due_cutoff, owners))
+                self._saw_due(uow, query.due_cutoff, owners)
             return found
 
         return seen
@@ -353,10 +352,6 @@ def list_threads(
     )  # fmt: skip
     ttl = self._policy.ttl
     return attrs.evolve(listed, records=tuple(tx.effective(t, now, ttl) for t in listed))
-
-
-#: Before every instant a thread can hold (rule R18b): ``due_between`` from here is every due one.
-BEFORE_ALL = MIN_INSTANT - timedelta(microseconds=1)
 
 
 def _thread_key(thread: Thread) -> tuple[datetime, str]:
