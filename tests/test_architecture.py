@@ -276,3 +276,66 @@ def test_the_private_state_check_finds_a_private_read(tmp_path: Path) -> None:
         "getattr(self._inbox.repository, '_pool', None)",
     ]
 
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """The import cycles among the modules of the package at ``root``: every ``import`` counts,
+    at module level or inside a function (a deferred import is still a dependency)."""
+    modules = _module_names(root)
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                graph[name] |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    if full in modules:
+                        graph[name].add(full)
+                    elif base in modules:
+                        graph[name].add(base)
+    # Tarjan's strongly connected components: each with more than one module is a cycle
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1 or node in graph[node]:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    assert import_cycles(PACKAGE) == []
+
+
+def test_the_cycle_check_finds_a_deferred_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "threadcore"
+    (package / "cli").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "cli" / "__init__.py").write_text("")
+    (package / "cli" / "app.py").write_text("from threadcore.cli import db\nHELP = 1\n")
+    (package / "cli" / "db.py").write_text("def f():\n    from .app import HELP\n")
+    (package / "cli" / "ok.py").write_text("import threadcore.cli.db\n")
+    assert import_cycles(package) == [["threadcore.cli.app", "threadcore.cli.db"]]
