@@ -55,6 +55,10 @@ def replay_file(
     report_refused: int,
     title: str,
 ) -> ReplaySummary:
+    """Replay the JSON Lines file at ``path`` into the database at ``url`` (deciding on
+    ``directory``, else the one stored there) on a manual clock the lines set, ``batch`` lines
+    a unit of work; print the first ``report_refused`` refused lines on stderr and, with
+    ``progress`` on a terminal, a progress bar titled ``title``."""
     try:
         stream = path.open("rb")
     except OSError as error:
