@@ -20,6 +20,7 @@ pytest_plugins = ["conftest_pg"]
 
 #: What answers at once (no I/O), or takes another shape (a batch is a function run whole).
 _NOT_COROUTINES = {"now", "subscribe", "consumer", "policy", "directory"}
+_NOT_COROUTINES |= {"observe", "clock", "repository", "concurrency"}  # the seams (issue 23)
 
 
 def _inbox(**kwargs: object) -> Inbox:

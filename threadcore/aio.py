@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from threadcore.consumers import Consumer
 from threadcore.domain.errors import InvalidInput
+from threadcore.domain.events import Event
 from threadcore.domain.model import Policy
 from threadcore.inbox import Inbox
-from threadcore.ports import DirectoryPort
+from threadcore.ports import Clock, DirectoryPort, Repository
 
 __all__ = ["AsyncInbox"]
 
@@ -70,8 +71,9 @@ class AsyncInbox:
     command and read, run in a bounded pool of worker threads (``max_workers``, by default the
     storage pool's size: a PostgreSQL repository's ``max_size``, else 1).
 
-    ``now``, ``subscribe``, ``consumer``, ``policy`` and ``directory`` answer at once, as the
-    inbox's do. A batch is a function run whole in one worker, inside ``inbox.batch()``:
+    ``now``, ``subscribe``, ``observe``, ``consumer``, ``policy``, ``directory``, ``clock``,
+    ``repository`` and ``concurrency`` answer at once, as the inbox's do. A batch is a function
+    run whole in one worker, inside ``inbox.batch()``:
     ``await ainbox.batch(lambda inbox: [inbox.receive(...) for ...])``. Close with
     ``await ainbox.close()`` (it closes the inbox's repository) or ``async with``.
     """
@@ -80,8 +82,7 @@ class AsyncInbox:
         if not isinstance(inbox, Inbox):
             raise InvalidInput("Parameter [inbox] must be an Inbox", parameter="inbox")
         if max_workers is None:
-            pool = getattr(inbox._repo, "_pool", None)
-            max_workers = int(getattr(pool, "max_size", 1)) if pool is not None else 1
+            max_workers = inbox.concurrency
         if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
             raise InvalidInput(
                 "Parameter [max_workers] must be a positive integer", parameter="max_workers"
@@ -142,6 +143,9 @@ class AsyncInbox:
     status_counts = _offloaded(Inbox.status_counts)
     feed_position = _offloaded(Inbox.feed_position)
     operator_messages = _offloaded(Inbox.operator_messages)
+    thread_exists = _offloaded(Inbox.thread_exists)
+    message_by_provider_id = _offloaded(Inbox.message_by_provider_id)
+    prefetch = _offloaded(Inbox.prefetch)
 
     async def batch(self, work: Callable[[Inbox], R]) -> R:
         """Run ``work(inbox)`` in one worker, inside ``inbox.batch()`` (one transaction): a
@@ -193,6 +197,27 @@ class AsyncInbox:
     def directory(self) -> DirectoryPort:
         """The inbox's directory."""
         return self.inbox.directory
+
+    @property
+    def clock(self) -> Clock:
+        """The inbox's clock port (see :attr:`threadcore.Inbox.clock`)."""
+        return self.inbox.clock
+
+    @property
+    def repository(self) -> Repository:
+        """The inbox's repository (see :attr:`threadcore.Inbox.repository`)."""
+        return self.inbox.repository
+
+    @property
+    def concurrency(self) -> int:
+        """How many units of work the repository lets run at once (see
+        :attr:`threadcore.Inbox.concurrency`)."""
+        return self.inbox.concurrency
+
+    def observe(self, observer: Callable[[Sequence[Event]], None]) -> None:
+        """See :meth:`threadcore.Inbox.observe`: observers run in the worker that ran the
+        command."""
+        self.inbox.observe(observer)
 
     def __repr__(self) -> str:
         return f"AsyncInbox({self.inbox!r}, max_workers={self.max_workers})"

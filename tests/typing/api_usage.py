@@ -54,6 +54,15 @@ resolved: list[Thread] = inbox.expire()
 events: Page[tuple[int, Event]] = inbox.events(after=0)
 drafts: Page[Message] = inbox.drafts(message.thread_id, actor="101", per_page=10, page=1)
 messages: Page[Message] = inbox.messages(message.thread_id, actor="101", page=2)
+# The seams (issue 23): what services and tools use of an inbox besides its commands.
+observed: list[int] = []
+inbox.observe(lambda made: observed.append(len(made)))
+workers: int = inbox.concurrency
+exists: bool = inbox.thread_exists(thread.id)
+by_carrier: Message | None = inbox.message_by_provider_id("SM1")
+with inbox.batch():
+    looked_ahead: bool = inbox.prefetch(pairs=[("+12092480001", "+16502240001")])
+same_clock: bool = inbox.clock is clock and inbox.repository is not None
 try:
     inbox.assign(thread.id, actor="101", assignee=None)
 except ThreadcoreError as error:

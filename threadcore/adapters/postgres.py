@@ -317,6 +317,11 @@ class PostgresRepository:
         """The PostgreSQL schema holding the tables."""
         return self._schema
 
+    @property
+    def max_size(self) -> int:
+        """The most connections the pool opens: how many units of work run at once."""
+        return int(self._pool.max_size)
+
     def close(self) -> None:
         """Close the pool (the repository cannot be used afterwards)."""
         with _translated():

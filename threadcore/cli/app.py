@@ -6,264 +6,41 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from threadcore import (
-    Directory,
-    Inbox,
-    ManualClock,
-    StoredDirectory,
-    SystemClock,
-    ThreadcoreError,
-    open_inbox,
+from threadcore import Directory, Inbox, ManualClock, SystemClock, ThreadcoreError
+
+# The commands defined in modules of their own register themselves on ``cli`` when imported.
+from threadcore.cli import db as _db_commands  # noqa: F401
+from threadcore.cli import directory as _directory_commands  # noqa: F401
+from threadcore.cli import serve as _serve_command  # noqa: F401
+from threadcore.cli import threads as _thread_commands  # noqa: F401
+from threadcore.cli._common import (
+    _DB_HELP,
+    _DIR_HELP,
+    CliError,
+    _close,
+    _console,
+    _database_url,
+    _directory,
+    _instant,
+    _open,
+    _redact,
+    cli,
 )
-from threadcore.adapters.stored_clock import refuse_stored_clock
+from threadcore.cli._replay_file import replay_file as _replay_file
+from threadcore.cli.clock import clock_for, manual_start
 from threadcore.cli.diagram import embed, embedded, mermaid
-from threadcore.cli.directory_file import (
-    DIRECTORY_VARIABLE,
-    DirectoryFileError,
-    dump_directory,
-    load_directory,
-)
-from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
+from threadcore.cli.directory_file import dump_directory, load_directory
+from threadcore.cli.replay import ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
-from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
-from threadcore.errors import ClockMismatch
-from threadcore.storage import Clock, Repository, StoredClock
 
 __all__ = ["CliError", "cli", "run"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class CliError(Exception):
-    """A failure the command line reports in one line, with an exit code."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-
-# --- shared plumbing --------------------------------------------------------------------------
-def _database_url(url: str | None, *, must_exist: bool) -> str:
-    url = url or os.environ.get(DATABASE_URL_VARIABLE)
-    if not url:
-        raise CliError(f"give --db URL (or set {DATABASE_URL_VARIABLE})", 2)
-    path = _sqlite_file(url)
-    if must_exist and path is not None and not Path(path).is_file():
-        raise CliError(f"no SQLite database at {path!r}")
-    return url
-
-
-def _sqlite_file(url: str) -> str | None:
-    """The file of a ``sqlite://`` URL (``None``: not a SQLite file, or a URL ``connect`` will
-    refuse in its own words)."""
-    if not url.startswith("sqlite://"):
-        return None
-    try:
-        path, _ = _sqlite_target(url)
-    except ThreadcoreError:
-        return None
-    return path if path and path != ":memory:" else None
-
-
-def _open(url: str, *, migrate: bool | None = None) -> Repository:
-    """The repository at ``url``; ``migrate`` (when not ``None``) instead of its switch."""
-    try:
-        return _connect(url, migrate=migrate)
-    except ThreadcoreError as error:
-        raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
-
-
-def _open_inbox(
-    url: str,
-    clock: Clock | None = None,
-    token_secret: bytes | None = None,
-    manual_clock: bool | datetime | Literal["follow"] = False,
-) -> tuple[Inbox, StoredDirectory]:
-    """An inbox over the database at ``url`` and the directory stored in it (``open_inbox``),
-    with that directory; close the inbox when done. ``manual_clock="follow"`` (a one-shot
-    command given no clock): the database's stored manual clock when it has one (rule R18c)."""
-    given = False if manual_clock == "follow" else manual_clock
-    try:
-        try:
-            inbox = open_inbox(url, clock=clock, token_secret=token_secret, manual_clock=given)
-        except ClockMismatch:
-            if manual_clock != "follow":
-                raise
-            inbox = open_inbox(url, token_secret=token_secret, manual_clock=True)
-    except ThreadcoreError as error:
-        raise CliError(f"cannot open {_redact(url)}: {error.message}") from None
-    stored = inbox.directory
-    assert isinstance(stored, StoredDirectory)  # open_inbox's own, given no directory=
-    return inbox, stored
-
-
-def _inbox(url: str, directory: Directory | None, clock: Clock | None) -> tuple[Repository, Inbox]:
-    """An inbox over the database at ``url`` deciding on ``directory`` (a directory file's) or,
-    when it is ``None``, on the directory stored in the database, which must not be empty;
-    close the repository when done. Without ``clock``: the database's stored manual clock if
-    it has one, else the system clock."""
-    if directory is not None:
-        repository = _open(url)
-        try:
-            refuse_stored_clock(repository, clock)
-        except ClockMismatch:
-            if clock is not None:
-                _close(repository)
-                raise CliError(f"cannot open {_redact(url)}: the database runs on its stored "
-                               "manual clock: leave out --at") from None  # fmt: skip
-            clock = StoredClock(repository)  # type: ignore[arg-type]
-        return repository, Inbox(repository=repository, directory=directory, clock=clock)
-    no_directory = CliError(
-        f"give --directory FILE (or set {DIRECTORY_VARIABLE}): the database stores no "
-        "directory (`threadcore directory load FILE --db URL` stores one); see docs/cli.md",
-        2,
-    )
-    path = _sqlite_file(url)
-    if path is not None and not Path(path).is_file():
-        raise no_directory  # a new file stores none: refused before it is made
-    inbox, stored = _open_inbox(url, clock, manual_clock="follow" if clock is None else False)
-    if not stored.resources():
-        inbox.close()
-        raise no_directory
-    return stored.repository, inbox
-
-
-def _close(repository: Repository) -> None:
-    close = getattr(repository, "close", None)
-    if callable(close):
-        close()
-
-
-def _redact(url: str) -> str:
-    """The URL without a password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-    return url
-
-
-def _directory(path: str | None) -> Directory | None:
-    """The directory of the file named by ``--directory`` (or ``THREADCORE_DIRECTORY``), or
-    ``None`` when none is named: the command then uses the directory stored in the database."""
-    path = path or os.environ.get(DIRECTORY_VARIABLE)
-    return _directory_file(path) if path else None
-
-
-def _directory_file(path: str | os.PathLike[str]) -> Directory:
-    """The directory a directory file describes; a bad file is a one-line error."""
-    try:
-        return load_directory(path)
-    except DirectoryFileError as error:
-        raise CliError(str(error)) from None
-
-
-def _instant(value: str | None, option: str = "--at", zone: bool = True) -> datetime | None:
-    """The instant an ``option`` gives (UTC), or ``None``; without a zone it is refused, or
-    with ``zone=False`` read as UTC."""
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"{option} must be an RFC 3339 date-time, not {value!r}", 2) from None
-    if at.tzinfo is None:
-        if zone:
-            raise CliError(f"{option} needs a time zone (e.g. {value}Z)", 2)
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC)
-
-
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-def _progress(console: Console, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[lines]:,} lines"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not enabled,
-    )
-
-
-def _lines(stream: Any, advance: Any) -> Iterator[str]:
-    """The file's lines as text, reporting bytes read; a line that is not UTF-8 becomes one
-    that fails JSON parsing with a clear message."""
-    for count, raw in enumerate(stream, 1):
-        advance(len(raw), count)
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield "\x00 not UTF-8"
-
-
-def _replay_file(
-    path: Path,
-    url: str,
-    directory: Directory | None,
-    *,
-    strict: bool,
-    batch: int,
-    progress: bool,
-    report_refused: int,
-    title: str,
-) -> ReplaySummary:
-    try:
-        stream = path.open("rb")
-    except OSError as error:
-        raise CliError(f"cannot read {str(path)!r}: {error.strerror}") from None
-    err = _console(stderr=True)
-    shown = 0
-
-    def refused(number: int, code: str, message: str) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= report_refused:
-            err.print(f"{path.name}:{number}: {code}: {message}", markup=False)
-        elif shown == report_refused + 1 and report_refused > 0:
-            err.print("(more refused lines: see the summary)", markup=False)
-
-    clock = ManualClock(_EPOCH)
-    try:
-        repository, inbox = _inbox(url, directory, clock)
-    except BaseException:
-        stream.close()
-        raise
-    try:
-        replayer = Replayer(
-            inbox, repository, clock, batch_size=batch, strict=strict, on_refused=refused
-        )
-        size = path.stat().st_size if path.is_file() else None
-        with stream, _progress(err, progress and err.is_terminal) as bar:
-            task = bar.add_task(title, total=size, lines=0)
-
-            def advance(nbytes: int, count: int) -> None:
-                bar.update(task, advance=nbytes, lines=count)
-
-            try:
-                return replayer.run(_lines(stream, advance))
-            except ThreadcoreError as error:
-                raise CliError(
-                    f"storage failed, the current unit of work was undone: {error.message}"
-                ) from None
-    finally:
-        _close(repository)
 
 
 def _summary_table(summary: ReplaySummary, title: str) -> Table:
@@ -299,30 +76,6 @@ def _summary_table(summary: ReplaySummary, title: str) -> Table:
 
 
 # --- the commands -----------------------------------------------------------------------------
-_DB_HELP = (
-    f"Database URL: sqlite:///path.db, postgresql://... (default: ${DATABASE_URL_VARIABLE}); "
-    "add ?migrate=off never to change the schema"
-)
-_DIR_HELP = (
-    f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE}, "
-    "else the directory stored in the database)"
-)
-
-
-@click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    invoke_without_command=True,
-)
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """threadcore: the thread rules of a shared SMS inbox, on the command line.
-
-    Start with `threadcore demo`.
-    """
-    if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
-
-
 @cli.command()
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
 @click.option("--customers", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
@@ -468,7 +221,6 @@ def sweep(
     url: str | None, at_text: str | None, every_text: str | None, manual_clock: str | None
 ) -> None:
     """Write every expiry that is due (reads never wait for it) and say how many."""
-    from threadcore.cli.clock import clock_for, manual_start
 
     url = _database_url(url, must_exist=True)
     start = manual_start(manual_clock)
@@ -584,10 +336,3 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return 70
     return result if isinstance(result, int) else 0
-
-
-# The command groups defined in modules of their own register themselves on ``cli``.
-from threadcore.cli import db as _db  # noqa: E402, F401
-from threadcore.cli import directory as _directory_commands  # noqa: E402, F401
-from threadcore.cli import serve as _serve_command  # noqa: E402, F401
-from threadcore.cli import threads as _thread_commands  # noqa: E402, F401

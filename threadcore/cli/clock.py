@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from threadcore.adapters.stored_clock import refuse_stored_clock
-from threadcore.cli.app import (
+from threadcore.cli._common import (
     _DB_HELP,
     CliError,
     _close,

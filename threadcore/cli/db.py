@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from threadcore.cli.app import (
+from threadcore.cli._common import (
     _DB_HELP,
     CliError,
     _close,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -33,7 +33,8 @@ from threadcore import (
     ThreadcoreError,
     ThreadFilter,
 )
-from threadcore.domain.errors import MessageNotFound
+from threadcore.domain.errors import InvalidInput, MessageNotFound
+from threadcore.domain.validation import e164
 from threadcore.errors import StorageError, ThreadNotFound
 from threadcore.events import Event, ThreadResolved
 from threadcore.storage import Repository
@@ -152,8 +153,11 @@ def _check(kind: str, name: str, value: Any, line_type: str) -> Any:
         raise wrong
     if not isinstance(value, str) or not value:
         raise wrong
-    if kind == "e164" and not (value.startswith("+") and value[1:].isdigit()):
-        raise wrong
+    if kind == "e164":
+        try:  # the library's own rule (threadcore.domain.validation), so replay agrees with it
+            e164(value, name)
+        except InvalidInput:
+            raise wrong from None
     if kind in ("id", "actor") and len(value) > (256 if kind == "id" else 64):
         raise wrong
     return value
@@ -332,8 +336,9 @@ def _pair(line: ReplayLine) -> tuple[str, str] | None:
 class Replayer:
     """Applies replay lines to an inbox whose clock is ``clock`` (a :class:`ManualClock`).
 
-    ``repository`` is the inbox's repository, read directly for one thing only: finding a
-    message by its provider message id (``UnitOfWork.message_by_provider_id``).
+    ``repository`` must be the inbox's repository (:attr:`Inbox.repository`); the replayer
+    reads it only through the inbox's public seams (:meth:`Inbox.message_by_provider_id`,
+    :meth:`Inbox.prefetch`, :meth:`Inbox.observe`).
     """
 
     def __init__(
@@ -346,8 +351,11 @@ class Replayer:
         strict: bool = False,
         on_refused: RefusalHook | None = None,
     ) -> None:
+        if repository is not inbox.repository:
+            raise InvalidInput(
+                "Parameter [repository] must be the inbox's repository", parameter="repository"
+            )
         self._inbox = inbox
-        self._repo = repository
         self._clock = clock
         self._batch_size = max(1, batch_size)
         self._strict = strict
@@ -355,9 +363,9 @@ class Replayer:
         self.summary = ReplaySummary()
         self._made = 0
         inbox.subscribe(self._hear)
-        inbox._observer = self._count
+        inbox.observe(self._count)
 
-    def _count(self, events: list[Event]) -> None:
+    def _count(self, events: Sequence[Event]) -> None:
         self._made += len(events)
 
     def _hear(self, event: Event) -> None:
@@ -459,16 +467,12 @@ class Replayer:
         lines = [line for _, line in window if isinstance(line, ReplayLine)]
         ids = [carrier_id for line in lines for carrier_id in _carrier_ids(line)]
         pairs = [pair for line in lines if (pair := _pair(line)) is not None]
-        if self._batch_size > 1 and (ids or pairs):  # (one line a batch: its reads are as cheap)
-            with self._repo.unit_of_work() as uow:
-                uow.messages_by_provider_ids(ids)
-                uow.open_threads_for_pairs(pairs)
-                uow.opted_out_pairs(pairs)
+        if self._batch_size > 1:  # (one line a batch: its reads are as cheap)
+            self._inbox.prefetch(provider_message_ids=ids, pairs=pairs)
 
     # --- one line -------------------------------------------------------------------------------
     def _message(self, provider_message_id: str) -> Message:
-        with self._repo.unit_of_work() as uow:
-            message = uow.message_by_provider_id(provider_message_id)
+        message = self._inbox.message_by_provider_id(provider_message_id)
         if message is None:
             raise MessageNotFound(f"No message has provider id [{provider_message_id}]")
         return message

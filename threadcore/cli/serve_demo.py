@@ -39,7 +39,7 @@ class Demo:
 
 def prepare_demo() -> Demo:
     """Replay the demo's workload into ``demo.db`` in a new temporary folder."""
-    from threadcore.cli.app import _replay_file
+    from threadcore.cli._replay_file import replay_file
 
     folder = Path(tempfile.mkdtemp(prefix="threadcore-console-demo-"))
     lines = demo_lines(customers=CUSTOMERS, days=DAYS)
@@ -52,7 +52,7 @@ def prepare_demo() -> Demo:
     )
     directory_path.write_text(json.dumps(dump_directory(DEMO_RESOURCES)), encoding="utf-8")
     url = f"sqlite:///{(folder / 'demo.db').resolve()}"
-    _replay_file(
+    replay_file(
         log,
         url,
         load_directory(directory_path),

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import click
 
 from threadcore import Directory, Inbox, SystemClock
-from threadcore.cli.app import CliError, _close, _open
+from threadcore.cli._common import CliError, _close, _open
 from threadcore.cli.clock import clock_for
 from threadcore.errors import ThreadcoreError
 

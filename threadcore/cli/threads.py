@@ -30,7 +30,7 @@ from threadcore import (
     ThreadUser,
     wire,
 )
-from threadcore.cli.app import (
+from threadcore.cli._common import (
     _DB_HELP,
     _DIR_HELP,
     CliError,

@@ -112,7 +112,7 @@ def create_app(
             parameter="console",
         )
     ainbox = inbox if isinstance(inbox, AsyncInbox) else AsyncInbox(inbox)
-    clock = ainbox.inbox._clock
+    clock = ainbox.inbox.clock
     ctx = Context(
         inbox=ainbox,
         tokens=dict(tokens),

@@ -17,6 +17,7 @@ import attrs
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message
 
 from threadcore.aio import AsyncInbox
 from threadcore.domain.errors import (
@@ -28,7 +29,6 @@ from threadcore.domain.errors import (
     ThreadNotFound,
     Unauthenticated,
 )
-from threadcore.inbox import Inbox
 from threadcore.wire import _platform as shapes
 from threadcore.wire import (
     dump_api_error,
@@ -54,6 +54,7 @@ __all__ = [
     "is_json_media",
     "json_response",
     "limited_body",
+    "replaying",
     "media_type",
     "parse_json",
     "read_json",
@@ -257,14 +258,8 @@ async def answer(ctx: Context, request: Request, operation: Operation) -> Respon
 
 
 async def _exists(ctx: Context, thread_id: object) -> bool:
-    if not isinstance(thread_id, str):
-        return False
-
-    def exists(inbox: Inbox) -> bool:
-        return bool(inbox._read(lambda uow: uow.thread(thread_id) is not None))
-
     try:
-        return await ctx.inbox.run(exists)
+        return await ctx.inbox.thread_exists(thread_id)
     except ThreadcoreError:
         return False
 
@@ -282,9 +277,22 @@ async def limited_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise RequestTooLarge(f"The request body is larger than {limit} bytes")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # later readers (the form parser) see the body read here
-    return body
+    return b"".join(chunks)
+
+
+def replaying(request: Request, body: bytes) -> Request:
+    """``request`` again, its body ``body`` (already read, by :func:`limited_body`): for a
+    reader that reads the body itself, such as Starlette's form parser."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:  # the body was given whole: what comes next is the client going away
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
 
 
 def media_type(request: Request) -> str:

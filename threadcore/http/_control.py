@@ -382,7 +382,7 @@ async def ready(ctx: Context, request: Request) -> Response:
     from threadcore import __version__
 
     def check(inbox: Inbox) -> None:
-        repository = inbox._repo
+        repository = inbox.repository
         if isinstance(repository, ReadinessCheck):
             repository.check_ready()
         else:  # a repository of its own: it is ready when it answers a read

@@ -21,7 +21,13 @@ from starlette.requests import Request
 
 from threadcore.domain.errors import RequestTooLarge, WireFormatError
 from threadcore.http import _attachments as att
-from threadcore.http._common import MAX_JSON_BODY, is_json_media, limited_body, parse_json
+from threadcore.http._common import (
+    MAX_JSON_BODY,
+    is_json_media,
+    limited_body,
+    parse_json,
+    replaying,
+)
 
 __all__ = ["JSON_PARTS", "MAX_SEND_BODY", "read_send_form"]
 
@@ -41,9 +47,9 @@ Part = tuple[str, UploadFile | str]
 
 async def read_send_form(request: Request) -> tuple[object, list[att.Upload]]:
     """The JSON request and the checked files of a send form (see the module)."""
-    await limited_body(request, MAX_SEND_BODY)
+    body = await limited_body(request, MAX_SEND_BODY)
     try:
-        form = await request.form(
+        form = await replaying(request, body).form(
             max_files=_MAX_FILES, max_fields=_MAX_FIELDS, max_part_size=MAX_JSON_BODY
         )
     except Exception as error:  # the parser's own errors: a malformed form, too many parts

@@ -151,12 +151,23 @@ async def send(ctx: Context, request: Request) -> Response:
     return json_response(with_attachment_entries(dump_message(message), request))
 
 
-async def delete_messages(ctx: Context, request: Request) -> Response:
+async def _delete(
+    ctx: Context,
+    request: Request,
+    parameter: str,
+    delete: Callable[..., Awaitable[object]],
+) -> Response:
+    """A delete of the ids the JSON body lists (``{"ids": [...]}``, named ``parameter`` in the
+    inbox's refusals): 204 once deleted."""
     actor = ctx.actor(request)
     ids = load_ids_request(await read_json(request))
-    with renaming({"messageIds": "ids"}):
-        await ctx.inbox.delete_messages(ids, actor=actor)
+    with renaming({parameter: "ids"}):
+        await delete(ids, actor=actor)
     return Response(status_code=204)
+
+
+async def delete_messages(ctx: Context, request: Request) -> Response:
+    return await _delete(ctx, request, "messageIds", ctx.inbox.delete_messages)
 
 
 async def message_content(ctx: Context, request: Request) -> Response:
@@ -216,11 +227,7 @@ async def update_note(ctx: Context, request: Request) -> Response:
 
 
 async def delete_notes(ctx: Context, request: Request) -> Response:
-    actor = ctx.actor(request)
-    ids = load_ids_request(await read_json(request))
-    with renaming({"noteIds": "ids"}):
-        await ctx.inbox.delete_notes(ids, actor=actor)
-    return Response(status_code=204)
+    return await _delete(ctx, request, "noteIds", ctx.inbox.delete_notes)
 
 
 _LIST: Final = ("perPage", "page")

@@ -16,9 +16,11 @@ from threadcore.inbox import messages as _messages
 from threadcore.inbox import notes as _notes
 from threadcore.inbox import operator as _operator
 from threadcore.inbox import queries as _queries
+from threadcore.inbox import seams as _seams
 from threadcore.inbox import sync as _sync
 from threadcore.inbox import threads as _threads
 from threadcore.inbox._spine import Spine
+from threadcore.ports import Clock, Repository
 
 __all__ = ["Inbox"]
 
@@ -95,3 +97,25 @@ class Inbox(Spine):
     status_counts = _operator.status_counts
     feed_position = _operator.feed_position
     operator_messages = _operator.operator_messages
+
+    # seams: what the layers around the inbox use of it (threadcore/inbox/seams.py)
+    @property
+    def clock(self) -> Clock:
+        """The clock port this inbox reads (see :func:`threadcore.inbox.seams.clock`)."""
+        return _seams.clock(self)
+
+    @property
+    def repository(self) -> Repository:
+        """The repository this inbox stores in (see :func:`threadcore.inbox.seams.repository`)."""
+        return _seams.repository(self)
+
+    @property
+    def concurrency(self) -> int:
+        """How many units of work the repository lets run at once (a pool's ``max_size``, else
+        1; see :func:`threadcore.inbox.seams.concurrency`)."""
+        return _seams.concurrency(self)
+
+    observe = _seams.observe
+    thread_exists = _seams.thread_exists
+    message_by_provider_id = _seams.message_by_provider_id
+    prefetch = _seams.prefetch

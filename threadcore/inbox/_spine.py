@@ -292,8 +292,8 @@ class Spine:
         # per calling thread: the due instants a running command relies on, and the events of
         # a batch that are heard only once the batch has committed
         self._local = threading.local()
-        # told of the events of every command as it succeeds, even inside a batch (how
-        # ``threadcore replay`` tells whether a line changed anything); not public
+        # told of the events of every command as it succeeds, even inside a batch: set by
+        # ``Inbox.observe`` (threadcore/inbox/seams.py)
         self._observer: Callable[[list[Event]], None] | None = None
 
     @property
