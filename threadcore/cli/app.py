@@ -16,15 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from threadcore import (
-    Directory,
-    Inbox,
-    ManualClock,
-    StoredDirectory,
-    SystemClock,
-    ThreadcoreError,
-    open_inbox,
-)
+from threadcore import Directory, Inbox, ManualClock, SystemClock, ThreadcoreError, open_inbox
 from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import (
@@ -37,7 +29,7 @@ from threadcore.cli.replay import Replayer, ReplaySummary, json_schema
 from threadcore.cli.workload import DEMO_RESOURCES, DEMO_START, demo_lines
 from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
 from threadcore.errors import ClockMismatch
-from threadcore.storage import Clock, Repository, StoredClock
+from threadcore.storage import Clock, Repository, StoredClock, StoredDirectory
 
 __all__ = ["CliError", "cli", "run"]
 

@@ -24,18 +24,11 @@ from typing import Any, Final
 
 import attrs
 
-from threadcore import (
-    Availability,
-    Inbox,
-    ManualClock,
-    Message,
-    StatusReason,
-    ThreadcoreError,
-    ThreadFilter,
-)
+from threadcore import Inbox, ManualClock, Message, StatusReason, ThreadcoreError, ThreadFilter
 from threadcore.domain.errors import MessageNotFound
 from threadcore.errors import StorageError, ThreadNotFound
 from threadcore.events import Event, ThreadResolved
+from threadcore.model import Availability
 from threadcore.storage import Repository
 
 __all__ = [
