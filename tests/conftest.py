@@ -9,18 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, settings
 
-from threadcore import (
-    Availability,
-    Directory,
-    Handler,
-    Inbox,
-    InMemoryRepository,
-    ManualClock,
-    Policy,
-    Resource,
-    SequentialIds,
-    StoredDirectory,
-)
+from threadcore import Directory, Handler, Inbox, InMemoryRepository, ManualClock, Policy, Resource
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability
+from threadcore.storage import StoredDirectory
 
 settings.register_profile(
     "ci",

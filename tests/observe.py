@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from threadcore import Availability, Inbox, ThreadcoreError, ThreadFilter
+from threadcore import Inbox, ThreadcoreError, ThreadFilter
 from threadcore.domain.queries import MessageFilter, NoteFilter
+from threadcore.model import Availability
 
 BOTH = (Availability.ALIVE, Availability.DELETED)
 

@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from conftest import GUEST, OWNER, START, billing_directory
 
-from threadcore import AsyncInbox, Inbox, ManualClock, StoredDirectory
+from threadcore import AsyncInbox, Inbox, ManualClock
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.errors import InvalidInput, ThreadNotFound
+from threadcore.storage import StoredDirectory
 
 pytest_plugins = ["conftest_pg"]
 

@@ -15,8 +15,9 @@ import pytest
 from conftest import GUEST, GUEST2, OWNER, START, two_queue_directory
 from stores import Store, store
 
-from threadcore import Inbox, ManualClock, SequentialIds, SQLiteRepository, Upload
+from threadcore import Inbox, ManualClock, SQLiteRepository, Upload
 from threadcore.errors import InvalidInput, NotAssignee, NotFound, RecipientOptedOut
+from threadcore.ids import SequentialIds
 from threadcore.ports import AttachmentStore
 
 pytest_plugins = ["conftest_pg"]

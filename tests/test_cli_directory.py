@@ -14,10 +14,11 @@ import stores
 from click.testing import CliRunner
 from conftest import GUEST, GUEST2, OWNER, OWNER2, QUEUE, SUPPORT, SUPPORT_NUMBER
 
-from threadcore import Resource, StoredDirectory, open_inbox
+from threadcore import Resource, open_inbox
 from threadcore.cli.app import run
 from threadcore.cli.directory_file import DIRECTORY_VARIABLE, dump_directory, load_directory
 from threadcore.connect import DATABASE_URL_VARIABLE
+from threadcore.storage import StoredDirectory
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store

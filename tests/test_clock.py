@@ -9,18 +9,18 @@ from conftest import GUEST, OWNER, START, TTL, billing_directory
 from freezegun import freeze_time
 
 from threadcore import (
-    Clock,
     Inbox,
     InMemoryRepository,
     ManualClock,
     Policy,
-    SequentialIds,
     StatusReason,
     SystemClock,
     ThreadStatus,
 )
 from threadcore.errors import InvalidInput
 from threadcore.events import ThreadResolved
+from threadcore.ids import SequentialIds
+from threadcore.storage import Clock
 
 
 # === SystemClock ================================================================================

@@ -28,13 +28,11 @@ from conftest import (
 from starlette.testclient import TestClient
 
 from threadcore import (
-    Availability,
     EntryType,
     Inbox,
     InMemoryRepository,
     ManualClock,
     Message,
-    SequentialIds,
     ThreadFilter,
     ThreadStatus,
 )
@@ -42,6 +40,8 @@ from threadcore.cli.app import run
 from threadcore.connect import DATABASE_URL_VARIABLE
 from threadcore.errors import InvalidInput, ThreadNotFound
 from threadcore.http import create_app
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability
 
 CONTROL = "ctl-secret"
 PAGES = ("/console/", "/console/threads", "/console/outbound", "/console/directory")

@@ -14,22 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from observe import new_events
 
-from threadcore import (
-    Availability,
-    Direction,
-    Inbox,
-    InMemoryRepository,
-    ManualClock,
-    Policy,
-    SequentialIds,
-    ThreadStatus,
-)
+from threadcore import Direction, Inbox, InMemoryRepository, ManualClock, Policy, ThreadStatus
 from threadcore.domain.errors import ImpossibleStatusChange, MessageNotFound
 from threadcore.domain.events import DeliveryStatusChanged, MessageClassified
 from threadcore.domain.messaging import DELIVERY
 from threadcore.domain.model import Classification, DeliveryStatus, Message, MessageSource
 from threadcore.domain.queries import MessageFilter
 from threadcore.errors import InvalidInput
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability
 
 Q, S, D, R = (
     DeliveryStatus.QUEUED,

@@ -12,7 +12,7 @@ import pytest
 from conftest import BOTH, GUEST, OWNER, TTL, MakeInbox
 from observe import new_events
 
-from threadcore import Direction, Inbox, ManualClock, Policy, SyncType, ThreadStatus, ThreadUser
+from threadcore import Direction, Inbox, ManualClock, Policy, SyncType, ThreadStatus
 from threadcore.domain.errors import DraftNotFound, RecipientOptedOut
 from threadcore.domain.events import DraftDiscarded, DraftSaved, DraftSent
 from threadcore.domain.model import DeliveryStatus, EntryScope, Message, MessageSource
@@ -20,12 +20,13 @@ from threadcore.domain.queries import MessageFilter
 from threadcore.errors import (
     InvalidInput,
     NotAssignee,
-    ThreadDeleted,
+    ThreadDeletedError,
     ThreadNotFound,
     ThreadNotOpen,
     ThreadUnassigned,
 )
 from threadcore.events import MessageAdded, ThreadAssigned
+from threadcore.model import ThreadUser
 
 ANN = ThreadUser("102", "Ann Lee", "User")
 U103 = ThreadUser("103", None, "User")
@@ -146,7 +147,7 @@ def test_m6_saving_is_refused_where_the_thread_does_not_allow_it(
         (lambda: inbox.save_draft(due, actor="101", body="x"), ThreadNotOpen, "ThreadNotOpen", 409),
         (
             lambda: inbox.save_draft(deleted, actor="101", body="x"),
-            ThreadDeleted,
+            ThreadDeletedError,
             "ThreadDeleted",
             410,
         ),
@@ -342,9 +343,9 @@ def test_m6_deleting_the_thread_deletes_its_drafts(inbox: Inbox) -> None:
     assert inbox.drafts(thread_id, actor="101") == []
     before = snapshot(inbox)
     # the doc names no error for this (a deleted draft, or a command on a deleted thread)
-    with pytest.raises((DraftNotFound, ThreadDeleted)):
+    with pytest.raises((DraftNotFound, ThreadDeletedError)):
         inbox.send_draft(draft.id, actor="102")
-    with pytest.raises((DraftNotFound, ThreadDeleted)):
+    with pytest.raises((DraftNotFound, ThreadDeletedError)):
         inbox.discard_draft(draft.id, actor="102")
     assert snapshot(inbox) == before
 

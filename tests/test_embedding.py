@@ -22,17 +22,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import GUEST, GUEST2, OWNER, OWNER2, START, two_queue_directory
-from threadcore import (
-    AsyncInbox,
-    Inbox,
-    InMemoryRepository,
-    ManualClock,
-    Policy,
-    SequentialIds,
-    wire,
-)
+from threadcore import AsyncInbox, Inbox, InMemoryRepository, ManualClock, Policy, wire
 from threadcore.errors import InvalidInput, UnsupportedMediaType, WireFormatError
 from threadcore.http import create_app
+from threadcore.ids import SequentialIds
 from threadcore.wire import (
     load_api_error,
     load_message,

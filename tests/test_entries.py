@@ -28,23 +28,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from threadcore import (
-    Availability,
     Direction,
     Inbox,
     InMemoryRepository,
     ManualClock,
     Policy,
-    SequentialIds,
     StatusReason,
     SyncType,
     ThreadcoreError,
     ThreadFilter,
-    ThreadUser,
 )
 from threadcore.domain.model import DeliveryStatus, Entry, EntryScope, EntryType, Message, Note
 from threadcore.domain.queries import MessageFilter, NoteFilter
 from threadcore.errors import InvalidInput, InvalidSyncToken, ThreadNotFound
 from threadcore.events import ThreadAssigned
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability, ThreadUser
 
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
 GUEST3 = "+16505130001"

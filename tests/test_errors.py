@@ -13,15 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import threadcore
-from threadcore import (
-    Inbox,
-    InMemoryRepository,
-    ManualClock,
-    Policy,
-    Resource,
-    SequentialIds,
-    ThreadcoreError,
-)
+from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, Resource, ThreadcoreError
 from threadcore.domain.errors import platform_name
 from threadcore.errors import (
     AssigneeNotHandler,
@@ -39,7 +31,7 @@ from threadcore.errors import (
     NestedUnitOfWork,
     NotAssignee,
     NotAuthor,
-    NoteDeleted,
+    NoteDeletedError,
     NoteNotFound,
     NotFound,
     NotPermitted,
@@ -51,7 +43,7 @@ from threadcore.errors import (
     ResourceNotFound,
     SchemaVersionError,
     StorageError,
-    ThreadDeleted,
+    ThreadDeletedError,
     ThreadNotFound,
     ThreadNotOpen,
     ThreadUnassigned,
@@ -60,6 +52,7 @@ from threadcore.errors import (
     UnsupportedMediaType,
     WireFormatError,
 )
+from threadcore.ids import SequentialIds
 
 #: error class -> (its stable code, its status), as docs/rules.md R17 documents them.
 DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
@@ -83,14 +76,14 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     RequestTooLarge: ("RequestTooLarge", 413),
     UnsupportedMediaType: ("UnsupportedMediaType", 415),
     Unauthenticated: ("Unauthenticated", 401),
-    ThreadDeleted: ("ThreadDeleted", 410),
+    ThreadDeletedError: ("ThreadDeleted", 410),
     MessageNotFound: ("MessageNotFound", 404),
     NoteNotFound: ("NoteNotFound", 404),
     DraftNotFound: ("DraftNotFound", 404),
     NotAuthor: ("NotAuthor", 403),
     RecipientOptedOut: ("RecipientOptedOut", 409),
     ImpossibleStatusChange: ("ImpossibleStatusChange", 409),
-    NoteDeleted: ("NoteDeleted", 410),
+    NoteDeletedError: ("NoteDeleted", 410),
     WireFormatError: ("WireFormatError", 422),
     InvalidSyncToken: ("InvalidSyncToken", 400),
     InvalidPageToken: ("InvalidPageToken", 400),

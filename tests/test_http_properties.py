@@ -18,9 +18,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from starlette.testclient import TestClient
 
 from tests.conftest import GUEST, GUEST2, OWNER, START, two_queue_directory
-from threadcore import Inbox, ManualClock, MessageFilter, Policy, SequentialIds, ThreadFilter
+from threadcore import Inbox, ManualClock, MessageFilter, Policy, ThreadFilter
 from threadcore.errors import ThreadcoreError
 from threadcore.http import create_app
+from threadcore.ids import SequentialIds
 from threadcore.wire import (
     dump_message,
     dump_message_list,

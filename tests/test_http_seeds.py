@@ -22,16 +22,10 @@ from starlette.testclient import TestClient
 
 import threadcore
 from tests.conftest import GUEST, GUEST2, OWNER, START, two_queue_directory
-from threadcore import (
-    Inbox,
-    InMemoryRepository,
-    ManualClock,
-    Policy,
-    SequentialIds,
-    SQLiteRepository,
-    StoredDirectory,
-)
+from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, SQLiteRepository
 from threadcore.http import create_app
+from threadcore.ids import SequentialIds
+from threadcore.storage import StoredDirectory
 from threadcore.wire import load_error
 
 BASE = "/restapi/v1.0/account/~/message-threads"

@@ -14,10 +14,11 @@ import pytest
 from conftest import GUEST, OWNER, START, billing_directory
 from starlette.testclient import TestClient
 
-from threadcore import DeliveryStatus, Inbox, InMemoryRepository, ManualClock, SequentialIds
+from threadcore import DeliveryStatus, Inbox, InMemoryRepository, ManualClock
 from threadcore.domain.errors import ConnectionLost
 from threadcore.errors import OutcomeUnknown, StorageError
 from threadcore.http import create_app
+from threadcore.ids import SequentialIds
 from threadcore.ports import UnitOfWork
 from threadcore.wire import load_api_error
 

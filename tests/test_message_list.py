@@ -22,12 +22,13 @@ from conftest import (
     two_queue_directory,
 )
 
-from threadcore import Availability, Inbox, ManualClock, StatusReason, SyncType, ThreadStatus
+from threadcore import Inbox, ManualClock, StatusReason, SyncType, ThreadStatus
 from threadcore.domain.errors import MessageNotFound
 from threadcore.domain.events import MessageDeleted
 from threadcore.domain.model import Message
 from threadcore.domain.queries import MessageFilter
-from threadcore.errors import InvalidInput, InvalidPageToken, NotPermitted, ThreadDeleted
+from threadcore.errors import InvalidInput, InvalidPageToken, NotPermitted, ThreadDeletedError
+from threadcore.model import Availability
 
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
 GUEST3 = "+16505130001"
@@ -375,7 +376,7 @@ def test_m5_a_message_of_a_deleted_thread_is_thread_deleted(inbox: Inbox) -> Non
     alive = receive(inbox, "alive", GUEST2)
     err = refused(
         inbox,
-        ThreadDeleted,
+        ThreadDeletedError,
         "ThreadDeleted",
         410,
         lambda: inbox.delete_messages([alive.id, gone.id], actor="101"),

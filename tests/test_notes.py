@@ -22,8 +22,8 @@ from conftest import (
 )
 from observe import new_events
 
-from threadcore import Availability, Inbox, ManualClock, Policy, ThreadStatus, ThreadUser
-from threadcore.domain.errors import NotAuthor, NoteDeleted, NoteNotFound
+from threadcore import Inbox, ManualClock, Policy, ThreadStatus
+from threadcore.domain.errors import NotAuthor, NoteDeletedError, NoteNotFound
 from threadcore.domain.events import NoteAdded, NoteEdited
 from threadcore.domain.events import NoteDeleted as NoteDeletedEvent
 from threadcore.domain.model import Note
@@ -32,10 +32,11 @@ from threadcore.errors import (
     InvalidInput,
     InvalidPageToken,
     NotPermitted,
-    ThreadDeleted,
+    ThreadDeletedError,
     ThreadNotFound,
     ThreadNotOpen,
 )
+from threadcore.model import Availability, ThreadUser
 
 ALIVE, DELETED = Availability.ALIVE, Availability.DELETED
 ANN = ThreadUser("102", "Ann Lee", "User")
@@ -119,7 +120,7 @@ def test_n1_adding_needs_an_open_visible_thread(inbox: Inbox, clock: ManualClock
         (lambda: inbox.add_note(due, actor="101", text="x"), ThreadNotOpen, "ThreadNotOpen", 409),
         (
             lambda: inbox.add_note(deleted, actor="101", text="x"),
-            ThreadDeleted,
+            ThreadDeletedError,
             "ThreadDeleted",
             410,
         ),
@@ -228,7 +229,7 @@ def test_n1_only_while_the_thread_is_open(inbox: Inbox, clock: ManualClock) -> N
         )
     refused(
         inbox,
-        ThreadDeleted,
+        ThreadDeletedError,
         "ThreadDeleted",
         410,
         lambda: inbox.edit_note(on_deleted.id, actor="101", text="new"),
@@ -251,7 +252,7 @@ def test_n1_deleted_notes_are_tombstones(inbox: Inbox, clock: ManualClock) -> No
     assert inbox.list_notes(actor="101", filter=NoteFilter(availability=[DELETED])) == [tombstone]
     refused(
         inbox,
-        NoteDeleted,
+        NoteDeletedError,
         "NoteDeleted",
         410,
         lambda: inbox.edit_note(note.id, actor="101", text="x"),

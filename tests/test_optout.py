@@ -12,15 +12,7 @@ import observe
 import pytest
 from conftest import GUEST, GUEST2, OWNER, OWNER2, START, TTL, MakeInbox, two_queue_directory
 
-from threadcore import (
-    Inbox,
-    ManualClock,
-    Policy,
-    SequentialIds,
-    SQLiteRepository,
-    ThreadFilter,
-    ThreadStatus,
-)
+from threadcore import Inbox, ManualClock, Policy, SQLiteRepository, ThreadFilter, ThreadStatus
 from threadcore.domain.errors import RecipientOptedOut
 from threadcore.domain.events import GuestOptedIn, GuestOptedOut
 from threadcore.domain.model import Keyword, Message
@@ -31,6 +23,7 @@ from threadcore.errors import (
     ThreadNotOpen,
     UnknownPhoneNumber,
 )
+from threadcore.ids import SequentialIds
 
 OPT_OUT = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
 OPT_IN = ["START", "YES", "UNSTOP"]

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from threadcore import Directory, Inbox, InMemoryRepository, ManualClock, SequentialIds
+from threadcore import Directory, Inbox, InMemoryRepository, ManualClock
 from threadcore.adapters import _postgres_batch
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.cli.replay import Replayer
 from threadcore.cli.workload import DEMO_RESOURCES, demo_lines
+from threadcore.ids import SequentialIds
 from threadcore.ports import Repository
 
 pytest_plugins = ["conftest_pg"]
@@ -78,8 +79,9 @@ def test_a_batch_whose_transaction_the_database_ended_raises_and_stores_nothing(
     ROLLBACK; the other batch stores everything (found in review)."""
     import threading
 
-    from threadcore import Resource, StoredDirectory
+    from threadcore import Resource
     from threadcore.errors import StorageError, ThreadcoreError
+    from threadcore.storage import StoredDirectory
 
     def make() -> tuple[PostgresRepository, Inbox]:
         repo = PostgresRepository(postgres_url, schema=pg_schema, max_size=2)

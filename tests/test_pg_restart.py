@@ -21,10 +21,11 @@ import pg_server
 import psycopg
 import pytest
 
-from threadcore import Directory, Inbox, Policy, Resource, SequentialIds
+from threadcore import Directory, Inbox, Policy, Resource
 from threadcore.adapters import postgres as postgres_adapter
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.errors import OutcomeUnknown, StorageError
+from threadcore.ids import SequentialIds
 
 N1 = "+12092480001"
 GUESTS = [f"+1650224{n:04d}" for n in range(1, 9)]

@@ -21,13 +21,11 @@ from pg_server import drop_schema
 
 import threadcore
 from threadcore import (
-    Availability,
     Directory,
     Inbox,
     ManualClock,
     Policy,
     Resource,
-    SequentialIds,
     StatusReason,
     ThreadcoreError,
     ThreadFilter,
@@ -44,6 +42,8 @@ from threadcore.errors import (
     StorageError,
     ThreadNotFound,
 )
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability
 from threadcore.storage import ThreadQuery
 from threadcore.testing.contract import RepositoryContract
 

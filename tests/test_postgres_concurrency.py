@@ -14,9 +14,10 @@ from typing import Any
 import pg_worker
 import psycopg
 
-from threadcore import Directory, Inbox, ManualClock, Policy, Resource, SequentialIds, SyncType
+from threadcore import Directory, Inbox, ManualClock, Policy, Resource, SyncType
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.events import MessageAdded, ThreadOpened, ThreadResolved
+from threadcore.ids import SequentialIds
 from threadcore.ports import StoredEvent
 
 pytest_plugins = ["conftest_pg"]

@@ -24,12 +24,10 @@ from conftest import (
 )
 
 from threadcore import (
-    Availability,
     Inbox,
     InMemoryRepository,
     ManualClock,
     Policy,
-    SequentialIds,
     StatusReason,
     Thread,
     ThreadStatus,
@@ -37,6 +35,8 @@ from threadcore import (
 from threadcore.domain.errors import InvalidPageToken, platform_name
 from threadcore.domain.queries import Page, Paging, ThreadFilter
 from threadcore.errors import InvalidInput, NotPermitted, ThreadNotFound
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability
 
 GUEST3 = "+16505130001"
 

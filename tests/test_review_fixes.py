@@ -10,16 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import GUEST, GUEST2, OWNER, START, two_queue_directory
 
-from threadcore import (
-    Inbox,
-    InMemoryRepository,
-    Keyword,
-    ManualClock,
-    SequentialIds,
-    SQLiteRepository,
-)
+from threadcore import Inbox, InMemoryRepository, ManualClock, SQLiteRepository
 from threadcore.errors import InvalidInput
 from threadcore.events import MessageDeleted, ThreadResolved
+from threadcore.ids import SequentialIds
+from threadcore.model import Keyword
 from threadcore.storage import Repository
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from pathlib import Path
 
@@ -70,3 +71,83 @@ def test_every_cited_contract_test_exists() -> None:
     cited = set(re.findall(r"contract `(test_\w+)`", TEXT))
     assert cited
     assert sorted(cited - _functions(CONTRACT)) == []
+
+
+#: A rule starts a paragraph with its id in bold: ``**R10a — many sweepers ...**``.
+_RULE_ID = re.compile(r"^\*\*([A-Z]+)(\d+)([a-z]?) — ", re.MULTILINE)
+
+
+def test_rules_stand_in_id_order() -> None:
+    """Issue 23: the rules of one letter stand together, each after the one before it (R10,
+    R10a, R10b, R11, ...), and no id is used twice."""
+    found = [(m[1], int(m[2]), m[3]) for m in _RULE_ID.finditer(RULES)]
+    assert len(found) > 60, "the rules were not found: has the format changed?"
+    assert len(set(found)) == len(found)
+    out_of_order = [
+        f"{after[0]}{after[1]}{after[2]} after {before[0]}{before[1]}{before[2]}"
+        for before, after in itertools.pairwise(found)
+        if before[0] == after[0] and after[1:] < before[1:]
+    ]
+    letters = [letter for letter, _, _ in found]
+    runs = [letter for i, letter in enumerate(letters) if i == 0 or letters[i - 1] != letter]
+    apart = sorted({letter for letter in runs if runs.count(letter) > 1})
+    assert (out_of_order, apart) == ([], [])
+
+
+#: A code span's first part (before ``::name``) that names a path: a folder and a file, or a
+#: test file of ``tests/``; media types (``text/plain``) are not paths.
+_MEDIA_TYPES = ("application/", "text/", "image/", "audio/", "video/", "multipart/")
+_CITED_PATH = re.compile(r"^(?:[\w.-]+/)+[\w.*-]*$|^test_\w+\.py$")
+#: Paths written in running text, outside code spans.
+_PATH_IN_TEXT = re.compile(r"(?<![\w/`.-])(?:threadcore|tests|docs|bench|shared)/[\w./-]*[\w/]")
+
+
+def _spans() -> list[str]:
+    return re.findall(r"`([^`\n]+)`", RULES)
+
+
+def _resolve(cited: str) -> Path:
+    if "/" not in cited:  # a test file, as every rule names its tests
+        return ROOT / "tests" / cited
+    return ROOT / cited
+
+
+def test_every_cited_path_exists_in_the_repository() -> None:
+    """Issue 23: a path docs/rules.md cites (``threadcore/testing/model/``,
+    ``bench/bench_reads.py``, ``test_rules.py``) exists in the repository: not a module that
+    became a package, not a file of the project kept outside it."""
+    cited = {span.split("::")[0] for span in _spans()}
+    cited = {c for c in cited if _CITED_PATH.match(c) and not c.startswith(_MEDIA_TYPES)}
+    cited |= set(_PATH_IN_TEXT.findall(re.sub(r"`[^`\n]+`", "", RULES)))
+    assert len(cited) > 40, "the paths were not found: has the format changed?"
+    missing = []
+    for each in sorted(cited):
+        path = _resolve(each).resolve()
+        if not path.is_relative_to(ROOT) or not path.exists():
+            missing.append(each)
+    assert missing == []
+
+
+def _defined(path: Path) -> set[str]:
+    return _functions(path.read_text()) | set(
+        re.findall(r"^\s*class (\w+)\b", path.read_text(), re.MULTILINE)
+    )
+
+
+def test_every_cited_test_exists_in_the_file_it_names() -> None:
+    """Issue 23: ``path::name`` (a test file or any module) names a test, or a pattern of
+    tests, defined in that file; ``::name`` right after one names another in the same file."""
+    missing, last = [], None
+    checked = 0
+    for span in _spans():
+        if "::" not in span or " " in span:
+            continue
+        head, name = span.split("::", 1)
+        if head:
+            last = _resolve(head)
+        assert last is not None, f"{span} names no file"
+        checked += 1
+        if not last.is_file() or not fnmatch.filter(_defined(last), name.split("[")[0]):
+            missing.append(f"{last.relative_to(ROOT)}::{name}")
+    assert checked > 40
+    assert missing == []

@@ -13,23 +13,18 @@ import pytest
 from conftest import GUEST, GUEST2, OWNER, QUEUE, START, TTL, MakeInbox, billing_directory
 
 from threadcore import (
-    Availability,
     Direction,
     Directory,
     Handler,
     Inbox,
     InMemoryRepository,
     ManualClock,
-    OwnerResource,
-    Party,
     Policy,
     Resource,
-    SequentialIds,
     StatusReason,
     Thread,
     ThreadcoreError,
     ThreadStatus,
-    ThreadUser,
 )
 from threadcore.errors import (
     AssigneeNotHandler,
@@ -40,7 +35,7 @@ from threadcore.errors import (
     PhoneNumberInUse,
     ResourceExists,
     ResourceNotFound,
-    ThreadDeleted,
+    ThreadDeletedError,
     ThreadNotFound,
     ThreadNotOpen,
     ThreadUnassigned,
@@ -48,6 +43,8 @@ from threadcore.errors import (
 )
 from threadcore.events import MessageAdded, ThreadAssigned, ThreadOpened, ThreadResolved
 from threadcore.events import ThreadDeleted as ThreadDeletedEvent
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability, OwnerResource, Party, ThreadUser
 
 GUEST3 = "+16505130001"
 OWNER2 = "+12092480002"
@@ -281,7 +278,7 @@ def test_r04_unknown_thread_id_is_not_found(inbox: Inbox) -> None:
 def test_r04_deleted_thread_is_thread_deleted(inbox: Inbox) -> None:
     thread_id = assigned_to_ann(inbox)
     inbox.delete(thread_id, actor="101")
-    with pytest.raises(ThreadDeleted):
+    with pytest.raises(ThreadDeletedError):
         inbox.send(actor="102", thread_id=thread_id, body="x")
 
 
@@ -498,7 +495,7 @@ def test_r06_a_deleted_thread_cannot_be_assigned(inbox: Inbox) -> None:
     assert_refused_without_change(
         inbox,
         thread_id,
-        ThreadDeleted,
+        ThreadDeletedError,
         lambda: inbox.assign(thread_id, actor="101", assignee="101"),
     )
 
@@ -533,7 +530,7 @@ def test_r07_unassigning_a_resolved_or_deleted_thread_is_refused(inbox: Inbox) -
     inbox.delete(deleted, actor="102")
     with pytest.raises(ThreadNotOpen):
         inbox.assign(resolved, actor="102", assignee=None)
-    with pytest.raises(ThreadDeleted):
+    with pytest.raises(ThreadDeletedError):
         inbox.assign(deleted, actor="102", assignee=None)
 
 
@@ -1120,7 +1117,7 @@ def test_r12_every_command_on_a_deleted_thread_is_thread_deleted(inbox: Inbox) -
         lambda: inbox.resolve(thread_id, actor="102"),
         lambda: inbox.delete(thread_id, actor="102"),
     ):
-        error = assert_refused_without_change(inbox, thread_id, ThreadDeleted, command)
+        error = assert_refused_without_change(inbox, thread_id, ThreadDeletedError, command)
         assert error.status == 410
     assert inbox.get(thread_id, actor="103") == tombstone
 

@@ -15,12 +15,13 @@ import pytest
 import stores
 from conftest import GUEST, OWNER, QUEUE, START, billing_directory
 
-from threadcore import ManualClock, SQLiteRepository, StoredDirectory, SyncType
+from threadcore import ManualClock, SQLiteRepository, SyncType
 from threadcore.adapters.postgres import SCHEMA_VERSION as PG_VERSION
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.adapters.sqlite import SCHEMA_VERSION as SQLITE_VERSION
 from threadcore.cli.app import run
 from threadcore.errors import InvalidInput, SchemaVersionError
+from threadcore.storage import StoredDirectory
 
 pytest_plugins = ["conftest_pg"]
 

@@ -14,18 +14,9 @@ from typing import Any
 import pytest
 from conftest import OWNER, QUEUE
 
-from threadcore import (
-    Availability,
-    Inbox,
-    ManualClock,
-    OwnerResource,
-    Party,
-    StatusReason,
-    Thread,
-    ThreadStatus,
-    ThreadUser,
-)
+from threadcore import Inbox, ManualClock, StatusReason, Thread, ThreadStatus
 from threadcore.events import ThreadResolved
+from threadcore.model import Availability, OwnerResource, Party, ThreadUser
 
 GUEST_A = "+16502240001"
 GUEST_B = "+14083210001"

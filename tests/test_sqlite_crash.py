@@ -10,7 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from threadcore import Availability, SQLiteRepository, ThreadStatus
+from threadcore import SQLiteRepository, ThreadStatus
+from threadcore.model import Availability
 
 WRITER = Path(__file__).with_name("sqlite_writer.py")
 COUNT = 3000

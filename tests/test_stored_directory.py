@@ -15,15 +15,7 @@ import stores
 from conftest import GUEST, GUEST2, OWNER, OWNER2, QUEUE, START, billing_directory
 
 import threadcore
-from threadcore import (
-    Handler,
-    Inbox,
-    ManualClock,
-    Resource,
-    StatusReason,
-    StoredDirectory,
-    ThreadStatus,
-)
+from threadcore import Handler, Inbox, ManualClock, Resource, StatusReason, ThreadStatus
 from threadcore.errors import (
     ConcurrencyConflict,
     InvalidInput,
@@ -35,6 +27,7 @@ from threadcore.errors import (
     UnknownPhoneNumber,
 )
 from threadcore.events import ThreadAssigned, ThreadResolved
+from threadcore.storage import StoredDirectory
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store

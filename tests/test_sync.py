@@ -21,19 +21,11 @@ from conftest import (
     two_queue_directory,
 )
 
-from threadcore import (
-    Availability,
-    Inbox,
-    ManualClock,
-    Policy,
-    StatusReason,
-    Thread,
-    ThreadStatus,
-    ThreadUser,
-)
+from threadcore import Inbox, ManualClock, Policy, StatusReason, Thread, ThreadStatus
 from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import SyncResult, SyncType
 from threadcore.errors import InvalidInput, NotAssignee
+from threadcore.model import Availability, ThreadUser
 
 GUEST3 = "+16505130001"
 ANN = ThreadUser("102", "Ann Lee", "User")

@@ -13,13 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from threadcore import (
-    Availability,
     Directory,
     Inbox,
     InMemoryRepository,
     ManualClock,
     Policy,
-    SequentialIds,
     Thread,
     ThreadcoreError,
     ThreadStatus,
@@ -27,6 +25,8 @@ from threadcore import (
 from threadcore.domain.errors import InvalidSyncToken
 from threadcore.domain.queries import Paging, SyncType, ThreadFilter
 from threadcore.errors import ThreadNotFound
+from threadcore.ids import SequentialIds
+from threadcore.model import Availability
 
 OWNERS = [OWNER, OWNER2, SUPPORT_NUMBER]  # two of Billing, and one of another resource
 GUESTS = ["+16502240001", "+14083210001", "+16505130001"]

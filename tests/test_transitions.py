@@ -13,19 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadcore import (
-    Availability,
     DeliveryStatus,
     Direction,
     Handler,
     Message,
-    OwnerResource,
-    Party,
     Resource,
     StatusReason,
     Thread,
     ThreadcoreError,
     ThreadStatus,
-    ThreadUser,
 )
 from threadcore.domain import messaging
 from threadcore.domain import transitions as tx
@@ -34,10 +30,11 @@ from threadcore.errors import (
     AssigneeNotHandler,
     NotAssignee,
     NotPermitted,
-    ThreadDeleted,
+    ThreadDeletedError,
     ThreadNotOpen,
     ThreadUnassigned,
 )
+from threadcore.model import Availability, OwnerResource, Party, ThreadUser
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"
@@ -70,15 +67,15 @@ EXPECTED_TABLE: dict[tuple[Lifecycle, Command], Any] = {
     (RESOLVED, Command.DRAFT): ThreadNotOpen,
     (RESOLVED, Command.DISCARD_DRAFT): RESOLVED,
     (RESOLVED, Command.DELETE_MESSAGE): RESOLVED,
-    (DELETED, Command.ADD_MESSAGE): ThreadDeleted,
-    (DELETED, Command.ASSIGN): ThreadDeleted,
-    (DELETED, Command.RESOLVE): ThreadDeleted,
-    (DELETED, Command.EXPIRE): ThreadDeleted,
-    (DELETED, Command.DELETE): ThreadDeleted,
-    (DELETED, Command.ANNOTATE): ThreadDeleted,
-    (DELETED, Command.DRAFT): ThreadDeleted,
-    (DELETED, Command.DISCARD_DRAFT): ThreadDeleted,
-    (DELETED, Command.DELETE_MESSAGE): ThreadDeleted,
+    (DELETED, Command.ADD_MESSAGE): ThreadDeletedError,
+    (DELETED, Command.ASSIGN): ThreadDeletedError,
+    (DELETED, Command.RESOLVE): ThreadDeletedError,
+    (DELETED, Command.EXPIRE): ThreadDeletedError,
+    (DELETED, Command.DELETE): ThreadDeletedError,
+    (DELETED, Command.ANNOTATE): ThreadDeletedError,
+    (DELETED, Command.DRAFT): ThreadDeletedError,
+    (DELETED, Command.DISCARD_DRAFT): ThreadDeletedError,
+    (DELETED, Command.DELETE_MESSAGE): ThreadDeletedError,
 }
 
 

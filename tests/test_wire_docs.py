@@ -22,17 +22,10 @@ def examples() -> dict[str, Any]:
     from conftest import billing_directory
     from test_seed_sample import C_CREATED, replay_sample
 
-    from threadcore import (
-        Inbox,
-        InMemoryRepository,
-        ManualClock,
-        Policy,
-        SequentialIds,
-        SyncType,
-        wire,
-    )
+    from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, SyncType, wire
     from threadcore.domain.errors import InvalidInput, InvalidSyncToken
     from threadcore.errors import NotAssignee
+    from threadcore.ids import SequentialIds
 
     clock = ManualClock(C_CREATED)
     inbox = Inbox(

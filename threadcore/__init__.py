@@ -1,56 +1,49 @@
 """threadcore: the thread rules of a shared SMS inbox, as an embeddable library.
 
-This namespace is the user's API (``docs/api.md`` is its one page): the facade :class:`Inbox`,
-its records, filters and pages, the policy, clocks and ids, the repositories and
-:func:`connect`, and the root error :class:`ThreadcoreError`. The rest has a home of its own:
+This namespace is the user's API (``docs/api.md`` is its one page): the facade :class:`Inbox`
+(and :class:`AsyncInbox`), :func:`open_inbox`, :func:`connect` and the repositories, the
+directory, the records, filters and pages a user names, the policy, the clocks, and the root
+error :class:`ThreadcoreError`: at most 40 names. The rest has a home of its own:
 
 - :mod:`threadcore.errors`: every error (``from threadcore.errors import ThreadNotFound``);
 - :mod:`threadcore.events`: every event;
-- :mod:`threadcore.storage`: what an adapter author needs (the storage port and its parts);
+- :mod:`threadcore.model`: every record and enum, the rarely named ones only there;
+- :mod:`threadcore.storage`: ``StoredDirectory`` and ``StoredClock``, and what an adapter author
+  needs (the storage port and its parts, the ``Clock`` and directory ports, the repositories);
+- :mod:`threadcore.ids`: the id generators; :mod:`threadcore.consumers`: ``Consumer``;
 - :mod:`threadcore.wire`: the platform's JSON documents;
 - :mod:`threadcore.testing`: the reference model, the stateful machine, the contract suite.
 
-``PostgresRepository`` is imported on first use (it needs the ``postgres`` extra), so
-``import threadcore`` works without psycopg installed. The names that lived here before 1.0
-(errors, events, ports) still work for one release, with a ``DeprecationWarning``.
+The names that lived here before 1.0 (errors, events, ports; the ids, ports and rarely named
+records that moved in 1.0) still work for one release, with a ``DeprecationWarning``.
 """
 
-import importlib
-import warnings
 from typing import TYPE_CHECKING, Any
 
-from threadcore import errors, events, storage
+from threadcore import errors, events, model, storage
+from threadcore._moved import deprecated_names
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
-from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock, SystemClock
 from threadcore.connect import connect, open_inbox
-from threadcore.consumers import Consumer
 from threadcore.domain.attachments import Upload
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import (
-    Availability,
-    Classification,
     DeliveryStatus,
     Direction,
     Entry,
     EntryScope,
     EntryType,
     Handler,
-    Keyword,
     Message,
-    MessageSource,
     Note,
-    OwnerResource,
-    Party,
     Policy,
     Resource,
     StatusReason,
     Thread,
     ThreadStatus,
-    ThreadUser,
 )
 from threadcore.domain.queries import (
     MessageFilter,
@@ -61,70 +54,63 @@ from threadcore.domain.queries import (
     SyncType,
     ThreadFilter,
 )
-from threadcore.ids import RandomIds, SequentialIds
 from threadcore.inbox import Inbox
-from threadcore.ports import Clock, DirectoryPort
 
 if TYPE_CHECKING:
     from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 __all__ = [
     "AsyncInbox",
-    "Availability",
-    "Classification",
-    "Clock",
-    "Consumer",
     "DeliveryStatus",
     "Direction",
     "Directory",
-    "DirectoryPort",
     "Entry",
     "EntryScope",
     "EntryType",
     "Handler",
     "InMemoryRepository",
     "Inbox",
-    "Keyword",
     "ManualClock",
     "Message",
     "MessageFilter",
-    "MessageSource",
     "Note",
     "NoteFilter",
-    "OwnerResource",
     "Page",
     "Paging",
-    "Party",
     "Policy",
     "PostgresRepository",
-    "RandomIds",
     "Resource",
     "SQLiteRepository",
-    "SequentialIds",
     "StatusReason",
-    "StoredDirectory",
     "SyncResult",
     "SyncType",
     "SystemClock",
     "Thread",
     "ThreadFilter",
     "ThreadStatus",
-    "ThreadUser",
     "ThreadcoreError",
     "Upload",
     "__version__",
     "connect",
     "errors",
     "events",
+    "model",
     "open_inbox",
     "storage",
 ]
 
-#: Names that lived in this namespace before 1.0: where each lives now, and its name there.
+#: Names that lived in this namespace before: where each lives now, and its name there.
 _MOVED: dict[str, tuple[str, str]] = {
-    **{name: ("threadcore.errors", name) for name in errors.__all__ if name != "ThreadcoreError"},
+    **{
+        name: ("threadcore.errors", name)
+        for name in errors.__all__
+        if name not in ("ThreadcoreError", "NoteDeletedError", "ThreadDeletedError")
+    },
+    # before 1.0 these names were the errors (the events were ``...Event`` here)
+    "NoteDeleted": ("threadcore.errors", "NoteDeletedError"),
+    "ThreadDeleted": ("threadcore.errors", "ThreadDeletedError"),
     **{
         name: ("threadcore.events", name)
         for name in events.__all__
@@ -148,23 +134,30 @@ _MOVED: dict[str, tuple[str, str]] = {
     "TRANSITIONS": ("threadcore.domain.transitions", "TRANSITIONS"),
     "Command": ("threadcore.domain.transitions", "Command"),
     "Lifecycle": ("threadcore.domain.transitions", "Lifecycle"),
+    # 1.0: at most 40 names here; the rest went to their homes (CHANGELOG 1.0.0)
+    "Clock": ("threadcore.storage", "Clock"),
+    "DirectoryPort": ("threadcore.storage", "DirectoryPort"),
+    "StoredDirectory": ("threadcore.storage", "StoredDirectory"),
+    "Consumer": ("threadcore.consumers", "Consumer"),
+    "RandomIds": ("threadcore.ids", "RandomIds"),
+    "SequentialIds": ("threadcore.ids", "SequentialIds"),
+    "Availability": ("threadcore.model", "Availability"),
+    "Classification": ("threadcore.model", "Classification"),
+    "ThreadUser": ("threadcore.model", "ThreadUser"),
+    "Keyword": ("threadcore.model", "Keyword"),
+    "MessageSource": ("threadcore.model", "MessageSource"),
+    "OwnerResource": ("threadcore.model", "OwnerResource"),
+    "Party": ("threadcore.model", "Party"),
 }
+
+_moved_name = deprecated_names("threadcore", _MOVED)
 
 
 def __getattr__(name: str) -> Any:
     """``PostgresRepository`` on first use (only then is psycopg needed); the names that moved
-    in 1.0 from their new home, with a ``DeprecationWarning`` that says where."""
+    from their new home, with a ``DeprecationWarning`` that says where."""
     if name == "PostgresRepository":
         from threadcore.adapters.postgres import PostgresRepository
 
         return PostgresRepository
-    if name in _MOVED:
-        module, new_name = _MOVED[name]
-        warnings.warn(
-            f"threadcore.{name} moved to {module}.{new_name}; the old name goes in the next "
-            "release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(module), new_name)
-    raise AttributeError(f"module 'threadcore' has no attribute {name!r}")
+    return _moved_name(name)

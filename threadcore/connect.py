@@ -112,9 +112,9 @@ def open_inbox(
 ) -> Inbox:
     """An :class:`~threadcore.Inbox` over the repository at ``url`` (as :func:`connect` reads
     it) and, unless ``directory=`` is given, the directory stored in the same database
-    (:class:`~threadcore.StoredDirectory`): every process that opens the URL shares it, sees a
-    change from its next command on, and ``add_*`` / ``remove_*`` / ``load_directory`` change
-    it in the same transaction as their effect on the threads (rule R11).
+    (:class:`~threadcore.storage.StoredDirectory`): every process that opens the URL shares it,
+    sees a change from its next command on, and ``add_*`` / ``remove_*`` / ``load_directory``
+    change it in the same transaction as their effect on the threads (rule R11).
 
     ``?migrate=off`` in the URL opens it without ever changing the schema (see :func:`connect`):
     for a service that runs under a role that may only read and write rows.

@@ -411,8 +411,9 @@ class Writes(Protocol):
 
 
 class DirectoryRecords(Protocol):
-    """**Protocol**: the directory stored with the threads (:class:`threadcore.StoredDirectory`):
-    resources in the order they were added, and a change stamp that every change replaces."""
+    """**Protocol**: the directory stored with the threads
+    (:class:`threadcore.storage.StoredDirectory`): resources in the order they were added,
+    and a change stamp that every change replaces."""
 
     def directory_version(self) -> int:
         """The stored directory's change stamp (0 before its first change): every committed

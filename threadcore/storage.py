@@ -4,7 +4,9 @@ a repository answers, the other ports, and the adapters threadcore ships.
 A repository (:class:`Repository`) begins units of work; a unit of work (:class:`UnitOfWork`) is
 every capability together: :class:`Claims`, :class:`ThreadReads`, :class:`MessageReads`,
 :class:`NoteReads`, :class:`ChangeFeed`, :class:`Writes` and :class:`DirectoryRecords` (the
-directory stored with the threads); the bundled ones also store the files messages carry
+directory stored with the threads); the bundled ones (:class:`InMemoryRepository`,
+:class:`SQLiteRepository`, :class:`PostgresRepository`, with :class:`StoredDirectory` and
+:class:`StoredClock` over them) also store the files messages carry
 (:class:`AttachmentWrites`, read back through the repository's :class:`AttachmentStore`).
 Check an adapter with the contract suite in :mod:`threadcore.testing` (one test case per
 capability).
@@ -16,6 +18,7 @@ from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.adapters.stored_clock import StoredClock
+from threadcore.adapters.stored_directory import StoredDirectory
 from threadcore.ports import (
     AttachmentStore,
     AttachmentWrites,
@@ -47,7 +50,6 @@ if TYPE_CHECKING:
     from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
 
 __all__ = [
-    "StoredClock",
     "AttachmentStore",
     "AttachmentWrites",
     "ChangeFeed",
@@ -71,6 +73,8 @@ __all__ = [
     "ReadinessCheck",
     "Repository",
     "SQLiteRepository",
+    "StoredClock",
+    "StoredDirectory",
     "StoredEvent",
     "ThreadQuery",
     "ThreadReads",

@@ -69,6 +69,21 @@ except ThreadcoreError as error:
     code: str = error.code
     http: int = error.status
 
+# The homes of 1.0 (issue 23): records and enums, errors and events, each under its own name.
+from threadcore.errors import ThreadDeletedError  # noqa: E402
+from threadcore.events import ThreadDeleted  # noqa: E402
+from threadcore.ids import SequentialIds  # noqa: E402
+from threadcore.model import Availability, ThreadUser  # noqa: E402
+from threadcore.storage import StoredDirectory  # noqa: E402
+
+assignee: ThreadUser | None = thread.assignee
+alive: bool = thread.availability is Availability.ALIVE
+gone: type[ThreadcoreError] = ThreadDeletedError
+deleted: list[ThreadDeleted] = [e for _, e in events if isinstance(e, ThreadDeleted)]
+stored_inbox = Inbox(
+    repository=shared, directory=StoredDirectory(shared), ids=SequentialIds("t"), clock=clock
+)
+
 # Embedding the platform's API (docs/embedding.md): the wire's framework-free pieces, and
 # threadcore.http's for a Starlette or FastAPI request.
 from starlette.requests import Request  # noqa: E402

@@ -12,12 +12,12 @@ from typing import Literal
 import click
 from rich.console import Console
 
-from threadcore import Directory, Inbox, StoredDirectory, ThreadcoreError, open_inbox
+from threadcore import Directory, Inbox, ThreadcoreError, open_inbox
 from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli.directory_file import DIRECTORY_VARIABLE, DirectoryFileError, load_directory
 from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
 from threadcore.errors import ClockMismatch
-from threadcore.storage import Clock, Repository, StoredClock
+from threadcore.storage import Clock, Repository, StoredClock, StoredDirectory
 
 __all__ = ["CliError", "cli"]
 

@@ -25,7 +25,6 @@ from typing import Any, Final
 import attrs
 
 from threadcore import (
-    Availability,
     Inbox,
     ManualClock,
     Message,
@@ -37,6 +36,7 @@ from threadcore.domain.errors import InvalidInput, MessageNotFound
 from threadcore.domain.validation import e164
 from threadcore.errors import StorageError, ThreadNotFound
 from threadcore.events import Event, ThreadResolved
+from threadcore.model import Availability
 from threadcore.storage import Repository
 
 __all__ = [

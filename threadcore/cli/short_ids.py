@@ -1,7 +1,7 @@
 """Short ids for the command line: each id shown by the shortest tail that no other id of the
 same set ends with, and a given short id read back to the one id it stands for (docs/cli.md).
 
-The tail, not the head: ids made by one process (:class:`threadcore.RandomIds`) increase from a
+The tail, not the head: ids made by one process (:class:`threadcore.ids.RandomIds`) increase from a
 random start by random steps, so their first twelve hex digits are shared and their last ones
 are random, as ``git log --oneline`` counts on for the head of a hash.
 """

@@ -13,7 +13,8 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
-from threadcore import Availability, DeliveryStatus, StatusReason, Thread, ThreadStatus
+from threadcore import DeliveryStatus, StatusReason, Thread, ThreadStatus
+from threadcore.model import Availability
 
 __all__ = ["Column", "age", "delivery", "one_line", "printable", "short_time", "state", "table"]
 

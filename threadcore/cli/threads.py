@@ -16,18 +16,15 @@ from rich.table import Table
 from rich.text import Text
 
 from threadcore import (
-    Availability,
     Direction,
     Inbox,
     ManualClock,
     Message,
     MessageFilter,
-    OwnerResource,
     Page,
     Thread,
     ThreadcoreError,
     ThreadFilter,
-    ThreadUser,
     wire,
 )
 from threadcore.cli._common import (
@@ -45,6 +42,7 @@ from threadcore.cli._common import (
 from threadcore.cli.short_ids import ShortIds
 from threadcore.cli.tables import Column, age, delivery, printable, short_time, state, table
 from threadcore.errors import MessageNotFound, ThreadNotFound
+from threadcore.model import Availability, OwnerResource, ThreadUser
 from threadcore.storage import Repository
 
 __all__ = ["messages", "threads"]

@@ -11,35 +11,40 @@ from typing import ClassVar
 
 __all__ = [
     "AssigneeNotHandler",
+    "ClockMismatch",
     "ConcurrencyConflict",
     "Conflict",
     "DraftNotFound",
-    "ImpossibleStatusChange",
     "IdempotencyConflict",
+    "ImpossibleStatusChange",
     "InvalidInput",
     "InvalidPageToken",
     "InvalidSyncToken",
     "MessageNotFound",
+    "MethodNotAllowed",
+    "NestedUnitOfWork",
     "NotAssignee",
     "NotAuthor",
     "NotFound",
-    "NoteDeleted",
-    "NoteNotFound",
-    "NestedUnitOfWork",
     "NotPermitted",
+    "NoteDeletedError",
+    "NoteNotFound",
     "OutcomeUnknown",
     "PhoneNumberInUse",
     "RecipientOptedOut",
+    "RequestTooLarge",
     "ResourceExists",
     "ResourceNotFound",
     "SchemaVersionError",
     "StorageError",
-    "ThreadDeleted",
+    "ThreadDeletedError",
     "ThreadNotFound",
     "ThreadNotOpen",
     "ThreadUnassigned",
     "ThreadcoreError",
+    "Unauthenticated",
     "UnknownPhoneNumber",
+    "UnsupportedMediaType",
     "WireFormatError",
 ]
 
@@ -253,15 +258,17 @@ class ThreadUnassigned(Conflict):
     code = "ThreadUnassigned"
 
 
-class ThreadDeleted(Conflict):
-    """The thread was deleted; only its tombstone remains."""
+class ThreadDeletedError(Conflict):
+    """The thread was deleted; only its tombstone remains (``code`` ``ThreadDeleted``; the
+    event of the deletion is :class:`threadcore.events.ThreadDeleted`)."""
 
     code = "ThreadDeleted"
     status = 410
 
 
-class NoteDeleted(Conflict):
-    """The note was deleted; a deleted note cannot be edited."""
+class NoteDeletedError(Conflict):
+    """The note was deleted; a deleted note cannot be edited (``code`` ``NoteDeleted``; the
+    event of the deletion is :class:`threadcore.events.NoteDeleted`)."""
 
     code = "NoteDeleted"
     status = 410

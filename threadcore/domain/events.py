@@ -34,8 +34,6 @@ __all__ = [
     "ThreadDeleted",
     "ThreadOpened",
     "ThreadResolved",
-    "make_message_added",
-    "make_thread_opened",
 ]
 
 

@@ -20,8 +20,8 @@ from threadcore.domain.errors import (
     ImpossibleStatusChange,
     InvalidInput,
     NotAuthor,
+    NoteDeletedError,
 )
-from threadcore.domain.errors import NoteDeleted as NoteDeletedError
 from threadcore.domain.events import (
     CarrierIdAttached,
     DeliveryStatusChanged,

@@ -43,8 +43,6 @@ __all__ = [
     "Thread",
     "ThreadStatus",
     "ThreadUser",
-    "make_message",
-    "make_thread",
 ]
 
 

@@ -21,7 +21,7 @@ from threadcore.domain.errors import (
     NotAssignee,
     NotPermitted,
     ThreadcoreError,
-    ThreadDeleted,
+    ThreadDeletedError,
     ThreadNotOpen,
     ThreadUnassigned,
 )
@@ -119,22 +119,22 @@ TRANSITIONS: Final[Mapping[tuple[Lifecycle, Command], Lifecycle | type[Threadcor
             (_R, Command.DRAFT): ThreadNotOpen,
             (_R, Command.DISCARD_DRAFT): _R,
             (_R, Command.DELETE_MESSAGE): _R,
-            (_D, Command.ADD_MESSAGE): ThreadDeleted,
-            (_D, Command.ASSIGN): ThreadDeleted,
-            (_D, Command.RESOLVE): ThreadDeleted,
-            (_D, Command.EXPIRE): ThreadDeleted,
-            (_D, Command.DELETE): ThreadDeleted,
-            (_D, Command.ANNOTATE): ThreadDeleted,
-            (_D, Command.DRAFT): ThreadDeleted,
-            (_D, Command.DISCARD_DRAFT): ThreadDeleted,
-            (_D, Command.DELETE_MESSAGE): ThreadDeleted,
+            (_D, Command.ADD_MESSAGE): ThreadDeletedError,
+            (_D, Command.ASSIGN): ThreadDeletedError,
+            (_D, Command.RESOLVE): ThreadDeletedError,
+            (_D, Command.EXPIRE): ThreadDeletedError,
+            (_D, Command.DELETE): ThreadDeletedError,
+            (_D, Command.ANNOTATE): ThreadDeletedError,
+            (_D, Command.DRAFT): ThreadDeletedError,
+            (_D, Command.DISCARD_DRAFT): ThreadDeletedError,
+            (_D, Command.DELETE_MESSAGE): ThreadDeletedError,
         }
     )
 )
 
 _MESSAGES: Final[Mapping[type[ThreadcoreError], str]] = {
     ThreadNotOpen: "Thread [{id}] is resolved; resolved threads cannot be reopened",
-    ThreadDeleted: "Thread [{id}] was deleted",
+    ThreadDeletedError: "Thread [{id}] was deleted",
 }
 
 

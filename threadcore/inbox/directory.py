@@ -39,6 +39,19 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = [
+    "add_handler",
+    "add_phone_number",
+    "add_resource",
+    "handler_removed",
+    "load_directory",
+    "phone_number_removed",
+    "remove_handler",
+    "remove_phone_number",
+    "remove_resource",
+    "resource_removed",
+]
+
 
 def _mutable_directory(self: Spine) -> MutableDirectoryPort:
     directory = self._directory

@@ -30,6 +30,8 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = ["discard_draft", "drafts", "save_draft", "send_draft"]
+
 
 def save_draft(
     self: Spine,

@@ -45,6 +45,8 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = ["full_entries", "incremental_entries", "sync_entries"]
+
 
 def sync_entries(
     self: Spine,

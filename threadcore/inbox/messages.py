@@ -65,6 +65,16 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = [
+    "attach_provider_id",
+    "classify",
+    "delete_messages",
+    "opted_out",
+    "receive",
+    "record_delivery",
+    "send",
+]
+
 R = TypeVar("R")
 
 

@@ -25,6 +25,8 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = ["add_note", "delete_notes", "edit_note"]
+
 
 def add_note(self: Spine, thread_id: str, *, actor: str, text: str) -> Note:
     """Add an internal note (never sent to the guest) to an open thread; any handler of the

@@ -65,8 +65,9 @@ def resources(self: Spine) -> builtins.list[Resource]:
     """Every resource of the directory, by extension id.
 
     The directory must be able to list itself (:class:`~threadcore.Directory` and
-    :class:`~threadcore.StoredDirectory` can); another :class:`~threadcore.storage.DirectoryPort`
-    without a ``resources()`` method is a :class:`~threadcore.errors.Conflict`."""
+    :class:`~threadcore.storage.StoredDirectory` can); another
+    :class:`~threadcore.storage.DirectoryPort` without a ``resources()`` method is a
+    :class:`~threadcore.errors.Conflict`."""
     listing = getattr(self.directory, "resources", None)
     if not callable(listing):
         raise Conflict("This inbox's directory cannot list its resources")

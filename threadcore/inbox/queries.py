@@ -40,6 +40,17 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = [
+    "get",
+    "list_messages",
+    "list_notes",
+    "list_threads",
+    "message",
+    "messages",
+    "numbered_paging",
+    "thread_page",
+]
+
 
 def get(self: Spine, thread_id: str, *, actor: str) -> Thread:
     """The thread as it is now (expiry applied), if ``actor`` handles its resource."""

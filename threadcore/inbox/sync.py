@@ -31,6 +31,17 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = [
+    "RESTORED",
+    "full_thread_sync",
+    "incremental_thread_sync",
+    "open_threads_of",
+    "owners_fingerprint",
+    "sync",
+    "sync_kind",
+    "sync_since",
+]
+
 
 def sync(
     self: Spine,

@@ -18,6 +18,8 @@ from threadcore.ports import (
     UnitOfWork,
 )
 
+__all__ = ["assign", "delete", "expire", "resolve"]
+
 
 def assign(self: Spine, thread_id: str, *, actor: str, assignee: str | None) -> Thread:
     """Assign, reassign or (``assignee=None``) unassign an open thread.

@@ -12,6 +12,30 @@ from threadcore.domain.model import (
     DeliveryStatus,
 )
 
+__all__ = [
+    "ACTORS",
+    "ALL_STATUSES",
+    "DELIVERY_PATHS",
+    "ENTRY_ACTORS",
+    "GUESTS",
+    "NAMES",
+    "OWNER_NUMBERS",
+    "RESOURCES",
+    "START",
+    "TTL",
+    "actors",
+    "attachment_lists",
+    "availability_choices",
+    "bodies",
+    "inbound_bodies",
+    "note_texts",
+    "owner_id_lists",
+    "owner_numbers",
+    "provider_ids",
+    "sources",
+    "steps",
+]
+
 START = datetime(2026, 2, 17, 17, 0, tzinfo=timezone.utc)
 
 
