@@ -43,6 +43,7 @@ __all__ = [
     "Thread",
     "ThreadStatus",
     "ThreadUser",
+    "changed",
     "make_message",
     "make_thread",
 ]

@@ -25,7 +25,7 @@ from threadcore.domain.model import (
     ThreadUser,
 )
 from threadcore.domain.queries import Page, Paging, SyncResult
-from threadcore.wire._base import Id, Shape, check, ensure_sequence
+from threadcore.wire._base import Id, Shape, check, ensure, ensure_sequence
 from threadcore.wire._mirror import Mirrors
 
 __all__ = [
@@ -140,8 +140,7 @@ class _ApiError:
 
 # --- paging, sync ---------------------------------------------------------------------------------
 def _paging(page: Page[Any], parameter: str) -> Any:
-    if not isinstance(page, Page):
-        raise WireFormatError(f"Parameter [{parameter}] must be a Page", parameter=parameter)
+    ensure(page, Page, parameter)
     paging = page.paging
     if paging is None:
         raise WireFormatError(
@@ -155,8 +154,7 @@ def _paging(page: Page[Any], parameter: str) -> Any:
 
 
 def _sync_info(result: SyncResult[Any], parameter: str) -> Any:
-    if not isinstance(result, SyncResult):
-        raise WireFormatError(f"Parameter [{parameter}] must be a SyncResult", parameter=parameter)
+    ensure(result, SyncResult, parameter)
     return _SYNC_INFO.dump(result)
 
 
@@ -172,8 +170,7 @@ def _domain_sync(shape: Any, records: tuple[T, ...]) -> SyncResult[T]:
 
 # --- threads --------------------------------------------------------------------------------------
 def _thread(thread: Thread) -> Any:
-    if not isinstance(thread, Thread):
-        raise WireFormatError("Parameter [thread] must be a Thread", parameter="thread")
+    ensure(thread, Thread, "thread")
     is_open = thread.status is ThreadStatus.OPEN
     return _THREAD.dump(
         thread,
@@ -278,8 +275,7 @@ def _message_status(status: DeliveryStatus, parameter: str) -> MessageStatus:
 
 
 def _message(message: Message) -> Any:
-    if not isinstance(message, Message):
-        raise WireFormatError("Parameter [message] must be a Message", parameter="message")
+    ensure(message, Message, "message")
     outbound = message.direction is Direction.OUTBOUND
     return _MESSAGE.dump(
         message,
@@ -333,8 +329,7 @@ def load_message_list(data: Mapping[str, Any]) -> Page[Message]:
 
 # --- notes ----------------------------------------------------------------------------------------
 def _note(note: Note) -> Any:
-    if not isinstance(note, Note):
-        raise WireFormatError("Parameter [note] must be a Note", parameter="note")
+    ensure(note, Note, "note")
     return _NOTE.dump(note, text=note.text or None)
 
 
@@ -445,8 +440,7 @@ def dump_api_error(error: ThreadcoreError) -> dict[str, Any]:
     ``errors`` [{errorCode, message, parameterName}] (``parameterName`` when the error names
     one). Messages are threadcore's, in the platform's words where it has them ("The thread is
     not assigned to extension [X] at the moment.", "Parameter [syncToken] is invalid …")."""
-    if not isinstance(error, ThreadcoreError):
-        raise WireFormatError("Parameter [error] must be a ThreadcoreError", parameter="error")
+    ensure(error, ThreadcoreError, "error")
     code = Id(error.code)
     message = _printable(error.message)
     name = None if error.parameter is None else _printable(error.parameter)
