@@ -48,15 +48,16 @@ def shape_class(
     """A frozen, keyword-only ``attrs`` class ``name`` of ``module`` with ``hints`` as its
     attributes, in order; unless every key is ``required``, an optional defaults to ``None`` and
     a tuple to ``()``."""
-    namespace: dict[str, Any] = {"__annotations__": dict(hints), "__module__": module}
-    for key, hint in hints.items():
-        if required:
-            continue
+    namespace: dict[str, Any] = {
+        "__annotations__": dict(hints),
+        "__module__": module,
+        "__qualname__": name,
+    }
+    for key, hint in () if required else hints.items():
         if _optional(hint) is not None:
             namespace[key] = None
         elif typing.get_origin(hint) is tuple:
             namespace[key] = ()
-    namespace["__qualname__"] = name
     cls: type = attrs.frozen(kw_only=True)(type(name, (), namespace))
     return cls
 
@@ -71,53 +72,84 @@ def _optional(hint: Any) -> Any:
     return None
 
 
-@attrs.frozen(eq=False)
 class Mirror:
     """The wire shape of one or more domain records with the same fields (a thread's owner and a
     handler are both the platform's ThreadUser): ``shape`` is the generated class, ``keys`` its
-    attributes, ``sources`` the record's name of a key where it has another."""
+    attributes, ``sources`` the record's name of a key where it has another.
 
-    shape: type
-    keys: tuple[str, ...]
-    sources: Mapping[str, str]
-    owner: Mirrors
+    What each key needs (a nested mirror, an enum to re-spell) is worked out once, not on every
+    document."""
+
+    __slots__ = ("_dump", "_loads", "keys", "owner", "shape", "sources")
+
+    def __init__(
+        self, shape: type, keys: tuple[str, ...], sources: Mapping[str, str], owner: Mirrors
+    ) -> None:
+        self.shape = shape
+        self.keys = keys
+        self.sources = sources
+        self.owner = owner
+        hints = typing.get_type_hints(shape)
+        #: (key, the record's name, the nested mirror) for each key.
+        self._dump = tuple(
+            (key, sources.get(key, key), owner.by_shape.get(_optional(hints[key]) or hints[key]))
+            for key in keys
+        )
+        self._loads: dict[type, tuple[_Load, ...]] = {}
 
     def dump(self, record: object, **given: Any) -> Any:
         """The shape of ``record``: each key copied from the record (a nested record as its
         mirror), except the ``given`` ones."""
-        values = dict(given)
-        for key in self.keys:
+        values = given
+        for key, name, nested in self._dump:
             if key not in values:
-                values[key] = self.owner.out(getattr(record, self.sources.get(key, key)))
+                value = getattr(record, name)
+                values[key] = value if nested is None or value is None else nested.dump(value)
         return self.shape(**values)
 
     def load(self, shape: Any, record: type, **given: Any) -> Any:
         """``record`` from ``shape``: each key copied back (a nested shape as the record the
         field holds; an enum in the record's own enum, by value; a key the wire left out as the
         record's default where the record has no ``None``), and the ``given`` fields."""
-        hints = self.owner.hints(record)
-        fields = attrs.fields_dict(record)
-        values = dict(given)
-        for key in self.keys:
-            name = self.sources.get(key, key)
+        plan = self._loads.get(record)
+        if plan is None:
+            plan = self._loads[record] = self._plan(record)
+        values = given
+        for key, name, nested, target, default in plan:
             if name in values:
                 continue
             value = getattr(shape, key)
-            hint = hints[name]
-            target = _optional(hint) or hint
             if value is None:
-                if _optional(hint) is None and fields[name].default is not attrs.NOTHING:
+                if default:
                     continue
-            elif type(value) in self.owner.by_shape:
-                value = self.owner.by_shape[type(value)].load(value, target)
-            elif isinstance(value, enum.Enum) and _is_other_enum(target, value):
+            elif nested is not None:
+                value = nested.load(value, target)
+            elif target is not None:
                 value = target(value.value)
             values[name] = value
         return record(**values)
 
+    def _plan(self, record: type) -> tuple[_Load, ...]:
+        hints = typing.get_type_hints(record)
+        fields = attrs.fields_dict(record)
+        wire = typing.get_type_hints(self.shape)
+        plan = []
+        for key in self.keys:
+            name = self.sources.get(key, key)
+            hint = hints[name]
+            target = _optional(hint) or hint
+            nested = self.owner.by_shape.get(_optional(wire[key]) or wire[key])
+            is_enum = isinstance(target, type) and issubclass(target, enum.Enum)
+            respell = is_enum and target is not (_optional(wire[key]) or wire[key])
+            default = _optional(hint) is None and fields[name].default is not attrs.NOTHING
+            plan.append((key, name, nested, target if nested or respell else None, default))
+        return tuple(plan)
 
-def _is_other_enum(target: Any, value: enum.Enum) -> bool:
-    return isinstance(target, type) and issubclass(target, enum.Enum) and type(value) is not target
+
+#: How :meth:`Mirror.load` reads one key: the key, the record's name for it, the nested mirror,
+#: the type to build (the nested record, or the record's enum when the wire spells it with its
+#: own), and whether a left-out key takes the record's default.
+_Load = tuple[str, str, "Mirror | None", Any, bool]
 
 
 class Mirrors:

@@ -18,6 +18,22 @@ from threadcore.testing.model._base import (
 )
 
 
+def _kept(
+    alive: bool,
+    created: datetime,
+    availability: tuple[bool, ...],
+    created_from: datetime | None,
+    created_to: datetime | None,
+) -> bool:
+    """Whether a record a list filters is kept: alive or deleted as asked, created within the
+    window (``created_from`` included, ``created_to`` not)."""
+    return (
+        alive in availability
+        and (created_from is None or created >= created_from)
+        and (created_to is None or created < created_to)
+    )
+
+
 class QueryModel(ModelBase):
     """Lists, syncs and entries, as the rules define them."""
 
@@ -65,9 +81,7 @@ class QueryModel(ModelBase):
             if (
                 (owner is None or v.owner == owner)
                 and (guest is None or v.guest == guest)
-                and v.alive in availability
-                and (created_from is None or v.created >= created_from)
-                and (created_to is None or v.created < created_to)
+                and _kept(v.alive, v.created, availability, created_from, created_to)
             ):
                 found.append(v)
         found.sort(key=lambda v: (v.created, v.id))
@@ -92,11 +106,8 @@ class QueryModel(ModelBase):
         for v in self._views(owners, thread_ids, thread_status):
             for m in v.messages:
                 assert m.created is not None
-                if (
-                    (message_ids is None or m.id in message_ids)
-                    and m.alive in availability
-                    and (created_from is None or m.created >= created_from)
-                    and (created_to is None or m.created < created_to)
+                if (message_ids is None or m.id in message_ids) and _kept(
+                    m.alive, m.created, availability, created_from, created_to
                 ):
                     found.append((m.created, m.id))
         found.sort()
