@@ -12,15 +12,9 @@ from threadcore.wire import _platform as platform
 from threadcore.wire._base import Id, Phone, Shape
 from threadcore.wire._mirror import Mirrors
 
-
-class Colour(enum.StrEnum):
-    RED = "Red"
-    BLUE = "Blue"
-
-
-class WireColour(enum.StrEnum):
-    RED = "Red"
-    BLUE = "Blue"
+Colour = enum.StrEnum("Colour", [("RED", "Red"), ("BLUE", "Blue")])
+#: The same values, the wire's own enum (as MessageStatus is DeliveryStatus's).
+WireColour = enum.StrEnum("WireColour", [("RED", "Red"), ("BLUE", "Blue")])
 
 
 @attrs.frozen
