@@ -30,7 +30,7 @@ import attrs
 
 from threadcore.wire._base import Id, Phone
 
-__all__ = ["Mirror", "Mirrors"]
+__all__ = ["WIRE_NAMES", "Mirror", "Mirrors", "shape_class"]
 
 #: The wire's keys that hold one of the platform's identifiers or phone numbers.
 WIRE_NAMES: Final[Mapping[str, Any]] = {
