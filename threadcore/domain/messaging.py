@@ -13,8 +13,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-import attrs
-
 from threadcore.domain.errors import (
     IdempotencyConflict,
     ImpossibleStatusChange,
@@ -43,6 +41,7 @@ from threadcore.domain.model import (
     Note,
     Thread,
     ThreadUser,
+    changed,
 )
 from threadcore.domain.transitions import Command, check
 
@@ -135,15 +134,14 @@ def record_delivery(
         delivered_at = at
     if outcome is _R:
         read_at = at
-    new = attrs.evolve(
+    new = changed(
         message,
+        now,
         status=outcome,
         sent_at=sent_at,
         delivered_at=delivered_at,
         read_at=read_at,
         error_code=error_code if outcome in (_SF, _DF) else message.error_code,
-        last_modified_at=now,
-        version=message.version + 1,
     )
     event = DeliveryStatusChanged(message.thread_id, now, message.id, outcome, message.status)
     return new, event
@@ -157,11 +155,10 @@ def classify(
         raise InvalidInput(
             f"Message [{message.id}] was deleted; it cannot be classified", parameter="message_id"
         )
-    new = attrs.evolve(
+    new = changed(
         message,
+        now,
         classifications=(*message.classifications, classification),
-        last_modified_at=now,
-        version=message.version + 1,
     )
     event = MessageClassified(
         message.thread_id, now, message.id, classification.classification, initiator
@@ -209,25 +206,22 @@ def attach_carrier_id(
             f"Message [{message.id}] already has the carrier's id "
             f"[{message.provider_message_id}]; it cannot take [{provider_message_id}]"
         )
-    new = attrs.evolve(
+    new = changed(
         message,
+        now,
         provider_message_id=provider_message_id,
-        last_modified_at=now,
-        version=message.version + 1,
     )
     return new, CarrierIdAttached(message.thread_id, now, message.id, provider_message_id)
 
 
 def tombstone(message: Message, now: datetime) -> Message:
     """The message (or draft) deleted at ``now``: its content gone, its version one more."""
-    return attrs.evolve(
-        message, **MESSAGE_TOMBSTONE, last_modified_at=now, version=message.version + 1
-    )
+    return changed(message, now, **MESSAGE_TOMBSTONE)
 
 
 def tombstone_note(note: Note, now: datetime) -> Note:
     """The note deleted at ``now``: its text gone, its version one more."""
-    return attrs.evolve(note, **NOTE_TOMBSTONE, last_modified_time=now, version=note.version + 1)
+    return changed(note, now, **NOTE_TOMBSTONE)
 
 
 def relabel(thread: Thread, alive: Sequence[Message], now: datetime) -> Thread:
@@ -237,7 +231,7 @@ def relabel(thread: Thread, alive: Sequence[Message], now: datetime) -> Thread:
     label = next((m.body for m in reversed(alive) if m.body), None)
     if label == thread.label:
         return thread
-    return attrs.evolve(thread, label=label, last_modified_time=now, version=thread.version + 1)
+    return changed(thread, now, label=label)
 
 
 def new_note(
@@ -265,7 +259,7 @@ def edit_note(
         raise NoteDeletedError(f"Note [{note.id}] was deleted")
     if text == note.text:
         return note, None
-    new = attrs.evolve(note, text=text, last_modified_time=now, version=note.version + 1)
+    new = changed(note, now, text=text)
     return new, NoteEdited(thread.id, now, note.id, actor)
 
 
@@ -328,14 +322,13 @@ def edit_draft(
     content = (body, attachments, is_automated, source)
     if content == (draft.body, draft.attachments, draft.is_automated, draft.source):
         return draft, None
-    new = attrs.evolve(
+    new = changed(
         draft,
+        now,
         body=body,
         attachments=attachments,
         is_automated=is_automated,
         source=source,
-        last_modified_at=now,
-        version=draft.version + 1,
     )
     return new, DraftSaved(thread.id, now, draft.id, initiator)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -501,3 +501,14 @@ class Entry:
 #: Positional constructors for the hot path: every field, in order (see ``records``).
 make_thread = record_maker(Thread)
 make_message = record_maker(Message)
+
+
+_Record = TypeVar("_Record", Thread, Message, Note)
+
+
+def changed(record: _Record, at: datetime, **changes: Any) -> _Record:
+    """``record`` with ``changes``, as of ``at``: every change to a stored thread, message or
+    note stamps its modification time and counts one more version (optimistic concurrency)."""
+    stamp = "last_modified_at" if isinstance(record, Message) else "last_modified_time"
+    changes[stamp] = at
+    return attrs.evolve(record, version=record.version + 1, **changes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from threadcore.domain import events as ev
 from threadcore.domain.model import (
@@ -36,22 +37,10 @@ _ALIVE = Availability.ALIVE
 
 def message_entry(message: Message) -> Entry:
     """A message as an AliveMessage entry, or a DeletedMessage one (identifying fields only)."""
-    if message.availability is not _ALIVE:
-        return Entry(
-            EntryType.DELETED_MESSAGE,
-            message.id,
-            message.thread_id,
-            message.availability,
-            message.created_at,
-            message.last_modified_at,
-        )
-    return Entry(
+    return _record_entry(
+        message,
         EntryType.ALIVE_MESSAGE,
-        message.id,
-        message.thread_id,
-        _ALIVE,
-        message.created_at,
-        message.last_modified_at,
+        EntryType.DELETED_MESSAGE,
         direction=message.direction,
         message_status=message.status,
         text=message.body,
@@ -62,24 +51,33 @@ def message_entry(message: Message) -> Entry:
 
 def note_entry(note: Note) -> Entry:
     """A note as an AliveNote entry, or a DeletedNote one (identifying fields only)."""
-    if note.availability is not _ALIVE:
+    return _record_entry(
+        note, EntryType.ALIVE_NOTE, EntryType.DELETED_NOTE, text=note.text, author=note.author
+    )
+
+
+def _record_entry(
+    record: Message | Note, alive: EntryType, deleted: EntryType, **content: Any
+) -> Entry:
+    """The entry of an alive record with its ``content``, or of a deleted one with only the
+    fields that identify it."""
+    if record.availability is not _ALIVE:
         return Entry(
-            EntryType.DELETED_NOTE,
-            note.id,
-            note.thread_id,
-            note.availability,
-            note.creation_time,
-            note.last_modified_time,
+            deleted,
+            record.id,
+            record.thread_id,
+            record.availability,
+            record.creation_time,
+            record.last_modified_time,
         )
     return Entry(
-        EntryType.ALIVE_NOTE,
-        note.id,
-        note.thread_id,
+        alive,
+        record.id,
+        record.thread_id,
         _ALIVE,
-        note.creation_time,
-        note.last_modified_time,
-        text=note.text,
-        author=note.author,
+        record.creation_time,
+        record.last_modified_time,
+        **content,
     )
 
 

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final
 
-import attrs
-
 from threadcore.domain.errors import (
     AssigneeNotHandler,
     NotAssignee,
@@ -46,6 +44,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
     ThreadUser,
+    changed,
     make_thread,
 )
 
@@ -250,14 +249,7 @@ def expire(thread: Thread, ttl: timedelta) -> tuple[Thread, ThreadResolved]:
     """Resolve the thread with reason ThreadExpired as of its due time (latest message + ttl)."""
     check(thread, Command.EXPIRE)
     due = thread.due_at(ttl)
-    new = attrs.evolve(
-        thread,
-        status=ThreadStatus.RESOLVED,
-        status_reason=StatusReason.THREAD_EXPIRED,
-        assignee=None,
-        last_modified_time=due,
-        version=thread.version + 1,
-    )
+    new = _resolved(thread, StatusReason.THREAD_EXPIRED, due)
     return new, ThreadResolved(thread.id, due, StatusReason.THREAD_EXPIRED, None)
 
 
@@ -266,15 +258,12 @@ def resolve(
 ) -> tuple[Thread, ThreadResolved]:
     """Resolve an open thread for ``reason``; the assignee is removed. Resolved is final."""
     check(thread, Command.RESOLVE)
-    new = attrs.evolve(
-        thread,
-        status=ThreadStatus.RESOLVED,
-        status_reason=reason,
-        assignee=None,
-        last_modified_time=now,
-        version=thread.version + 1,
-    )
-    return new, ThreadResolved(thread.id, now, reason, initiator)
+    return _resolved(thread, reason, now), ThreadResolved(thread.id, now, reason, initiator)
+
+
+def _resolved(thread: Thread, reason: StatusReason, at: datetime) -> Thread:
+    """``thread`` resolved for ``reason`` at ``at`` (by hand or expired), without an assignee."""
+    return changed(thread, at, status=ThreadStatus.RESOLVED, status_reason=reason, assignee=None)
 
 
 def delete(thread: Thread, initiator: str, now: datetime) -> tuple[Thread, ThreadDeletedEvent]:
@@ -282,14 +271,7 @@ def delete(thread: Thread, initiator: str, now: datetime) -> tuple[Thread, Threa
     left (its label, the latest message's body, is gone with the messages), status and status
     reason left as they were."""
     check(thread, Command.DELETE)
-    new = attrs.evolve(
-        thread,
-        availability=Availability.DELETED,
-        assignee=None,
-        label=None,
-        last_modified_time=now,
-        version=thread.version + 1,
-    )
+    new = changed(thread, now, availability=Availability.DELETED, assignee=None, label=None)
     return new, ThreadDeletedEvent(thread.id, now, initiator)
 
 
@@ -323,7 +305,7 @@ def assign(
             f"it is assigned to extension [{current}]"
         )
     user = resource.user(assignee) if assignee is not None else None
-    new = attrs.evolve(thread, assignee=user, last_modified_time=now, version=thread.version + 1)
+    new = changed(thread, now, assignee=user)
     return new, ThreadAssigned(thread.id, now, user, thread.assignee, actor)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "Phone",
     "Shape",
     "check",
+    "ensure",
     "ensure_sequence",
     "format_time",
     "parse_time",
@@ -416,6 +417,16 @@ def check(condition: bool, path: str, reason: str) -> None:
     """Raise :func:`refuse` for ``path`` unless ``condition`` holds (cross-field rules)."""
     if not condition:
         raise refuse(path, reason)
+
+
+def ensure(value: object, cls: type[T], parameter: str) -> T:
+    """``value`` if it is a ``cls``; else a dump function's :class:`WireFormatError` for
+    ``parameter`` ("Parameter [thread] must be a Thread")."""
+    if not isinstance(value, cls):
+        raise WireFormatError(
+            f"Parameter [{parameter}] must be a {cls.__name__}", parameter=parameter
+        )
+    return value
 
 
 def ensure_sequence(value: object, parameter: str) -> Sequence[Any]:

@@ -25,7 +25,7 @@ from threadcore.domain.errors import (
     WireFormatError,
 )
 from threadcore.domain.model import DeliveryStatus, Direction, Message, MessageSource, ThreadUser
-from threadcore.wire._base import STR, Bad, Id, Shape, check, refuse
+from threadcore.wire._base import STR, Bad, Id, Shape, check, ensure, refuse
 from threadcore.wire._platform import rebuild_error
 
 __all__ = [
@@ -114,8 +114,7 @@ def dump_conversation_message(message: Message) -> dict[str, Any]:
     known) and ``userId`` (the author of an outbound message). threadcore has no location or
     contact ids, so ``locationId`` and ``contactId`` are not written. A draft raises
     :class:`WireFormatError`."""
-    if not isinstance(message, Message):
-        raise WireFormatError("Parameter [message] must be a Message", parameter="message")
+    ensure(message, Message, "message")
     status = TO_CONVERSATION_STATUS.get(message.status)
     if status is None:
         raise WireFormatError(
@@ -247,8 +246,7 @@ def dump_error(error: ThreadcoreError) -> dict[str, Any]:
     """``error`` as seed 002's error body: ``statusCode`` (the error's status), ``message`` (a list
     of one sentence for a 422, as that seed shows, else the sentence) and ``error`` (the status's
     reason phrase, e.g. "Unprocessable Entity")."""
-    if not isinstance(error, ThreadcoreError):
-        raise WireFormatError("Parameter [error] must be a ThreadcoreError", parameter="error")
+    ensure(error, ThreadcoreError, "error")
     message = Sentences([error.message] if error.status == 422 else error.message)
     shape = _Error(status_code=error.status, message=message, error=HTTPStatus(error.status).phrase)
     return SHAPE.dump(shape)

@@ -6,30 +6,27 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
 from threadcore.domain import errors as _errors
 from threadcore.domain.errors import ThreadcoreError, WireFormatError
 from threadcore.domain.model import (
-    Availability,
     DeliveryStatus,
     Direction,
     Entry,
-    EntryType,
     Message,
     Note,
     OwnerResource,
     Party,
-    StatusReason,
     Thread,
     ThreadStatus,
     ThreadUser,
 )
-from threadcore.domain.queries import Page, Paging, SyncResult, SyncType
-from threadcore.wire._base import Id, Phone, Shape, check, ensure_sequence
+from threadcore.domain.queries import Page, Paging, SyncResult
+from threadcore.wire._base import Id, Shape, check, ensure, ensure_sequence
+from threadcore.wire._mirror import Mirrors
 
 __all__ = [
     "dump_api_error",
@@ -53,6 +50,7 @@ __all__ = [
 ]
 
 SHAPE: Final = Shape(camel=True, omit_none=True)
+T = TypeVar("T")
 
 
 class MessageStatus(enum.StrEnum):
@@ -67,121 +65,63 @@ class MessageStatus(enum.StrEnum):
 
 
 # --- the shapes (attribute order is key order; a default marks a field that may be left out) -----
-@attrs.frozen(kw_only=True)
-class _Party:
-    phone_number: Phone
+# The documents that carry a domain record are generated from it (wire/_mirror.py): the keys are
+# listed in the platform's order, the types are the record's, the platform's way.
+_MIRRORS: Final = Mirrors(__name__, types={DeliveryStatus: MessageStatus})
+_PARTY: Final = _MIRRORS.mirror("_Party", Party, "phone_number")
+#: A thread's owner and a handler on a record are both the platform's ThreadUser.
+_USER: Final = _MIRRORS.mirror(
+    "_User", (OwnerResource, ThreadUser), "extension_id name extension_type"
+)
+_THREAD: Final = _MIRRORS.mirror(
+    "_Thread",
+    Thread,
+    "id status availability owner_party guest_party owner assignee label status_reason "
+    "creation_time last_modified_time",
+)
+_PAGING: Final = _MIRRORS.mirror(
+    "_Paging", Paging, "page per_page page_start page_end total_pages total_elements"
+)
+_SYNC_INFO: Final = _MIRRORS.mirror("_SyncInfo", SyncResult, "sync_type sync_token sync_time")
+_MESSAGE: Final = _MIRRORS.mirror(
+    "_Message",
+    Message,
+    "id thread_id availability creation_time last_modified_time direction message_status text "
+    "attachments author",
+    sources={
+        "creation_time": "created_at",
+        "last_modified_time": "last_modified_at",
+        "message_status": "status",
+        "text": "body",
+    },
+    types={"text": str | None},  # an empty body (a deleted message's) is left out
+)
+_NOTE: Final = _MIRRORS.mirror(
+    "_Note",
+    Note,
+    "id thread_id availability creation_time last_modified_time text author",
+    types={"text": str | None},  # a deleted note's empty text is left out
+)
+#: Every field of an entry but ``status_reason`` (the platform's entry has none).
+_ENTRY: Final = _MIRRORS.mirror(
+    "_Entry",
+    Entry,
+    " ".join(f.name for f in attrs.fields(Entry) if f.name != "status_reason"),
+)
 
-
-@attrs.frozen(kw_only=True)
-class _User:
-    extension_id: Id
-    name: str | None = None
-    extension_type: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class _Thread:
-    id: Id
-    status: ThreadStatus
-    availability: Availability
-    owner_party: _Party
-    guest_party: _Party
-    owner: _User
-    assignee: _User | None = None
-    label: str | None = None
-    status_reason: StatusReason | None = None
-    creation_time: datetime
-    last_modified_time: datetime
-
-
-@attrs.frozen(kw_only=True)
-class _Paging:
-    page: int | None = None
-    per_page: int
-    page_start: int | None = None
-    page_end: int | None = None
-    total_pages: int | None = None
-    total_elements: int | None = None
-
-
-@attrs.frozen(kw_only=True)
-class _ThreadList:
-    records: tuple[_Thread, ...]
-    paging: _Paging
-
-
-@attrs.frozen(kw_only=True)
-class _SyncInfo:
-    sync_type: SyncType
-    sync_token: Id
-    sync_time: datetime
-
-
-@attrs.frozen(kw_only=True)
-class _ThreadSync:
-    records: tuple[_Thread, ...]
-    sync_info: _SyncInfo
-
-
-@attrs.frozen(kw_only=True)
-class _Message:
-    id: Id
-    thread_id: Id
-    availability: Availability
-    creation_time: datetime
-    last_modified_time: datetime
-    direction: Direction
-    message_status: MessageStatus
-    text: str | None = None
-    attachments: tuple[str, ...] = ()
-    author: _User | None = None
-
-
-@attrs.frozen(kw_only=True)
-class _MessageList:
-    records: tuple[_Message, ...]
-    paging: _Paging
-
-
-@attrs.frozen(kw_only=True)
-class _Note:
-    id: Id
-    thread_id: Id
-    availability: Availability
-    creation_time: datetime
-    last_modified_time: datetime
-    text: str | None = None
-    author: _User
-
-
-@attrs.frozen(kw_only=True)
-class _NoteList:
-    records: tuple[_Note, ...]
-    paging: _Paging
-
-
-@attrs.frozen(kw_only=True)
-class _Entry:
-    record_type: EntryType
-    id: Id
-    thread_id: Id
-    availability: Availability
-    creation_time: datetime
-    last_modified_time: datetime
-    direction: Direction | None = None
-    message_status: MessageStatus | None = None
-    text: str | None = None
-    attachments: tuple[str, ...] = ()
-    author: _User | None = None
-    initiator: _User | None = None
-    assignee: _User | None = None
-    previous_assignee: _User | None = None
-
-
-@attrs.frozen(kw_only=True)
-class _EntriesSync:
-    records: tuple[_Entry, ...]
-    sync_info: _SyncInfo
+_Party = _PARTY.shape
+_User = _USER.shape
+_Thread = _THREAD.shape
+_Paging = _PAGING.shape
+_SyncInfo = _SYNC_INFO.shape
+_Message = _MESSAGE.shape
+_Note = _NOTE.shape
+_Entry = _ENTRY.shape
+_ThreadList = _MIRRORS.records("_ThreadList", _THREAD, paging=_PAGING)
+_MessageList = _MIRRORS.records("_MessageList", _MESSAGE, paging=_PAGING)
+_NoteList = _MIRRORS.records("_NoteList", _NOTE, paging=_PAGING)
+_ThreadSync = _MIRRORS.records("_ThreadSync", _THREAD, sync_info=_SYNC_INFO)
+_EntriesSync = _MIRRORS.records("_EntriesSync", _ENTRY, sync_info=_SYNC_INFO)
 
 
 @attrs.frozen(kw_only=True)
@@ -198,25 +138,9 @@ class _ApiError:
     errors: tuple[_ErrorDetail, ...] = ()
 
 
-# --- users, parties, paging -----------------------------------------------------------------------
-def _user(user: ThreadUser | None) -> _User | None:
-    if user is None:
-        return None
-    return _User(
-        extension_id=Id(user.extension_id), name=user.name, extension_type=user.extension_type
-    )
-
-
-def _thread_user(user: _User | None) -> ThreadUser | None:
-    if user is None:
-        return None
-    kind = "User" if user.extension_type is None else user.extension_type
-    return ThreadUser(user.extension_id, user.name, kind)
-
-
-def _paging(page: Page[Any], parameter: str) -> _Paging:
-    if not isinstance(page, Page):
-        raise WireFormatError(f"Parameter [{parameter}] must be a Page", parameter=parameter)
+# --- paging, sync ---------------------------------------------------------------------------------
+def _paging(page: Page[Any], parameter: str) -> Any:
+    ensure(page, Page, parameter)
     paging = page.paging
     if paging is None:
         raise WireFormatError(
@@ -226,82 +150,49 @@ def _paging(page: Page[Any], parameter: str) -> _Paging:
         )
     if not page.records:  # page fields are omitted on an empty result
         return _Paging(per_page=paging.per_page)
-    return _Paging(
-        page=paging.page,
-        total_pages=paging.total_pages,
-        per_page=paging.per_page,
-        total_elements=paging.total_elements,
-        page_start=paging.page_start,
-        page_end=paging.page_end,
-    )
+    return _PAGING.dump(paging)
 
 
-def _domain_paging(paging: _Paging) -> Paging:
-    return Paging(
-        per_page=paging.per_page,
-        page=paging.page,
-        page_start=paging.page_start,
-        page_end=paging.page_end,
-        total_pages=paging.total_pages,
-        total_elements=paging.total_elements,
-    )
+def _sync_info(result: SyncResult[Any], parameter: str) -> Any:
+    ensure(result, SyncResult, parameter)
+    return _SYNC_INFO.dump(result)
 
 
-def _sync_info(result: SyncResult[Any], parameter: str) -> _SyncInfo:
-    if not isinstance(result, SyncResult):
-        raise WireFormatError(f"Parameter [{parameter}] must be a SyncResult", parameter=parameter)
-    return _SyncInfo(
-        sync_type=result.sync_type, sync_token=Id(result.sync_token), sync_time=result.sync_time
-    )
+def _domain_paging(shape: Any) -> Paging:
+    paging: Paging = _PAGING.load(shape.paging, Paging)
+    return paging
+
+
+def _domain_sync(shape: Any, records: tuple[T, ...]) -> SyncResult[T]:
+    result: SyncResult[T] = _SYNC_INFO.load(shape.sync_info, SyncResult, records=records)
+    return result
 
 
 # --- threads --------------------------------------------------------------------------------------
-def _thread(thread: Thread) -> _Thread:
-    if not isinstance(thread, Thread):
-        raise WireFormatError("Parameter [thread] must be a Thread", parameter="thread")
+def _thread(thread: Thread) -> Any:
+    ensure(thread, Thread, "thread")
     is_open = thread.status is ThreadStatus.OPEN
-    owner = thread.owner
-    return _Thread(
-        id=Id(thread.id),
-        status=thread.status,
-        availability=thread.availability,
-        owner_party=_Party(phone_number=Phone(thread.owner_party.phone_number)),
-        guest_party=_Party(phone_number=Phone(thread.guest_party.phone_number)),
-        owner=_User(
-            extension_id=Id(owner.extension_id),
-            name=owner.name,
-            extension_type=owner.extension_type,
-        ),
-        assignee=_user(thread.assignee) if is_open else None,
-        label=thread.label,
+    return _THREAD.dump(
+        thread,
+        assignee=_MIRRORS.out(thread.assignee) if is_open else None,
         status_reason=None if is_open else thread.status_reason,
-        creation_time=thread.creation_time,
-        last_modified_time=thread.last_modified_time,
     )
 
 
-def _domain_thread(shape: _Thread, path: str) -> Thread:
+def _domain_thread(shape: Any, path: str) -> Thread:
     is_open = shape.status is ThreadStatus.OPEN
     check(
         not (is_open and shape.status_reason), f"{path}statusReason", "is only for resolved threads"
     )
     check(not (shape.assignee and not is_open), f"{path}assignee", "is only for open threads")
-    return Thread(
-        id=shape.id,
-        owner_party=Party(shape.owner_party.phone_number),
-        guest_party=Party(shape.guest_party.phone_number),
-        owner=OwnerResource(shape.owner.extension_id, shape.owner.name, shape.owner.extension_type),
-        creation_time=shape.creation_time,
-        status=shape.status,
-        availability=shape.availability,
-        assignee=_thread_user(shape.assignee),
-        status_reason=shape.status_reason,
-        label=shape.label,
-        last_modified_time=shape.last_modified_time,
+    thread: Thread = _THREAD.load(
+        shape,
+        Thread,
         last_inbound_at=None,
         last_outbound_at=None,
         latest_message_at=shape.last_modified_time,
     )
+    return thread
 
 
 def dump_thread(thread: Thread) -> dict[str, Any]:
@@ -338,9 +229,9 @@ def dump_thread_list(page: Page[Thread]) -> dict[str, Any]:
 def load_thread_list(data: Mapping[str, Any]) -> Page[Thread]:
     """A :class:`~threadcore.Page` of threads (with ``paging``, no page token) from a
     MessageThreadList."""
-    shape = SHAPE.load(data, _ThreadList)
+    shape: Any = SHAPE.load(data, _ThreadList)
     records = tuple(_domain_thread(t, f"records[{i}].") for i, t in enumerate(shape.records))
-    return Page(records, None, _domain_paging(shape.paging))
+    return Page(records, None, _domain_paging(shape))
 
 
 def dump_thread_sync(result: SyncResult[Thread]) -> dict[str, Any]:
@@ -353,10 +244,9 @@ def dump_thread_sync(result: SyncResult[Thread]) -> dict[str, Any]:
 
 def load_thread_sync(data: Mapping[str, Any]) -> SyncResult[Thread]:
     """A :class:`~threadcore.SyncResult` of threads from a ThreadSyncList."""
-    shape = SHAPE.load(data, _ThreadSync)
+    shape: Any = SHAPE.load(data, _ThreadSync)
     records = tuple(_domain_thread(t, f"records[{i}].") for i, t in enumerate(shape.records))
-    info = shape.sync_info
-    return SyncResult(records, info.sync_type, info.sync_token, info.sync_time)
+    return _domain_sync(shape, records)
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -384,41 +274,24 @@ def _message_status(status: DeliveryStatus, parameter: str) -> MessageStatus:
     return found
 
 
-def _message(message: Message) -> _Message:
-    if not isinstance(message, Message):
-        raise WireFormatError("Parameter [message] must be a Message", parameter="message")
+def _message(message: Message) -> Any:
+    ensure(message, Message, "message")
     outbound = message.direction is Direction.OUTBOUND
-    return _Message(
-        id=Id(message.id),
-        thread_id=Id(message.thread_id),
-        availability=message.availability,
-        creation_time=message.created_at,
-        last_modified_time=message.last_modified_at,
-        direction=message.direction,
+    return _MESSAGE.dump(
+        message,
         message_status=_message_status(message.status, "status"),
         text=message.body or None,
-        attachments=tuple(message.attachments),
-        author=_user(message.author) if outbound else None,
+        author=_MIRRORS.out(message.author) if outbound else None,
     )
 
 
-def _domain_message(shape: _Message, path: str) -> Message:
+def _domain_message(shape: Any, path: str) -> Message:
     inbound = shape.direction is Direction.INBOUND
     check(not (inbound and shape.author), f"{path}author", "is only for outbound messages")
-    return Message(
-        id=shape.id,
-        thread_id=shape.thread_id,
-        direction=shape.direction,
-        body=shape.text or "",
-        from_number="",
-        to_number="",
-        author=_thread_user(shape.author),
-        created_at=shape.creation_time,
-        last_modified_at=shape.last_modified_time,
-        availability=shape.availability,
-        status=DeliveryStatus(shape.message_status.value),
-        attachments=shape.attachments,
+    message: Message = _MESSAGE.load(
+        shape, Message, body=shape.text or "", from_number="", to_number=""
     )
+    return message
 
 
 def dump_message(message: Message) -> dict[str, Any]:
@@ -449,40 +322,20 @@ def dump_message_list(page: Page[Message]) -> dict[str, Any]:
 
 def load_message_list(data: Mapping[str, Any]) -> Page[Message]:
     """A :class:`~threadcore.Page` of messages from a ThreadMessageList."""
-    shape = SHAPE.load(data, _MessageList)
+    shape: Any = SHAPE.load(data, _MessageList)
     records = tuple(_domain_message(m, f"records[{i}].") for i, m in enumerate(shape.records))
-    return Page(records, None, _domain_paging(shape.paging))
+    return Page(records, None, _domain_paging(shape))
 
 
 # --- notes ----------------------------------------------------------------------------------------
-def _note(note: Note) -> _Note:
-    if not isinstance(note, Note):
-        raise WireFormatError("Parameter [note] must be a Note", parameter="note")
-    author = _user(note.author)
-    assert author is not None
-    return _Note(
-        id=Id(note.id),
-        thread_id=Id(note.thread_id),
-        availability=note.availability,
-        creation_time=note.creation_time,
-        last_modified_time=note.last_modified_time,
-        text=note.text or None,
-        author=author,
-    )
+def _note(note: Note) -> Any:
+    ensure(note, Note, "note")
+    return _NOTE.dump(note, text=note.text or None)
 
 
-def _domain_note(shape: _Note) -> Note:
-    author = _thread_user(shape.author)
-    assert author is not None
-    return Note(
-        id=shape.id,
-        thread_id=shape.thread_id,
-        author=author,
-        text=shape.text or "",
-        creation_time=shape.creation_time,
-        last_modified_time=shape.last_modified_time,
-        availability=shape.availability,
-    )
+def _domain_note(shape: Any) -> Note:
+    note: Note = _NOTE.load(shape, Note, text=shape.text or "")
+    return note
 
 
 def dump_note(note: Note) -> dict[str, Any]:
@@ -503,53 +356,27 @@ def dump_note_list(page: Page[Note]) -> dict[str, Any]:
 
 def load_note_list(data: Mapping[str, Any]) -> Page[Note]:
     """A :class:`~threadcore.Page` of notes from the platform's note list."""
-    shape = SHAPE.load(data, _NoteList)
-    return Page(tuple(_domain_note(n) for n in shape.records), None, _domain_paging(shape.paging))
+    shape: Any = SHAPE.load(data, _NoteList)
+    return Page(tuple(_domain_note(n) for n in shape.records), None, _domain_paging(shape))
 
 
 # --- the entries timeline -------------------------------------------------------------------------
-def _entry(entry: Entry, index: int) -> _Entry:
+def _entry(entry: Entry, index: int) -> Any:
     if not isinstance(entry, Entry):
         raise WireFormatError("Parameter [records] must hold Entry values", parameter="records")
     status = entry.message_status
-    return _Entry(
-        record_type=entry.record_type,
-        id=Id(entry.id),
-        thread_id=Id(entry.thread_id),
-        availability=entry.availability,
-        creation_time=entry.creation_time,
-        last_modified_time=entry.last_modified_time,
-        direction=entry.direction,
+    return _ENTRY.dump(
+        entry,
         message_status=None
         if status is None
         else _message_status(status, f"records[{index}].message_status"),
         text=entry.text or None,
-        attachments=tuple(entry.attachments),
-        author=_user(entry.author),
-        initiator=_user(entry.initiator),
-        assignee=_user(entry.assignee),
-        previous_assignee=_user(entry.previous_assignee),
     )
 
 
-def _domain_entry(shape: _Entry) -> Entry:
-    status = shape.message_status
-    return Entry(
-        record_type=shape.record_type,
-        id=shape.id,
-        thread_id=shape.thread_id,
-        availability=shape.availability,
-        creation_time=shape.creation_time,
-        last_modified_time=shape.last_modified_time,
-        direction=shape.direction,
-        message_status=None if status is None else DeliveryStatus(status.value),
-        text=shape.text,
-        attachments=shape.attachments,
-        author=_thread_user(shape.author),
-        initiator=_thread_user(shape.initiator),
-        assignee=_thread_user(shape.assignee),
-        previous_assignee=_thread_user(shape.previous_assignee),
-    )
+def _domain_entry(shape: Any) -> Entry:
+    entry: Entry = _ENTRY.load(shape, Entry)
+    return entry
 
 
 def dump_entries_sync(result: SyncResult[Entry]) -> dict[str, Any]:
@@ -568,10 +395,8 @@ def dump_entries_sync(result: SyncResult[Entry]) -> dict[str, Any]:
 def load_entries_sync(data: Mapping[str, Any]) -> SyncResult[Entry]:
     """A :class:`~threadcore.SyncResult` of timeline entries from a ThreadEntriesSyncList (an
     empty ``text`` reads as ``None``; ``status_reason`` as ``None``)."""
-    shape = SHAPE.load(data, _EntriesSync)
-    info = shape.sync_info
-    records = tuple(_domain_entry(e) for e in shape.records)
-    return SyncResult(records, info.sync_type, info.sync_token, info.sync_time)
+    shape: Any = SHAPE.load(data, _EntriesSync)
+    return _domain_sync(shape, tuple(_domain_entry(e) for e in shape.records))
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -615,8 +440,7 @@ def dump_api_error(error: ThreadcoreError) -> dict[str, Any]:
     ``errors`` [{errorCode, message, parameterName}] (``parameterName`` when the error names
     one). Messages are threadcore's, in the platform's words where it has them ("The thread is
     not assigned to extension [X] at the moment.", "Parameter [syncToken] is invalid …")."""
-    if not isinstance(error, ThreadcoreError):
-        raise WireFormatError("Parameter [error] must be a ThreadcoreError", parameter="error")
+    ensure(error, ThreadcoreError, "error")
     code = Id(error.code)
     message = _printable(error.message)
     name = None if error.parameter is None else _printable(error.parameter)
@@ -636,7 +460,7 @@ def load_api_error(data: Mapping[str, Any]) -> ThreadcoreError:
     """The :class:`~threadcore.ThreadcoreError` subclass an error body names by ``errorCode``,
     with its message and (from the first of ``errors``) its parameter. An ``errorCode``
     threadcore does not know raises :class:`WireFormatError`."""
-    shape = SHAPE.load(data, _ApiError)
+    shape: Any = SHAPE.load(data, _ApiError)
     cls = error_classes().get(shape.error_code)
     check(
         cls is not None, "errorCode", f"is not a threadcore error code: {shape.error_code[:40]!r}"

@@ -23,7 +23,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
-from threadcore.wire._base import Id, JsonObject, Phone, Shape, ensure_sequence
+from threadcore.wire._base import Id, JsonObject, Phone, Shape, ensure, ensure_sequence
 
 __all__ = ["dump_sms_error", "dump_sms_thread", "load_sms_thread"]
 
@@ -77,10 +77,16 @@ CLASSIFICATION_KEYS: Final = frozenset(
 
 
 @attrs.frozen(kw_only=True)
-class _Classification:
+class _Object:
+    """What every object of seed 000 begins with; each ends with its ``object`` kind."""
+
     created_at: datetime
     modified_at: datetime | None
     id: Id
+
+
+@attrs.frozen(kw_only=True)
+class _Classification(_Object):
     action_recommendation: str | None = None
     agent_confidence_score: float | None = None
     classification: str
@@ -92,10 +98,7 @@ class _Classification:
 
 
 @attrs.frozen(kw_only=True)
-class _Sms:
-    created_at: datetime
-    modified_at: datetime | None
-    id: Id
+class _Sms(_Object):
     body: str
     classifications: tuple[JsonObject, ...] = ()
     direction: SmsDirection
@@ -109,10 +112,7 @@ class _Sms:
 
 
 @attrs.frozen(kw_only=True)
-class _SmsThread:
-    created_at: datetime
-    modified_at: datetime | None
-    id: Id
+class _SmsThread(_Object):
     from_number: Phone
     to_number: Phone
     last_inbound_at: datetime | None
@@ -124,8 +124,7 @@ class _SmsThread:
 
 
 def _classification(record: Classification, path: str) -> JsonObject:
-    if not isinstance(record, Classification):
-        raise WireFormatError(f"Parameter [{path}] must be a Classification", parameter=path)
+    ensure(record, Classification, path)
     shape = _Classification(
         created_at=record.created_at,
         modified_at=record.created_at,
@@ -166,8 +165,7 @@ def _domain_classification(data: JsonObject, path: str) -> Classification:
 
 
 def _sms(message: Message, path: str) -> _Sms:
-    if not isinstance(message, Message):
-        raise WireFormatError(f"Parameter [{path}] must be a Message", parameter=path)
+    ensure(message, Message, path)
     return _Sms(
         created_at=message.created_at,
         modified_at=message.last_modified_at,
@@ -217,8 +215,7 @@ def dump_sms_thread(thread: Thread, messages: Sequence[Message]) -> dict[str, An
 
     The seed's ``partner`` record is not written: threadcore has no partner records.
     """
-    if not isinstance(thread, Thread):
-        raise WireFormatError("Parameter [thread] must be a Thread", parameter="thread")
+    ensure(thread, Thread, "thread")
     records = ensure_sequence(messages, "messages")
     shape = _SmsThread(
         created_at=thread.creation_time,
@@ -271,8 +268,7 @@ def dump_sms_error(error: ThreadcoreError) -> dict[str, Any]:
     ``{"detail": "<sentence>"}``, and a 422 that names a parameter is FastAPI's validation list
     ``{"detail": [{"type": <threadcore's code>, "loc": ["query", <name>], "msg": <sentence>}]}``
     (a read of that platform takes its input from the path and the query only)."""
-    if not isinstance(error, ThreadcoreError):
-        raise WireFormatError("Parameter [error] must be a ThreadcoreError", parameter="error")
+    ensure(error, ThreadcoreError, "error")
     if error.status == 422 and error.parameter is not None:
         where = {"type": error.code, "loc": ["query", error.parameter], "msg": error.message}
         return {"detail": [where]}

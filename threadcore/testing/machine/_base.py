@@ -7,6 +7,7 @@ import enum
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import attrs
@@ -390,7 +391,6 @@ class MachineBase(RuleBasedStateMachine):
         actor: str | None,
         body: str,
         pid: str | None,
-        run: Callable[[], Any],
         owner: str | None = None,
         guest: str | None = None,
         thread_id: str | None = None,
@@ -399,10 +399,27 @@ class MachineBase(RuleBasedStateMachine):
         source: str | None = None,
         batched: list[MEvent] | None = None,
     ) -> None:
-        """One receive or send (``run``), planned and then done by the model with the real
-        inbox's ids; in a batch (``batched``) the step's events are collected for the end of
-        the batch instead of checked now."""
+        """One receive or send with these arguments, on the real inbox and planned and then done
+        by the model with the real inbox's ids; in a batch (``batched``) the step's events are
+        collected for the end of the batch instead of checked now."""
         plan = self.ref.plan_message(direction, actor, body, pid, owner, guest, thread_id)
+        given: dict[str, Any] = {
+            "owner_number": owner,
+            "guest_number": guest,
+            "body": body,
+            "provider_message_id": pid,
+            "attachments": attachments,
+        }
+        if direction == "Inbound":
+            run: Callable[[], Message] = partial(self.real.receive, **given)
+        else:
+            sent: dict[str, Any] = {
+                "actor": actor,
+                "thread_id": thread_id,
+                "is_automated": is_automated,
+                "source": source,
+            }
+            run = partial(self.real.send, **given, **sent)
         real = _call(run)
         if batched is not None and isinstance(plan, Err):  # the feed is read after the batch
             assert real == ("err", plan.code), f"inbox {real}, model {plan}"

@@ -52,13 +52,6 @@ class MessageRules(MachineBase):
             None,
             body,
             pid,
-            lambda: self.real.receive(
-                owner_number=owner,
-                guest_number=guest,
-                body=body,
-                provider_message_id=pid,
-                attachments=attachments,
-            ),
             owner=owner,
             guest=guest,
             attachments=attachments,
@@ -90,16 +83,6 @@ class MessageRules(MachineBase):
             actor,
             body,
             pid,
-            lambda: self.real.send(
-                actor=actor,
-                owner_number=owner,
-                guest_number=guest,
-                body=body,
-                provider_message_id=pid,
-                attachments=attachments,
-                is_automated=automated,
-                source=source,
-            ),
             owner=owner,
             guest=guest,
             attachments=attachments,
@@ -117,9 +100,6 @@ class MessageRules(MachineBase):
             actor,
             body,
             pid,
-            lambda: self.real.send(
-                actor=actor, thread_id=thread_id, body=body, provider_message_id=pid
-            ),
             thread_id=thread_id,
         )
 
@@ -141,17 +121,12 @@ class MessageRules(MachineBase):
                         current = self.ref.open_for_pair(owner, guest)
                         actor = self.pick_actor(data, current.id if current else None, owner=owner)
                         body, pid = data.draw(bodies), data.draw(provider_ids)
-                        send = partial(self.real.send, actor=actor, owner_number=owner,
-                                       guest_number=guest, body=body,
-                                       provider_message_id=pid)  # fmt: skip
-                        self.message_step("Outbound", actor, body, pid, send, owner=owner,
+                        self.message_step("Outbound", actor, body, pid, owner=owner,
                                           guest=guest, batched=batched)  # fmt: skip
                         continue
                     owner, guest = data.draw(owner_numbers), data.draw(st.sampled_from(GUESTS))
                     body, pid = data.draw(inbound_bodies), data.draw(provider_ids)
-                    receive = partial(self.real.receive, owner_number=owner, guest_number=guest,
-                                      body=body, provider_message_id=pid)  # fmt: skip
-                    self.message_step("Inbound", None, body, pid, receive, owner=owner,
+                    self.message_step("Inbound", None, body, pid, owner=owner,
                                       guest=guest, batched=batched)  # fmt: skip
                 assert not self.heard or not getattr(self.repository, "atomic_batches", True), (
                     "a listener heard a batch before it committed"

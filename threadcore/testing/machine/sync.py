@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     rule,
@@ -26,6 +29,26 @@ from threadcore.testing.strategies import (
 class SyncRules(MachineBase):
     """Rules: sync clients that must converge on a fresh full sync."""
 
+    def _incremental(
+        self, client: _Client | _EntriesClient, actor: str, sync: Callable[..., Any]
+    ) -> Any:
+        """The result of ``sync`` (a thread or an entries sync), incremental with the client's
+        token, or ``None`` when it is refused, as it must be (InvalidSyncToken) once the actor's
+        resources changed or the token is too old: the client then forgets its token."""
+        assert client.issued is not None
+        invalid = (
+            client.handled != self.ref.handled(actor)
+            or self.at - client.issued > self.real.policy.sync_token_max_age
+        )
+        token = client.token
+        real = _call(lambda: sync(actor=actor, sync_type=SyncType.INCREMENTAL, sync_token=token))
+        if invalid:
+            assert real == ("err", "InvalidSyncToken"), real
+            client.token = None
+            return None
+        assert real[0] == "ok", real
+        return real[1]
+
     @rule(data=st.data(), full=st.booleans())
     def sync(self, data: st.DataObject, full: bool) -> None:
         """A sync client: a full sync or an incremental one; its copy then equals a fresh FSync."""
@@ -37,19 +60,9 @@ class SyncRules(MachineBase):
             assert [t.id for t in result.records] == self.ref.full_sync(actor)
             client.store = {t.id: t for t in result.records}
         else:
-            assert client.issued is not None
-            invalid = (
-                client.handled != self.ref.handled(actor)
-                or now - client.issued > self.real.policy.sync_token_max_age
-            )
-            real = _call(lambda: self.real.sync(actor=actor, sync_type=SyncType.INCREMENTAL,
-                                                sync_token=client.token))  # fmt: skip
-            if invalid:
-                assert real == ("err", "InvalidSyncToken"), real
-                client.token = None
+            result = self._incremental(client, actor, self.real.sync)
+            if result is None:
                 return
-            assert real[0] == "ok", real
-            result = real[1]
             now_seen = self.ref.snapshot(actor)
             changed = sorted(tid for tid, rec in now_seen.items() if client.seen.get(tid) != rec)
             assert sorted(t.id for t in result.records) == changed, "ISync reported other changes"
@@ -125,22 +138,9 @@ class SyncRules(MachineBase):
                 )
                 assert real == ("err", "InvalidSyncToken"), "another actor's token was accepted"
                 return
-            assert client.issued is not None
-            invalid = (
-                client.handled != self.ref.handled(actor)
-                or now - client.issued > self.real.policy.sync_token_max_age
-            )
-            real = _call(
-                lambda: self.real.sync_entries(
-                    actor=actor, sync_type=SyncType.INCREMENTAL, sync_token=client.token
-                )
-            )
-            if invalid:
-                assert real == ("err", "InvalidSyncToken"), real
-                client.token = None
+            result = self._incremental(client, actor, self.real.sync_entries)
+            if result is None:
                 return
-            assert real[0] == "ok", real
-            result = real[1]
             assert result.sync_type is SyncType.INCREMENTAL
             self.assert_entries(result.records, self.ref.entries_since(actor, client.tick))
             dropped = set()

@@ -417,13 +417,20 @@ class ModelBase:
         assert hints, f"no assignment on {thread_id} to name"
         hints[-1].id = f"{thread_id}-assigned-{position}"
 
-    def open_for(self, thread_id: str, actor: str) -> MThread | Err:
-        """The thread if ``actor`` sees it and it is alive and open now, else the error."""
+    def alive_for(self, thread_id: str, actor: str) -> MThread | Err:
+        """The thread if ``actor`` sees it and it is alive, else the error."""
         t = self.visible(thread_id, actor)
         if t is None:
             return Err("ThreadNotFound")
         if not t.alive:
             return Err("ThreadDeleted")
+        return t
+
+    def open_for(self, thread_id: str, actor: str) -> MThread | Err:
+        """The thread if ``actor`` sees it and it is alive and open now, else the error."""
+        t = self.alive_for(thread_id, actor)
+        if isinstance(t, Err):
+            return t
         if self.view(t).status != OPEN:
             return Err("ThreadNotOpen")
         return t

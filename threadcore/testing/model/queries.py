@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from threadcore.testing.model._base import (
@@ -11,13 +12,54 @@ from threadcore.testing.model._base import (
     MMessage,
     MNote,
     ModelBase,
+    MThread,
     Ok,
     sort_entries,
 )
 
 
+def _kept(
+    alive: bool,
+    created: datetime,
+    availability: tuple[bool, ...],
+    created_from: datetime | None,
+    created_to: datetime | None,
+) -> bool:
+    """Whether a record a list filters is kept: alive or deleted as asked, created within the
+    window (``created_from`` included, ``created_to`` not)."""
+    return (
+        alive in availability
+        and (created_from is None or created >= created_from)
+        and (created_to is None or created < created_to)
+    )
+
+
 class QueryModel(ModelBase):
     """Lists, syncs and entries, as the rules define them."""
+
+    def _owners(self, actor: str, owner_ids: list[str] | None) -> frozenset[str] | Err:
+        """The resources a list reads: the ones named, or every one ``actor`` handles; naming one
+        it does not handle is NotPermitted."""
+        handled = self.handled(actor)
+        if owner_ids is None:
+            return handled
+        if not set(owner_ids) <= handled:
+            return Err("NotPermitted")
+        return frozenset(owner_ids)
+
+    def _views(
+        self, owners: frozenset[str], thread_ids: list[str] | None, status: str | None
+    ) -> Iterator[MThread]:
+        """The threads (as seen now) of ``owners``, among ``thread_ids`` and with ``status``
+        where given."""
+        for t in self.threads.values():
+            v = self.view(t)
+            if (
+                v.owner_ext in owners
+                and (thread_ids is None or v.id in thread_ids)
+                and (status is None or v.status == status)
+            ):
+                yield v
 
     def list_ids(
         self,
@@ -31,21 +73,15 @@ class QueryModel(ModelBase):
         created_to: datetime | None = None,
     ) -> Ok | Err:
         """The ids a list with these filters returns, in order."""
-        handled = self.handled(actor)
-        if owner_ids is not None and not set(owner_ids) <= handled:
-            return Err("NotPermitted")
-        owners = handled if owner_ids is None else set(owner_ids)
+        owners = self._owners(actor, owner_ids)
+        if isinstance(owners, Err):
+            return owners
         found = []
-        for t in self.threads.values():
-            v = self.view(t)
+        for v in self._views(owners, None, status):
             if (
-                v.owner_ext in owners
-                and (status is None or v.status == status)
-                and (owner is None or v.owner == owner)
+                (owner is None or v.owner == owner)
                 and (guest is None or v.guest == guest)
-                and v.alive in availability
-                and (created_from is None or v.created >= created_from)
-                and (created_to is None or v.created < created_to)
+                and _kept(v.alive, v.created, availability, created_from, created_to)
             ):
                 found.append(v)
         found.sort(key=lambda v: (v.created, v.id))
@@ -63,26 +99,15 @@ class QueryModel(ModelBase):
         created_to: datetime | None = None,
     ) -> Ok | Err:
         """M4: the ids ``list_messages`` returns with these filters, in order."""
-        handled = self.handled(actor)
-        if owner_ids is not None and not set(owner_ids) <= handled:
-            return Err("NotPermitted")
-        owners = handled if owner_ids is None else set(owner_ids)
+        owners = self._owners(actor, owner_ids)
+        if isinstance(owners, Err):
+            return owners
         found = []
-        for t in self.threads.values():
-            v = self.view(t)
-            if v.owner_ext not in owners:
-                continue
-            if thread_ids is not None and v.id not in thread_ids:
-                continue
-            if thread_status is not None and v.status != thread_status:
-                continue
+        for v in self._views(owners, thread_ids, thread_status):
             for m in v.messages:
                 assert m.created is not None
-                if (
-                    (message_ids is None or m.id in message_ids)
-                    and m.alive in availability
-                    and (created_from is None or m.created >= created_from)
-                    and (created_to is None or m.created < created_to)
+                if (message_ids is None or m.id in message_ids) and _kept(
+                    m.alive, m.created, availability, created_from, created_to
                 ):
                     found.append((m.created, m.id))
         found.sort()
@@ -97,17 +122,12 @@ class QueryModel(ModelBase):
         availability: tuple[bool, ...] = (True,),
     ) -> Ok | Err:
         """N1: the ids ``list_notes`` returns with these filters, in order."""
-        handled = self.handled(actor)
-        if owner_ids is not None and not set(owner_ids) <= handled:
-            return Err("NotPermitted")
-        owners = handled if owner_ids is None else set(owner_ids)
+        owners = self._owners(actor, owner_ids)
+        if isinstance(owners, Err):
+            return owners
         found = []
-        for t in self.threads.values():
-            if t.owner_ext not in owners:
-                continue
-            if thread_ids is not None and t.id not in thread_ids:
-                continue
-            for n in t.notes:
+        for v in self._views(owners, thread_ids, None):
+            for n in v.notes:
                 if (note_ids is None or n.id in note_ids) and n.alive in availability:
                     found.append((n.created, n.id))
         found.sort()

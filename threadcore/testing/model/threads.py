@@ -28,11 +28,9 @@ class ThreadModel(ModelBase):
         return Ok(t.id, (self._resolved(t, "Manual", actor),))
 
     def delete(self, thread_id: str, actor: str) -> Ok | Err:
-        t = self.visible(thread_id, actor)
-        if t is None:
-            return Err("ThreadNotFound")
-        if not t.alive:
-            return Err("ThreadDeleted")
+        t = self.alive_for(thread_id, actor)
+        if isinstance(t, Err):
+            return t
         events = self.materialise(t)
         t = self.threads[thread_id]
         assert self.now is not None
