@@ -120,6 +120,7 @@ class AsyncInbox:
     list = _offloaded(Inbox.list)
     list_messages = _offloaded(Inbox.list_messages)
     list_notes = _offloaded(Inbox.list_notes)
+    numbered_page = _offloaded(Inbox.numbered_page)
     attachment_content = _offloaded(Inbox.attachment_content)
     sync = _offloaded(Inbox.sync)
     sync_entries = _offloaded(Inbox.sync_entries)
@@ -141,6 +142,7 @@ class AsyncInbox:
     outbound_messages = _offloaded(Inbox.outbound_messages)
     status_counts = _offloaded(Inbox.status_counts)
     feed_position = _offloaded(Inbox.feed_position)
+    feed_cursor = _offloaded(Inbox.feed_cursor)
     operator_messages = _offloaded(Inbox.operator_messages)
 
     async def batch(self, work: Callable[[Inbox], R]) -> R:
