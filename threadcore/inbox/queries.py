@@ -74,8 +74,8 @@ def messages(
 ) -> Page[Message]:
     """The thread's alive messages, oldest first (none once the thread is deleted).
 
-    Without ``limit`` every message comes in one page (the one read whose default is not 100:
-    kept from before issue 23); with it, pages of that size and a ``next_cursor`` for the next
+    Without ``limit`` every message comes in one page (as before issue 23, so a list's default
+    of 100 does not apply here); with it, pages of that size and a ``next_cursor`` for the next
     one. ``per_page``, ``page_token`` and ``page`` are deprecated (``limit``, ``cursor``; a
     numbered page of a thread's messages is
     ``numbered_page(MessageFilter(thread_ids=[thread_id]), ...)``).
