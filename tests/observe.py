@@ -20,11 +20,13 @@ def snapshot(
 ) -> tuple[Any, ...]:
     """Everything ``actor`` can observe: events, threads, messages and notes (tombstones too),
     each thread's drafts, and the opt-out state of ``pairs`` (owner, guest)."""
-    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), per_page=1000)
+    threads = inbox.list(actor=actor, filter=ThreadFilter(availability=BOTH), limit=1000)
     messages = inbox.list_messages(
-        actor=actor, filter=MessageFilter(availability=BOTH), per_page=1000
+        actor=actor,
+        filter=MessageFilter(availability=BOTH),
+        limit=1000,
     )
-    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000)
+    notes = inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), limit=1000)
     drafts: dict[str, object] = {}
     for thread in threads:
         try:
@@ -61,4 +63,4 @@ def refused(
 
 def new_events(inbox: Inbox, after: int) -> list[Any]:
     """The events stored after position ``after``."""
-    return [event for _, event in inbox.events(after)]
+    return [event for _, event in inbox.events(cursor=inbox.feed_cursor(after))]

@@ -122,9 +122,9 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
                     pages, token = [], None
                     while True:
                         page_start = time.time_ns()
-                        page = inbox.list(actor="101", per_page=2, page_token=token)
+                        page = inbox.list(actor="101", limit=2, cursor=token)
                         pages.append((page_start, [(t.id, t.status.value) for t in page]))
-                        token = page.next_page_token
+                        token = page.next_cursor
                         if token is None:
                             break
                         time.sleep(rng.uniform(0, 0.03))

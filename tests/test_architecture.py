@@ -64,6 +64,7 @@ def test_the_domain_source_imports_only_the_domain_and_pure_libraries() -> None:
         "types",
         "typing",
         "urllib",  # urllib.parse only: a stored file's URL (domain/attachments.py)
+        "warnings",  # a name deprecated for one release warns (Page.next_page_token, issue 23)
     }
     offenders = []
     for path in sorted((PACKAGE / "domain").glob("*.py")):

@@ -43,7 +43,7 @@ def test_a_delivery_report_names_the_message_by_the_carriers_id(store: stores.St
     assert delivered.status is DeliveryStatus.DELIVERED
     again = other.record_delivery(status="Delivered", provider_message_id="SM-1")  # retried
     assert again == delivered
-    events = [event for _, event in inbox.events(after=mark)]
+    events = [event for _, event in inbox.events(cursor=inbox.feed_cursor(mark))]
     assert events == [
         CarrierIdAttached(thread_id, START, message_id, "SM-1"),
         DeliveryStatusChanged(

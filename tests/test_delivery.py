@@ -53,7 +53,7 @@ def current(inbox: Inbox, message_id: str) -> Message:
 
 
 def position(inbox: Inbox) -> int:
-    stored = inbox.events(0, limit=100_000)
+    stored = inbox.events(cursor=inbox.feed_cursor(0), limit=100_000)
     return stored[-1][0] if stored else 0
 
 

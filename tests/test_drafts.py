@@ -49,7 +49,7 @@ def thread_for_ann(inbox: Inbox, guest: str = GUEST) -> str:
 
 
 def position(inbox: Inbox) -> int:
-    stored = inbox.events(0, limit=100_000)
+    stored = inbox.events(cursor=inbox.feed_cursor(0), limit=100_000)
     return stored[-1][0] if stored else 0
 
 

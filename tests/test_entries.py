@@ -89,7 +89,7 @@ def thread_ids_of(records: Any) -> set[str]:
 
 
 def last_position(inbox: Inbox) -> int:
-    return inbox.events(0, limit=100_000)[-1][0]
+    return inbox.events(cursor=inbox.feed_cursor(0), limit=100_000)[-1][0]
 
 
 def message_entry(message: Message) -> Entry:
@@ -234,7 +234,7 @@ def test_e1_a_reassignment_and_a_system_unassignment(inbox: Inbox, clock: Manual
     clock.advance(timedelta(minutes=1))
     inbox.remove_handler(QUEUE, "102")  # the system unassigns: no initiator
     second = last_position(inbox)
-    assert isinstance(inbox.events(second - 1)[0][1], ThreadAssigned)
+    assert isinstance(inbox.events(cursor=inbox.feed_cursor(second - 1))[0][1], ThreadAssigned)
     hints = [e for e in since(inbox, start.sync_token).records if e.record_type is ASSIGNED]
     assert [(h.id, h.initiator, h.assignee, h.previous_assignee) for h in hints] == [
         (f"{thread_id}-assigned-{second}", None, None, ANN),
@@ -685,7 +685,9 @@ class Client:
         visible = {
             t.id
             for t in self.inbox.list(
-                actor=CLIENT, filter=ThreadFilter(availability=BOTH), per_page=1000
+                actor=CLIENT,
+                filter=ThreadFilter(availability=BOTH),
+                limit=1000,
             )
         }
         assert thread_ids_of(answer.records) <= visible  # nobody else's threads

@@ -428,9 +428,25 @@ def test_assign_refuses_bad_assignees(assignee: Any) -> None:
 )
 def test_events_refuses_bad_cursors(after: Any, limit: Any) -> None:
     inbox, _ = with_thread()
-    exc = refused(lambda: inbox.events(after=after, limit=limit))
+    with pytest.warns(
+        DeprecationWarning, match="after="
+    ):  # after= is the old name of the feed's cursor
+        exc = refused(lambda: inbox.events(after=after, limit=limit))
     assert isinstance(exc, InvalidInput), f"{type(exc).__name__}: {exc}"
     assert exc.parameter == ("after" if after != 0 else "limit")
+
+
+@pytest.mark.parametrize(
+    ("cursor", "limit", "parameter"),
+    [("1", 10, "pageToken"), (1, 10, "pageToken"), (None, "10", "limit"), (None, -1, "limit")],
+)
+def test_events_refuses_bad_feed_cursors(cursor: Any, limit: Any, parameter: str) -> None:
+    inbox, _ = with_thread()
+    exc = refused(lambda: inbox.events(cursor=cursor, limit=limit))
+    assert isinstance(exc, InvalidInput), f"{type(exc).__name__}: {exc}"
+    assert exc.parameter == parameter
+    elsewhere = fresh_inbox().feed_cursor(0)  # another store's feed
+    assert isinstance(refused(lambda: inbox.events(cursor=elsewhere)), InvalidPageToken)
 
 
 @pytest.mark.parametrize("listener", [123, "print", None])

@@ -115,6 +115,6 @@ def test_times_given_to_commands_near_the_ends_are_refused(store: stores.Store) 
 def test_an_event_position_beyond_any_integer_answers_nothing(store: stores.Store) -> None:
     inbox = stores.inbox_on(store(), ManualClock(START))
     inbox.receive(owner_number=OWNER, guest_number=GUEST, body="hello")
-    assert inbox.events(after=2**63) == []
-    assert inbox.events(after=2**70) == []
-    assert len(inbox.events(after=0, limit=2**70)) == 2
+    assert inbox.events(cursor=inbox.feed_cursor(2**63)) == []
+    assert inbox.events(cursor=inbox.feed_cursor(2**70)) == []
+    assert len(inbox.events(cursor=inbox.feed_cursor(0), limit=2**70)) == 2

@@ -180,8 +180,11 @@ class HttpAgreesWithInbox(RuleBasedStateMachine):
         if status:
             params["threadStatus"] = status
         self.both(
-            lambda: self.direct.list(
-                actor=actor, filter=ThreadFilter(status=status), per_page=per_page, page=page
+            lambda: self.direct.numbered_page(
+                actor=actor,
+                filter=ThreadFilter(status=status),
+                per_page=per_page,
+                page=page,
             ),
             dump_thread_list,
             "GET",
@@ -194,8 +197,10 @@ class HttpAgreesWithInbox(RuleBasedStateMachine):
     def list_messages(self, actor: str, index: int) -> None:
         thread_id = self.thread(index)
         self.both(
-            lambda: self.direct.list_messages(
-                actor=actor, filter=MessageFilter(thread_ids=[thread_id]), page=1
+            lambda: self.direct.numbered_page(
+                actor=actor,
+                filter=MessageFilter(thread_ids=[thread_id]),
+                page=1,
             ),
             dump_message_list,
             "GET",
@@ -230,7 +235,7 @@ class HttpAgreesWithInbox(RuleBasedStateMachine):
                 BASE, params={"perPage": 1000}, headers={"Authorization": f"Bearer t{actor}"}
             )
             assert served.json() == dump_thread_list(
-                self.direct.list(actor=actor, per_page=1000, page=1)
+                self.direct.numbered_page(filter=ThreadFilter(), actor=actor, per_page=1000, page=1)
             )
             synced = self.client.get(f"{BASE}/sync", headers={"Authorization": f"Bearer t{actor}"})
             direct = self.direct.sync(actor=actor)

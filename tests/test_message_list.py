@@ -59,18 +59,21 @@ def ids(records: Any) -> list[str]:
 def walk(inbox: Inbox, actor: str, filter: MessageFilter | None, per_page: int) -> list[Message]:
     """Every page of a token walk."""
     found: list[Message] = []
-    page = inbox.list_messages(actor=actor, filter=filter, per_page=per_page)
+    page = inbox.list_messages(actor=actor, filter=filter, limit=per_page)
     found += page
-    while page.next_page_token is not None:
+    while page.next_cursor is not None:
         page = inbox.list_messages(
-            actor=actor, filter=filter, per_page=per_page, page_token=page.next_page_token
+            actor=actor,
+            filter=filter,
+            limit=per_page,
+            cursor=page.next_cursor,
         )
         found += page
     return found
 
 
 def position(inbox: Inbox) -> int:
-    stored = inbox.events(0, limit=100_000)
+    stored = inbox.events(cursor=inbox.feed_cursor(0), limit=100_000)
     return stored[-1][0] if stored else 0
 
 
@@ -239,54 +242,54 @@ def test_m4_drafts_are_never_listed(inbox: Inbox, world: dict[str, Message]) -> 
 def test_m4_token_walk_visits_every_message_once_in_order(
     inbox: Inbox, clock: ManualClock, world: dict[str, Message]
 ) -> None:
-    expected = ids(inbox.list_messages(actor="103", per_page=1000))
+    expected = ids(inbox.list_messages(actor="103", limit=1000))
     for per_page in (1, 2, 4, 6, 7):
         assert ids(walk(inbox, "103", None, per_page)) == expected
-    page = inbox.list_messages(actor="103", per_page=6)
-    assert page.next_page_token is None
+    page = inbox.list_messages(actor="103", limit=6)
+    assert page.next_cursor is None
 
 
 def test_m4_token_walk_is_stable_while_messages_arrive(
     inbox: Inbox, clock: ManualClock, world: dict[str, Message]
 ) -> None:
-    first = inbox.list_messages(actor="103", per_page=3)
+    first = inbox.list_messages(actor="103", limit=3)
     assert [m.body for m in first] == ["a1", "b1", "c1"]
     clock.advance(timedelta(minutes=1))
     late = receive(inbox, "late", GUEST3)
     inbox.delete_messages([world["b1"].id], actor="101")  # already seen: not repeated
-    rest = inbox.list_messages(actor="103", per_page=3, page_token=first.next_page_token)
+    rest = inbox.list_messages(actor="103", limit=3, cursor=first.next_cursor)
     assert [m.body for m in rest] == ["s1", "a2", "s2"]
-    last = inbox.list_messages(actor="103", per_page=3, page_token=rest.next_page_token)
+    last = inbox.list_messages(actor="103", limit=3, cursor=rest.next_cursor)
     assert ids(last) == [late.id]
-    assert last.next_page_token is None
+    assert last.next_cursor is None
 
 
 def test_m4_page_tokens_are_bound_to_actor_and_filter(
     inbox: Inbox, world: dict[str, Message]
 ) -> None:
-    page = inbox.list_messages(actor="103", per_page=2)
-    token = page.next_page_token
+    page = inbox.list_messages(actor="103", limit=2)
+    token = page.next_cursor
     assert token is not None
     for command in (
-        lambda: inbox.list_messages(actor="101", per_page=2, page_token=token),
+        lambda: inbox.list_messages(actor="101", limit=2, cursor=token),
         lambda: inbox.list_messages(
             actor="103",
-            per_page=2,
-            page_token=token,
+            limit=2,
+            cursor=token,
             filter=MessageFilter(thread_status=ThreadStatus.OPEN),
         ),
-        lambda: inbox.list_messages(actor="103", per_page=2, page_token=token[:-2] + "xx"),
-        lambda: inbox.list_messages(actor="103", per_page=2, page_token="garbage"),
+        lambda: inbox.list_messages(actor="103", limit=2, cursor=token[:-2] + "xx"),
+        lambda: inbox.list_messages(actor="103", limit=2, cursor="garbage"),
     ):
         refused(inbox, InvalidPageToken, "InvalidPageToken", 400, command)
-    thread_page = inbox.list(actor="103", per_page=1)
-    assert thread_page.next_page_token is not None
+    thread_page = inbox.list(actor="103", limit=1)
+    assert thread_page.next_cursor is not None
     refused(
         inbox,
         InvalidPageToken,
         "InvalidPageToken",
         400,
-        lambda: inbox.list_messages(actor="103", page_token=thread_page.next_page_token),
+        lambda: inbox.list_messages(actor="103", cursor=thread_page.next_cursor),
     )
 
 
@@ -297,9 +300,9 @@ def test_m4_per_page_is_1_to_1000(inbox: Inbox, world: dict[str, Message], per_p
         InvalidInput,
         "InvalidInput",
         422,
-        lambda: inbox.list_messages(actor="103", per_page=per_page),
+        lambda: inbox.list_messages(actor="103", limit=per_page),
     )
-    assert len(inbox.list_messages(actor="103", per_page=1000)) == 6
+    assert len(inbox.list_messages(actor="103", limit=1000)) == 6
 
 
 def test_m4_message_reads_one(inbox: Inbox, world: dict[str, Message]) -> None:
@@ -336,7 +339,11 @@ def test_m5_a_deleted_message_becomes_a_tombstone(inbox: Inbox, clock: ManualClo
         assert message.attachments == ()
         assert message.classifications == ()
         assert message.last_modified_at == clock.now()
-    assert [e for _, e in inbox.events(cursor) if isinstance(e, MessageDeleted)] == [
+    assert [
+        e
+        for _, e in inbox.events(cursor=inbox.feed_cursor(cursor))
+        if isinstance(e, MessageDeleted)
+    ] == [
         MessageDeleted(first.thread_id, clock.now(), first.id, "103"),
         MessageDeleted(first.thread_id, clock.now(), second.id, "103"),
     ]
@@ -424,7 +431,9 @@ def test_m5_repeated_ids_count_once(inbox: Inbox) -> None:
     cursor = position(inbox)
     result = inbox.delete_messages([a.id, a.id, a.id], actor="101")
     assert ids(result) == [a.id]
-    assert [type(e).__name__ for _, e in inbox.events(cursor)].count("MessageDeleted") == 1
+    assert [type(e).__name__ for _, e in inbox.events(cursor=inbox.feed_cursor(cursor))].count(
+        "MessageDeleted"
+    ) == 1
 
 
 def test_m5_deleting_a_tombstone_again_changes_nothing(inbox: Inbox, clock: ManualClock) -> None:

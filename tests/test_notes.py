@@ -61,12 +61,12 @@ def open_thread(inbox: Inbox, guest: str = GUEST, owner: str = OWNER) -> str:
 
 
 def position(inbox: Inbox) -> int:
-    stored = inbox.events(0, limit=100_000)
+    stored = inbox.events(cursor=inbox.feed_cursor(0), limit=100_000)
     return stored[-1][0] if stored else 0
 
 
 def all_notes(inbox: Inbox, actor: str = "103") -> list[Note]:
-    return list(inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), per_page=1000))
+    return list(inbox.list_notes(actor=actor, filter=NoteFilter(availability=BOTH), limit=1000))
 
 
 # === N1: internal notes =========================================================================
@@ -372,25 +372,25 @@ def test_n1_list_notes_pages_by_token(inbox: Inbox, clock: ManualClock) -> None:
     expected = [n.id for n in sorted(made, key=lambda n: (n.creation_time, n.id))]
     for per_page in (1, 2, 3, 7, 8):
         seen: list[str] = []
-        page = inbox.list_notes(actor="101", per_page=per_page)
+        page = inbox.list_notes(actor="101", limit=per_page)
         seen += [n.id for n in page]
-        while page.next_page_token is not None:
-            page = inbox.list_notes(actor="101", per_page=per_page, page_token=page.next_page_token)
+        while page.next_cursor is not None:
+            page = inbox.list_notes(actor="101", limit=per_page, cursor=page.next_cursor)
             seen += [n.id for n in page]
         assert seen == expected
-    first = inbox.list_notes(actor="101", per_page=3)
+    first = inbox.list_notes(actor="101", limit=3)
     clock.advance(timedelta(minutes=1))
     late = inbox.add_note(threads[0], actor="101", text="late")
-    rest = inbox.list_notes(actor="101", per_page=100, page_token=first.next_page_token)
+    rest = inbox.list_notes(actor="101", limit=100, cursor=first.next_cursor)
     assert [n.id for n in rest] == [*expected[3:], late.id]
-    token = first.next_page_token
+    token = first.next_cursor
     assert token is not None
     refused(
         inbox,
         InvalidPageToken,
         "InvalidPageToken",
         400,
-        lambda: inbox.list_notes(actor="102", per_page=3, page_token=token),
+        lambda: inbox.list_notes(actor="102", limit=3, cursor=token),
     )
     refused(
         inbox,
@@ -398,6 +398,9 @@ def test_n1_list_notes_pages_by_token(inbox: Inbox, clock: ManualClock) -> None:
         "InvalidPageToken",
         400,
         lambda: inbox.list_notes(
-            actor="101", per_page=3, page_token=token, filter=NoteFilter(thread_ids=[threads[0]])
+            actor="101",
+            limit=3,
+            cursor=token,
+            filter=NoteFilter(thread_ids=[threads[0]]),
         ),
     )

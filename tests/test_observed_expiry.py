@@ -48,8 +48,11 @@ def _reads(inbox: Inbox, thread_id: str, tokens: dict[str, str]) -> dict[str, Ca
         "list": lambda: inbox.list(actor="101"),
         "list resolved": lambda: inbox.list(actor="101", filter=ThreadFilter(status="Resolved")),
         "list open (left out)": lambda: inbox.list(actor="101", filter=ThreadFilter(status="Open")),
-        "numbered page of open (counted out)": lambda: inbox.list(
-            actor="101", filter=ThreadFilter(status="Open"), page=1, per_page=1
+        "numbered page of open (counted out)": lambda: inbox.numbered_page(
+            actor="101",
+            filter=ThreadFilter(status="Open"),
+            page=1,
+            per_page=1,
         ),
         "messages of resolved threads": lambda: inbox.list_messages(
             actor="101", filter=MessageFilter(thread_status="Resolved")

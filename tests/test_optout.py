@@ -65,11 +65,14 @@ def texts(inbox: Inbox, body: str, owner: str = OWNER, guest: str = GUEST) -> Me
 
 
 def kinds(inbox: Inbox, after: int = 0) -> list[str]:
-    return [type(event).__name__ for _, event in inbox.events(after, limit=100_000)]
+    return [
+        type(event).__name__
+        for _, event in inbox.events(cursor=inbox.feed_cursor(after), limit=100_000)
+    ]
 
 
 def position(inbox: Inbox) -> int:
-    stored = inbox.events(0, limit=100_000)
+    stored = inbox.events(cursor=inbox.feed_cursor(0), limit=100_000)
     return stored[-1][0] if stored else 0
 
 
@@ -93,7 +96,7 @@ def test_m7_each_opt_out_keyword_opts_the_guest_out(
     assert message.keyword is Keyword.OPT_OUT
     assert message.body == body  # stored as the guest wrote it
     assert opted_out(inbox)
-    events = [e for _, e in inbox.events(cursor)]
+    events = [e for _, e in inbox.events(cursor=inbox.feed_cursor(cursor))]
     assert [type(e).__name__ for e in events] == ["MessageAdded", "GuestOptedOut"]
     assert events[1] == GuestOptedOut(message.thread_id, clock.now(), OWNER, GUEST, message.id)
     # still stored on the thread like any message: activity and the label
@@ -248,7 +251,7 @@ def test_m7_an_opt_in_keyword_opts_back_in(inbox: Inbox, clock: ManualClock, bod
     message = texts(inbox, body)
     assert message.keyword is Keyword.OPT_IN
     assert not opted_out(inbox)
-    events = [e for _, e in inbox.events(cursor)]
+    events = [e for _, e in inbox.events(cursor=inbox.feed_cursor(cursor))]
     assert [type(e).__name__ for e in events] == ["MessageAdded", "GuestOptedIn"]
     assert events[1] == GuestOptedIn(thread_id, clock.now(), OWNER, GUEST, message.id)
     assert inbox.send(actor="101", thread_id=thread_id, body="welcome back").body == "welcome back"

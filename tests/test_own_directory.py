@@ -67,7 +67,7 @@ def test_a_service_tells_the_inbox_what_changed_in_its_own_directory(
     [gone] = inbox.resource_removed(QUEUE)
     assert (gone.id, gone.status) == (taken.thread_id, ThreadStatus.RESOLVED)
     assert gone.status_reason is StatusReason.OWNER_DELETED
-    kinds = [type(event) for _, event in inbox.events(after=mark)]
+    kinds = [type(event) for _, event in inbox.events(cursor=inbox.feed_cursor(mark))]
     assert kinds == [ThreadAssigned, ThreadResolved, ThreadResolved]
     with pytest.raises(ResourceNotFound):
         inbox.handler_removed(QUEUE, "101")  # the resource itself is gone: resource_removed

@@ -836,7 +836,7 @@ def test_hostile_strings_in_bodies_are_stored_exactly(pg_repo: PostgresRepositor
         except InvalidInput:
             refused.append(text)
     assert refused == [t for t in HOSTILE if "\x00" in t or len(t) > 1600]
-    page = inbox.messages(stored[0].thread_id, actor="101", per_page=100)
+    page = inbox.messages(stored[0].thread_id, actor="101", limit=100)
     assert [m.body for m in page.records] == [m.body for m in stored]
     deleted = inbox.delete(stored[0].thread_id, actor="101")
     assert deleted.availability is Availability.DELETED
@@ -892,7 +892,7 @@ def test_a_walk_does_not_skip_a_thread_whose_creation_committed_late(
         assert slow.entered.wait(10)
         runs[1].start()
         time.sleep(0.3)  # B commits now if nothing holds it back
-        seen = list(reader.list(actor="101", per_page=3))  # the walk's first page
+        seen = list(reader.list(actor="101", limit=3))  # the walk's first page
         cursor = (seen[-1].creation_time, seen[-1].id)
         slow.release.set()
         for run in runs:

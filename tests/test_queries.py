@@ -66,10 +66,10 @@ def walk(inbox: Inbox, actor: str, per_page: int, filter: ThreadFilter | None = 
     found: list[str] = []
     token = None
     for _ in range(10_000):  # a cursor that does not move fails here instead of hanging
-        page = inbox.list(actor=actor, filter=filter, per_page=per_page, page_token=token)
+        page = inbox.list(actor=actor, filter=filter, limit=per_page, cursor=token)
         assert page.paging == Paging(per_page)  # a token walk knows only its page size
         found.extend(ids(page))
-        token = page.next_page_token
+        token = page.next_cursor
         if token is None:
             return found
     raise AssertionError("the walk does not end")
@@ -106,7 +106,7 @@ def test_list_returns_the_threads_as_get_returns_them(inbox: Inbox, clock: Manua
     inbox.resolve(b, actor="103")
     page = inbox.list(actor="101")
     assert list(page.records) == [inbox.get(a, actor="101"), inbox.get(b, actor="101")]
-    assert page.next_page_token is None
+    assert page.next_cursor is None
     assert page.paging == Paging(100)
 
 
@@ -348,11 +348,11 @@ def test_every_combination_of_filters_is_their_and(inbox: Inbox, population: lis
     for fields in combos:
         f = ThreadFilter(**fields)
         want = expected(population, {QUEUE, SUPPORT}, f)
-        assert ids(inbox.list(actor="103", filter=f, per_page=1000)) == want, fields
+        assert ids(inbox.list(actor="103", filter=f, limit=1000)) == want, fields
         non_empty += bool(want)
         if fields["owner_extension_ids"] != [SUPPORT]:
             want_101 = expected(population, {QUEUE}, f)
-            assert ids(inbox.list(actor="101", filter=f, per_page=1000)) == want_101, fields
+            assert ids(inbox.list(actor="101", filter=f, limit=1000)) == want_101, fields
     assert non_empty > 40  # the population exercises the filters, not only empty answers
 
 
@@ -388,7 +388,10 @@ def test_order_is_creation_time_then_id_with_ties_at_one_instant(inbox: Inbox) -
     assert by_id == ["t-1", "t-11", "t-13", "t-3", "t-5", "t-7", "t-9"]
     assert ids(inbox.list(actor="101")) == by_id
     assert walk(inbox, "101", per_page=2) == by_id
-    assert ids(inbox.list(actor="101", page=2, per_page=3)) == by_id[3:6]
+    assert (
+        ids(inbox.numbered_page(filter=ThreadFilter(), actor="101", page=2, per_page=3))
+        == by_id[3:6]
+    )
 
 
 def test_creation_time_comes_before_the_id(inbox: Inbox, clock: ManualClock) -> None:
@@ -416,21 +419,21 @@ def test_a_token_walk_returns_every_thread_once_in_order(inbox: Inbox, clock: Ma
             clock.advance(timedelta(seconds=1))  # the others tie with their neighbours
         made.append(inbound(inbox, guest(i)))
     want = creation_order([inbox.get(t, actor="101") for t in made])
-    assert ids(inbox.list(actor="101", per_page=1000)) == want
+    assert ids(inbox.list(actor="101", limit=1000)) == want
     for per_page in (1, 2, 4, 5, 7, 24, 25, 26):
         assert walk(inbox, "101", per_page) == want, per_page
 
 
 def test_page_sizes_and_the_last_token(inbox: Inbox) -> None:
     made = [inbound(inbox, guest(i)) for i in range(8)]
-    first = inbox.list(actor="101", per_page=4)
+    first = inbox.list(actor="101", limit=4)
     assert len(first) == 4
-    assert first.next_page_token is not None
-    second = inbox.list(actor="101", per_page=4, page_token=first.next_page_token)
+    assert first.next_cursor is not None
+    second = inbox.list(actor="101", limit=4, cursor=first.next_cursor)
     assert ids(first) + ids(second) == sorted(made)
-    assert second.next_page_token is None  # a full last page says it is the last
-    assert inbox.list(actor="101", per_page=8).next_page_token is None
-    assert inbox.list(actor="101", per_page=7).next_page_token is not None
+    assert second.next_cursor is None  # a full last page says it is the last
+    assert inbox.list(actor="101", limit=8).next_cursor is None
+    assert inbox.list(actor="101", limit=7).next_cursor is not None
 
 
 def test_the_default_page_size_is_100(inbox: Inbox) -> None:
@@ -438,29 +441,29 @@ def test_the_default_page_size_is_100(inbox: Inbox) -> None:
         inbound(inbox, guest(i))
     first = inbox.list(actor="101")
     assert len(first) == 100
-    rest = inbox.list(actor="101", page_token=first.next_page_token)
+    rest = inbox.list(actor="101", cursor=first.next_cursor)
     assert len(rest) == 1
-    assert rest.next_page_token is None
+    assert rest.next_cursor is None
 
 
 def test_the_walk_is_stable_while_threads_change(inbox: Inbox, clock: ManualClock) -> None:
     made = [inbound(inbox, guest(i)) for i in range(10)]  # all at START
     want = sorted(made)
     seen: list[str] = []
-    page = inbox.list(actor="101", per_page=3)
+    page = inbox.list(actor="101", limit=3)
     seen.extend(ids(page))
     # between pages: a new thread at the same instant (t-21 sorts between t-19 and t-3), a
     # resolve, a message, then the clock moves, every thread expires and a newer one opens
     inbound(inbox, guest(50))
     inbox.resolve(want[4], actor="101")
     inbound(inbox, guest(5), body="again")
-    page = inbox.list(actor="101", per_page=3, page_token=page.next_page_token)
+    page = inbox.list(actor="101", limit=3, cursor=page.next_cursor)
     seen.extend(ids(page))
     clock.advance(TTL)  # every thread is due now
     inbox.expire()
     newer = inbound(inbox, guest(51))
-    while page.next_page_token is not None and len(seen) < 100:
-        page = inbox.list(actor="101", per_page=3, page_token=page.next_page_token)
+    while page.next_cursor is not None and len(seen) < 100:
+        page = inbox.list(actor="101", limit=3, cursor=page.next_cursor)
         seen.extend(ids(page))
     assert len(seen) == len(set(seen))
     assert set(want) <= set(seen)
@@ -470,10 +473,10 @@ def test_the_walk_is_stable_while_threads_change(inbox: Inbox, clock: ManualCloc
 
 def test_a_token_from_page_n_continues_after_that_page(inbox: Inbox) -> None:
     made = sorted(inbound(inbox, guest(i)) for i in range(10))
-    second = inbox.list(actor="101", per_page=3, page=2)
+    second = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=3, page=2)
     assert ids(second) == made[3:6]
-    assert second.next_page_token is not None
-    rest = inbox.list(actor="101", per_page=3, page_token=second.next_page_token)
+    assert second.next_cursor is not None
+    rest = inbox.list(actor="101", limit=3, cursor=second.next_cursor)
     assert ids(rest) == made[6:9]
     assert rest.paging == Paging(3)
 
@@ -481,37 +484,37 @@ def test_a_token_from_page_n_continues_after_that_page(inbox: Inbox) -> None:
 # === page-number paging =========================================================================
 def test_page_number_paging_figures(inbox: Inbox) -> None:
     made = sorted(inbound(inbox, guest(i)) for i in range(10))
-    first = inbox.list(actor="101", per_page=4, page=1)
+    first = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=4, page=1)
     assert ids(first) == made[0:4]
     assert first.paging == Paging(
         per_page=4, page=1, page_start=0, page_end=3, total_pages=3, total_elements=10
     )
-    middle = inbox.list(actor="101", per_page=4, page=2)
+    middle = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=4, page=2)
     assert ids(middle) == made[4:8]
     assert middle.paging == Paging(
         per_page=4, page=2, page_start=4, page_end=7, total_pages=3, total_elements=10
     )
-    last = inbox.list(actor="101", per_page=4, page=3)
+    last = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=4, page=3)
     assert ids(last) == made[8:10]
     assert last.paging == Paging(
         per_page=4, page=3, page_start=8, page_end=9, total_pages=3, total_elements=10
     )
-    assert last.next_page_token is None
-    beyond = inbox.list(actor="101", per_page=4, page=4)
+    assert last.next_cursor is None
+    beyond = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=4, page=4)
     assert list(beyond) == []
     assert beyond.paging == Paging(per_page=4)
     assert beyond.paging.page is None
     assert beyond.paging.total_elements is None
-    assert beyond.next_page_token is None
+    assert beyond.next_cursor is None
 
 
 def test_page_number_paging_with_an_exact_multiple(inbox: Inbox) -> None:
     made = sorted(inbound(inbox, guest(i)) for i in range(6))
-    last = inbox.list(actor="101", per_page=3, page=2)
+    last = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=3, page=2)
     assert ids(last) == made[3:]
     assert last.paging == Paging(3, 2, 3, 5, 2, 6)
-    assert last.next_page_token is None
-    one = inbox.list(actor="101", per_page=6, page=1)
+    assert last.next_cursor is None
+    one = inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=6, page=1)
     assert one.paging == Paging(6, 1, 0, 5, 1, 6)
 
 
@@ -520,18 +523,19 @@ def test_page_number_paging_counts_only_what_the_filter_selects(inbox: Inbox) ->
     for thread_id in made[:3]:
         inbox.resolve(thread_id, actor="101")
     inbound(inbox, GUEST, owner=SUPPORT_NUMBER)
-    page = inbox.list(actor="103", filter=ThreadFilter(status="Open", owner_extension_ids=[QUEUE]),
-                      per_page=3, page=2)  # fmt: skip
+    page = inbox.numbered_page(
+        ThreadFilter(status="Open", owner_extension_ids=[QUEUE]), actor="103", per_page=3, page=2
+    )
     assert ids(page) == made[6:]
     assert page.paging == Paging(3, 2, 3, 3, 2, 4)
 
 
 def test_page_number_paging_on_an_empty_result(inbox: Inbox) -> None:
     inbound(inbox, GUEST)
-    page = inbox.list(actor="101", filter=ThreadFilter(status="Resolved"), page=1)
+    page = inbox.numbered_page(actor="101", filter=ThreadFilter(status="Resolved"), page=1)
     assert list(page) == []
     assert page.paging == Paging(per_page=100)
-    assert page.next_page_token is None
+    assert page.next_cursor is None
 
 
 def test_the_default_page_is_a_token_walk_with_only_its_size(inbox: Inbox) -> None:
@@ -543,29 +547,37 @@ def test_the_default_page_is_a_token_walk_with_only_its_size(inbox: Inbox) -> No
 @pytest.mark.parametrize("per_page", [0, -1, 1001, 10**6, True, False, "10", 1.5, None])
 def test_per_page_out_of_range(inbox: Inbox, per_page: object) -> None:
     with pytest.raises(InvalidInput) as caught:
-        inbox.list(actor="101", per_page=per_page)  # type: ignore[arg-type]
+        inbox.numbered_page(ThreadFilter(), actor="101", per_page=per_page)  # type: ignore[arg-type]
     assert type(caught.value) is InvalidInput
     assert caught.value.parameter == "perPage"
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001, 10**6, True, False, "10", 1.5, None])
+def test_limit_out_of_range(inbox: Inbox, limit: object) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        inbox.list(actor="101", limit=limit)  # type: ignore[arg-type]
+    assert type(caught.value) is InvalidInput
+    assert caught.value.parameter == "limit"
 
 
 @pytest.mark.parametrize("per_page", [1, 1000])
 def test_per_page_bounds_are_accepted(inbox: Inbox, per_page: int) -> None:
     made = [inbound(inbox, guest(i)) for i in range(2)]
-    page = inbox.list(actor="101", per_page=per_page)
+    page = inbox.list(actor="101", limit=per_page)
     assert ids(page) == made[:per_page]
 
 
 @pytest.mark.parametrize("page", [0, -1, 1001, True, "1", 2.0])
 def test_page_out_of_range(inbox: Inbox, page: object) -> None:
     with pytest.raises(InvalidInput) as caught:
-        inbox.list(actor="101", page=page)  # type: ignore[arg-type]
+        inbox.numbered_page(filter=ThreadFilter(), actor="101", page=page)  # type: ignore[arg-type]
     assert type(caught.value) is InvalidInput
     assert caught.value.parameter == "page"
 
 
 def test_page_1000_is_accepted(inbox: Inbox) -> None:
     inbound(inbox, GUEST)
-    page = inbox.list(actor="101", page=1000, per_page=1)
+    page = inbox.numbered_page(filter=ThreadFilter(), actor="101", page=1000, per_page=1)
     assert list(page) == []
     assert page.paging == Paging(per_page=1)
 
@@ -573,10 +585,10 @@ def test_page_1000_is_accepted(inbox: Inbox) -> None:
 def test_page_and_page_token_together_are_refused(inbox: Inbox) -> None:
     for i in range(3):
         inbound(inbox, guest(i))
-    token = inbox.list(actor="101", per_page=1).next_page_token
+    token = inbox.list(actor="101", limit=1).next_cursor
     assert token is not None
-    with pytest.raises(InvalidInput) as caught:
-        inbox.list(actor="101", per_page=1, page=1, page_token=token)
+    with pytest.raises(InvalidInput) as caught, pytest.warns(DeprecationWarning, match="page"):
+        inbox.list(actor="101", per_page=1, page=1, page_token=token)  # the old names only
     assert type(caught.value) is InvalidInput
     assert caught.value.parameter == "page"
 
@@ -649,7 +661,7 @@ def token(inbox: Inbox) -> str:
     """A page token of 101's default walk over five threads (page size 2)."""
     for i in range(5):
         inbound(inbox, guest(i))
-    page_token = inbox.list(actor="101", per_page=2).next_page_token
+    page_token = inbox.list(actor="101", limit=2).next_cursor
     assert page_token is not None
     return page_token
 
@@ -666,14 +678,14 @@ def assert_bad_page_token(call: Callable[[], object]) -> InvalidPageToken:
 
 
 def test_a_good_page_token_works(inbox: Inbox, token: str) -> None:
-    assert ids(inbox.list(actor="101", per_page=2, page_token=token)) == ["t-5", "t-7"]
+    assert ids(inbox.list(actor="101", limit=2, cursor=token)) == ["t-5", "t-7"]
 
 
 @pytest.mark.parametrize(
     "bad", ["abc", "", ".", "a.b", "!!!.???", "e30.AAAA", "x" * 5000, 42, ["t"]]
 )
 def test_a_malformed_page_token_is_refused(inbox: Inbox, token: str, bad: object) -> None:
-    assert_bad_page_token(lambda: inbox.list(actor="101", per_page=2, page_token=bad))  # type: ignore[arg-type]
+    assert_bad_page_token(lambda: inbox.list(actor="101", limit=2, cursor=bad))  # type: ignore[arg-type]
 
 
 def test_a_tampered_page_token_is_refused(inbox: Inbox, token: str) -> None:
@@ -681,13 +693,13 @@ def test_a_tampered_page_token_is_refused(inbox: Inbox, token: str) -> None:
     # (not the last character of a part: its unused low bits may change without changing bytes)
     for at in (0, 1, body_end // 2, body_end + 1, body_end + 5, len(token) - 2):
         assert_bad_page_token(
-            lambda at=at: inbox.list(actor="101", per_page=2, page_token=tamper(token, at))
+            lambda at=at: inbox.list(actor="101", limit=2, cursor=tamper(token, at))
         )
-    assert_bad_page_token(lambda: inbox.list(actor="101", per_page=2, page_token=token[:-3]))
+    assert_bad_page_token(lambda: inbox.list(actor="101", limit=2, cursor=token[:-3]))
 
 
 def test_a_page_token_of_another_actor_is_refused(inbox: Inbox, token: str) -> None:
-    error = assert_bad_page_token(lambda: inbox.list(actor="102", per_page=2, page_token=token))
+    error = assert_bad_page_token(lambda: inbox.list(actor="102", limit=2, cursor=token))
     assert "another" in error.reason
 
 
@@ -699,7 +711,7 @@ def test_a_page_token_of_another_filter_is_refused(inbox: Inbox, token: str) -> 
         ThreadFilter(guest_phone_number=GUEST),
     ):
         assert_bad_page_token(
-            lambda other=other: inbox.list(actor="101", filter=other, page_token=token)
+            lambda other=other: inbox.list(actor="101", filter=other, cursor=token)
         )
 
 
@@ -709,16 +721,16 @@ def test_a_page_token_of_another_inbox_is_refused(
     other = make_inbox(directory=two_queue_directory())
     for i in range(5):
         inbound(other, guest(i))
-    assert_bad_page_token(lambda: other.list(actor="101", per_page=2, page_token=token))
+    assert_bad_page_token(lambda: other.list(actor="101", limit=2, cursor=token))
 
 
 def test_a_messages_token_is_not_a_list_token(inbox: Inbox) -> None:
     thread_id = inbound(inbox, GUEST)
     for _ in range(3):
         inbound(inbox, GUEST)
-    messages_token = inbox.messages(thread_id, actor="101", per_page=1).next_page_token
+    messages_token = inbox.messages(thread_id, actor="101", limit=1).next_cursor
     assert messages_token is not None
-    assert_bad_page_token(lambda: inbox.list(actor="101", page_token=messages_token))
+    assert_bad_page_token(lambda: inbox.list(actor="101", cursor=messages_token))
 
 
 def test_tokens_travel_between_instances_sharing_the_secret(clock: ManualClock) -> None:
@@ -731,8 +743,8 @@ def test_tokens_travel_between_instances_sharing_the_secret(clock: ManualClock) 
 
     first, second = instance(), instance()
     made = [inbound(first, guest(i)) for i in range(3)]
-    page = first.list(actor="101", per_page=2)
-    rest = second.list(actor="101", per_page=2, page_token=page.next_page_token)
+    page = first.list(actor="101", limit=2)
+    rest = second.list(actor="101", limit=2, cursor=page.next_cursor)
     assert ids(page) + ids(rest) == sorted(made)
 
 
@@ -753,8 +765,10 @@ def test_threads_of_another_resource_never_appear(inbox: Inbox) -> None:
     assert ids(inbox.list(actor="101", filter=ThreadFilter(guest_phone_number=GUEST))) == [mine]
     by_number = ThreadFilter(owner_phone_number=SUPPORT_NUMBER)
     assert ids(inbox.list(actor="101", filter=by_number)) == []
-    assert inbox.list(actor="101", filter=by_number, page=1).paging == Paging(per_page=100)
-    assert inbox.list(actor="101", page=1).paging == Paging(100, 1, 0, 0, 1, 1)
+    assert inbox.numbered_page(actor="101", filter=by_number, page=1).paging == Paging(per_page=100)
+    assert inbox.numbered_page(filter=ThreadFilter(), actor="101", page=1).paging == Paging(
+        100, 1, 0, 0, 1, 1
+    )
 
 
 def test_an_actor_who_handles_nothing_gets_an_empty_page(inbox: Inbox) -> None:
@@ -762,8 +776,8 @@ def test_an_actor_who_handles_nothing_gets_an_empty_page(inbox: Inbox) -> None:
         inbound(inbox, guest(i))
     page = inbox.list(actor="999")
     assert list(page) == []
-    assert page.next_page_token is None
-    numbered = inbox.list(actor="999", page=1, per_page=10)
+    assert page.next_cursor is None
+    numbered = inbox.numbered_page(filter=ThreadFilter(), actor="999", page=1, per_page=10)
     assert list(numbered) == []
     assert numbered.paging == Paging(per_page=10)
 
@@ -807,10 +821,10 @@ def message_walk(inbox: Inbox, thread_id: str, per_page: int, actor: str = "101"
     bodies: list[str] = []
     token = None
     for _ in range(10_000):
-        page = inbox.messages(thread_id, actor=actor, per_page=per_page, page_token=token)
+        page = inbox.messages(thread_id, actor=actor, limit=per_page, cursor=token)
         assert 1 <= len(page) <= per_page
         bodies.extend(m.body for m in page)
-        token = page.next_page_token
+        token = page.next_cursor
         if token is None:
             return bodies
     raise AssertionError("the walk does not end")
@@ -823,32 +837,32 @@ def test_messages_without_per_page_are_every_alive_message(
     page = inbox.messages(thread_id, actor="102")
     assert isinstance(page, Page)
     assert [m.body for m in page] == bodies
-    assert page.next_page_token is None
+    assert page.next_cursor is None
     assert page == list(page.records)
     assert [m.created_at for m in page] == sorted(m.created_at for m in page)
 
 
 def test_messages_in_pages(inbox: Inbox, chat: tuple[str, list[str]]) -> None:
     thread_id, bodies = chat
-    first = inbox.messages(thread_id, actor="101", per_page=2)
+    first = inbox.messages(thread_id, actor="101", limit=2)
     assert [m.body for m in first] == ["m0", "m1"]
-    second = inbox.messages(thread_id, actor="101", per_page=2, page_token=first.next_page_token)
+    second = inbox.messages(thread_id, actor="101", limit=2, cursor=first.next_cursor)
     assert [m.body for m in second] == ["m2", "m3"]
-    third = inbox.messages(thread_id, actor="101", per_page=2, page_token=second.next_page_token)
+    third = inbox.messages(thread_id, actor="101", limit=2, cursor=second.next_cursor)
     assert [m.body for m in third] == ["m4"]
-    assert third.next_page_token is None
+    assert third.next_cursor is None
     for per_page in (1, 3, 4, 5, 6, 1000):
         assert message_walk(inbox, thread_id, per_page) == bodies, per_page
-    assert inbox.messages(thread_id, actor="101", per_page=5).next_page_token is None
+    assert inbox.messages(thread_id, actor="101", limit=5).next_cursor is None
 
 
 def test_messages_added_during_a_walk_come_at_its_end(
     inbox: Inbox, chat: tuple[str, list[str]]
 ) -> None:
     thread_id, bodies = chat
-    first = inbox.messages(thread_id, actor="101", per_page=3)
+    first = inbox.messages(thread_id, actor="101", limit=3)
     inbound(inbox, GUEST, body="m5")
-    rest = inbox.messages(thread_id, actor="101", per_page=3, page_token=first.next_page_token)
+    rest = inbox.messages(thread_id, actor="101", limit=3, cursor=first.next_cursor)
     assert [m.body for m in first] + [m.body for m in rest] == [*bodies, "m5"]
 
 
@@ -858,26 +872,24 @@ def test_a_messages_token_for_another_thread_is_refused(
     thread_id, _ = chat
     other = inbound(inbox, GUEST2)
     inbound(inbox, GUEST2)
-    token = inbox.messages(thread_id, actor="101", per_page=2).next_page_token
+    token = inbox.messages(thread_id, actor="101", limit=2).next_cursor
     assert token is not None
-    assert_bad_page_token(lambda: inbox.messages(other, actor="101", per_page=2, page_token=token))
+    assert_bad_page_token(lambda: inbox.messages(other, actor="101", limit=2, cursor=token))
 
 
 def test_a_bad_messages_token_is_refused(inbox: Inbox, chat: tuple[str, list[str]]) -> None:
     thread_id, _ = chat
-    token = inbox.messages(thread_id, actor="101", per_page=2).next_page_token
+    token = inbox.messages(thread_id, actor="101", limit=2).next_cursor
     assert token is not None
     for i in range(3):
         inbound(inbox, guest(i + 10))
-    list_token = inbox.list(actor="101", per_page=1).next_page_token
+    list_token = inbox.list(actor="101", limit=1).next_cursor
     for bad in ("abc", tamper(token), tamper(token, token.index(".") + 1), list_token):
         assert_bad_page_token(
-            lambda bad=bad: inbox.messages(thread_id, actor="101", per_page=2, page_token=bad)
+            lambda bad=bad: inbox.messages(thread_id, actor="101", limit=2, cursor=bad)
         )
     # issued to 101, used by 102 (who may read the thread)
-    assert_bad_page_token(
-        lambda: inbox.messages(thread_id, actor="102", per_page=2, page_token=token)
-    )
+    assert_bad_page_token(lambda: inbox.messages(thread_id, actor="102", limit=2, cursor=token))
 
 
 @pytest.mark.parametrize("per_page", [0, -1, 1001, True, "2"])
@@ -885,9 +897,19 @@ def test_messages_per_page_out_of_range(
     inbox: Inbox, chat: tuple[str, list[str]], per_page: object
 ) -> None:
     thread_id, _ = chat
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught, pytest.warns(DeprecationWarning, match="per_page="):
         inbox.messages(thread_id, actor="101", per_page=per_page)  # type: ignore[arg-type]
-    assert caught.value.parameter == "perPage"
+    assert caught.value.parameter == "perPage"  # the old name, as it was given
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001, True, "2"])
+def test_messages_limit_out_of_range(
+    inbox: Inbox, chat: tuple[str, list[str]], limit: object
+) -> None:
+    thread_id, _ = chat
+    with pytest.raises(InvalidInput) as caught:
+        inbox.messages(thread_id, actor="101", limit=limit)  # type: ignore[arg-type]
+    assert caught.value.parameter == "limit"
 
 
 def test_messages_of_a_thread_the_actor_cannot_see(
@@ -895,27 +917,27 @@ def test_messages_of_a_thread_the_actor_cannot_see(
 ) -> None:
     thread_id, _ = chat
     with pytest.raises(ThreadNotFound):
-        inbox.messages(thread_id, actor="201", per_page=2)
+        inbox.messages(thread_id, actor="201", limit=2)
     with pytest.raises(ThreadNotFound):
         inbox.messages("no-such-thread", actor="101")
 
 
 def test_messages_of_a_deleted_thread_are_none(inbox: Inbox, chat: tuple[str, list[str]]) -> None:
     thread_id, _ = chat
-    token = inbox.messages(thread_id, actor="101", per_page=2).next_page_token
+    token = inbox.messages(thread_id, actor="101", limit=2).next_cursor
     inbox.delete(thread_id, actor="101")
     assert list(inbox.messages(thread_id, actor="101")) == []
-    rest = inbox.messages(thread_id, actor="101", per_page=2, page_token=token)
+    rest = inbox.messages(thread_id, actor="101", limit=2, cursor=token)
     assert list(rest) == []
-    assert rest.next_page_token is None
+    assert rest.next_cursor is None
 
 
 def test_a_messages_walk_is_only_as_long_as_the_thread(inbox: Inbox) -> None:
     thread_id = inbound(inbox, GUEST)
-    page = inbox.messages(thread_id, actor="101", per_page=1)
+    page = inbox.messages(thread_id, actor="101", limit=1)
     assert [m.body for m in page] == ["Hi"]
-    assert page.next_page_token is None
-    assert inbox.messages(thread_id, actor="101", per_page=1000) == list(page)
+    assert page.next_cursor is None
+    assert inbox.messages(thread_id, actor="101", limit=1000) == list(page)
 
 
 @pytest.mark.parametrize(("counted", "stored"), [(0, 3), (5, 0), (2, 3)])
@@ -931,9 +953,9 @@ def test_a_numbered_page_agrees_with_itself_when_threads_change_between_its_read
     for i in range(stored):
         inbound(inbox, guest(i))
     monkeypatch.setattr(_MemoryUnitOfWork, "count_threads", lambda self, query: counted)
-    page = inbox.list(actor="101", page=1, per_page=2)
+    page = inbox.numbered_page(filter=ThreadFilter(), actor="101", page=1, per_page=2)
     assert len(page) == min(stored, 2)
-    assert (page.next_page_token is not None) == (stored > 2 and counted > 2)
+    assert (page.next_cursor is not None) == (stored > 2 and counted > 2)
     if stored:
         assert page.paging.total_elements == max(counted, len(page))
         assert page.paging.page_end == len(page) - 1

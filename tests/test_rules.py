@@ -86,11 +86,11 @@ def two_number_directory() -> Directory:
 
 
 def kinds(inbox: Inbox, after: int = 0) -> list[str]:
-    return [type(event).__name__ for _, event in inbox.events(after)]
+    return [type(event).__name__ for _, event in inbox.events(cursor=inbox.feed_cursor(after))]
 
 
 def events_after(inbox: Inbox, after: int) -> list[Any]:
-    return [event for _, event in inbox.events(after)]
+    return [event for _, event in inbox.events(cursor=inbox.feed_cursor(after))]
 
 
 def inbound(inbox: Inbox, guest: str = GUEST, body: str = "Hi", owner: str = OWNER) -> str:
@@ -1501,11 +1501,11 @@ def test_r16_events_after_a_cursor(inbox: Inbox) -> None:
     thread_id = inbound(inbox)
     cursor = inbox.events()[-1][0]
     inbox.resolve(thread_id, actor="101")
-    later = inbox.events(after=cursor)
+    later = inbox.events(cursor=inbox.feed_cursor(cursor))
     assert [p for p, _ in later] == [cursor + 1]
     assert isinstance(later[0][1], ThreadResolved)
-    assert inbox.events(after=cursor + 1) == []
-    assert [p for p, _ in inbox.events(after=0, limit=1)] == [1]
+    assert inbox.events(cursor=inbox.feed_cursor(cursor + 1)) == []
+    assert [p for p, _ in inbox.events(cursor=inbox.feed_cursor(0), limit=1)] == [1]
 
 
 def test_r16_expiry_events_have_no_initiator(inbox: Inbox, clock: ManualClock) -> None:

@@ -82,7 +82,7 @@ def test_changes_and_their_thread_effects_are_one_transaction(store: stores.Stor
     inbox.assign(taken.thread_id, actor="101", assignee="102")
     mark = inbox.events()[-1][0]
     [unassigned] = inbox.remove_handler(QUEUE, "102")
-    [event] = [e for _, e in inbox.events(after=mark)]
+    [event] = [e for _, e in inbox.events(cursor=inbox.feed_cursor(mark))]
     assert isinstance(event, ThreadAssigned)
     assert event.assignee is None
     assert event.thread_id == unassigned.id == taken.thread_id

@@ -65,7 +65,7 @@ def test_sweeps_racing_expire_each_due_thread_once(postgres_url: str, pg_schema:
         assert len(set(every)) == DUE, "a thread was expired by two sweeps"
         resolved = Counter(
             event.thread_id
-            for _, event in first.events(after=mark, limit=10 * DUE)
+            for _, event in first.events(cursor=first.feed_cursor(mark), limit=10 * DUE)
             if isinstance(event, ThreadResolved)
         )
         assert len(resolved) == DUE

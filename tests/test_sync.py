@@ -521,7 +521,7 @@ def test_a_token_of_another_inbox(inbox: Inbox, token: str, make_inbox: MakeInbo
 def test_a_page_token_is_not_a_sync_token(inbox: Inbox) -> None:
     for i in range(3):
         inbound(inbox, guest(i))
-    page_token = inbox.list(actor="101", per_page=1).next_page_token
+    page_token = inbox.list(actor="101", limit=1).next_cursor
     assert page_token is not None
     assert_invalid_sync_token(lambda: incremental(inbox, page_token))
 

@@ -350,7 +350,7 @@ def test_a_token_walk_never_repeats_or_skips_a_thread(
     token = None
     batches = iter(between)
     for _ in range(300):  # a cursor that does not move fails below instead of hanging
-        page = inbox.list(actor="101", filter=chosen, per_page=per_page, page_token=token)
+        page = inbox.list(actor="101", filter=chosen, limit=per_page, cursor=token)
         assert len(page) <= per_page
         assert page.paging == Paging(per_page)
         for record in page:
@@ -358,7 +358,7 @@ def test_a_token_walk_never_repeats_or_skips_a_thread(
             if chosen.status is not None:
                 assert record.status is chosen.status
         seen.extend(page)
-        token = page.next_page_token
+        token = page.next_cursor
         if token is None:
             break
         for command in next(batches, []):

@@ -36,7 +36,7 @@ def _tokens(inbox: Inbox) -> tuple[str, str, str]:
     """A thread sync token, an entries sync token and a page token."""
     for guest in (GUEST, GUEST2):
         inbox.receive(owner_number=OWNER, guest_number=guest, body="hello")
-    page = inbox.list(actor="101", per_page=1).next_page_token
+    page = inbox.list(actor="101", limit=1).next_cursor
     assert page is not None
     return (
         inbox.sync(actor="101").sync_token,
@@ -53,7 +53,7 @@ def _refused(inbox: Inbox, tokens: tuple[str, str, str], reason: str) -> None:
         inbox.sync_entries(actor="101", sync_type=SyncType.INCREMENTAL, sync_token=entries)
     if reason != "behind":  # a page token carries no position: only the store's id binds it
         with pytest.raises(InvalidPageToken):
-            inbox.list(actor="101", per_page=1, page_token=page)
+            inbox.list(actor="101", limit=1, cursor=page)
 
 
 def test_a_token_of_a_restarted_memory_store_is_refused() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from test_seed_sample import clock, replay_sample  # the sample's clock fixture and commands
 
-from threadcore import Inbox, ManualClock, Page, wire
+from threadcore import Inbox, ManualClock, Page, ThreadFilter, wire
 from threadcore.domain.errors import WireFormatError
 from threadcore.domain.model import DeliveryStatus, Direction, Message, ThreadUser
 from threadcore.errors import InvalidSyncToken, NotAssignee, ThreadNotFound
@@ -127,7 +127,7 @@ def test_the_seed_sample_list_response_byte_for_byte(inbox: Inbox, clock: Manual
     seed page lost the indentation) up to the ids and masked digits. The open thread has no label
     because a picture without text opened it (R13)."""
     a, b, c = replay_sample(inbox, clock)
-    body = wire.dump_thread_list(inbox.list(actor="103", page=1))
+    body = wire.dump_thread_list(inbox.numbered_page(filter=ThreadFilter(), actor="103", page=1))
     # The reference sorts by creation time (threadcore too); the seed's sample does not.
     assert [r["id"] for r in body["records"]] == [c, a, b]
     assert body["paging"] == {
@@ -425,11 +425,11 @@ def test_malformed_lists_name_the_record() -> None:
 
 def test_a_token_walk_page_carries_only_its_size(inbox: Inbox, clock: ManualClock) -> None:
     replay_sample(inbox, clock)
-    body = wire.dump_thread_list(inbox.list(actor="101", per_page=2))
+    body = wire.dump_thread_list(inbox.list(actor="101", limit=2))
     assert len(body["records"]) == 2
     assert body["paging"] == {"perPage": 2}  # its place in the walk is not known
     with pytest.raises(WireFormatError) as caught:
         wire.dump_thread_list(Page((), None, None))  # a page without any paging block
     assert caught.value.parameter == "page"
-    empty = wire.dump_thread_list(inbox.list(actor="101", page=9))
+    empty = wire.dump_thread_list(inbox.numbered_page(filter=ThreadFilter(), actor="101", page=9))
     assert empty == {"records": [], "paging": {"perPage": 100}}

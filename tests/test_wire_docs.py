@@ -22,7 +22,17 @@ def examples() -> dict[str, Any]:
     from conftest import billing_directory
     from test_seed_sample import C_CREATED, replay_sample
 
-    from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, SyncType, wire
+    from threadcore import (
+        Inbox,
+        InMemoryRepository,
+        ManualClock,
+        MessageFilter,
+        NoteFilter,
+        Policy,
+        SyncType,
+        ThreadFilter,
+        wire,
+    )
     from threadcore.domain.errors import InvalidInput, InvalidSyncToken
     from threadcore.errors import NotAssignee
     from threadcore.ids import SequentialIds
@@ -42,7 +52,7 @@ def examples() -> dict[str, Any]:
     reply = inbox.send(actor="102", thread_id=a, body="Yes, it arrived on the 15th.")
     inbox.record_delivery(reply.id, "Delivered")
     inbox.add_note(a, actor="102", text="Checked the ledger.")
-    note_page = inbox.list_notes(actor="102", page=1)
+    note_page = inbox.numbered_page(filter=NoteFilter(), actor="102", page=1)
     try:
         inbox.send(actor="101", thread_id=a, body="Hi")
     except NotAssignee as error:
@@ -56,11 +66,13 @@ def examples() -> dict[str, Any]:
     delivered = inbox.message(reply.id, actor="102")
     return {
         "thread": wire.dump_thread(thread),
-        "thread_list": wire.dump_thread_list(inbox.list(actor="101", per_page=2, page=1)),
+        "thread_list": wire.dump_thread_list(
+            inbox.numbered_page(filter=ThreadFilter(), actor="101", per_page=2, page=1)
+        ),
         "thread_sync": wire.dump_thread_sync(inbox.sync(actor="102")),
         "message": wire.dump_message(delivered),
         "message_list": wire.dump_message_list(
-            inbox.list_messages(actor="101", page=1, per_page=2)
+            inbox.numbered_page(filter=MessageFilter(), actor="101", page=1, per_page=2)
         ),
         "note": wire.dump_note(note_page[0]),
         "note_list": wire.dump_note_list(note_page),

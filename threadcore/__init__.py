@@ -48,6 +48,7 @@ from threadcore.domain.model import (
 from threadcore.domain.queries import (
     MessageFilter,
     NoteFilter,
+    NumberedPage,
     Page,
     Paging,
     SyncResult,
@@ -77,6 +78,7 @@ __all__ = [
     "MessageFilter",
     "Note",
     "NoteFilter",
+    "NumberedPage",
     "Page",
     "Paging",
     "Policy",

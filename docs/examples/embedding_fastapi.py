@@ -14,7 +14,7 @@ def create_service(inbox: AsyncInbox, tokens: dict[str, str], carrier_token: str
     @app.get(BASE)  # a reader's query is read (and an unknown parameter refused) by its loader
     async def list_threads(request: Request, actor: str = reader):
         q = wire.load_thread_query(request.query_params.multi_items())
-        return wire.dump_thread_list(await inbox.list(actor=actor, **q.arguments()))
+        return wire.dump_thread_list(await inbox.numbered_page(actor=actor, **q.arguments()))
 
     @app.get(BASE + "/sync")
     async def sync(request: Request, actor: str = reader):

@@ -11,12 +11,17 @@ from threadcore import (
     InMemoryRepository,
     ManualClock,
     Message,
+    MessageFilter,
+    Note,
+    NoteFilter,
+    NumberedPage,
     Page,
     Policy,
     Resource,
     StatusReason,
     Thread,
     ThreadcoreError,
+    ThreadFilter,
     ThreadStatus,
 )
 from threadcore.events import Event
@@ -51,9 +56,15 @@ thread: Thread = inbox.get(message.thread_id, actor="101")
 status: ThreadStatus = thread.status
 reason: StatusReason | None = thread.status_reason
 resolved: list[Thread] = inbox.expire()
-events: Page[tuple[int, Event]] = inbox.events(after=0)
-drafts: Page[Message] = inbox.drafts(message.thread_id, actor="101", per_page=10, page=1)
-messages: Page[Message] = inbox.messages(message.thread_id, actor="101", page=2)
+events: Page[tuple[int, Event]] = inbox.events(cursor=inbox.feed_cursor(0))
+onward: str | None = events.next_cursor
+drafts: Page[Message] = inbox.drafts(message.thread_id, actor="101", limit=10)
+messages: Page[Message] = inbox.messages(message.thread_id, actor="101", limit=2, cursor=onward)
+threads: Page[Thread] = inbox.list(actor="101", limit=10)
+numbered: NumberedPage[Thread] = inbox.numbered_page(ThreadFilter(), actor="101", page=2)
+numbered_messages: NumberedPage[Message] = inbox.numbered_page(MessageFilter(), actor="101")
+numbered_notes: NumberedPage[Note] = inbox.numbered_page(NoteFilter(), actor="101", per_page=5)
+old_style: Page[Message] = inbox.messages(message.thread_id, actor="101", per_page=2, page=1)
 # The seams (issue 23): what services and tools use of an inbox besides its commands.
 observed: list[int] = []
 inbox.observe(lambda made: observed.append(len(made)))
@@ -101,6 +112,12 @@ received: Message = inbox.receive(**sms.arguments())
 wire.load_no_query([("perPage", "1")])
 document: object = wire.load_json_body("application/json", b"{}")
 caller: served.Caller = served.Caller({"token": "101"}, reads_query=True)
+
+
+async def numbered_async(ainbox: AsyncInbox) -> None:
+    """The numbered read through the asyncio inbox keeps its record type."""
+    found: NumberedPage[Thread] = await ainbox.numbered_page(ThreadFilter(), actor="101")
+    assert found.paging is not None
 
 
 async def send(request: Request, ainbox: AsyncInbox) -> dict[str, object]:

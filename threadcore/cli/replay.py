@@ -28,6 +28,7 @@ from threadcore import (
     Inbox,
     ManualClock,
     Message,
+    Page,
     StatusReason,
     ThreadcoreError,
     ThreadFilter,
@@ -269,19 +270,24 @@ class ReplaySummary:
 RefusalHook = Callable[[int, str, str], None]
 
 
+def _events_after(inbox: Inbox, position: int, limit: int) -> Page[tuple[int, Event]]:
+    """Up to ``limit`` events of the feed after ``position``."""
+    return inbox.events(cursor=inbox.feed_cursor(position), limit=limit)
+
+
 def watermark(inbox: Inbox) -> datetime | None:
     """The newest instant the database holds, as replay sees it: the time of the last stored
     event that is not an expiry (expiries are dated at their due instant, which lies in the past
     of the command or sweep that wrote them). ``None`` for an empty event feed."""
     # find the last position: grow a bound until nothing lies after it, then bisect
-    if not inbox.events(0, 1):
+    if not _events_after(inbox, 0, 1):
         return None
     low, high = 0, 1024  # low: something lies after it; high: candidate bound
-    while inbox.events(high, 1):
+    while _events_after(inbox, high, 1):
         low, high = high, high * 2
     while high - low > 1:  # invariant: events after low, none after high
         middle = (low + high) // 2
-        if inbox.events(middle, 1):
+        if _events_after(inbox, middle, 1):
             low = middle
         else:
             high = middle
@@ -289,7 +295,7 @@ def watermark(inbox: Inbox) -> datetime | None:
     window = 1000
     while last > 0:
         start = max(0, last - window)
-        for _, event in reversed(inbox.events(start, window)):
+        for _, event in reversed(_events_after(inbox, start, window)):
             expiry = (
                 isinstance(event, ThreadResolved)
                 and event.reason is StatusReason.THREAD_EXPIRED
@@ -489,11 +495,9 @@ class Replayer:
             availability=(Availability.ALIVE, Availability.DELETED),
         )
         actor = line.fields["actor"]
-        page = self._inbox.list(actor=actor, filter=query, per_page=1000)
-        while page.next_page_token is not None:
-            page = self._inbox.list(
-                actor=actor, filter=query, per_page=1000, page_token=page.next_page_token
-            )
+        page = self._inbox.list(actor=actor, filter=query, limit=1000)
+        while page.next_cursor is not None:
+            page = self._inbox.list(actor=actor, filter=query, limit=1000, cursor=page.next_cursor)
         if not page:
             raise ThreadNotFound(
                 f"No thread for {selector['owner']} and {selector['guest']} created by then"

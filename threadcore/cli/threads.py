@@ -88,9 +88,9 @@ def _every_id(listing: Callable[..., Page[Any]], everything: object) -> ShortIds
     ids: list[str] = []
     token: str | None = None
     while True:
-        page = listing(filter=everything, per_page=_PAGE, page_token=token)
+        page = listing(filter=everything, limit=_PAGE, cursor=token)
         ids.extend(record.id for record in page)
-        token = page.next_page_token
+        token = page.next_cursor
         if token is None:
             return ShortIds(ids)
 
@@ -255,7 +255,7 @@ def threads_list(
     repository, inbox = _viewer(url, directory_path, at_text)
     try:
         query = ThreadFilter(status=status, **({"availability": _EVERY} if deleted else {}))
-        found = inbox.list(actor=actor, filter=query, page=page, per_page=per_page)
+        found = inbox.numbered_page(query, actor=actor, page=page, per_page=per_page)
         if fmt == "json":
             click.echo(json.dumps(wire.dump_thread_list(found), indent=2))
             return

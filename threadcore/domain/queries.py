@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar, overload
@@ -16,6 +17,7 @@ from threadcore.domain.validation import check_extension_id, check_utc, e164
 __all__ = [
     "MessageFilter",
     "NoteFilter",
+    "NumberedPage",
     "Page",
     "Paging",
     "SyncResult",
@@ -225,16 +227,29 @@ class Paging:
 
 @attrs.frozen(eq=False)
 class Page(Sequence[T], Generic[T]):
-    """One page of records, in order; a sequence of its records.
+    """One page of a forward read, in order; a sequence of its records.
 
-    ``next_page_token`` fetches the next page (``None`` on the last one). ``paging`` is the
-    platform's paging block: complete when the page was asked for by number (or is the whole
-    result), only ``per_page`` on a page of a token walk (its place in the walk is not known).
+    ``next_cursor`` reads on (``cursor=page.next_cursor``): ``None`` on the last page of a list;
+    a feed (the event outbox, the outbound messages) always answers one to poll with. A cursor is
+    opaque: signed, and bound to the actor (or the feed) and the store that issued it.
+
+    ``paging`` (deprecated, kept for one release) is what a page of a list carried before issue
+    23: only ``per_page`` on a cursor page. Numbered pages are :class:`NumberedPage`.
     """
 
     records: tuple[T, ...]
-    next_page_token: str | None = None
+    next_cursor: str | None = None
     paging: Paging | None = None
+
+    @property
+    def next_page_token(self) -> str | None:
+        """Deprecated (issue 23): ``next_cursor``."""
+        warnings.warn(
+            "Page.next_page_token is deprecated: use Page.next_cursor",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.next_cursor
 
     def __len__(self) -> int:
         return len(self.records)
@@ -254,9 +269,9 @@ class Page(Sequence[T], Generic[T]):
     def __eq__(self, other: object) -> bool:
         """Equal to another page with the same fields, or to a list or tuple of the records."""
         if isinstance(other, Page):
-            return (self.records, self.next_page_token, self.paging) == (
+            return (self.records, self.next_cursor, self.paging) == (
                 other.records,
-                other.next_page_token,
+                other.next_cursor,
                 other.paging,
             )
         if isinstance(other, list | tuple):
@@ -264,6 +279,21 @@ class Page(Sequence[T], Generic[T]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+
+@attrs.frozen(eq=False)
+class NumberedPage(Page[T]):
+    """Page ``paging.page`` of a whole result, as the platform's wire pages (``page``,
+    ``perPage``, ``totalElements``): what :meth:`~threadcore.Inbox.numbered_page` answers.
+
+    ``paging`` is the platform's paging block (only ``per_page`` on an empty page, rule Q2): the
+    store computes the page by an offset and counts the whole result, so it is a snapshot.
+    ``next_cursor`` continues it as a stable forward read (``None`` on the last page).
+    """
+
+    def __attrs_post_init__(self) -> None:
+        if self.paging is None:
+            raise InvalidInput("A numbered page needs its paging block", parameter="paging")
 
 
 @attrs.frozen

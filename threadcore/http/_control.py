@@ -189,7 +189,8 @@ async def outbound(ctx: Context, request: Request) -> Response:
     after, limit = _integer(request, "after", 0, 2**62), _integer(request, "limit", 100, 1000)
     base = base_of(request)
 
-    found = await ctx.inbox.outbound_messages(after=after, limit=limit)
+    cursor = await ctx.inbox.feed_cursor(after)  # the wire pages the feed by position
+    found = await ctx.inbox.outbound_messages(cursor=cursor, limit=limit)
     records = tuple(
         Outbound(
             position=position,

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from threadcore.aio import AsyncInbox
 from threadcore.domain.errors import InvalidInput, NotFound
 from threadcore.http import _attachments as att
 from threadcore.http._common import (
@@ -66,23 +65,21 @@ def _path_id(request: Request, name: str) -> str:
 # --- threads --------------------------------------------------------------------------------------
 def _listing(
     load: Callable[[list[tuple[str, str]]], ListQuery[Any]],
-    read: Callable[[AsyncInbox], Callable[..., Awaitable[Any]]],
     dump: Callable[[Any, Request], dict[str, Any]],
 ) -> Handler:
-    """A list endpoint: the query string loaded, the inbox's list read, its page written."""
+    """A list endpoint: the query string loaded, the inbox's numbered read (the platform pages
+    by number), its page written."""
 
     async def handler(ctx: Context, request: Request) -> Response:
         actor = ctx.actor(request)
         query = load(_pairs(request))
-        page = await read(ctx.inbox)(actor=actor, **query.arguments())
+        page = await ctx.inbox.numbered_page(actor=actor, **query.arguments())
         return json_response(dump(page, request))
 
     return handler
 
 
-list_threads = _listing(
-    load_thread_query, lambda inbox: inbox.list, lambda page, _: dump_thread_list(page)
-)
+list_threads = _listing(load_thread_query, lambda page, _: dump_thread_list(page))
 
 
 async def get_thread(ctx: Context, request: Request) -> Response:
@@ -139,7 +136,6 @@ async def sync_entries(ctx: Context, request: Request) -> Response:
 # --- messages -------------------------------------------------------------------------------------
 list_messages = _listing(
     load_message_query,
-    lambda inbox: inbox.list_messages,
     lambda page, request: with_attachment_entries(dump_message_list(page), request),
 )
 
@@ -206,9 +202,7 @@ async def message_content(ctx: Context, request: Request) -> Response:
 
 
 # --- notes ----------------------------------------------------------------------------------------
-list_notes = _listing(
-    load_note_query, lambda inbox: inbox.list_notes, lambda page, _: dump_note_list(page)
-)
+list_notes = _listing(load_note_query, lambda page, _: dump_note_list(page))
 
 
 async def create_note(ctx: Context, request: Request) -> Response:

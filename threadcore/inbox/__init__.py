@@ -70,6 +70,7 @@ class Inbox(Spine):
     list = _queries.list_threads
     list_messages = _queries.list_messages
     list_notes = _queries.list_notes
+    numbered_page = _queries.numbered_page
     attachment_content = _files.attachment_content
 
     # sync: threadcore/inbox/sync.py
@@ -96,6 +97,7 @@ class Inbox(Spine):
     outbound_messages = _operator.outbound_messages
     status_counts = _operator.status_counts
     feed_position = _operator.feed_position
+    feed_cursor = _operator.feed_cursor
     operator_messages = _operator.operator_messages
 
     # seams: what the layers around the inbox use of it (threadcore/inbox/seams.py)

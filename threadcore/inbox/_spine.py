@@ -53,6 +53,7 @@ from threadcore.domain.validation import (
     check_utc,
 )
 from threadcore.ids import RandomIds
+from threadcore.inbox import _paging
 from threadcore.ports import (
     Clock,
     DirectoryAccess,
@@ -339,16 +340,26 @@ class Spine:
             raise InvalidInput("Parameter [listener] must be callable", parameter="listener")
         self._listeners.append(listener)
 
-    def events(self, after: int = 0, limit: int = 1000) -> Page[StoredEvent]:
-        """The event outbox: up to ``limit`` ``(position, event)`` pairs after position
-        ``after``, in order, as a :class:`~threadcore.Page` like every list-shaped read. The
-        feed's cursor is the position: read on with ``after=page[-1][0]``."""
-        for name, value in (("after", after), ("limit", limit)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InvalidInput(
-                    f"Parameter [{name}] must be a non-negative integer", parameter=name
-                )
-        return Page(tuple(self._repo.events(after, limit)))
+    def events(
+        self,
+        after: int | _paging.Unset = _paging.UNSET,
+        limit: int = 1000,
+        *,
+        cursor: str | None = None,
+    ) -> Page[StoredEvent]:
+        """The event outbox: up to ``limit`` ``(position, event)`` pairs in order, from the
+        feed's beginning or after ``cursor``, as a :class:`~threadcore.Page` like every forward
+        read. A feed's page always has a ``next_cursor`` (the position of its last event, or the
+        cursor's own when nothing is new): poll with it. ``after=position`` is deprecated
+        (issue 23): ``cursor=inbox.feed_cursor(position)``."""
+        start = _paging.feed_start(self._tokens, "events", cursor, after)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise InvalidInput(
+                "Parameter [limit] must be a non-negative integer", parameter="limit"
+            )
+        found = tuple(self._repo.events(start, limit))
+        end = found[-1][0] if found else start
+        return Page(found, _paging.feed_cursor(self._tokens, end))
 
     def consumer(self, name: str) -> Consumer:
         """A durable event consumer called ``name`` (a cursor stored in the database): see

@@ -23,6 +23,7 @@ from threadcore.domain.validation import (
     check_extension_id,
 )
 from threadcore.inbox._files import uploads_of, with_files
+from threadcore.inbox._paging import UNSET, Unset, legacy
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _TEXT, Spine, _extra
 from threadcore.inbox.messages import _send_as
 from threadcore.inbox.queries import thread_page
@@ -138,14 +139,18 @@ def drafts(
     thread_id: str,
     *,
     actor: str,
-    per_page: int | None = None,
-    page_token: str | None = None,
-    page: int | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    per_page: int | Unset | None = UNSET,
+    page_token: str | Unset | None = UNSET,
+    page: int | Unset | None = UNSET,
 ) -> Page[Message]:
-    """The thread's drafts, oldest first, paged as :meth:`~threadcore.Inbox.messages`."""
-    return thread_page(
-        self, "drafts", thread_id, actor, lambda m: m.status is _DRAFT, per_page, page_token, page
+    """The thread's drafts, oldest first, paged as :meth:`~threadcore.Inbox.messages` (all of
+    them without ``limit``; ``per_page``, ``page_token`` and ``page`` deprecated)."""
+    paging = legacy(
+        "drafts", limit, cursor, default=None, per_page=per_page, page_token=page_token, page=page
     )
+    return thread_page(self, "drafts", thread_id, actor, lambda m: m.status is _DRAFT, paging)
 
 
 def _draft(self: Spine, uow: UnitOfWork, draft_id: str, actor: str | None) -> Message:

@@ -31,8 +31,9 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
-from threadcore.domain.queries import Page, ThreadFilter
+from threadcore.domain.queries import NumberedPage, Page, ThreadFilter
 from threadcore.domain.validation import check_extension_id
+from threadcore.inbox import _paging
 from threadcore.inbox._spine import _UNLIMITED, Spine
 from threadcore.inbox.queries import _check_page, _check_per_page, numbered_paging
 from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery, UnitOfWork
@@ -52,13 +53,14 @@ class ThreadTimeline:
     entries: tuple[Entry, ...]
 
 
-@attrs.frozen
-class Outbound:
-    """The outbound messages a carrier would send, found in the event feed after a position:
-    ``(position, message)`` pairs in feed order, and ``after``, the position to read on from."""
+@attrs.frozen(eq=False)
+class Outbound(Page[tuple[int, Message]]):
+    """The outbound messages a carrier would send, found in the event feed: a page of
+    ``(position, message)`` pairs in feed order whose ``next_cursor`` reads the feed on, and
+    ``after``, the position it read up to (what a wire that pages by position, the control
+    plane's ``/outbound?after=``, hands back)."""
 
-    records: tuple[tuple[int, Message], ...]
-    after: int
+    after: int = 0
 
 
 def resources(self: Spine) -> builtins.list[Resource]:
@@ -81,7 +83,7 @@ def operator_threads(
     filter: ThreadFilter | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> Page[Thread]:
+) -> NumberedPage[Thread]:
     """Every resource's threads that pass ``filter`` (no actor: an operator's read), newest
     first, as numbered pages with the platform's ``paging`` block (``total_elements`` counts
     them all). Page 1 holds the newest ``per_page`` threads; each thread is as it is now
@@ -109,7 +111,7 @@ def operator_threads(
     found, total = self._read(read, at=now)
     ttl = self.policy.ttl
     records = tuple(tx.effective(t, now, ttl) for t in found)
-    return Page(records, None, numbered_paging(page, per_page, len(records), total))
+    return NumberedPage(records, None, numbered_paging(page, per_page, len(records), total))
 
 
 Q = TypeVar("Q", ThreadQuery, MessageQuery)
@@ -132,7 +134,7 @@ def _newest_first(
     return found[::-1], max(total, start + len(found))
 
 
-def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> Page[Message]:
+def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> NumberedPage[Message]:
     """Every resource's alive messages (no actor, never a draft), newest first, as numbered
     pages with the platform's ``paging`` block: what the console's outbound queue looks
     through (its outbound ones) on every store."""
@@ -144,7 +146,7 @@ def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> Pag
     found, total = self._read(
         lambda uow: _newest_first(uow.count_messages, uow.find_messages, query, page, per_page)
     )
-    return Page(tuple(found), None, numbered_paging(page, per_page, len(found), total))
+    return NumberedPage(tuple(found), None, numbered_paging(page, per_page, len(found), total))
 
 
 def latest_messages(self: Spine, thread_ids: Sequence[str]) -> dict[str, Message]:
@@ -215,11 +217,20 @@ _ORDER = {
 }
 
 
-def outbound_messages(self: Spine, *, after: int = 0, limit: int = 100) -> Outbound:
+def outbound_messages(
+    self: Spine,
+    *,
+    limit: int = _paging.DEFAULT_LIMIT,
+    cursor: str | None = None,
+    after: int | _paging.Unset = _paging.UNSET,
+) -> Outbound:
     """The outbound messages a carrier would send (sent messages and sent drafts) among the
-    ``limit`` events of the feed after position ``after``, each with the position of the event
-    that sent it, as they are now (their delivery status included)."""
-    events = self.events(after=after, limit=limit)
+    ``limit`` events of the feed from its beginning or after ``cursor`` (a feed's cursor: see
+    :meth:`feed_cursor`), each with the position of the event that sent it, as they are now
+    (their delivery status included). Poll on with ``cursor=page.next_cursor``. ``after=`` is
+    deprecated (issue 23): ``cursor=inbox.feed_cursor(position)``."""
+    start = _paging.feed_start(self._tokens, "outbound_messages", cursor, after)
+    events = self.events(cursor=_paging.feed_cursor(self._tokens, start), limit=limit)
     wanted: dict[str, int] = {}
     for position, event in events:
         if isinstance(event, ev.DraftSent) or (
@@ -232,13 +243,27 @@ def outbound_messages(self: Spine, *, after: int = 0, limit: int = 100) -> Outbo
         for message_id, position in wanted.items()
         if (message := found[message_id]) is not None
     )
-    return Outbound(records, events[-1][0] if events else after)
+    return Outbound(records, events.next_cursor, after=events[-1][0] if events else start)
 
 
 def feed_position(self: Spine) -> int:
     """The position of the latest event of the feed that readers can see (0 before any): a
-    reader that polls ``events(after=position)`` learns of every later change."""
+    reader that polls ``events(cursor=feed_cursor(position))`` learns of every later change."""
     return self._read(lambda uow: uow.event_position())
+
+
+def feed_cursor(self: Spine, position: int | None = None) -> str:
+    """The cursor that reads the event feed (:meth:`events`, :meth:`outbound_messages`) on
+    after ``position`` (by default the latest event readers can see: only what comes next).
+    A wire that pages the feed by position (the control plane's ``after``) turns it into a
+    cursor with this; the cursor is signed and bound to the store, as every cursor."""
+    if position is None:
+        position = feed_position(self)
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise InvalidInput(
+            "Parameter [position] must be a non-negative integer", parameter="position"
+        )
+    return _paging.feed_cursor(self._tokens, position)
 
 
 def status_counts(self: Spine, extension_id: str) -> dict[str, int]:

@@ -1,4 +1,9 @@
-"""Queries: a thread, its messages, and the keyset-paged lists of threads, messages and notes."""
+"""Queries: a thread, its messages, the keyset-paged lists of threads, messages and notes, and
+the one numbered read of the platform's wire (:func:`numbered_page`).
+
+Every forward read takes ``limit`` and an opaque ``cursor`` and answers a :class:`Page`; the old
+names (``per_page``, ``page_token``, ``page``) are folded in by :mod:`threadcore.inbox._paging`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import builtins
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 import attrs
 
@@ -25,6 +30,7 @@ from threadcore.domain.model import (
 from threadcore.domain.queries import (
     MessageFilter,
     NoteFilter,
+    NumberedPage,
     Page,
     Paging,
     ThreadFilter,
@@ -32,6 +38,7 @@ from threadcore.domain.queries import (
 from threadcore.domain.validation import (
     check_extension_id,
 )
+from threadcore.inbox._paging import DEFAULT_LIMIT, UNSET, Legacy, Unset, check_limit, legacy
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spine, _existing_message
 from threadcore.ports import (
     MessageQuery,
@@ -70,20 +77,25 @@ def messages(
     thread_id: str,
     *,
     actor: str,
-    per_page: int | None = None,
-    page_token: str | None = None,
-    page: int | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    per_page: int | Unset | None = UNSET,
+    page_token: str | Unset | None = UNSET,
+    page: int | Unset | None = UNSET,
 ) -> Page[Message]:
     """The thread's alive messages, oldest first (none once the thread is deleted).
 
-    Without ``per_page`` (or ``page``) every message comes in one page; with it, pages of that
-    size and a ``next_page_token`` for the next one; ``page=N`` is the numbered page, with the
-    platform's ``paging`` (100 a page unless ``per_page`` says otherwise).
+    Without ``limit`` every message comes in one page (as before issue 23, so a list's default
+    of 100 does not apply here); with it, pages of that size and a ``next_cursor`` for the next
+    one. ``per_page``, ``page_token`` and ``page`` are deprecated (``limit``, ``cursor``; a
+    numbered page of a thread's messages is
+    ``numbered_page(MessageFilter(thread_ids=[thread_id]), ...)``).
     """
-    return thread_page(
-        self, "messages", thread_id, actor, lambda m: m.status is not _DRAFT,
-        per_page, page_token, page,
+    paging = legacy(
+        "messages", limit, cursor, default=None, per_page=per_page, page_token=page_token,
+        page=page,
     )  # fmt: skip
+    return thread_page(self, "messages", thread_id, actor, lambda m: m.status is not _DRAFT, paging)
 
 
 def thread_page(
@@ -92,17 +104,16 @@ def thread_page(
     thread_id: str,
     actor: str,
     belongs: Callable[[Message], bool],
-    per_page: int | None,
-    page_token: str | None,
-    page: int | None,
+    paging: Legacy,
 ) -> Page[Message]:
     """One page of a thread's alive records of one ``kind`` (its messages, or its drafts),
-    oldest first, as :func:`messages` describes. A token holds the place in the thread's stored
+    oldest first, as :func:`messages` describes. A cursor holds the place in the thread's stored
     records, where tombstones keep their places, so a walk is stable while records change."""
     actor = check_extension_id(actor, "actor")
+    per_page, page_token, page = paging.limit, paging.cursor, paging.page
     _check_page(page, page_token)
     if per_page is not None:
-        per_page = _check_per_page(per_page)
+        per_page = check_limit(per_page, paging.limit_name)
     start, size = 0, per_page
     if page_token is not None:
         payload = self._tokens.decode(page_token, kind, actor, InvalidPageToken)
@@ -125,7 +136,7 @@ def thread_page(
             if not numbered or page * numbered_size >= len(places):
                 return numbered
             after = places[page * numbered_size - 1] + 1  # after the page's last record
-            return Page(numbered.records, onward(after, numbered_size), numbered.paging)
+            return NumberedPage(numbered.records, onward(after, numbered_size), numbered.paging)
         limit = _UNLIMITED if size is None else size
         found: list[Message] = []
         position = start
@@ -159,13 +170,26 @@ def list_messages(
     *,
     actor: str,
     filter: MessageFilter | None = None,
-    per_page: int = 100,
-    page_token: str | None = None,
-    page: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    per_page: int | Unset = UNSET,
+    page_token: str | Unset | None = UNSET,
+    page: int | Unset | None = UNSET,
 ) -> Page[Message]:
     """Messages across the threads ``actor`` may see that pass ``filter``, by creation time
-    then id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
-    ``paging``, as :meth:`list`). Drafts are never listed."""
+    then id, ``limit`` a page: read on with ``cursor=page.next_cursor``. Drafts are never
+    listed. ``per_page``, ``page_token`` and ``page`` are deprecated (``limit``, ``cursor``,
+    :meth:`numbered_page`)."""
+    paging = legacy(
+        "list_messages", limit, cursor, default=DEFAULT_LIMIT, per_page=per_page,
+        page_token=page_token, page=page,
+    )  # fmt: skip
+    return _list_messages(self, actor, filter, paging)
+
+
+def _list_messages(
+    self: Spine, actor: str, filter: MessageFilter | None, paging: Legacy
+) -> Page[Message]:
     actor = check_extension_id(actor, "actor")
     wanted = _filter(filter, MessageFilter)
     owners = self._owners(actor, wanted.owner_extension_ids)
@@ -196,7 +220,7 @@ def list_messages(
         self,
         _Listing("message-list", query, find, lambda uow: uow.count_messages,
                  at=now if by_status else None),
-        actor, wanted, per_page, page_token, page, _message_key,
+        actor, wanted, paging, _message_key,
     )  # fmt: skip
 
 
@@ -205,13 +229,23 @@ def list_notes(
     *,
     actor: str,
     filter: NoteFilter | None = None,
-    per_page: int = 100,
-    page_token: str | None = None,
-    page: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    per_page: int | Unset = UNSET,
+    page_token: str | Unset | None = UNSET,
+    page: int | Unset | None = UNSET,
 ) -> Page[Note]:
-    """Notes of the threads ``actor`` may see that pass ``filter``, by creation time then
-    id. Walk the pages with ``next_page_token``, or ask for ``page=N`` (a snapshot with
-    ``paging``, as :meth:`list`)."""
+    """Notes of the threads ``actor`` may see that pass ``filter``, by creation time then id,
+    ``limit`` a page: read on with ``cursor=page.next_cursor``. ``per_page``, ``page_token``
+    and ``page`` are deprecated (``limit``, ``cursor``, :meth:`numbered_page`)."""
+    paging = legacy(
+        "list_notes", limit, cursor, default=DEFAULT_LIMIT, per_page=per_page,
+        page_token=page_token, page=page,
+    )  # fmt: skip
+    return _list_notes(self, actor, filter, paging)
+
+
+def _list_notes(self: Spine, actor: str, filter: NoteFilter | None, paging: Legacy) -> Page[Note]:
     actor = check_extension_id(actor, "actor")
     wanted = _filter(filter, NoteFilter)
     owners = self._owners(actor, wanted.owner_extension_ids)
@@ -225,7 +259,7 @@ def list_notes(
     return _keyset_list(
         self,
         _Listing("note-list", query, lambda uow: uow.find_notes, lambda uow: uow.count_notes),
-        actor, wanted, per_page, page_token, page, _note_key,
+        actor, wanted, paging, _note_key,
     )  # fmt: skip
 
 
@@ -251,15 +285,14 @@ def _keyset_list(
     listing: _Listing[Q, R],
     actor: str,
     wanted: object,
-    per_page: int,
-    page_token: str | None,
-    page: int | None,
+    paging: Legacy,
     key: Callable[[R], tuple[datetime, str]],
 ) -> Page[R]:
-    """A page of records ordered by (creation time, id): by token (keyset, stable under
-    change) or by number (a snapshot with the platform's paging block, rule Q2); either way
-    the store reads a page, never the whole list."""
-    per_page = _check_per_page(per_page)
+    """A page of records ordered by (creation time, id): by cursor (keyset, stable under
+    change) or by number (a :class:`NumberedPage`, a snapshot with the platform's paging
+    block, rule Q2); either way the store reads a page, never the whole list."""
+    per_page = check_limit(paging.limit, paging.limit_name)
+    page_token, page = paging.cursor, paging.page
     _check_page(page, page_token)
     fingerprint = _fingerprint(wanted)
     after = _page_after(self, listing.kind, actor, fingerprint, page_token)
@@ -281,11 +314,11 @@ def _keyset_list(
         return found, max(total, offset + len(found)) if found else total
 
     found, total = self._read(read, at=listing.at)
-    paging = numbered_paging(page, per_page, len(found), total)
+    numbered = numbered_paging(page, per_page, len(found), total)
     token = None
     if found and offset + len(found) < total:
         token = _page_token(self, listing.kind, actor, fingerprint, *key(found[-1]))
-    return Page(tuple(found), token, paging)
+    return NumberedPage(tuple(found), token, numbered)
 
 
 def _page_after(
@@ -316,25 +349,36 @@ def list_threads(
     *,
     actor: str,
     filter: ThreadFilter | None = None,
-    per_page: int = 100,
-    page_token: str | None = None,
-    page: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    per_page: int | Unset = UNSET,
+    page_token: str | Unset | None = UNSET,
+    page: int | Unset | None = UNSET,
 ) -> Page[Thread]:
-    """The threads ``actor`` may see that pass ``filter``, by creation time then id.
+    """The threads ``actor`` may see that pass ``filter``, by creation time then id, ``limit``
+    a page (1..1000).
 
-    Walk the pages with ``next_page_token`` (stable while threads change: never skips or
-    repeats a thread), or ask for ``page=N`` (1..1000) as the platform's clients do; that
-    result also carries ``paging`` (page, perPage, pageStart, pageEnd, totalPages,
-    totalElements) but is only a snapshot: threads created or changed between calls move
-    the numbered pages.
+    Read on with ``cursor=page.next_cursor`` (stable while threads change: never skips or
+    repeats a thread). The platform's numbered pages are :meth:`numbered_page`. ``per_page``,
+    ``page_token`` and ``page`` are deprecated (``limit``, ``cursor``, :meth:`numbered_page`).
     """
+    paging = legacy(
+        "list", limit, cursor, default=DEFAULT_LIMIT, per_page=per_page, page_token=page_token,
+        page=page,
+    )  # fmt: skip
+    return _list_threads(self, actor, filter, paging)
+
+
+def _list_threads(
+    self: Spine, actor: str, filter: ThreadFilter | None, paging: Legacy
+) -> Page[Thread]:
     actor = check_extension_id(actor, "actor")
     filter = _filter(filter, ThreadFilter)
     owners = self._owners(actor, filter.owner_extension_ids)
     now = self.now()
     query = ThreadQuery.of(filter, owners, now - self._policy.ttl)
 
-    first = page is None  # the first read of a keyset page of open threads
+    first = paging.page is None  # the first read of a keyset page of open threads
 
     def find(uow: UnitOfWork) -> Callable[[ThreadQuery, int, int], builtins.list[Thread]]:
         def seen(query: ThreadQuery, limit: int, offset: int) -> builtins.list[Thread]:
@@ -359,23 +403,73 @@ def list_threads(
     listed = _keyset_list(
         self,
         _Listing("threads", query, find, lambda uow: uow.count_threads, at=now),
-        actor, filter, per_page, page_token, page, _thread_key,
+        actor, filter, paging, _thread_key,
     )  # fmt: skip
     ttl = self._policy.ttl
     return attrs.evolve(listed, records=tuple(tx.effective(t, now, ttl) for t in listed))
+
+
+@overload
+def numbered_page(
+    self: Spine, filter: ThreadFilter, *, actor: str, page: int = 1, per_page: int = DEFAULT_LIMIT
+) -> NumberedPage[Thread]: ...
+
+
+@overload
+def numbered_page(
+    self: Spine, filter: MessageFilter, *, actor: str, page: int = 1, per_page: int = DEFAULT_LIMIT
+) -> NumberedPage[Message]: ...
+
+
+@overload
+def numbered_page(
+    self: Spine, filter: NoteFilter, *, actor: str, page: int = 1, per_page: int = DEFAULT_LIMIT
+) -> NumberedPage[Note]: ...
+
+
+def numbered_page(
+    self: Spine,
+    filter: ThreadFilter | MessageFilter | NoteFilter,
+    *,
+    actor: str,
+    page: int = 1,
+    per_page: int = DEFAULT_LIMIT,
+) -> NumberedPage[Thread] | NumberedPage[Message] | NumberedPage[Note]:
+    """Page ``page`` (1..1000) of ``per_page`` (1..1000) records of the list ``filter`` names
+    (threads, messages or notes, as :meth:`list`, :meth:`list_messages`, :meth:`list_notes`
+    order them): the platform's numbered pages, the one read that answers them.
+
+    The store reads the page by its offset and counts the whole result (``paging``: page,
+    per_page, page_start, page_end, total_pages, total_elements; rule Q2). It is a snapshot:
+    records created or changed between calls move the numbered pages; the page's
+    ``next_cursor`` continues it as a stable forward read.
+    """
+    paging = Legacy(per_page, None, page, "perPage")
+    _check_page(page, None)
+    found: Page[Thread] | Page[Message] | Page[Note]
+    if isinstance(filter, ThreadFilter):
+        found = _list_threads(self, actor, filter, paging)
+    elif isinstance(filter, MessageFilter):
+        found = _list_messages(self, actor, filter, paging)
+    elif isinstance(filter, NoteFilter):
+        found = _list_notes(self, actor, filter, paging)
+    else:
+        raise InvalidInput(
+            "Parameter [filter] must be a ThreadFilter, a MessageFilter or a NoteFilter",
+            parameter="filter",
+        )
+    assert isinstance(found, NumberedPage)
+    return found
 
 
 def _thread_key(thread: Thread) -> tuple[datetime, str]:
     return thread.creation_time, thread.id
 
 
-_MAX_PER_PAGE = 1000
-
-
 _MAX_PAGE = 1000
 
 #: The platform's page size when a numbered page is asked for without one.
-_DEFAULT_PER_PAGE = 100
+_DEFAULT_PER_PAGE = DEFAULT_LIMIT
 
 
 F = TypeVar("F")
@@ -414,12 +508,12 @@ def _check_page(page: object, page_token: object) -> None:
         raise InvalidInput(f"Parameter [page] must be 1..{_MAX_PAGE}", parameter="page")
 
 
-def _numbered_page(everything: Sequence[F], page: int, per_page: int) -> Page[F]:
+def _numbered_page(everything: Sequence[F], page: int, per_page: int) -> NumberedPage[F]:
     """Page ``page`` of ``everything`` with the platform's paging block (the caller adds the
-    token that continues it)."""
+    cursor that continues it)."""
     offset = (page - 1) * per_page
     found = tuple(everything[offset : offset + per_page])
-    return Page(found, None, numbered_paging(page, per_page, len(found), len(everything)))
+    return NumberedPage(found, None, numbered_paging(page, per_page, len(found), len(everything)))
 
 
 def numbered_paging(page: int, per_page: int, found: int, total: int) -> Paging:
@@ -439,8 +533,5 @@ def numbered_paging(page: int, per_page: int, found: int, total: int) -> Paging:
 
 
 def _check_per_page(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_PER_PAGE:
-        raise InvalidInput(
-            f"Parameter [perPage] must be an integer 1..{_MAX_PER_PAGE}", parameter="perPage"
-        )
-    return value
+    """A numbered page's size, 1..1000 (``InvalidInput`` naming ``perPage``)."""
+    return check_limit(value, "perPage")

@@ -16,6 +16,8 @@ the decisions the seeds leave open.
   :func:`load_entries_sync_query`, :func:`load_assign_request`, :func:`load_send_request`,
   :func:`load_note_create_request`, :func:`load_note_update_request`, :func:`load_ids_request`,
   :func:`load_no_query` (an operation's unknown query parameters refused).
+- :class:`NumberedPage`: the platform's numbered page, what ``Inbox.numbered_page`` answers (the
+  wire pages by number; every other read of the library pages by cursor, issue 23).
 - What a service serving that API needs beyond them (issue 25; ``docs/embedding.md``):
   :func:`error_answer` (a ``ThreadcoreError`` as the platform's status and body),
   :func:`renaming` with :data:`SEND_NAMES`, :data:`ASSIGN_NAMES`, :data:`INBOUND_NAMES` (the
@@ -27,6 +29,7 @@ the decisions the seeds leave open.
 """
 
 from threadcore.domain.errors import WireFormatError
+from threadcore.domain.queries import NumberedPage
 from threadcore.wire._conversations import (
     ERROR_BY_STATUS,
     TO_CONVERSATION_STATUS,
@@ -104,6 +107,7 @@ __all__ = [
     "BadRequest",
     "CarrierInbound",
     "EntriesSyncQuery",
+    "NumberedPage",
     "Gone",
     "ListQuery",
     "SendRequest",

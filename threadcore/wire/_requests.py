@@ -65,14 +65,15 @@ Params = Iterable[tuple[str, str]] | Mapping[str, str | Sequence[str]]
 @attrs.frozen
 class ListQuery(Generic[F]):
     """A list request: the filter, the page size (clamped to 1000) and the page number, as
-    ``Inbox.list`` / ``list_messages`` / ``list_notes`` take them."""
+    ``Inbox.numbered_page`` takes them (the platform pages by number)."""
 
     filter: F
     per_page: int = DEFAULT_PER_PAGE
     page: int = 1
 
     def arguments(self) -> dict[str, Any]:
-        """The list's keyword arguments: ``inbox.list(actor=actor, **query.arguments())``."""
+        """The numbered read's keyword arguments:
+        ``inbox.numbered_page(actor=actor, **query.arguments())``."""
         return {"filter": self.filter, "per_page": self.per_page, "page": self.page}
 
 

@@ -14,7 +14,12 @@ from threadcore.domain.model import (
     Message,
 )
 from threadcore.domain.queries import NoteFilter
-from threadcore.testing.machine._base import MachineBase, _call, _has_threads
+from threadcore.testing.machine._base import (
+    MachineBase,
+    _call,
+    _has_threads,
+    deprecated_numbered,
+)
 from threadcore.testing.model import (
     Err,
     Ok,
@@ -122,7 +127,7 @@ class DraftAndNoteRules(MachineBase):
             expected = self.ref.drafts(thread_id, actor)
             per_page = data.draw(st.integers(1, 3))
             call = partial(self.real.drafts, thread_id, actor=actor)
-            for d in self.walk(data, call, expected, per_page):
+            for d in self.walk(data, call, expected, per_page, deprecated_numbered(call)):
                 self.assert_draft(d)
 
     @precondition(_has_threads)
@@ -200,7 +205,8 @@ class DraftAndNoteRules(MachineBase):
             actor, thread_ids, note_ids, owner_ids, tuple(a == "Alive" for a in availability)
         )
         walked = self.walk(
-            data, partial(self.real.list_notes, actor=actor, filter=flt), expected, per_page
-        )
+            data, partial(self.real.list_notes, actor=actor, filter=flt), expected, per_page,
+            partial(self.real.numbered_page, flt, actor=actor),
+        )  # fmt: skip
         for n in walked:
             self.assert_note(n)

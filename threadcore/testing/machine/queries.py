@@ -13,7 +13,12 @@ from hypothesis.stateful import (
 )
 
 from threadcore.domain.queries import MessageFilter, ThreadFilter
-from threadcore.testing.machine._base import MachineBase, _call, _has_threads
+from threadcore.testing.machine._base import (
+    MachineBase,
+    _call,
+    _has_threads,
+    deprecated_numbered,
+)
 from threadcore.testing.model import (
     MThread,
     Ok,
@@ -54,7 +59,7 @@ class QueryRules(MachineBase):
                 assert [m.id for m in found] == expected.value  # type: ignore[union-attr]
         else:  # walked by token, or one numbered page: walk() compares it with the model
             call = partial(self.real.messages, thread_id, actor=actor)
-            found = self.walk(data, call, expected, per_page)
+            found = self.walk(data, call, expected, per_page, deprecated_numbered(call))
         if found:
             drafts = {d.id for d in self.ref.all_drafts()}
             assert not drafts & {m.id for m in found}, "a draft is listed with the messages"
@@ -106,8 +111,9 @@ class QueryRules(MachineBase):
             created_from,
         )
         walked = self.walk(
-            data, partial(self.real.list, actor=actor, filter=flt), expected, per_page
-        )  # by token to the end, or one numbered page
+            data, partial(self.real.list, actor=actor, filter=flt), expected, per_page,
+            partial(self.real.numbered_page, flt, actor=actor),
+        )  # fmt: skip  # by cursor to the end, or one numbered page
         for thread in walked:
             self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
         self.absorb_expiries()
@@ -157,8 +163,9 @@ class QueryRules(MachineBase):
             created_to,
         )
         walked = self.walk(
-            data, partial(self.real.list_messages, actor=actor, filter=flt), expected, per_page
-        )
+            data, partial(self.real.list_messages, actor=actor, filter=flt), expected, per_page,
+            partial(self.real.numbered_page, flt, actor=actor),
+        )  # fmt: skip
         for m in walked:
             self.assert_message(m)
         self.absorb_expiries()  # by thread status: the due threads' expiries (R10b)
