@@ -75,7 +75,7 @@ class Context:
     ``uow`` is its unit of work, ``now`` the instant it runs at, ``directory`` the directory as
     seen in that transaction, ``account`` the account it runs for. The handler appends the
     events it makes to ``events`` and, through :func:`rely_on`, the open threads its decisions
-    rest on to ``relied``. ``runner`` moves the command's time later (:meth:`Runner.after`)."""
+    rest on to ``relied``; ``runner`` is the runner running it (for :meth:`after`)."""
 
     uow: UnitOfWork
     now: datetime
@@ -86,6 +86,11 @@ class Context:
     events: list[Event]
     relied: list[Thread]
     runner: Runner
+
+    def after(self, floor: datetime | None) -> datetime:
+        """The command's time once it builds on a record dated ``floor`` (rule R18a): ``now``,
+        or just after ``floor`` when the clock is behind it."""
+        return self.runner._after(floor, self.now)
 
 
 def rely_on(ctx: Context, thread: Thread) -> None:
@@ -158,7 +163,7 @@ class Runner:
                 self._latest = instant
             return self._latest
 
-    def after(self, floor: datetime | None, now: datetime) -> datetime:
+    def _after(self, floor: datetime | None, now: datetime) -> datetime:
         """``now``, or just after ``floor`` (the store's latest instant) if that is later."""
         if floor is not None and floor > now:  # this clock is behind the store
             return self._not_before(floor + TICK)
@@ -240,7 +245,7 @@ class Runner:
                     floor = uow.claim(pair=pair, thread_id=claim_id, directory=access)
                     if stored is not None:
                         seen = stored.refresh(uow)
-                    now = self.after(floor, self.now())
+                    now = self._after(floor, self.now())
                     ctx = Context(
                         uow, now, seen, self._policy, self._ids, self._account, events, relied, self
                     )

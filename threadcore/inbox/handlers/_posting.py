@@ -52,7 +52,7 @@ def open_or_current(
     if thread is not None:
         return thread, thread.version, ctx.now
     # A new thread is dated after every thread already committed (rule Q2).
-    now = ctx.runner.after(ctx.uow.claim_creation(), ctx.now)
+    now = ctx.after(ctx.uow.claim_creation())  # a capability of its own
     initiator = author.extension_id if author is not None else None
     thread, opened = tx.open_thread(
         ctx.ids.new_id(), resource, owner, guest, author, initiator, now
