@@ -69,7 +69,7 @@ def receive(
     content = check_content(body, attachments, content_type, False, None, self._policy)
     pid = _check_provider_id(provider_message_id)
     keyword = messaging.keyword_of(body, self._policy)
-    command = c.Receive(owner, guest, body, pid, content, keyword)
+    command = c.make_receive(owner, guest, body, pid, content, keyword)
     return _run_repeatable(self, h.receive, command, pid is not None, pair=(owner, guest))
 
 
@@ -111,7 +111,7 @@ def send(
                 parameter="thread_id",
             )
         files = stores_files(self, uploads)
-        on_thread = c.SendOnThread(actor, thread_id, body, pid, content, files)
+        on_thread = c.make_send_on_thread(actor, thread_id, body, pid, content, files)
         return _run_repeatable(
             self, h.send_on_thread, on_thread, pid is not None, thread_id=thread_id
         )
@@ -121,7 +121,7 @@ def send(
             parameter="owner_number" if owner_number is None else "guest_number",
         )
     owner, guest = check_pair(owner_number, guest_number)
-    command = c.Send(actor, owner, guest, body, pid, content, stores_files(self, uploads))
+    command = c.make_send(actor, owner, guest, body, pid, content, stores_files(self, uploads))
     return _run_repeatable(self, h.send, command, pid is not None, pair=(owner, guest))
 
 

@@ -19,14 +19,14 @@ def assign(self: Spine, thread_id: str, *, actor: str, assignee: str | None) -> 
     actor = check_extension_id(actor, "actor")
     if assignee is not None:
         assignee = check_extension_id(assignee, "assignee")
-    return self._run(h.assign, c.Assign(thread_id, actor, assignee), thread_id=thread_id)
+    return self._run(h.assign, c.make_assign(thread_id, actor, assignee), thread_id=thread_id)
 
 
 def resolve(self: Spine, thread_id: str, *, actor: str) -> Thread:
     """Resolve an open thread (reason Manual; the assignee is removed). Any handler of the
     thread's resource may; resolved is final."""
     actor = check_extension_id(actor, "actor")
-    return self._run(h.resolve, c.Resolve(thread_id, actor), thread_id=thread_id)
+    return self._run(h.resolve, c.make_resolve(thread_id, actor), thread_id=thread_id)
 
 
 def delete(self: Spine, thread_id: str, *, actor: str) -> Thread:
