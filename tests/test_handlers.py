@@ -17,7 +17,7 @@ import threadcore
 from threadcore import Inbox, InMemoryRepository, ManualClock, Policy
 from threadcore.domain import messaging
 from threadcore.domain.content import PLAIN, check_content
-from threadcore.domain.errors import IdempotencyConflict, InvalidInput
+from threadcore.domain.errors import IdempotencyConflict, InvalidInput, NotPermitted
 from threadcore.domain.events import GuestOptedIn, GuestOptedOut, ThreadResolved
 from threadcore.domain.model import Direction, Keyword, ThreadStatus
 from threadcore.domain.validation import check_pair
@@ -180,3 +180,12 @@ def test_a_stored_directory_is_a_port_the_inbox_refreshes_from_each_unit_of_work
     thread = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="hi")
     assert thread.to_number == OWNER
     assert timedelta(0) < TTL
+
+
+def test_load_directory_is_not_permitted_on_a_directory_not_stored_whatever_the_list() -> None:
+    inbox = Inbox(directory=billing_directory(), clock=ManualClock(START))
+    billing = billing_directory().resources()[0]
+    with pytest.raises(NotPermitted):
+        inbox.load_directory([billing, billing])  # a repeated id: refused as not permitted
+    with pytest.raises(InvalidInput):
+        inbox.load_directory(["not a resource"])  # type: ignore[list-item]

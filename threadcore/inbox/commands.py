@@ -8,7 +8,6 @@ the 0.1 µs a field that attrs' frozen constructor costs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +15,15 @@ import attrs
 
 from threadcore.domain.attachments import Upload
 from threadcore.domain.content import Content
-from threadcore.domain.model import DeliveryStatus, Keyword, MessageSource, Resource
+from threadcore.domain.model import DeliveryStatus, Handler, Keyword, MessageSource, Resource
 from threadcore.domain.records import record_maker
-from threadcore.ports import EditableDirectory, StoredDirectoryPort
+from threadcore.ports import StoredDirectoryPort
 
 __all__ = [
+    "AddHandler",
     "AddNote",
+    "AddPhoneNumber",
+    "AddResource",
     "Assign",
     "AttachProviderId",
     "ChangeDirectory",
@@ -29,12 +31,17 @@ __all__ = [
     "Delete",
     "DeleteMessages",
     "DeleteNotes",
+    "DirectoryChange",
     "DiscardDraft",
     "EditNote",
     "ExpireDue",
     "FollowDirectory",
+    "LoadDirectory",
     "Receive",
     "RecordDelivery",
+    "RemoveHandler",
+    "RemovePhoneNumber",
+    "RemoveResource",
     "Resolve",
     "SaveDraft",
     "Send",
@@ -222,11 +229,78 @@ class DeleteNotes:
 
 # --- the directory ------------------------------------------------------------------------------
 @attrs.frozen(weakref_slot=False)
+class AddResource:
+    """A resource added to the directory."""
+
+    resource: Resource
+
+
+@attrs.frozen(weakref_slot=False)
+class AddPhoneNumber:
+    """Another phone number for resource ``extension_id``."""
+
+    extension_id: str
+    phone_number: str
+
+
+@attrs.frozen(weakref_slot=False)
+class AddHandler:
+    """Another SMS handler for resource ``extension_id``."""
+
+    extension_id: str
+    handler: Handler
+
+
+@attrs.frozen(weakref_slot=False)
+class RemoveResource:
+    """Resource ``extension_id`` removed."""
+
+    extension_id: str
+
+
+@attrs.frozen(weakref_slot=False)
+class RemovePhoneNumber:
+    """A phone number taken from resource ``extension_id``."""
+
+    extension_id: str
+    phone_number: str
+
+
+@attrs.frozen(weakref_slot=False)
+class RemoveHandler:
+    """An SMS handler removed from resource ``extension_id``."""
+
+    extension_id: str
+    handler_id: str
+
+
+@attrs.frozen(weakref_slot=False)
+class LoadDirectory:
+    """The directory brought to ``resources`` (merged, or ``replace``: exactly those)."""
+
+    resources: tuple[Resource, ...]
+    replace: bool
+
+
+#: A change to a directory, as a record (applied by
+#: :func:`threadcore.inbox.handlers.directory.apply`).
+DirectoryChange = (
+    AddResource
+    | AddPhoneNumber
+    | AddHandler
+    | RemoveResource
+    | RemovePhoneNumber
+    | RemoveHandler
+    | LoadDirectory
+)
+
+
+@attrs.frozen(weakref_slot=False)
 class ChangeDirectory:
-    """A change to the directory stored with the threads, as ``change`` makes it on a copy."""
+    """``change`` made to the directory stored with the threads, with its effect on them."""
 
     directory: StoredDirectoryPort
-    change: Callable[[EditableDirectory], object]
+    change: DirectoryChange
 
 
 @attrs.frozen(weakref_slot=False)

@@ -27,7 +27,7 @@ from threadcore.domain.validation import (
 from threadcore.inbox import commands as c
 from threadcore.inbox._spine import Spine
 from threadcore.inbox.handlers import directory as h
-from threadcore.ports import EditableDirectory, MutableDirectoryPort
+from threadcore.ports import MutableDirectoryPort
 
 
 def _mutable_directory(self: Spine) -> MutableDirectoryPort:
@@ -40,7 +40,7 @@ def _mutable_directory(self: Spine) -> MutableDirectoryPort:
 def add_resource(self: Spine, resource: Resource) -> None:
     """Add a resource (its extension id and numbers must be unused)."""
     if self._stored is not None:
-        _change_stored(self, lambda d: d.add_resource(resource))
+        _change_stored(self, c.AddResource(resource))
     else:
         _mutable_directory(self).add_resource(resource)
 
@@ -48,7 +48,7 @@ def add_resource(self: Spine, resource: Resource) -> None:
 def add_phone_number(self: Spine, extension_id: str, phone_number: str) -> None:
     """Give a resource another phone number."""
     if self._stored is not None:
-        _change_stored(self, lambda d: d.add_phone_number(extension_id, phone_number))
+        _change_stored(self, c.AddPhoneNumber(extension_id, phone_number))
     else:
         _mutable_directory(self).add_phone_number(extension_id, phone_number)
 
@@ -58,7 +58,7 @@ def add_handler(self: Spine, extension_id: str, handler: Handler | str) -> None:
     if not isinstance(handler, Handler):
         handler = Handler(check_extension_id(handler, "handler"))
     if self._stored is not None:
-        _change_stored(self, lambda d: d.add_handler(extension_id, handler))
+        _change_stored(self, c.AddHandler(extension_id, handler))
     else:
         _mutable_directory(self).add_handler(extension_id, handler)
 
@@ -66,7 +66,7 @@ def add_handler(self: Spine, extension_id: str, handler: Handler | str) -> None:
 def remove_resource(self: Spine, extension_id: str) -> builtins.list[Thread]:
     """Remove a resource; its open threads are resolved with reason OwnerDeleted (returned)."""
     if self._stored is not None:
-        return _change_stored(self, lambda d: d.remove_resource(extension_id))
+        return _change_stored(self, c.RemoveResource(extension_id))
     directory = _mutable_directory(self)
     removed = directory.remove_resource(extension_id)
     return _follow_in_command(self, removed, None, undo=lambda: directory.add_resource(removed))
@@ -76,7 +76,7 @@ def remove_phone_number(self: Spine, extension_id: str, phone_number: str) -> bu
     """Take a number from a resource; its open threads on that number are resolved with
     reason OwnerPhoneNumberDeleted (returned)."""
     if self._stored is not None:
-        return _change_stored(self, lambda d: d.remove_phone_number(extension_id, phone_number))
+        return _change_stored(self, c.RemovePhoneNumber(extension_id, phone_number))
     directory = _mutable_directory(self)
     number = e164(phone_number, "phone_number")
     before = directory.resource(extension_id) if isinstance(extension_id, str) else None
@@ -94,7 +94,7 @@ def remove_handler(self: Spine, extension_id: str, handler_id: str) -> builtins.
     """Remove an SMS handler from a resource; the resource's open threads assigned to them
     become unassigned (returned)."""
     if self._stored is not None:
-        return _change_stored(self, lambda d: d.remove_handler(extension_id, handler_id))
+        return _change_stored(self, c.RemoveHandler(extension_id, handler_id))
     directory = _mutable_directory(self)
     before = directory.resource(extension_id) if isinstance(extension_id, str) else None
     handler = before.handler(handler_id) if before and isinstance(handler_id, str) else None
@@ -135,16 +135,7 @@ def load_directory(
     if self._stored is None:
         raise NotPermitted("load_directory changes a directory stored with the threads only")
     self._stored.draft(given)  # one extension id and one owner per number among those given
-
-    def load(directory: EditableDirectory) -> None:
-        wanted = {r.extension_id for r in given}
-        for old in builtins.list(directory.resources()):
-            if replace or old.extension_id in wanted:
-                directory.remove_resource(old.extension_id)
-        for resource in given:
-            directory.add_resource(resource)
-
-    return _change_stored(self, load)
+    return _change_stored(self, c.LoadDirectory(tuple(given), replace))
 
 
 # --- a directory the service keeps itself (a read-only DirectoryPort) --------------------------
@@ -186,11 +177,9 @@ def handler_removed(self: Spine, extension_id: str, handler_id: str) -> builtins
 
 
 # --- the ways a change reaches the one rule -----------------------------------------------------
-def _change_stored(
-    self: Spine, change: Callable[[EditableDirectory], object]
-) -> builtins.list[Thread]:
-    """Change the stored directory as ``change`` changes a copy of it, store the resources
-    that differ and follow each difference on the threads: one command, run alone."""
+def _change_stored(self: Spine, change: c.DirectoryChange) -> builtins.list[Thread]:
+    """Make ``change`` on a copy of the stored directory, store the resources that differ and
+    follow each difference on the threads: one command, run alone."""
     stored = self._stored
     assert stored is not None
     changed = self._run(h.change_directory, c.ChangeDirectory(stored, change), directory="change")

@@ -18,13 +18,13 @@ from threadcore.inbox import commands as c
 from threadcore.inbox._runner import Context
 from threadcore.ports import EditableDirectory
 
-__all__ = ["change_directory", "follow", "follow_directory"]
+__all__ = ["apply", "change_directory", "follow", "follow_directory"]
 
 
 def change_directory(cmd: c.ChangeDirectory, ctx: Context) -> list[Thread]:
     current = cmd.directory.refresh(ctx.uow)
     changed = cmd.directory.draft(current.resources())
-    cmd.change(changed)
+    apply(cmd.change, changed)
     followed: dict[str, Thread | None] = {}
     for before, after in _differences(current, changed):
         if after is not None:
@@ -34,6 +34,30 @@ def change_directory(cmd: c.ChangeDirectory, ctx: Context) -> list[Thread]:
                 ctx.uow.delete_resource(before.extension_id)
             follow(ctx, before, after, followed)
     return [t for t in followed.values() if t is not None]
+
+
+def apply(change: c.DirectoryChange, directory: EditableDirectory) -> None:
+    """Make ``change`` on ``directory`` (which refuses what its rules refuse)."""
+    match change:
+        case c.AddResource(resource):
+            directory.add_resource(resource)
+        case c.AddPhoneNumber(extension_id, number):
+            directory.add_phone_number(extension_id, number)
+        case c.AddHandler(extension_id, handler):
+            directory.add_handler(extension_id, handler)
+        case c.RemoveResource(extension_id):
+            directory.remove_resource(extension_id)
+        case c.RemovePhoneNumber(extension_id, number):
+            directory.remove_phone_number(extension_id, number)
+        case c.RemoveHandler(extension_id, handler_id):
+            directory.remove_handler(extension_id, handler_id)
+        case c.LoadDirectory(resources, replace):
+            wanted = {r.extension_id for r in resources}
+            for old in list(directory.resources()):
+                if replace or old.extension_id in wanted:
+                    directory.remove_resource(old.extension_id)
+            for resource in resources:
+                directory.add_resource(resource)
 
 
 def follow_directory(cmd: c.FollowDirectory, ctx: Context) -> list[Thread]:
