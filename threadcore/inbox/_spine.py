@@ -29,7 +29,7 @@ from threadcore.domain.queries import Page
 from threadcore.domain.validation import MIN_INSTANT, check_extension_id, check_text
 from threadcore.ids import RandomIds
 from threadcore.inbox._runner import Listener, Runner
-from threadcore.inbox.handlers._load import existing_message
+from threadcore.inbox.handlers._load import as_record, existing_message, thread_for
 from threadcore.ports import (
     Clock,
     DirectoryPort,
@@ -270,18 +270,9 @@ class Spine(Runner):
 
     def _visible(self, uow: UnitOfWork, thread_id: object, actor: str) -> tuple[Thread, Resource]:
         """For a read: the stored thread and its resource, if ``actor`` handles SMS for that
-        resource; otherwise the thread does not exist for them (a command's handler uses
-        :func:`threadcore.inbox.handlers._load.visible`)."""
-        if not isinstance(thread_id, str):
-            raise InvalidInput(
-                f"Parameter [thread_id] must be a string, not {type(thread_id).__name__}",
-                parameter="thread_id",
-            )
-        thread = uow.thread(thread_id)
-        resource = None if thread is None else self._dir().resource(thread.owner.extension_id)
-        if thread is None or resource is None or not resource.is_handler(actor):
-            raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
-        return thread, resource
+        resource; otherwise the thread does not exist for them (the rule:
+        :func:`threadcore.inbox.handlers._load.thread_for`)."""
+        return thread_for(uow, self._dir(), thread_id, actor)
 
     def _visible_as(
         self,
@@ -295,7 +286,7 @@ class Spine(Runner):
         try:
             return self._visible(uow, thread_id, actor)
         except ThreadNotFound:
-            raise error(f"{error.__name__[:-8]} [{record_id[:64]}] not found") from None
+            raise as_record(error, record_id) from None
 
     def _owners(self, actor: str, wanted: Sequence[str] | None) -> frozenset[str]:
         """The resources ``actor`` handles, narrowed to ``wanted``; naming one they do not

@@ -36,6 +36,7 @@ __all__ = [
     "EditNote",
     "ExpireDue",
     "FollowDirectory",
+    "HandlerRemoved",
     "LoadDirectory",
     "Receive",
     "RecordDelivery",
@@ -310,6 +311,14 @@ class FollowDirectory:
 
     before: Resource
     after: Resource | None
+
+
+@attrs.frozen(weakref_slot=False)
+class HandlerRemoved:
+    """Handler ``handler_id`` left resource ``extension_id`` in a directory kept elsewhere."""
+
+    extension_id: str
+    handler_id: str
 
 
 make_receive = record_maker(Receive)

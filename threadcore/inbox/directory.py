@@ -12,12 +12,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable
 
-import attrs
-
 from threadcore.domain.errors import (
     InvalidInput,
     NotPermitted,
-    ResourceNotFound,
 )
 from threadcore.domain.model import Handler, Resource, Thread
 from threadcore.domain.validation import (
@@ -166,14 +163,7 @@ def handler_removed(self: Spine, extension_id: str, handler_id: str) -> builtins
     The resource must still be in the directory (a removed resource: :meth:`resource_removed`)."""
     extension_id = check_extension_id(extension_id, "extension_id")
     handler_id = check_extension_id(handler_id, "handler_id")
-    resource = self._dir().resource(extension_id)
-    if resource is None:
-        raise ResourceNotFound(f"Resource [{extension_id}] not found")
-    after = attrs.evolve(
-        resource, handlers=[h for h in resource.handlers if h.extension_id != handler_id]
-    )
-    before = attrs.evolve(after, handlers=[*after.handlers, Handler(handler_id)])
-    return _follow_in_command(self, before, after)
+    return self._run(h.handler_removed, c.HandlerRemoved(extension_id, handler_id))
 
 
 # --- the ways a change reaches the one rule -----------------------------------------------------

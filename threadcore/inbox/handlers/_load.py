@@ -29,6 +29,7 @@ from threadcore.inbox._runner import Context, rely_on
 from threadcore.ports import AttachmentWrites, DirectoryPort, UnitOfWork
 
 __all__ = [
+    "as_record",
     "check_files",
     "draft",
     "existing_message",
@@ -39,6 +40,7 @@ __all__ = [
     "reachable",
     "replay",
     "store_files",
+    "thread_for",
     "visible",
     "visible_as",
 ]
@@ -46,18 +48,33 @@ __all__ = [
 _DRAFT, _ALIVE = DeliveryStatus.DRAFT, Availability.ALIVE
 
 
-def visible(ctx: Context, thread_id: object, actor: str) -> tuple[Thread, Resource]:
-    """The stored thread and its resource, if ``actor`` handles SMS for that resource (else the
-    thread does not exist for them); the command relies on it (:func:`rely_on`)."""
+def thread_for(
+    uow: UnitOfWork, directory: DirectoryPort, thread_id: object, actor: str | None
+) -> tuple[Thread, Resource]:
+    """The stored thread and its resource, if ``actor`` handles SMS for that resource (else
+    the thread does not exist for them: ``ThreadNotFound``, so ids cannot be probed, R14);
+    ``None`` (the system, an automation) reaches every thread whose resource exists. The one
+    visibility rule of commands and reads."""
     if not isinstance(thread_id, str):
         raise InvalidInput(
             f"Parameter [thread_id] must be a string, not {type(thread_id).__name__}",
             parameter="thread_id",
         )
-    thread = ctx.uow.thread(thread_id)
-    resource = None if thread is None else ctx.directory.resource(thread.owner.extension_id)
-    if thread is None or resource is None or not resource.is_handler(actor):
+    thread = uow.thread(thread_id)
+    resource = None if thread is None else directory.resource(thread.owner.extension_id)
+    if thread is None or resource is None or (actor is not None and not resource.is_handler(actor)):
         raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
+    return thread, resource
+
+
+def as_record(error: type[NotFound], record_id: str) -> NotFound:
+    """The refusal of a record (a message, a draft, a note) on a thread its caller cannot see."""
+    return error(f"{error.__name__[:-8]} [{record_id[:64]}] not found")
+
+
+def visible(ctx: Context, thread_id: object, actor: str) -> tuple[Thread, Resource]:
+    """:func:`thread_for` in a command, which relies on the thread (:func:`rely_on`)."""
+    thread, resource = thread_for(ctx.uow, ctx.directory, thread_id, actor)
     rely_on(ctx, thread)
     return thread, resource
 
@@ -69,18 +86,13 @@ def visible_as(
     try:
         return visible(ctx, thread_id, actor)
     except ThreadNotFound:
-        raise error(f"{error.__name__[:-8]} [{record_id[:64]}] not found") from None
+        raise as_record(error, record_id) from None
 
 
 def reachable(ctx: Context, thread_id: str, actor: str | None) -> tuple[Thread, Resource]:
     """The thread as :func:`visible` finds it for ``actor``; ``None`` (the system, an
     automation) reaches every thread whose resource exists."""
-    if actor is not None:
-        return visible(ctx, thread_id, actor)
-    thread = ctx.uow.thread(thread_id)
-    resource = None if thread is None else ctx.directory.resource(thread.owner.extension_id)
-    if thread is None or resource is None:
-        raise ThreadNotFound(f"Thread [{thread_id[:64]}] not found")
+    thread, resource = thread_for(ctx.uow, ctx.directory, thread_id, actor)
     rely_on(ctx, thread)
     return thread, resource
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import attrs
+
 from threadcore.domain import transitions as tx
+from threadcore.domain.errors import ResourceNotFound
 from threadcore.domain.events import Event
-from threadcore.domain.model import Resource, StatusReason, Thread
+from threadcore.domain.model import Handler, Resource, StatusReason, Thread
 from threadcore.inbox import commands as c
 from threadcore.inbox._runner import Context
 from threadcore.ports import EditableDirectory
 
-__all__ = ["apply", "change_directory", "follow", "follow_directory"]
+__all__ = ["apply", "change_directory", "follow", "follow_directory", "handler_removed"]
 
 
 def change_directory(cmd: c.ChangeDirectory, ctx: Context) -> list[Thread]:
@@ -64,6 +67,17 @@ def follow_directory(cmd: c.FollowDirectory, ctx: Context) -> list[Thread]:
     followed: dict[str, Thread | None] = {}
     follow(ctx, cmd.before, cmd.after, followed)
     return [t for t in followed.values() if t is not None]
+
+
+def handler_removed(cmd: c.HandlerRemoved, ctx: Context) -> list[Thread]:
+    after = ctx.directory.resource(cmd.extension_id)
+    if after is None:
+        raise ResourceNotFound(f"Resource [{cmd.extension_id}] not found")
+    after = attrs.evolve(  # the service's directory may still list them
+        after, handlers=[h for h in after.handlers if h.extension_id != cmd.handler_id]
+    )
+    before = attrs.evolve(after, handlers=[*after.handlers, Handler(cmd.handler_id)])
+    return follow_directory(c.FollowDirectory(before, after), ctx)
 
 
 def _differences(

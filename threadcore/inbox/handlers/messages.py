@@ -186,21 +186,29 @@ def delete_messages(cmd: c.DeleteMessages, ctx: Context) -> list[Message]:
             uow.save_message(new, message.version)
             events.append(event)
         result.append(new)
-    gone = {m.id for m in result}
-    for thread_id, stored in threads.items():
+    _relabel(ctx, threads, current, {m.id for m in result})
+    return result
+
+
+def _relabel(
+    ctx: Context, stored: dict[str, Thread], current: dict[str, Thread], gone: set[str]
+) -> None:
+    """Each thread's label follows its newest alive message once ``gone`` are deleted; a
+    thread whose record changed says so on its deletions (``relabelled``)."""
+    events = ctx.events
+    for thread_id, thread in stored.items():
         alive = [
             m
-            for m in uow.messages(thread_id)
+            for m in ctx.uow.messages(thread_id)
             if m.availability is _ALIVE and m.status is not _DRAFT and m.id not in gone
         ]
-        relabelled = messaging.relabel(current[thread_id], alive, now)
-        if relabelled is not current[thread_id]:  # the record changed: say so on its deletions
+        relabelled = messaging.relabel(current[thread_id], alive, ctx.now)
+        if relabelled is not current[thread_id]:
             events[:] = [
                 attrs.evolve(e, relabelled=True)
                 if isinstance(e, ev.MessageDeleted) and e.thread_id == thread_id
                 else e
                 for e in events
             ]
-        if relabelled is not stored:
-            uow.save_thread(relabelled, stored.version)
-    return result
+        if relabelled is not thread:
+            ctx.uow.save_thread(relabelled, thread.version)
