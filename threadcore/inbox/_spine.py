@@ -20,7 +20,6 @@ from threadcore.domain.errors import (
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
-    Direction,
     Policy,
     Resource,
     Thread,
@@ -45,13 +44,13 @@ R = TypeVar("R")
 S = TypeVar("S", bound="Spine")
 
 
-_INBOUND, _OUTBOUND, _ALIVE = Direction.INBOUND, Direction.OUTBOUND, Availability.ALIVE
+_ALIVE = Availability.ALIVE
 
 
 _UNLIMITED = 2**62
 
 
-_RECEIVED, _QUEUED, _DRAFT = DeliveryStatus.RECEIVED, DeliveryStatus.QUEUED, DeliveryStatus.DRAFT
+_DRAFT = DeliveryStatus.DRAFT
 
 
 #: Before every instant a thread can hold (rule R18b): ``due_between`` from here is every due one.
