@@ -17,12 +17,18 @@ from threadcore.domain.events import (
 )
 from threadcore.domain.model import Message, Thread, make_message, make_thread
 from threadcore.domain.records import record_maker
+from threadcore.inbox import commands
 
 MAKERS: list[tuple[type[Any], Any]] = [
     (Message, make_message),
     (Thread, make_thread),
     (MessageAdded, make_message_added),
     (ThreadOpened, make_thread_opened),
+    (commands.Receive, commands.make_receive),
+    (commands.Send, commands.make_send),
+    (commands.SendOnThread, commands.make_send_on_thread),
+    (commands.Assign, commands.make_assign),
+    (commands.Resolve, commands.make_resolve),
 ]
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.datetimes())
 

@@ -39,6 +39,7 @@ __all__ = [
     "DirectoryAccess",
     "DirectoryPort",
     "DirectoryRecords",
+    "EditableDirectory",
     "IdGenerator",
     "MessageQuery",
     "MessageReads",
@@ -47,6 +48,7 @@ __all__ = [
     "NoteReads",
     "ReadinessCheck",
     "Repository",
+    "StoredDirectoryPort",
     "StoredEvent",
     "ThreadQuery",
     "ThreadReads",
@@ -591,4 +593,35 @@ class ReadinessCheck(Protocol):
         """Return when the database answers and holds this threadcore's schema version; raise
         ``StorageError`` saying why not (``SchemaVersionError`` for another version). It changes
         nothing, and waits for no pooled connection."""
+        ...
+
+
+@runtime_checkable
+class EditableDirectory(MutableDirectoryPort, Protocol):
+    """**Protocol**: a directory as a unit of work read it, which a change can be tried on."""
+
+    def resources(self) -> Sequence[Resource]:
+        """Every resource, in the order they were added."""
+        ...
+
+
+@runtime_checkable
+class StoredDirectoryPort(DirectoryPort, Protocol):
+    """**Protocol**: a directory stored with the threads, in its repository's database
+    (:class:`threadcore.StoredDirectory`). The inbox refreshes it from every unit of work it
+    runs (a command decides on the directory as that transaction sees it) and changes it in the
+    same transaction as the change's effect on the threads."""
+
+    @property
+    def repository(self) -> Repository:
+        """The repository this directory is stored in."""
+        ...
+
+    def refresh(self, uow: DirectoryRecords) -> EditableDirectory:
+        """The directory as ``uow`` sees it (kept as this directory's copy too)."""
+        ...
+
+    def draft(self, resources: Iterable[Resource]) -> EditableDirectory:
+        """A free-standing directory of ``resources``, checked as a stored one (one extension
+        id and one owner per number): a change is made on it before it is stored."""
         ...

@@ -10,7 +10,7 @@ applies them in the same transaction as their effect on the threads (rule R11).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from threadcore.adapters.directory import Directory
 from threadcore.domain.errors import InvalidInput
@@ -57,6 +57,11 @@ class StoredDirectory:
         # copy another thread installs meanwhile; a restored backup's stamp is read.)
         self._copy = (version, directory)
         return directory
+
+    def draft(self, resources: Iterable[Resource]) -> Directory:
+        """A free-standing in-memory directory of ``resources``, checked as this one (one
+        extension id and one owner per number): the inbox tries a change on it first."""
+        return Directory(resources)
 
     # --- reads (DirectoryPort) ------------------------------------------------------------------
     def resource(self, extension_id: str) -> Resource | None:

@@ -25,6 +25,8 @@ from threadcore.domain.events import (
     DeliveryStatusChanged,
     DraftDiscarded,
     DraftSaved,
+    GuestOptedIn,
+    GuestOptedOut,
     MessageClassified,
     MessageDeleted,
     NoteAdded,
@@ -36,9 +38,11 @@ from threadcore.domain.model import (
     Classification,
     DeliveryStatus,
     Direction,
+    Keyword,
     Message,
     MessageSource,
     Note,
+    Policy,
     Thread,
     ThreadUser,
     changed,
@@ -54,9 +58,12 @@ __all__ = [
     "discard_draft",
     "edit_draft",
     "edit_note",
+    "keyword_of",
+    "opt_change",
     "new_draft",
     "new_note",
     "record_delivery",
+    "replayed",
     "relabel",
     "tombstone",
 ]
@@ -339,3 +346,70 @@ def discard_draft(
     """The draft thrown away (kept as a tombstone so a retry finds it gone)."""
     check(thread, Command.DISCARD_DRAFT)
     return tombstone(draft, now), DraftDiscarded(thread.id, now, draft.id, initiator)
+
+
+#: A body longer than this is never a keyword (and is not even compared with the lists).
+MAX_KEYWORD_BODY: Final = 64
+
+
+def keyword_of(body: str, policy: Policy) -> Keyword | None:
+    """The keyword an inbound ``body`` is, under ``policy`` (rule M7): the whole body, once its
+    surrounding whitespace is ignored; a long body is none."""
+    word = body.strip()
+    return policy.keyword(word) if len(word) <= MAX_KEYWORD_BODY else None
+
+
+def opt_change(
+    keyword: Keyword,
+    opted_out: bool,
+    thread_id: str,
+    now: datetime,
+    owner_number: str,
+    guest_number: str,
+    message_id: str,
+) -> GuestOptedOut | GuestOptedIn | None:
+    """What an inbound keyword does to the pair's opt-out (rule M7), which is ``opted_out``: an
+    opt-out keyword opts the guest out of the owner number, an opt-in keyword opts them back in,
+    HELP (and a keyword that repeats the state) changes nothing. The event says the new state
+    (``GuestOptedOut``: opted out)."""
+    if keyword is Keyword.OPT_OUT and not opted_out:
+        return GuestOptedOut(thread_id, now, owner_number, guest_number, message_id)
+    if keyword is Keyword.OPT_IN and opted_out:
+        return GuestOptedIn(thread_id, now, owner_number, guest_number, message_id)
+    return None
+
+
+def replayed(
+    original: Message,
+    direction: Direction,
+    body: str,
+    author: str | None,
+    owner_number: str | None,
+    guest_number: str | None,
+    thread_id: str | None,
+) -> Message:
+    """``original`` (the message first stored with a carrier's id) if this call repeats it (rule
+    R15): same direction, pair or thread, author and body (a deleted original's body is gone, so
+    any body matches it); else :class:`IdempotencyConflict`."""
+    inbound = original.direction is Direction.INBOUND
+    same = (
+        original.direction is direction
+        and (original.author.extension_id if original.author else None) == author
+        and (original.body == body or original.availability is not Availability.ALIVE)
+        and (thread_id is None or original.thread_id == thread_id)
+        and (
+            owner_number is None
+            or owner_number == (original.to_number if inbound else original.from_number)
+        )
+        and (
+            guest_number is None
+            or guest_number == (original.from_number if inbound else original.to_number)
+        )
+    )
+    if not same:
+        raise IdempotencyConflict(
+            f"Provider message id [{original.provider_message_id}] was already used for "
+            "another message",
+            parameter="provider_message_id",
+        )
+    return original

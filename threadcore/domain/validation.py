@@ -14,6 +14,7 @@ __all__ = [
     "check_body",
     "check_extension_id",
     "check_instant",
+    "check_pair",
     "check_text",
     "check_utc",
     "e164",
@@ -58,6 +59,16 @@ def e164(value: object, parameter: str) -> str:
             parameter=parameter,
         )
     return number
+
+
+def check_pair(owner_number: object, guest_number: object) -> tuple[str, str]:
+    """The pair of numbers a message goes between, each in E.164; a number cannot message
+    itself (the guest number is then refused)."""
+    owner = e164(owner_number, "owner_number")
+    guest = e164(guest_number, "guest_number")
+    if owner == guest:
+        raise InvalidInput("A number cannot message itself", parameter="guest_number")
+    return owner, guest
 
 
 def check_body(value: object, max_length: int, parameter: str = "body") -> str:

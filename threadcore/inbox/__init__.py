@@ -1,9 +1,14 @@
 """The facade: :class:`Inbox`, the thread rules over a repository, a directory and a clock.
 
-Each area of the inbox is a module a newcomer finds by name; they share one small spine
-(:mod:`threadcore.inbox._spine`: ports, time, the unit-of-work runner, publication, visibility).
-:class:`Inbox` is the list of what each area offers, bound as methods (no extra call on any path).
-All rules live in :mod:`threadcore.domain`.
+Each area of the inbox is a module a newcomer finds by name (``messages``, ``threads``,
+``drafts``, ``notes``, ``directory``, and the reads). A command's facade function checks its
+arguments (no I/O), builds its record (:mod:`threadcore.inbox.commands`) and runs its handler
+(:mod:`threadcore.inbox.handlers`: load, ask the domain, save) through the one runner
+(:mod:`threadcore.inbox._runner`: claims, time, the re-check before commit, retries,
+publication). :class:`Inbox` is the list of what each area offers, bound as methods (no extra
+call on any path). All rules live in :mod:`threadcore.domain`; the facade depends on ports only
+(:mod:`threadcore.ports`), and :func:`threadcore.connect` / :func:`threadcore.open_inbox` compose
+the concrete parts.
 """
 
 from __future__ import annotations

@@ -5,31 +5,22 @@ bytes read back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 
 from threadcore.domain.attachments import Upload, parse_stored
 from threadcore.domain.errors import InvalidInput, NotFound
-from threadcore.domain.events import Event
-from threadcore.inbox._spine import R, Spine
+from threadcore.inbox._spine import Spine
+from threadcore.inbox.handlers._load import no_files
 from threadcore.inbox.queries import message
-from threadcore.ports import AttachmentStore, AttachmentWrites, UnitOfWork
+from threadcore.ports import AttachmentStore
 
-__all__ = ["attachment_content", "uploads_of", "with_files"]
-
-Work = Callable[[UnitOfWork, list[Event], datetime], R]
-
-
-def _no_files() -> InvalidInput:
-    return InvalidInput(
-        "This inbox's repository stores no attachments: send the message without files",
-        parameter="attachments",
-    )
+__all__ = ["attachment_content", "stores_files", "uploads_of"]
 
 
 def uploads_of(attachments: object) -> tuple[object, tuple[Upload, ...]]:
     """``attachments`` with each :class:`Upload` in it replaced by its URL (checked), and the
-    uploads; anything else is left for the URL checks."""
+    uploads; anything else is left for the URL checks (the files are stored by the handler,
+    :func:`threadcore.inbox.handlers._load.store_files`)."""
     if isinstance(attachments, str | bytes) or not isinstance(attachments, Iterable):
         return attachments, ()
     items = tuple(attachments)
@@ -42,23 +33,12 @@ def uploads_of(attachments: object) -> tuple[object, tuple[Upload, ...]]:
     return tuple(next(files).url if isinstance(i, Upload) else i for i in items), uploads
 
 
-def with_files(self: Spine, work: Work[R], uploads: tuple[Upload, ...]) -> Work[R]:
-    """``work``, storing ``uploads`` in its unit of work once it has written what carries them
-    (a refused command stores nothing); a repository that keeps no files refuses them."""
-    if not uploads:
-        return work
-    if not isinstance(self._repo, AttachmentStore):
-        raise _no_files()
-
-    def run(uow: UnitOfWork, events: list[Event], now: datetime) -> R:
-        if not isinstance(uow, AttachmentWrites):
-            raise _no_files()
-        result = work(uow, events, now)
-        for upload in uploads:
-            uow.add_attachment(upload.content)
-        return result
-
-    return run
+def stores_files(self: Spine, uploads: tuple[Upload, ...]) -> tuple[Upload, ...]:
+    """``uploads``, if this inbox's repository keeps files (the attachments capability); a
+    repository that keeps none refuses them."""
+    if uploads and not isinstance(self._repo, AttachmentStore):
+        raise no_files()
+    return uploads
 
 
 def attachment_content(self: Spine, message_id: str, index: int, *, actor: str) -> bytes:

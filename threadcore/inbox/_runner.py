@@ -1,0 +1,345 @@
+"""The runner every command goes through, and the context a command's handler is given.
+
+A handler is a function ``handler(command, ctx) -> result`` (:mod:`threadcore.inbox.handlers`):
+it loads through ``ctx.uow``, asks the domain to decide, saves what was decided and appends the
+events to ``ctx.events``. :meth:`Runner._run` is all that surrounds it, for every command:
+
+1. open a unit of work and claim what the command works on (a pair of numbers, a thread, the
+   directory), which serialises it with the other commands on it;
+2. read the clock, never earlier than the store's latest instant (rule R18a);
+3. refresh a stored directory as this transaction sees it, build the :class:`Context`, call the
+   handler;
+4. before the commit, re-check each open thread the handler relied on (:func:`rely_on`): one that
+   fell due meanwhile makes the command decide again (rule R10), one that was due and was not
+   closed has its expiry written first and the command runs again (rule R10b);
+5. append the events and commit; on a conflict back off and retry, on a lost connection retry
+   once; a refusal for a closed thread first writes the expiries it showed;
+6. publish the events to the listeners (after the batch, inside :meth:`Runner.batch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import attrs
+
+from threadcore.domain import transitions as tx
+from threadcore.domain.errors import ConcurrencyConflict, ConnectionLost, ThreadNotOpen
+from threadcore.domain.events import Event, ThreadDeleted, ThreadResolved
+from threadcore.domain.model import Availability, Policy, Thread, ThreadStatus
+from threadcore.domain.transitions import is_due
+from threadcore.domain.validation import MAX_INSTANT, MIN_INSTANT, check_utc
+from threadcore.ports import (
+    Clock,
+    DirectoryAccess,
+    DirectoryPort,
+    IdGenerator,
+    Repository,
+    StoredDirectoryPort,
+    UnitOfWork,
+)
+
+__all__ = ["ONE_ACCOUNT", "Context", "Runner", "rely_on"]
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+Listener = Callable[[Event], None]
+
+#: The account every command runs for today: the platform's ``~`` (the caller's own account).
+#: Serving several accounts from one store changes the context, the keys and the directory.
+ONE_ACCOUNT = "~"
+
+#: How far after the store's latest instant a command runs when its clock is behind the store:
+#: strictly after, so its records sort after what it builds on (rule R18a).
+TICK = timedelta(microseconds=1)
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_OPEN, _ALIVE = ThreadStatus.OPEN, Availability.ALIVE
+_MIN_INSTANT, _MAX_INSTANT = MIN_INSTANT, MAX_INSTANT
+
+_events_log = logging.getLogger("threadcore.events")
+
+
+@attrs.define(slots=True, weakref_slot=False, eq=False)
+class Context:
+    """What a command's handler works with, for one attempt of the command.
+
+    ``uow`` is its unit of work, ``now`` the instant it runs at, ``directory`` the directory as
+    seen in that transaction, ``account`` the account it runs for. The handler appends the
+    events it makes to ``events`` and, through :func:`rely_on`, the open threads its decisions
+    rest on to ``relied``; ``runner`` is the runner running it (for :meth:`after`)."""
+
+    uow: UnitOfWork
+    now: datetime
+    directory: DirectoryPort
+    policy: Policy
+    ids: IdGenerator
+    account: str
+    events: list[Event]
+    relied: list[Thread]
+    runner: Runner
+
+    def after(self, floor: datetime | None) -> datetime:
+        """The command's time once it builds on a record dated ``floor`` (rule R18a): ``now``,
+        or just after ``floor`` when the clock is behind it."""
+        return self.runner._after(floor, self.now)
+
+
+def rely_on(ctx: Context, thread: Thread) -> None:
+    """Note that the command decides on ``thread`` as stored: if it is open, the command's
+    decisions hold only before its due instant, and if it is due when the command runs, the
+    command shows it expired (its expiry is written, rule R10b)."""
+    if thread.status is _OPEN and thread.availability is _ALIVE:
+        ctx.relied.append(thread)
+
+
+class _Overtaken(Exception):
+    """A command's decisions no longer hold: a thread it relied on fell due while it ran."""
+
+
+class _ExpireFirst(Exception):
+    """A command acted on threads that were due without closing them: their expiries are
+    written first (rule R10b), then the command runs again."""
+
+    def __init__(self, threads: Sequence[Thread]) -> None:
+        super().__init__()
+        self.threads = threads
+
+
+def _claimable(thread_id: object) -> bool:
+    """Whether ``thread_id`` can name a stored thread (anything else is refused as not found
+    later, by the command itself)."""
+    return isinstance(thread_id, str) and 0 < len(thread_id) <= 256 and thread_id.isascii()
+
+
+class Runner:
+    """Runs handlers: claims, time, retries, the re-check before commit, publication."""
+
+    _repo: Repository
+    _directory: DirectoryPort
+    _stored: StoredDirectoryPort | None
+    _clock: Clock
+    _policy: Policy
+    _ids: IdGenerator
+    _retries: int
+    _account: str
+
+    def __init__(self) -> None:
+        self._account = ONE_ACCOUNT
+        self._listeners: list[Listener] = []
+        self._time_lock = threading.Lock()
+        self._latest = _EPOCH  # the latest instant this inbox has used: time never goes back
+        # per calling thread: the events of a batch, heard only once the batch has committed,
+        # and what a read (with ``at``) rests on (threadcore.inbox._spine)
+        self._local = threading.local()
+        # told of the events of every command as it succeeds, even inside a batch (how
+        # ``threadcore replay`` tells whether a line changed anything); not public
+        self._observer: Callable[[list[Event]], None] | None = None
+
+    # --- time -----------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The current instant: the clock port's (validated timezone-aware UTC), but never
+        before an instant this inbox has already used (a clock that steps back does not take
+        the inbox back in time; see rule R18)."""
+        now = self._clock.now()
+        if now.tzinfo is not UTC or not _MIN_INSTANT <= now <= _MAX_INSTANT:
+            now = check_utc(now, "clock.now()")
+        return self._not_before(now)
+
+    def _not_before(self, instant: datetime | None) -> datetime:
+        """``instant``, or the latest instant already used if that is later; remembers it."""
+        if instant is None or instant <= self._latest:  # the clock stands still or stepped back
+            return self._latest
+        with self._time_lock:
+            if instant > self._latest:
+                self._latest = instant
+            return self._latest
+
+    def _after(self, floor: datetime | None, now: datetime) -> datetime:
+        """``now``, or just after ``floor`` (the store's latest instant) if that is later."""
+        if floor is not None and floor > now:  # this clock is behind the store
+            return self._not_before(floor + TICK)
+        return now
+
+    # --- publication ----------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the commands inside the block in one storage transaction (bulk import, replay).
+
+        A refused command inside the block raises as usual and is undone alone; an exception
+        escaping the block undoes the whole batch on durable storage; a clean exit commits it.
+        Subscribers hear the batch's events once it has committed (on memory, which has no
+        transaction to undo, as each command ends). On PostgreSQL the batch sends its writes in
+        groups: if another process changed a thread the batch changes meanwhile, the group is
+        refused when sent and the whole batch with it (``StorageError``; rule D1).
+        """
+        local = self._local
+        outer = getattr(local, "pending", None)
+        # Durable storage commits a batch at its end (or not at all): its events wait for it.
+        pending: list[Event] | None = (
+            [] if outer is None and getattr(self._repo, "atomic_batches", True) else None
+        )
+        local.pending = pending if outer is None else outer
+        try:
+            with self._repo.batch():
+                yield
+        finally:
+            local.pending = outer
+        if pending:
+            self._publish(pending)
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        """Hand committed events to every listener, each isolated from the others' failures."""
+        for event in events:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    _events_log.exception(
+                        "Listener %r failed on %s of thread [%s]; the command stays committed",
+                        listener,
+                        type(event).__name__,
+                        event.thread_id,
+                    )
+
+    # --- the runner -----------------------------------------------------------------------------
+    def _run(
+        self,
+        handler: Callable[[C, Context], R],
+        command: C,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: object = None,
+        directory: DirectoryAccess = "read",
+    ) -> R:
+        """Run ``handler(command, ctx)`` in a unit of work, retrying on conflicts (see the
+        module's docstring for the steps).
+
+        Each attempt first claims the pair (or the thread ``thread_id``) it works on, and only
+        then reads the clock. With a stored directory, the claim also reads the directory's
+        change stamp (and ``directory="change"`` makes the command run alone): the command
+        decides on the directory as committed when it began, which no change can move until it
+        ends."""
+        claim_id = thread_id if isinstance(thread_id, str) and _claimable(thread_id) else None
+        stored = self._stored
+        access = directory if stored is not None else None
+        seen = self._directory
+        lost = False
+        expired_first = False  # the one rerun after writing what it found due is free
+        for attempt in range(self._retries + 1):
+            if attempt == self._retries and not expired_first:
+                break
+            events: list[Event] = []
+            relied: list[Thread] = []
+            now = _EPOCH
+            try:
+                with self._repo.unit_of_work() as uow:
+                    floor = uow.claim(pair=pair, thread_id=claim_id, directory=access)
+                    if stored is not None:
+                        seen = stored.refresh(uow)
+                    now = self.now()
+                    if floor is not None and floor > now:  # this clock is behind the store
+                        now = self._not_before(floor + TICK)
+                    ctx = Context(
+                        uow, now, seen, self._policy, self._ids, self._account, events, relied, self
+                    )
+                    result = handler(command, ctx)
+                    if relied:
+                        self._check_relied(relied, events, now)
+                    if events:
+                        uow.append_events(events)
+            except _Overtaken:
+                continue  # a thread it relied on fell due meanwhile: decide again
+            except _ExpireFirst as first:
+                # it acted on a due thread without closing it: the expiry comes first in the
+                # store and the feed (rule R10b), then the command runs again
+                self._write_expiries(first.threads)
+                expired_first = True
+                continue
+            except ConcurrencyConflict:
+                # another writer got there first: back off a little, at random, and retry
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+                continue
+            except ConnectionLost:  # before its commit: nothing stored (rule D3)
+                if lost or attempt + 1 == self._retries:
+                    raise
+                lost = True  # run it again, once, on a fresh connection
+                continue
+            except ThreadNotOpen:
+                # refused, perhaps because a thread it relied on turned out expired: what it
+                # has shown expired is written before the refusal is answered (R10b)
+                due = self._due(relied, now) if now is not _EPOCH else []
+                if due:
+                    self._write_expiries(due)
+                raise
+            if self._observer is not None:
+                self._observer(events)
+            if self._listeners and events:
+                pending = getattr(self._local, "pending", None)
+                if pending is not None:
+                    pending.extend(events)
+                else:
+                    self._publish(events)
+            return result
+        raise ConcurrencyConflict(
+            f"The command was retried {self._retries} times and kept conflicting with other "
+            "writers; it changed nothing and can be retried"
+        )
+
+    def _due(self, threads: Iterable[Thread], now: datetime) -> list[Thread]:
+        """Those of ``threads`` (as stored) that are due at ``now`` but stored open (R10)."""
+        cutoff = now - self._policy.ttl
+        return [t for t in threads if is_due(t, cutoff)]
+
+    def _check_relied(
+        self, relied: Sequence[Thread], events: Sequence[Event], now: datetime
+    ) -> None:
+        """Before a command commits: each thread it relied on open must still not be due (else
+        :class:`_Overtaken`: it decides again), and one that was due when it ran must have been
+        closed by it (else :class:`_ExpireFirst`: rule R10b)."""
+        closed = {e.thread_id for e in events if isinstance(e, ThreadResolved | ThreadDeleted)}
+        unwritten = [t for t in self._due(relied, now) if t.id not in closed]
+        if unwritten:
+            raise _ExpireFirst(unwritten)
+        ttl = self._policy.ttl
+        done = self._clock.now()
+        for thread in relied:
+            if now < thread.due_at(ttl) <= done:
+                raise _Overtaken
+
+    def _write_expiries(self, threads: Sequence[Thread]) -> bool:
+        """Write the expiry of each of ``threads`` (as read, and due when read) in one unit of
+        work, and say whether each was written as read (rule R10b). If one changed meanwhile
+        (the unit of work conflicts), every one is read again and expired if it is still due;
+        then ``False``: the caller reads again rather than answer what it read before.
+
+        On PostgreSQL the versioned writes wait for an in-flight writer of the same thread (its
+        row lock) for at most the storage's lock timeout, then fail retryably
+        (``StorageError``): a reader never answers "expired" while a write that keeps the
+        thread open may still commit."""
+        attempts = [0]
+        self._run(_write_expiries, (threads, attempts))
+        return attempts[0] == 1
+
+
+def _write_expiries(command: tuple[Sequence[Thread], list[int]], ctx: Context) -> None:
+    """The handler of :meth:`Runner._write_expiries`: the threads as read on its first attempt,
+    read again on a retry."""
+    threads, attempts = command
+    attempts[0] += 1
+    for read in {t.id: t for t in threads}.values():
+        thread = read if attempts[0] == 1 else ctx.uow.thread(read.id)
+        if thread is None:
+            continue
+        new, expired = tx.catch_up(thread, ctx.now, ctx.policy.ttl)
+        if expired is not None:
+            ctx.uow.save_thread(new, thread.version)
+            ctx.events.append(expired)
