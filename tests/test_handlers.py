@@ -25,6 +25,7 @@ from threadcore.ids import RandomIds
 from threadcore.inbox import commands as c
 from threadcore.inbox._runner import ONE_ACCOUNT, Context
 from threadcore.inbox.handlers import threads
+from threadcore.storage import StoredDirectory
 
 PACKAGE = Path(threadcore.__file__).resolve().parent
 GUEST_B = "+16502240002"
@@ -172,7 +173,7 @@ def test_a_stored_directory_is_a_port_the_inbox_refreshes_from_each_unit_of_work
     from threadcore.ports import StoredDirectoryPort
 
     repository = InMemoryRepository()
-    stored = threadcore.StoredDirectory(repository)
+    stored = StoredDirectory(repository)
     assert isinstance(stored, StoredDirectoryPort)
     assert not isinstance(billing_directory(), StoredDirectoryPort)
     inbox = Inbox(repository=repository, directory=stored, clock=ManualClock(START))

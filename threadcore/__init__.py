@@ -56,9 +56,13 @@ from threadcore.domain.queries import (
     ThreadFilter,
 )
 from threadcore.inbox import Inbox
+from threadcore.inbox import _spine as _composition
 
 if TYPE_CHECKING:
     from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
+
+# The composition root: an inbox given no repository keeps its records in memory.
+_composition.default_repository = InMemoryRepository
 
 __version__ = "1.0.0"
 

@@ -608,7 +608,7 @@ class EditableDirectory(MutableDirectoryPort, Protocol):
 @runtime_checkable
 class StoredDirectoryPort(DirectoryPort, Protocol):
     """**Protocol**: a directory stored with the threads, in its repository's database
-    (:class:`threadcore.StoredDirectory`). The inbox refreshes it from every unit of work it
+    (:class:`threadcore.storage.StoredDirectory`). The inbox refreshes it from every unit of work it
     runs (a command decides on the directory as that transaction sees it) and changes it in the
     same transaction as the change's effect on the threads."""
 

@@ -58,12 +58,15 @@ _DRAFT = DeliveryStatus.DRAFT
 BEFORE_ALL = MIN_INSTANT - timedelta(microseconds=1)
 
 
-def _memory_repository() -> Repository:
-    """The default repository, in memory: composed by :func:`threadcore.connect` (the facade
-    names no adapter; imported here, when asked for, since ``connect`` builds inboxes)."""
-    from threadcore.connect import connect
+#: Makes the repository of an inbox given none. The composition root (``threadcore/__init__.py``)
+#: sets it to the in-memory adapter: the facade names no adapter and imports no composer.
+default_repository: Callable[[], Repository] | None = None
 
-    return connect("memory://")
+
+def _memory_repository() -> Repository:
+    if default_repository is None:  # only when threadcore.inbox is loaded without the package
+        raise InvalidInput("Parameter [repository] is required", parameter="repository")
+    return default_repository()
 
 
 #: The stored message (not a draft) with an id (for the reads: the handlers' own).

@@ -5,3 +5,5 @@ the domain (:mod:`threadcore.domain`) to decide, saves what was decided and appe
 to ``ctx.events``. It never retries, reads the clock or publishes: the runner
 (:mod:`threadcore.inbox._runner`) does that around every handler.
 """
+
+__all__ = ["directory", "drafts", "messages", "notes", "threads"]
