@@ -40,6 +40,7 @@ from threadcore.domain.errors import (
     ThreadUnassigned,
     Unauthenticated,
     UnknownPhoneNumber,
+    Unsupported,
     UnsupportedMediaType,
     WireFormatError,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "ThreadNotOpen",
     "ThreadUnassigned",
     "Unauthenticated",
+    "Unsupported",
     "UnsupportedMediaType",
     "RequestTooLarge",
     "ThreadcoreError",

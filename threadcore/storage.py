@@ -1,13 +1,15 @@
 """What an adapter author needs: the storage port, composed of narrow capabilities, the queries
 a repository answers, the other ports, and the adapters threadcore ships.
 
-A repository (:class:`Repository`) begins units of work; a unit of work (:class:`UnitOfWork`) is
-every capability together: :class:`Claims`, :class:`ThreadReads`, :class:`MessageReads`,
-:class:`NoteReads`, :class:`ChangeFeed`, :class:`Writes` and :class:`DirectoryRecords` (the
-directory stored with the threads); the bundled ones also store the files messages carry
-(:class:`AttachmentWrites`, read back through the repository's :class:`AttachmentStore`).
-Check an adapter with the contract suite in :mod:`threadcore.testing` (one test case per
-capability).
+A repository (:class:`Repository`) begins units of work. The core of a unit of work
+(:class:`UnitOfWork`) is what commands need: :class:`Claims`, :class:`ThreadReads`,
+:class:`MessageReads`, :class:`NoteReads` and :class:`Writes`. A unit of work may add
+capabilities, detected at run time (:func:`require`, :func:`offers`): :class:`Queries`,
+:class:`ChangeFeed`, :class:`DirectoryRecords` (the directory stored with the threads),
+:class:`Prefetch`, :class:`CreationClaims` and :class:`AttachmentWrites`; a repository may add
+:class:`AttachmentStore`, :class:`ConsumerStore`, :class:`ClockStore` and
+:class:`ReadinessCheck`. The bundled adapters offer them all. Check an adapter with the contract
+suite in :mod:`threadcore.testing` (one test case per capability).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -20,11 +22,13 @@ from threadcore.ports import (
     AttachmentStore,
     AttachmentWrites,
     ChangeFeed,
+    Claim,
     Claims,
     Clock,
     ClockMove,
     ClockStore,
     ConsumerStore,
+    CreationClaims,
     DirectoryAccess,
     DirectoryPort,
     DirectoryRecords,
@@ -34,6 +38,8 @@ from threadcore.ports import (
     MutableDirectoryPort,
     NoteQuery,
     NoteReads,
+    Prefetch,
+    Queries,
     ReadinessCheck,
     Repository,
     StoredEvent,
@@ -41,6 +47,8 @@ from threadcore.ports import (
     ThreadReads,
     UnitOfWork,
     Writes,
+    offers,
+    require,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +59,9 @@ __all__ = [
     "AttachmentStore",
     "AttachmentWrites",
     "ChangeFeed",
+    "Claim",
     "ConsumerStore",
+    "CreationClaims",
     "Claims",
     "Clock",
     "ClockMove",
@@ -68,6 +78,8 @@ __all__ = [
     "NoteQuery",
     "NoteReads",
     "PostgresRepository",
+    "Prefetch",
+    "Queries",
     "ReadinessCheck",
     "Repository",
     "SQLiteRepository",
@@ -76,6 +88,8 @@ __all__ = [
     "ThreadReads",
     "UnitOfWork",
     "Writes",
+    "offers",
+    "require",
 ]
 
 

@@ -37,6 +37,7 @@ from threadcore.domain.model import (
 )
 from threadcore.domain.transitions import status_now
 from threadcore.ports import (
+    Claim,
     ClockMove,
     DirectoryAccess,
     MessageQuery,
@@ -210,17 +211,16 @@ class _MemoryUnitOfWork(BufferedWrites):
         pair: tuple[str, str] | None = None,
         thread_id: str | None = None,
         directory: DirectoryAccess = None,
-    ) -> datetime | None:
-        return self._repo._latest  # the lock held since __enter__ serialises every writer
+    ) -> Claim:
+        # The lock held since __enter__ serialises every writer (thread creation too: no
+        # CreationClaims needed, rule Q2).
+        return Claim(self._repo._latest)
 
     def directory_version(self) -> int:
         return self._repo._directory_version
 
     def directory_resources(self) -> list[Resource]:
         return list(self._repo._resources.values())
-
-    def claim_creation(self) -> datetime | None:
-        return self._repo._latest
 
     def thread(self, thread_id: str) -> Thread | None:
         return self._repo._threads.get(thread_id)

@@ -88,7 +88,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Message, Thread
-from threadcore.ports import ClockMove, DirectoryAccess, StoredEvent, check_attachment
+from threadcore.ports import Claim, ClockMove, DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]
 
@@ -117,6 +117,8 @@ _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET L
 
 #: What a unit of work holds for the stored clock before its claim read it.
 _UNREAD: Any = object()
+#: What a unit of work holds before its claim.
+_UNCLAIMED = Claim(None)
 
 
 def _utc(value: datetime) -> datetime:
@@ -632,11 +634,8 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         self._batch: Batch | None = getattr(repo._local, "batch", None)
         self._conn: Connection | None = None
         self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
-        # the thread the claim read (key: the pair or the thread id), or None
-        self._prefetched: tuple[object, Thread | None] | None = None
+        self._claimed = _UNCLAIMED  # what the claim read (the claimed thread: for the reads)
         self._creation = False  # whether this transaction holds the creation lock
-        self._latest: datetime | None = None  # the latest instant the pair's claim read
-        self._directory_version: int | None = None  # the stored directory's, read by the claim
         self._through = False  # reading in a batch what no pending write touched: no flush
 
     def _read_through(self, read: Callable[[], R]) -> R:
@@ -649,9 +648,9 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             self._through = False
 
     def thread(self, thread_id: str) -> Thread | None:
-        prefetched = self._prefetched
-        if prefetched is not None and prefetched[0] == thread_id:
-            return prefetched[1]  # read by the claim, under its lock
+        claimed = self._claimed
+        if claimed.subject == thread_id:
+            return claimed.thread  # read by the claim, under its lock
         batch = self._batch
         if batch is not None:
             if thread_id in batch.threads:
@@ -730,9 +729,9 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
 
     def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
         pair = (owner_number, guest_number)
-        prefetched = self._prefetched
-        if prefetched is not None and prefetched[0] == pair:
-            return prefetched[1]  # read by the claim, under its lock
+        claimed = self._claimed
+        if claimed.subject == pair:
+            return claimed.thread  # read by the claim, under its lock
         batch = self._batch
         if batch is not None:
             self._look_around(batch, pair)
@@ -898,12 +897,13 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         self,
         locks: Sequence[tuple[str, tuple[Any, ...]]],
         read: tuple[str, tuple[Any, ...]],
-        key: object = None,
+        key: tuple[str, str] | str | None = None,
         directory: DirectoryAccess = None,
-    ) -> datetime | None:
+    ) -> Claim:
         """Begin the transaction (outside a batch), take ``locks`` in it and then ``read`` the
         latest instant (and, with a ``key``, the claimed thread's columns, kept for the read that
-        follows), all in one round trip: each statement runs once the one before is done.
+        follows), all in one round trip: each statement runs once the one before is done; what
+        was read, as the :class:`Claim` the unit of work also keeps for its reads.
 
         With ``directory``, the stored directory's lock comes first (shared to read it,
         exclusive to change it: taken before any pair's, so a change waiting for the commands
@@ -917,6 +917,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
         version = None
+        directory_version = None
         clocked = self._repo._clock_in_claims
         if clocked:  # the stored clock comes with the read: no statement more
             read = (self._repo._with_clock(read[0]), read[1])
@@ -943,21 +944,27 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 self._creation = taken[1].fetchone() is not None
             if version is not None:
                 found = version.fetchone()
-                self._directory_version = 0 if found is None else int(found[0])
+                directory_version = 0 if found is None else int(found[0])
         if row is None:
-            return None
-        if key is not None:
-            self._prefetched = (key, None if row[1] is None else thread_from_row(row[1:], _utc))
+            return self._keep(Claim(None, directory_version))
         latest: datetime | None = row[0]
-        return None if latest is None else _utc(latest)
+        floor = None if latest is None else _utc(latest)
+        if key is None:
+            return self._keep(Claim(floor, directory_version))
+        thread = None if row[1] is None else thread_from_row(row[1:], _utc)
+        return self._keep(Claim(floor, directory_version, key, thread))
+
+    def _keep(self, claim: Claim) -> Claim:
+        self._claimed = claim
+        return claim
 
     def _claim_in_batch(
         self,
         batch: Batch,
         read: tuple[str, tuple[Any, ...]],
-        key: object,
+        key: tuple[str, str] | str | None,
         directory: DirectoryAccess,
-    ) -> datetime | None:
+    ) -> Claim:
         """A claim inside a batch takes no pair lock (a batch holds the rows it wrote until it
         ends, and would hold thousands of advisory locks: keep batches short where other
         processes write the same threads). The directory's lock is taken once and held to the
@@ -975,7 +982,7 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 batch.directory_version = None
             if batch.directory_version is None:
                 batch.directory_version = super().directory_version()
-            self._directory_version = batch.directory_version
+        version = batch.directory_version if directory is not None else None
         if isinstance(key, tuple):
             self._look_around(batch, key)
             known = batch.pairs.get(key, UNKNOWN)
@@ -983,28 +990,28 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 batch.flush()  # a pending write may have closed the pair's open thread
                 del batch.pairs[key]  # the database knows now
             elif key in batch.pairs and batch.latest_known:
-                self._prefetched = (key, None if known is None else batch.threads[known])
-                return batch.latest
+                thread = None if known is None else batch.threads[known]
+                return self._keep(Claim(batch.latest, version, key, thread))
         elif isinstance(key, str) and key in batch.threads and batch.latest_known:
-            self._prefetched = (key, batch.threads[key])
-            return batch.latest
+            return self._keep(Claim(batch.latest, version, key, batch.threads[key]))
         elif key is None and batch.latest_known:
-            return batch.latest
+            return self._keep(Claim(batch.latest, version))
         rows = self._read_through(lambda: self._all(*read))
         if not rows:
-            return batch.latest if batch.latest_known else None
+            return self._keep(Claim(batch.latest if batch.latest_known else None, version))
         row = rows[0]
-        if key is not None:
-            stored = None if row[1] is None else thread_from_row(row[1:], _utc)
-            if isinstance(key, tuple) and key in batch.pairs:
-                known = batch.pairs[key]
-                stored = None if known is None else batch.threads[known]
-            elif isinstance(key, str) and key in batch.threads:
-                stored = batch.threads[key]
-            else:  # as stored: nothing pending touched it
-                batch.learn(stored, key if isinstance(key, tuple) else None)
-            self._prefetched = (key, stored)
-        return batch.see_latest(None if row[0] is None else _utc(row[0]))
+        floor = batch.see_latest(None if row[0] is None else _utc(row[0]))
+        if key is None:
+            return self._keep(Claim(floor, version))
+        stored = None if row[1] is None else thread_from_row(row[1:], _utc)
+        if isinstance(key, tuple) and key in batch.pairs:
+            known = batch.pairs[key]
+            stored = None if known is None else batch.threads[known]
+        elif isinstance(key, str) and key in batch.threads:
+            stored = batch.threads[key]
+        else:  # as stored: nothing pending touched it
+            batch.learn(stored, key if isinstance(key, tuple) else None)
+        return self._keep(Claim(floor, version, key, stored))
 
     def claim(
         self,
@@ -1012,12 +1019,12 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
         pair: tuple[str, str] | None = None,
         thread_id: str | None = None,
         directory: DirectoryAccess = None,
-    ) -> datetime | None:
+    ) -> Claim:
         prefix = self._repo._lock_prefix
         sql = self._sql
         if pair is not None and not unstorable(*pair):
             owner, guest = pair
-            latest = self._claim(
+            return self._claim(
                 [
                     (sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
                     (sql.lock_creation_if_new, (f"{prefix}\x1fcreate", owner, guest)),
@@ -1026,8 +1033,6 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
                 pair,
                 directory,
             )
-            self._latest = latest
-            return latest
         if thread_id is not None and not unstorable(thread_id):
             return self._claim(
                 [(sql.lock_thread, (prefix, thread_id))],
@@ -1039,16 +1044,19 @@ class _PostgresUnitOfWork(SQLReads, BufferedWrites):
 
     def claim_creation(self) -> datetime | None:
         if self._creation:  # taken with the pair's claim, before its latest instant was read
-            return self._latest
+            return self._claimed.floor
         self._creation = True
-        return self._claim(
+        claimed = self._claimed  # (kept: what the command's claim read)
+        floor = self._claim(
             [(self._sql.lock, (f"{self._repo._lock_prefix}\x1fcreate",))], (self._sql.latest, ())
-        )
+        ).floor
+        self._claimed = claimed
+        return floor
 
     # --- reads ----------------------------------------------------------------------------------
     def directory_version(self) -> int:
-        if self._directory_version is not None:
-            return self._directory_version  # read by the claim, under the directory's lock
+        if self._claimed.directory_version is not None:
+            return self._claimed.directory_version  # read by the claim, under the directory's lock
         return super().directory_version()  # (in a batch: after its pending writes)
 
     def change_position(self) -> int:

@@ -58,7 +58,7 @@ from threadcore.domain.errors import (
     StorageError,
 )
 from threadcore.domain.model import Thread
-from threadcore.ports import ClockMove, DirectoryAccess, StoredEvent, check_attachment
+from threadcore.ports import Claim, ClockMove, DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository"]
 
@@ -851,9 +851,10 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
         pair: tuple[str, str] | None = None,
         thread_id: str | None = None,
         directory: DirectoryAccess = None,
-    ) -> datetime | None:
+    ) -> Claim:
         # The write lock taken by BEGIN IMMEDIATE already serialises every writer (and every
-        # change of the stored directory with the commands that read it).
+        # change of the stored directory with the commands that read it; and thread creation:
+        # no CreationClaims needed, rule Q2).
         if pair is not None:
             rows = self._all(_CLAIM_PAIR, pair)
         elif thread_id is not None:
@@ -861,10 +862,7 @@ class _SQLiteUnitOfWork(SQLReads, BufferedWrites):
         else:
             rows = self._all(_CLAIM)
         found = [value for value in rows[0] if value is not None]
-        return time_from_text(max(found)) if found else None  # fixed-width UTC text sorts
-
-    def claim_creation(self) -> datetime | None:
-        return self.claim()
+        return Claim(time_from_text(max(found)) if found else None)  # fixed-width text sorts
 
     def change_position(self) -> int:
         (value,) = self._all("SELECT coalesce(max(change_position), 0) FROM threads")[0]

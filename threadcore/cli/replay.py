@@ -36,7 +36,7 @@ from threadcore import (
 from threadcore.domain.errors import MessageNotFound
 from threadcore.errors import StorageError, ThreadNotFound
 from threadcore.events import Event, ThreadResolved
-from threadcore.storage import Repository
+from threadcore.storage import Prefetch, Repository, offers
 
 __all__ = [
     "LINE_TYPES",
@@ -461,9 +461,10 @@ class Replayer:
         pairs = [pair for line in lines if (pair := _pair(line)) is not None]
         if self._batch_size > 1 and (ids or pairs):  # (one line a batch: its reads are as cheap)
             with self._repo.unit_of_work() as uow:
-                uow.messages_by_provider_ids(ids)
-                uow.open_threads_for_pairs(pairs)
-                uow.opted_out_pairs(pairs)
+                if offers(uow, Prefetch):  # (without it, the batch reads pair by pair)
+                    uow.messages_by_provider_ids(ids)
+                    uow.open_threads_for_pairs(pairs)
+                    uow.opted_out_pairs(pairs)
 
     # --- one line -------------------------------------------------------------------------------
     def _message(self, provider_message_id: str) -> Message:

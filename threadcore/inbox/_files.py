@@ -13,16 +13,18 @@ from threadcore.domain.errors import InvalidInput, NotFound
 from threadcore.domain.events import Event
 from threadcore.inbox._spine import R, Spine
 from threadcore.inbox.queries import message
-from threadcore.ports import AttachmentStore, AttachmentWrites, UnitOfWork
+from threadcore.ports import AttachmentStore, AttachmentWrites, UnitOfWork, offers
 
 __all__ = ["attachment_content", "uploads_of", "with_files"]
 
 Work = Callable[[UnitOfWork, list[Event], datetime], R]
 
 
-def _no_files() -> InvalidInput:
+def _no_files(capability: type) -> InvalidInput:
+    # (InvalidInput, not Unsupported: the caller can send without files; docs/rules.md M8)
     return InvalidInput(
-        "This inbox's repository stores no attachments: send the message without files",
+        f"This inbox's repository stores no attachments (it does not offer "
+        f"{capability.__name__}): send the message without files",
         parameter="attachments",
     )
 
@@ -47,15 +49,16 @@ def with_files(self: Spine, work: Work[R], uploads: tuple[Upload, ...]) -> Work[
     (a refused command stores nothing); a repository that keeps no files refuses them."""
     if not uploads:
         return work
-    if not isinstance(self._repo, AttachmentStore):
-        raise _no_files()
+    if not offers(self._repo, AttachmentStore):
+        raise _no_files(AttachmentStore)
 
     def run(uow: UnitOfWork, events: list[Event], now: datetime) -> R:
-        if not isinstance(uow, AttachmentWrites):
-            raise _no_files()
+        files: object = uow
+        if not offers(files, AttachmentWrites):
+            raise _no_files(AttachmentWrites)
         result = work(uow, events, now)
         for upload in uploads:
-            uow.add_attachment(upload.content)
+            files.add_attachment(upload.content)
         return result
 
     return run
@@ -74,7 +77,7 @@ def attachment_content(self: Spine, message_id: str, index: int, *, actor: str) 
     repository = self._repo
     content = (
         repository.attachment(stored.key)
-        if stored is not None and isinstance(repository, AttachmentStore)
+        if stored is not None and offers(repository, AttachmentStore)
         else None
     )
     if content is None:

@@ -58,9 +58,11 @@ from threadcore.ports import (
     DirectoryAccess,
     DirectoryPort,
     IdGenerator,
+    Queries,
     Repository,
     StoredEvent,
     UnitOfWork,
+    require,
 )
 from threadcore.tokens import TokenCodec
 
@@ -438,7 +440,7 @@ class Spine:
                 now = _EPOCH
                 try:
                     with self._repo.unit_of_work() as uow:
-                        floor = uow.claim(pair=pair, thread_id=claim_id, directory=access)
+                        floor = uow.claim(pair=pair, thread_id=claim_id, directory=access).floor
                         if stored is not None:
                             local.directory = stored.refresh(uow)
                         now = self.now()
@@ -531,7 +533,7 @@ class Spine:
     def _saw_due(self, uow: UnitOfWork, cutoff: datetime, owners: frozenset[str]) -> None:
         """Note every due thread of ``owners`` (``cutoff``: now - ttl): the running read counts
         or filters by the status threads have now, so it rests on all of them (rule R10b)."""
-        self._saw(uow.due_between(BEFORE_ALL, cutoff, owners))
+        self._saw(require(uow, Queries).due_between(BEFORE_ALL, cutoff, owners))
 
     def _saw(self, threads: Iterable[Thread], *, as_stored: bool = False) -> None:
         """Note the stored threads the running read (with ``at``) bases its answer on, shown or

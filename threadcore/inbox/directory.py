@@ -35,8 +35,11 @@ from threadcore.domain.validation import (
 )
 from threadcore.inbox._spine import Spine
 from threadcore.ports import (
+    DirectoryRecords,
     MutableDirectoryPort,
+    Queries,
     UnitOfWork,
+    require,
 )
 
 
@@ -209,10 +212,10 @@ def _change_stored(self: Spine, change: Callable[[Directory], object]) -> builti
         followed: dict[str, Thread | None] = {}
         for before, after in _differences(current, changed):
             if after is not None:
-                uow.save_resource(after)
+                require(uow, DirectoryRecords).save_resource(after)
             if before is not None:
                 if after is None:
-                    uow.delete_resource(before.extension_id)
+                    require(uow, DirectoryRecords).delete_resource(before.extension_id)
                 _follow(self, uow, events, now, before, after, followed)
         return [t for t in followed.values() if t is not None]
 
@@ -279,7 +282,7 @@ def _follow(
     if after is None:
         selections.append(
             (
-                uow.open_threads(owner_extension_id=owner),
+                require(uow, Queries).open_threads(owner_extension_id=owner),
                 lambda t: tx.resolve(t, StatusReason.OWNER_DELETED, None, now),
             )
         )
@@ -289,7 +292,9 @@ def _follow(
             if number not in remaining.phone_numbers:
                 selections.append(
                     (
-                        uow.open_threads(owner_extension_id=owner, owner_number=number),
+                        require(uow, Queries).open_threads(
+                            owner_extension_id=owner, owner_number=number
+                        ),
                         lambda t: tx.resolve(t, StatusReason.OWNER_PHONE_NUMBER_DELETED, None, now),
                     )
                 )
@@ -297,7 +302,7 @@ def _follow(
             if not remaining.is_handler(handler.extension_id):
                 selections.append(
                     (
-                        uow.open_threads(
+                        require(uow, Queries).open_threads(
                             owner_extension_id=owner, assignee_id=handler.extension_id
                         ),
                         lambda t: _unassign(t, remaining, now),

@@ -62,7 +62,9 @@ from threadcore.inbox._spine import (
     _spelling_reader,
 )
 from threadcore.ports import (
+    CreationClaims,
     UnitOfWork,
+    offers,
 )
 
 R = TypeVar("R")
@@ -226,7 +228,9 @@ def _open_or_current(
     if thread is not None:
         return thread, thread.version, now
     # A new thread is dated after every thread already committed (rule Q2).
-    floor = uow.claim_creation()
+    # Where writers run one at a time (no CreationClaims), the claim's floor was the latest
+    # instant of every committed write, and ``now`` is already after it.
+    floor = uow.claim_creation() if offers(uow, CreationClaims) else None
     if floor is not None and floor > now:
         now = self._not_before(floor + _TICK)
     initiator = author.extension_id if author is not None else None

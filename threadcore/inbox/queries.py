@@ -36,8 +36,10 @@ from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spin
 from threadcore.ports import (
     MessageQuery,
     NoteQuery,
+    Queries,
     ThreadQuery,
     UnitOfWork,
+    require,
 )
 
 
@@ -176,14 +178,14 @@ def list_messages(
         def seen(query: MessageQuery, limit: int, offset: int) -> builtins.list[Message]:
             # by the status of their threads now: the due threads' expiries are written (R10b)
             self._saw_due(uow, cutoff, owners)
-            return uow.find_messages(query, limit, offset)
+            return require(uow, Queries).find_messages(query, limit, offset)
 
-        return seen if wanted.thread_status is not None else uow.find_messages
+        return seen if wanted.thread_status is not None else require(uow, Queries).find_messages
 
     by_status = wanted.thread_status is not None
     return _keyset_list(
         self,
-        _Listing("message-list", query, find, lambda uow: uow.count_messages,
+        _Listing("message-list", query, find, lambda uow: require(uow, Queries).count_messages,
                  at=now if by_status else None),
         actor, wanted, per_page, page_token, page, _message_key,
     )  # fmt: skip
@@ -213,7 +215,8 @@ def list_notes(
     )
     return _keyset_list(
         self,
-        _Listing("note-list", query, lambda uow: uow.find_notes, lambda uow: uow.count_notes),
+        _Listing("note-list", query, lambda uow: require(uow, Queries).find_notes,
+                 lambda uow: require(uow, Queries).count_notes),
         actor, wanted, per_page, page_token, page, _note_key,
     )  # fmt: skip
 
@@ -334,10 +337,12 @@ def list_threads(
                 # written, and the page read again, as below. (A numbered page's count and
                 # offset count every open thread as it is now: all the due ones, below.)
                 first = False
-                found = uow.find_threads(attrs.evolve(query, due_cutoff=BEFORE_ALL), limit, 0)
+                found = require(uow, Queries).find_threads(
+                    attrs.evolve(query, due_cutoff=BEFORE_ALL), limit, 0
+                )
                 self._saw(found, as_stored=True)
                 return found
-            found = uow.find_threads(query, limit, offset)
+            found = require(uow, Queries).find_threads(query, limit, offset)
             self._saw(found)
             if query.status is ThreadStatus.OPEN:  # what it leaves out as due, all written
                 self._saw_due(uow, query.due_cutoff, owners)
@@ -347,7 +352,7 @@ def list_threads(
 
     listed = _keyset_list(
         self,
-        _Listing("threads", query, find, lambda uow: uow.count_threads, at=now),
+        _Listing("threads", query, find, lambda uow: require(uow, Queries).count_threads, at=now),
         actor, filter, per_page, page_token, page, _thread_key,
     )  # fmt: skip
     ttl = self._policy.ttl

@@ -15,7 +15,9 @@ from threadcore.domain.validation import (
 )
 from threadcore.inbox._spine import Spine
 from threadcore.ports import (
+    Queries,
     UnitOfWork,
+    require,
 )
 
 
@@ -89,7 +91,7 @@ def expire(self: Spine) -> list[Thread]:
 
         def work(uow: UnitOfWork, events: list[Event], now: datetime) -> list[Thread]:
             batch = []
-            for thread in uow.due_threads(now - ttl, _SWEEP_BATCH):
+            for thread in require(uow, Queries).due_threads(now - ttl, _SWEEP_BATCH):
                 new, event = tx.expire(thread, ttl)
                 uow.save_thread(new, thread.version)
                 events.append(event)

@@ -32,7 +32,17 @@ from threadcore.domain.model import (
     Thread,
     ThreadUser,
 )
-from threadcore.ports import MessageQuery, Repository, ThreadQuery
+from threadcore.ports import (
+    ChangeFeed,
+    DirectoryRecords,
+    MessageQuery,
+    Prefetch,
+    Queries,
+    Repository,
+    ThreadQuery,
+    UnitOfWork,
+    require,
+)
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 
@@ -262,3 +272,23 @@ def found_ids(
         assert page == whole[offset : offset + limit], offset
     assert count(query) == len(find(attrs.evolve(query, after=None), 50))
     return found
+
+
+def queries(uow: UnitOfWork) -> Queries:
+    """``uow``'s :class:`~threadcore.ports.Queries` (``Unsupported`` without them)."""
+    return require(uow, Queries)
+
+
+def feed(uow: UnitOfWork) -> ChangeFeed:
+    """``uow``'s :class:`~threadcore.ports.ChangeFeed` (``Unsupported`` without it)."""
+    return require(uow, ChangeFeed)
+
+
+def prefetch(uow: UnitOfWork) -> Prefetch:
+    """``uow``'s :class:`~threadcore.ports.Prefetch` (``Unsupported`` without it)."""
+    return require(uow, Prefetch)
+
+
+def records(uow: UnitOfWork) -> DirectoryRecords:
+    """``uow``'s :class:`~threadcore.ports.DirectoryRecords` (``Unsupported`` without them)."""
+    return require(uow, DirectoryRecords)
