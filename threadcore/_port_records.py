@@ -27,14 +27,15 @@ __all__ = [
 #: An event as the outbox hands it out: its position in the feed, and the event.
 StoredEvent = tuple[int, Event]
 
-#: How a command uses a stored directory (see :meth:`Claims.claim`): ``"read"`` (it decides on
-#: the directory as it is), ``"change"`` (it changes it), or ``None`` (no stored directory).
+#: How a command uses a stored directory (see :meth:`~threadcore.ports.Claims.claim`): ``"read"``
+#: (it decides on the directory as it is), ``"change"`` (it changes it), or ``None`` (no stored
+#: directory).
 DirectoryAccess = Literal["read", "change"] | None
 
 
 @attrs.frozen
 class ThreadQuery:
-    """What a repository's :meth:`UnitOfWork.find_threads` selects, in its terms.
+    """What a repository's :meth:`~threadcore.ports.Queries.find_threads` selects, in its terms.
 
     ``status`` is the status as it is now: a stored Open, Alive thread whose latest message is at
     or before ``due_cutoff`` (now - ttl) counts as Resolved. ``after`` is the keyset position
@@ -69,8 +70,8 @@ class ThreadQuery:
 
 @attrs.frozen
 class MessageQuery:
-    """What :meth:`UnitOfWork.find_messages` selects: messages (never drafts) of threads owned
-    by ``owner_extension_ids``, narrowed by every criterion that is not ``None``.
+    """What :meth:`~threadcore.ports.Queries.find_messages` selects: messages (never drafts) of
+    threads owned by ``owner_extension_ids``, narrowed by every criterion that is not ``None``.
 
     ``thread_status`` is the thread's status now (``due_cutoff`` as in :class:`ThreadQuery`).
     ``after`` is the keyset position (creation time, id) the page starts after;
@@ -90,7 +91,7 @@ class MessageQuery:
 
 @attrs.frozen
 class NoteQuery:
-    """What :meth:`UnitOfWork.find_notes` selects: notes of threads owned by
+    """What :meth:`~threadcore.ports.Queries.find_notes` selects: notes of threads owned by
     ``owner_extension_ids``, narrowed by every criterion that is not ``None``; ``after`` is the
     keyset position (creation time, id) the page starts after."""
 

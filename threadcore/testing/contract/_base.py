@@ -249,6 +249,23 @@ class ContractBase:
                     ]
                 )  # fmt: skip
 
+    def send_later(self, repo: Repository, thread: Thread, count: int) -> list[Message]:
+        """Store ``count`` outbound messages on ``thread`` (``m2``, ``m3``, ... a second apart,
+        with carrier ids ``p2``, ``p3``, ...), one unit of work each; the messages."""
+        later = []
+        for i in range(2, 2 + count):
+            at = T0 + timedelta(seconds=i)
+            m = Message(f"m{i}", thread.id, Direction.OUTBOUND, f"body {i}",
+                        thread.owner_party.phone_number, thread.guest_party.phone_number, None,
+                        at, at, Availability.ALIVE, f"p{i}")  # fmt: skip
+            later.append(m)
+            with repo.unit_of_work() as uow:
+                current = uow.thread(thread.id)
+                assert current is not None
+                uow.save_thread(tx.add_message(current, m)[0], current.version)
+                uow.add_message(m)
+        return later
+
     def add(self, repo: Repository, *records: Message | Note) -> None:
         """Store new messages, drafts and notes, one unit of work."""
         with repo.unit_of_work() as uow:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from threadcore.domain import transitions as tx
-from threadcore.domain.model import Availability, Direction, Message, StatusReason
+from threadcore.domain.model import StatusReason
 from threadcore.ports import Repository
 from threadcore.testing.contract._base import (
     Q1,
@@ -73,17 +71,7 @@ class PrefetchContract(ContractBase):
     def test_messages_by_provider_ids_reads_many_ids_at_once(self, repo: Repository) -> None:
         thread, first = _thread("t1", "+16502240001", T0)
         self.store(repo, (thread, first))
-        later = []
-        for i in range(2, 5):
-            at = T0 + timedelta(seconds=i)
-            m = Message(f"m{i}", "t1", Direction.OUTBOUND, f"body {i}", "+12092480001",
-                        "+16502240001", None, at, at, Availability.ALIVE, f"p{i}")  # fmt: skip
-            later.append(m)
-            with repo.unit_of_work() as uow:
-                current = uow.thread("t1")
-                assert current is not None
-                uow.save_thread(tx.add_message(current, m)[0], current.version)
-                uow.add_message(m)
+        later = self.send_later(repo, thread, 3)
         with repo.unit_of_work() as uow:
             many = prefetch(uow).messages_by_provider_ids(["p4", "nope", "p3", "p4", "bad\x00id"])
             assert sorted(many, key=lambda m: m.id) == [later[1], later[2]]

@@ -28,7 +28,7 @@ from threadcore.domain.model import (
     MessageSource,
     StatusReason,
 )
-from threadcore.ports import Repository
+from threadcore.ports import Claim, Repository
 from threadcore.testing.contract._base import (
     _IDS,
     _MESSAGE_FIELDS,
@@ -60,21 +60,32 @@ class CoreContract(ContractBase):
             assert uow.messages("t1") == [message]
             assert uow.messages("missing") == []
 
+    def test_a_claim_returns_what_it_read(self, repo: Repository) -> None:
+        """``claim()`` answers a :class:`~threadcore.ports.Claim`: the latest instant stored
+        (``None`` when empty), and, where the adapter read the claimed thread with it, that
+        thread as stored (``None``: no open thread for the pair)."""
+        pair = ("+12092480001", "+16502240001")
+        with repo.unit_of_work() as uow:
+            assert uow.claim(pair=pair).floor is None
+        thread, message = _thread("t1", pair[1], T0)
+        self.store(repo, (thread, message))
+        for subject in (pair, "t1", ("+12092480001", "+16502240009")):
+            with repo.unit_of_work() as uow:
+                claim = (
+                    uow.claim(pair=subject) if isinstance(subject, tuple)
+                    else uow.claim(thread_id=subject)
+                )  # fmt: skip
+                assert isinstance(claim, Claim)
+                assert claim.floor is not None and claim.floor >= T0
+                if claim.subject is not None:
+                    assert claim.subject == subject
+                    assert claim.thread == (thread if subject in (pair, "t1") else None)
+                assert uow.thread("t1") == thread  # (the claim's read, where it made one)
+
     def test_messages_keep_their_order_and_provider_ids(self, repo: Repository) -> None:
         thread, first = _thread("t1", "+16502240001", T0)
         self.store(repo, (thread, first))
-        later = []
-        for i in range(2, 6):
-            at = T0 + timedelta(seconds=i)
-            m = Message(f"m{i}", "t1", Direction.OUTBOUND, f"body {i}", "+12092480001",
-                        "+16502240001", None, at, at, Availability.ALIVE, f"p{i}")  # fmt: skip
-            later.append(m)
-            with repo.unit_of_work() as uow:
-                current = uow.thread("t1")
-                assert current is not None
-                new, _ = tx.add_message(current, m)
-                uow.save_thread(new, current.version)
-                uow.add_message(m)
+        later = self.send_later(repo, thread, 4)
         with repo.unit_of_work() as uow:
             assert uow.messages("t1") == [first, *later]
             assert uow.message_by_provider_id("p3") == later[1]
