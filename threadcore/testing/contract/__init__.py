@@ -16,7 +16,9 @@ besides commands; the rest are optional, and ``threadcore.ports.require`` raises
 ``Unsupported`` naming one where a call needs it: :class:`ChangeFeedContract`,
 :class:`DirectoryRecordsContract`, :class:`PrefetchContract` (without it a batch reads pair by
 pair), :class:`CreationClaimsContract` (required where writers run at once: rule Q2),
-:class:`AttachmentStoreContract`. docs/architecture.md lists what the facade does without each.
+:class:`AttachmentStoreContract`, and on the repository itself
+:class:`ConsumerStoreContract`, :class:`ClockStoreContract`, :class:`ReadinessCheckContract`.
+docs/architecture.md lists what the facade does without each.
 Needs pytest and hypothesis (the ``testing`` extra).
 """
 
@@ -27,17 +29,25 @@ from threadcore.testing.contract.directory import DirectoryRecordsContract
 from threadcore.testing.contract.feed import ChangeFeedContract
 from threadcore.testing.contract.prefetch import PrefetchContract
 from threadcore.testing.contract.queries import QueriesContract
+from threadcore.testing.contract.repository import (
+    ClockStoreContract,
+    ConsumerStoreContract,
+    ReadinessCheckContract,
+)
 from threadcore.testing.contract.writes import CoreContract
 
 __all__ = [
     "AttachmentStoreContract",
     "ChangeFeedContract",
+    "ClockStoreContract",
+    "ConsumerStoreContract",
     "ContractBase",
     "CoreContract",
     "CreationClaimsContract",
     "DirectoryRecordsContract",
     "PrefetchContract",
     "QueriesContract",
+    "ReadinessCheckContract",
     "RepositoryContract",
 ]
 
@@ -49,6 +59,9 @@ class RepositoryContract(
     DirectoryRecordsContract,
     PrefetchContract,
     AttachmentStoreContract,
+    ConsumerStoreContract,
+    ClockStoreContract,
+    ReadinessCheckContract,
 ):
     """Every capability the bundled adapters all offer (:class:`CreationClaimsContract` aside:
     only PostgreSQL needs it, its writers running at once)."""
