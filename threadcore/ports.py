@@ -417,10 +417,7 @@ class UnitOfWork(Claims, ThreadReads, MessageReads, NoteReads, Writes, Protocol)
     that produced the unit of work exits cleanly; an exception discards them all. A write whose
     ``expected_version`` no longer matches makes the commit raise
     :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
-
-    The rest are capabilities a unit of work may add, detected at run time (:func:`require`):
-    :class:`Queries`, :class:`ChangeFeed`, :class:`DirectoryRecords`, :class:`Prefetch`,
-    :class:`CreationClaims` and :class:`AttachmentWrites`. The bundled adapters offer them all.
+    The rest are capabilities, detected at run time (:func:`require`; see the module).
     """
 
 
@@ -591,8 +588,9 @@ def require(holder: object, capability: type[C]) -> C:
         return holder
     name = capability.__name__
     serves = _SERVES.get(capability, "this call")
+    bundled = "PostgreSQL's does" if capability is CreationClaims else "threadcore's all do"
     raise Unsupported(
         f"{type(holder).__name__} does not offer {name} ({serves}): use a repository that "
-        f"offers it, as threadcore's memory, SQLite and PostgreSQL ones do",
+        f"offers it ({bundled})",
         capability=name,
     )
