@@ -49,6 +49,7 @@ from threadcore.errors import (
     ThreadUnassigned,
     Unauthenticated,
     UnknownPhoneNumber,
+    Unsupported,
     UnsupportedMediaType,
     WireFormatError,
 )
@@ -91,6 +92,7 @@ DOCUMENTED: dict[type[ThreadcoreError], tuple[str, int]] = {
     SchemaVersionError: ("SchemaVersionError", 503),
     OutcomeUnknown: ("OutcomeUnknown", 503),
     NestedUnitOfWork: ("NestedUnitOfWork", 500),
+    Unsupported: ("Unsupported", 501),
 }
 
 #: The families of R17: each documented error belongs to its family's root.

@@ -45,7 +45,7 @@ from threadcore.errors import (
 from threadcore.ids import SequentialIds
 from threadcore.model import Availability
 from threadcore.storage import ThreadQuery
-from threadcore.testing.contract import RepositoryContract
+from threadcore.testing.contract import CreationClaimsContract, RepositoryContract
 
 pytest_plugins = ["conftest_pg"]
 
@@ -71,7 +71,7 @@ HOSTILE = [
 ]
 
 
-class TestPostgresContract(RepositoryContract):
+class TestPostgresContract(RepositoryContract, CreationClaimsContract):
     """The shared repository contract, on PostgreSQL (a fresh schema per test)."""
 
     @pytest.fixture(autouse=True)

@@ -19,8 +19,7 @@ from threadcore.cli.replay import LineError, Replayer, parse_line
 from threadcore.domain.validation import e164
 from threadcore.errors import InvalidInput
 from threadcore.events import Event, MessageAdded, ThreadOpened
-from threadcore.inbox.seams import BulkReads
-from threadcore.storage import StoredEvent, UnitOfWork
+from threadcore.storage import Prefetch, StoredEvent, UnitOfWork
 
 _BULK = ("messages_by_provider_ids", "open_threads_for_pairs", "opted_out_pairs")
 
@@ -150,7 +149,7 @@ def test_a_message_is_found_by_its_carrier_id() -> None:
 def test_prefetch_reads_ahead_where_the_storage_offers_it() -> None:
     repository = _Repository(bulk=True)
     inbox = _inbox(repository=repository)
-    assert isinstance(InMemoryRepository().unit_of_work().__enter__(), BulkReads)
+    assert isinstance(InMemoryRepository().unit_of_work().__enter__(), Prefetch)
     with inbox.batch():
         assert inbox.prefetch(provider_message_ids=["a"], pairs=[(OWNER, GUEST)])
     assert repository.calls == list(_BULK)

@@ -18,7 +18,7 @@ from typing import Any
 
 from threadcore.domain.errors import InvalidInput
 from threadcore.domain.events import Event
-from threadcore.ports import ConsumerStore, Repository, StoredEvent
+from threadcore.ports import ConsumerStore, Repository, StoredEvent, require
 
 __all__ = ["Consumer"]
 
@@ -33,12 +33,8 @@ class Consumer:
     :meth:`threadcore.Inbox.consumer`."""
 
     def __init__(self, repository: Repository, name: str) -> None:
-        if not isinstance(repository, ConsumerStore):
-            raise InvalidInput(
-                f"{type(repository).__name__} keeps no consumer cursors", parameter="repository"
-            )
+        self._store: ConsumerStore = require(repository, ConsumerStore)
         self._repository = repository
-        self._store: ConsumerStore = repository
         self._name = name
 
     @property

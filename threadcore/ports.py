@@ -2,6 +2,15 @@
 
 Adapters satisfy these Protocols structurally; none needs to inherit from them. Integrators who
 write their own adapter check it with the contract suite in :mod:`threadcore.testing`.
+
+The storage port is layered by capability, as eventsourcing layers its recorders: a
+:class:`Repository` begins units of work whose core, :class:`UnitOfWork`, is what commands need
+(their claim, the reads a command makes, the writes); :class:`Queries`, :class:`ChangeFeed`,
+:class:`DirectoryRecords`, :class:`Prefetch`, :class:`CreationClaims` and
+:class:`AttachmentWrites` are capabilities a unit of work may add, and :class:`AttachmentStore`,
+:class:`ConsumerStore`, :class:`ClockStore` and :class:`ReadinessCheck` ones a repository may add.
+The facade asks for the smallest layer it uses with :func:`require`, which names what is missing
+(:class:`~threadcore.errors.Unsupported`).
 """
 
 from __future__ import annotations
@@ -9,33 +18,33 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
 
-import attrs
-
-from threadcore.domain.errors import InvalidInput
-from threadcore.domain.events import Event
-from threadcore.domain.model import (
-    Availability,
-    Handler,
-    Message,
-    Note,
-    Resource,
-    Thread,
-    ThreadStatus,
+from threadcore._port_records import (
+    Claim,
+    DirectoryAccess,
+    MessageQuery,
+    NoteQuery,
+    StoredEvent,
+    ThreadQuery,
+    check_attachment,
 )
-from threadcore.domain.queries import ThreadFilter
+from threadcore.domain.errors import Unsupported
+from threadcore.domain.events import Event
+from threadcore.domain.model import Handler, Message, Note, Resource, Thread
 
 __all__ = [
     "AttachmentStore",
     "AttachmentWrites",
     "ChangeFeed",
-    "ConsumerHold",
-    "ClockMove",
-    "ClockStore",
-    "ConsumerStore",
+    "Claim",
     "Claims",
     "Clock",
+    "ClockMove",
+    "ClockStore",
+    "ConsumerHold",
+    "ConsumerStore",
+    "CreationClaims",
     "DirectoryAccess",
     "DirectoryPort",
     "DirectoryRecords",
@@ -46,6 +55,8 @@ __all__ = [
     "MutableDirectoryPort",
     "NoteQuery",
     "NoteReads",
+    "Prefetch",
+    "Queries",
     "ReadinessCheck",
     "Repository",
     "StoredDirectoryPort",
@@ -55,83 +66,11 @@ __all__ = [
     "UnitOfWork",
     "Writes",
     "check_attachment",
+    "offers",
+    "require",
 ]
 
-#: An event as the outbox hands it out: its position in the feed, and the event.
-StoredEvent = tuple[int, Event]
-
-#: How a command uses a stored directory (see :meth:`Claims.claim`): ``"read"`` (it decides on
-#: the directory as it is), ``"change"`` (it changes it), or ``None`` (no stored directory).
-DirectoryAccess = Literal["read", "change"] | None
-
-
-@attrs.frozen
-class ThreadQuery:
-    """What a repository's :meth:`UnitOfWork.find_threads` selects, in its terms.
-
-    ``status`` is the status as it is now: a stored Open, Alive thread whose latest message is at
-    or before ``due_cutoff`` (now - ttl) counts as Resolved. ``after`` is the keyset position
-    (creation time, id) the page starts after. ``creation_time_from`` is inclusive,
-    ``creation_time_to`` exclusive.
-    """
-
-    owner_extension_ids: frozenset[str]
-    due_cutoff: datetime
-    status: ThreadStatus | None = None
-    creation_time_from: datetime | None = None
-    creation_time_to: datetime | None = None
-    owner_number: str | None = None
-    guest_number: str | None = None
-    availability: frozenset[Availability] = frozenset({Availability.ALIVE})
-    after: tuple[datetime, str] | None = None
-
-    @classmethod
-    def of(cls, wanted: ThreadFilter, owners: frozenset[str], due_cutoff: datetime) -> ThreadQuery:
-        """The query of a list's filter ``wanted`` over the resources ``owners``."""
-        return cls(
-            owner_extension_ids=owners,
-            due_cutoff=due_cutoff,
-            status=wanted.status,
-            creation_time_from=wanted.creation_time_from,
-            creation_time_to=wanted.creation_time_to,
-            owner_number=wanted.owner_phone_number,
-            guest_number=wanted.guest_phone_number,
-            availability=frozenset(wanted.availability),
-        )
-
-
-@attrs.frozen
-class MessageQuery:
-    """What :meth:`UnitOfWork.find_messages` selects: messages (never drafts) of threads owned
-    by ``owner_extension_ids``, narrowed by every criterion that is not ``None``.
-
-    ``thread_status`` is the thread's status now (``due_cutoff`` as in :class:`ThreadQuery`).
-    ``after`` is the keyset position (creation time, id) the page starts after;
-    ``creation_time_from`` is inclusive, ``creation_time_to`` exclusive.
-    """
-
-    owner_extension_ids: frozenset[str]
-    due_cutoff: datetime
-    thread_status: ThreadStatus | None = None
-    thread_ids: frozenset[str] | None = None
-    message_ids: frozenset[str] | None = None
-    availability: frozenset[Availability] = frozenset({Availability.ALIVE})
-    creation_time_from: datetime | None = None
-    creation_time_to: datetime | None = None
-    after: tuple[datetime, str] | None = None
-
-
-@attrs.frozen
-class NoteQuery:
-    """What :meth:`UnitOfWork.find_notes` selects: notes of threads owned by
-    ``owner_extension_ids``, narrowed by every criterion that is not ``None``; ``after`` is the
-    keyset position (creation time, id) the page starts after."""
-
-    owner_extension_ids: frozenset[str]
-    thread_ids: frozenset[str] | None = None
-    note_ids: frozenset[str] | None = None
-    availability: frozenset[Availability] = frozenset({Availability.ALIVE})
-    after: tuple[datetime, str] | None = None
+C = TypeVar("C")
 
 
 @runtime_checkable
@@ -214,10 +153,11 @@ class Claims(Protocol):
         pair: tuple[str, str] | None = None,
         thread_id: str | None = None,
         directory: DirectoryAccess = None,
-    ) -> datetime | None:
+    ) -> Claim:
         """Begin a command: serialise it with every other command on the same pair (the pair of
         numbers, or the pair of the stored thread ``thread_id``) until this unit of work ends,
-        and return the latest instant the store has already recorded (``None`` when empty).
+        and return what the claim read (:class:`Claim`): above all its ``floor``, the latest
+        instant the store has already recorded (``None`` when empty).
 
         The facade reads the clock only after this, and never dates a command before what it
         returns, so a command's time follows the commit order of the changes it builds on.
@@ -228,9 +168,21 @@ class Claims(Protocol):
         until this unit of work ends (commands that decide on it run together) and
         ``directory="change"`` waits until no such command runs and keeps every other out (a
         change of the directory runs alone); either way :meth:`DirectoryRecords.directory_version`
-        is then read with the claim, in the same round trip.
+        is then read with the claim, in the same round trip (:attr:`Claim.directory_version`).
         """
         ...
+
+
+@runtime_checkable
+class CreationClaims(Protocol):
+    """**Protocol** (optional): the serialisation of thread creation (rule Q2).
+
+    A new thread must never be dated before a thread already committed, or a keyset walk by
+    creation time could skip it. An adapter whose writers run one at a time (memory, SQLite)
+    gets that from its claim alone, and need not offer this: without it the facade dates a new
+    thread after the claim's floor, which there is the latest instant of every committed write.
+    An adapter whose writers run at once (PostgreSQL) must offer it (:func:`require` is not used
+    for it: the facade only skips it where it is missing)."""
 
     def claim_creation(self) -> datetime | None:
         """Serialise the creation of threads (until this unit of work ends) and return the
@@ -240,7 +192,8 @@ class Claims(Protocol):
 
 
 class ThreadReads(Protocol):
-    """**Protocol**: reading stored threads (expiry not applied: the facade applies it)."""
+    """**Protocol**: the reads of stored threads a command makes (expiry not applied: the
+    facade applies it)."""
 
     def thread(self, thread_id: str) -> Thread | None:
         """The stored thread with this id (alive or a tombstone), or ``None``."""
@@ -250,11 +203,41 @@ class ThreadReads(Protocol):
         """The pair's stored thread that is Open and Alive (expiry not applied), or ``None``."""
         ...
 
-    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
-        """The stored Open, Alive threads of any of these (owner number, guest number) pairs (in
-        no particular order): one read for many, as a bulk import looks ahead. Inside a
-        PostgreSQL batch, the pairs found without one are then known to have none."""
+
+class MessageReads(Protocol):
+    """**Protocol**: the reads of stored messages, drafts and opt-outs a command makes."""
+
+    def messages(self, thread_id: str) -> list[Message]:
+        """Every stored message of the thread, drafts and tombstones included, oldest first."""
         ...
+
+    def message(self, message_id: str) -> Message | None:
+        """The stored message or draft with this id (alive or a tombstone), or ``None``."""
+        ...
+
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        """The message stored with this provider message id, or ``None``."""
+        ...
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        """Whether the guest has opted out of messages from the owner number."""
+        ...
+
+
+class NoteReads(Protocol):
+    """**Protocol**: the read of a stored internal note a command makes."""
+
+    def note(self, note_id: str) -> Note | None:
+        """The stored note with this id (alive or a tombstone), or ``None``."""
+        ...
+
+
+@runtime_checkable
+class Queries(Protocol):
+    """**Protocol** (required by every read but a command's own): selections of stored threads,
+    messages and notes: the lists, counts, the sweep, the reads of what became due, the
+    directory's checks of a resource's open threads. Without it a repository runs commands only;
+    the rest raises :class:`~threadcore.errors.Unsupported` naming it."""
 
     def open_threads(
         self,
@@ -289,18 +272,6 @@ class ThreadReads(Protocol):
         """How many stored threads match ``query`` (``after`` ignored)."""
         ...
 
-
-class MessageReads(Protocol):
-    """**Protocol**: reading stored messages, drafts and opt-outs."""
-
-    def messages(self, thread_id: str) -> list[Message]:
-        """Every stored message of the thread, drafts and tombstones included, oldest first."""
-        ...
-
-    def message(self, message_id: str) -> Message | None:
-        """The stored message or draft with this id (alive or a tombstone), or ``None``."""
-        ...
-
     def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         """Up to ``limit`` stored messages (never drafts) matching ``query``, ordered by
         (creation time, id), skipping the first ``offset``."""
@@ -308,34 +279,6 @@ class MessageReads(Protocol):
 
     def count_messages(self, query: MessageQuery) -> int:
         """How many stored messages (never drafts) match ``query`` (``after`` ignored)."""
-        ...
-
-    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
-        """The message stored with this provider message id, or ``None``."""
-        ...
-
-    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
-        """The messages stored with any of these provider message ids (those there are, in no
-        particular order): one read for many, as a bulk import looks ahead. Inside a PostgreSQL
-        batch, the ids found missing are then known to be missing, without another read."""
-        ...
-
-    def opted_out(self, owner_number: str, guest_number: str) -> bool:
-        """Whether the guest has opted out of messages from the owner number."""
-        ...
-
-    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Those of these (owner number, guest number) pairs whose guest has opted out: one
-        read for many, as a bulk import looks ahead (inside a PostgreSQL batch, every pair's
-        answer is then known)."""
-        ...
-
-
-class NoteReads(Protocol):
-    """**Protocol**: reading stored internal notes."""
-
-    def note(self, note_id: str) -> Note | None:
-        """The stored note with this id (alive or a tombstone), or ``None``."""
         ...
 
     def find_notes(self, query: NoteQuery, limit: int, offset: int = 0) -> list[Note]:
@@ -348,8 +291,35 @@ class NoteReads(Protocol):
         ...
 
 
+@runtime_checkable
+class Prefetch(Protocol):
+    """**Protocol** (optional): one read for many, as a bulk import looks ahead (PostgreSQL,
+    where each read is a round trip). Without it a batch just reads pair by pair."""
+
+    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
+        """The stored Open, Alive threads of any of these (owner number, guest number) pairs (in
+        no particular order): one read for many, as a bulk import looks ahead. Inside a
+        PostgreSQL batch, the pairs found without one are then known to have none."""
+        ...
+
+    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of these (owner number, guest number) pairs whose guest has opted out: one
+        read for many, as a bulk import looks ahead (inside a PostgreSQL batch, every pair's
+        answer is then known)."""
+        ...
+
+    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
+        """The messages stored with any of these provider message ids (those there are, in no
+        particular order): one read for many, as a bulk import looks ahead. Inside a PostgreSQL
+        batch, the ids found missing are then known to be missing, without another read."""
+        ...
+
+
+@runtime_checkable
 class ChangeFeed(Protocol):
-    """**Protocol**: the positions of committed changes and events, for incremental sync."""
+    """**Protocol** (optional): the positions of committed changes and events, for incremental
+    sync (``Inbox.sync``, ``Inbox.entries``, the event pages); without it those raise
+    :class:`~threadcore.errors.Unsupported` naming it."""
 
     def change_position(self) -> int:
         """The position of the latest committed change: every change at or below it is visible
@@ -412,10 +382,12 @@ class Writes(Protocol):
         ...
 
 
+@runtime_checkable
 class DirectoryRecords(Protocol):
-    """**Protocol**: the directory stored with the threads
-    (:class:`threadcore.storage.StoredDirectory`): resources in the order they were added,
-    and a change stamp that every change replaces."""
+    """**Protocol** (optional): the directory stored with the threads
+    (:class:`threadcore.storage.StoredDirectory`): resources in the order they were added, and
+    a change stamp that every change replaces.
+    Without it a :class:`threadcore.storage.StoredDirectory` cannot be used (``Unsupported``)."""
 
     def directory_version(self) -> int:
         """The stored directory's change stamp (0 before its first change): every committed
@@ -437,16 +409,17 @@ class DirectoryRecords(Protocol):
         ...
 
 
-class UnitOfWork(
-    Claims, ThreadReads, MessageReads, NoteReads, ChangeFeed, Writes, DirectoryRecords, Protocol
-):
-    """**Protocol**: one transaction on the repository: every capability below, together.
+@runtime_checkable
+class UnitOfWork(Claims, ThreadReads, MessageReads, NoteReads, Writes, Protocol):
+    """**Protocol**: one transaction on the repository: the core every adapter offers, what
+    commands need (their claim, the reads a command makes, the writes), 15 methods.
 
     Reads see the state as of the transaction (plus nothing of its own buffered writes: the facade
     reads before it writes). Writes are buffered and applied together when the context manager
     that produced the unit of work exits cleanly; an exception discards them all. A write whose
     ``expected_version`` no longer matches makes the commit raise
     :class:`~threadcore.domain.errors.ConcurrencyConflict`, and the facade retries the command.
+    The rest are capabilities, detected at run time (:func:`require`; see the module).
     """
 
 
@@ -543,22 +516,6 @@ class AttachmentWrites(Protocol):
         ...
 
 
-def check_attachment(key: object, content: object = b"") -> None:
-    """Refuse, alike on every adapter, a key that is not 1 to 128 ASCII letters, digits, ``-``
-    or ``_``, and content that is not bytes."""
-    bare = key.replace("-", "").replace("_", "") if isinstance(key, str) else ""
-    if (
-        not isinstance(key, str)
-        or not 0 < len(key) <= 128
-        or not (bare.isascii() and bare.isalnum())
-    ):
-        raise InvalidInput(
-            "Parameter [key] must be 1 to 128 ASCII letters, digits, - or _", parameter="key"
-        )
-    if not isinstance(content, bytes):
-        raise InvalidInput("Parameter [content] must be bytes", parameter="content")
-
-
 @runtime_checkable
 class Repository(Protocol):
     """**Protocol**: where threads, messages and the event outbox are kept."""
@@ -617,11 +574,57 @@ class StoredDirectoryPort(DirectoryPort, Protocol):
         """The repository this directory is stored in."""
         ...
 
-    def refresh(self, uow: DirectoryRecords) -> EditableDirectory:
-        """The directory as ``uow`` sees it (kept as this directory's copy too)."""
+    def refresh(self, uow: UnitOfWork) -> EditableDirectory:
+        """The directory as ``uow`` sees it (kept as this directory's copy too); a unit of work
+        without :class:`DirectoryRecords` raises ``Unsupported``."""
         ...
 
     def draft(self, resources: Iterable[Resource]) -> EditableDirectory:
         """A free-standing directory of ``resources``, checked as a stored one (one extension
         id and one owner per number): a change is made on it before it is stored."""
         ...
+
+
+#: What each optional capability serves, and what offers it: the words of ``Unsupported``.
+_SERVES: dict[type, str] = {
+    Queries: "the lists, counts, the sweep and the directory's checks",
+    ChangeFeed: "sync, entries and the event pages",
+    DirectoryRecords: "a StoredDirectory",
+    Prefetch: "a batch's look-ahead",
+    CreationClaims: "serialising thread creation",
+    AttachmentWrites: "storing attachments",
+    AttachmentStore: "reading stored attachments",
+    ConsumerStore: "durable consumers",
+    ClockStore: "the stored clock",
+    ReadinessCheck: "the readiness check",
+}
+
+#: Whether a type offers a capability, by (type, capability): ``isinstance`` on a runtime
+#: checkable Protocol looks up every method each time, and some checks run on every command.
+_OFFERS: dict[tuple[type, type], bool] = {}
+
+
+def offers(holder: object, capability: type[C]) -> TypeGuard[C]:
+    """Whether ``holder`` (a unit of work or a repository) offers ``capability`` (one of the
+    runtime checkable Protocols above), decided once per type."""
+    key = (type(holder), capability)
+    known = _OFFERS.get(key)
+    if known is None:
+        known = _OFFERS[key] = isinstance(holder, capability)
+    return known
+
+
+def require(holder: object, capability: type[C]) -> C:
+    """``holder`` (a unit of work or a repository) as ``capability``, typed; or
+    :class:`~threadcore.errors.Unsupported` naming the capability, what needs it and the
+    adapter that lacks it (every bundled adapter offers every capability)."""
+    if offers(holder, capability):
+        return holder
+    name = capability.__name__
+    serves = _SERVES.get(capability, "this call")
+    bundled = "PostgreSQL's does" if capability is CreationClaims else "threadcore's all do"
+    raise Unsupported(
+        f"{type(holder).__name__} does not offer {name} ({serves}): use a repository that "
+        f"offers it ({bundled})",
+        capability=name,
+    )

@@ -1,15 +1,17 @@
 """What an adapter author needs: the storage port, composed of narrow capabilities, the queries
 a repository answers, the other ports, and the adapters threadcore ships.
 
-A repository (:class:`Repository`) begins units of work; a unit of work (:class:`UnitOfWork`) is
-every capability together: :class:`Claims`, :class:`ThreadReads`, :class:`MessageReads`,
-:class:`NoteReads`, :class:`ChangeFeed`, :class:`Writes` and :class:`DirectoryRecords` (the
-directory stored with the threads); the bundled ones (:class:`InMemoryRepository`,
-:class:`SQLiteRepository`, :class:`PostgresRepository`, with :class:`StoredDirectory` and
-:class:`StoredClock` over them) also store the files messages carry
-(:class:`AttachmentWrites`, read back through the repository's :class:`AttachmentStore`).
-Check an adapter with the contract suite in :mod:`threadcore.testing` (one test case per
-capability).
+A repository (:class:`Repository`) begins units of work. The core of a unit of work
+(:class:`UnitOfWork`) is what commands need: :class:`Claims`, :class:`ThreadReads`,
+:class:`MessageReads`, :class:`NoteReads` and :class:`Writes`. A unit of work may add
+capabilities, detected at run time (:func:`require`, :func:`offers`): :class:`Queries`,
+:class:`ChangeFeed`, :class:`DirectoryRecords` (the directory stored with the threads),
+:class:`Prefetch`, :class:`CreationClaims` and :class:`AttachmentWrites`; a repository may add
+:class:`AttachmentStore`, :class:`ConsumerStore`, :class:`ClockStore` and
+:class:`ReadinessCheck`. The bundled adapters offer them all. Check an adapter with the contract
+suite in :mod:`threadcore.testing` (one test case per capability). The bundled repositories
+(:class:`InMemoryRepository`, :class:`SQLiteRepository`, :class:`PostgresRepository`) are here,
+with :class:`StoredDirectory` and :class:`StoredClock` over them.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -23,11 +25,13 @@ from threadcore.ports import (
     AttachmentStore,
     AttachmentWrites,
     ChangeFeed,
+    Claim,
     Claims,
     Clock,
     ClockMove,
     ClockStore,
     ConsumerStore,
+    CreationClaims,
     DirectoryAccess,
     DirectoryPort,
     DirectoryRecords,
@@ -37,6 +41,8 @@ from threadcore.ports import (
     MutableDirectoryPort,
     NoteQuery,
     NoteReads,
+    Prefetch,
+    Queries,
     ReadinessCheck,
     Repository,
     StoredEvent,
@@ -44,6 +50,8 @@ from threadcore.ports import (
     ThreadReads,
     UnitOfWork,
     Writes,
+    offers,
+    require,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +61,9 @@ __all__ = [
     "AttachmentStore",
     "AttachmentWrites",
     "ChangeFeed",
+    "Claim",
     "ConsumerStore",
+    "CreationClaims",
     "Claims",
     "Clock",
     "ClockMove",
@@ -70,6 +80,8 @@ __all__ = [
     "NoteQuery",
     "NoteReads",
     "PostgresRepository",
+    "Prefetch",
+    "Queries",
     "ReadinessCheck",
     "Repository",
     "SQLiteRepository",
@@ -80,6 +92,8 @@ __all__ = [
     "ThreadReads",
     "UnitOfWork",
     "Writes",
+    "offers",
+    "require",
 ]
 
 

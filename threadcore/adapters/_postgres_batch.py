@@ -166,7 +166,7 @@ class Batch:
                 self.mode.enter_context(conn.pipeline())
                 self.sent = True
             raw = psycopg.RawCursor(conn)
-            for sql, params in statements:  # never prepared: a pipeline (postgres.py's note)
+            for sql, params in statements:  # never prepared: a pipeline (_postgres_uow.py's note)
                 raw.execute(_numbered(sql), params, prepare=False)
 
     def settle(self) -> None:

@@ -26,20 +26,22 @@ import attrs
 
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
-    MESSAGE_ORDER,
     NOTE_COLUMNS,
-    NOTE_ORDER,
     OPEN,
     THREAD_COLUMNS,
-    AnyOf,
     message_from_row,
-    message_query_where,
     note_from_row,
+    thread_from_row,
+    unstorable,
+)
+from threadcore.adapters._sql_where import (
+    MESSAGE_ORDER,
+    NOTE_ORDER,
+    AnyOf,
+    message_query_where,
     note_query_where,
     open_threads_where,
-    thread_from_row,
     thread_query_where,
-    unstorable,
 )
 from threadcore.adapters.directory import resource_document, resource_from_document
 from threadcore.domain.model import Message, Note, Resource, Thread, ThreadStatus

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from threadcore.adapters.directory import Directory
 from threadcore.domain.errors import InvalidInput
 from threadcore.domain.model import Resource
-from threadcore.ports import DirectoryRecords, Repository
+from threadcore.ports import DirectoryRecords, Repository, UnitOfWork, require
 
 __all__ = ["StoredDirectory"]
 
@@ -44,14 +44,17 @@ class StoredDirectory:
         """The repository this directory is stored in."""
         return self._repo
 
-    def refresh(self, uow: DirectoryRecords) -> Directory:
+    def refresh(self, uow: UnitOfWork) -> Directory:
         """Bring the copy up to the stored directory as ``uow`` sees it (one read of the change
-        stamp; the resources are read again only when it changed) and return it."""
-        version = uow.directory_version()
+        stamp; the resources are read again only when it changed) and return it. A unit of
+        work without :class:`~threadcore.ports.DirectoryRecords` raises
+        :class:`~threadcore.errors.Unsupported`."""
+        records = require(uow, DirectoryRecords)
+        version = records.directory_version()
         seen, directory = self._copy
         if version == seen:
             return directory
-        directory = Directory(uow.directory_resources())
+        directory = Directory(records.directory_resources())
         # (A slower thread may put an older copy back: the next refresh finds the stamp
         # changed and reads again. A command decides on the copy it was returned, never on a
         # copy another thread installs meanwhile; a restored backup's stamp is read.)

@@ -45,6 +45,7 @@ __all__ = [
     "Unauthenticated",
     "UnknownPhoneNumber",
     "UnsupportedMediaType",
+    "Unsupported",
     "WireFormatError",
 ]
 
@@ -368,6 +369,22 @@ class OutcomeUnknown(StorageError):
             )
         super().__init__(message)
         self.retryable = retryable
+
+
+class Unsupported(ThreadcoreError):
+    """The repository lacks a capability the call needs (issue 23: the storage port is layered
+    by capability, and an adapter may offer only the core and some of them). ``capability``
+    names the missing one (``"Queries"``, ``"ChangeFeed"``, ...); nothing was changed."""
+
+    code = "Unsupported"
+    status = 501
+    #: The missing capability's name (empty on one rebuilt from a wire error body: the message
+    #: names it there).
+    capability: str = ""
+
+    def __init__(self, message: str, *, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability
 
 
 class SchemaVersionError(StorageError):

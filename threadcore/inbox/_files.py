@@ -12,7 +12,7 @@ from threadcore.domain.errors import InvalidInput, NotFound
 from threadcore.inbox._spine import Spine
 from threadcore.inbox.handlers._load import no_files
 from threadcore.inbox.queries import message
-from threadcore.ports import AttachmentStore
+from threadcore.ports import AttachmentStore, offers
 
 __all__ = ["attachment_content", "stores_files", "uploads_of"]
 
@@ -36,8 +36,8 @@ def uploads_of(attachments: object) -> tuple[object, tuple[Upload, ...]]:
 def stores_files(self: Spine, uploads: tuple[Upload, ...]) -> tuple[Upload, ...]:
     """``uploads``, if this inbox's repository keeps files (the attachments capability); a
     repository that keeps none refuses them."""
-    if uploads and not isinstance(self._repo, AttachmentStore):
-        raise no_files()
+    if uploads and not offers(self._repo, AttachmentStore):
+        raise no_files(AttachmentStore)
     return uploads
 
 
@@ -52,11 +52,9 @@ def attachment_content(self: Spine, message_id: str, index: int, *, actor: str) 
         raise InvalidInput("Parameter [index] must be an integer", parameter="index")
     stored = parse_stored(found.attachments[index]) if 0 <= index < len(found.attachments) else None
     repository = self._repo
-    content = (
-        repository.attachment(stored.key)
-        if stored is not None and isinstance(repository, AttachmentStore)
-        else None
-    )
+    content = None
+    if stored is not None and offers(repository, AttachmentStore):
+        content = repository.attachment(stored.key)
     if content is None:
         raise NotFound(f"Attachment [{index}] of message [{message_id[:64]}] not found")
     return content

@@ -242,7 +242,7 @@ class Runner:
             now = _EPOCH
             try:
                 with self._repo.unit_of_work() as uow:
-                    floor = uow.claim(pair=pair, thread_id=claim_id, directory=access)
+                    floor = uow.claim(pair=pair, thread_id=claim_id, directory=access).floor
                     if stored is not None:
                         seen = stored.refresh(uow)
                     now = self.now()

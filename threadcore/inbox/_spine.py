@@ -34,10 +34,12 @@ from threadcore.ports import (
     Clock,
     DirectoryPort,
     IdGenerator,
+    Queries,
     Repository,
     StoredDirectoryPort,
     StoredEvent,
     UnitOfWork,
+    require,
 )
 from threadcore.tokens import TokenCodec
 
@@ -246,7 +248,7 @@ class Spine(Runner):
     def _saw_due(self, uow: UnitOfWork, cutoff: datetime, owners: frozenset[str]) -> None:
         """Note every due thread of ``owners`` (``cutoff``: now - ttl): the running read counts
         or filters by the status threads have now, so it rests on all of them (rule R10b)."""
-        self._saw(uow.due_between(BEFORE_ALL, cutoff, owners))
+        self._saw(require(uow, Queries).due_between(BEFORE_ALL, cutoff, owners))
 
     def _saw(self, threads: Iterable[Thread], *, as_stored: bool = False) -> None:
         """Note the stored threads the running read (with ``at``) bases its answer on, shown or

@@ -40,9 +40,12 @@ from threadcore.inbox.sync import (
     sync_since,
 )
 from threadcore.ports import (
+    ChangeFeed,
     MessageQuery,
     NoteQuery,
+    Queries,
     UnitOfWork,
+    require,
 )
 
 __all__ = ["full_entries", "incremental_entries", "sync_entries"]
@@ -123,7 +126,8 @@ def full_entries(
 ) -> tuple[int, builtins.list[Entry]]:
     """The event position now, and the alive messages and notes of the open threads in scope
     (``Explicit``: the threads named, open or not, each checked as ``actor`` sees it)."""
-    position = uow.event_position()
+    feed, queries = require(uow, ChangeFeed), require(uow, Queries)
+    position = feed.event_position()
     if wanted is EntryScope.EXPLICIT:
         chosen = frozenset(self._visible(uow, t, actor)[0].id for t in explicit_ids)
     else:
@@ -135,8 +139,8 @@ def full_entries(
         )
     if not chosen:
         return position, []
-    messages = uow.find_messages(MessageQuery(owners, cutoff, thread_ids=chosen), _UNLIMITED)
-    notes = uow.find_notes(NoteQuery(owners, thread_ids=chosen), _UNLIMITED)
+    messages = queries.find_messages(MessageQuery(owners, cutoff, thread_ids=chosen), _UNLIMITED)
+    notes = queries.find_notes(NoteQuery(owners, thread_ids=chosen), _UNLIMITED)
     return position, [
         *map(timeline.message_entry, messages),
         *map(timeline.note_entry, notes),
@@ -165,10 +169,11 @@ def incremental_entries(
             return None
         return users.get(extension_id) or ThreadUser(extension_id)
 
-    position = uow.event_position()
+    feed, queries = require(uow, ChangeFeed), require(uow, Queries)
+    position = feed.event_position()
     if position_then > position:
         raise InvalidSyncToken(RESTORED)
-    changes = uow.events_since(position_then, position, owners, limit)
+    changes = feed.events_since(position_then, position, owners, limit)
     if len(changes) > limit:
         raise InvalidSyncToken(f"more than {limit} changes happened")
     hints: dict[str, Entry] = {}
@@ -184,7 +189,7 @@ def incremental_entries(
             message_ids.add(event.message_id)
         elif isinstance(event, _NOTE_EVENTS):
             note_ids.add(event.note_id)
-    due = uow.due_between(since - ttl, cutoff, owners)
+    due = queries.due_between(since - ttl, cutoff, owners)
     saw(due)  # (their expiries are written before the answer: rule R10b)
     for t in due:
         hint = timeline.expiry_hint(t, ttl)
@@ -215,14 +220,14 @@ def incremental_entries(
         query = MessageQuery(owners, cutoff, message_ids=frozenset(message_ids), availability=both)
         records += [
             timeline.message_entry(m)
-            for m in uow.find_messages(query, _UNLIMITED)
+            for m in queries.find_messages(query, _UNLIMITED)
             if reported(m.thread_id)
         ]
     if note_ids:
         notes = NoteQuery(owners, note_ids=frozenset(note_ids), availability=both)
         records += [
             timeline.note_entry(n)
-            for n in uow.find_notes(notes, _UNLIMITED)
+            for n in queries.find_notes(notes, _UNLIMITED)
             if reported(n.thread_id)
         ]
     return position, records

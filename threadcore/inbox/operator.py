@@ -36,7 +36,15 @@ from threadcore.domain.validation import check_extension_id
 from threadcore.inbox import _paging
 from threadcore.inbox._spine import _UNLIMITED, Spine
 from threadcore.inbox.queries import _check_page, _check_per_page, numbered_paging
-from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery, UnitOfWork
+from threadcore.ports import (
+    ChangeFeed,
+    MessageQuery,
+    NoteQuery,
+    Queries,
+    ThreadQuery,
+    UnitOfWork,
+    require,
+)
 
 __all__ = ["Outbound", "ThreadTimeline"]
 
@@ -102,7 +110,10 @@ def operator_threads(
     query = ThreadQuery.of(filter, owners, now - self.policy.ttl)
 
     def read(uow: UnitOfWork) -> tuple[builtins.list[Thread], int]:
-        found, total = _newest_first(uow.count_threads, uow.find_threads, query, page, per_page)
+        queries = require(uow, Queries)
+        found, total = _newest_first(
+            queries.count_threads, queries.find_threads, query, page, per_page
+        )
         self._saw(found)  # what it shows expired is written first (rule R10b)
         if query.status is ThreadStatus.OPEN:  # and what it leaves out as expired
             self._saw_due(uow, query.due_cutoff, owners)
@@ -144,7 +155,13 @@ def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> Num
     now = self.now()
     query = MessageQuery(owners, now - self.policy.ttl)
     found, total = self._read(
-        lambda uow: _newest_first(uow.count_messages, uow.find_messages, query, page, per_page)
+        lambda uow: _newest_first(
+            require(uow, Queries).count_messages,
+            require(uow, Queries).find_messages,
+            query,
+            page,
+            per_page,
+        )
     )
     return NumberedPage(tuple(found), None, numbered_paging(page, per_page, len(found), total))
 
@@ -157,7 +174,7 @@ def latest_messages(self: Spine, thread_ids: Sequence[str]) -> dict[str, Message
         return {}
     owners = frozenset(r.extension_id for r in resources(self))
     query = MessageQuery(owners, self.now() - self.policy.ttl, thread_ids=ids)
-    found = self._read(lambda uow: uow.find_messages(query, _UNLIMITED, 0))
+    found = self._read(lambda uow: require(uow, Queries).find_messages(query, _UNLIMITED, 0))
     return {m.thread_id: m for m in found}  # oldest first: the latest one stays
 
 
@@ -178,7 +195,7 @@ def operator_thread(self: Spine, thread_id: str) -> ThreadTimeline:
             for m in uow.messages(thread_id)
             if m.status is not DeliveryStatus.DRAFT
         ]
-        notes = uow.find_notes(
+        notes = require(uow, Queries).find_notes(
             NoteQuery(owner, thread_ids=frozenset({thread_id}), availability=_BOTH), _UNLIMITED
         )
         entries += [timeline.note_entry(n) for n in notes]
@@ -190,7 +207,8 @@ def operator_thread(self: Spine, thread_id: str) -> ThreadTimeline:
             handler = None if resource is None else resource.handler(extension_id)
             return ThreadUser(extension_id, handler.name if handler is not None else None)
 
-        events = uow.events_since(0, uow.event_position(), owner, _UNLIMITED)
+        feed = require(uow, ChangeFeed)
+        events = feed.events_since(0, feed.event_position(), owner, _UNLIMITED)
         for position, event in events:
             if event.thread_id == thread_id:
                 hint = timeline.hint_entry(position, event, user_of)
@@ -249,7 +267,7 @@ def outbound_messages(
 def feed_position(self: Spine) -> int:
     """The position of the latest event of the feed that readers can see (0 before any): a
     reader that polls ``events(cursor=feed_cursor(position))`` learns of every later change."""
-    return self._read(lambda uow: uow.event_position())
+    return self._read(lambda uow: require(uow, ChangeFeed).event_position())
 
 
 def feed_cursor(self: Spine, position: int | None = None) -> str:

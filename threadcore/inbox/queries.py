@@ -43,8 +43,10 @@ from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spin
 from threadcore.ports import (
     MessageQuery,
     NoteQuery,
+    Queries,
     ThreadQuery,
     UnitOfWork,
+    require,
 )
 
 __all__ = [
@@ -211,14 +213,14 @@ def _list_messages(
         def seen(query: MessageQuery, limit: int, offset: int) -> builtins.list[Message]:
             # by the status of their threads now: the due threads' expiries are written (R10b)
             self._saw_due(uow, cutoff, owners)
-            return uow.find_messages(query, limit, offset)
+            return require(uow, Queries).find_messages(query, limit, offset)
 
-        return seen if wanted.thread_status is not None else uow.find_messages
+        return seen if wanted.thread_status is not None else require(uow, Queries).find_messages
 
     by_status = wanted.thread_status is not None
     return _keyset_list(
         self,
-        _Listing("message-list", query, find, lambda uow: uow.count_messages,
+        _Listing("message-list", query, find, lambda uow: require(uow, Queries).count_messages,
                  at=now if by_status else None),
         actor, wanted, paging, _message_key,
     )  # fmt: skip
@@ -258,7 +260,8 @@ def _list_notes(self: Spine, actor: str, filter: NoteFilter | None, paging: Lega
     )
     return _keyset_list(
         self,
-        _Listing("note-list", query, lambda uow: uow.find_notes, lambda uow: uow.count_notes),
+        _Listing("note-list", query, lambda uow: require(uow, Queries).find_notes,
+                 lambda uow: require(uow, Queries).count_notes),
         actor, wanted, paging, _note_key,
     )  # fmt: skip
 
@@ -389,10 +392,12 @@ def _list_threads(
                 # written, and the page read again, as below. (A numbered page's count and
                 # offset count every open thread as it is now: all the due ones, below.)
                 first = False
-                found = uow.find_threads(attrs.evolve(query, due_cutoff=BEFORE_ALL), limit, 0)
+                found = require(uow, Queries).find_threads(
+                    attrs.evolve(query, due_cutoff=BEFORE_ALL), limit, 0
+                )
                 self._saw(found, as_stored=True)
                 return found
-            found = uow.find_threads(query, limit, offset)
+            found = require(uow, Queries).find_threads(query, limit, offset)
             self._saw(found)
             if query.status is ThreadStatus.OPEN:  # what it leaves out as due, all written
                 self._saw_due(uow, query.due_cutoff, owners)
@@ -402,7 +407,7 @@ def _list_threads(
 
     listed = _keyset_list(
         self,
-        _Listing("threads", query, find, lambda uow: uow.count_threads, at=now),
+        _Listing("threads", query, find, lambda uow: require(uow, Queries).count_threads, at=now),
         actor, filter, paging, _thread_key,
     )  # fmt: skip
     ttl = self._policy.ttl

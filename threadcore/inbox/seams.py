@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
 
 from threadcore.domain.errors import InvalidInput
 from threadcore.domain.events import Event
-from threadcore.domain.model import Message, Thread
+from threadcore.domain.model import Message
 from threadcore.inbox._spine import Spine
-from threadcore.ports import Clock, Repository
+from threadcore.ports import Clock, Prefetch, Repository, offers
 
 __all__ = [
-    "BulkReads",
     "Observer",
     "clock",
     "concurrency",
@@ -37,25 +35,6 @@ __all__ = [
 Observer = Callable[[Sequence[Event]], None]
 
 _events_log = logging.getLogger("threadcore.events")
-
-
-@runtime_checkable
-class BulkReads(Protocol):
-    """**Protocol**: the optional look-ahead capability of a unit of work: one read for many
-    carrier ids or pairs, which a batch then answers from what it read (PostgreSQL offers it).
-    A unit of work without it is read pair by pair, as each command needs (:func:`prefetch`)."""
-
-    def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
-        """The stored messages carrying any of these provider message ids."""
-        ...
-
-    def open_threads_for_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[Thread]:
-        """The open thread of each (owner number, guest number) pair that has one."""
-        ...
-
-    def opted_out_pairs(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Those of ``pairs`` whose guest has opted out."""
-        ...
 
 
 def clock(self: Spine) -> Clock:
@@ -134,13 +113,14 @@ def prefetch(
     """Look ahead for the commands a :meth:`~threadcore.Inbox.batch` is about to run: read in
     one go every message these carrier ids name, and the open thread and the opt-out of each
     (owner number, guest number) pair, so that the batch knows them without a read each
-    (rule D1). Answers whether the storage offered it (:class:`BulkReads`): without it nothing
-    is read here and the batch reads pair by pair. Outside a batch it changes nothing either.
+    (rule D1). Answers whether the storage offered it (the optional
+    :class:`~threadcore.storage.Prefetch` capability): without it nothing is read here and the
+    batch reads pair by pair. Outside a batch it changes nothing either.
     """
     if not provider_message_ids and not pairs:
         return False
     with self._repo.unit_of_work() as uow:
-        if not isinstance(uow, BulkReads):
+        if not offers(uow, Prefetch):
             return False
         uow.messages_by_provider_ids(list(provider_message_ids))
         uow.open_threads_for_pairs(list(pairs))

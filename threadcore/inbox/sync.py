@@ -28,7 +28,10 @@ from threadcore.domain.validation import (
 )
 from threadcore.inbox._spine import _ALIVE, Spine
 from threadcore.ports import (
+    ChangeFeed,
+    Queries,
     UnitOfWork,
+    require,
 )
 
 __all__ = [
@@ -101,7 +104,8 @@ def full_thread_sync(
 ) -> tuple[int, int, list[Thread]]:
     """The positions now, and every open thread of ``owners`` as readers see it at ``now``
     (``saw`` is told of the stored open threads it read, due ones included: rule R10b)."""
-    position, at_event = uow.change_position(), uow.event_position()
+    feed = require(uow, ChangeFeed)
+    position, at_event = feed.change_position(), feed.event_position()
     stored = list(open_threads_of(uow, owners))
     saw(stored)
     found = [
@@ -126,13 +130,14 @@ def incremental_thread_sync(
     as readers see it at ``now``: stored changes, expiries that fell due meanwhile, and no
     expiry the client was already told of (rule S2). ``saw`` is told of the stored threads
     it answers (rule R10b)."""
-    position, at_event = uow.change_position(), uow.event_position()
+    feed, queries = require(uow, ChangeFeed), require(uow, Queries)
+    position, at_event = feed.change_position(), feed.event_position()
     if position_then > position or event_then > at_event:
         raise InvalidSyncToken(RESTORED)
-    changed = {t.id: t for t in uow.changed_since(position_then, owners, limit)}
+    changed = {t.id: t for t in feed.changed_since(position_then, owners, limit)}
     if len(changed) > limit:
         raise InvalidSyncToken(f"more than {limit} threads changed")
-    for t in uow.due_between(since - ttl, now - ttl, owners):
+    for t in queries.due_between(since - ttl, now - ttl, owners):
         changed[t.id] = t
     saw(changed.values())
     found, seen = [], []
@@ -149,7 +154,7 @@ def incremental_thread_sync(
     if seen:
         # A sweep's expiry is not news; a relabel (a message deleted) after the expiry is,
         # even in the same instant.
-        later = uow.events_since(event_then, at_event, owners, limit)
+        later = feed.events_since(event_then, at_event, owners, limit)
         relabelled = (
             {e.thread_id for _, e in later if isinstance(e, ev.MessageDeleted) and e.relabelled}
             if len(later) <= limit
@@ -196,8 +201,9 @@ def open_threads_of(
     """The stored open threads of these resources (assigned to ``assignee`` if given), asked of
     storage one resource at a time: a full sync costs what the actor may see, not what the
     database holds (issue 12, item 6)."""
+    queries = require(uow, Queries)
     for owner in sorted(owners):
-        yield from uow.open_threads(owner_extension_id=owner, assignee_id=assignee)
+        yield from queries.open_threads(owner_extension_id=owner, assignee_id=assignee)
 
 
 def sync_kind(value: object) -> SyncType:

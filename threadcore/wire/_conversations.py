@@ -21,6 +21,7 @@ from threadcore.domain.errors import (
     StorageError,
     ThreadcoreError,
     Unauthenticated,
+    Unsupported,
     UnsupportedMediaType,
     WireFormatError,
 )
@@ -213,6 +214,7 @@ ERROR_BY_STATUS: Final[Mapping[int, type[ThreadcoreError]]] = {
     415: UnsupportedMediaType,
     422: InvalidInput,
     500: ThreadcoreError,
+    501: Unsupported,
     503: StorageError,
 }
 

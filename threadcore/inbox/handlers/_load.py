@@ -26,7 +26,7 @@ from threadcore.domain.model import (
     Thread,
 )
 from threadcore.inbox._runner import Context, rely_on
-from threadcore.ports import AttachmentWrites, DirectoryPort, UnitOfWork
+from threadcore.ports import AttachmentWrites, DirectoryPort, UnitOfWork, offers
 
 __all__ = [
     "as_record",
@@ -164,18 +164,20 @@ def replay(
     return messaging.replayed(original, direction, body, author, owner, guest, thread_id)
 
 
-def no_files() -> InvalidInput:
-    """The refusal of files by a repository that stores none."""
+def no_files(capability: type) -> InvalidInput:
+    """The refusal of files by a repository that stores none (``InvalidInput``, not
+    ``Unsupported``: the caller can send without files; docs/rules.md M8)."""
     return InvalidInput(
-        "This inbox's repository stores no attachments: send the message without files",
+        f"This inbox's repository stores no attachments (it does not offer "
+        f"{capability.__name__}): send the message without files",
         parameter="attachments",
     )
 
 
 def check_files(uow: UnitOfWork, uploads: tuple[Upload, ...]) -> None:
     """Refuse ``uploads`` before anything runs if ``uow`` cannot store files."""
-    if uploads and not isinstance(uow, AttachmentWrites):
-        raise no_files()
+    if uploads and not offers(uow, AttachmentWrites):
+        raise no_files(AttachmentWrites)
 
 
 def store_files(uow: UnitOfWork, uploads: tuple[Upload, ...]) -> None:
@@ -183,7 +185,7 @@ def store_files(uow: UnitOfWork, uploads: tuple[Upload, ...]) -> None:
     a refused command stores nothing)."""
     if not uploads:
         return
-    if not isinstance(uow, AttachmentWrites):
-        raise no_files()
+    if not offers(uow, AttachmentWrites):
+        raise no_files(AttachmentWrites)
     for upload in uploads:
         uow.add_attachment(upload.content)

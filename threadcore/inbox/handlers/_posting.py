@@ -20,7 +20,7 @@ from threadcore.domain.model import (
     make_message,
 )
 from threadcore.inbox._runner import Context, rely_on
-from threadcore.ports import UnitOfWork
+from threadcore.ports import CreationClaims, UnitOfWork, offers
 
 __all__ = ["check_not_opted_out", "open_or_current", "post", "send_as"]
 
@@ -51,8 +51,10 @@ def open_or_current(
     thread = current_for_pair(ctx, owner, guest)
     if thread is not None:
         return thread, thread.version, ctx.now
-    # A new thread is dated after every thread already committed (rule Q2).
-    now = ctx.after(ctx.uow.claim_creation())  # a capability of its own
+    # A new thread is dated after every thread already committed (rule Q2): where writers run
+    # at once, creations are serialised; where they run one at a time the claim's floor does it.
+    uow = ctx.uow
+    now = ctx.after(uow.claim_creation() if offers(uow, CreationClaims) else None)
     initiator = author.extension_id if author is not None else None
     thread, opened = tx.open_thread(
         ctx.ids.new_id(), resource, owner, guest, author, initiator, now

@@ -19,7 +19,7 @@ from threadcore.domain.events import Event
 from threadcore.domain.model import Handler, Resource, StatusReason, Thread
 from threadcore.inbox import commands as c
 from threadcore.inbox._runner import Context
-from threadcore.ports import EditableDirectory
+from threadcore.ports import DirectoryRecords, EditableDirectory, Queries, require
 
 __all__ = ["apply", "change_directory", "follow", "follow_directory", "handler_removed"]
 
@@ -28,13 +28,14 @@ def change_directory(cmd: c.ChangeDirectory, ctx: Context) -> list[Thread]:
     current = cmd.directory.refresh(ctx.uow)
     changed = cmd.directory.draft(current.resources())
     apply(cmd.change, changed)
+    records = require(ctx.uow, DirectoryRecords)
     followed: dict[str, Thread | None] = {}
     for before, after in _differences(current, changed):
         if after is not None:
-            ctx.uow.save_resource(after)  # the directory records capability
+            records.save_resource(after)
         if before is not None:
             if after is None:
-                ctx.uow.delete_resource(before.extension_id)
+                records.delete_resource(before.extension_id)
             follow(ctx, before, after, followed)
     return [t for t in followed.values() if t is not None]
 
@@ -106,12 +107,12 @@ def follow(
     resolved (OwnerPhoneNumberDeleted), and those assigned to a handler it lost are unassigned.
     A thread already due gets its expiry instead. ``followed`` collects each thread changed
     (``None``: expired), so a thread is changed once."""
-    uow, now, owner = ctx.uow, ctx.now, before.extension_id
-    selections: list[tuple[list[Thread], Change]] = []  # open_threads: a query capability
+    queries, now, owner = require(ctx.uow, Queries), ctx.now, before.extension_id
+    selections: list[tuple[list[Thread], Change]] = []
     if after is None:
         selections.append(
             (
-                uow.open_threads(owner_extension_id=owner),
+                queries.open_threads(owner_extension_id=owner),
                 lambda t: tx.resolve(t, StatusReason.OWNER_DELETED, None, now),
             )
         )
@@ -121,7 +122,7 @@ def follow(
             if number not in remaining.phone_numbers:
                 selections.append(
                     (
-                        uow.open_threads(owner_extension_id=owner, owner_number=number),
+                        queries.open_threads(owner_extension_id=owner, owner_number=number),
                         lambda t: tx.resolve(t, StatusReason.OWNER_PHONE_NUMBER_DELETED, None, now),
                     )
                 )
@@ -129,7 +130,7 @@ def follow(
             if not remaining.is_handler(handler.extension_id):
                 selections.append(
                     (
-                        uow.open_threads(
+                        queries.open_threads(
                             owner_extension_id=owner, assignee_id=handler.extension_id
                         ),
                         lambda t: _unassign(t, remaining, now),
@@ -141,7 +142,7 @@ def follow(
                 continue
             thread, expired = tx.catch_up(stored, now, ctx.policy.ttl)
             new, event = (thread, expired) if expired is not None else change(thread)
-            uow.save_thread(new, stored.version)
+            ctx.uow.save_thread(new, stored.version)
             ctx.events.append(event)
             followed[stored.id] = None if expired is not None else new
 

@@ -7,6 +7,7 @@ from threadcore.domain.model import StatusReason, Thread
 from threadcore.inbox import commands as c
 from threadcore.inbox._runner import Context
 from threadcore.inbox.handlers._load import visible
+from threadcore.ports import Queries, require
 
 __all__ = ["assign", "delete", "expire_due", "resolve"]
 
@@ -45,7 +46,7 @@ def delete(cmd: c.Delete, ctx: Context) -> Thread:
 def expire_due(cmd: c.ExpireDue, ctx: Context) -> list[Thread]:
     ttl = ctx.policy.ttl
     resolved = []
-    for thread in ctx.uow.due_threads(ctx.now - ttl, cmd.limit):  # a query capability
+    for thread in require(ctx.uow, Queries).due_threads(ctx.now - ttl, cmd.limit):
         new, event = tx.expire(thread, ttl)
         ctx.uow.save_thread(new, thread.version)
         ctx.events.append(event)

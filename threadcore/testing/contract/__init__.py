@@ -1,4 +1,4 @@
-"""The repository contract suite: what every :class:`~threadcore.storage.Repository` must do, one
+"""The repository contract suite: what a :class:`~threadcore.storage.Repository` must do, one
 shared test case per capability of the storage port (the eventsourcing pattern).
 
 Subclass :class:`RepositoryContract` (every capability) in a test module and implement
@@ -9,42 +9,59 @@ so none is collected itself)::
         def make_repository(self) -> Repository:
             return MyRepository(...)
 
-An adapter that offers only some capabilities subclasses those contracts alone:
-:class:`WritesContract`, :class:`ThreadReadsContract`, :class:`MessageReadsContract`,
-:class:`NoteReadsContract`, :class:`ChangeFeedContract`, :class:`DirectoryRecordsContract`,
-:class:`AttachmentStoreContract`.
+An adapter that offers only some capabilities subclasses those contracts alone.
+:class:`CoreContract` (the :class:`~threadcore.ports.UnitOfWork`: claims, a command's reads,
+writes) is required of every adapter; :class:`QueriesContract` of every adapter that serves reads
+besides commands; the rest are optional, and ``threadcore.ports.require`` raises
+``Unsupported`` naming one where a call needs it: :class:`ChangeFeedContract`,
+:class:`DirectoryRecordsContract`, :class:`PrefetchContract` (without it a batch reads pair by
+pair), :class:`CreationClaimsContract` (required where writers run at once: rule Q2),
+:class:`AttachmentStoreContract`, and on the repository itself
+:class:`ConsumerStoreContract`, :class:`ClockStoreContract`, :class:`ReadinessCheckContract`.
+docs/architecture.md lists what the facade does without each.
 Needs pytest and hypothesis (the ``testing`` extra).
 """
 
 from threadcore.testing.contract._base import ContractBase
 from threadcore.testing.contract.attachments import AttachmentStoreContract
+from threadcore.testing.contract.creation import CreationClaimsContract
 from threadcore.testing.contract.directory import DirectoryRecordsContract
 from threadcore.testing.contract.feed import ChangeFeedContract
-from threadcore.testing.contract.messages import MessageReadsContract
-from threadcore.testing.contract.notes import NoteReadsContract
-from threadcore.testing.contract.threads import ThreadReadsContract
-from threadcore.testing.contract.writes import WritesContract
+from threadcore.testing.contract.prefetch import PrefetchContract
+from threadcore.testing.contract.queries import QueriesContract
+from threadcore.testing.contract.repository import (
+    ClockStoreContract,
+    ConsumerStoreContract,
+    ReadinessCheckContract,
+)
+from threadcore.testing.contract.writes import CoreContract
 
 __all__ = [
     "AttachmentStoreContract",
     "ChangeFeedContract",
+    "ClockStoreContract",
+    "ConsumerStoreContract",
     "ContractBase",
+    "CoreContract",
+    "CreationClaimsContract",
     "DirectoryRecordsContract",
-    "MessageReadsContract",
-    "NoteReadsContract",
+    "PrefetchContract",
+    "QueriesContract",
+    "ReadinessCheckContract",
     "RepositoryContract",
-    "ThreadReadsContract",
-    "WritesContract",
 ]
 
 
 class RepositoryContract(
-    WritesContract,
-    ThreadReadsContract,
-    MessageReadsContract,
-    NoteReadsContract,
+    CoreContract,
+    QueriesContract,
     ChangeFeedContract,
     DirectoryRecordsContract,
+    PrefetchContract,
     AttachmentStoreContract,
+    ConsumerStoreContract,
+    ClockStoreContract,
+    ReadinessCheckContract,
 ):
-    """The whole contract: every capability of the storage port."""
+    """Every capability the bundled adapters all offer (:class:`CreationClaimsContract` aside:
+    only PostgreSQL needs it, its writers running at once)."""

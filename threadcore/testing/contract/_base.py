@@ -32,7 +32,17 @@ from threadcore.domain.model import (
     Thread,
     ThreadUser,
 )
-from threadcore.ports import MessageQuery, Repository, ThreadQuery
+from threadcore.ports import (
+    ChangeFeed,
+    DirectoryRecords,
+    MessageQuery,
+    Prefetch,
+    Queries,
+    Repository,
+    ThreadQuery,
+    UnitOfWork,
+    require,
+)
 
 T0 = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 
@@ -239,6 +249,23 @@ class ContractBase:
                     ]
                 )  # fmt: skip
 
+    def send_later(self, repo: Repository, thread: Thread, count: int) -> list[Message]:
+        """Store ``count`` outbound messages on ``thread`` (``m2``, ``m3``, ... a second apart,
+        with carrier ids ``p2``, ``p3``, ...), one unit of work each; the messages."""
+        later = []
+        for i in range(2, 2 + count):
+            at = T0 + timedelta(seconds=i)
+            m = Message(f"m{i}", thread.id, Direction.OUTBOUND, f"body {i}",
+                        thread.owner_party.phone_number, thread.guest_party.phone_number, None,
+                        at, at, Availability.ALIVE, f"p{i}")  # fmt: skip
+            later.append(m)
+            with repo.unit_of_work() as uow:
+                current = uow.thread(thread.id)
+                assert current is not None
+                uow.save_thread(tx.add_message(current, m)[0], current.version)
+                uow.add_message(m)
+        return later
+
     def add(self, repo: Repository, *records: Message | Note) -> None:
         """Store new messages, drafts and notes, one unit of work."""
         with repo.unit_of_work() as uow:
@@ -262,3 +289,23 @@ def found_ids(
         assert page == whole[offset : offset + limit], offset
     assert count(query) == len(find(attrs.evolve(query, after=None), 50))
     return found
+
+
+def queries(uow: UnitOfWork) -> Queries:
+    """``uow``'s :class:`~threadcore.ports.Queries` (``Unsupported`` without them)."""
+    return require(uow, Queries)
+
+
+def feed(uow: UnitOfWork) -> ChangeFeed:
+    """``uow``'s :class:`~threadcore.ports.ChangeFeed` (``Unsupported`` without it)."""
+    return require(uow, ChangeFeed)
+
+
+def prefetch(uow: UnitOfWork) -> Prefetch:
+    """``uow``'s :class:`~threadcore.ports.Prefetch` (``Unsupported`` without it)."""
+    return require(uow, Prefetch)
+
+
+def records(uow: UnitOfWork) -> DirectoryRecords:
+    """``uow``'s :class:`~threadcore.ports.DirectoryRecords` (``Unsupported`` without them)."""
+    return require(uow, DirectoryRecords)

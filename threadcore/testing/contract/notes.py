@@ -1,4 +1,4 @@
-"""The contract of the ``NoteReads`` capability."""
+"""Part of the contract of the ``Queries`` capability: finds of notes (and their round trips)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ from threadcore.testing.contract._base import (
     _note,
     _thread,
     found_ids,
+    queries,
 )
 
 
-class NoteReadsContract(ContractBase):
-    """Note reads: round trips, versioned updates, finds that filter, order and page."""
+class NoteQueriesContract(ContractBase):
+    """:class:`~threadcore.ports.Queries` of notes, and notes' round trips, versioned updates,
+    finds that filter, order and page."""
 
     def test_notes_round_trip_and_updates_are_versioned(self, repo: Repository) -> None:
         thread, first = _thread("t1", "+16502240001", T0)
@@ -75,8 +77,8 @@ class NoteReadsContract(ContractBase):
         def ids(limit: int = 50, **overrides: Any) -> list[str]:
             with repo.unit_of_work() as uow:
                 return found_ids(
-                    uow.find_notes,
-                    uow.count_notes,
+                    queries(uow).find_notes,
+                    queries(uow).count_notes,
                     NoteQuery(**{"owner_extension_ids": frozenset({Q1, Q2}), **overrides}),
                     limit,
                 )
@@ -97,4 +99,6 @@ class NoteReadsContract(ContractBase):
         assert ids(after=(at, "n2"), limit=1) == ["n0"]
         with repo.unit_of_work() as uow:
             assert uow.note("n3") == notes[3]
-            assert uow.find_messages(_messages_query(message_ids=frozenset({"n1"})), 9) == []
+            assert (
+                queries(uow).find_messages(_messages_query(message_ids=frozenset({"n1"})), 9) == []
+            )

@@ -1,5 +1,6 @@
-"""The contract of the ``Writes`` capability (and how units of work nest and batch): what a unit of
-work stores, all or nothing."""
+"""The contract of the core unit of work (:class:`~threadcore.ports.UnitOfWork`: a command's
+reads and writes, how units of work nest and batch): what a unit of work stores, all or
+nothing."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from threadcore.domain.model import (
     MessageSource,
     StatusReason,
 )
-from threadcore.ports import Repository
+from threadcore.ports import Claim, Repository
 from threadcore.testing.contract._base import (
     _IDS,
     _MESSAGE_FIELDS,
@@ -43,9 +44,10 @@ from threadcore.testing.contract._base import (
 )
 
 
-class WritesContract(ContractBase):
-    """Writes: round trips, versioned updates, one open thread per pair, tombstones, all-or-nothing
-    units, batches and nesting."""
+class CoreContract(ContractBase):
+    """The core unit of work (:class:`~threadcore.ports.UnitOfWork`), which every adapter offers:
+    the reads a command makes, writes (round trips, versioned updates, one open thread per pair,
+    tombstones, all-or-nothing units, batches and nesting)."""
 
     def test_a_new_thread_and_its_message_round_trip(self, repo: Repository) -> None:
         thread, message = _thread("t1", "+16502240001", T0)
@@ -58,28 +60,36 @@ class WritesContract(ContractBase):
             assert uow.messages("t1") == [message]
             assert uow.messages("missing") == []
 
+    def test_a_claim_returns_what_it_read(self, repo: Repository) -> None:
+        """``claim()`` answers a :class:`~threadcore.ports.Claim`: the latest instant stored
+        (``None`` when empty), and, where the adapter read the claimed thread with it, that
+        thread as stored (``None``: no open thread for the pair)."""
+        pair = ("+12092480001", "+16502240001")
+        with repo.unit_of_work() as uow:
+            assert uow.claim(pair=pair).floor is None
+        thread, message = _thread("t1", pair[1], T0)
+        self.store(repo, (thread, message))
+        for subject in (pair, "t1", ("+12092480001", "+16502240009")):
+            with repo.unit_of_work() as uow:
+                claim = (
+                    uow.claim(pair=subject) if isinstance(subject, tuple)
+                    else uow.claim(thread_id=subject)
+                )  # fmt: skip
+                assert isinstance(claim, Claim)
+                assert claim.floor is not None and claim.floor >= T0
+                if claim.subject is not None:
+                    assert claim.subject == subject
+                    assert claim.thread == (thread if subject in (pair, "t1") else None)
+                assert uow.thread("t1") == thread  # (the claim's read, where it made one)
+
     def test_messages_keep_their_order_and_provider_ids(self, repo: Repository) -> None:
         thread, first = _thread("t1", "+16502240001", T0)
         self.store(repo, (thread, first))
-        later = []
-        for i in range(2, 6):
-            at = T0 + timedelta(seconds=i)
-            m = Message(f"m{i}", "t1", Direction.OUTBOUND, f"body {i}", "+12092480001",
-                        "+16502240001", None, at, at, Availability.ALIVE, f"p{i}")  # fmt: skip
-            later.append(m)
-            with repo.unit_of_work() as uow:
-                current = uow.thread("t1")
-                assert current is not None
-                new, _ = tx.add_message(current, m)
-                uow.save_thread(new, current.version)
-                uow.add_message(m)
+        later = self.send_later(repo, thread, 4)
         with repo.unit_of_work() as uow:
             assert uow.messages("t1") == [first, *later]
             assert uow.message_by_provider_id("p3") == later[1]
             assert uow.message_by_provider_id("nope") is None
-            many = uow.messages_by_provider_ids(["p4", "nope", "p3", "p4", "bad\x00id"])
-            assert sorted(many, key=lambda m: m.id) == [later[1], later[2]]
-            assert uow.messages_by_provider_ids([]) == []
             stored = uow.thread("t1")
             assert stored is not None
             assert stored.label == "body 5"
@@ -285,17 +295,6 @@ class WritesContract(ContractBase):
             uow.set_opted_out(owner, guest, False)
         with repo.unit_of_work() as uow:
             assert uow.opted_out(owner, guest) is False
-            pairs = [
-                (owner, guest),
-                (owner, other),
-                (other, owner),
-                (owner, other),
-                (owner, "\x00"),
-            ]
-            assert uow.opted_out_pairs(pairs) == {(owner, other)}
-            assert uow.opted_out_pairs([]) == set()
-            many = [(owner, f"+1650300{n:04d}") for n in range(1000)]  # several statements
-            assert uow.opted_out_pairs([*many, (owner, other)]) == {(owner, other)}
 
     def test_tombstones_keep_messages_without_bodies(self, repo: Repository) -> None:
         thread, message = _thread("t1", "+16502240001", T0)
@@ -383,7 +382,7 @@ class WritesContract(ContractBase):
         sent, note = _message("m2", thread, T0), _note("n1", thread, T0)
         self.add(repo, sent, note)
         with repo.unit_of_work() as uow:
-            before = (uow.thread("t1"), uow.messages("t1"), uow.note("n1"), uow.event_position())
+            before = (uow.thread("t1"), uow.messages("t1"), uow.note("n1"))
         events = repo.events()
         later = T0 + timedelta(hours=1)
 
@@ -407,8 +406,7 @@ class WritesContract(ContractBase):
             writes(uow, thread.version)
             uow.save_note(_note("n9", thread, later), 1)  # never stored: the commit fails
         with repo.unit_of_work() as uow:
-            assert (uow.thread("t1"), uow.messages("t1"), uow.note("n1")) == before[:3]
-            assert uow.events_since(before[3], uow.event_position(), frozenset({Q1}), 9) == []
+            assert (uow.thread("t1"), uow.messages("t1"), uow.note("n1")) == before
             assert uow.message("m3") is None and uow.message("d1") is None
             assert uow.note("n2") is None
             assert uow.opted_out("+12092480001", "+16502240001") is False

@@ -39,7 +39,7 @@ from threadcore.domain.model import (
 )
 from threadcore.ids import SequentialIds
 from threadcore.inbox import Inbox
-from threadcore.ports import Repository
+from threadcore.ports import DirectoryRecords, Repository, require
 from threadcore.testing.machine.records import (
     _same_record,
     entry_record,
@@ -228,7 +228,7 @@ class MachineBase(RuleBasedStateMachine):
         if not self.stored_directory:
             return self.directory
         with self.repository.unit_of_work() as uow:
-            return Directory(uow.directory_resources())
+            return Directory(require(uow, DirectoryRecords).directory_resources())
 
     def reopen(self) -> None:
         """Close and reopen durable storage (a no-op for memory)."""

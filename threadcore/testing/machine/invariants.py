@@ -12,7 +12,7 @@ from threadcore.domain.model import (
     EntryScope,
     ThreadStatus,
 )
-from threadcore.ports import NoteQuery
+from threadcore.ports import NoteQuery, Queries, require
 from threadcore.testing.machine._base import MachineBase, as_seen_at
 from threadcore.testing.machine.records import (
     message_record,
@@ -84,7 +84,7 @@ class Invariants(MachineBase):
             owner_extension_ids=frozenset(RESOURCES), availability=frozenset(Availability)
         )
         with self.repository.unit_of_work() as uow:
-            real = sorted(note_record(n) for n in uow.find_notes(query, 100_000))
+            real = sorted(note_record(n) for n in require(uow, Queries).find_notes(query, 100_000))
         expected = sorted(model_note_record(n) for n in self.ref.all_notes())
         assert real == expected, (real, expected)
 

@@ -1,0 +1,449 @@
+"""The PostgreSQL unit of work: claims, the change feed, the buffered writes sent when it ends
+(see :mod:`threadcore.adapters.postgres` for how the rules hold under concurrency)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._postgres_batch import UNKNOWN, Batch, is_open, pair_of
+from threadcore.adapters._postgres_errors import closed_by_server
+from threadcore.adapters._postgres_errors import translated as _translated
+from threadcore.adapters._postgres_reads import BatchCachedReads
+from threadcore.adapters._postgres_rows import (
+    MAX_BIGINT,
+    ORDINAL_BITS,
+    ORDINAL_MASK,
+    UNREAD,
+    Connection,
+    rows_of,
+    utc,
+    write_statements,
+)
+from threadcore.adapters._sql import OPEN, event_from_json, thread_from_row, unstorable
+from threadcore.adapters._sql_reads import SQLReads, storable
+from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork, StorageError
+from threadcore.domain.model import Thread
+from threadcore.ports import Claim, DirectoryAccess, StoredEvent
+
+if TYPE_CHECKING:
+    from threadcore.adapters.postgres import PostgresRepository
+
+__all__ = ["PostgresUnitOfWork"]
+
+# Pipelined statements: each is prepared at once (prepare=True) or never (prepare=False), never by
+# psycopg's count. A statement whose count reached the threshold in a pipeline where an earlier
+# statement failed was skipped by the server, yet psycopg took it for prepared, and every later
+# run of it on that connection failed ("prepared statement does not exist";
+# tests/test_pg_prepared.py). Prepared at its first run, psycopg checks the result.
+#: How long a change of the stored directory waits for the commands that read it (a long batch
+#: holds the directory's lock to its end): while it waits, every later command waits behind it,
+#: so it gives up soon (``ConcurrencyConflict``, retried by the facade, then the caller's).
+_CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
+#: What a unit of work holds before its claim.
+_UNCLAIMED = Claim(None)
+
+
+class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
+    """One transaction on a :class:`~threadcore.adapters.postgres.PostgresRepository`: its claim,
+    the batch caches over the shared reads (:class:`BatchCachedReads`), the change feed, and the
+    buffered writes sent as one statement when it ends."""
+
+    def __init__(self, repo: PostgresRepository) -> None:
+        super().__init__()
+        self._repo = repo
+        self._sql = repo._sql
+        self._dialect = repo._dialect
+        self._batch: Batch | None = getattr(repo._local, "batch", None)
+        self._conn: Connection | None = None
+        self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
+        self._claimed = _UNCLAIMED  # what the claim read (the claimed thread: for the reads)
+        self._creation = False  # whether this transaction holds the creation lock
+        self._through = False  # reading in a batch what no pending write touched: no flush
+
+    def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
+        """Locked until commit, skipping rows another sweep has locked: sweeps running at once
+        in several processes expire disjoint batches instead of conflicting (issue 14)."""
+        if limit <= 0:
+            return []
+        due = self._threads_where(
+            f"{OPEN} AND latest_message_at <= %s",
+            (cutoff, limit),
+            "ORDER BY latest_message_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+        )
+        if self._batch is not None:  # read after the pending writes were sent: as they stand
+            for thread in due:
+                self._batch.learn(thread)
+        return due
+
+    def __enter__(self) -> PostgresUnitOfWork:
+        local = self._repo._local
+        if getattr(local, "open", False):  # one unit of work per thread, as on every adapter
+            raise NestedUnitOfWork()
+        local.open = True
+        try:
+            self._enter()
+        except BaseException:
+            local.open = False
+            raise
+        return self
+
+    def _enter(self) -> None:
+        if self._batch is not None:  # its writes join the batch's when it ends cleanly
+            self._batch.check()
+            self._conn = self._batch.conn
+        else:
+            self._conn = self._repo._getconn()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        self._conn = None
+        if conn is None:  # its connection was lost, and no fresh one came (that error is raised)
+            self._repo._local.open = False
+            if exc_type is None:
+                raise StorageError("The unit of work lost its connection; nothing was changed")
+            return
+        try:
+            if exc_type is None:
+                # a connection lost while the writes were sent: they may have been committed;
+                # one the server had closed before (a restart meanwhile) never got them
+                lost = conn if self._batch is None else None
+                committing = self._has_writes() and not (
+                    lost is not None and closed_by_server(lost)
+                )
+                try:
+                    with _translated(lost, committing=committing):
+                        self._write(conn)
+                except BaseException:
+                    self._abort(conn)
+                    raise
+            else:
+                self._abort(conn)
+        finally:
+            self._repo._local.open = False
+            self._repo._local.clock = UNREAD  # read again by the next command's claim
+            if self._batch is None:
+                self._repo._putconn(conn)
+
+    def _abort(self, conn: Connection) -> None:
+        if self._batch is not None:
+            return  # nothing of it was sent: its writes are dropped with it
+        with suppress(psycopg.Error):
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+
+    def _all(self, sql: str, params: Iterable[Any] = (), prepare: bool | None = None) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise StorageError("The unit of work is not open")
+        batch = self._batch
+        if batch is None:
+            with _translated(conn):
+                try:
+                    return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+                except psycopg.Error:
+                    if self._begun or not conn.broken:
+                        raise
+                # a read outside a transaction lost its connection (a restart): nothing else
+                # rode on it, so it is read again on a fresh one (rule D3)
+                self._conn = None  # (handed back: none is held until the fresh one comes)
+                self._repo._putconn(conn)
+                conn = self._conn = self._repo._getconn()
+                return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+        if not self._through:
+            batch.flush()  # the read sees every write of the batch before it
+        with batch.guarded():  # an error ends the batch's transaction: the batch fails
+            return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+
+    def _listed(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        # Never prepared: after five runs a prepared statement may switch to a generic plan, made
+        # for an average resource, which reads a large resource's list through the wrong index
+        # (a page of one resource's messages of resolved threads: 4 ms, then 600 ms).
+        return self._all(sql, params, prepare=False)
+
+    # --- claims ---------------------------------------------------------------------------------
+    def _claim(
+        self,
+        locks: Sequence[tuple[str, tuple[Any, ...]]],
+        read: tuple[str, tuple[Any, ...]],
+        key: tuple[str, str] | str | None = None,
+        directory: DirectoryAccess = None,
+    ) -> Claim:
+        """Begin the transaction (outside a batch), take ``locks`` in it and then ``read`` the
+        latest instant (and, with a ``key``, the claimed thread's columns, kept for the read that
+        follows), all in one round trip: each statement runs once the one before is done; what
+        was read, as the :class:`Claim` the unit of work also keeps for its reads.
+
+        With ``directory``, the stored directory's lock comes first (shared to read it,
+        exclusive to change it: taken before any pair's, so a change waiting for the commands
+        that read the directory never waits in a cycle) and its change position is read last.
+
+        Inside a batch, see :meth:`_claim_in_batch`."""
+        conn = self._conn
+        if conn is None:
+            raise StorageError("The unit of work is not open")
+        if self._batch is not None:
+            return self._claim_in_batch(self._batch, read, key, directory)
+        taken = []
+        version = None
+        directory_version = None
+        clocked = self._repo._clock_in_claims
+        if clocked:  # the stored clock comes with the read: no statement more
+            read = (self._repo._with_clock(read[0]), read[1])
+        with _translated(conn):
+            with conn.pipeline():  # (pipelined statements: see the note above)
+                if not self._begun:
+                    self._begun = True
+                    conn.execute("BEGIN", prepare=False)
+                if directory == "change":  # queued, it holds every command back: not for long
+                    conn.execute(_CHANGE_LOCK_TIMEOUT, prepare=False)
+                if directory is not None:
+                    lock = self._sql.lock_directory[directory]
+                    conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",), prepare=True)
+                taken = [conn.execute(*lock, prepare=True) for lock in locks]
+                cursor = conn.execute(*read, prepare=True)
+                if directory is not None:
+                    version = conn.execute(self._dialect.directory_version, prepare=True)
+            row = cursor.fetchone()
+            if clocked and row is not None:  # the stored clock, the read's last column
+                *rest, instant = row
+                row = tuple(rest)
+                self._repo._local.clock = None if instant is None else utc(instant)
+            if len(taken) > 1:  # the conditional creation lock
+                self._creation = taken[1].fetchone() is not None
+            if version is not None:
+                found = version.fetchone()
+                directory_version = 0 if found is None else int(found[0])
+        if row is None:
+            return self._keep(Claim(None, directory_version))
+        latest: datetime | None = row[0]
+        floor = None if latest is None else utc(latest)
+        if key is None:
+            return self._keep(Claim(floor, directory_version))
+        thread = None if row[1] is None else thread_from_row(row[1:], utc)
+        return self._keep(Claim(floor, directory_version, key, thread))
+
+    def _keep(self, claim: Claim) -> Claim:
+        self._claimed = claim
+        return claim
+
+    def _claim_in_batch(
+        self,
+        batch: Batch,
+        read: tuple[str, tuple[Any, ...]],
+        key: tuple[str, str] | str | None,
+        directory: DirectoryAccess,
+    ) -> Claim:
+        """A claim inside a batch takes no pair lock (a batch holds the rows it wrote until it
+        ends, and would hold thousands of advisory locks: keep batches short where other
+        processes write the same threads). The directory's lock is taken once and held to the
+        end. The claimed thread and the latest instant come from the batch's record when a
+        pending write touched them or they were read before; otherwise they are read, without
+        sending the pending writes (none touched them)."""
+        if directory is not None:
+            if batch.directory not in ("change", directory):
+                batch.flush()
+                if directory == "change":
+                    self._all(_CHANGE_LOCK_TIMEOUT)
+                lock = self._sql.lock_directory[directory]
+                self._all(lock, (f"{self._repo._lock_prefix}\x1fdirectory",))
+                batch.directory = directory
+                batch.directory_version = None
+            if batch.directory_version is None:
+                batch.directory_version = super().directory_version()
+        version = batch.directory_version if directory is not None else None
+        if isinstance(key, tuple):
+            self._look_around(batch, key)
+            known = batch.pairs.get(key, UNKNOWN)
+            if known == UNKNOWN and key in batch.pairs:
+                batch.flush()  # a pending write may have closed the pair's open thread
+                del batch.pairs[key]  # the database knows now
+            elif key in batch.pairs and batch.latest_known:
+                thread = None if known is None else batch.threads[known]
+                return self._keep(Claim(batch.latest, version, key, thread))
+        elif isinstance(key, str) and key in batch.threads and batch.latest_known:
+            return self._keep(Claim(batch.latest, version, key, batch.threads[key]))
+        elif key is None and batch.latest_known:
+            return self._keep(Claim(batch.latest, version))
+        rows = self._read_through(lambda: self._all(*read))
+        if not rows:
+            return self._keep(Claim(batch.latest if batch.latest_known else None, version))
+        row = rows[0]
+        floor = batch.see_latest(None if row[0] is None else utc(row[0]))
+        if key is None:
+            return self._keep(Claim(floor, version))
+        stored = None if row[1] is None else thread_from_row(row[1:], utc)
+        if isinstance(key, tuple) and key in batch.pairs:
+            known = batch.pairs[key]
+            stored = None if known is None else batch.threads[known]
+        elif isinstance(key, str) and key in batch.threads:
+            stored = batch.threads[key]
+        else:  # as stored: nothing pending touched it
+            batch.learn(stored, key if isinstance(key, tuple) else None)
+        return self._keep(Claim(floor, version, key, stored))
+
+    def claim(
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
+    ) -> Claim:
+        prefix = self._repo._lock_prefix
+        sql = self._sql
+        if pair is not None and not unstorable(*pair):
+            owner, guest = pair
+            return self._claim(
+                [
+                    (sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
+                    (sql.lock_creation_if_new, (f"{prefix}\x1fcreate", owner, guest)),
+                ],
+                (sql.claim_pair, (owner, guest)),
+                pair,
+                directory,
+            )
+        if thread_id is not None and not unstorable(thread_id):
+            return self._claim(
+                [(sql.lock_thread, (prefix, thread_id))],
+                (sql.claim_thread, (thread_id,)),
+                thread_id,
+                directory,
+            )
+        return self._claim([], (sql.latest, ()), None, directory)
+
+    def claim_creation(self) -> datetime | None:
+        if self._creation:  # taken with the pair's claim, before its latest instant was read
+            return self._claimed.floor
+        self._creation = True
+        claimed = self._claimed  # (kept: what the command's claim read)
+        floor = self._claim(
+            [(self._sql.lock, (f"{self._repo._lock_prefix}\x1fcreate",))], (self._sql.latest, ())
+        ).floor
+        self._claimed = claimed
+        return floor
+
+    # --- reads ----------------------------------------------------------------------------------
+    def directory_version(self) -> int:
+        if self._claimed.directory_version is not None:
+            return self._claimed.directory_version  # read by the claim, under the directory's lock
+        return super().directory_version()  # (in a batch: after its pending writes)
+
+    def change_position(self) -> int:
+        (value,) = self._all(self._sql.change_position)[0]
+        return int(value)
+
+    def changed_since(
+        self, position: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[Thread]:
+        owners = storable(owner_extension_ids)
+        if not owners or limit < 0 or position > MAX_BIGINT:
+            return []
+        return self._threads_where(
+            "xid > %s AND owner_extension_id = ANY(%s)",
+            (max(position, -1), owners, limit + 1),
+            "ORDER BY xid LIMIT %s",
+        )
+
+    def event_position(self) -> int:
+        # Every transaction below the watermark has finished and every later one has an id at
+        # or above it: the last position of the transaction just below it bounds what is visible
+        # (as events() hands it out) and what can still come.
+        (watermark,) = self._all(self._sql.watermark)[0]
+        return ((int(watermark) - 1) << ORDINAL_BITS) | ORDINAL_MASK
+
+    def events_since(
+        self, after: int, until: int, owner_extension_ids: frozenset[str], limit: int
+    ) -> list[StoredEvent]:
+        owners = storable(owner_extension_ids)
+        after = max(after, 0)
+        until = min(until, (MAX_BIGINT << ORDINAL_BITS) | ORDINAL_MASK)
+        if not owners or until <= after or limit < 0:
+            return []
+        low_xid, low_ordinal = divmod(after, 1 << ORDINAL_BITS)
+        high_xid, high_ordinal = divmod(until, 1 << ORDINAL_BITS)
+        rows = self._all(
+            self._sql.events_since,
+            (low_xid, low_ordinal, high_xid, high_ordinal, owners, limit + 1),
+        )
+        return [
+            ((x << ORDINAL_BITS) + o, event_from_json(kind, payload))
+            for x, o, kind, payload in rows
+        ]
+
+    # --- the buffered writes (BufferedWrites), applied ------------------------------------------
+    def _write(self, conn: Connection) -> None:
+        """Every buffered write in one statement (data-modifying CTEs), which PostgreSQL runs as
+        one implicit transaction: one round trip. A unit of work too large for one statement is
+        split into several inside an explicit transaction. Inside a batch the writes are checked
+        and join the batch's pending ones (:meth:`_join_batch`)."""
+        if not self._has_writes():
+            if self._batch is None and self._begun:
+                conn.execute("COMMIT")  # releases the claim's lock
+            return
+        if self._batch is not None:
+            self._join_batch(self._batch, conn)
+            return
+        statements = write_statements(self._repo, self, 1)
+        if len(statements) == 1 and not self._begun:
+            conn.execute(*statements[0])
+            return
+        with conn.pipeline():  # one round trip; an error skips the rest and raises at the end
+            if not self._begun:
+                conn.execute("BEGIN", prepare=False)
+            for statement in statements:  # (pipelined statements: see the note above)
+                conn.execute(*statement, prepare=True)
+            conn.execute("COMMIT", prepare=False)
+
+    def _join_batch(self, batch: Batch, conn: Connection) -> None:
+        """Refuse this unit of work's writes as the database would (a stale version, a second
+        open thread for a pair, text with NUL), against what the batch knows or, for a record it
+        does not know, what is stored; then merge them into the batch's pending writes."""
+        self._rows()  # NUL is refused here, for this unit alone
+        self._conn = conn
+        try:
+            for thread, expected in self._threads.values():
+                known = batch.threads.get(thread.id)
+                if known is None and expected != 0:  # (a new thread's id is new: none stored)
+                    known = self.thread(thread.id)  # read (and kept) when the batch knew none
+                if (known.version if known is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+                if expected == 0 and is_open(thread):
+                    other = self.open_thread_for_pair(*pair_of(thread))
+                    if other is not None and not (
+                        other.id in self._threads and not is_open(self._threads[other.id][0])
+                    ):
+                        raise ConcurrencyConflict(
+                            f"The pair of thread [{thread.id}] has an open thread already"
+                        )
+            for message, expected in self._message_updates.values():
+                found = self.message(message.id)
+                if (found.version if found is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Message [{message.id}] was changed concurrently")
+            for note, expected in self._notes.values():
+                if expected == 0:
+                    continue
+                stored = batch.notes.get(note.id) or self._read_through(
+                    lambda: SQLReads.note(self, note.id)  # noqa: B023 - called at once
+                )
+                if (stored.version if stored is not None else 0) != expected:
+                    raise ConcurrencyConflict(f"Note [{note.id}] was changed concurrently")
+        finally:
+            self._conn = None
+        batch.record(self)
+
+    def _rows(self) -> tuple[list[Any], ...]:
+        """This unit of work's rows (NUL refused): threads, messages, message updates, notes,
+        opt-outs."""
+        return rows_of(self)
