@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import GUEST, OWNER, START, billing_directory
 
-from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, StoredDirectory, Upload
+from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, Upload
 from threadcore.errors import InvalidInput, Unsupported
 from threadcore.ports import (
     AttachmentStore,
@@ -30,6 +30,7 @@ from threadcore.ports import (
     offers,
     require,
 )
+from threadcore.storage import StoredDirectory
 from threadcore.testing.contract import CoreContract, QueriesContract
 from threadcore.testing.stateful import InboxMachine
 
