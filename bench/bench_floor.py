@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -51,8 +52,14 @@ _RECEIVED, _OPEN = DeliveryStatus.RECEIVED, ThreadStatus.OPEN
 _OWNER = OwnerResource("6249888001", "Billing", "Department")
 
 
-def floor_records(work: list[str]) -> float:
-    """Frozen Message, frozen Thread state, MessageAdded event per message. Returns seconds."""
+def floor_records(
+    work: list[str],
+    thread_of: Callable[..., Any] = make_thread,
+    message_of: Callable[..., Any] = make_message,
+    event_of: Callable[..., Any] = make_message_added,
+) -> float:
+    """Frozen Message, frozen Thread state, MessageAdded event per message, built by
+    threadcore's record makers (or the ones given). Returns seconds."""
     lock, new_id, ttl, now = threading.RLock(), RandomIds().new_id, TTL, START
     open_by_pair: dict[tuple[str, str], Any] = {}
     threads: dict[str, Any] = {}
@@ -66,15 +73,15 @@ def floor_records(work: list[str]) -> float:
             key = (OWNER, guest)
             thread = open_by_pair.get(key)
             if thread is None or now >= thread.latest_message_at + ttl:
-                thread = make_thread(new_id(), Party(OWNER), Party(guest), _OWNER, now, _OPEN,
+                thread = thread_of(new_id(), Party(OWNER), Party(guest), _OWNER, now, _OPEN,
                                      _ALIVE, None, None, None, now, None, None, now, 1)  # fmt: skip
                 by_thread[thread.id] = []
             thread_id = thread.id
             message_id = new_id()
-            message = make_message(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
+            message = message_of(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
                                    _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
                                    "text/plain", (), (), None, 1)  # fmt: skip
-            open_by_pair[key] = threads[thread_id] = make_thread(
+            open_by_pair[key] = threads[thread_id] = thread_of(
                 thread_id, thread.owner_party, thread.guest_party, thread.owner,
                 thread.creation_time, _OPEN, _ALIVE, thread.assignee, None, "Hi", now, now,
                 thread.last_outbound_at, now, thread.version + 1,
@@ -82,7 +89,7 @@ def floor_records(work: list[str]) -> float:
             by_id[message_id] = message
             by_thread[thread_id].append(message_id)
             order.append(message_id)
-            events.append(make_message_added(thread_id, now, message_id, _IN, None))
+            events.append(event_of(thread_id, now, message_id, _IN, None))
     return time.perf_counter() - t0
 
 
@@ -150,38 +157,7 @@ class PlainMessageAdded:
 def floor_attrs(work: list[str]) -> float:
     """:func:`floor_records` with plain attrs records of its own (not threadcore's makers).
     Returns seconds."""
-    lock, new_id, ttl, now = threading.RLock(), RandomIds().new_id, TTL, START
-    owner_party = Party(OWNER)
-    open_by_pair: dict[tuple[str, str], PlainThread] = {}
-    threads: dict[str, PlainThread] = {}
-    by_id: dict[str, PlainMessage] = {}
-    by_thread: dict[str, list[str]] = {}
-    order: list[str] = []
-    events: list[PlainMessageAdded] = []
-    t0 = time.perf_counter()
-    for guest in work:
-        with lock:
-            key = (OWNER, guest)
-            thread = open_by_pair.get(key)
-            if thread is None or now >= thread.latest_message_at + ttl:
-                thread = PlainThread(new_id(), owner_party, Party(guest), _OWNER, now, _OPEN,
-                                     _ALIVE, None, None, None, now, None, None, now, 1)  # fmt: skip
-                by_thread[thread.id] = []
-            thread_id = thread.id
-            message_id = new_id()
-            message = PlainMessage(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
-                                   _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
-                                   "text/plain", (), (), None, 1)  # fmt: skip
-            open_by_pair[key] = threads[thread_id] = PlainThread(
-                thread_id, thread.owner_party, thread.guest_party, thread.owner,
-                thread.creation_time, _OPEN, _ALIVE, thread.assignee, None, "Hi", now, now,
-                thread.last_outbound_at, now, thread.version + 1,
-            )  # fmt: skip
-            by_id[message_id] = message
-            by_thread[thread_id].append(message_id)
-            order.append(message_id)
-            events.append(PlainMessageAdded(thread_id, now, message_id, _IN, None))
-    return time.perf_counter() - t0
+    return floor_records(work, PlainThread, PlainMessage, PlainMessageAdded)
 
 
 def floor_mutable(work: list[str], checked: bool = False) -> float:

@@ -596,6 +596,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--receives", type=int, default=1000, help="per contender and round")
     parser.add_argument("--rounds", type=int, default=3, help="of the receive comparison")
+    parser.add_argument("--out", type=Path, help="also write the receive comparison here")
     args = parser.parse_args()
     with pgserver.postgres(args.url) as url, tempfile.TemporaryDirectory() as folder:
         schema = "load_" + uuid.uuid4().hex[:10]
@@ -610,6 +611,11 @@ def main() -> None:
                 lines = compare_receive(url, server.url, args.workers, args.clients,
                                         args.receives, args.rounds)  # fmt: skip
                 print("\n".join(lines))
+                if args.out:
+                    command = " ".join(["python bench/bench_http_load.py", *sys.argv[1:]])
+                    args.out.write_text(f"`{command}`: " + "\n\n".join(
+                        [lines[0], "\n".join(lines[1:-1]), lines[-1]]
+                    ) + "\n", encoding="utf-8")  # fmt: skip
         finally:
             stopped = server.stop()
             _drop(url, schema)

@@ -31,7 +31,6 @@ interval), in the sampled rounds only.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import threading
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from bench_postgres import run, server_line, spread
+from bench_postgres import finish, run, said, server_line, spread
 from pgserver import default_url, postgres
 
 #: What a schema's creation lock is keyed by (``PostgresRepository``: the schema's lock prefix,
@@ -154,12 +153,8 @@ def main() -> None:
                 f"{spread(got['waiting'], '.2f')} ({waiting / workers:.0%})",
                 spread(got["per_receive"], ".3f"),
             ]
-            lines.append("| " + " | ".join(cells) + " |")
-            print(lines[-1], flush=True)
-        lines.append(f"\n(load average {os.getloadavg()[0]:.1f} at the end)")
-        print(lines[-1])
-        if args.out:
-            args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            said(lines, "| " + " | ".join(cells) + " |")
+        finish(lines, args.out)
 
 
 if __name__ == "__main__":

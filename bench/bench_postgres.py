@@ -273,6 +273,19 @@ def table_row(result: dict[str, Any], workers: int, hot: bool) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def said(lines: list[str], line: str) -> None:
+    """``line`` printed now and kept for the report."""
+    print(line, flush=True)
+    lines.append(line)
+
+
+def finish(lines: list[str], out: Path | None) -> None:
+    """The load at the end, said; the report written to ``out`` when given."""
+    said(lines, f"\n(load average {os.getloadavg()[0]:.1f} at the end)")
+    if out:
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def server_line(url: str) -> str:
     with psycopg.connect(url) as conn:
         shown = [
@@ -309,12 +322,8 @@ def main() -> None:
         for hot in (False, True) if args.hot else (False,):
             for workers in args.workers:
                 result = compare(url, workers, args.messages, args.pairs, args.rounds, hot)
-                lines.append(table_row(result, workers, hot))
-                print(lines[-1], flush=True)
-        lines.append(f"\n(load average {os.getloadavg()[0]:.1f} at the end)")
-        print(lines[-1])
-        if args.out:
-            args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                said(lines, table_row(result, workers, hot))
+        finish(lines, args.out)
 
 
 if __name__ == "__main__":
