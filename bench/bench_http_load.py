@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import signal
@@ -466,7 +467,6 @@ class RawServer:
     """``bench/raw_starlette.py`` under uvicorn with ``workers`` processes."""
 
     def __init__(self, url: str, schema: str, workers: int) -> None:
-        import os
         import socket
 
         with socket.socket() as probe:
@@ -557,7 +557,8 @@ def compare_receive(
     lines = [
         f"receive: {receives} inbound messages per round on {min(receives, 500)} new pairs, "
         f"{workers} processes, "
-        f"{clients} clients; median (min-max) of {rounds} interleaved rounds",
+        f"{clients} clients; median (min-max) of {rounds} interleaved rounds; load average "
+        f"{os.getloadavg()[0]:.1f} at the end",
         "| contender | messages/s | served / it | p50 ms | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]

@@ -1,6 +1,6 @@
 """Every benchmark side by side in one run; writes docs/performance.md and docs/performance.png.
 
-    python bench/run_all.py [--quick] [--no-postgres] [--out docs]
+    python bench/run_all.py [--quick] [--no-postgres] [--out docs] [--report-only]
 
 Same workload, same run, for: the limits (the bare dict-and-list loop of ``bench_receive``, the
 floors of ``bench_floor`` (one built with plain attrs records of its own), raw ``sqlite3`` per
@@ -18,6 +18,12 @@ Measured:
   10,000 .. 1,000,000 threads (memory and SQLite; ``--quick`` stops at 100,000);
 * peak memory per million stored messages in memory (the peak RSS growth of a child process
   that receives them; ``--quick`` receives 200,000 and scales).
+
+The report also describes every baseline (what it does and does not do) and embeds the figures
+of the benchmarks run on their own when their files are in ``--out``: ``bench_postgres.py --out
+docs/performance-fair-raw.md``, ``bench_pg_creation.py --out docs/performance-creation.md`` and
+``bench_http_load.py --out docs/performance-http.md``; ``--report-only`` writes the report of the
+last run (``bench/results.json``) again with them.
 
 The stores for the stored-threads series are built directly through each side's storage
 (threadcore: the repository's unit of work with the pure transitions, as ``bench_queries``
@@ -573,11 +579,11 @@ def write_report(args: argparse.Namespace, results: dict[str, Any], out: Path) -
         lines.append(f"| {name} | {measured} | {verdict(ok)} |")
 
     lines += ["", *BASELINES]
-    for title, name in FRAGMENTS:
+    for title, name, read in FRAGMENTS:
         fragment = out / name
         if fragment.exists():
             lines += ["", title, "", f"From [{name}]({name}), written by:", ""]
-            lines += [fragment.read_text(encoding="utf-8").rstrip()]
+            lines += [fragment.read_text(encoding="utf-8").rstrip(), "", read]
     lines += [
         "",
         "## Cost per message against thread length (memory)",
@@ -681,9 +687,25 @@ BASELINES = [
 ]
 #: The figures of the benchmarks run on their own, embedded when their file is there.
 FRAGMENTS = [
-    ("## PostgreSQL against the fair raw, 1 to 8 processes", "performance-fair-raw.md"),
-    ("## The creation lock under a campaign's replies", "performance-creation.md"),
-    ("## HTTP: the served receive against the library and raw Starlette", "performance-http.md"),
+    (
+        "## PostgreSQL against the fair raw, 1 to 8 processes",
+        "performance-fair-raw.md",
+        "What the baselines do and what the ratios say: [postgres.md](postgres.md), "
+        "*Several instances, against a fair raw*.",
+    ),
+    (
+        "## The creation lock under a campaign's replies",
+        "performance-creation.md",
+        "Lock held: the share of `pg_locks` samples (every 4 ms) in which a receive holds the "
+        "schema's creation lock; receives waiting: their mean number (and share of the "
+        "processes); wait per receive: that over the rate (Little's law). Whether it is the "
+        "limit on this machine: [postgres.md](postgres.md), *The creation lock (Q2)*.",
+    ),
+    (
+        "## HTTP: the served receive against the library and raw Starlette",
+        "performance-http.md",
+        "What each contender does: [http.md](http.md#under-load).",
+    ),
 ]
 
 
@@ -721,6 +743,17 @@ def write_chart(results: dict[str, Any], out: Path) -> None:
     fig.savefig(out / "performance.png", dpi=110)
 
 
+def report_again(args: argparse.Namespace) -> None:
+    """The report of the last run (``bench/results.json``), written again."""
+    results = json.loads((HERE / "results.json").read_text())
+    for series in ("thread_length", "stored_threads"):  # (JSON keys are text)
+        for name, values in results.get(series, {}).items():
+            results[series][name] = {int(k): v for k, v in values.items()}
+    args.quick, args.repeat = results["run"]["quick"], results["run"]["repeat"]
+    write_report(args, results, args.out)
+    print((args.out / "performance.md").read_text(encoding="utf-8"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
@@ -728,9 +761,18 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", type=Path, default=HERE.parent / "docs")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report again from bench/results.json (with the other benchmarks' "
+        "figures written since)",
+    )
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
+        return
+    if args.report_only:
+        report_again(args)
         return
     if args.repeat is None:
         args.repeat = 2 if args.quick else 3
@@ -741,6 +783,7 @@ def main() -> None:
         "eventsourcing": f"eventsourcing {version('eventsourcing')}",
     }
     results["load"] = f"{os.getloadavg()[0]:.1f}"
+    results["run"] = {"quick": args.quick, "repeat": args.repeat}
     t0 = time.perf_counter()
     memory(args, results)  # first, while this process is small
     throughput(args, results)
