@@ -10,6 +10,11 @@ every implementation to do per message:
 - ``records``: the records threadcore keeps today. A new id, a frozen ``Message`` returned to the
   caller (built the cheapest way threadcore knows, ``make_message``), a new frozen ``Thread`` state
   and a ``MessageAdded`` event in the outbox.
+- ``plain attrs``: the same work as ``records`` with records of its own, independent of
+  threadcore's makers: ``@attrs.frozen`` classes (slotted) of the same fields as ``Message``,
+  ``Thread`` and ``MessageAdded``, built by the ``__init__`` attrs writes, no validators. The
+  floor threadcore's memory receive is held to (within 2x, issue 24): a change that makes
+  threadcore's own record makers slower cannot make this floor slower with it.
 - ``mutable``: the cheapest design that still returns a frozen ``Message``: the thread's state is
   a mutable list updated in place and the event is a plain tuple; and the same with the input
   checks every receive needs (two E.164 numbers, the body), through threadcore's cached checks.
@@ -22,8 +27,10 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 from bench_receive import OWNER, START, TTL, bare_loop, best, threadcore_loop, workload
 
 from threadcore.domain.events import make_message_added
@@ -45,8 +52,14 @@ _RECEIVED, _OPEN = DeliveryStatus.RECEIVED, ThreadStatus.OPEN
 _OWNER = OwnerResource("6249888001", "Billing", "Department")
 
 
-def floor_records(work: list[str]) -> float:
-    """Frozen Message, frozen Thread state, MessageAdded event per message. Returns seconds."""
+def floor_records(
+    work: list[str],
+    thread_of: Callable[..., Any] = make_thread,
+    message_of: Callable[..., Any] = make_message,
+    event_of: Callable[..., Any] = make_message_added,
+) -> float:
+    """Frozen Message, frozen Thread state, MessageAdded event per message, built by
+    threadcore's record makers (or the ones given). Returns seconds."""
     lock, new_id, ttl, now = threading.RLock(), RandomIds().new_id, TTL, START
     open_by_pair: dict[tuple[str, str], Any] = {}
     threads: dict[str, Any] = {}
@@ -60,15 +73,15 @@ def floor_records(work: list[str]) -> float:
             key = (OWNER, guest)
             thread = open_by_pair.get(key)
             if thread is None or now >= thread.latest_message_at + ttl:
-                thread = make_thread(new_id(), Party(OWNER), Party(guest), _OWNER, now, _OPEN,
+                thread = thread_of(new_id(), Party(OWNER), Party(guest), _OWNER, now, _OPEN,
                                      _ALIVE, None, None, None, now, None, None, now, 1)  # fmt: skip
                 by_thread[thread.id] = []
             thread_id = thread.id
             message_id = new_id()
-            message = make_message(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
+            message = message_of(message_id, thread_id, _IN, "Hi", guest, OWNER, None, now, now,
                                    _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
                                    "text/plain", (), (), None, 1)  # fmt: skip
-            open_by_pair[key] = threads[thread_id] = make_thread(
+            open_by_pair[key] = threads[thread_id] = thread_of(
                 thread_id, thread.owner_party, thread.guest_party, thread.owner,
                 thread.creation_time, _OPEN, _ALIVE, thread.assignee, None, "Hi", now, now,
                 thread.last_outbound_at, now, thread.version + 1,
@@ -76,8 +89,75 @@ def floor_records(work: list[str]) -> float:
             by_id[message_id] = message
             by_thread[thread_id].append(message_id)
             order.append(message_id)
-            events.append(make_message_added(thread_id, now, message_id, _IN, None))
+            events.append(event_of(thread_id, now, message_id, _IN, None))
     return time.perf_counter() - t0
+
+
+@attrs.frozen
+class PlainThread:
+    """A thread's state: the fields of ``threadcore.Thread``, no validation."""
+
+    id: str
+    owner_party: Any
+    guest_party: Any
+    owner: Any
+    creation_time: Any
+    status: Any
+    availability: Any
+    assignee: Any
+    status_reason: Any
+    label: Any
+    last_modified_time: Any
+    last_inbound_at: Any
+    last_outbound_at: Any
+    latest_message_at: Any
+    version: int
+
+
+@attrs.frozen
+class PlainMessage:
+    """A message: the fields of ``threadcore.Message``, no validation."""
+
+    id: str
+    thread_id: str
+    direction: Any
+    body: str
+    from_number: str
+    to_number: str
+    author: Any
+    created_at: Any
+    last_modified_at: Any
+    availability: Any
+    provider_message_id: Any
+    status: Any
+    sent_at: Any
+    delivered_at: Any
+    read_at: Any
+    error_code: Any
+    is_automated: bool
+    source: Any
+    content_type: str
+    attachments: Any
+    classifications: Any
+    keyword: Any
+    version: int
+
+
+@attrs.frozen
+class PlainMessageAdded:
+    """The event: the fields of ``threadcore.MessageAdded``."""
+
+    thread_id: str
+    at: Any
+    message_id: str
+    direction: Any
+    initiator: Any
+
+
+def floor_attrs(work: list[str]) -> float:
+    """:func:`floor_records` with plain attrs records of its own (not threadcore's makers).
+    Returns seconds."""
+    return floor_records(work, PlainThread, PlainMessage, PlainMessageAdded)
 
 
 def floor_mutable(work: list[str], checked: bool = False) -> float:
@@ -132,6 +212,7 @@ def main() -> None:
     contenders = [
         ("bare dict-and-list loop", bare_loop),
         ("floor, today's records", floor_records),
+        ("floor, plain attrs records", floor_attrs),
         ("floor, mutable thread state", floor_mutable),
         ("floor, mutable, input checked", floor_checked),
         ("threadcore (memory)", threadcore_loop),

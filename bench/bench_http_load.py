@@ -11,6 +11,19 @@ resources: customers' messages arrive through the control plane (unique carrier 
 twenty sent again), handlers list, sync (ISync against their own replica), assign threads to
 themselves, send on them, and read messages and entries.
 
+Then, unless ``--receives 0``, the served receive against its baselines, in ``--rounds``
+interleaved rounds (median, min-max; p50 and p99 of the median round), each contender with
+``--receives`` inbound messages round-robin over 500 new pairs a round:
+
+* ``served``: ``POST /threadcore/v1/carrier/inbound`` (no carrier id) on the same server, from
+  the same concurrent clients;
+* ``library``: ``Inbox.receive`` on ``PostgresRepository`` in ``--workers`` processes (the same
+  process count), on the same database (a schema of its own), each receiving in a loop: the
+  target is the served receive at 0.8 of it or more (the framework's cost a fifth at most);
+* ``raw Starlette``: ``bench/raw_starlette.py`` served by uvicorn with ``--workers`` processes,
+  from the same clients: a Starlette endpoint doing the fair raw's SQL (``bench/pg_baselines.py``)
+  and nothing else, on the same database (a schema of its own).
+
 The run fails (exit 1) unless: no answer is a 5xx and every 4xx is one the rules expect (a send
 or an assignment raced by another handler); every (business number, customer) pair has at most
 one open thread; every accepted inbound message is stored once (a repeated carrier id answers the
@@ -22,9 +35,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +52,7 @@ from typing import Any
 
 import aiohttp
 import pgserver
+import psycopg
 
 BASE = "/restapi/v1.0/account/~/message-threads"
 CONTROL = {"Authorization": "Bearer ctl"}
@@ -397,9 +413,176 @@ async def _check(http: Http, crowd: list[Client]) -> list[str]:
     return failures
 
 
-def _drop(url: str, schema: str) -> None:
-    import psycopg
+def _library_worker(database: str, guests: list[str], start: Any, done: Any) -> None:
+    """One process: ``Inbox.receive`` on ``PostgresRepository`` for each of ``guests``, timed."""
+    from threadcore import Directory, Inbox, Resource
+    from threadcore.adapters.postgres import PostgresRepository
 
+    resources = [
+        Resource(
+            r["extensionId"],
+            name=r["name"],
+            phone_numbers=r["phoneNumbers"],
+            handlers=r["handlers"],
+        )
+        for r in directory()["resources"]
+    ]
+    url, _, schema = database.partition("?schema=")
+    repo = PostgresRepository(url, schema=schema, min_size=1, max_size=1)
+    receive = Inbox(repository=repo, directory=Directory(resources)).receive
+    receive(owner_number=number(0), guest_number="+16509999999", body="warm-up")
+    start.wait()
+    took = []
+    for guest in guests:
+        began = time.perf_counter()
+        receive(owner_number=number(0), guest_number=guest, body="hello")
+        took.append(time.perf_counter() - began)
+    repo.close()
+    done.put(took)
+
+
+def _library(database: str, workers: int, guests: list[str]) -> tuple[float, list[float]]:
+    """``workers`` processes receiving ``guests`` between them: messages/s and latencies."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(workers + 1)
+    done: Any = ctx.Queue()
+    procs = [
+        ctx.Process(target=_library_worker, args=(database, guests[w::workers], start, done))
+        for w in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    start.wait(timeout=300)
+    t0 = time.perf_counter()
+    took = [t for _ in procs for t in done.get(timeout=600)]
+    elapsed = time.perf_counter() - t0
+    for proc in procs:
+        proc.join(timeout=60)
+    return len(took) / elapsed, took
+
+
+class RawServer:
+    """``bench/raw_starlette.py`` under uvicorn with ``workers`` processes."""
+
+    def __init__(self, url: str, schema: str, workers: int) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "RAW_URL": url, "RAW_SCHEMA": schema, "RAW_OWNER": number(0)}
+        command = [
+            sys.executable, "-m", "uvicorn", "raw_starlette:create_app", "--factory",
+            "--app-dir", str(Path(__file__).resolve().parent), "--workers", str(workers),
+            "--port", str(port), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, env=env)
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(f"{self.url}/health") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise SystemExit("the raw Starlette server did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+async def _posted(
+    base: str, path: str, headers: dict[str, str], clients: int, guests: list[str]
+) -> tuple[float, list[float]]:
+    """``guests``' inbound messages posted by ``clients`` concurrent clients: messages/s and
+    latencies (every answer must be 200)."""
+    async with Http(base, clients) as http:
+        await _run_clients(http, clients, clients * 5, _warm(path, headers))
+        share = [guests[c::clients] for c in range(clients)]
+
+        async def post(http: Http, c: int, i: int) -> None:
+            body = {"from": share[c][i], "to": number(0), "text": "hello"}
+            status, _ = await http("receive", "POST", path, body=body, headers=headers)
+            if status != 200:
+                raise AssertionError(f"{path} answered {status}")
+
+        seconds = await _run_clients(http, clients, len(guests), post)
+    done = (len(guests) // clients) * clients
+    return done / seconds, http.latency["receive"]
+
+
+def _warm(path: str, headers: dict[str, str]) -> Callable[[Http, int, int], Awaitable[None]]:
+    async def warm(http: Http, c: int, i: int) -> None:
+        body = {"from": f"+1659{c:03d}{i:04d}", "to": number(0), "text": "warm-up"}
+        await http("warm", "POST", path, body=body, headers=headers)
+
+    return warm
+
+
+def compare_receive(
+    url: str, served: str, workers: int, clients: int, receives: int, rounds: int
+) -> list[str]:
+    """The served receive against the library's and the raw Starlette endpoint's, interleaved
+    rounds; the report's lines."""
+    library_schema, raw_schema = "lib_" + uuid.uuid4().hex[:10], "raw_" + uuid.uuid4().hex[:10]
+    from threadcore.adapters.postgres import PostgresRepository
+
+    for schema in (library_schema, raw_schema):
+        PostgresRepository(url, schema=schema).close()  # threadcore's migrations
+    raw = RawServer(url, raw_schema, workers)
+    got: dict[str, list[tuple[float, list[float]]]] = {"served": [], "library": [], "raw": []}
+    try:
+        asyncio.run(raw.ready())
+        for n in range(rounds):
+            guests = [f"+1652{n:02d}{k % 500:05d}" for k in range(receives)]
+            got["served"].append(asyncio.run(_posted(
+                served, "/threadcore/v1/carrier/inbound", CONTROL, clients, guests
+            )))  # fmt: skip
+            library = f"{url}{'&' if '?' in url else '?'}schema={library_schema}"
+            got["library"].append(_library(library, workers, guests))
+            got["raw"].append(asyncio.run(_posted(raw.url, "/inbound", {}, clients, guests)))
+    finally:
+        raw.stop()
+        for schema in (library_schema, raw_schema):
+            _drop(url, schema)
+    names = {"served": "served receive (threadcore serve)", "library": "library receive",
+             "raw": "raw Starlette endpoint (fair raw SQL)"}  # fmt: skip
+    lines = [
+        f"receive: {receives} inbound messages per round on {min(receives, 500)} new pairs, "
+        f"{workers} processes, "
+        f"{clients} clients; median (min-max) of {rounds} interleaved rounds; load average "
+        f"{os.getloadavg()[0]:.1f} at the end",
+        "| contender | messages/s | served / it | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, name in names.items():
+        rates = [rate for rate, _ in got[kind]]
+        middle = sorted(range(rounds), key=lambda i: rates[i])[rounds // 2]
+        took = got[kind][middle][1]
+        ratios = [s / r for (s, _), r in zip(got["served"], rates, strict=True)]
+        ratio = "" if kind == "served" else _spread(ratios, ".2f")
+        lines.append(
+            f"| {name} | {_spread(rates, ',.0f')} | {ratio} | "
+            f"{_percentile(took, 0.5) * 1000:.1f} | {_percentile(took, 0.99) * 1000:.1f} |"
+        )
+    ratios = [s / lib for (s, _), (lib, _) in zip(got["served"], got["library"], strict=True)]
+    met = "met" if statistics.median(ratios) >= 0.8 else "not met"
+    lines.append(f"served / library receive: {_spread(ratios, '.2f')} (target ≥ 0.8: {met})")
+    return lines
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
+def _drop(url: str, schema: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -412,6 +595,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--customers", type=int, default=50, help="customers per number")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--receives", type=int, default=1000, help="per contender and round")
+    parser.add_argument("--rounds", type=int, default=3, help="of the receive comparison")
+    parser.add_argument("--out", type=Path, help="also write the receive comparison here")
     args = parser.parse_args()
     with pgserver.postgres(args.url) as url, tempfile.TemporaryDirectory() as folder:
         schema = "load_" + uuid.uuid4().hex[:10]
@@ -422,6 +608,15 @@ def main() -> None:
             code = asyncio.run(
                 measure(server.url, args.clients, args.requests, args.customers, args.seed)
             )
+            if args.receives:
+                lines = compare_receive(url, server.url, args.workers, args.clients,
+                                        args.receives, args.rounds)  # fmt: skip
+                print("\n".join(lines))
+                if args.out:
+                    command = " ".join(["python bench/bench_http_load.py", *sys.argv[1:]])
+                    args.out.write_text(f"`{command}`: " + "\n\n".join(
+                        [lines[0], "\n".join(lines[1:-1]), lines[-1]]
+                    ) + "\n", encoding="utf-8")  # fmt: skip
         finally:
             stopped = server.stop()
             _drop(url, schema)

@@ -1,18 +1,29 @@
-"""PostgreSQL inbound throughput: threadcore against raw psycopg doing the same rows, same run.
+"""PostgreSQL inbound throughput: threadcore against the fair raw and the one-call limit, same run.
 
-    python bench/bench_postgres.py [--url postgresql://...] [--messages 1500] [--pairs 200]
-                                   [--workers 1 2 4 8] [--repeat 3] [--hot]
+    python bench/bench_postgres.py [--url postgresql://...] [--messages 400] [--pairs 200]
+                                   [--workers 1 4 8] [--rounds 5] [--hot]
 
 Each worker is a process (spawn) with its own connection(s); workers receive on disjoint pairs
-(``--pairs`` each), one transaction per inbound message. Raw psycopg does the least a correct
-implementation must: ``SELECT ... FOR UPDATE`` the pair's open thread, insert or update the
-thread, insert the message, commit (prepared statements, one connection per worker). threadcore
-runs ``Inbox.receive`` on ``PostgresRepository``, which also stores the events (the outbox) and
-stamps every row for the gapless change feed. Target: threadcore within 1.5x of raw at 8
-workers. Each command's latency is timed too (p50 and p99, over every worker). ``--hot`` adds a
-run where every worker writes to the same pair (one customer, every process): the pair's
-commands then wait for one another, in threadcore on the pair's claim, in raw psycopg on the
-row lock.
+(``--pairs`` each, round-robin: the first message of each pair opens its thread), one transaction
+per inbound message. ``--hot`` adds runs where every worker writes to the same pair (one customer,
+every process): the pair's receives then wait for one another, in threadcore on the pair's claim,
+in the baselines on the row lock.
+
+The contenders, on fresh schemas made by threadcore's own migrations (``bench/pg_baselines.py``
+says what each does and does not do):
+
+* ``fair raw``: raw psycopg, the same rows and the same correct work in the same 2 round trips
+  (lock the pair's open thread ``FOR UPDATE``, check its TTL, insert or update the thread with a
+  unique violation retried, insert the message and its events). The target's baseline: threadcore
+  at 0.9 of it or more (0.7 for the hot pair).
+* ``one call``: the same work as one plpgsql function, 1 round trip: the limit of the schema,
+  reported, not a target.
+* ``threadcore``: ``Inbox.receive`` on ``PostgresRepository``.
+
+Rounds are interleaved (each round runs every contender once, in turn), so the ratios compare runs
+a few seconds apart on this shared machine; each figure is the median of ``--rounds`` rounds with
+the min-max, and each ratio is the median (min-max) of the per-round ratios. Each receive's
+latency is timed too (p50 and p99 over every worker of the round with the median rate).
 
 Without ``--url`` (or ``THREADCORE_TEST_POSTGRES_URL``) a throwaway server is started with
 ``tests/pg_server.py`` (fsync off: this measures CPU and round trips, not the disk).
@@ -23,130 +34,170 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
+import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from pg_baselines import EXTENSION, FairRaw, OneCall, install_one_call, quoted
 from pgserver import default_url, postgres
 
-from threadcore import Directory, Inbox, ManualClock, Resource
+from threadcore import Directory, Inbox, ManualClock, Policy, Resource
 from threadcore.adapters.postgres import PostgresRepository
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"
+TTL = timedelta(hours=72)
+HOT_GUEST = "+16502000000"
 
-RAW_SCHEMA = """
-CREATE TABLE {s}.threads (id bigserial PRIMARY KEY, owner text NOT NULL, guest text NOT NULL,
-                          status text NOT NULL, label text, latest timestamptz,
-                          version integer NOT NULL);
-CREATE UNIQUE INDEX ON {s}.threads (owner, guest) WHERE status = 'Open';
-CREATE TABLE {s}.messages (id bigserial PRIMARY KEY, thread_id bigint NOT NULL, body text,
-                           at timestamptz);
-"""
+#: Contender names as printed, by kind.
+LABELS = {"raw": "fair raw", "onecall": "one call", "threadcore": "threadcore"}
+#: The shapes of a worker's work: ``mixed`` round-robin over its pairs (the first message of each
+#: opens its thread); ``creation`` every message on a new pair (a campaign's replies: every
+#: receive opens a thread); ``open`` its pairs' threads opened before the timing (no receive opens
+#: one).
+SHAPES = ("mixed", "creation", "open")
 
 
-def guests(worker: int, pairs: int, messages: int, hot: bool = False) -> list[str]:
-    """The guest number of each inbound message of one worker, round-robin over its pairs (or,
-    ``hot``, the one pair every worker writes to)."""
+def guests(
+    worker: int, pairs: int, messages: int, hot: bool = False, shape: str = "mixed"
+) -> list[str]:
+    """The guest number of each inbound message of one worker: round-robin over its pairs, a new
+    pair each (``shape="creation"``), or (``hot``) the one pair every worker writes to."""
     if hot:
-        return ["+16502000000"] * messages
+        return [HOT_GUEST] * messages
+    if shape == "creation":
+        return [f"+1651{worker * messages + i:07d}" for i in range(messages)]
     return [f"+1650{2000000 + worker * pairs + i % pairs:07d}" for i in range(messages)]
 
 
-def raw_worker(url: str, schema: str, work: list[str], start: Any, done: Any) -> None:
-    """Raw psycopg: the same rows per message, one transaction each."""
-    conn = psycopg.connect(url)
-    s = f'"{schema}"'
-    select = f"SELECT id, version FROM {s}.threads WHERE owner = %s AND guest = %s " \
-             "AND status = 'Open' FOR UPDATE"  # fmt: skip
-    insert_thread = (
-        f"INSERT INTO {s}.threads (owner, guest, status, label, latest, version) "
-        "VALUES (%s, %s, 'Open', %s, %s, 1) RETURNING id"
-    )
-    update_thread = (
-        f"UPDATE {s}.threads SET label = %s, latest = %s, version = version + 1 "
-        "WHERE id = %s AND version = %s"
-    )
-    insert_message = f"INSERT INTO {s}.messages (thread_id, body, at) VALUES (%s, %s, %s)"
-    conn.execute("SELECT 1")
-    conn.commit()
+def _receiver(
+    kind: str, url: str, schema: str
+) -> tuple[Callable[[str], object], Callable[[], None]]:
+    """A receive of ``kind`` on its own connection, and how to close it."""
+    if kind == "threadcore":
+        repo = PostgresRepository(url, schema=schema, min_size=1, max_size=1)
+        resource = Resource(EXTENSION, phone_numbers=[OWNER], handlers=["101"])
+        inbox = Inbox(
+            repository=repo,
+            directory=Directory([resource]),
+            clock=ManualClock(START),
+            policy=Policy(ttl=TTL),
+        )
+        receive = inbox.receive
+
+        def core(guest: str) -> object:
+            return receive(owner_number=OWNER, guest_number=guest, body="Hi")
+
+        return core, repo.close
+    base = FairRaw(url, schema, OWNER, TTL) if kind == "raw" else OneCall(url, schema, OWNER, TTL)
+    at = START
+
+    def baseline(guest: str) -> object:
+        return base.receive(guest, "Hi", at)
+
+    return baseline, base.close
+
+
+def worker(
+    kind: str, url: str, schema: str, work: list[str], warm: list[str], start: Any, done: Any
+) -> None:
+    """One process: receive ``warm`` (untimed), wait for every worker, receive ``work`` timed."""
+    receive, close = _receiver(kind, url, schema)
+    receive("+16509999999" if not warm else warm[0])  # connection and statements made
+    for guest in warm[1:]:
+        receive(guest)
     start.wait()
     took = []
+    clock = time.perf_counter
     for guest in work:
-        began = time.perf_counter()
-        while True:  # two first messages of a pair at once: the second insert retries
-            try:
-                row = conn.execute(select, (OWNER, guest)).fetchone()
-                if row is None:
-                    created = conn.execute(insert_thread, (OWNER, guest, "Hi", START)).fetchone()
-                    assert created is not None
-                    thread_id = created[0]
-                else:
-                    thread_id = row[0]
-                    conn.execute(update_thread, ("Hi", START, thread_id, row[1]))
-                conn.execute(insert_message, (thread_id, "Hi", START))
-                conn.commit()
-                break
-            except psycopg.errors.UniqueViolation:
-                conn.rollback()
-        took.append(time.perf_counter() - began)
-    conn.close()
+        began = clock()
+        receive(guest)
+        took.append(clock() - began)
+    close()
     done.put(took)
 
 
-def threadcore_worker(url: str, schema: str, work: list[str], start: Any, done: Any) -> None:
-    """threadcore's ``Inbox.receive`` on ``PostgresRepository``."""
-    repo = PostgresRepository(url, schema=schema, min_size=1, max_size=1)
-    directory = Directory([Resource("6249888001", phone_numbers=[OWNER], handlers=["101"])])
-    inbox = Inbox(repository=repo, directory=directory, clock=ManualClock(START))
-    with repo.unit_of_work() as uow:
-        uow.thread("warm-up")
-    start.wait()
-    receive = inbox.receive
-    took = []
-    for guest in work:
-        began = time.perf_counter()
-        receive(owner_number=OWNER, guest_number=guest, body="Hi")
-        took.append(time.perf_counter() - began)
-    repo.close()
-    done.put(took)
+def new_schema(url: str, kind: str) -> str:
+    """A fresh schema made by threadcore's migrations (and, for ``onecall``, its function)."""
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    PostgresRepository(url, schema=schema).close()
+    if kind == "onecall":
+        with psycopg.connect(url, autocommit=True) as conn:
+            install_one_call(conn, schema)
+    return schema
+
+
+def drop_schema(url: str, schema: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {quoted(schema)} CASCADE")
 
 
 def run(
-    kind: str, url: str, workers: int, messages: int, pairs: int, hot: bool = False
+    kind: str,
+    url: str,
+    workers: int,
+    messages: int,
+    pairs: int,
+    hot: bool = False,
+    shape: str = "mixed",
+    during: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> tuple[float, list[float]]:
     """Messages per second of ``workers`` processes of ``kind`` on a fresh schema, and every
-    command's latency (seconds)."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        if kind == "raw":
-            conn.execute(RAW_SCHEMA.format(s=f'"{schema}"'))
-    if kind == "threadcore":
-        PostgresRepository(url, schema=schema).close()
+    receive's latency (seconds). ``during(schema)``, when given, is called before the workers
+    are ready and entered for the timed part."""
+    schema = new_schema(url, kind)
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(workers + 1)
     done: Any = ctx.Queue()
-    target = raw_worker if kind == "raw" else threadcore_worker
-    procs = [
-        ctx.Process(target=target, args=(url, schema, guests(n, pairs, messages, hot), start, done))
-        for n in range(workers)
-    ]
+    procs = []
+    for n in range(workers):
+        work = guests(n, pairs, messages, hot, shape)
+        warm = sorted(set(work)) if shape == "open" and not hot else []
+        procs.append(ctx.Process(target=worker, args=(kind, url, schema, work, warm, start, done)))
     for proc in procs:
         proc.start()
-    start.wait(timeout=120)
-    t0 = time.perf_counter()
-    latencies: list[float] = [t for _ in procs for t in done.get(timeout=600)]
-    elapsed = time.perf_counter() - t0
-    for proc in procs:
-        proc.join()
-        if proc.exitcode != 0:
-            raise SystemExit(f"a {kind} worker failed")
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        timed = during(schema) if during is not None else nullcontext()
+        start.wait(timeout=300)
+        with timed:
+            t0 = time.perf_counter()
+            latencies: list[float] = [t for _ in procs for t in done.get(timeout=900)]
+            elapsed = time.perf_counter() - t0
+    finally:
+        for proc in procs:
+            proc.join(timeout=60)
+    if any(proc.exitcode != 0 for proc in procs):
+        raise SystemExit(f"a {kind} worker failed")
+    check(url, schema)
+    drop_schema(url, schema)
     return len(latencies) / elapsed, latencies
+
+
+def check(url: str, schema: str) -> None:
+    """What every contender must leave: one open thread per pair, a ``MessageAdded`` event per
+    message, a ``ThreadOpened`` event per thread."""
+    s = quoted(schema)
+    with psycopg.connect(url) as conn:
+        doubled, messages, added, threads, opened = conn.execute(f"""
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM {s}.threads WHERE status = 'Open'
+                        GROUP BY owner_number, guest_number HAVING count(*) > 1) AS d),
+                   (SELECT count(*) FROM {s}.messages),
+                   (SELECT count(*) FROM {s}.events WHERE kind = 'MessageAdded'),
+                   (SELECT count(*) FROM {s}.threads),
+                   (SELECT count(*) FROM {s}.events WHERE kind = 'ThreadOpened')
+        """).fetchone() or (1, 0, 0, 0, 0)  # fmt: skip
+    if doubled or messages != added or threads != opened:
+        raise SystemExit(
+            f"{schema}: {doubled} pairs with two open threads, {messages} messages and {added} "
+            f"MessageAdded, {threads} threads and {opened} ThreadOpened"
+        )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -155,45 +206,124 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    """``median (min-max)``."""
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
+def rounds(
+    kinds: tuple[str, ...],
+    count: int,
+    once: Callable[[str], tuple[float, list[float]]],
+) -> Iterator[tuple[int, str, float, list[float]]]:
+    """``count`` interleaved rounds of ``once(kind)`` for each kind: (round, kind, rate,
+    latencies)."""
+    for n in range(count):
+        for kind in kinds:
+            rate, latencies = once(kind)
+            yield n, kind, rate, latencies
+
+
+def compare(
+    url: str,
+    workers: int,
+    messages: int,
+    pairs: int,
+    count: int,
+    hot: bool = False,
+    kinds: tuple[str, ...] = ("raw", "onecall", "threadcore"),
+) -> dict[str, Any]:
+    """Interleaved rounds of each kind: rates, latencies of the median round, ratios to raw."""
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    took: dict[str, list[list[float]]] = {k: [] for k in kinds}
+    for _, kind, rate, latencies in rounds(
+        kinds, count, lambda kind: run(kind, url, workers, messages, pairs, hot)
+    ):
+        rates[kind].append(rate)
+        took[kind].append(latencies)
+    ratios = {
+        k: [c / r for c, r in zip(rates[k], rates["raw"], strict=True)] for k in kinds if k != "raw"
+    }
+    median_round = {
+        k: took[k][sorted(range(count), key=lambda i: rates[k][i])[count // 2]] for k in kinds
+    }
+    return {"rates": rates, "ratios": ratios, "latencies": median_round}
+
+
+TABLE = [
+    "| processes | pairs | fair raw msg/s | one call msg/s | threadcore msg/s "
+    "| threadcore / fair raw (target) | one call / fair raw | p50 / p99 ms: fair raw "
+    "| one call | threadcore |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
+
+
+def table_row(result: dict[str, Any], workers: int, hot: bool) -> str:
+    """One markdown row of :data:`TABLE`: medians (min-max) and the ratios to the fair raw."""
+    rates, ratios, took = result["rates"], result["ratios"], result["latencies"]
+    target = 0.7 if hot else 0.9
+    cells = [str(workers), "one hot pair" if hot else "disjoint"]
+    cells += [spread(rates[k]) for k in ("raw", "onecall", "threadcore")]
+    met = "met" if statistics.median(ratios["threadcore"]) >= target else "**not met**"
+    cells += [f"{spread(ratios['threadcore'], '.2f')} (≥ {target}: {met})"]
+    cells += [spread(ratios["onecall"], ".2f")]
+    for kind in ("raw", "onecall", "threadcore"):
+        cells.append(f"{percentile(took[kind], 0.5) * 1000:.2f} / "
+                     f"{percentile(took[kind], 0.99) * 1000:.2f}")  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def said(lines: list[str], line: str) -> None:
+    """``line`` printed now and kept for the report."""
+    print(line, flush=True)
+    lines.append(line)
+
+
+def finish(lines: list[str], out: Path | None) -> None:
+    """The load at the end, said; the report written to ``out`` when given."""
+    said(lines, f"\n(load average {os.getloadavg()[0]:.1f} at the end)")
+    if out:
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def server_line(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        shown = [
+            (conn.execute(f"SHOW {name}").fetchone() or ("?",))[0]
+            for name in ("server_version", "fsync", "synchronous_commit")
+        ]
+    load = os.getloadavg()[0]
+    return (
+        f"PostgreSQL {shown[0]} (fsync={shown[1]}, synchronous_commit={shown[2]}), "
+        f"{os.cpu_count()} CPUs, load {load:.1f} at the start"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", default=default_url())
-    parser.add_argument("--messages", type=int, default=1_500, help="per worker")
+    parser.add_argument("--messages", type=int, default=400, help="per worker")
     parser.add_argument("--pairs", type=int, default=200, help="per worker")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hot", action="store_true", help="also one pair for every worker")
+    parser.add_argument("--out", type=Path, help="also write the table (markdown) here")
     args = parser.parse_args()
+    command = " ".join(["python bench/bench_postgres.py", *sys.argv[1:]])
     with postgres(args.url) as url:
-        with psycopg.connect(url) as conn:
-            version = conn.execute("SHOW server_version").fetchone()
-            fsync = conn.execute("SHOW fsync").fetchone()
-            sync_commit = conn.execute("SHOW synchronous_commit").fetchone()
-        shown = [row[0] if row else "?" for row in (version, fsync, sync_commit)]
-        print(
-            f"PostgreSQL {shown[0]} (fsync={shown[1]}, synchronous_commit={shown[2]}), "
-            f"{os.cpu_count()} CPUs, {args.messages:,} inbound messages per worker on "
-            f"{args.pairs} pairs each"
-        )
+        lines = [
+            f"`{command}`: {server_line(url)}; {args.messages:,} inbound messages per worker "
+            f"on {args.pairs} pairs each (one hot pair: every message on it); median (min-max) "
+            f"of {args.rounds} interleaved rounds, ratios per round.",
+            "",
+            *TABLE,
+        ]
+        print("\n".join(lines), flush=True)
         for hot in (False, True) if args.hot else (False,):
             for workers in args.workers:
-                best = {"raw": 0.0, "threadcore": 0.0}
-                took: dict[str, list[float]] = {"raw": [], "threadcore": []}
-                for _ in range(args.repeat):
-                    for kind in best:  # interleaved, best of each
-                        rate, latencies = run(kind, url, workers, args.messages, args.pairs, hot)
-                        if rate > best[kind]:
-                            best[kind], took[kind] = rate, latencies
-                ratio = best["raw"] / best["threadcore"]
-                where = "one hot pair" if hot else "disjoint pairs"
-                print(f"  {workers} worker process{'es' if workers > 1 else ''}, {where}:")
-                for kind, label in (("raw", "raw psycopg:"), ("threadcore", "threadcore:")):
-                    p50 = percentile(took[kind], 0.50) * 1000
-                    p99 = percentile(took[kind], 0.99) * 1000
-                    print(f"    {label:13} {best[kind]:10,.0f} messages/s   "
-                          f"p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")  # fmt: skip
-                target = "  (target at 8 workers: 1.5x or less)" if workers == 8 else ""
-                print(f"    raw/threadcore: {ratio:.2f}x{target}")
+                result = compare(url, workers, args.messages, args.pairs, args.rounds, hot)
+                said(lines, table_row(result, workers, hot))
+        finish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,27 @@ def test_the_http_load_benchmark_runs_and_its_checks_pass(postgres_url: str) -> 
     """Two workers, eight clients: the run's own checks (no 5xx, one open thread per pair, every
     inbound message stored once, ISync replicas equal to FSync) fail it with exit 1."""
     out = _run(str(BENCH / "bench_http_load.py"), "--url", postgres_url, "--workers", "2",
-               "--clients", "8", "--requests", "240")  # fmt: skip
+               "--clients", "8", "--requests", "240", "--receives", "40",
+               "--rounds", "1")  # fmt: skip
     assert "mix / ceiling:" in out
     assert "| inbound |" in out
     assert "all checks passed" in out
+    assert "| raw Starlette endpoint (fair raw SQL) |" in out
+    assert "served / library receive:" in out
+
+
+def test_the_postgres_benchmark_runs_every_contender(postgres_url: str) -> None:
+    """The fair raw, the one-call limit and threadcore, on disjoint pairs and one hot pair; each
+    run checks its rows (one open thread per pair, the events of every message and thread)."""
+    out = _run(str(BENCH / "bench_postgres.py"), "--url", postgres_url, "--messages", "30",
+               "--pairs", "5", "--workers", "1", "2", "--rounds", "1", "--hot")  # fmt: skip
+    rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(rows) == 4, out
+    assert "threadcore / fair raw" in out
+
+
+def test_the_creation_lock_benchmark_runs(postgres_url: str) -> None:
+    out = _run(str(BENCH / "bench_pg_creation.py"), "--url", postgres_url, "--messages", "30",
+               "--workers", "2", "--rounds", "1")  # fmt: skip
+    assert "| 2 |" in out
+    assert "lock held" in out
