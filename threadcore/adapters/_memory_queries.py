@@ -8,7 +8,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from heapq import merge
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -23,10 +23,7 @@ from threadcore.domain.model import (
 from threadcore.domain.transitions import status_now
 from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
 
-if TYPE_CHECKING:
-    from threadcore.adapters.memory import InMemoryRepository
-
-__all__ = ["Key", "MemoryQueries", "bucket", "from_key", "message_key", "slice_of"]
+__all__ = ["Indexes", "Key", "MemoryQueries", "bucket", "from_key", "message_key", "slice_of"]
 
 R = TypeVar("R")
 
@@ -64,11 +61,29 @@ def message_key(by_id: dict[str, Message]) -> Callable[[str], Key]:
     return key
 
 
+class Indexes(Protocol):
+    """**Protocol**: the indexes of the in-memory repository that its queries read (the
+    repository satisfies it; declared here so that this lower module does not import it)."""
+
+    _threads: dict[str, Thread]
+    _open_by_pair: dict[tuple[str, str], str]
+    _by_owner: dict[str, list[Key]]
+    _by_guest: dict[str, list[Key]]
+    _by_owner_number: dict[str, list[Key]]
+    _buckets: dict[int, set[str]]
+    _message_by_id: dict[str, Message]
+    _messages: dict[str, list[str]]
+    _message_order: list[str]
+    _notes: dict[str, Note]
+    _notes_of: dict[str, list[str]]
+    _note_keys: list[Key]
+
+
 class MemoryQueries:
     """Finds, counts, open and due threads, read from the repository's indexes (under the lock
     the unit of work holds)."""
 
-    _repo: InMemoryRepository
+    _repo: Indexes
 
     def open_threads(
         self,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 
 from threadcore.adapters._buffer import BufferedWrites
+from threadcore.adapters._postgres_statements import Statements
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
@@ -23,10 +24,8 @@ from threadcore.adapters._sql import (
     tombstone_note_row,
 )
 from threadcore.adapters._sql_attachments import postgres_store_sql
+from threadcore.adapters._sql_reads import Dialect
 from threadcore.domain.errors import InvalidInput, StorageError
-
-if TYPE_CHECKING:
-    from threadcore.adapters.postgres import PostgresRepository
 
 __all__ = [
     "MAX_BIGINT",
@@ -35,6 +34,7 @@ __all__ = [
     "ORDINAL_MASK",
     "UNREAD",
     "Connection",
+    "WriteTarget",
     "rows_of",
     "utc",
     "write_statements",
@@ -94,8 +94,19 @@ def tombstoned(
     return out
 
 
+class WriteTarget(Protocol):
+    """**Protocol**: what :func:`write_statements` reads of the PostgreSQL repository (which
+    satisfies it; declared here so that this lower module does not import it)."""
+
+    _s: str  # the quoted schema name
+    _sql: Statements
+    _dialect: Dialect
+    _notify: bool
+    _channel: str
+
+
 def write_statements(
-    repo: PostgresRepository, writes: BufferedWrites, first: int
+    repo: WriteTarget, writes: BufferedWrites, first: int
 ) -> list[tuple[str, Any]]:
     """The statements that store ``writes`` (a unit of work's, or a batch's group), its
     events numbered from ``first``: the directory's changes, then one statement of

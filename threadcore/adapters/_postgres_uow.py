@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -23,6 +24,7 @@ from threadcore.adapters._postgres_rows import (
     ORDINAL_MASK,
     UNREAD,
     Connection,
+    WriteTarget,
     rows_of,
     utc,
     write_statements,
@@ -33,10 +35,7 @@ from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork, Stor
 from threadcore.domain.model import Thread
 from threadcore.ports import Claim, DirectoryAccess, StoredEvent
 
-if TYPE_CHECKING:
-    from threadcore.adapters.postgres import PostgresRepository
-
-__all__ = ["PostgresUnitOfWork"]
+__all__ = ["PostgresUnitOfWork", "UnitTarget"]
 
 # Pipelined statements: each is prepared at once (prepare=True) or never (prepare=False), never by
 # psycopg's count. A statement whose count reached the threshold in a pipeline where an earlier
@@ -51,12 +50,28 @@ _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET L
 _UNCLAIMED = Claim(None)
 
 
+class UnitTarget(WriteTarget, Protocol):
+    """**Protocol**: what a :class:`PostgresUnitOfWork` uses of its repository (the
+    :class:`~threadcore.adapters.postgres.PostgresRepository` satisfies it; declared here so that
+    this lower module does not import it)."""
+
+    _local: threading.local  # the open unit of work, batch and clock read of each thread
+    _clock_in_claims: bool
+    _lock_prefix: str
+
+    def _getconn(self) -> Connection: ...
+
+    def _putconn(self, conn: Connection) -> None: ...
+
+    def _with_clock(self, read: str) -> str: ...
+
+
 class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
     """One transaction on a :class:`~threadcore.adapters.postgres.PostgresRepository`: its claim,
     the batch caches over the shared reads (:class:`BatchCachedReads`), the change feed, and the
     buffered writes sent as one statement when it ends."""
 
-    def __init__(self, repo: PostgresRepository) -> None:
+    def __init__(self, repo: UnitTarget) -> None:
         super().__init__()
         self._repo = repo
         self._sql = repo._sql

@@ -4,10 +4,12 @@ when it ends; and the statements it runs."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
@@ -41,10 +43,7 @@ from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.model import Thread
 from threadcore.ports import Claim, DirectoryAccess, StoredEvent
 
-if TYPE_CHECKING:
-    from threadcore.adapters.sqlite import SQLiteRepository
-
-__all__ = ["SQLiteUnitOfWork"]
+__all__ = ["SQLiteUnitOfWork", "UnitTarget"]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _STATE_AT = len(THREAD_COLUMNS) - len(THREAD_STATE_COLUMNS)  # where the state starts in a row
@@ -112,12 +111,24 @@ def _update_thread(changed: tuple[int, ...]) -> str:
 _STORE_FILE, _SWEEP_FILES = sqlite_statements()
 
 
+class UnitTarget(Protocol):
+    """**Protocol**: what a :class:`SQLiteUnitOfWork` uses of its repository (the
+    :class:`~threadcore.adapters.sqlite.SQLiteRepository` satisfies it; declared here so that
+    this lower module does not import it)."""
+
+    _conn: sqlite3.Connection
+    _lock: threading.RLock
+    _open: bool  # a unit of work is open (in the thread that holds the lock)
+    _depth: int  # nesting of units of work inside a batch
+    _clock_seen: object  # the stored clock, as the open unit of work read it
+
+
 class SQLiteUnitOfWork(SQLReads, BufferedWrites):
     __slots__ = ("_conn", "_loaded", "_repo")
 
     _dialect = Dialect(mark="?", to_db=time_to_text, from_db=time_from_text, any_of=any_of)
 
-    def __init__(self, repo: SQLiteRepository) -> None:
+    def __init__(self, repo: UnitTarget) -> None:
         super().__init__()
         self._repo = repo
         self._conn = repo._conn

@@ -157,6 +157,8 @@ class InMemoryRepository:
 class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
     __slots__ = ("_open", "_repo")
 
+    _repo: InMemoryRepository  # the whole repository, beyond the indexes its queries read
+
     def __init__(self, repo: InMemoryRepository) -> None:
         super().__init__()
         self._repo = repo
