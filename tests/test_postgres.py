@@ -24,6 +24,8 @@ from threadcore import (
     Directory,
     Inbox,
     ManualClock,
+    MessageFilter,
+    NoteFilter,
     Policy,
     Resource,
     StatusReason,
@@ -918,10 +920,11 @@ def test_list_reads_are_planned_for_their_own_parameters(postgres_url: str, pg_s
         thread = inbox.receive(owner_number=N1, guest_number=G1, body="Hi").thread_id
         inbox.add_note(thread, actor="101", text="a note")
         for _ in range(8):
-            for page in ({"page": 1}, {}):
-                inbox.list(actor="101", **page)  # type: ignore[arg-type]
-                inbox.list_messages(actor="101", **page)  # type: ignore[arg-type]
-                inbox.list_notes(actor="101", **page)  # type: ignore[arg-type]
+            for wanted in (ThreadFilter(), MessageFilter(), NoteFilter()):
+                inbox.numbered_page(wanted, actor="101", page=1)
+            inbox.list(actor="101")
+            inbox.list_messages(actor="101")
+            inbox.list_notes(actor="101")
             inbox.receive(owner_number=N1, guest_number=G1, body="again")
         with repo.unit_of_work() as uow:
             rows = uow._all("SELECT statement FROM pg_prepared_statements")  # type: ignore[attr-defined]

@@ -47,6 +47,11 @@ class _UnitOfWorkWithout:
         return counted
 
 
+class _UnitOfWorkCounted(_UnitOfWorkWithout):
+    """The same, offering the look-ahead: a type of its own, since the storage port decides
+    once per type whether a unit of work offers a capability (``threadcore.ports.offers``)."""
+
+
 class _Repository:
     """The memory repository, its units of work seen through :class:`_UnitOfWorkWithout`."""
 
@@ -57,7 +62,8 @@ class _Repository:
     @contextmanager
     def unit_of_work(self) -> Iterator[Any]:
         with self.inner.unit_of_work() as uow:
-            yield _UnitOfWorkWithout(uow, self.calls)
+            kind = _UnitOfWorkWithout if self.calls is None else _UnitOfWorkCounted
+            yield kind(uow, self.calls)
 
     def batch(self) -> AbstractContextManager[None]:
         return self.inner.batch()

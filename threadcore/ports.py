@@ -606,7 +606,9 @@ _OFFERS: dict[tuple[type, type], bool] = {}
 
 def offers(holder: object, capability: type[C]) -> TypeGuard[C]:
     """Whether ``holder`` (a unit of work or a repository) offers ``capability`` (one of the
-    runtime checkable Protocols above), decided once per type."""
+    runtime checkable Protocols above), decided once per type: every instance of a type offers
+    what the first one asked did (a proxy whose capabilities differ by instance needs a type per
+    set of capabilities)."""
     key = (type(holder), capability)
     known = _OFFERS.get(key)
     if known is None:
