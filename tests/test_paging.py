@@ -282,3 +282,14 @@ def test_a_numbered_read_through_the_old_name_equals_the_new_one(inbox: Inbox) -
     flt = ThreadFilter(status="Open")
     new = inbox.numbered_page(flt, actor="101", page=2, per_page=3)
     assert old("deprecated", lambda: inbox.list(actor="101", filter=flt, page=2, per_page=3)) == new
+
+
+@pytest.mark.parametrize("read", ["list", "list_messages", "list_notes", "messages", "drafts"])
+def test_a_name_neither_new_nor_old_is_a_type_error_naming_the_read(
+    inbox: Inbox, read: str
+) -> None:
+    """The old names come in as ``**old`` (declared once, ``Deprecated``): any other keyword is
+    still refused before anything is read, as Python refuses it, naming the read called."""
+    args = ("t-1",) if read in ("messages", "drafts") else ()
+    with pytest.raises(TypeError, match=rf"^{read}\(\) got an unexpected keyword argument 'pager'"):
+        getattr(inbox, read)(*args, actor="101", pager=2)

@@ -11,33 +11,35 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from threadcore.consumers import Consumer
 from threadcore.domain.errors import InvalidInput
-from threadcore.domain.events import Event
-from threadcore.domain.model import Policy
 from threadcore.inbox import Inbox
-from threadcore.ports import Clock, DirectoryPort, Repository
 
 __all__ = ["AsyncInbox"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
-class _Offloaded(Generic[P, R]):
-    """An :class:`Inbox` method, as a coroutine of :class:`AsyncInbox` run in its workers (one
-    descriptor serves every method: the signature is the inbox's own, checked by type checkers)."""
+class _FromInbox:
+    """An attribute of :class:`AsyncInbox` that is its inbox's attribute of the same name, with
+    the inbox's docstring."""
 
     _name: str  # the attribute's name, the inbox's too (``list`` is ``list_threads`` inside)
 
-    def __init__(self, method: Callable[..., R]) -> None:
-        self.__doc__ = method.__doc__
+    def __init__(self, attribute: object) -> None:
+        self.__doc__ = attribute.__doc__
 
     def __set_name__(self, owner: type[AsyncInbox], name: str) -> None:
         self._name = name
+
+
+class _Offloaded(_FromInbox, Generic[P, R]):
+    """An :class:`Inbox` method, as a coroutine of :class:`AsyncInbox` run in its workers (one
+    descriptor serves every method: the signature is the inbox's own, checked by type checkers)."""
 
     @overload
     def __get__(self, instance: None, owner: type[AsyncInbox]) -> _Offloaded[P, R]: ...
@@ -66,14 +68,43 @@ def _offloaded(method: Callable[Concatenate[Any, P], R]) -> _Offloaded[P, R]:
     return _Offloaded(method)
 
 
+class _AtOnce(_FromInbox, Generic[T]):
+    """An :class:`Inbox` attribute that answers at once, read on the inbox as it is (a method
+    bound to it, a property's value)."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[AsyncInbox]) -> _AtOnce[T]: ...
+
+    @overload
+    def __get__(self, instance: AsyncInbox, owner: type[AsyncInbox]) -> T: ...
+
+    def __get__(self, instance: AsyncInbox | None, owner: type[AsyncInbox]) -> _AtOnce[T] | T:
+        if instance is None:
+            return self
+        found: T = getattr(instance.inbox, self._name)
+        return found
+
+
+def _at_once(method: Callable[Concatenate[Any, P], R]) -> _AtOnce[Callable[P, R]]:
+    """``method`` of :class:`Inbox`, called on the inbox at once (not in the workers)."""
+    return _AtOnce(method)
+
+
+def _inbox_property(getter: Callable[[Any], R]) -> _AtOnce[R]:
+    """A property of :class:`Inbox` (which type checkers see as its getter), read on the inbox."""
+    return _AtOnce(getter)
+
+
 class AsyncInbox:
     """An :class:`~threadcore.Inbox` for asyncio: ``await ainbox.receive(...)`` and every other
     command and read, run in a bounded pool of worker threads (``max_workers``, by default the
     storage pool's size: a PostgreSQL repository's ``max_size``, else 1).
 
     ``now``, ``subscribe``, ``observe``, ``consumer``, ``policy``, ``directory``, ``clock``,
-    ``repository`` and ``concurrency`` answer at once, as the inbox's do. A batch is a function
-    run whole in one worker, inside ``inbox.batch()``:
+    ``repository`` and ``concurrency`` answer at once: they are the inbox's own (listeners and
+    observers run in the worker that ran the command: use ``loop.call_soon_threadsafe`` to reach
+    the loop; a consumer's ``run`` blocks: give it a thread). A batch is a function run whole in
+    one worker, inside ``inbox.batch()``:
     ``await ainbox.batch(lambda inbox: [inbox.receive(...) for ...])``. Close with
     ``await ainbox.close()`` (it closes the inbox's repository) or ``async with``.
     """
@@ -176,50 +207,16 @@ class AsyncInbox:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    # --- what answers at once ---------------------------------------------------------------------
-    def now(self) -> Any:
-        """The inbox's current instant (see :meth:`threadcore.Inbox.now`)."""
-        return self.inbox.now()
-
-    def subscribe(self, listener: Callable[[Any], None]) -> None:
-        """See :meth:`threadcore.Inbox.subscribe`: listeners run in the worker that ran the
-        command (use ``loop.call_soon_threadsafe`` to reach the loop)."""
-        self.inbox.subscribe(listener)
-
-    def consumer(self, name: str) -> Consumer:
-        """See :meth:`threadcore.Inbox.consumer` (its ``run`` blocks: give it a thread)."""
-        return self.inbox.consumer(name)
-
-    @property
-    def policy(self) -> Policy:
-        """The rules the inbox applies."""
-        return self.inbox.policy
-
-    @property
-    def directory(self) -> DirectoryPort:
-        """The inbox's directory."""
-        return self.inbox.directory
-
-    @property
-    def clock(self) -> Clock:
-        """The inbox's clock port (see :attr:`threadcore.Inbox.clock`)."""
-        return self.inbox.clock
-
-    @property
-    def repository(self) -> Repository:
-        """The inbox's repository (see :attr:`threadcore.Inbox.repository`)."""
-        return self.inbox.repository
-
-    @property
-    def concurrency(self) -> int:
-        """How many units of work the repository lets run at once (see
-        :attr:`threadcore.Inbox.concurrency`)."""
-        return self.inbox.concurrency
-
-    def observe(self, observer: Callable[[Sequence[Event]], None]) -> None:
-        """See :meth:`threadcore.Inbox.observe`: observers run in the worker that ran the
-        command."""
-        self.inbox.observe(observer)
+    # --- what answers at once, as the inbox's own (no I/O) ----------------------------------------
+    now = _at_once(Inbox.now)
+    subscribe = _at_once(Inbox.subscribe)
+    observe = _at_once(Inbox.observe)
+    consumer = _at_once(Inbox.consumer)
+    policy = _inbox_property(Inbox.policy)
+    directory = _inbox_property(Inbox.directory)
+    clock = _inbox_property(Inbox.clock)
+    repository = _inbox_property(Inbox.repository)
+    concurrency = _inbox_property(Inbox.concurrency)
 
     def __repr__(self) -> str:
         return f"AsyncInbox({self.inbox!r}, max_workers={self.max_workers})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import assert_type
 
 from threadcore import (
     Directory,
@@ -118,6 +119,14 @@ async def numbered_async(ainbox: AsyncInbox) -> None:
     """The numbered read through the asyncio inbox keeps its record type."""
     found: NumberedPage[Thread] = await ainbox.numbered_page(ThreadFilter(), actor="101")
     assert found.paging is not None
+
+
+def at_once(ainbox: AsyncInbox) -> None:
+    """What the asyncio inbox answers at once has the inbox's own types (not ``Any``)."""
+    assert_type(ainbox.now(), datetime)
+    assert_type(ainbox.policy, Policy)
+    assert_type(ainbox.concurrency, int)
+    ainbox.subscribe(lambda event: None)
 
 
 async def send(request: Request, ainbox: AsyncInbox) -> dict[str, object]:

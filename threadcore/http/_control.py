@@ -30,6 +30,7 @@ from threadcore.http import _attachments as att
 from threadcore.http._common import Context, Operation, json_response, read_json
 from threadcore.http._send import base_of, with_attachment_entries
 from threadcore.inbox import Inbox
+from threadcore.inbox import commands as c
 from threadcore.ports import ReadinessCheck
 from threadcore.wire import (
     INBOUND_NAMES,
@@ -40,6 +41,7 @@ from threadcore.wire import (
     renaming,
 )
 from threadcore.wire._base import Id, Phone, Shape, format_time, parse_time
+from threadcore.wire._mirror import Mirrors
 
 __all__ = [
     "CONTROL",
@@ -81,21 +83,15 @@ class ClockMove:
     set: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class HandlerChange:
-    extension_id: Id
-    handler_id: Id
-
-
-@attrs.frozen(kw_only=True)
-class NumberChange:
-    extension_id: Id
-    phone_number: Phone
-
-
-@attrs.frozen(kw_only=True)
-class ResourceRemoval:
-    extension_id: Id
+# The directory changes' bodies, generated from the commands they carry (wire/_mirror.py).
+_CHANGES: Final = Mirrors(__name__)
+HandlerChange = _CHANGES.mirror(
+    "HandlerChange", c.RemoveHandler, "extension_id handler_id", types={"handler_id": Id}
+).shape
+NumberChange = _CHANGES.mirror(
+    "NumberChange", c.RemovePhoneNumber, "extension_id phone_number"
+).shape
+ResourceRemoval = _CHANGES.mirror("ResourceRemoval", c.RemoveResource, "extension_id").shape
 
 
 @attrs.frozen(kw_only=True)

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import enum
 import warnings
-from typing import Final
+from typing import Final, TypedDict
 
 import attrs
 
 from threadcore.domain.errors import InvalidInput, InvalidPageToken
 from threadcore.tokens import TokenCodec
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "UNSET", "Legacy", "Unset", "check_limit", "legacy"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "UNSET",
+    "Deprecated",
+    "Legacy",
+    "Unset",
+    "check_limit",
+    "legacy",
+]
 
 #: The page size of every list read that names none (threads, messages, notes, outbound).
 DEFAULT_LIMIT: Final = 100
@@ -33,6 +42,15 @@ class Unset(enum.Enum):
 
 
 UNSET: Final = Unset.UNSET
+
+
+class Deprecated(TypedDict, total=False):
+    """The paging keywords a read took before 1.0, which it still takes as ``**old`` for one
+    release and hands to :func:`legacy` (each warns): declared once for every read."""
+
+    per_page: int | None
+    page_token: str | None
+    page: int | None
 
 
 def check_limit(value: object, name: str = "limit") -> int:
@@ -67,15 +85,18 @@ def legacy(
     cursor: str | None,
     *,
     default: int | None,
-    per_page: int | Unset | None = UNSET,
-    page_token: str | Unset | None = UNSET,
-    page: int | Unset | None = UNSET,
+    old: Deprecated,
 ) -> Legacy:
     """The paging of ``read`` called with ``limit``/``cursor`` (``limit`` ``default`` when the
-    caller left it) and perhaps the old names, each of which warns: ``per_page`` is ``limit``,
-    ``page_token`` is ``cursor``, ``page`` asks for a numbered page (now
+    caller left it) and perhaps the ``old`` names, each of which warns: ``per_page`` is
+    ``limit``, ``page_token`` is ``cursor``, ``page`` asks for a numbered page (now
     :meth:`~threadcore.Inbox.numbered_page`). Giving an old name and its new one is
-    ``InvalidInput``."""
+    ``InvalidInput``; a name that is neither is the ``TypeError`` Python gives a call."""
+    if unknown := sorted(old.keys() - Deprecated.__optional_keys__):
+        raise TypeError(f"{read}() got an unexpected keyword argument {unknown[0]!r}")
+    per_page = old.get("per_page", UNSET)
+    page_token = old.get("page_token", UNSET)
+    page = old.get("page", UNSET)
     name = "limit"
     if per_page is not UNSET:
         _warn(read, "per_page", "limit=")

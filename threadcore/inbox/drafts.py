@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Unpack
 
 from threadcore.domain.attachments import Upload
 from threadcore.domain.content import TEXT, check_content
@@ -12,7 +13,7 @@ from threadcore.domain.queries import Page
 from threadcore.domain.validation import check_extension_id
 from threadcore.inbox import commands as c
 from threadcore.inbox._files import stores_files, uploads_of
-from threadcore.inbox._paging import UNSET, Unset, legacy
+from threadcore.inbox._paging import Deprecated, legacy
 from threadcore.inbox._spine import Spine
 from threadcore.inbox.handlers import drafts as h
 from threadcore.inbox.queries import thread_page
@@ -80,13 +81,9 @@ def drafts(
     actor: str,
     limit: int | None = None,
     cursor: str | None = None,
-    per_page: int | Unset | None = UNSET,
-    page_token: str | Unset | None = UNSET,
-    page: int | Unset | None = UNSET,
+    **old: Unpack[Deprecated],
 ) -> Page[Message]:
     """The thread's drafts, oldest first, paged as :meth:`~threadcore.Inbox.messages` (all of
     them without ``limit``; ``per_page``, ``page_token`` and ``page`` deprecated)."""
-    paging = legacy(
-        "drafts", limit, cursor, default=None, per_page=per_page, page_token=page_token, page=page
-    )
+    paging = legacy("drafts", limit, cursor, default=None, old=old)
     return thread_page(self, "drafts", thread_id, actor, lambda m: m.status is _DRAFT, paging)

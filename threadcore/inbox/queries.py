@@ -11,7 +11,7 @@ import builtins
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar, overload
+from typing import Generic, TypeVar, Unpack, overload
 
 import attrs
 
@@ -38,7 +38,7 @@ from threadcore.domain.queries import (
 from threadcore.domain.validation import (
     check_extension_id,
 )
-from threadcore.inbox._paging import DEFAULT_LIMIT, UNSET, Legacy, Unset, check_limit, legacy
+from threadcore.inbox._paging import DEFAULT_LIMIT, Deprecated, Legacy, check_limit, legacy
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spine, _existing_message
 from threadcore.ports import (
     MessageQuery,
@@ -81,9 +81,7 @@ def messages(
     actor: str,
     limit: int | None = None,
     cursor: str | None = None,
-    per_page: int | Unset | None = UNSET,
-    page_token: str | Unset | None = UNSET,
-    page: int | Unset | None = UNSET,
+    **old: Unpack[Deprecated],
 ) -> Page[Message]:
     """The thread's alive messages, oldest first (none once the thread is deleted).
 
@@ -93,10 +91,7 @@ def messages(
     numbered page of a thread's messages is
     ``numbered_page(MessageFilter(thread_ids=[thread_id]), ...)``).
     """
-    paging = legacy(
-        "messages", limit, cursor, default=None, per_page=per_page, page_token=page_token,
-        page=page,
-    )  # fmt: skip
+    paging = legacy("messages", limit, cursor, default=None, old=old)
     return thread_page(self, "messages", thread_id, actor, lambda m: m.status is not _DRAFT, paging)
 
 
@@ -174,18 +169,13 @@ def list_messages(
     filter: MessageFilter | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
-    per_page: int | Unset = UNSET,
-    page_token: str | Unset | None = UNSET,
-    page: int | Unset | None = UNSET,
+    **old: Unpack[Deprecated],
 ) -> Page[Message]:
     """Messages across the threads ``actor`` may see that pass ``filter``, by creation time
     then id, ``limit`` a page: read on with ``cursor=page.next_cursor``. Drafts are never
     listed. ``per_page``, ``page_token`` and ``page`` are deprecated (``limit``, ``cursor``,
     :meth:`numbered_page`)."""
-    paging = legacy(
-        "list_messages", limit, cursor, default=DEFAULT_LIMIT, per_page=per_page,
-        page_token=page_token, page=page,
-    )  # fmt: skip
+    paging = legacy("list_messages", limit, cursor, default=DEFAULT_LIMIT, old=old)
     return _list_messages(self, actor, filter, paging)
 
 
@@ -233,17 +223,12 @@ def list_notes(
     filter: NoteFilter | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
-    per_page: int | Unset = UNSET,
-    page_token: str | Unset | None = UNSET,
-    page: int | Unset | None = UNSET,
+    **old: Unpack[Deprecated],
 ) -> Page[Note]:
     """Notes of the threads ``actor`` may see that pass ``filter``, by creation time then id,
     ``limit`` a page: read on with ``cursor=page.next_cursor``. ``per_page``, ``page_token``
     and ``page`` are deprecated (``limit``, ``cursor``, :meth:`numbered_page`)."""
-    paging = legacy(
-        "list_notes", limit, cursor, default=DEFAULT_LIMIT, per_page=per_page,
-        page_token=page_token, page=page,
-    )  # fmt: skip
+    paging = legacy("list_notes", limit, cursor, default=DEFAULT_LIMIT, old=old)
     return _list_notes(self, actor, filter, paging)
 
 
@@ -354,9 +339,7 @@ def list_threads(
     filter: ThreadFilter | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
-    per_page: int | Unset = UNSET,
-    page_token: str | Unset | None = UNSET,
-    page: int | Unset | None = UNSET,
+    **old: Unpack[Deprecated],
 ) -> Page[Thread]:
     """The threads ``actor`` may see that pass ``filter``, by creation time then id, ``limit``
     a page (1..1000).
@@ -365,10 +348,7 @@ def list_threads(
     repeats a thread). The platform's numbered pages are :meth:`numbered_page`. ``per_page``,
     ``page_token`` and ``page`` are deprecated (``limit``, ``cursor``, :meth:`numbered_page`).
     """
-    paging = legacy(
-        "list", limit, cursor, default=DEFAULT_LIMIT, per_page=per_page, page_token=page_token,
-        page=page,
-    )  # fmt: skip
+    paging = legacy("list", limit, cursor, default=DEFAULT_LIMIT, old=old)
     return _list_threads(self, actor, filter, paging)
 
 
