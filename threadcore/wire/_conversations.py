@@ -189,7 +189,6 @@ class BadRequest(InvalidInput):
     """A 400 error read back from seed 002's error body, which does not say which one (an
     invalid sync or page token)."""
 
-    code = "BadRequest"
     status = 400
 
 
@@ -197,7 +196,6 @@ class Gone(Conflict):
     """A 410 error read back from seed 002's error body, which does not say what is gone (a
     deleted thread or note)."""
 
-    code = "Gone"
     status = 410
 
 
