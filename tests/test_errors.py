@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 import threadcore
 from threadcore import Inbox, InMemoryRepository, ManualClock, Policy, Resource, ThreadcoreError
-from threadcore.domain.errors import platform_name
+from threadcore.domain.errors import ConnectionLost, platform_name
 from threadcore.errors import (
     AssigneeNotHandler,
     ClockMismatch,
@@ -209,6 +210,29 @@ def test_every_error_has_a_stable_code_and_status(
     assert isinstance(cls.code, str)
     assert type(cls.status) is int
     assert (cls.code, cls.status) == expected
+
+
+def test_an_error_class_that_names_no_code_is_its_own_code() -> None:
+    """R17, decision (issue 23): ``code`` is the class's name unless the class sets another, so
+    a subclass (threadcore's or an embedder's) that names none is not taken for its parent."""
+
+    class LateReply(Conflict):
+        """An embedder's refusal that names no code."""
+
+    class Spelled(Conflict):
+        """One that names its own."""
+
+        code = "SpelledOtherwise"
+
+    try:
+        assert (LateReply.code, LateReply.status) == ("LateReply", 409)
+        assert LateReply("late").code == "LateReply"
+        assert (Spelled.code, Conflict.code) == ("SpelledOtherwise", "Conflict")
+        # the internal lost connection answers as the storage error it stands for
+        assert (ConnectionLost.code, ThreadDeletedError.code) == ("StorageError", "ThreadDeleted")
+    finally:
+        del LateReply, Spelled
+        gc.collect()  # no test class left among ThreadcoreError.__subclasses__()
 
 
 @pytest.mark.parametrize(("cls", "expected"), DOCUMENTED.items(), ids=lambda v: str(v))

@@ -19,7 +19,7 @@ from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
 from threadcore.errors import ClockMismatch
 from threadcore.storage import Clock, Repository, StoredClock, StoredDirectory
 
-__all__ = ["CliError", "cli"]
+__all__ = ["FILE_PATH", "CliError", "cli", "db_option", "directory_option"]
 
 
 class CliError(Exception):
@@ -175,6 +175,12 @@ _DIR_HELP = (
     f"Directory file (JSON: resources, numbers, handlers; default: ${DIRECTORY_VARIABLE}, "
     "else the directory stored in the database)"
 )
+#: A file's path (not a directory's), given to the command as a :class:`~pathlib.Path`.
+FILE_PATH = click.Path(dir_okay=False, path_type=Path)
+#: ``--db URL`` (the parameter ``url``): every command that opens a database takes it so.
+db_option = click.option("--db", "url", help=_DB_HELP)
+#: ``--directory FILE`` (the parameter ``directory_path``), for the commands that read one.
+directory_option = click.option("--directory", "directory_path", help=_DIR_HELP)
 
 
 @click.group(

@@ -21,8 +21,7 @@ from threadcore.cli import directory as _directory_commands  # noqa: F401
 from threadcore.cli import serve as _serve_command  # noqa: F401
 from threadcore.cli import threads as _thread_commands  # noqa: F401
 from threadcore.cli._common import (
-    _DB_HELP,
-    _DIR_HELP,
+    FILE_PATH,
     CliError,
     _close,
     _console,
@@ -32,6 +31,8 @@ from threadcore.cli._common import (
     _open,
     _redact,
     cli,
+    db_option,
+    directory_option,
 )
 from threadcore.cli._replay_file import replay_file as _replay_file
 from threadcore.cli.clock import clock_for, manual_start
@@ -147,9 +148,9 @@ def demo(
 
 
 @cli.command()
-@click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--db", "url", help=_DB_HELP)
-@click.option("--directory", "directory_path", help=_DIR_HELP)
+@click.argument("log", type=FILE_PATH)
+@db_option
+@directory_option
 @click.option("--strict", is_flag=True, help="Stop at the first refused line (exit code 1).")
 @click.option(
     "--batch",
@@ -207,7 +208,7 @@ def schema() -> None:
 
 
 @cli.command()
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 @click.option("--at", "at_text", help="Sweep as of this instant (default: now).")
 @click.option(
     "--every",
@@ -259,13 +260,13 @@ def sweep(
 @click.option(
     "--write",
     "write_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="Update the diagram embedded in this Markdown file.",
 )
 @click.option(
     "--check",
     "check_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="Exit 1 if the diagram embedded in this Markdown file is out of date.",
 )
 def diagram(write_path: Path | None, check_path: Path | None) -> None:

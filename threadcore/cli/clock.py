@@ -9,7 +9,6 @@ import click
 
 from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli._common import (
-    _DB_HELP,
     CliError,
     _close,
     _database_url,
@@ -17,6 +16,7 @@ from threadcore.cli._common import (
     _open,
     _redact,
     cli,
+    db_option,
 )
 from threadcore.errors import ThreadcoreError
 from threadcore.ports import Clock, ClockStore, Repository
@@ -77,7 +77,7 @@ def _store(url: str | None) -> tuple[Repository, ClockStore]:
 
 
 @clock.command("show")
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 def clock_show(url: str | None) -> None:
     """Print the stored manual instant, or `system` when the database runs on the system
     clock."""
@@ -90,7 +90,7 @@ def clock_show(url: str | None) -> None:
 
 
 @clock.command("system")
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 def clock_system(url: str | None) -> None:
     """Return the database to the system clock (stop the processes on its manual clock first:
     their next command is refused)."""

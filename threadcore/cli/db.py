@@ -12,15 +12,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from threadcore.cli._common import (
-    _DB_HELP,
-    CliError,
-    _close,
-    _database_url,
-    _open,
-    _redact,
-    cli,
-)
+from threadcore.cli._common import CliError, _close, _database_url, _open, _redact, cli, db_option
 from threadcore.errors import ThreadcoreError
 
 __all__ = ["db"]
@@ -32,7 +24,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 def db_upgrade(url: str | None) -> None:
     """Create the schema, or migrate it to this threadcore's version (idempotent; whatever the
     URL's migrate= says)."""
@@ -45,7 +37,7 @@ def db_upgrade(url: str | None) -> None:
 
 
 @db.command("sql")
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 def db_sql(url: str | None) -> None:
     """Print the SQL `db upgrade` would run on this database (nothing when it is current)."""
     url = _database_url(url, must_exist=False)
@@ -72,7 +64,7 @@ def db_sql(url: str | None) -> None:
 
 
 @db.command("new-store-id")
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 def db_new_store_id(url: str | None) -> None:
     """Give the database a new store id, after restoring it from a backup: every page and sync
     token issued before is then refused, and clients do a full sync (rule S4)."""

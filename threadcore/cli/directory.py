@@ -13,13 +13,14 @@ import click
 
 from threadcore import ThreadStatus
 from threadcore.cli._common import (
-    _DB_HELP,
+    FILE_PATH,
     CliError,
     _database_url,
     _directory_file,
     _open_inbox,
     _redact,
     cli,
+    db_option,
 )
 from threadcore.cli.directory_file import dump_directory
 from threadcore.errors import ThreadcoreError
@@ -33,8 +34,8 @@ def directory() -> None:
 
 
 @directory.command("load")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--db", "url", help=_DB_HELP)
+@click.argument("file", type=FILE_PATH)
+@db_option
 @click.option(
     "--replace/--merge",
     default=False,
@@ -80,7 +81,7 @@ def directory_load(file: Path, url: str | None, replace: bool) -> None:
 
 
 @directory.command("show")
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 def directory_show(url: str | None) -> None:
     """Print the directory stored in the database as a directory file (JSON), resources in
     the order they were added: `load` reads it back (`show > f.json`, then

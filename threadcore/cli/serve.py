@@ -26,7 +26,7 @@ import click
 
 from threadcore import Inbox
 from threadcore.cli._common import (
-    _DB_HELP,
+    FILE_PATH,
     CliError,
     _database_url,
     _directory_file,
@@ -34,6 +34,7 @@ from threadcore.cli._common import (
     _redact,
     _sqlite_file,
     cli,
+    db_option,
 )
 from threadcore.cli.clock import MANUAL_CLOCK_HELP, manual_start, say_start
 from threadcore.errors import ThreadcoreError
@@ -95,7 +96,7 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
 
 
 @cli.command()
-@click.option("--db", "url", help=_DB_HELP)
+@db_option
 @click.option(
     "--directory",
     "directory_path",
@@ -104,7 +105,7 @@ def _app(settings: dict[str, Any], inbox: Inbox | None) -> Any:
 @click.option(
     "--tokens",
     "tokens_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help='A JSON file {"<bearer token>": "<extension id>", ...} (required but with --demo).',
 )
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -6,11 +6,13 @@ form too; ``show`` and ``--format json`` print every value whole."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from functools import partial
+from functools import partial, wraps
 from typing import Any, TypeVar
 
+import attrs
 import click
 from rich.table import Table
 from rich.text import Text
@@ -28,8 +30,6 @@ from threadcore import (
     wire,
 )
 from threadcore.cli._common import (
-    _DB_HELP,
-    _DIR_HELP,
     CliError,
     _close,
     _console,
@@ -38,12 +38,13 @@ from threadcore.cli._common import (
     _inbox,
     _instant,
     cli,
+    db_option,
+    directory_option,
 )
 from threadcore.cli.short_ids import ShortIds
 from threadcore.cli.tables import Column, age, delivery, printable, short_time, state, table
 from threadcore.errors import MessageNotFound, ThreadNotFound
 from threadcore.model import Availability, OwnerResource, ThreadUser
-from threadcore.storage import Repository
 
 __all__ = ["messages", "threads"]
 
@@ -53,20 +54,51 @@ _SHOWN_MATCHES = 10  # an ambiguous id's error names at most this many of its ma
 
 
 # --- reading ----------------------------------------------------------------------------------
-def _viewer(
-    url: str | None, directory_path: str | None, at_text: str | None
-) -> tuple[Repository, Inbox]:
-    url = _database_url(url, must_exist=True)
-    directory = _directory(directory_path)
-    at = _instant(at_text)
-    return _inbox(url, directory, ManualClock(at) if at is not None else None)
+@attrs.frozen
+class _View:
+    """What every read command takes (``@_view_options``): the database and directory, the
+    handler it reads as, the instant it reads at, and how it prints."""
+
+    url: str | None
+    directory_path: str | None
+    actor: str
+    at_text: str | None
+    fmt: str
+
+    @contextmanager
+    def inbox(self) -> Iterator[Inbox]:
+        """The inbox to read, closed after the block; a refusal in the block is one line."""
+        url = _database_url(self.url, must_exist=True)
+        directory = _directory(self.directory_path)
+        at = _instant(self.at_text)
+        repository, inbox = _inbox(url, directory, ManualClock(at) if at is not None else None)
+        try:
+            yield inbox
+        except ThreadcoreError as error:
+            raise CliError(f"{error.code}: {error.message}") from None
+        finally:
+            _close(repository)
 
 
-def _view_options(command: Any) -> Any:
+def _view_options(command: Callable[..., None]) -> Any:
+    """``command`` with the options of a :class:`_View`, which it is given as ``view``."""
+
+    @wraps(command)  # keeps the options declared below this decorator
+    def with_view(
+        url: str | None,
+        directory_path: str | None,
+        actor: str,
+        at_text: str | None,
+        fmt: str,
+        **rest: Any,
+    ) -> None:
+        command(view=_View(url, directory_path, actor, at_text, fmt), **rest)
+
+    wrapped: Any = with_view
     for option in reversed(
         [
-            click.option("--db", "url", help=_DB_HELP),
-            click.option("--directory", "directory_path", help=_DIR_HELP),
+            db_option,
+            directory_option,
             click.option("--as", "actor", required=True, help="The handler's extension id."),
             click.option("--at", "at_text", help="As of this instant (default: now)."),
             click.option(
@@ -78,8 +110,8 @@ def _view_options(command: Any) -> Any:
             ),
         ]
     ):
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return wrapped
 
 
 def _every_id(listing: Callable[..., Page[Any]], everything: object) -> ShortIds:
@@ -239,32 +271,18 @@ def threads() -> None:
 @click.option("--deleted", is_flag=True, help="Also deleted threads (tombstones).")
 @click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.option("--per-page", type=click.IntRange(1, 1000), default=100, show_default=True)
-def threads_list(
-    url: str | None,
-    directory_path: str | None,
-    actor: str,
-    at_text: str | None,
-    fmt: str,
-    status: str | None,
-    deleted: bool,
-    page: int,
-    per_page: int,
-) -> None:
+def threads_list(view: _View, status: str | None, deleted: bool, page: int, per_page: int) -> None:
     """The threads a handler may see, oldest first, one line each (JSON: the platform's
     MessageThreadList, every value whole)."""
-    repository, inbox = _viewer(url, directory_path, at_text)
-    try:
+    actor = view.actor
+    with view.inbox() as inbox:
         query = ThreadFilter(status=status, **({"availability": _EVERY} if deleted else {}))
         found = inbox.numbered_page(query, actor=actor, page=page, per_page=per_page)
-        if fmt == "json":
+        if view.fmt == "json":
             click.echo(json.dumps(wire.dump_thread_list(found), indent=2))
             return
         ids = thread_ids(inbox, actor)
         rows = thread_rows(found, ids, inbox)
-    except ThreadcoreError as error:
-        raise CliError(f"{error.code}: {error.message}") from None
-    finally:
-        _close(repository)
     paging = found.paging
     total = paging.total_elements if paging and paging.total_elements is not None else len(found)
     console = _console()
@@ -275,34 +293,23 @@ def threads_list(
 @threads.command("show")
 @click.argument("thread_id")
 @_view_options
-def threads_show(
-    thread_id: str,
-    url: str | None,
-    directory_path: str | None,
-    actor: str,
-    at_text: str | None,
-    fmt: str,
-) -> None:
+def threads_show(thread_id: str, view: _View) -> None:
     """One thread, every value whole, and its messages one line each (JSON: the platform's
     MessageThread, with its messages as a ThreadMessageList under "messages").
 
     THREAD_ID is a thread's id or its short form (any tail of it no other thread ends with).
     """
-    repository, inbox = _viewer(url, directory_path, at_text)
-    try:
+    actor = view.actor
+    with view.inbox() as inbox:
         by_id, ids = partial(inbox.get, actor=actor), partial(thread_ids, inbox, actor)
         thread = read_by_id(thread_id, by_id, ThreadNotFound, ids, "thread")
         listed = inbox.messages(thread.id, actor=actor)
-        if fmt == "json":
+        if view.fmt == "json":
             out = wire.dump_thread(thread)
             out["messages"] = wire.dump_message_list(listed)
             click.echo(json.dumps(out, indent=2))
             return
         rows = message_rows(listed, message_ids(inbox, actor))
-    except ThreadcoreError as error:
-        raise CliError(f"{error.code}: {error.message}") from None
-    finally:
-        _close(repository)
     reason = thread.status_reason.value if thread.status_reason else ""
     owner = f"{_who(thread.owner)} on {thread.owner_party.phone_number}"
     console = _console()
@@ -332,27 +339,16 @@ def messages() -> None:
 @messages.command("show")
 @click.argument("message_id")
 @_view_options
-def messages_show(
-    message_id: str,
-    url: str | None,
-    directory_path: str | None,
-    actor: str,
-    at_text: str | None,
-    fmt: str,
-) -> None:
+def messages_show(message_id: str, view: _View) -> None:
     """One message, every value whole (JSON: the platform's thread message).
 
     MESSAGE_ID is a message's id or its short form, as `threads show` lists it.
     """
-    repository, inbox = _viewer(url, directory_path, at_text)
-    try:
-        by_id, ids = partial(inbox.message, actor=actor), partial(message_ids, inbox, actor)
+    with view.inbox() as inbox:
+        by_id = partial(inbox.message, actor=view.actor)
+        ids = partial(message_ids, inbox, view.actor)
         message = read_by_id(message_id, by_id, MessageNotFound, ids, "message")
-    except ThreadcoreError as error:
-        raise CliError(f"{error.code}: {error.message}") from None
-    finally:
-        _close(repository)
-    if fmt == "json":
+    if view.fmt == "json":
         click.echo(json.dumps(wire.dump_message(message), indent=2))
         return
     m = message

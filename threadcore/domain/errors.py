@@ -65,10 +65,13 @@ def platform_name(name: str) -> str:
 class ThreadcoreError(Exception):
     """**Root** of every error threadcore raises on purpose.
 
-    ``code`` is a stable machine-readable string, ``status`` an HTTP-like status, ``message`` a
-    sentence for people and ``parameter`` the offending input's name when there is one.
+    ``code`` is a stable machine-readable string (the class's name, unless the class sets
+    another), ``status`` an HTTP-like status, ``message`` a sentence for people and
+    ``parameter`` the offending input's name when there is one.
     """
 
+    #: The class's name unless the class says otherwise (set by ``__init_subclass__``): a
+    #: subclass that names no ``code`` is its own code, not its parent's.
     code: ClassVar[str] = "ThreadcoreError"
     status: ClassVar[int] = 500
     #: Whether the same call may be made again unchanged: it changed nothing and may succeed
@@ -78,6 +81,11 @@ class ThreadcoreError(Exception):
     #: Whether ``parameter`` (and a ``[name]`` in the message) is spelled as the platform spells
     #: parameters; a wire error names a field of a document as that document spells it.
     platform_names: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = cls.__name__
 
     def __init__(self, message: str, *, parameter: str | None = None) -> None:
         # One convention for the names callers see: the platform's (camelCase), wherever the
@@ -99,7 +107,6 @@ class InvalidInput(ThreadcoreError, ValueError):
     """An argument is malformed: a bad phone number, an empty body, a naive datetime, a wrong
     type."""
 
-    code = "InvalidInput"
     status = 422
 
 
@@ -107,7 +114,6 @@ class InvalidSyncToken(InvalidInput):
     """A sync token was tampered with, issued to someone else, malformed or too old, or more
     changed since it was issued than one answer may carry: do a full sync (FSync)."""
 
-    code = "InvalidSyncToken"
     status = 400
 
     def __init__(self, reason: str) -> None:
@@ -122,7 +128,6 @@ class InvalidSyncToken(InvalidInput):
 class InvalidPageToken(InvalidInput):
     """A page token was tampered with, malformed, or used with another filter or actor."""
 
-    code = "InvalidPageToken"
     status = 400
 
     def __init__(self, reason: str) -> None:
@@ -136,14 +141,11 @@ class InvalidPageToken(InvalidInput):
 class AssigneeNotHandler(InvalidInput):
     """The proposed assignee is not an SMS handler of the thread's resource."""
 
-    code = "AssigneeNotHandler"
-
 
 class RequestTooLarge(InvalidInput):
     """A request (a body, an upload, a list of attachments) is larger than the service takes:
     send less, or several requests."""
 
-    code = "RequestTooLarge"
     status = 413
 
 
@@ -151,14 +153,12 @@ class UnsupportedMediaType(InvalidInput):
     """A request body is in a media type the operation does not take (the message says which
     it takes)."""
 
-    code = "UnsupportedMediaType"
     status = 415
 
 
 class MethodNotAllowed(InvalidInput):
     """The path exists, but not with this HTTP method (the message names the ones it takes)."""
 
-    code = "MethodNotAllowed"
     status = 405
 
 
@@ -166,7 +166,6 @@ class Unauthenticated(ThreadcoreError):
     """The request carries no bearer token, or one the service does not know: sign in again
     (``Authorization: Bearer <token>``)."""
 
-    code = "Unauthenticated"
     status = 401
 
 
@@ -174,59 +173,43 @@ class Unauthenticated(ThreadcoreError):
 class NotFound(ThreadcoreError, LookupError):
     """Something named by id or number does not exist, or is not the caller's to see."""
 
-    code = "NotFound"
     status = 404
 
 
 class ThreadNotFound(NotFound):
     """No thread with this id exists among the threads the actor may see."""
 
-    code = "ThreadNotFound"
-
 
 class UnknownPhoneNumber(NotFound):
     """The owner phone number belongs to no resource in the directory."""
-
-    code = "UnknownPhoneNumber"
 
 
 class MessageNotFound(NotFound):
     """No such message, or it belongs to a thread the actor does not handle (a draft is not a
     message)."""
 
-    code = "MessageNotFound"
-
 
 class NoteNotFound(NotFound):
     """No such note, or it belongs to a thread the actor does not handle."""
-
-    code = "NoteNotFound"
 
 
 class DraftNotFound(NotFound):
     """No such draft: never saved, already sent or discarded, or not the actor's to see."""
 
-    code = "DraftNotFound"
-
 
 class ResourceNotFound(NotFound):
     """No resource (common resource such as a call queue) has this extension id."""
-
-    code = "ResourceNotFound"
 
 
 # --- 403: it exists, but the actor may not do this ----------------------------------------------
 class NotPermitted(ThreadcoreError):
     """The actor may not perform this action."""
 
-    code = "NotPermitted"
     status = 403
 
 
 class NotAssignee(NotPermitted):
     """Only the assignee of an open thread may send on it."""
-
-    code = "NotAssignee"
 
     def __init__(self, actor: str) -> None:
         super().__init__(f"The thread is not assigned to extension [{actor}] at the moment.")
@@ -236,27 +219,20 @@ class NotAssignee(NotPermitted):
 class NotAuthor(NotPermitted):
     """Only a note's author may edit or delete it."""
 
-    code = "NotAuthor"
-
 
 # --- 409 / 410: the state does not allow it -----------------------------------------------------
 class Conflict(ThreadcoreError):
     """The current state does not allow the command."""
 
-    code = "Conflict"
     status = 409
 
 
 class ThreadNotOpen(Conflict):
     """The thread is resolved (by a handler, by expiry or by a directory change); it is final."""
 
-    code = "ThreadNotOpen"
-
 
 class ThreadUnassigned(Conflict):
     """The open thread has no assignee; someone must take it before sending on it."""
-
-    code = "ThreadUnassigned"
 
 
 class ThreadDeletedError(Conflict):
@@ -279,32 +255,22 @@ class RecipientOptedOut(Conflict):
     """The guest texted an opt-out keyword to this owner number: nothing may be sent to them
     from it until they opt back in."""
 
-    code = "RecipientOptedOut"
-
 
 class ImpossibleStatusChange(Conflict):
     """A delivery status that cannot follow the message's current one (a failed send reported
     delivered, a delivered message reported failed, a status for an inbound message)."""
 
-    code = "ImpossibleStatusChange"
-
 
 class IdempotencyConflict(Conflict):
     """A provider message id was used before for a different message."""
-
-    code = "IdempotencyConflict"
 
 
 class ResourceExists(Conflict):
     """A resource with this extension id is already in the directory."""
 
-    code = "ResourceExists"
-
 
 class PhoneNumberInUse(Conflict):
     """The phone number already belongs to another resource."""
-
-    code = "PhoneNumberInUse"
 
 
 class ClockMismatch(Conflict):
@@ -314,15 +280,12 @@ class ClockMismatch(Conflict):
     rule R18c). Run with ``--manual-clock`` (``open_inbox(manual_clock=True)``), or return the
     database to the system clock with ``threadcore clock system --db URL``."""
 
-    code = "ClockMismatch"
-
 
 class ConcurrencyConflict(Conflict):
     """Concurrent writers kept changing the same threads; the library's bounded retries ran out.
     Nothing changed and the same call may succeed later: it is retryable, and its status is
     503 (carriers retry a 503, not a 409)."""
 
-    code = "ConcurrencyConflict"
     status = 503
     retryable = True
 
@@ -331,7 +294,6 @@ class ConcurrencyConflict(Conflict):
 class StorageError(ThreadcoreError):
     """The storage failed or refused (a driver error, translated: none escapes threadcore)."""
 
-    code = "StorageError"
     status = 503
     retryable = True
 
@@ -341,6 +303,8 @@ class ConnectionLost(StorageError):
     commit, so the server rolled it back and nothing of it was stored. The facade runs the
     command again, once, on a fresh connection (rule D3); a caller that sees it anyway (a read,
     or a second loss) sees a :class:`StorageError`, as its ``code`` says."""
+
+    code = StorageError.code
 
 
 class OutcomeUnknown(StorageError):
@@ -352,7 +316,6 @@ class OutcomeUnknown(StorageError):
     the repeat then answers what the first call stored, or stores it now. Elsewhere look before
     repeating (read the thread, or the event feed from your last position)."""
 
-    code = "OutcomeUnknown"
     retryable = False
 
     def __init__(self, message: str | None = None, *, retryable: bool = False) -> None:
@@ -376,7 +339,6 @@ class Unsupported(ThreadcoreError):
     by capability, and an adapter may offer only the core and some of them). ``capability``
     names the missing one (``"Queries"``, ``"ChangeFeed"``, ...); nothing was changed."""
 
-    code = "Unsupported"
     status = 501
     #: The missing capability's name (empty on one rebuilt from a wire error body: the message
     #: names it there).
@@ -392,7 +354,6 @@ class SchemaVersionError(StorageError):
     (upgrade threadcore to open it), or, opened without migrating (``create_schema=False``, a
     URL's ``migrate=off``), missing or older (run ``threadcore db upgrade`` first)."""
 
-    code = "SchemaVersionError"
     retryable = False
 
 
@@ -402,7 +363,6 @@ class NestedUnitOfWork(ThreadcoreError):
     refuses it alike (one transaction per thread): group commands with ``batch()`` instead, or
     run them one after the other. A mistake in the calling code, not in the data."""
 
-    code = "NestedUnitOfWork"
     status = 500
 
     def __init__(
@@ -421,5 +381,4 @@ class WireFormatError(InvalidInput):
     a missing required field, a string too long. ``parameter`` is the offending field's path in
     the document's own names, e.g. ``records[0].creationTime``."""
 
-    code = "WireFormatError"
     platform_names = False

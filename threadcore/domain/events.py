@@ -128,53 +128,49 @@ class MessageDeleted:
 
 
 @attrs.frozen(weakref_slot=False)
-class NoteAdded:
+class _NoteChange:
+    """The fields of the three note events (each is its own class: events are equal only to
+    events of their class)."""
+
+    thread_id: str
+    at: datetime
+    note_id: str
+    initiator: str | None
+
+
+@attrs.frozen(weakref_slot=False)
+class NoteAdded(_NoteChange):
     """A handler added an internal note to a thread."""
 
-    thread_id: str
-    at: datetime
-    note_id: str
-    initiator: str | None
-
 
 @attrs.frozen(weakref_slot=False)
-class NoteEdited:
+class NoteEdited(_NoteChange):
     """A note's author changed its text."""
 
-    thread_id: str
-    at: datetime
-    note_id: str
-    initiator: str | None
-
 
 @attrs.frozen(weakref_slot=False)
-class NoteDeleted:
+class NoteDeleted(_NoteChange):
     """A note's author deleted it (it is a tombstone now)."""
 
+
+@attrs.frozen(weakref_slot=False)
+class _DraftChange:
+    """The fields of a draft saved or discarded."""
+
     thread_id: str
     at: datetime
-    note_id: str
+    draft_id: str
     initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
-class DraftSaved:
+class DraftSaved(_DraftChange):
     """A draft was created or changed on a thread."""
 
-    thread_id: str
-    at: datetime
-    draft_id: str
-    initiator: str | None
-
 
 @attrs.frozen(weakref_slot=False)
-class DraftDiscarded:
+class DraftDiscarded(_DraftChange):
     """A draft was thrown away unsent."""
-
-    thread_id: str
-    at: datetime
-    draft_id: str
-    initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
@@ -189,9 +185,8 @@ class DraftSent:
 
 
 @attrs.frozen(weakref_slot=False)
-class GuestOptedOut:
-    """The guest texted an opt-out keyword: nothing more may be sent to them from the owner
-    number (``message_id`` is their message)."""
+class _ConsentChange:
+    """The fields of a guest's opt-out or opt-in (``message_id`` is their message)."""
 
     thread_id: str
     at: datetime
@@ -202,15 +197,14 @@ class GuestOptedOut:
 
 
 @attrs.frozen(weakref_slot=False)
-class GuestOptedIn:
-    """The guest texted an opt-in keyword after opting out: sending is allowed again."""
+class GuestOptedOut(_ConsentChange):
+    """The guest texted an opt-out keyword: nothing more may be sent to them from the owner
+    number."""
 
-    thread_id: str
-    at: datetime
-    owner_number: str
-    guest_number: str
-    message_id: str
-    initiator: str | None = None
+
+@attrs.frozen(weakref_slot=False)
+class GuestOptedIn(_ConsentChange):
+    """The guest texted an opt-in keyword after opting out: sending is allowed again."""
 
 
 @attrs.frozen(weakref_slot=False)

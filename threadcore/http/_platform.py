@@ -10,6 +10,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from threadcore import wire
 from threadcore.domain.errors import InvalidInput, NotFound
 from threadcore.http import _attachments as att
 from threadcore.http._common import (
@@ -22,32 +23,8 @@ from threadcore.http._common import (
     read_json,
 )
 from threadcore.http._send import BASE, read_send, send_message, with_attachment_entries
-from threadcore.wire import (
-    ASSIGN_NAMES,
-    ListQuery,
-    dump_entries_sync,
-    dump_message,
-    dump_message_list,
-    dump_note,
-    dump_note_list,
-    dump_thread,
-    dump_thread_list,
-    dump_thread_sync,
-)
 from threadcore.wire import _platform as shapes
 from threadcore.wire import _requests as requests
-from threadcore.wire._requests import (
-    load_assign_request,
-    load_entries_sync_query,
-    load_ids_request,
-    load_message_query,
-    load_note_create_request,
-    load_note_query,
-    load_note_update_request,
-    load_sync_query,
-    load_thread_query,
-    renaming,
-)
 
 __all__ = ["BASE", "OPERATIONS"]
 
@@ -64,7 +41,7 @@ def _path_id(request: Request, name: str) -> str:
 
 # --- threads --------------------------------------------------------------------------------------
 def _listing(
-    load: Callable[[list[tuple[str, str]]], ListQuery[Any]],
+    load: Callable[[list[tuple[str, str]]], wire.ListQuery[Any]],
     dump: Callable[[Any, Request], dict[str, Any]],
 ) -> Handler:
     """A list endpoint: the query string loaded, the inbox's numbered read (the platform pages
@@ -79,13 +56,13 @@ def _listing(
     return handler
 
 
-list_threads = _listing(load_thread_query, lambda page, _: dump_thread_list(page))
+list_threads = _listing(requests.load_thread_query, lambda page, _: wire.dump_thread_list(page))
 
 
 async def get_thread(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     return json_response(
-        dump_thread(await ctx.inbox.get(_path_id(request, "threadId"), actor=actor))
+        wire.dump_thread(await ctx.inbox.get(_path_id(request, "threadId"), actor=actor))
     )
 
 
@@ -97,32 +74,32 @@ async def delete_thread(ctx: Context, request: Request) -> Response:
 
 async def assign_thread(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    assignee = load_assign_request(await read_json(request))
-    with renaming(ASSIGN_NAMES):
+    assignee = requests.load_assign_request(await read_json(request))
+    with requests.renaming(wire.ASSIGN_NAMES):
         thread = await ctx.inbox.assign(
             _path_id(request, "threadId"), actor=actor, assignee=assignee
         )
-    return json_response(dump_thread(thread))
+    return json_response(wire.dump_thread(thread))
 
 
 async def resolve_thread(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     await limited_body(request, MAX_JSON_BODY)  # the client posts {}: read, not needed
     return json_response(
-        dump_thread(await ctx.inbox.resolve(_path_id(request, "threadId"), actor=actor))
+        wire.dump_thread(await ctx.inbox.resolve(_path_id(request, "threadId"), actor=actor))
     )
 
 
 async def sync_threads(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    query = load_sync_query(_pairs(request))
+    query = requests.load_sync_query(_pairs(request))
     result = await ctx.inbox.sync(actor=actor, **query.arguments())
-    return json_response(dump_thread_sync(result))
+    return json_response(wire.dump_thread_sync(result))
 
 
 async def sync_entries(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    query = load_entries_sync_query(_pairs(request))
+    query = requests.load_entries_sync_query(_pairs(request))
     result = await ctx.inbox.sync_entries(
         actor=actor,
         sync_type=query.sync_type,
@@ -130,13 +107,13 @@ async def sync_entries(ctx: Context, request: Request) -> Response:
         scope=query.scope,
         thread_ids=query.thread_ids,
     )
-    return json_response(with_attachment_entries(dump_entries_sync(result), request))
+    return json_response(with_attachment_entries(wire.dump_entries_sync(result), request))
 
 
 # --- messages -------------------------------------------------------------------------------------
 list_messages = _listing(
-    load_message_query,
-    lambda page, request: with_attachment_entries(dump_message_list(page), request),
+    requests.load_message_query,
+    lambda page, request: with_attachment_entries(wire.dump_message_list(page), request),
 )
 
 
@@ -144,7 +121,7 @@ async def send(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
     request_, files = await read_send(request)
     message = await send_message(ctx.inbox, actor=actor, send=request_, files=files)
-    return json_response(with_attachment_entries(dump_message(message), request))
+    return json_response(with_attachment_entries(wire.dump_message(message), request))
 
 
 async def _delete(
@@ -156,8 +133,8 @@ async def _delete(
     """A delete of the ids the JSON body lists (``{"ids": [...]}``, named ``parameter`` in the
     inbox's refusals): 204 once deleted."""
     actor = ctx.actor(request)
-    ids = load_ids_request(await read_json(request))
-    with renaming({parameter: "ids"}):
+    ids = requests.load_ids_request(await read_json(request))
+    with requests.renaming({parameter: "ids"}):
         await delete(ids, actor=actor)
     return Response(status_code=204)
 
@@ -202,22 +179,22 @@ async def message_content(ctx: Context, request: Request) -> Response:
 
 
 # --- notes ----------------------------------------------------------------------------------------
-list_notes = _listing(load_note_query, lambda page, _: dump_note_list(page))
+list_notes = _listing(requests.load_note_query, lambda page, _: wire.dump_note_list(page))
 
 
 async def create_note(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    thread_id, text = load_note_create_request(await read_json(request))
-    with renaming({"text": "text"}):
+    thread_id, text = requests.load_note_create_request(await read_json(request))
+    with requests.renaming({"text": "text"}):
         note = await ctx.inbox.add_note(thread_id, actor=actor, text=text)
-    return json_response(dump_note(note))
+    return json_response(wire.dump_note(note))
 
 
 async def update_note(ctx: Context, request: Request) -> Response:
     actor = ctx.actor(request)
-    text = load_note_update_request(await read_json(request))
+    text = requests.load_note_update_request(await read_json(request))
     note = await ctx.inbox.edit_note(_path_id(request, "noteId"), actor=actor, text=text)
-    return json_response(dump_note(note))
+    return json_response(wire.dump_note(note))
 
 
 async def delete_notes(ctx: Context, request: Request) -> Response:

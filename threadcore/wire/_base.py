@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Final, NewType, TypeVar, get_args, get_origin
 
 import attrs
@@ -39,6 +39,7 @@ __all__ = [
     "Id",
     "JsonObject",
     "Phone",
+    "SeedDirection",
     "Shape",
     "check",
     "ensure",
@@ -65,6 +66,14 @@ Id = NewType("Id", str)
 Phone = NewType("Phone", str)
 #: A JSON object of free-form values (kept as given).
 JsonObject = NewType("JsonObject", Mapping[str, Any])
+
+
+class SeedDirection(StrEnum):
+    """A message's ``direction`` as seeds 000 and 002 both spell it (the platform's
+    ``Inbound``/``Outbound`` in lower case); ``SeedDirection[d.name]`` for a domain direction."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
 
 
 class Bad(ValueError):

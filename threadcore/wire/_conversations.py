@@ -26,7 +26,7 @@ from threadcore.domain.errors import (
     WireFormatError,
 )
 from threadcore.domain.model import DeliveryStatus, Direction, Message, MessageSource, ThreadUser
-from threadcore.wire._base import STR, Bad, Id, Shape, check, ensure, refuse
+from threadcore.wire._base import STR, Bad, Id, SeedDirection, Shape, check, ensure, refuse
 from threadcore.wire._platform import rebuild_error
 
 __all__ = [
@@ -61,13 +61,6 @@ class ConversationStatus(enum.StrEnum):
     OPT_OUT = "opt_out"
 
 
-class ConversationDirection(enum.StrEnum):
-    """Seed 002's ``direction``."""
-
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-
-
 class MessageType(enum.StrEnum):
     """Seed 002's ``messageType``: threadcore's messages are all SMS."""
 
@@ -100,7 +93,7 @@ class _ConversationMessage:
     conversation_id: Id
     date_added: datetime
     body: str
-    direction: ConversationDirection
+    direction: SeedDirection
     status: ConversationStatus
     content_type: str
     attachments: tuple[str, ...] = ()
@@ -131,7 +124,7 @@ def dump_conversation_message(message: Message) -> dict[str, Any]:
         conversation_id=Id(message.thread_id),
         date_added=message.created_at,
         body=message.body,
-        direction=ConversationDirection[message.direction.name],
+        direction=SeedDirection[message.direction.name],
         status=status,
         content_type=message.content_type,
         attachments=tuple(message.attachments),
@@ -153,7 +146,7 @@ def load_conversation_message(data: Mapping[str, Any]) -> Message:
     """
     shape = SHAPE.load(data, _ConversationMessage)
     check(shape.type == SMS_TYPE, "type", f"must be {SMS_TYPE} (TYPE_SMS), not {shape.type}")
-    inbound = shape.direction is ConversationDirection.INBOUND
+    inbound = shape.direction is SeedDirection.INBOUND
     if inbound:
         check(
             shape.status is ConversationStatus.DELIVERED,
@@ -189,7 +182,6 @@ class BadRequest(InvalidInput):
     """A 400 error read back from seed 002's error body, which does not say which one (an
     invalid sync or page token)."""
 
-    code = "BadRequest"
     status = 400
 
 
@@ -197,7 +189,6 @@ class Gone(Conflict):
     """A 410 error read back from seed 002's error body, which does not say what is gone (a
     deleted thread or note)."""
 
-    code = "Gone"
     status = 410
 
 

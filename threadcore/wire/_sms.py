@@ -23,18 +23,19 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
-from threadcore.wire._base import Id, JsonObject, Phone, Shape, ensure, ensure_sequence
+from threadcore.wire._base import (
+    Id,
+    JsonObject,
+    Phone,
+    SeedDirection,
+    Shape,
+    ensure,
+    ensure_sequence,
+)
 
 __all__ = ["dump_sms_error", "dump_sms_thread", "load_sms_thread"]
 
 SHAPE: Final = Shape(camel=False, omit_none=False)
-
-
-class SmsDirection(enum.StrEnum):
-    """Seed 000's ``direction``."""
-
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
 
 
 class SmsStatus(enum.StrEnum):
@@ -101,7 +102,7 @@ class _Classification(_Object):
 class _Sms(_Object):
     body: str
     classifications: tuple[JsonObject, ...] = ()
-    direction: SmsDirection
+    direction: SeedDirection
     from_number: Phone
     to_number: Phone
     status: SmsStatus
@@ -175,7 +176,7 @@ def _sms(message: Message, path: str) -> _Sms:
             _classification(c, f"{path}.classifications[{i}]")
             for i, c in enumerate(message.classifications)
         ),
-        direction=SmsDirection[message.direction.name],
+        direction=SeedDirection[message.direction.name],
         from_number=Phone(message.from_number),
         to_number=Phone(message.to_number),
         status=TO_SMS_STATUS[message.status],

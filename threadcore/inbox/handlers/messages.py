@@ -6,18 +6,9 @@ from __future__ import annotations
 import attrs
 
 from threadcore.domain import events as ev
-from threadcore.domain import messaging
+from threadcore.domain import messaging, model
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import IdempotencyConflict, MessageNotFound
-from threadcore.domain.model import (
-    Availability,
-    Classification,
-    DeliveryStatus,
-    Direction,
-    Keyword,
-    Message,
-    Thread,
-)
 from threadcore.inbox import commands as c
 from threadcore.inbox._runner import Context
 from threadcore.inbox.handlers._load import (
@@ -43,11 +34,11 @@ __all__ = [
     "send_on_thread",
 ]
 
-_INBOUND, _OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
-_ALIVE, _DRAFT, _HELP = Availability.ALIVE, DeliveryStatus.DRAFT, Keyword.HELP
+_INBOUND, _OUTBOUND = model.Direction.INBOUND, model.Direction.OUTBOUND
+_ALIVE, _DRAFT, _HELP = model.Availability.ALIVE, model.DeliveryStatus.DRAFT, model.Keyword.HELP
 
 
-def receive(cmd: c.Receive, ctx: Context) -> Message:
+def receive(cmd: c.Receive, ctx: Context) -> model.Message:
     owner, guest, pid = cmd.owner, cmd.guest, cmd.provider_message_id
     if pid is not None:
         original = replay(ctx, pid, _INBOUND, cmd.body, None, owner, guest, None)
@@ -69,7 +60,7 @@ def receive(cmd: c.Receive, ctx: Context) -> Message:
     return message
 
 
-def send(cmd: c.Send, ctx: Context) -> Message:
+def send(cmd: c.Send, ctx: Context) -> model.Message:
     check_files(ctx.uow, cmd.uploads)
     pid, owner, guest = cmd.provider_message_id, cmd.owner, cmd.guest
     original = replay(ctx, pid, _OUTBOUND, cmd.body, cmd.actor, owner, guest, None)
@@ -90,7 +81,7 @@ def send(cmd: c.Send, ctx: Context) -> Message:
     return message
 
 
-def send_on_thread(cmd: c.SendOnThread, ctx: Context) -> Message:
+def send_on_thread(cmd: c.SendOnThread, ctx: Context) -> model.Message:
     check_files(ctx.uow, cmd.uploads)
     pid = cmd.provider_message_id
     original = replay(ctx, pid, _OUTBOUND, cmd.body, cmd.actor, None, None, cmd.thread_id)
@@ -102,7 +93,7 @@ def send_on_thread(cmd: c.SendOnThread, ctx: Context) -> Message:
     return message
 
 
-def record_delivery(cmd: c.RecordDelivery, ctx: Context) -> Message:
+def record_delivery(cmd: c.RecordDelivery, ctx: Context) -> model.Message:
     stored = _reported(ctx.uow, cmd.message_id, cmd.provider_message_id)
     at = cmd.at or ctx.now
     new, event = messaging.record_delivery(stored, cmd.status, at, cmd.error_code, ctx.now)
@@ -112,7 +103,7 @@ def record_delivery(cmd: c.RecordDelivery, ctx: Context) -> Message:
     return new
 
 
-def _reported(uow: UnitOfWork, message_id: str | None, carrier_id: str | None) -> Message:
+def _reported(uow: UnitOfWork, message_id: str | None, carrier_id: str | None) -> model.Message:
     """The message a delivery report names, by threadcore's id or (drafts are not messages)
     by the carrier's."""
     if message_id is not None:
@@ -127,7 +118,7 @@ def _reported(uow: UnitOfWork, message_id: str | None, carrier_id: str | None) -
     return stored
 
 
-def attach_provider_id(cmd: c.AttachProviderId, ctx: Context) -> Message:
+def attach_provider_id(cmd: c.AttachProviderId, ctx: Context) -> model.Message:
     stored = existing_message(ctx.uow, cmd.message_id)
     holder = ctx.uow.message_by_provider_id(cmd.provider_message_id)
     if holder is not None and holder.id != cmd.message_id:
@@ -141,11 +132,11 @@ def attach_provider_id(cmd: c.AttachProviderId, ctx: Context) -> Message:
     return new
 
 
-def classify(cmd: c.Classify, ctx: Context) -> Message:
+def classify(cmd: c.Classify, ctx: Context) -> model.Message:
     stored = existing_message(ctx.uow, cmd.message_id)
     if cmd.actor is not None:
         visible_as(ctx, stored.thread_id, cmd.actor, MessageNotFound, cmd.message_id)
-    record = Classification(
+    record = model.Classification(
         ctx.ids.new_id(),
         cmd.label,
         ctx.now,
@@ -163,10 +154,10 @@ def classify(cmd: c.Classify, ctx: Context) -> Message:
     return new
 
 
-def delete_messages(cmd: c.DeleteMessages, ctx: Context) -> list[Message]:
+def delete_messages(cmd: c.DeleteMessages, ctx: Context) -> list[model.Message]:
     uow, now, events = ctx.uow, ctx.now, ctx.events
     found = [existing_message(uow, i) for i in cmd.message_ids]
-    threads: dict[str, Thread] = {}
+    threads: dict[str, model.Thread] = {}
     for message in found:  # every id visible before any thread state is told (R14)
         if message.thread_id not in threads:
             threads[message.thread_id] = visible_as(
@@ -174,7 +165,7 @@ def delete_messages(cmd: c.DeleteMessages, ctx: Context) -> list[Message]:
             )[0]
     for stored in threads.values():
         tx.check(stored, tx.Command.DELETE_MESSAGE)
-    current: dict[str, Thread] = {}
+    current: dict[str, model.Thread] = {}
     for thread_id, stored in threads.items():  # a due thread's expiry comes first
         current[thread_id], expired = tx.catch_up(stored, now, ctx.policy.ttl)
         if expired is not None:
@@ -191,7 +182,7 @@ def delete_messages(cmd: c.DeleteMessages, ctx: Context) -> list[Message]:
 
 
 def _relabel(
-    ctx: Context, stored: dict[str, Thread], current: dict[str, Thread], gone: set[str]
+    ctx: Context, stored: dict[str, model.Thread], current: dict[str, model.Thread], gone: set[str]
 ) -> None:
     """Each thread's label follows its newest alive message once ``gone`` are deleted; a
     thread whose record changed says so on its deletions (``relabelled``)."""
