@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from threadcore.domain.model import (
     DeliveryStatus,
 )
+from threadcore.testing.model import MContent
 
 __all__ = [
     "ACTORS",
@@ -27,6 +28,7 @@ __all__ = [
     "attachment_lists",
     "availability_choices",
     "bodies",
+    "contents",
     "inbound_bodies",
     "note_texts",
     "owner_id_lists",
@@ -34,6 +36,7 @@ __all__ = [
     "provider_ids",
     "sources",
     "steps",
+    "thread_statuses",
 ]
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=timezone.utc)
@@ -113,6 +116,10 @@ attachment_lists = st.sampled_from(
 sources = st.sampled_from([None, None, "app", "api", "workflow", "campaign", "bulk_actions"])
 
 
+#: What an outbound message or a draft says: a text, files, automated or not, and a source.
+contents = st.builds(MContent, bodies, attachment_lists, st.booleans(), sources)
+
+
 note_texts = st.sampled_from(["Called back", "VIP", "Refund pending", "Called back"])
 
 
@@ -145,6 +152,10 @@ owner_numbers = st.sampled_from([N1, N1, N2, N3, N4])
 
 #: The filters' optional resource lists and availability choices (thread, message, note lists).
 owner_id_lists = st.none() | st.lists(st.sampled_from([Q1, Q2]), min_size=1)
+
+
+#: A thread status to filter by (None: either).
+thread_statuses = st.sampled_from([None, "Open", "Resolved"])
 
 
 availability_choices = st.sampled_from([("Alive",), ("Deleted",), ("Alive", "Deleted")])

@@ -3,10 +3,11 @@ sample records and queries they use."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -201,22 +202,17 @@ _MESSAGE_FIELDS = st.fixed_dictionaries(
 )
 
 
-def _messages_query(**overrides: object) -> MessageQuery:
-    base: dict[str, object] = {
-        "owner_extension_ids": frozenset({Q1, Q2}),
-        "due_cutoff": T0 - TTL,
-    }
-    base.update(overrides)
-    return MessageQuery(**base)  # type: ignore[arg-type]
+_Q = TypeVar("_Q", ThreadQuery, MessageQuery)
 
 
-def _query(**overrides: object) -> ThreadQuery:
-    base: dict[str, object] = {
-        "owner_extension_ids": frozenset({Q1, Q2}),
-        "due_cutoff": T0 - TTL,
-    }
-    base.update(overrides)
-    return ThreadQuery(**base)  # type: ignore[arg-type]
+def _scoped(kind: type[_Q], **overrides: object) -> _Q:
+    """A ``kind`` query of both resources' threads, due a ttl before T0, with ``overrides``."""
+    base: dict[str, object] = {"owner_extension_ids": frozenset({Q1, Q2}), "due_cutoff": T0 - TTL}
+    return kind(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+_query = functools.partial(_scoped, ThreadQuery)
+_messages_query = functools.partial(_scoped, MessageQuery)
 
 
 class ContractBase:

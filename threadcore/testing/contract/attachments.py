@@ -43,6 +43,12 @@ class AttachmentStoreContract(ContractBase):
     """:class:`~threadcore.ports.AttachmentWrites` and :class:`~threadcore.ports.AttachmentStore`:
     the bytes of the files messages and drafts carry (rule M8)."""
 
+    def _stored_thread(self, repo: Repository) -> Thread:
+        """A thread stored with its first (inbound) message, for the files to ride on."""
+        thread, first = _thread("t1", "+16502240001", T0)
+        self.store(repo, (thread, first))
+        return thread
+
     def _with_files(
         self, repo: Repository, *messages: Message, uploads: tuple[Upload, ...] = ()
     ) -> None:
@@ -61,8 +67,7 @@ class AttachmentStoreContract(ContractBase):
     def test_m8_bytes_come_back_by_key_with_the_message_that_carries_them(
         self, repo: Repository
     ) -> None:
-        thread, first = _thread("t1", "+16502240001", T0)
-        self.store(repo, (thread, first))
+        thread = self._stored_thread(repo)
         store = _store(repo)
         assert store.attachment(_PICTURE.key) is None
         self._with_files(repo, _carrying("m2", thread, _PICTURE), uploads=(_PICTURE,))
@@ -70,22 +75,19 @@ class AttachmentStoreContract(ContractBase):
         assert store.attachment("0" * 64) is None
 
     def test_m8_a_large_file_round_trips(self, repo: Repository) -> None:
-        thread, first = _thread("t1", "+16502240001", T0)
-        self.store(repo, (thread, first))
+        thread = self._stored_thread(repo)
         large = Upload(hashlib.sha256(b"seed").digest() * (2 * 1024 * 1024 // 32))
         self._with_files(repo, _carrying("m2", thread, large), uploads=(large,))
         assert _store(repo).attachment(large.key) == large.content
 
     def test_m8_bytes_no_message_carries_are_not_kept(self, repo: Repository) -> None:
-        thread, first = _thread("t1", "+16502240001", T0)
-        self.store(repo, (thread, first))
+        thread = self._stored_thread(repo)
         self._with_files(repo, _carrying("m2", thread, _PICTURE), uploads=(_PICTURE, _OTHER))
         assert _store(repo).attachment(_PICTURE.key) == _PICTURE.content
         assert _store(repo).attachment(_OTHER.key) is None  # carried by nothing written
 
     def test_m8_a_unit_of_work_that_fails_stores_no_bytes(self, repo: Repository) -> None:
-        thread, first = _thread("t1", "+16502240001", T0)
-        self.store(repo, (thread, first))
+        thread = self._stored_thread(repo)
         with pytest.raises(RuntimeError), repo.unit_of_work() as uow:
             _files(uow).add_attachment(_PICTURE.content)
             uow.add_message(_carrying("m2", thread, _PICTURE))
@@ -95,8 +97,7 @@ class AttachmentStoreContract(ContractBase):
     def test_m8_a_deleted_message_takes_its_bytes_once_no_other_carries_them(
         self, repo: Repository
     ) -> None:
-        thread, first = _thread("t1", "+16502240001", T0)
-        self.store(repo, (thread, first))
+        thread = self._stored_thread(repo)
         one = _carrying("m2", thread, _PICTURE, _PICTURE)  # one file twice: one message
         two = _carrying("m3", thread, _PICTURE, _OTHER)
         self._with_files(repo, one, uploads=(_PICTURE,))
@@ -129,8 +130,7 @@ class AttachmentStoreContract(ContractBase):
     def test_m8_a_draft_keeps_its_bytes_until_edited_away_and_sending_keeps_them(
         self, repo: Repository
     ) -> None:
-        thread, first = _thread("t1", "+16502240001", T0)
-        self.store(repo, (thread, first))
+        thread = self._stored_thread(repo)
         draft = _carrying("d1", thread, _PICTURE, _OTHER, status=DeliveryStatus.DRAFT)
         self._with_files(repo, draft, uploads=(_PICTURE, _OTHER))
         edited = attrs.evolve(draft, attachments=(_PICTURE.url,), version=2)

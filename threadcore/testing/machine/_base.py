@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -58,6 +58,7 @@ from threadcore.testing.model import (
     MNote,
     Model,
     MResource,
+    MScope,
     MThread,
     Ok,
 )
@@ -71,6 +72,8 @@ from threadcore.testing.strategies import (
     START,
     TTL,
     actors,
+    availability_choices,
+    owner_id_lists,
     owner_numbers,
 )
 
@@ -387,78 +390,6 @@ class MachineBase(RuleBasedStateMachine):
             choices.append(st.just(thread.assignee))
         return data.draw(st.one_of(choices))
 
-    def message_step(
-        self,
-        direction: str,
-        actor: str | None,
-        body: str,
-        pid: str | None,
-        owner: str | None = None,
-        guest: str | None = None,
-        thread_id: str | None = None,
-        attachments: tuple[str, ...] = (),
-        is_automated: bool = False,
-        source: str | None = None,
-        batched: list[MEvent] | None = None,
-    ) -> None:
-        """One receive or send with these arguments, on the real inbox and planned and then done
-        by the model with the real inbox's ids; in a batch (``batched``) the step's events are
-        collected for the end of the batch instead of checked now."""
-        plan = self.ref.plan_message(direction, actor, body, pid, owner, guest, thread_id)
-        given: dict[str, Any] = {
-            "owner_number": owner,
-            "guest_number": guest,
-            "body": body,
-            "provider_message_id": pid,
-            "attachments": attachments,
-        }
-        if direction == "Inbound":
-            run: Callable[[], Message] = partial(self.real.receive, **given)
-        else:
-            sent: dict[str, Any] = {
-                "actor": actor,
-                "thread_id": thread_id,
-                "is_automated": is_automated,
-                "source": source,
-            }
-            run = partial(self.real.send, **given, **sent)
-        real = _call(run)
-        if batched is not None and isinstance(plan, Err):  # the feed is read after the batch
-            assert real == ("err", plan.code), f"inbox {real}, model {plan}"
-            return
-        message = self.compare(real, plan)
-        if message is None:
-            return
-        assert isinstance(plan, Ok)
-        assert isinstance(plan.value, tuple)
-        kind: str = plan.value[0]
-        ref: str | None = plan.value[1]
-        if kind == "replay":
-            assert message.id == ref, "a repeated provider message id made a new message"
-        elif kind == "existing":
-            assert message.thread_id == ref, "the message went to another thread"
-        else:
-            assert message.thread_id not in self.ref.threads, "expected a new thread"
-        done = self.ref.apply_message(
-            (kind, ref),
-            direction,
-            actor,
-            body,
-            pid,
-            message.id,
-            message.thread_id,
-            owner,
-            guest,
-            attachments,
-            is_automated,
-            source,
-        )
-        if batched is None:
-            self.check_events(done.events)
-        else:
-            batched += done.events
-        self.assert_message(message)
-
     @initialize(
         claim_on_send=st.booleans(),
         ttl=st.sampled_from([TTL, TTL, timedelta(hours=1)]),
@@ -567,6 +498,37 @@ class MachineBase(RuleBasedStateMachine):
         )
         return walked
 
+    def walk_read(
+        self,
+        data: st.DataObject,
+        read: Callable[..., Any],
+        of: object,
+        actor: str,
+        expected: Ok | Err,
+        per_page: int,
+    ) -> list[Any]:
+        """``read`` walked by cursor, or one numbered page of it, against the model: a list with
+        the filter ``of`` (numbered by ``numbered_page``), or a thread's messages or drafts
+        (``of`` the thread's id; the numbered page it still answers for one release warns)."""
+        if isinstance(of, str):
+            call = partial(read, of, actor=actor)
+            return self.walk(data, call, expected, per_page, deprecated_numbered(call))
+        numbered = partial(self.real.numbered_page, of, actor=actor)
+        return self.walk(data, partial(read, actor=actor, filter=of), expected, per_page, numbered)
+
+    def draw_scope(
+        self, data: st.DataObject, times: Sequence[datetime] = (), upto: bool = False
+    ) -> MScope:
+        """What every list narrows by, drawn: resources, availability and, among ``times``,
+        where the creation window starts (and, ``upto``, where it ends)."""
+        owner_ids = data.draw(owner_id_lists)
+        availability = data.draw(availability_choices)
+        bound = st.none() | st.sampled_from(times) if times else st.none()
+        start, end = data.draw(bound), data.draw(bound) if upto else None
+        if start is not None and end is not None and start > end:
+            start, end = end, start
+        return MScope(owner_ids, availability, start, end)
+
     def assert_entries(self, real: Any, expected: list[MMessage | MNote | MHint]) -> None:
         got = [entry_record(e) for e in real]
         want = [model_entry_record(e) for e in expected]
@@ -613,3 +575,14 @@ def deprecated_numbered(call: Callable[..., Any]) -> Callable[..., Any]:
         return found
 
     return numbered
+
+
+def scoped(scope: MScope) -> dict[str, Any]:
+    """The model's ``scope`` as the criteria a thread or message filter shares (notes have no
+    creation window)."""
+    return {
+        "owner_extension_ids": scope.owner_ids,
+        "availability": scope.availability,
+        "creation_time_from": scope.created_from,
+        "creation_time_to": scope.created_to,
+    }

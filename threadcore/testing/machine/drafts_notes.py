@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import partial
 
 from hypothesis import strategies as st
@@ -10,28 +11,21 @@ from hypothesis.stateful import (
     rule,
 )
 
-from threadcore.domain.model import (
-    Message,
-)
 from threadcore.domain.queries import NoteFilter
 from threadcore.testing.machine._base import (
     MachineBase,
     _call,
     _has_threads,
-    deprecated_numbered,
 )
 from threadcore.testing.model import (
     Err,
+    MContent,
     Ok,
 )
 from threadcore.testing.strategies import (
     actors,
-    attachment_lists,
-    availability_choices,
-    bodies,
+    contents,
     note_texts,
-    owner_id_lists,
-    sources,
 )
 
 
@@ -42,20 +36,9 @@ class DraftAndNoteRules(MachineBase):
     @rule(
         data=st.data(),
         command=st.sampled_from(["save", "save", "change", "send", "send", "discard", "list"]),
-        body=bodies,
-        attachments=attachment_lists,
-        automated=st.booleans(),
-        source=sources,
+        content=contents,
     )
-    def draft(
-        self,
-        data: st.DataObject,
-        command: str,
-        body: str,
-        attachments: tuple[str, ...],
-        automated: bool,
-        source: str | None,
-    ) -> None:
+    def draft(self, data: st.DataObject, command: str, content: MContent) -> None:
         """Save, change, send or discard a draft, or list a thread's drafts (on open, resolved
         and deleted threads, by the assignee, other handlers and outsiders)."""
         drafts = [d.id for d in self.ref.all_drafts()]
@@ -69,65 +52,45 @@ class DraftAndNoteRules(MachineBase):
             thread_id, draft_id = self.pick_thread(data, open_mostly=True), None
         actor = self.pick_actor(data, thread_id)
         if command in ("save", "change"):
-
-            def run() -> Message:
-                return self.real.save_draft(
-                    thread_id,
-                    actor=actor,
-                    body=body,
-                    attachments=attachments,
-                    is_automated=automated,
-                    source=source,
-                    draft_id=draft_id,
-                )
-
-            expected = self.ref.save_draft(
-                thread_id, actor, body, attachments, automated, source, draft_id
+            run = partial(
+                self.real.save_draft, thread_id, actor=actor, draft_id=draft_id, **asdict(content)
             )
+            expected = self.ref.save_draft(thread_id, actor, content, draft_id)
             found = self.compare(_call(run), expected)
             if found is None:
                 return
             assert isinstance(expected, Ok)
             if expected.value == ("new", None):
                 assert found.id != draft_id
-                expected = self.ref.add_draft(
-                    found.id, thread_id, actor, body, attachments, automated, source
-                )
+                expected = self.ref.add_draft(found.id, thread_id, actor, content)
             else:
                 assert found.id == draft_id
             self.check_events(expected.events)
             self.assert_draft(found)
-        elif command == "send":
+        elif command in ("send", "discard"):
             assert draft_id is not None
-            sent_id = draft_id
-            expected = self.ref.plan_send_draft(sent_id, actor)
-            found = self.compare(
-                _call(lambda: self.real.send_draft(sent_id, actor=actor)), expected
-            )
+            if command == "send":
+                real, expected = self.real.send_draft, self.ref.plan_send_draft(draft_id, actor)
+            else:
+                real, expected = self.real.discard_draft, self.ref.discard_draft(draft_id, actor)
+            found = self.compare(_call(partial(real, draft_id, actor=actor)), expected)
             if found is None:
                 return
-            assert found.id != sent_id, "a sent draft kept its id"
-            assert found.id not in {m.id for m in self.ref.all_messages()}
-            done = self.ref.apply_send_draft(sent_id, actor, found.id)
-            self.check_events(done.events)
-            self.assert_message(found)
-        elif command == "discard":
-            assert draft_id is not None
-            gone_id = draft_id
-            expected = self.ref.discard_draft(gone_id, actor)
-            found = self.compare(
-                _call(lambda: self.real.discard_draft(gone_id, actor=actor)), expected
-            )
-            if found is None:
-                return
-            assert isinstance(expected, Ok)
-            assert found.id == gone_id
-            self.check_events(expected.events, may_expire=(found.thread_id,))
+            if command == "send":
+                assert found.id != draft_id, "a sent draft kept its id"
+                assert found.id not in {m.id for m in self.ref.all_messages()}
+                done = self.ref.apply_send_draft(draft_id, actor, found.id)
+                self.check_events(done.events)
+                self.assert_message(found)
+            else:
+                assert isinstance(expected, Ok)
+                assert found.id == draft_id
+                self.check_events(expected.events, may_expire=(found.thread_id,))
         else:
             expected = self.ref.drafts(thread_id, actor)
             per_page = data.draw(st.integers(1, 3))
-            call = partial(self.real.drafts, thread_id, actor=actor)
-            for d in self.walk(data, call, expected, per_page, deprecated_numbered(call)):
+            walked = self.walk_read(data, self.real.drafts, thread_id, actor, expected, per_page)
+            for d in walked:
                 self.assert_draft(d)
 
     @precondition(_has_threads)
@@ -192,21 +155,15 @@ class DraftAndNoteRules(MachineBase):
         notes = [n.id for n in self.ref.all_notes()] or ["no-such-note"]
         thread_ids = data.draw(st.none() | st.lists(st.sampled_from(threads), min_size=1))
         note_ids = data.draw(st.none() | st.lists(st.sampled_from(notes), min_size=1))
-        owner_ids = data.draw(owner_id_lists)
-        availability = data.draw(availability_choices)
+        scope = self.draw_scope(data)
         per_page = data.draw(st.integers(1, 4))
         flt = NoteFilter(
             thread_ids=thread_ids,
             note_ids=note_ids,
-            owner_extension_ids=owner_ids,
-            availability=availability,
+            owner_extension_ids=scope.owner_ids,
+            availability=scope.availability,
         )
-        expected = self.ref.list_note_ids(
-            actor, thread_ids, note_ids, owner_ids, tuple(a == "Alive" for a in availability)
-        )
-        walked = self.walk(
-            data, partial(self.real.list_notes, actor=actor, filter=flt), expected, per_page,
-            partial(self.real.numbered_page, flt, actor=actor),
-        )  # fmt: skip
+        expected = self.ref.list_record_ids("notes", actor, scope, thread_ids, note_ids)
+        walked = self.walk_read(data, self.real.list_notes, flt, actor, expected, per_page)
         for n in walked:
             self.assert_note(n)

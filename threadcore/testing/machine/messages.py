@@ -4,8 +4,11 @@ reports, classifications and message deletion."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from hypothesis import note
 from hypothesis import strategies as st
@@ -14,9 +17,13 @@ from hypothesis.stateful import (
     rule,
 )
 
+from threadcore.domain.model import Message
 from threadcore.testing.machine._base import MachineBase, _Abandoned, _call, _has_threads
 from threadcore.testing.model import (
+    Err,
+    MContent,
     MEvent,
+    MSend,
     Ok,
     keyword_of,
 )
@@ -26,15 +33,57 @@ from threadcore.testing.strategies import (
     GUESTS,
     attachment_lists,
     bodies,
+    contents,
     inbound_bodies,
     owner_numbers,
     provider_ids,
-    sources,
 )
 
 
 class MessageRules(MachineBase):
     """Rules: messages in and out, batches, delivery reports, classifications, deletions."""
+
+    def message_step(self, step: MSend, batched: list[MEvent] | None = None) -> None:
+        """One receive or send, on the real inbox and planned and then done by the model with the
+        real inbox's ids; in a batch (``batched``) the step's events are collected for the end of
+        the batch instead of checked now."""
+        plan = self.ref.plan_message(step)
+        given: dict[str, Any] = {
+            "owner_number": step.owner,
+            "guest_number": step.guest,
+            "provider_message_id": step.pid,
+        }
+        if step.direction == "Inbound":
+            content = step.content
+            run: Callable[[], Message] = partial(
+                self.real.receive, **given, body=content.body, attachments=content.attachments
+            )
+        else:
+            sent = {"actor": step.actor, "thread_id": step.thread_id, **asdict(step.content)}
+            run = partial(self.real.send, **given, **sent)
+        real = _call(run)
+        if batched is not None and isinstance(plan, Err):  # the feed is read after the batch
+            assert real == ("err", plan.code), f"inbox {real}, model {plan}"
+            return
+        message = self.compare(real, plan)
+        if message is None:
+            return
+        assert isinstance(plan, Ok)
+        assert isinstance(plan.value, tuple)
+        kind: str = plan.value[0]
+        ref: str | None = plan.value[1]
+        if kind == "replay":
+            assert message.id == ref, "a repeated provider message id made a new message"
+        elif kind == "existing":
+            assert message.thread_id == ref, "the message went to another thread"
+        else:
+            assert message.thread_id not in self.ref.threads, "expected a new thread"
+        done = self.ref.apply_message((kind, ref), step, message.id, message.thread_id)
+        if batched is None:
+            self.check_events(done.events)
+        else:
+            batched += done.events
+        self.assert_message(message)
 
     @rule(
         owner=owner_numbers,
@@ -47,61 +96,22 @@ class MessageRules(MachineBase):
         self, owner: str, guest: str, body: str, pid: str | None, attachments: tuple[str, ...]
     ) -> None:
         note(f"keyword: {keyword_of(body)}")
-        self.message_step(
-            "Inbound",
-            None,
-            body,
-            pid,
-            owner=owner,
-            guest=guest,
-            attachments=attachments,
-        )
+        self.message_step(MSend("Inbound", None, MContent(body, attachments), pid, owner, guest))
 
-    @rule(
-        data=st.data(),
-        body=bodies,
-        pid=provider_ids,
-        attachments=attachment_lists,
-        automated=st.booleans(),
-        source=sources,
-    )
-    def send_to_pair(
-        self,
-        data: st.DataObject,
-        body: str,
-        pid: str | None,
-        attachments: tuple[str, ...],
-        automated: bool,
-        source: str | None,
-    ) -> None:
+    @rule(data=st.data(), content=contents, pid=provider_ids)
+    def send_to_pair(self, data: st.DataObject, content: MContent, pid: str | None) -> None:
         owner, guest = self.pick_pair(data)
         current = self.ref.open_for_pair(owner, guest)
         actor = self.pick_actor(data, current.id if current else None, owner=owner)
         note(f"{owner} -> {guest}; opted out: {self.ref.is_opted_out(owner, guest)}")
-        self.message_step(
-            "Outbound",
-            actor,
-            body,
-            pid,
-            owner=owner,
-            guest=guest,
-            attachments=attachments,
-            is_automated=automated,
-            source=source,
-        )
+        self.message_step(MSend("Outbound", actor, content, pid, owner, guest))
 
     @precondition(_has_threads)
     @rule(data=st.data(), body=bodies, pid=provider_ids)
     def send_on_thread(self, data: st.DataObject, body: str, pid: str | None) -> None:
         thread_id = self.pick_thread(data, open_mostly=True)
         actor = self.pick_actor(data, thread_id)
-        self.message_step(
-            "Outbound",
-            actor,
-            body,
-            pid,
-            thread_id=thread_id,
-        )
+        self.message_step(MSend("Outbound", actor, MContent(body), pid, thread_id=thread_id))
 
     @rule(data=st.data(), count=st.integers(1, 6), abandon=st.booleans())
     def batch(self, data: st.DataObject, count: int, abandon: bool) -> None:
@@ -121,13 +131,13 @@ class MessageRules(MachineBase):
                         current = self.ref.open_for_pair(owner, guest)
                         actor = self.pick_actor(data, current.id if current else None, owner=owner)
                         body, pid = data.draw(bodies), data.draw(provider_ids)
-                        self.message_step("Outbound", actor, body, pid, owner=owner,
-                                          guest=guest, batched=batched)  # fmt: skip
+                        step = MSend("Outbound", actor, MContent(body), pid, owner, guest)
+                        self.message_step(step, batched)
                         continue
                     owner, guest = data.draw(owner_numbers), data.draw(st.sampled_from(GUESTS))
                     body, pid = data.draw(inbound_bodies), data.draw(provider_ids)
-                    self.message_step("Inbound", None, body, pid, owner=owner,
-                                      guest=guest, batched=batched)  # fmt: skip
+                    step = MSend("Inbound", None, MContent(body), pid, owner, guest)
+                    self.message_step(step, batched)
                 assert not self.heard or not getattr(self.repository, "atomic_batches", True), (
                     "a listener heard a batch before it committed"
                 )

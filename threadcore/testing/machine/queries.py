@@ -4,7 +4,6 @@ messages and notes."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -17,7 +16,7 @@ from threadcore.testing.machine._base import (
     MachineBase,
     _call,
     _has_threads,
-    deprecated_numbered,
+    scoped,
 )
 from threadcore.testing.model import (
     MThread,
@@ -26,9 +25,8 @@ from threadcore.testing.model import (
 from threadcore.testing.strategies import (
     GUESTS,
     START,
-    availability_choices,
-    owner_id_lists,
     owner_numbers,
+    thread_statuses,
 )
 
 
@@ -58,8 +56,7 @@ class QueryRules(MachineBase):
             if found is not None:
                 assert [m.id for m in found] == expected.value  # type: ignore[union-attr]
         else:  # walked by token, or one numbered page: walk() compares it with the model
-            call = partial(self.real.messages, thread_id, actor=actor)
-            found = self.walk(data, call, expected, per_page, deprecated_numbered(call))
+            found = self.walk_read(data, self.real.messages, thread_id, actor, expected, per_page)
         if found:
             drafts = {d.id for d in self.ref.all_drafts()}
             assert not drafts & {m.id for m in found}, "a draft is listed with the messages"
@@ -80,40 +77,18 @@ class QueryRules(MachineBase):
                 )
                 assert opted == self.ref.is_opted_out(thread.owner, thread.guest)
 
-    @rule(
-        data=st.data(),
-        status=st.sampled_from([None, "Open", "Resolved"]),
-        per_page=st.integers(1, 4),
-    )
+    @rule(data=st.data(), status=thread_statuses, per_page=st.integers(1, 4))
     def list_threads(self, data: st.DataObject, status: str | None, per_page: int) -> None:
         """A list walk (by token, or one numbered page) with random filters, against the model."""
         actor = self.pick_actor(data)
         owner = data.draw(st.none() | owner_numbers)
         guest = data.draw(st.none() | st.sampled_from(GUESTS))
-        owner_ids = data.draw(owner_id_lists)
-        availability = data.draw(availability_choices)
-        created_from = data.draw(st.none() | st.sampled_from(self.creation_times()))
+        scope = self.draw_scope(data, self.creation_times())
         flt = ThreadFilter(
-            status=status,
-            owner_extension_ids=owner_ids,
-            owner_phone_number=owner,
-            guest_phone_number=guest,
-            availability=availability,
-            creation_time_from=created_from,
+            status=status, owner_phone_number=owner, guest_phone_number=guest, **scoped(scope)
         )
-        expected = self.ref.list_ids(
-            actor,
-            status,
-            owner_ids,
-            owner,
-            guest,
-            tuple(a == "Alive" for a in availability),
-            created_from,
-        )
-        walked = self.walk(
-            data, partial(self.real.list, actor=actor, filter=flt), expected, per_page,
-            partial(self.real.numbered_page, flt, actor=actor),
-        )  # fmt: skip  # by cursor to the end, or one numbered page
+        expected = self.ref.list_ids(actor, scope, status, owner, guest)
+        walked = self.walk_read(data, self.real.list, flt, actor, expected, per_page)
         for thread in walked:
             self.assert_same(thread, self.ref.view(self.ref.threads[thread.id]))
         self.absorb_expiries()
@@ -122,11 +97,7 @@ class QueryRules(MachineBase):
     def creation_times(self) -> list[datetime]:
         return sorted({t.created for t in self.ref.threads.values()}) or [START]
 
-    @rule(
-        data=st.data(),
-        status=st.sampled_from([None, "Open", "Resolved"]),
-        per_page=st.integers(1, 5),
-    )
+    @rule(data=st.data(), status=thread_statuses, per_page=st.integers(1, 5))
     def list_messages(self, data: st.DataObject, status: str | None, per_page: int) -> None:
         """A token walk of ``list_messages`` with random filters, against the model."""
         actor = self.pick_actor(data)
@@ -136,36 +107,15 @@ class QueryRules(MachineBase):
         message_ids = data.draw(
             st.none() | st.lists(st.sampled_from(known or ["no-such-message"]), min_size=1)
         )
-        owner_ids = data.draw(owner_id_lists)
-        availability = data.draw(availability_choices)
         times = sorted({m.created for m in self.ref.all_messages() if m.created} | {START})
-        created_from = data.draw(st.none() | st.sampled_from(times))
-        created_to = data.draw(st.none() | st.sampled_from(times))
-        if created_from is not None and created_to is not None and created_from > created_to:
-            created_from, created_to = created_to, created_from
+        scope = self.draw_scope(data, times, upto=True)
         flt = MessageFilter(
-            thread_ids=thread_ids,
-            message_ids=message_ids,
-            thread_status=status,
-            owner_extension_ids=owner_ids,
-            availability=availability,
-            creation_time_from=created_from,
-            creation_time_to=created_to,
+            thread_ids=thread_ids, message_ids=message_ids, thread_status=status, **scoped(scope)
         )
-        expected = self.ref.list_message_ids(
-            actor,
-            thread_ids,
-            message_ids,
-            status,
-            owner_ids,
-            tuple(a == "Alive" for a in availability),
-            created_from,
-            created_to,
+        expected = self.ref.list_record_ids(
+            "messages", actor, scope, thread_ids, message_ids, status
         )
-        walked = self.walk(
-            data, partial(self.real.list_messages, actor=actor, filter=flt), expected, per_page,
-            partial(self.real.numbered_page, flt, actor=actor),
-        )  # fmt: skip
+        walked = self.walk_read(data, self.real.list_messages, flt, actor, expected, per_page)
         for m in walked:
             self.assert_message(m)
         self.absorb_expiries()  # by thread status: the due threads' expiries (R10b)

@@ -89,11 +89,12 @@ def model_message_record(m: MMessage) -> tuple[object, ...]:
 
 
 def model_draft_record(d: MDraft) -> tuple[object, ...]:
+    c = d.content
     return (
         d.id,
         d.thread_id,
         "Outbound",
-        d.body,
+        c.body,
         d.author,
         "Alive",
         d.created,
@@ -104,9 +105,9 @@ def model_draft_record(d: MDraft) -> tuple[object, ...]:
         None,
         None,
         None,
-        d.attachments,
-        d.is_automated,
-        d.source,
+        c.attachments,
+        c.is_automated,
+        c.source,
         [],
         d.version,
     )

@@ -19,6 +19,7 @@ notes, queries and the directory, composed here into :class:`Model`.
 
 from threadcore.testing.model._base import (
     Err,
+    MContent,
     MDraft,
     MEvent,
     MHint,
@@ -31,19 +32,22 @@ from threadcore.testing.model._base import (
     keyword_of,
 )
 from threadcore.testing.model.directory import DirectoryModel
-from threadcore.testing.model.messages import MessageModel
+from threadcore.testing.model.messages import MessageModel, MSend
 from threadcore.testing.model.notes import NoteModel
-from threadcore.testing.model.queries import QueryModel
+from threadcore.testing.model.queries import MScope, QueryModel
 from threadcore.testing.model.threads import ThreadModel
 
 __all__ = [
     "Err",
+    "MContent",
     "MDraft",
     "MEvent",
     "MHint",
     "MMessage",
     "MNote",
     "MResource",
+    "MScope",
+    "MSend",
     "MThread",
     "Model",
     "Ok",

@@ -96,6 +96,18 @@ class MMessage:
     seq: int = 0  # the model's global order, for the opt-out invariant
 
 
+@dataclass(frozen=True)
+class MContent:
+    """What an outbound message or a draft says, as the caller gives it: its text, its files
+    (urls), and whether and by what it was written automatically (the fields named as the
+    inbox's ``send`` and ``save_draft`` name their arguments)."""
+
+    body: str
+    attachments: tuple[str, ...] = ()
+    is_automated: bool = False
+    source: str | None = None
+
+
 @dataclass
 class MDraft:
     """A draft in the model (never a message until it is sent)."""
@@ -103,10 +115,7 @@ class MDraft:
     id: str
     thread_id: str
     author: str
-    body: str
-    attachments: tuple[str, ...]
-    is_automated: bool
-    source: str | None
+    content: MContent
     created: datetime
     modified: datetime
     version: int = 1

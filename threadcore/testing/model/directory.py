@@ -31,6 +31,11 @@ class DirectoryModel(ModelBase):
             and all(getattr(t, key) == value for key, value in match.items())
         ]
 
+    def _resource(self, extension_id: str) -> MResource | Err:
+        """The resource a directory change names, or ResourceNotFound."""
+        resource = self.resources.get(extension_id)
+        return Err("ResourceNotFound") if resource is None else resource
+
     def remove_resource(self, extension_id: str) -> Ok | Err:
         if extension_id not in self.resources:
             return Err("ResourceNotFound")
@@ -46,9 +51,9 @@ class DirectoryModel(ModelBase):
         return Ok()
 
     def remove_phone_number(self, extension_id: str, number: str) -> Ok | Err:
-        resource = self.resources.get(extension_id)
-        if resource is None:
-            return Err("ResourceNotFound")
+        resource = self._resource(extension_id)
+        if isinstance(resource, Err):
+            return resource
         if number not in resource.numbers:
             return Err("UnknownPhoneNumber")
         resource.numbers.remove(number)
@@ -56,9 +61,9 @@ class DirectoryModel(ModelBase):
         return self._follow(threads, "OwnerPhoneNumberDeleted")
 
     def add_phone_number(self, extension_id: str, number: str) -> Ok | Err:
-        resource = self.resources.get(extension_id)
-        if resource is None:
-            return Err("ResourceNotFound")
+        resource = self._resource(extension_id)
+        if isinstance(resource, Err):
+            return resource
         if number in resource.numbers:
             return Ok()
         if self.owner_of(number) is not None:
@@ -67,17 +72,17 @@ class DirectoryModel(ModelBase):
         return Ok()
 
     def remove_handler(self, extension_id: str, handler: str) -> Ok | Err:
-        resource = self.resources.get(extension_id)
-        if resource is None:
-            return Err("ResourceNotFound")
+        resource = self._resource(extension_id)
+        if isinstance(resource, Err):
+            return resource
         if handler not in resource.handlers:
             return Err("InvalidInput")
         del resource.handlers[handler]
         return self._follow(self._open_threads(owner_ext=extension_id, assignee=handler), None)
 
     def add_handler(self, extension_id: str, handler: str, name: str | None) -> Ok | Err:
-        resource = self.resources.get(extension_id)
-        if resource is None:
-            return Err("ResourceNotFound")
+        resource = self._resource(extension_id)
+        if isinstance(resource, Err):
+            return resource
         resource.handlers[handler] = name
         return Ok()

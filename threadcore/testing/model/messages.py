@@ -3,6 +3,7 @@ delivery reports, classifications, message deletion, and drafts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from threadcore.testing.model._base import (
@@ -14,6 +15,7 @@ from threadcore.testing.model._base import (
     SENDING_FAILED,
     SENT,
     Err,
+    MContent,
     MDraft,
     MEvent,
     MMessage,
@@ -26,21 +28,28 @@ from threadcore.testing.model._base import (
 )
 
 
+@dataclass(frozen=True)
+class MSend:
+    """One receive (``actor`` None) or send: its direction, what it says, the carrier's id, and
+    where it goes (an owner and guest number, or a thread)."""
+
+    direction: str
+    actor: str | None
+    content: MContent
+    pid: str | None
+    owner: str | None = None
+    guest: str | None = None
+    thread_id: str | None = None
+
+
 class MessageModel(ModelBase):
     """Messages in and out, delivery, classification, deletion, drafts."""
 
-    def plan_message(
-        self,
-        direction: str,
-        actor: str | None,
-        body: str,
-        pid: str | None,
-        owner: str | None = None,
-        guest: str | None = None,
-        thread_id: str | None = None,
-    ) -> Ok | Err:
+    def plan_message(self, step: MSend) -> Ok | Err:
         """What a receive/send would do, without doing it: ``Ok(("replay", message_id))``,
         ``Ok(("new", None))`` or ``Ok(("existing", thread_id))``, or the error."""
+        direction, actor, body, pid = step.direction, step.actor, step.content.body, step.pid
+        owner, guest, thread_id = step.owner, step.guest, step.thread_id
         original = self.find_pid(pid)
         if original is not None:
             t = self.thread_of(original.id)
@@ -92,21 +101,11 @@ class MessageModel(ModelBase):
         return Err("RecipientOptedOut") if self.is_opted_out(owner, guest) else None
 
     def apply_message(
-        self,
-        plan: tuple[str, str | None],
-        direction: str,
-        actor: str | None,
-        body: str,
-        pid: str | None,
-        message_id: str,
-        new_thread_id: str,
-        owner: str | None = None,
-        guest: str | None = None,
-        attachments: tuple[str, ...] = (),
-        is_automated: bool = False,
-        source: str | None = None,
+        self, plan: tuple[str, str | None], step: MSend, message_id: str, new_thread_id: str
     ) -> Ok:
         """Carry out a planned receive/send with the ids the real inbox chose."""
+        direction, actor, body, pid = step.direction, step.actor, step.content.body, step.pid
+        owner, guest = step.owner, step.guest
         kind, ref = plan
         if kind == "replay":
             return Ok(ref)
@@ -138,9 +137,9 @@ class MessageModel(ModelBase):
             t.owner,
             t.guest,
             status="Received" if direction == "Inbound" else QUEUED,
-            attachments=attachments,
-            is_automated=is_automated,
-            source=source,
+            attachments=step.content.attachments,
+            is_automated=step.content.is_automated,
+            source=step.content.source,
         )
         self._add(t, message)
         events.append(ev("MessageAdded", t.id, message_id=message_id, direction=direction,
@@ -269,14 +268,7 @@ class MessageModel(ModelBase):
         return d, self.threads[d.thread_id]
 
     def save_draft(
-        self,
-        thread_id: str,
-        actor: str,
-        body: str,
-        attachments: tuple[str, ...],
-        is_automated: bool,
-        source: str | None,
-        draft_id: str | None,
+        self, thread_id: str, actor: str, content: MContent, draft_id: str | None
     ) -> Ok | Err:
         """``Ok(("new", None))`` (the machine then calls :meth:`add_draft` with the real id) or
         ``Ok(draft)`` for a change, or the error."""
@@ -294,29 +286,16 @@ class MessageModel(ModelBase):
         t = self.open_for(thread_id, actor)
         if isinstance(t, Err):
             return t
-        content = (body, attachments, is_automated, source)
-        if content == (d.body, d.attachments, d.is_automated, d.source):
+        if content == d.content:
             return Ok(d)
         assert self.now is not None
-        d.body, d.attachments, d.is_automated, d.source = content
-        d.modified, d.version = self.now, d.version + 1
+        d.content, d.modified, d.version = content, self.now, d.version + 1
         return Ok(d, (ev("DraftSaved", thread_id, draft_id=d.id, initiator=actor, at=self.now),))
 
-    def add_draft(
-        self,
-        draft_id: str,
-        thread_id: str,
-        actor: str,
-        body: str,
-        attachments: tuple[str, ...],
-        is_automated: bool,
-        source: str | None,
-    ) -> Ok:
+    def add_draft(self, draft_id: str, thread_id: str, actor: str, content: MContent) -> Ok:
         assert self.now is not None
         assert self.find_draft(draft_id) is None and self.find_message(draft_id) is None
-        d = MDraft(
-            draft_id, thread_id, actor, body, attachments, is_automated, source, self.now, self.now
-        )
+        d = MDraft(draft_id, thread_id, actor, content, self.now, self.now)
         self.threads[thread_id].drafts.append(d)
         return Ok(d, (ev("DraftSaved", thread_id, draft_id=d.id, initiator=actor, at=self.now),))
 
@@ -337,18 +316,8 @@ class MessageModel(ModelBase):
         t = self.threads[d.thread_id]
         t.drafts.remove(d)
         plan = ("existing", t.id)
-        done = self.apply_message(
-            plan,
-            "Outbound",
-            actor,
-            d.body,
-            None,
-            message_id,
-            t.id,
-            attachments=d.attachments,
-            is_automated=d.is_automated,
-            source=d.source,
-        )
+        step = MSend("Outbound", actor, d.content, None, thread_id=t.id)
+        done = self.apply_message(plan, step, message_id, t.id)
         # the sender claims the thread first (claim_on_send), then the draft goes out as a message
         claims = tuple(e for e in done.events if e[0] == "ThreadAssigned")
         rest = tuple(e for e in done.events if e[0] != "ThreadAssigned")

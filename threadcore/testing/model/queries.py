@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from threadcore.testing.model._base import (
@@ -18,40 +19,49 @@ from threadcore.testing.model._base import (
 )
 
 
-def _kept(
-    alive: bool,
-    created: datetime,
-    availability: tuple[bool, ...],
-    created_from: datetime | None,
-    created_to: datetime | None,
-) -> bool:
-    """Whether a record a list filters is kept: alive or deleted as asked, created within the
-    window (``created_from`` included, ``created_to`` not)."""
-    return (
-        alive in availability
-        and (created_from is None or created >= created_from)
-        and (created_to is None or created < created_to)
-    )
+@dataclass(frozen=True)
+class MScope:
+    """What every list narrows by: the resources (``owner_ids``; None: every one the reader
+    handles), ``availability`` ("Alive", "Deleted" or both) and the creation window
+    (``created_from`` included, ``created_to`` not)."""
+
+    owner_ids: list[str] | None = None
+    availability: tuple[str, ...] = ("Alive",)
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def keeps(self, alive: bool, created: datetime) -> bool:
+        """Whether a record (alive or not, created then) is within the scope."""
+        return (
+            ("Alive" if alive else "Deleted") in self.availability
+            and (self.created_from is None or created >= self.created_from)
+            and (self.created_to is None or created < self.created_to)
+        )
+
+
+#: The records a list takes from one thread, as ``(created, id)`` to order them by.
+Rows = Callable[[MThread], Iterable[tuple[datetime, str]]]
 
 
 class QueryModel(ModelBase):
     """Lists, syncs and entries, as the rules define them."""
 
-    def _owners(self, actor: str, owner_ids: list[str] | None) -> frozenset[str] | Err:
-        """The resources a list reads: the ones named, or every one ``actor`` handles; naming one
-        it does not handle is NotPermitted."""
+    def _listed(
+        self,
+        actor: str,
+        scope: MScope,
+        thread_ids: list[str] | None,
+        status: str | None,
+        rows: Rows,
+    ) -> Ok | Err:
+        """``Ok(ids)`` of the ``rows`` of the threads (as seen now) a list reads, oldest first:
+        the scope's resources (naming one ``actor`` does not handle is NotPermitted), among
+        ``thread_ids`` and with ``status`` where given."""
         handled = self.handled(actor)
-        if owner_ids is None:
-            return handled
-        if not set(owner_ids) <= handled:
+        owners = handled if scope.owner_ids is None else frozenset(scope.owner_ids)
+        if not owners <= handled:
             return Err("NotPermitted")
-        return frozenset(owner_ids)
-
-    def _views(
-        self, owners: frozenset[str], thread_ids: list[str] | None, status: str | None
-    ) -> Iterator[MThread]:
-        """The threads (as seen now) of ``owners``, among ``thread_ids`` and with ``status``
-        where given."""
+        found: list[tuple[datetime, str]] = []
         for t in self.threads.values():
             v = self.view(t)
             if (
@@ -59,79 +69,48 @@ class QueryModel(ModelBase):
                 and (thread_ids is None or v.id in thread_ids)
                 and (status is None or v.status == status)
             ):
-                yield v
+                found += rows(v)
+        return Ok([record_id for _, record_id in sorted(found)])
 
     def list_ids(
         self,
         actor: str,
+        scope: MScope,
         status: str | None = None,
-        owner_ids: list[str] | None = None,
         owner: str | None = None,
         guest: str | None = None,
-        availability: tuple[bool, ...] = (True,),
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
     ) -> Ok | Err:
         """The ids a list with these filters returns, in order."""
-        owners = self._owners(actor, owner_ids)
-        if isinstance(owners, Err):
-            return owners
-        found = []
-        for v in self._views(owners, None, status):
+
+        def rows(v: MThread) -> Iterator[tuple[datetime, str]]:
             if (
                 (owner is None or v.owner == owner)
                 and (guest is None or v.guest == guest)
-                and _kept(v.alive, v.created, availability, created_from, created_to)
+                and scope.keeps(v.alive, v.created)
             ):
-                found.append(v)
-        found.sort(key=lambda v: (v.created, v.id))
-        return Ok([v.id for v in found])
+                yield v.created, v.id
 
-    def list_message_ids(
+        return self._listed(actor, scope, None, status, rows)
+
+    def list_record_ids(
         self,
+        kind: str,
         actor: str,
+        scope: MScope,
         thread_ids: list[str] | None = None,
-        message_ids: list[str] | None = None,
+        record_ids: list[str] | None = None,
         thread_status: str | None = None,
-        owner_ids: list[str] | None = None,
-        availability: tuple[bool, ...] = (True,),
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
     ) -> Ok | Err:
-        """M4: the ids ``list_messages`` returns with these filters, in order."""
-        owners = self._owners(actor, owner_ids)
-        if isinstance(owners, Err):
-            return owners
-        found = []
-        for v in self._views(owners, thread_ids, thread_status):
-            for m in v.messages:
-                assert m.created is not None
-                if (message_ids is None or m.id in message_ids) and _kept(
-                    m.alive, m.created, availability, created_from, created_to
-                ):
-                    found.append((m.created, m.id))
-        found.sort()
-        return Ok([message_id for _, message_id in found])
+        """M4 and N1: the ids ``list_messages`` (``kind`` "messages") or ``list_notes``
+        ("notes") returns with these filters, in order."""
 
-    def list_note_ids(
-        self,
-        actor: str,
-        thread_ids: list[str] | None = None,
-        note_ids: list[str] | None = None,
-        owner_ids: list[str] | None = None,
-        availability: tuple[bool, ...] = (True,),
-    ) -> Ok | Err:
-        """N1: the ids ``list_notes`` returns with these filters, in order."""
-        owners = self._owners(actor, owner_ids)
-        if isinstance(owners, Err):
-            return owners
-        found = []
-        for v in self._views(owners, thread_ids, None):
-            for n in v.notes:
-                if (note_ids is None or n.id in note_ids) and n.alive in availability:
-                    found.append((n.created, n.id))
-        found.sort()
-        return Ok([note_id for _, note_id in found])
+        def rows(v: MThread) -> Iterator[tuple[datetime, str]]:
+            for r in v.messages if kind == "messages" else v.notes:
+                assert r.created is not None
+                if (record_ids is None or r.id in record_ids) and scope.keeps(r.alive, r.created):
+                    yield r.created, r.id
+
+        return self._listed(actor, scope, thread_ids, thread_status, rows)
 
     def full_sync(self, actor: str) -> list[str]:
         """The ids a full sync returns, newest modification first."""
