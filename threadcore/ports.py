@@ -20,13 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
+from typing import Protocol, TypeGuard, TypeVar, Unpack, runtime_checkable
 
 from threadcore._port_records import (
     Claim,
+    ClaimArgs,
     DirectoryAccess,
     MessageQuery,
     NoteQuery,
+    OpenThreadsArgs,
     StoredEvent,
     ThreadQuery,
     check_attachment,
@@ -47,6 +49,7 @@ __all__ = [
     "AttachmentWrites",
     "ChangeFeed",
     "Claim",
+    "ClaimArgs",
     "Claims",
     "Clock",
     "ClockMove",
@@ -64,6 +67,7 @@ __all__ = [
     "MutableDirectoryPort",
     "NoteQuery",
     "NoteReads",
+    "OpenThreadsArgs",
     "Prefetch",
     "Queries",
     "ReadinessCheck",
@@ -85,13 +89,7 @@ C = TypeVar("C")
 class Claims(Protocol):
     """**Protocol**: how a command is serialised with the others on its pair (rule R18a)."""
 
-    def claim(
-        self,
-        *,
-        pair: tuple[str, str] | None = None,
-        thread_id: str | None = None,
-        directory: DirectoryAccess = None,
-    ) -> Claim:
+    def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
         """Begin a command: serialise it with every other command on the same pair (the pair of
         numbers, or the pair of the stored thread ``thread_id``) until this unit of work ends,
         and return what the claim read (:class:`Claim`): above all its ``floor``, the latest
@@ -177,14 +175,9 @@ class Queries(Protocol):
     directory's checks of a resource's open threads. Without it a repository runs commands only;
     the rest raises :class:`~threadcore.errors.Unsupported` naming it."""
 
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
-        """Stored Open and Alive threads matching every given criterion."""
+    def open_threads(self, **of: Unpack[OpenThreadsArgs]) -> list[Thread]:
+        """Stored Open and Alive threads matching every given criterion (``owner_extension_id``,
+        ``owner_number``, ``assignee_id``)."""
         ...
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:

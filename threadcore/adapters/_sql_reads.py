@@ -20,7 +20,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import attrs
 
@@ -45,7 +45,7 @@ from threadcore.adapters._sql_where import (
 )
 from threadcore.adapters.directory import resource_document, resource_from_document
 from threadcore.domain.model import Message, Note, Resource, Thread, ThreadStatus
-from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
+from threadcore.ports import MessageQuery, NoteQuery, OpenThreadsArgs, ThreadQuery
 
 __all__ = ["Dialect", "SQLReads"]
 
@@ -205,21 +205,10 @@ class SQLReads:
             )
         return found
 
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
-        if unstorable(owner_extension_id, owner_number, assignee_id):
+    def open_threads(self, **of: Unpack[OpenThreadsArgs]) -> list[Thread]:
+        if unstorable(of.get("owner_extension_id"), of.get("owner_number"), of.get("assignee_id")):
             return []
-        where, params = open_threads_where(
-            self._dialect.mark,
-            owner_extension_id=owner_extension_id,
-            owner_number=owner_number,
-            assignee_id=assignee_id,
-        )
+        where, params = open_threads_where(self._dialect.mark, **of)
         return self._threads_where(where, params, "ORDER BY creation_time, id")
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
