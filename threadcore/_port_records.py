@@ -5,7 +5,7 @@ an event with its position. Re-exported by :mod:`threadcore.ports` and :mod:`thr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 import attrs
 
@@ -16,9 +16,11 @@ from threadcore.domain.queries import ThreadFilter
 
 __all__ = [
     "Claim",
+    "ClaimArgs",
     "DirectoryAccess",
     "MessageQuery",
     "NoteQuery",
+    "OpenThreadsArgs",
     "StoredEvent",
     "ThreadQuery",
     "check_attachment",
@@ -31,6 +33,24 @@ StoredEvent = tuple[int, Event]
 #: (it decides on the directory as it is), ``"change"`` (it changes it), or ``None`` (no stored
 #: directory).
 DirectoryAccess = Literal["read", "change"] | None
+
+
+class ClaimArgs(TypedDict, total=False):
+    """The keyword arguments of :meth:`~threadcore.ports.Claims.claim`, declared once for the port
+    and the adapters (``def claim(self, **on: Unpack[ClaimArgs])``); each may be left out."""
+
+    pair: tuple[str, str] | None  # the (owner number, guest number) the command is on
+    thread_id: str | None  # or the stored thread it is on
+    directory: DirectoryAccess  # how it uses a stored directory
+
+
+class OpenThreadsArgs(TypedDict, total=False):
+    """The keyword arguments of :meth:`~threadcore.ports.Queries.open_threads`, declared once for
+    the port and the adapters: criteria that must all hold (``None`` or left out: none)."""
+
+    owner_extension_id: str | None
+    owner_number: str | None
+    assignee_id: str | None
 
 
 @attrs.frozen

@@ -10,7 +10,9 @@ The storage port is layered by capability, as eventsourcing layers its recorders
 :class:`AttachmentWrites` are capabilities a unit of work may add, and :class:`AttachmentStore`,
 :class:`ConsumerStore`, :class:`ClockStore` and :class:`ReadinessCheck` ones a repository may add.
 The facade asks for the smallest layer it uses with :func:`require`, which names what is missing
-(:class:`~threadcore.errors.Unsupported`).
+(:class:`~threadcore.errors.Unsupported`). The ports besides storage (:class:`Clock`,
+:class:`IdGenerator`, the directory ports) are declared in ``threadcore._service_ports`` and
+re-exported here.
 """
 
 from __future__ import annotations
@@ -18,26 +20,36 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
+from typing import Protocol, TypeGuard, TypeVar, Unpack, runtime_checkable
 
 from threadcore._port_records import (
     Claim,
+    ClaimArgs,
     DirectoryAccess,
     MessageQuery,
     NoteQuery,
+    OpenThreadsArgs,
     StoredEvent,
     ThreadQuery,
     check_attachment,
 )
+from threadcore._service_ports import (
+    Clock,
+    DirectoryPort,
+    EditableDirectory,
+    IdGenerator,
+    MutableDirectoryPort,
+)
 from threadcore.domain.errors import Unsupported
 from threadcore.domain.events import Event
-from threadcore.domain.model import Handler, Message, Note, Resource, Thread
+from threadcore.domain.model import Message, Note, Resource, Thread
 
 __all__ = [
     "AttachmentStore",
     "AttachmentWrites",
     "ChangeFeed",
     "Claim",
+    "ClaimArgs",
     "Claims",
     "Clock",
     "ClockMove",
@@ -55,6 +67,7 @@ __all__ = [
     "MutableDirectoryPort",
     "NoteQuery",
     "NoteReads",
+    "OpenThreadsArgs",
     "Prefetch",
     "Queries",
     "ReadinessCheck",
@@ -73,87 +86,10 @@ __all__ = [
 C = TypeVar("C")
 
 
-@runtime_checkable
-class Clock(Protocol):
-    """**Protocol**: the only source of time. ``now()`` returns a timezone-aware UTC datetime."""
-
-    def now(self) -> datetime:
-        """The current instant, timezone-aware, in UTC."""
-        ...
-
-
-@runtime_checkable
-class IdGenerator(Protocol):
-    """**Protocol**: hands out unique ids for new threads and messages."""
-
-    def new_id(self) -> str:
-        """A fresh id never handed out before."""
-        ...
-
-
-@runtime_checkable
-class DirectoryPort(Protocol):
-    """**Protocol**: who owns which number and who handles SMS for whom (read side).
-
-    An embedding service may back this with its own user store.
-    """
-
-    def resource(self, extension_id: str) -> Resource | None:
-        """The resource with this extension id, or ``None``."""
-        ...
-
-    def resource_for_number(self, phone_number: str) -> Resource | None:
-        """The resource that owns ``phone_number`` (E.164), or ``None``."""
-        ...
-
-    def resources_of_handler(self, extension_id: str) -> Sequence[Resource]:
-        """Every resource for which ``extension_id`` is an SMS handler."""
-        ...
-
-
-@runtime_checkable
-class MutableDirectoryPort(DirectoryPort, Protocol):
-    """**Protocol**: a directory the facade may change (``Inbox.add_resource`` and friends).
-
-    Each method validates fully before it changes anything, and raises a ``ThreadcoreError``
-    subclass when the change is not possible.
-    """
-
-    def add_resource(self, resource: Resource) -> None:
-        """Add a new resource; its extension id and numbers must be unused."""
-        ...
-
-    def remove_resource(self, extension_id: str) -> Resource:
-        """Remove a resource and return it as it was."""
-        ...
-
-    def add_phone_number(self, extension_id: str, phone_number: str) -> None:
-        """Give a resource another number (which no other resource owns)."""
-        ...
-
-    def remove_phone_number(self, extension_id: str, phone_number: str) -> None:
-        """Take a number away from its resource."""
-        ...
-
-    def add_handler(self, extension_id: str, handler: Handler) -> None:
-        """Make ``handler`` an SMS handler of the resource (or update its name)."""
-        ...
-
-    def remove_handler(self, extension_id: str, handler_id: str) -> None:
-        """Remove an SMS handler from the resource."""
-        ...
-
-
 class Claims(Protocol):
     """**Protocol**: how a command is serialised with the others on its pair (rule R18a)."""
 
-    def claim(
-        self,
-        *,
-        pair: tuple[str, str] | None = None,
-        thread_id: str | None = None,
-        directory: DirectoryAccess = None,
-    ) -> Claim:
+    def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
         """Begin a command: serialise it with every other command on the same pair (the pair of
         numbers, or the pair of the stored thread ``thread_id``) until this unit of work ends,
         and return what the claim read (:class:`Claim`): above all its ``floor``, the latest
@@ -239,14 +175,9 @@ class Queries(Protocol):
     directory's checks of a resource's open threads. Without it a repository runs commands only;
     the rest raises :class:`~threadcore.errors.Unsupported` naming it."""
 
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
-        """Stored Open and Alive threads matching every given criterion."""
+    def open_threads(self, **of: Unpack[OpenThreadsArgs]) -> list[Thread]:
+        """Stored Open and Alive threads matching every given criterion (``owner_extension_id``,
+        ``owner_number``, ``assignee_id``)."""
         ...
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
@@ -550,15 +481,6 @@ class ReadinessCheck(Protocol):
         """Return when the database answers and holds this threadcore's schema version; raise
         ``StorageError`` saying why not (``SchemaVersionError`` for another version). It changes
         nothing, and waits for no pooled connection."""
-        ...
-
-
-@runtime_checkable
-class EditableDirectory(MutableDirectoryPort, Protocol):
-    """**Protocol**: a directory as a unit of work read it, which a change can be tried on."""
-
-    def resources(self) -> Sequence[Resource]:
-        """Every resource, in the order they were added."""
         ...
 
 

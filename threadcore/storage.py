@@ -16,85 +16,26 @@ with :class:`StoredDirectory` and :class:`StoredClock` over them.
 
 from typing import TYPE_CHECKING, Any
 
+from threadcore import ports as _ports
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository
 from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.adapters.stored_clock import StoredClock
 from threadcore.adapters.stored_directory import StoredDirectory
-from threadcore.ports import (
-    AttachmentStore,
-    AttachmentWrites,
-    ChangeFeed,
-    Claim,
-    Claims,
-    Clock,
-    ClockMove,
-    ClockStore,
-    ConsumerStore,
-    CreationClaims,
-    DirectoryAccess,
-    DirectoryPort,
-    DirectoryRecords,
-    IdGenerator,
-    MessageQuery,
-    MessageReads,
-    MutableDirectoryPort,
-    NoteQuery,
-    NoteReads,
-    Prefetch,
-    Queries,
-    ReadinessCheck,
-    Repository,
-    StoredEvent,
-    ThreadQuery,
-    ThreadReads,
-    UnitOfWork,
-    Writes,
-    offers,
-    require,
-)
+from threadcore.ports import *  # noqa: F403  (the whole port: every name ports.__all__ lists)
 
 if TYPE_CHECKING:
     from threadcore.adapters.postgres import PostgresRepository as PostgresRepository
 
 __all__ = [
-    "AttachmentStore",
-    "AttachmentWrites",
-    "ChangeFeed",
-    "Claim",
-    "ConsumerStore",
-    "CreationClaims",
-    "Claims",
-    "Clock",
-    "ClockMove",
-    "ClockStore",
     "Directory",
-    "DirectoryAccess",
-    "DirectoryPort",
-    "DirectoryRecords",
-    "IdGenerator",
     "InMemoryRepository",
-    "MessageQuery",
-    "MessageReads",
-    "MutableDirectoryPort",
-    "NoteQuery",
-    "NoteReads",
     "PostgresRepository",
-    "Prefetch",
-    "Queries",
-    "ReadinessCheck",
-    "Repository",
     "SQLiteRepository",
     "StoredClock",
     "StoredDirectory",
-    "StoredEvent",
-    "ThreadQuery",
-    "ThreadReads",
-    "UnitOfWork",
-    "Writes",
-    "offers",
-    "require",
 ]
+__all__ += _ports.__all__
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from heapq import merge
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, Unpack
 
 import attrs
 
@@ -21,7 +21,7 @@ from threadcore.domain.model import (
     ThreadStatus,
 )
 from threadcore.domain.transitions import status_now
-from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
+from threadcore.ports import MessageQuery, NoteQuery, OpenThreadsArgs, ThreadQuery
 
 __all__ = ["Indexes", "Key", "MemoryQueries", "bucket", "from_key", "message_key", "slice_of"]
 
@@ -85,44 +85,24 @@ class MemoryQueries:
 
     _repo: Indexes
 
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
+    def open_threads(self, **of: Unpack[OpenThreadsArgs]) -> list[Thread]:
+        owner_id, number = of.get("owner_extension_id"), of.get("owner_number")
+        assignee_id = of.get("assignee_id")
         threads = self._repo._threads
-        found = []
-        if owner_extension_id is not None:  # the resource's threads: cost follows them alone
-            for _, thread_id in self._repo._by_owner.get(owner_extension_id, ()):
-                thread = threads[thread_id]
-                if (
-                    thread.status is ThreadStatus.OPEN
-                    and thread.availability is Availability.ALIVE
-                    and (owner_number is None or thread.owner_party.phone_number == owner_number)
-                    and (
-                        assignee_id is None
-                        or (
-                            thread.assignee is not None
-                            and thread.assignee.extension_id == assignee_id
-                        )
-                    )
-                ):
-                    found.append(thread)
-            return found
-        for (owner, _), thread_id in self._repo._open_by_pair.items():
-            if owner_number is not None and owner != owner_number:
-                continue
-            thread = threads[thread_id]
-            if owner_extension_id is not None and thread.owner.extension_id != owner_extension_id:
-                continue
-            if assignee_id is not None and (
-                thread.assignee is None or thread.assignee.extension_id != assignee_id
-            ):
-                continue
-            found.append(thread)
-        return found
+        if owner_id is not None:  # the resource's threads: cost follows them alone
+            found = [threads[thread_id] for _, thread_id in self._repo._by_owner.get(owner_id, ())]
+            found = [t for t in found if t.status is _OPEN and t.availability is _ALIVE]
+        else:  # the open thread of every pair
+            found = [threads[thread_id] for thread_id in self._repo._open_by_pair.values()]
+        return [
+            thread
+            for thread in found
+            if (number is None or thread.owner_party.phone_number == number)
+            and (
+                assignee_id is None
+                or (thread.assignee is not None and thread.assignee.extension_id == assignee_id)
+            )
+        ]
 
     def _open_in_buckets(self, first: int, last: int) -> Iterator[Thread]:
         buckets, threads = self._repo._buckets, self._repo._threads

@@ -17,26 +17,9 @@ from typing import Any
 import cattrs
 
 from threadcore.domain import events as ev
+from threadcore.domain import model
 from threadcore.domain.errors import SchemaVersionError
 from threadcore.domain.messaging import MESSAGE_TOMBSTONE, NOTE_TOMBSTONE
-from threadcore.domain.model import (
-    Availability,
-    Classification,
-    DeliveryStatus,
-    Direction,
-    Keyword,
-    Message,
-    MessageSource,
-    Note,
-    OwnerResource,
-    Party,
-    StatusReason,
-    Thread,
-    ThreadStatus,
-    ThreadUser,
-    make_message,
-    make_thread,
-)
 
 __all__ = [
     "MESSAGE_COLUMNS",
@@ -235,20 +218,20 @@ def _by_text(kind: type[enum.Enum]) -> dict[Any, Any]:
     return {member.value: member for member in kind}
 
 
-_THREAD_STATUS = _by_text(ThreadStatus)
-_AVAILABILITY = _by_text(Availability)
-_STATUS_REASON = _by_text(StatusReason)
-_DIRECTION = _by_text(Direction)
-_DELIVERY_STATUS = _by_text(DeliveryStatus)
-_SOURCE = _by_text(MessageSource)
-_KEYWORD = _by_text(Keyword)
+_THREAD_STATUS = _by_text(model.ThreadStatus)
+_AVAILABILITY = _by_text(model.Availability)
+_STATUS_REASON = _by_text(model.StatusReason)
+_DIRECTION = _by_text(model.Direction)
+_DELIVERY_STATUS = _by_text(model.DeliveryStatus)
+_SOURCE = _by_text(model.MessageSource)
+_KEYWORD = _by_text(model.Keyword)
 
 
 def _text(member: enum.Enum | None) -> Any:
     return None if member is None else member._value_
 
 
-def thread_to_row(thread: Thread, time_out: TimeOut) -> tuple[Any, ...]:
+def thread_to_row(thread: model.Thread, time_out: TimeOut) -> tuple[Any, ...]:
     """A thread as a row of :data:`THREAD_COLUMNS`."""
     owner = thread.owner
     return (
@@ -263,7 +246,7 @@ def thread_to_row(thread: Thread, time_out: TimeOut) -> tuple[Any, ...]:
     )
 
 
-def thread_state_row(thread: Thread, time_out: TimeOut) -> tuple[Any, ...]:
+def thread_state_row(thread: model.Thread, time_out: TimeOut) -> tuple[Any, ...]:
     """The columns of :data:`THREAD_STATE_COLUMNS`: what a thread's life changes."""
     assignee = thread.assignee
     last_in, last_out = thread.last_inbound_at, thread.last_outbound_at
@@ -281,26 +264,31 @@ def thread_state_row(thread: Thread, time_out: TimeOut) -> tuple[Any, ...]:
     )
 
 
-def _user_row(user: ThreadUser | None) -> tuple[Any, Any, Any]:
+def _user_row(user: model.ThreadUser | None) -> tuple[Any, Any, Any]:
     if user is None:
         return None, None, None
     return user.extension_id, user.name, user.extension_type
 
 
-def thread_from_row(row: Sequence[Any], time_in: TimeIn) -> Thread:
+def _user(extension_id: str | None, name: Any, extension_type: Any) -> model.ThreadUser | None:
+    """The inverse of :func:`_user_row`."""
+    return None if extension_id is None else model.ThreadUser(extension_id, name, extension_type)
+
+
+def thread_from_row(row: Sequence[Any], time_in: TimeIn) -> model.Thread:
     """The inverse of :func:`thread_to_row`."""
     (tid, owner_number, guest_number, owner_id, owner_name, owner_type, created, status,
      availability, assignee_id, assignee_name, assignee_type, reason, label, modified,
      last_in, last_out, latest, version) = row  # fmt: skip
-    return make_thread(
+    return model.make_thread(
         tid,
-        Party(owner_number),
-        Party(guest_number),
-        OwnerResource(owner_id, owner_name, owner_type),
+        model.Party(owner_number),
+        model.Party(guest_number),
+        model.OwnerResource(owner_id, owner_name, owner_type),
         time_in(created),
         _THREAD_STATUS[status],
         _AVAILABILITY[availability],
-        None if assignee_id is None else ThreadUser(assignee_id, assignee_name, assignee_type),
+        _user(assignee_id, assignee_name, assignee_type),
         None if reason is None else _STATUS_REASON[reason],
         # a thread deleted by a threadcore before issue 12 kept its label: never serve it
         label if availability != "Deleted" else None,
@@ -312,7 +300,7 @@ def thread_from_row(row: Sequence[Any], time_in: TimeIn) -> Thread:
     )
 
 
-def message_to_row(message: Message, time_out: TimeOut) -> tuple[Any, ...]:
+def message_to_row(message: model.Message, time_out: TimeOut) -> tuple[Any, ...]:
     """A message as a row of :data:`MESSAGE_COLUMNS`."""
     return (
         message.id,
@@ -341,20 +329,20 @@ def message_to_row(message: Message, time_out: TimeOut) -> tuple[Any, ...]:
     )
 
 
-def message_from_row(row: Sequence[Any], time_in: TimeIn) -> Message:
+def message_from_row(row: Sequence[Any], time_in: TimeIn) -> model.Message:
     """The inverse of :func:`message_to_row`."""
     (mid, thread_id, direction, body, from_number, to_number, author_id, author_name,
      author_type, created, modified, availability, pid, status, sent_at, delivered_at, read_at,
      error_code, is_automated, source, content_type, attachments, classifications, keyword,
      version) = row  # fmt: skip
-    return make_message(
+    return model.make_message(
         mid,
         thread_id,
         _DIRECTION[direction],
         body,
         from_number,
         to_number,
-        None if author_id is None else ThreadUser(author_id, author_name, author_type),
+        _user(author_id, author_name, author_type),
         time_in(created),
         time_in(modified),
         _AVAILABILITY[availability],
@@ -374,7 +362,7 @@ def message_from_row(row: Sequence[Any], time_in: TimeIn) -> Message:
     )
 
 
-def note_to_row(note: Note, time_out: TimeOut) -> tuple[Any, ...]:
+def note_to_row(note: model.Note, time_out: TimeOut) -> tuple[Any, ...]:
     """A note as a row of :data:`NOTE_COLUMNS`."""
     author = note.author
     return (
@@ -391,14 +379,14 @@ def note_to_row(note: Note, time_out: TimeOut) -> tuple[Any, ...]:
     )
 
 
-def note_from_row(row: Sequence[Any], time_in: TimeIn) -> Note:
+def note_from_row(row: Sequence[Any], time_in: TimeIn) -> model.Note:
     """The inverse of :func:`note_to_row`."""
     (nid, thread_id, author_id, author_name, author_type, text, created, modified, availability,
      version) = row  # fmt: skip
-    return Note(
+    return model.Note(
         id=nid,
         thread_id=thread_id,
-        author=ThreadUser(author_id, author_name, author_type),
+        author=model.ThreadUser(author_id, author_name, author_type),
         text=text,
         creation_time=time_in(created),
         last_modified_time=time_in(modified),
@@ -407,17 +395,17 @@ def note_from_row(row: Sequence[Any], time_in: TimeIn) -> Note:
     )
 
 
-def _classifications_to_json(values: tuple[Classification, ...]) -> str | None:
+def _classifications_to_json(values: tuple[model.Classification, ...]) -> str | None:
     if not values:
         return None
-    return json.dumps(_events.unstructure(values, tuple[Classification, ...]))
+    return json.dumps(_events.unstructure(values, tuple[model.Classification, ...]))
 
 
-def _classifications_from_json(text: str | None) -> tuple[Classification, ...]:
+def _classifications_from_json(text: str | None) -> tuple[model.Classification, ...]:
     if not text:
         return ()
-    found: tuple[Classification, ...] = _events.structure(
-        json.loads(text), tuple[Classification, ...]
+    found: tuple[model.Classification, ...] = _events.structure(
+        json.loads(text), tuple[model.Classification, ...]
     )
     return found
 
@@ -429,9 +417,9 @@ _events = cattrs.Converter()
 _events.register_unstructure_hook(datetime, time_to_text)
 _events.register_structure_hook(datetime, lambda value, _: time_from_text(value))
 _events.register_unstructure_hook(
-    ThreadUser, lambda user: [user.extension_id, user.name, user.extension_type]
+    model.ThreadUser, lambda user: [user.extension_id, user.name, user.extension_type]
 )
-_events.register_structure_hook(ThreadUser, lambda value, _: ThreadUser(*value))
+_events.register_structure_hook(model.ThreadUser, lambda value, _: model.ThreadUser(*value))
 
 
 # One encoder for every event: ``json.dumps`` with any option builds a new one per call.

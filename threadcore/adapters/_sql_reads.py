@@ -20,7 +20,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import attrs
 
@@ -45,11 +45,12 @@ from threadcore.adapters._sql_where import (
 )
 from threadcore.adapters.directory import resource_document, resource_from_document
 from threadcore.domain.model import Message, Note, Resource, Thread, ThreadStatus
-from threadcore.ports import MessageQuery, NoteQuery, ThreadQuery
+from threadcore.ports import MessageQuery, NoteQuery, OpenThreadsArgs, ThreadQuery
 
 __all__ = ["Dialect", "SQLReads"]
 
 R = TypeVar("R")
+Q = TypeVar("Q", MessageQuery, NoteQuery)
 
 
 class Dialect:
@@ -205,21 +206,10 @@ class SQLReads:
             )
         return found
 
-    def open_threads(
-        self,
-        *,
-        owner_extension_id: str | None = None,
-        owner_number: str | None = None,
-        assignee_id: str | None = None,
-    ) -> list[Thread]:
-        if unstorable(owner_extension_id, owner_number, assignee_id):
+    def open_threads(self, **of: Unpack[OpenThreadsArgs]) -> list[Thread]:
+        if unstorable(of.get("owner_extension_id"), of.get("owner_number"), of.get("assignee_id")):
             return []
-        where, params = open_threads_where(
-            self._dialect.mark,
-            owner_extension_id=owner_extension_id,
-            owner_number=owner_number,
-            assignee_id=assignee_id,
-        )
+        where, params = open_threads_where(self._dialect.mark, **of)
         return self._threads_where(where, params, "ORDER BY creation_time, id")
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
@@ -259,13 +249,8 @@ class SQLReads:
 
     def find_threads(self, query: ThreadQuery, limit: int, offset: int = 0) -> list[Thread]:
         built = self._thread_query(query, with_after=True)
-        if built is None or limit <= 0:
-            return []
-        where, params = built
-        d = self._dialect
-        page = f"ORDER BY creation_time, id LIMIT {d.mark} OFFSET {d.mark}"
-        rows = self._listed(f"{d.select_threads}{where} {page}", [*params, limit, max(offset, 0)])
-        return self._threads_from(rows)
+        select, order = self._dialect.select_threads, "ORDER BY creation_time, id"
+        return self._threads_from(self._page(select, built, order, limit, offset))
 
     def count_threads(self, query: ThreadQuery) -> int:
         built = self._thread_query(query, with_after=False)
@@ -280,10 +265,11 @@ class SQLReads:
         return [message_from_row(row, d.from_db) for row in rows]
 
     def message_by_provider_id(self, provider_message_id: str) -> Message | None:
-        return self._one_message("provider_message_id", provider_message_id)
+        select = self._dialect.select_messages
+        return self._one(select, "provider_message_id", provider_message_id, message_from_row)
 
     def message(self, message_id: str) -> Message | None:
-        return self._one_message("id", message_id)
+        return self._one(self._dialect.select_messages, "id", message_id, message_from_row)
 
     def messages_by_provider_ids(self, provider_message_ids: Sequence[str]) -> list[Message]:
         ids = sorted({p for p in provider_message_ids if not unstorable(p)})
@@ -293,13 +279,6 @@ class SQLReads:
         where, params = d.any_of("provider_message_id", ids)
         rows = self._all(f"{d.select_messages}{where}", params)
         return [message_from_row(row, d.from_db) for row in rows]
-
-    def _one_message(self, column: str, value: str) -> Message | None:
-        if unstorable(value):
-            return None
-        d = self._dialect
-        rows = self._all(f"{d.select_messages}{column} = {d.mark}", (value,))
-        return message_from_row(rows[0], d.from_db) if rows else None
 
     def find_messages(self, query: MessageQuery, limit: int, offset: int = 0) -> list[Message]:
         d = self._dialect
@@ -323,9 +302,7 @@ class SQLReads:
     def _message_query(
         self, query: MessageQuery, after: bool = True, probe: bool = False
     ) -> tuple[str, list[Any]] | None:
-        query = attrs.evolve(query, message_ids=_storable_set(query.message_ids), **_clean(query))
-        if not after:
-            query = attrs.evolve(query, after=None)
+        query = _cleaned(query, "message_ids", after)
         d = self._dialect
         threads = None if self._joined else d.threads
         return message_query_where(
@@ -350,11 +327,7 @@ class SQLReads:
 
     # --- notes ----------------------------------------------------------------------------------
     def note(self, note_id: str) -> Note | None:
-        if unstorable(note_id):
-            return None
-        d = self._dialect
-        rows = self._all(f"{d.select_notes}id = {d.mark}", (note_id,))
-        return note_from_row(rows[0], d.from_db) if rows else None
+        return self._one(self._dialect.select_notes, "id", note_id, note_from_row)
 
     def find_notes(self, query: NoteQuery, limit: int, offset: int = 0) -> list[Note]:
         built = self._note_query(query)
@@ -364,11 +337,24 @@ class SQLReads:
         return self._count(self._dialect.count_notes, self._note_query(query, after=False))
 
     def _note_query(self, query: NoteQuery, after: bool = True) -> tuple[str, list[Any]] | None:
-        query = attrs.evolve(query, note_ids=_storable_set(query.note_ids), **_clean(query))
-        if not after:
-            query = attrs.evolve(query, after=None)
         d = self._dialect
+        query = _cleaned(query, "note_ids", after)
         return note_query_where(query, d.mark, d.to_db, d.any_of, d.note_owner)
+
+    def _one(
+        self,
+        select: str,
+        column: str,
+        value: str,
+        read: Callable[[Any, Callable[[Any], datetime]], R],
+    ) -> R | None:
+        """The record ``select`` (which ends in ``WHERE``) finds with ``column`` equal to
+        ``value``, or ``None`` (also for an unstorable ``value``: no stored record has it)."""
+        if unstorable(value):
+            return None
+        d = self._dialect
+        rows = self._all(f"{select}{column} = {d.mark}", (value,))
+        return read(rows[0], d.from_db) if rows else None
 
     def _find(
         self,
@@ -379,16 +365,22 @@ class SQLReads:
         offset: int,
         read: Callable[[Any, Callable[[Any], datetime]], R],
     ) -> list[R]:
-        """The records ``select`` (which ends in ``WHERE``) finds under the built clause (none
-        when ``built`` is ``None``: nothing can match), in ``order``, at most ``limit`` after
-        the first ``offset``."""
+        """The records of the rows :meth:`_page` finds, each made by ``read``."""
+        from_db = self._dialect.from_db
+        return [read(row, from_db) for row in self._page(select, built, order, limit, offset)]
+
+    def _page(
+        self, select: str, built: tuple[str, list[Any]] | None, order: str, limit: int, offset: int
+    ) -> list[Any]:
+        """The rows ``select`` (which ends in ``WHERE``) finds under the built clause (none when
+        ``built`` is ``None``: nothing can match), in ``order``, at most ``limit`` after the
+        first ``offset``."""
         if built is None or limit <= 0:
             return []
         where, params = built
-        d = self._dialect
-        page = f"LIMIT {d.mark} OFFSET {d.mark}"
-        rows = self._listed(f"{select}{where} {order} {page}", [*params, limit, max(offset, 0)])
-        return [read(row, d.from_db) for row in rows]
+        mark = self._dialect.mark
+        page = f"{order} LIMIT {mark} OFFSET {mark}"
+        return self._listed(f"{select}{where} {page}", [*params, limit, max(offset, 0)])
 
     def _count(self, select: str, built: tuple[str, list[Any]] | None) -> int:
         """How many records ``select count(*) ... WHERE`` counts under the built clause."""
@@ -423,10 +415,14 @@ def _storable_after(after: tuple[datetime, str] | None) -> tuple[datetime, str] 
     return None if after is None else (after[0], after[1].split("\x00", 1)[0])
 
 
-def _clean(query: MessageQuery | NoteQuery) -> dict[str, Any]:
-    """A message or note query's owners, threads and keyset without unstorable strings."""
-    return {
-        "owner_extension_ids": frozenset(storable(query.owner_extension_ids)),
-        "thread_ids": _storable_set(query.thread_ids),
-        "after": _storable_after(query.after),
-    }
+def _cleaned(query: Q, ids: str, after: bool) -> Q:
+    """A message or note query without unstorable strings (in its owners, threads, its ``ids``
+    field and its keyset), and without its keyset unless ``after``."""
+    of_ids: dict[str, Any] = {ids: _storable_set(getattr(query, ids))}
+    return attrs.evolve(
+        query,
+        owner_extension_ids=frozenset(storable(query.owner_extension_ids)),
+        thread_ids=_storable_set(query.thread_ids),
+        after=_storable_after(query.after) if after else None,
+        **of_ids,
+    )

@@ -46,6 +46,23 @@ class _Where:
         self.params += params
         return bool(ordered)
 
+    def records(
+        self,
+        alias: str,
+        owner_column: str,
+        query: MessageQuery | NoteQuery,
+        ids: frozenset[str] | None,
+    ) -> bool:
+        """What a message and a note query both narrow by, for the records ``alias`` names: the
+        resources (read from ``owner_column``), availabilities, threads and record ``ids``;
+        ``False`` when nothing can match."""
+        return (
+            self.member(owner_column, query.owner_extension_ids)
+            and self.member(f"{alias}.availability", {a.value for a in query.availability})
+            and self.member(f"{alias}.thread_id", query.thread_ids)
+            and self.member(f"{alias}.id", ids)
+        )
+
     def compare(self, expression: str, value: Any) -> None:
         """``expression`` with one ``{}`` for the placeholder, and its value."""
         self.clauses.append(expression.format(self.mark))
@@ -150,12 +167,7 @@ def message_query_where(
     open ones expire within the policy's window); PostgreSQL cannot tell, since it does not know
     that a message's resource is its thread's."""
     where = _Where(mark, time_out, any_of, "m.status <> 'Draft'")
-    if not (
-        where.member(owner_column, query.owner_extension_ids)
-        and where.member("m.availability", {a.value for a in query.availability})
-        and where.member("m.thread_id", query.thread_ids)
-        and where.member("m.id", query.message_ids)
-    ):
+    if not where.records("m", owner_column, query, query.message_ids):
         return None
     where.created("m.created_at", query.creation_time_from, query.creation_time_to)
     if threads is None or query.thread_status is None:
@@ -187,12 +199,7 @@ def note_query_where(
     their ``threads t`` (or alone, when ``owner_column`` is the note's), or ``None`` when nothing
     can match; arguments as in :func:`message_query_where`."""
     where = _Where(mark, time_out, any_of)
-    if not (
-        where.member(owner_column, query.owner_extension_ids)
-        and where.member("n.availability", {a.value for a in query.availability})
-        and where.member("n.thread_id", query.thread_ids)
-        and where.member("n.id", query.note_ids)
-    ):
+    if not where.records("n", owner_column, query, query.note_ids):
         return None
     where.after("n.creation_time, n.id", query.after)
     return where.built()

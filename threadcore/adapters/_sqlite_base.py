@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from types import TracebackType
 from typing import Any
 
 from threadcore.domain.errors import ConcurrencyConflict, StorageError
@@ -66,12 +65,7 @@ class _Translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, sqlite3.IntegrityError):
             raise ConcurrencyConflict(f"A concurrent writer got there first ({exc})") from exc
         if isinstance(exc, sqlite3.Error):

@@ -8,8 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
-from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._sql import (
@@ -41,7 +40,7 @@ from threadcore.adapters._sqlite_base import (
 )
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.model import Thread
-from threadcore.ports import Claim, DirectoryAccess, StoredEvent
+from threadcore.ports import Claim, ClaimArgs, StoredEvent
 
 __all__ = ["SQLiteUnitOfWork", "UnitTarget"]
 
@@ -153,12 +152,7 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
                 raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         conn = self._conn
         try:
             with translated:
@@ -209,16 +203,11 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         return found
 
     # --- reads ----------------------------------------------------------------------------------
-    def claim(
-        self,
-        *,
-        pair: tuple[str, str] | None = None,
-        thread_id: str | None = None,
-        directory: DirectoryAccess = None,
-    ) -> Claim:
+    def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
         # The write lock taken by BEGIN IMMEDIATE already serialises every writer (and every
         # change of the stored directory with the commands that read it; and thread creation:
         # no CreationClaims needed, rule Q2).
+        pair, thread_id = on.get("pair"), on.get("thread_id")
         if pair is not None:
             rows = self._all(_CLAIM_PAIR, pair)
         elif thread_id is not None:

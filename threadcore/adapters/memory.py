@@ -13,8 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from types import TracebackType
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._file_counts import FileCounts
@@ -36,8 +35,8 @@ from threadcore.domain.model import (
 )
 from threadcore.ports import (
     Claim,
+    ClaimArgs,
     ClockMove,
-    DirectoryAccess,
     StoredEvent,
     check_attachment,
 )
@@ -172,12 +171,7 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         self._open = True
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         try:
             if exc_type is None:
                 self._commit()
@@ -188,13 +182,7 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------
-    def claim(
-        self,
-        *,
-        pair: tuple[str, str] | None = None,
-        thread_id: str | None = None,
-        directory: DirectoryAccess = None,
-    ) -> Claim:
+    def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
         # The lock held since __enter__ serialises every writer (thread creation too: no
         # CreationClaims needed, rule Q2).
         return Claim(self._repo._latest)
