@@ -12,6 +12,7 @@ from threadcore.adapters._sql import (
     NOTE_COLUMNS,
     OPEN,
     THREAD_COLUMNS,
+    THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
 )
@@ -23,6 +24,8 @@ _M_COLS = ", ".join(MESSAGE_COLUMNS)
 _N_COLS = ", ".join(NOTE_COLUMNS)
 _XID = "pg_current_xact_id()::text::bigint"
 _WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_STATE_WIDTH = len(THREAD_STATE_COLUMNS)
+_STATE_AT = len(THREAD_COLUMNS) - _STATE_WIDTH  # where a thread row's state columns start
 _OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
 
 _THREAD_TYPES = {
@@ -146,7 +149,10 @@ class Statements:
         self.watermark = f"SELECT {_WATERMARK}"
         typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
         self._thread_values = f"({', '.join(typed)})"
-        self._update_values = f"({', '.join(typed)}, %s::integer)"
+        # a thread update sets the state columns alone (the others are fixed when the thread is
+        # created, as on SQLite): 13 parameters, where a whole row took 20
+        updated = ("id", *THREAD_STATE_COLUMNS)
+        self._update_values = f"({', '.join(_typed(updated, _THREAD_TYPES))}, %s::integer)"
         # a message row, then its resource (the thread's: known when the thread is written in
         # the same unit of work, else read from the stored thread)
         self._message_values = (
@@ -162,10 +168,10 @@ class Statements:
         )
         self._note_update_values = f"({', '.join(_typed(NOTE_COLUMNS, _NOTE_TYPES))}, %s::integer)"
         self._event_values = f"({_XID}, %s, %s, %s, %s)"
-        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
+        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_STATE_COLUMNS)
         self._update_head = f"UPDATE {t} AS t SET {assignments}, xid = {_XID} FROM (VALUES "
         self._update_tail = (
-            f") AS v ({_T_COLS}, expected) "
+            f") AS v ({', '.join(updated)}, expected) "
             f"WHERE t.id = v.id AND t.version = v.expected AND t.xid <= {_XID} RETURNING 1"
         )
         self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
@@ -227,7 +233,7 @@ class Statements:
         buried = [(at, thread_id) for thread_id, at in tombstones]
         most = CACHED_PARAMS if compact else _PARAMS_PER_STATEMENT
         for kind, rows, size in (
-            ("update", [(*row, expected) for row, expected in updates], width + 1),
+            ("update", [(row[0], *row[_STATE_AT:], e) for row, e in updates], _STATE_WIDTH + 2),
             ("insert", inserts, width),
             ("message", messages, len(MESSAGE_COLUMNS) + 2),
             ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
