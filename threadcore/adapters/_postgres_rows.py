@@ -106,11 +106,12 @@ class WriteTarget(Protocol):
 
 
 def write_statements(
-    repo: WriteTarget, writes: BufferedWrites, first: int
+    repo: WriteTarget, writes: BufferedWrites, first: int, *, compact: bool = False
 ) -> list[tuple[str, Any]]:
     """The statements that store ``writes`` (a unit of work's, or a batch's group), its
     events numbered from ``first``: the directory's changes, then one statement of
-    data-modifying CTEs (several if it is too large), then a NOTIFY if asked for."""
+    data-modifying CTEs (several if it is too large; ``compact``: each within psycopg's
+    conversion cache, see :meth:`Statements.write`), then a NOTIFY if asked for."""
     thread_rows, message_rows, update_rows, note_rows, opt_outs = rows_of(writes)
     tombstones: dict[str, datetime] = {}
     for thread_id, at in writes._tombstones:
@@ -154,6 +155,7 @@ def write_statements(
         tombstones=list(tombstones.items()),
         spared=spared,
         opt_outs=opt_outs,
+        compact=compact,
     )
     if events and repo._notify:  # consumers listening wake at the commit
         statements.append(("SELECT pg_notify(%s, '')", (repo._channel,)))

@@ -12,17 +12,20 @@ from threadcore.adapters._sql import (
     NOTE_COLUMNS,
     OPEN,
     THREAD_COLUMNS,
+    THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
     TOMBSTONE_NOTE_SET,
 )
 
-__all__ = ["Statements"]
+__all__ = ["CACHED_CHARS", "CACHED_PARAMS", "Statements"]
 
 _T_COLS = ", ".join(THREAD_COLUMNS)
 _M_COLS = ", ".join(MESSAGE_COLUMNS)
 _N_COLS = ", ".join(NOTE_COLUMNS)
 _XID = "pg_current_xact_id()::text::bigint"
 _WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_STATE_WIDTH = len(THREAD_STATE_COLUMNS)
+_STATE_AT = len(THREAD_COLUMNS) - _STATE_WIDTH  # where a thread row's state columns start
 _OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
 
 _THREAD_TYPES = {
@@ -47,8 +50,17 @@ _NOTE_TYPES = {
     "last_modified_time": "timestamptz",
     "version": "integer",
 }
-#: Bind parameters per statement, well under the protocol's 65535.
+#: Bind parameters per statement of a batch's group, well under the protocol's 65535.
 _PARAMS_PER_STATEMENT = 20_000
+#: A unit of work's statements stay within psycopg's query-conversion cache
+#: (``psycopg._queries``: ``MAX_CACHED_STATEMENT_PARAMS``, ``MAX_CACHED_STATEMENT_LENGTH``):
+#: a longer one, or one with more parameters, is converted again (``%s`` to ``$n``) at every
+#: run, 80-100 µs a command, where a cached one costs 5-7 (issue 24).
+CACHED_PARAMS = 50
+CACHED_CHARS = 4096
+#: How many statement shapes (kinds and row counts) keep their text: a unit of work's few
+#: recur; a batch's groups, of any size, are built anew past this.
+_SHAPES_KEPT = 256
 
 Statement = tuple[str, list[Any]]
 #: The kinds of write counted by ``threadcore_expect``: versioned updates.
@@ -78,6 +90,7 @@ class Statements:
         t = f"{s}.threads"
         self.s = s
         self.threads = t
+        self._shapes: dict[tuple[Any, ...], str] = {}  # a statement's text by its shape
         self.events = (
             f"SELECT xid, ordinal, kind, payload FROM {s}.events "
             f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
@@ -114,21 +127,32 @@ class Statements:
             f"{lock} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {_OPEN_FOR_PAIR})"
         )
         self.latest = f"SELECT {latest}"
-        head = (
-            f"SELECT GREATEST({latest}, t.last_modified_time), "
-            f"{', '.join(f't.{c}' for c in THREAD_COLUMNS)} FROM (SELECT 1) AS one "
-            f"LEFT JOIN {t} AS t ON "
-        )
+        # ... and whether the pair's guest opted out (the read a send or a keyword makes next;
+        # NULL: never recorded), under the same lock (issue 24: no round trip of its own)
+        opted = f"(SELECT o.opted_out FROM {s}.opt_outs AS o WHERE o.owner_number = %s AND "
+        columns = ", ".join(f"t.{c}" for c in THREAD_COLUMNS)
+        tail = f"FROM (SELECT 1) AS one LEFT JOIN {t} AS t ON "
         self.claim_pair = (
-            head + "t.owner_number = %s AND t.guest_number = %s "
+            f"SELECT GREATEST({latest}, t.last_modified_time), {opted}o.guest_number = %s), "
+            f"{columns} {tail}t.owner_number = %s AND t.guest_number = %s "
             "AND t.status = 'Open' AND t.availability = 'Alive'"
         )
-        self.claim_thread = head + "t.id = %s"
+        self.claim_thread = (
+            f"SELECT GREATEST({latest}, t.last_modified_time), "
+            f"{opted.replace('%s', 't.owner_number')}o.guest_number = t.guest_number), "
+            f"{columns} {tail}t.id = %s"
+        )
+        # the message a command names by its carrier id, read with the claim (see
+        # ``PostgresUnitOfWork.look_for``)
+        self.claim_carrier_id = f"SELECT {_M_COLS} FROM {s}.messages WHERE provider_message_id = %s"
         self.change_position = f"SELECT {_WATERMARK} - 1"
         self.watermark = f"SELECT {_WATERMARK}"
         typed = _typed(THREAD_COLUMNS, _THREAD_TYPES)
         self._thread_values = f"({', '.join(typed)})"
-        self._update_values = f"({', '.join(typed)}, %s::integer)"
+        # a thread update sets the state columns alone (the others are fixed when the thread is
+        # created, as on SQLite): 13 parameters, where a whole row took 20
+        updated = ("id", *THREAD_STATE_COLUMNS)
+        self._update_values = f"({', '.join(_typed(updated, _THREAD_TYPES))}, %s::integer)"
         # a message row, then its resource (the thread's: known when the thread is written in
         # the same unit of work, else read from the stored thread)
         self._message_values = (
@@ -144,10 +168,10 @@ class Statements:
         )
         self._note_update_values = f"({', '.join(_typed(NOTE_COLUMNS, _NOTE_TYPES))}, %s::integer)"
         self._event_values = f"({_XID}, %s, %s, %s, %s)"
-        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_COLUMNS[1:])
+        assignments = ", ".join(f"{c} = v.{c}" for c in THREAD_STATE_COLUMNS)
         self._update_head = f"UPDATE {t} AS t SET {assignments}, xid = {_XID} FROM (VALUES "
         self._update_tail = (
-            f") AS v ({_T_COLS}, expected) "
+            f") AS v ({', '.join(updated)}, expected) "
             f"WHERE t.id = v.id AND t.version = v.expected AND t.xid <= {_XID} RETURNING 1"
         )
         self._insert_head = f"INSERT INTO {t} ({_T_COLS}, xid) SELECT v.*, {_XID} FROM (VALUES "
@@ -177,6 +201,7 @@ class Statements:
         tombstones: Sequence[tuple[str, datetime]] = (),
         spared: Sequence[str] = (),
         opt_outs: Sequence[tuple[str, str, bool]] = (),
+        compact: bool = False,
     ) -> list[Statement]:
         """The statements that store a unit of work, in order (usually exactly one). A message
         row is a row of ``MESSAGE_COLUMNS`` and then its resource's extension id (``None`` when
@@ -191,6 +216,12 @@ class Statements:
         unit of work writes, which carry their tombstone already), opt-outs (upserts), events. A
         versioned update that matches no row makes ``threadcore_expect`` raise, and the whole
         statement (the transaction) is undone.
+
+        ``compact`` (a unit of work's writes): each statement within psycopg's conversion
+        cache (:data:`CACHED_PARAMS`, :data:`CACHED_CHARS`), so the client converts none again:
+        usually two or three, sent together with the ``COMMIT`` in one round trip. Otherwise (a
+        batch's group, sent without conversion) as few as hold
+        ``_PARAMS_PER_STATEMENT`` parameters.
         """
         pieces: list[tuple[str, list[Any], int]] = []  # kind, params, rows
         width = len(THREAD_COLUMNS)
@@ -200,8 +231,9 @@ class Statements:
         note_updates = sorted((r for r in notes if r[1] != 0), key=lambda r: str(r[0][0]))
         note_inserts = [row for row, expected in notes if expected == 0]
         buried = [(at, thread_id) for thread_id, at in tombstones]
+        most = CACHED_PARAMS if compact else _PARAMS_PER_STATEMENT
         for kind, rows, size in (
-            ("update", [(*row, expected) for row, expected in updates], width + 1),
+            ("update", [(row[0], *row[_STATE_AT:], e) for row, e in updates], _STATE_WIDTH + 2),
             ("insert", inserts, width),
             ("message", messages, len(MESSAGE_COLUMNS) + 2),
             ("message_update", [(*r, e) for r, e in by_id], len(MESSAGE_COLUMNS) + 1),
@@ -212,30 +244,69 @@ class Statements:
             ("opt_out", opt_outs, 3),
             ("event", events, 4),
         ):
-            per = max(1, _PARAMS_PER_STATEMENT // size)
+            per = max(1, (most - 1) // size)  # (a tombstone's spared ids: one more)
             for i in range(0, len(rows), per):
                 chunk = rows[i : i + per]
                 params = [value for row in chunk for value in row]
                 if kind.startswith("tombstone") and spared:
                     params.append(list(spared))
                 pieces.append((kind, params, len(chunk)))
+        spare = bool(spared)
+        if not compact:
+            return self._packed(pieces, spare, _PARAMS_PER_STATEMENT, None)
+        return self._packed(pieces, spare, CACHED_PARAMS, CACHED_CHARS)
+
+    def _packed(
+        self, pieces: list[tuple[str, list[Any], int]], spare: bool, most: int, chars: int | None
+    ) -> list[Statement]:
+        """``pieces`` in order, in as few statements as hold them, each with at most ``most``
+        parameters and (unless ``chars`` is ``None``) at most ``chars`` characters: a piece too
+        long alone is split into smaller ones."""
         statements: list[Statement] = []
         current: list[tuple[str, list[Any], int]] = []
         for piece in pieces:
-            if current and sum(len(p[1]) for p in current) + len(piece[1]) > _PARAMS_PER_STATEMENT:
-                statements.append(self._statement(current, bool(spared)))
-                current = []
+            if current:
+                fits = sum(len(p[1]) for p in current) + len(piece[1]) <= most
+                if fits and chars is not None:
+                    fits = len(self._statement([*current, piece], spare)[0]) <= chars
+                if not fits:
+                    statements.append(self._statement(current, spare))
+                    current = []
+            kind, params, rows = piece
+            if chars is not None and rows > 1 and len(self._statement([piece], spare)[0]) > chars:
+                size, half = len(params) // rows, rows // 2
+                statements += self._packed(
+                    [
+                        (kind, params[: half * size], half),
+                        (kind, params[half * size :], rows - half),
+                    ],
+                    spare,
+                    most,
+                    chars,
+                )
+                continue
             current.append(piece)
         if current:
-            statements.append(self._statement(current, bool(spared)))
+            statements.append(self._statement(current, spare))
         return statements
 
     def _statement(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> Statement:
+        """One statement of ``pieces``: its text depends only on their kinds and row counts (its
+        shape), so a shape's text is built once (a unit of work's few shapes recur)."""
+        shape = (spare, *((kind, rows) for kind, _, rows in pieces))
+        params = [value for _, values, _ in pieces for value in values]
+        sql = self._shapes.get(shape)
+        if sql is None:
+            sql = self._text(pieces, spare)
+            if len(self._shapes) < _SHAPES_KEPT:
+                self._shapes[shape] = sql
+        return sql, params
+
+    def _text(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> str:
         ctes: list[str] = []
-        params: list[Any] = []
         updated: list[str] = []
         wanted = 0
-        for n, (kind, values, rows) in enumerate(pieces):
+        for n, (kind, _, rows) in enumerate(pieces):
             name = f"w{n}"
             if kind == "update":
                 body = self._update_head + ", ".join([self._update_values] * rows)
@@ -267,11 +338,9 @@ class Statements:
                 updated.append(name)
                 wanted += rows
             ctes.append(f"{name} AS ({body})")
-            params += values
         found = " + ".join(f"(SELECT count(*) FROM {u})" for u in updated) or "0"
-        sql = f"WITH {', '.join(ctes)} SELECT {self.s}.threadcore_expect({found}, %s)"
-        params.append(wanted)
-        return sql, params
+        # (how many rows it updates is part of its shape: written in it, not a parameter more)
+        return f"WITH {', '.join(ctes)} SELECT {self.s}.threadcore_expect({found}, {wanted})"
 
     def _tombstone_many(self, table: str, assignments: str, rows: int, spare: bool) -> str:
         values = ", ".join(["(%s::timestamptz, %s::text)"] * rows)

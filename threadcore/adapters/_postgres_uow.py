@@ -29,10 +29,16 @@ from threadcore.adapters._postgres_rows import (
     utc,
     write_statements,
 )
-from threadcore.adapters._sql import OPEN, event_from_json, thread_from_row, unstorable
+from threadcore.adapters._sql import (
+    OPEN,
+    event_from_json,
+    message_from_row,
+    thread_from_row,
+    unstorable,
+)
 from threadcore.adapters._sql_reads import SQLReads, storable
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork, StorageError
-from threadcore.domain.model import Thread
+from threadcore.domain.model import Message, Thread
 from threadcore.ports import Claim, DirectoryAccess, StoredEvent
 
 __all__ = ["PostgresUnitOfWork", "UnitTarget"]
@@ -82,6 +88,10 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         self._claimed = _UNCLAIMED  # what the claim read (the claimed thread: for the reads)
         self._creation = False  # whether this transaction holds the creation lock
         self._through = False  # reading in a batch what no pending write touched: no flush
+        # read with the claim, under its lock (issue 24: no round trip of their own)
+        self._opted: tuple[tuple[str, str], bool] | None = None  # a pair, and its opt-out
+        self._looking: str | None = None  # the carrier id to read with the claim
+        self._carried: tuple[str, Message | None] | None = None  # that id, and its message
 
     def due_threads(self, cutoff: datetime, limit: int) -> list[Thread]:
         """Locked until commit, skipping rows another sweep has locked: sweeps running at once
@@ -212,8 +222,9 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         if self._batch is not None:
             return self._claim_in_batch(self._batch, read, key, directory)
         taken = []
-        version = None
+        version = carried = None
         directory_version = None
+        looking, self._looking = self._looking, None
         clocked = self._repo._clock_in_claims
         if clocked:  # the stored clock comes with the read: no statement more
             read = (self._repo._with_clock(read[0]), read[1])
@@ -229,6 +240,8 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                     conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",), prepare=True)
                 taken = [conn.execute(*lock, prepare=True) for lock in locks]
                 cursor = conn.execute(*read, prepare=True)
+                if looking is not None and key is not None:
+                    carried = conn.execute(self._sql.claim_carrier_id, (looking,), prepare=True)
                 if directory is not None:
                     version = conn.execute(self._dialect.directory_version, prepare=True)
             row = cursor.fetchone()
@@ -241,13 +254,21 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
             if version is not None:
                 found = version.fetchone()
                 directory_version = 0 if found is None else int(found[0])
+            if carried is not None and looking is not None:
+                found = carried.fetchone()
+                message = None if found is None else message_from_row(found, self._dialect.from_db)
+                self._carried = (looking, message)
         if row is None:
             return self._keep(Claim(None, directory_version))
         latest: datetime | None = row[0]
         floor = None if latest is None else utc(latest)
         if key is None:
             return self._keep(Claim(floor, directory_version))
-        thread = None if row[1] is None else thread_from_row(row[1:], utc)
+        thread = None if row[2] is None else thread_from_row(row[2:], utc)
+        if isinstance(key, tuple):  # the opt-out of the pair, or of the claimed thread's pair
+            self._opted = (key, bool(row[1]))
+        elif thread is not None:
+            self._opted = (pair_of(thread), bool(row[1]))
         return self._keep(Claim(floor, directory_version, key, thread))
 
     def _keep(self, claim: Claim) -> Claim:
@@ -299,7 +320,7 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         floor = batch.see_latest(None if row[0] is None else utc(row[0]))
         if key is None:
             return self._keep(Claim(floor, version))
-        stored = None if row[1] is None else thread_from_row(row[1:], utc)
+        stored = None if row[2] is None else thread_from_row(row[2:], utc)
         if isinstance(key, tuple) and key in batch.pairs:
             known = batch.pairs[key]
             stored = None if known is None else batch.threads[known]
@@ -325,7 +346,7 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                     (sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
                     (sql.lock_creation_if_new, (f"{prefix}\x1fcreate", owner, guest)),
                 ],
-                (sql.claim_pair, (owner, guest)),
+                (sql.claim_pair, (owner, guest, owner, guest)),
                 pair,
                 directory,
             )
@@ -337,6 +358,25 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                 directory,
             )
         return self._claim([], (sql.latest, ()), None, directory)
+
+    def look_for(self, provider_message_id: str) -> None:
+        """The command about to claim will read the message stored with this carrier id
+        (:meth:`message_by_provider_id`): read it with the claim, in the same round trip, under
+        the claim's lock (issue 24). Outside a batch only (a batch looks ahead in bulk)."""
+        if self._batch is None and not unstorable(provider_message_id):
+            self._looking = provider_message_id
+
+    def message_by_provider_id(self, provider_message_id: str) -> Message | None:
+        carried = self._carried
+        if carried is not None and carried[0] == provider_message_id:
+            return carried[1]  # read by the claim, under its lock
+        return super().message_by_provider_id(provider_message_id)
+
+    def opted_out(self, owner_number: str, guest_number: str) -> bool:
+        opted = self._opted
+        if opted is not None and opted[0] == (owner_number, guest_number):
+            return opted[1]  # read by the claim, under its lock
+        return super().opted_out(owner_number, guest_number)
 
     def claim_creation(self) -> datetime | None:
         if self._creation:  # taken with the pair's claim, before its latest instant was read
@@ -399,10 +439,10 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
 
     # --- the buffered writes (BufferedWrites), applied ------------------------------------------
     def _write(self, conn: Connection) -> None:
-        """Every buffered write in one statement (data-modifying CTEs), which PostgreSQL runs as
-        one implicit transaction: one round trip. A unit of work too large for one statement is
-        split into several inside an explicit transaction. Inside a batch the writes are checked
-        and join the batch's pending ones (:meth:`_join_batch`)."""
+        """Every buffered write in statements of data-modifying CTEs, each small enough for
+        psycopg's conversion cache, sent with the ``COMMIT`` in one round trip (one statement
+        alone, outside a claim's transaction, runs as an implicit one). Inside a batch the
+        writes are checked and join the batch's pending ones (:meth:`_join_batch`)."""
         if not self._has_writes():
             if self._batch is None and self._begun:
                 conn.execute("COMMIT")  # releases the claim's lock
@@ -410,7 +450,7 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         if self._batch is not None:
             self._join_batch(self._batch, conn)
             return
-        statements = write_statements(self._repo, self, 1)
+        statements = write_statements(self._repo, self, 1, compact=True)
         if len(statements) == 1 and not self._begun:
             conn.execute(*statements[0])
             return

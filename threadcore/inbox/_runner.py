@@ -233,6 +233,9 @@ class Runner:
         access = directory if stored is not None else None
         seen = self._directory
         lost = False
+        # the carrier id the command will look up: read with the claim where the unit of work
+        # offers it (PostgreSQL's ``look_for``: one round trip less, issue 24)
+        carrier = getattr(command, "provider_message_id", None)
         expired_first = False  # the one rerun after writing what it found due is free
         for attempt in range(self._retries + 1):
             if attempt == self._retries and not expired_first:
@@ -242,6 +245,8 @@ class Runner:
             now = _EPOCH
             try:
                 with self._repo.unit_of_work() as uow:
+                    if carrier is not None and (look_for := getattr(uow, "look_for", None)):
+                        look_for(carrier)
                     floor = uow.claim(pair=pair, thread_id=claim_id, directory=access).floor
                     if stored is not None:
                         seen = stored.refresh(uow)
