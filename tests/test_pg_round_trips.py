@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 import stores
 from conftest import GUEST, GUEST2, OWNER, START
+from psycopg import _queries
 
 from threadcore import Inbox, ManualClock
 
 pytest_plugins = ["conftest_pg"]
-
-psycopg = pytest.importorskip("psycopg")
-_queries = pytest.importorskip("psycopg._queries")
 
 
 @pytest.fixture
@@ -138,3 +136,23 @@ def test_every_statement_of_a_command_stays_in_the_conversion_cache(
     limits = (_queries.MAX_CACHED_STATEMENT_PARAMS, _queries.MAX_CACHED_STATEMENT_LENGTH)
     over = [s for s in seen if s[0] > limits[0] or s[1] > limits[1]]
     assert not over, over
+
+
+def test_the_claims_lookup_is_a_declared_capability_only_postgresql_offers(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """The runner reads a carrier id's message with the claim through the port's
+    ``ClaimLookups`` capability, not by probing for a method: PostgreSQL offers it, the
+    adapters whose reads cost no round trip do not."""
+    from threadcore.ports import ClaimLookups, offers
+    from threadcore.storage import InMemoryRepository, PostgresRepository, SQLiteRepository
+
+    pg = PostgresRepository(postgres_url, schema=pg_schema, max_size=1)
+    try:
+        with pg.unit_of_work() as uow:
+            assert offers(uow, ClaimLookups)
+    finally:
+        pg.close()
+    for other in (InMemoryRepository(), SQLiteRepository(":memory:")):
+        with other.unit_of_work() as uow:
+            assert not offers(uow, ClaimLookups)

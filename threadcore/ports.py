@@ -50,6 +50,7 @@ __all__ = [
     "ChangeFeed",
     "Claim",
     "ClaimArgs",
+    "ClaimLookups",
     "Claims",
     "Clock",
     "ClockMove",
@@ -219,6 +220,17 @@ class Queries(Protocol):
 
     def count_notes(self, query: NoteQuery) -> int:
         """How many stored notes match ``query`` (``after`` ignored)."""
+        ...
+
+
+@runtime_checkable
+class ClaimLookups(Protocol):
+    """**Protocol** (optional): reads a command's claim makes in its own round trip (PostgreSQL).
+    Without it each is a read of its own when the command makes it."""
+
+    def look_for(self, provider_message_id: str) -> None:
+        """The command about to claim will read the message stored with this carrier id
+        (:meth:`MessageReads.message_by_provider_id`): read it with the claim, under its lock."""
         ...
 
 
@@ -513,6 +525,7 @@ _SERVES: dict[type, str] = {
     ChangeFeed: "sync, entries and the event pages",
     DirectoryRecords: "a StoredDirectory",
     Prefetch: "a batch's look-ahead",
+    ClaimLookups: "a carrier id's message read with the claim",
     CreationClaims: "serialising thread creation",
     AttachmentWrites: "storing attachments",
     AttachmentStore: "reading stored attachments",

@@ -37,6 +37,7 @@ from threadcore.domain.model import Availability, Policy, Thread, ThreadStatus
 from threadcore.domain.transitions import is_due
 from threadcore.domain.validation import MAX_INSTANT, MIN_INSTANT, check_utc
 from threadcore.ports import (
+    ClaimLookups,
     Clock,
     DirectoryAccess,
     DirectoryPort,
@@ -44,6 +45,7 @@ from threadcore.ports import (
     Repository,
     StoredDirectoryPort,
     UnitOfWork,
+    offers,
 )
 
 __all__ = ["ONE_ACCOUNT", "Context", "Runner", "rely_on"]
@@ -219,6 +221,7 @@ class Runner:
         pair: tuple[str, str] | None = None,
         thread_id: object = None,
         directory: DirectoryAccess = "read",
+        carrier_id: str | None = None,
     ) -> R:
         """Run ``handler(command, ctx)`` in a unit of work, retrying on conflicts (see the
         module's docstring for the steps).
@@ -227,15 +230,13 @@ class Runner:
         then reads the clock. With a stored directory, the claim also reads the directory's
         change stamp (and ``directory="change"`` makes the command run alone): the command
         decides on the directory as committed when it began, which no change can move until it
-        ends."""
+        ends. ``carrier_id``: the carrier's id the command looks a message up by, read with the
+        claim where the unit of work offers it (:class:`~threadcore.ports.ClaimLookups`)."""
         claim_id = thread_id if isinstance(thread_id, str) and _claimable(thread_id) else None
         stored = self._stored
         access = directory if stored is not None else None
         seen = self._directory
         lost = False
-        # the carrier id the command will look up: read with the claim where the unit of work
-        # offers it (PostgreSQL's ``look_for``: one round trip less, issue 24)
-        carrier = getattr(command, "provider_message_id", None)
         expired_first = False  # the one rerun after writing what it found due is free
         for attempt in range(self._retries + 1):
             if attempt == self._retries and not expired_first:
@@ -245,8 +246,8 @@ class Runner:
             now = _EPOCH
             try:
                 with self._repo.unit_of_work() as uow:
-                    if carrier is not None and (look_for := getattr(uow, "look_for", None)):
-                        look_for(carrier)
+                    if carrier_id is not None and offers(uow, ClaimLookups):
+                        uow.look_for(carrier_id)  # in the claim's round trip (issue 24)
                     floor = uow.claim(pair=pair, thread_id=claim_id, directory=access).floor
                     if stored is not None:
                         seen = stored.refresh(uow)

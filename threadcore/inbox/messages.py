@@ -41,19 +41,21 @@ def _run_repeatable(
     self: Spine,
     handler: Callable[[C, Context], R],
     command: C,
-    repeatable: bool,
+    carrier_id: str | None,
     *,
+    repeatable: bool = False,
     pair: tuple[str, str] | None = None,
     thread_id: str | None = None,
 ) -> R:
-    """``self._run(handler, command, ...)``, for a call that cannot be done twice when
-    ``repeatable`` (a provider message id, R15; a delivery report; a carrier id attached): a
-    commit lost in flight is then a retryable :class:`OutcomeUnknown`, since repeating the call
+    """``self._run(handler, command, ...)`` for a command that names the carrier's id
+    ``carrier_id`` (read with the claim where the storage can). A call that cannot be done twice
+    (one with a carrier id, R15; or ``repeatable``: a delivery report, a carrier id attached)
+    makes a commit lost in flight a retryable :class:`OutcomeUnknown`, since repeating the call
     is safe."""
     try:
-        return self._run(handler, command, pair=pair, thread_id=thread_id)
+        return self._run(handler, command, pair=pair, thread_id=thread_id, carrier_id=carrier_id)
     except OutcomeUnknown as error:
-        if not repeatable:
+        if not repeatable and carrier_id is None:
             raise
         raise OutcomeUnknown(retryable=True) from error
 
@@ -80,7 +82,7 @@ def receive(
     pid = _check_provider_id(provider_message_id)
     keyword = messaging.keyword_of(body, self._policy)
     command = c.make_receive(owner, guest, body, pid, content, keyword)
-    return _run_repeatable(self, h.receive, command, pid is not None, pair=(owner, guest))
+    return _run_repeatable(self, h.receive, command, pid, pair=(owner, guest))
 
 
 def send(
@@ -122,9 +124,7 @@ def send(
             )
         files = stores_files(self, uploads)
         on_thread = c.make_send_on_thread(actor, thread_id, body, pid, content, files)
-        return _run_repeatable(
-            self, h.send_on_thread, on_thread, pid is not None, thread_id=thread_id
-        )
+        return _run_repeatable(self, h.send_on_thread, on_thread, pid, thread_id=thread_id)
     if owner_number is None or guest_number is None:
         raise InvalidInput(
             "Name either thread_id or both owner_number and guest_number",
@@ -132,7 +132,7 @@ def send(
         )
     owner, guest = check_pair(owner_number, guest_number)
     command = c.make_send(actor, owner, guest, body, pid, content, stores_files(self, uploads))
-    return _run_repeatable(self, h.send, command, pid is not None, pair=(owner, guest))
+    return _run_repeatable(self, h.send, command, pid, pair=(owner, guest))
 
 
 def record_delivery(
@@ -166,7 +166,8 @@ def record_delivery(
     when = None if at is None else check_utc(at, "at")
     code = _optional_text(error_code, "error_code", 64)
     command = c.RecordDelivery(message_id, carrier_id, reported, when, code)
-    return _run_repeatable(self, h.record_delivery, command, True)  # a report again: no change
+    # a report again changes nothing: the call may be repeated
+    return _run_repeatable(self, h.record_delivery, command, carrier_id, repeatable=True)
 
 
 def attach_provider_id(self: Spine, message_id: str, provider_message_id: str) -> Message:
@@ -185,7 +186,8 @@ def attach_provider_id(self: Spine, message_id: str, provider_message_id: str) -
             "Parameter [provider_message_id] is required", parameter="provider_message_id"
         )
     command = c.AttachProviderId(message_id, carrier_id)
-    return _run_repeatable(self, h.attach_provider_id, command, True)  # the same id: no change
+    # the same id again changes nothing: the call may be repeated
+    return _run_repeatable(self, h.attach_provider_id, command, carrier_id, repeatable=True)
 
 
 def classify(
