@@ -192,3 +192,16 @@ def test_a_stored_directory_says_the_directory_records_are_missing() -> None:
 def test_a_consumer_says_the_consumer_store_is_missing(inbox: Inbox) -> None:
     with pytest.raises(Unsupported, match="ConsumerStore"):
         inbox.consumer("mailer")
+
+
+def test_the_pre_1_0_contract_names_still_work_one_release() -> None:
+    """The contract's parts had other names before 1.0: an adapter author's test module that
+    subclasses them still runs, told what checks them now."""
+    from threadcore.testing import contract
+
+    with pytest.warns(DeprecationWarning, match="threadcore.testing.contract.CoreContract"):
+        assert contract.WritesContract is contract.CoreContract
+    with pytest.warns(DeprecationWarning, match="contract.ReadsContract"):
+        reads = contract.ThreadReadsContract
+    assert issubclass(reads, contract.QueriesContract)
+    assert issubclass(reads, contract.PrefetchContract)

@@ -212,9 +212,10 @@ def test_every_error_has_a_stable_code_and_status(
     assert (cls.code, cls.status) == expected
 
 
-def test_an_error_class_that_names_no_code_is_its_own_code() -> None:
-    """R17, decision (issue 23): ``code`` is the class's name unless the class sets another, so
-    a subclass (threadcore's or an embedder's) that names none is not taken for its parent."""
+def test_threadcores_errors_name_their_own_code_an_embedders_inherits() -> None:
+    """R17, decision (issue 23): threadcore's own errors take their class's name as their
+    ``code`` unless they set another (the list is written once); an embedder's subclass that
+    names none answers its parent's code, as before 1.0, and one that names its own keeps it."""
 
     class LateReply(Conflict):
         """An embedder's refusal that names no code."""
@@ -225,8 +226,8 @@ def test_an_error_class_that_names_no_code_is_its_own_code() -> None:
         code = "SpelledOtherwise"
 
     try:
-        assert (LateReply.code, LateReply.status) == ("LateReply", 409)
-        assert LateReply("late").code == "LateReply"
+        assert (LateReply.code, LateReply.status) == ("Conflict", 409)
+        assert LateReply("late").code == "Conflict"
         assert (Spelled.code, Conflict.code) == ("SpelledOtherwise", "Conflict")
         # the internal lost connection answers as the storage error it stands for
         assert (ConnectionLost.code, ThreadDeletedError.code) == ("StorageError", "ThreadDeleted")

@@ -47,7 +47,13 @@ from threadcore.errors import (
 from threadcore.ids import SequentialIds
 from threadcore.model import Availability
 from threadcore.storage import ThreadQuery
-from threadcore.testing.contract import CreationClaimsContract, RepositoryContract
+from threadcore.testing.contract import (
+    ClockStoreContract,
+    ConsumerStoreContract,
+    CreationClaimsContract,
+    ReadinessCheckContract,
+    RepositoryContract,
+)
 
 pytest_plugins = ["conftest_pg"]
 
@@ -73,7 +79,13 @@ HOSTILE = [
 ]
 
 
-class TestPostgresContract(RepositoryContract, CreationClaimsContract):
+class TestPostgresContract(
+    RepositoryContract,
+    CreationClaimsContract,
+    ConsumerStoreContract,
+    ClockStoreContract,
+    ReadinessCheckContract,
+):
     """The shared repository contract, on PostgreSQL (a fresh schema per test)."""
 
     @pytest.fixture(autouse=True)

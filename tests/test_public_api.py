@@ -156,3 +156,11 @@ def test_the_version_is_1_0_0_in_pyproject_the_package_and_the_changelog() -> No
         declared = tomllib.load(file)["project"]["version"]
     assert threadcore.__version__ == declared == "1.0.0"
     assert "\n## [1.0.0]" in (root / "CHANGELOG.md").read_text()
+
+
+def test_a_moved_names_warning_points_at_the_callers_line() -> None:
+    """Python shows a DeprecationWarning by default only where it names the caller's own code:
+    the root's warning must name this line, not threadcore's ``__getattr__``."""
+    with pytest.warns(DeprecationWarning, match="moved to threadcore.ids") as caught:
+        assert threadcore.RandomIds is not None
+    assert caught[0].filename == __file__

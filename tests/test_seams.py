@@ -205,3 +205,17 @@ def test_replay_refuses_the_numbers_the_library_refuses(number: str) -> None:
         parse_line(1, text(number))
     assert refused.value.code == "InvalidLine"
     assert parse_line(1, text(GUEST)).fields["from"] == GUEST
+
+
+def test_an_observer_can_be_stopped_and_the_others_are_still_told() -> None:
+    inbox = _inbox()
+    first: list[int] = []
+    second: list[int] = []
+    stop_first = inbox.observe(lambda events: first.append(len(events)))
+    inbox.observe(lambda events: second.append(len(events)))
+    inbox.receive(owner_number=OWNER, guest_number=GUEST, body="Hi")
+    stop_first()
+    stop_first()  # a second stop changes nothing
+    inbox.receive(owner_number=OWNER, guest_number=GUEST, body="again")
+    assert len(first) == 1
+    assert len(second) == 2

@@ -156,7 +156,7 @@ _MOVED: dict[str, tuple[str, str]] = {
     "Party": ("threadcore.model", "Party"),
 }
 
-_moved_name = deprecated_names("threadcore", _MOVED)
+_moved_name = deprecated_names("threadcore", _MOVED, depth=1)  # (called by __getattr__ below)
 
 
 def __getattr__(name: str) -> Any:

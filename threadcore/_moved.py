@@ -12,10 +12,14 @@ from typing import Any
 __all__ = ["deprecated_names"]
 
 
-def deprecated_names(namespace: str, moved: Mapping[str, tuple[str, str]]) -> Callable[[str], Any]:
+def deprecated_names(
+    namespace: str, moved: Mapping[str, tuple[str, str]], *, depth: int = 0
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) for ``namespace`` that answers each old name in
     ``moved`` (``{old: (module, new_name)}``) from its new home, with a ``DeprecationWarning``,
-    and refuses any other name with an ``AttributeError``."""
+    and refuses any other name with an ``AttributeError``. ``depth``: how many frames of the
+    namespace's own stand between it and the caller (a module ``__getattr__`` that calls it), so
+    that the warning names the caller's line, where Python's default filters show it."""
 
     def __getattr__(name: str) -> Any:
         if name not in moved:
@@ -25,7 +29,7 @@ def deprecated_names(namespace: str, moved: Mapping[str, tuple[str, str]]) -> Ca
         warnings.warn(
             f"{namespace}.{name} {how} {module}.{new_name}; the old name goes in the next release",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=2 + depth,
         )
         return getattr(importlib.import_module(module), new_name)
 

@@ -70,8 +70,10 @@ class ThreadcoreError(Exception):
     ``parameter`` the offending input's name when there is one.
     """
 
-    #: The class's name unless the class says otherwise (set by ``__init_subclass__``): a
-    #: subclass that names no ``code`` is its own code, not its parent's.
+    #: The class's name unless the class says otherwise, for the errors of this module (set by
+    #: ``__init_subclass__``, so the list is written once); any other subclass that names no
+    #: ``code`` answers its parent's, as before 1.0 (an embedder's ``MyNotFound(ThreadNotFound)``
+    #: is still ``ThreadNotFound`` on the wire).
     code: ClassVar[str] = "ThreadcoreError"
     status: ClassVar[int] = 500
     #: Whether the same call may be made again unchanged: it changed nothing and may succeed
@@ -84,7 +86,7 @@ class ThreadcoreError(Exception):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if "code" not in cls.__dict__:
+        if "code" not in cls.__dict__ and cls.__module__ == __name__:
             cls.code = cls.__name__
 
     def __init__(self, message: str, *, parameter: str | None = None) -> None:

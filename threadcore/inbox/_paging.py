@@ -110,10 +110,18 @@ def legacy(
         cursor = page_token
     numbered = None
     if page is not UNSET:
-        _warn(read, "page", "Inbox.numbered_page(filter, actor=..., page=..., per_page=...)")
+        _warn(read, "page", _NUMBERED_INSTEAD.get(read, _NUMBERED))
         numbered = page
     return Legacy(limit, cursor, numbered, name)
 
+
+_NUMBERED = "Inbox.numbered_page(filter, actor=..., page=..., per_page=...)"
+#: What replaces ``page=`` on a thread's own reads, which ``numbered_page`` does not list alike.
+_NUMBERED_INSTEAD = {
+    "messages": "limit= and cursor=, or numbered_page(MessageFilter(thread_ids=[...]), ...), "
+    "which answers an empty page, not ThreadNotFound, for a thread the actor cannot see",
+    "drafts": "limit= and cursor= (drafts have no numbered read)",
+}
 
 #: The token kind of a feed's cursor (the event outbox and what is read through it).
 _FEED = "feed"

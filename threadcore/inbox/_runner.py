@@ -145,6 +145,7 @@ class Runner:
         # told of the events of every command as it succeeds, even inside a batch (how
         # ``threadcore replay`` tells whether a line changed anything); not public
         self._observer: Callable[[list[Event]], None] | None = None
+        self._observers: tuple[Callable[[Sequence[Event]], None], ...] = ()  # (seams.observe)
 
     # --- time -----------------------------------------------------------------------------------
     def now(self) -> datetime:

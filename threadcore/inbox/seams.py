@@ -12,6 +12,7 @@ Each function takes the inbox as ``self`` and is bound in :class:`threadcore.Inb
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 
 from threadcore.domain.errors import InvalidInput
@@ -59,7 +60,7 @@ def concurrency(self: Spine) -> int:
     return 1
 
 
-def observe(self: Spine, observer: Observer) -> None:
+def observe(self: Spine, observer: Observer) -> Callable[[], None]:
     """Call ``observer`` with the events of every command as the command succeeds, even inside
     a :meth:`~threadcore.Inbox.batch` (before the batch commits: the batch may still roll back);
     a command that changed nothing tells an empty sequence.
@@ -68,20 +69,48 @@ def observe(self: Spine, observer: Observer) -> None:
     that changed nothing); to react to what is committed, use
     :meth:`~threadcore.Inbox.subscribe`. Observers run in the calling thread in the order they
     were added; one that raises is logged (logger ``threadcore.events``) and changes nothing
-    else: the command keeps its result and the other observers are still told."""
+    else: the command keeps its result and the other observers are still told. Answers a
+    function that stops telling ``observer`` (observers may be added and stopped from any
+    thread)."""
     if not callable(observer):
         raise InvalidInput("Parameter [observer] must be callable", parameter="observer")
-    before = self._observer
 
-    def told(events: list[Event]) -> None:
-        if before is not None:
-            before(events)
+    def told(events: Sequence[Event]) -> None:
         try:
             observer(tuple(events))
         except Exception:
             _events_log.exception("Observer %r failed; the command keeps its result", observer)
 
-    self._observer = told
+    def change(observers: tuple[Callable[[Sequence[Event]], None], ...]) -> None:
+        self._observers = observers
+        self._observer = None if not observers else _fan_out(observers)
+
+    with _observing:
+        change((*self._observers, told))
+
+    def stop() -> None:
+        with _observing:
+            change(tuple(o for o in self._observers if o is not told))
+
+    return stop
+
+
+#: Serialises changes to an inbox's observers (the runner reads them without a lock: each
+#: change replaces the tuple and the one callable it calls).
+_observing = threading.Lock()
+
+
+def _fan_out(
+    observers: tuple[Callable[[Sequence[Event]], None], ...],
+) -> Callable[[list[Event]], None]:
+    if len(observers) == 1:
+        return observers[0]
+
+    def every(events: list[Event]) -> None:
+        for observer in observers:
+            observer(events)
+
+    return every
 
 
 def thread_exists(self: Spine, thread_id: object) -> bool:

@@ -182,6 +182,7 @@ class BadRequest(InvalidInput):
     """A 400 error read back from seed 002's error body, which does not say which one (an
     invalid sync or page token)."""
 
+    code = "BadRequest"
     status = 400
 
 
@@ -189,6 +190,7 @@ class Gone(Conflict):
     """A 410 error read back from seed 002's error body, which does not say what is gone (a
     deleted thread or note)."""
 
+    code = "Gone"
     status = 410
 
 

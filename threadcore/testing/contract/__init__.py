@@ -22,6 +22,7 @@ docs/architecture.md lists what the facade does without each.
 Needs pytest and hypothesis (the ``testing`` extra).
 """
 
+from threadcore._moved import deprecated_names
 from threadcore.testing.contract._base import ContractBase
 from threadcore.testing.contract.attachments import AttachmentStoreContract
 from threadcore.testing.contract.creation import CreationClaimsContract
@@ -48,6 +49,7 @@ __all__ = [
     "PrefetchContract",
     "QueriesContract",
     "ReadinessCheckContract",
+    "ReadsContract",
     "RepositoryContract",
 ]
 
@@ -59,9 +61,28 @@ class RepositoryContract(
     DirectoryRecordsContract,
     PrefetchContract,
     AttachmentStoreContract,
-    ConsumerStoreContract,
-    ClockStoreContract,
-    ReadinessCheckContract,
 ):
-    """Every capability the bundled adapters all offer (:class:`CreationClaimsContract` aside:
-    only PostgreSQL needs it, its writers running at once)."""
+    """The storage port's contract as it was before 1.0 split it (the core, the queries, the
+    change feed, the directory records, the look-ahead, the files): what an adapter that passed
+    it then still passes. The repository-level capabilities added since
+    (:class:`ConsumerStoreContract`, :class:`ClockStoreContract`,
+    :class:`ReadinessCheckContract`) and :class:`CreationClaimsContract` are subclassed beside
+    it where an adapter offers them (the bundled ones offer all three; PostgreSQL the fourth)."""
+
+
+class ReadsContract(CoreContract, QueriesContract, PrefetchContract):
+    """What the pre-1.0 ``ThreadReadsContract``, ``MessageReadsContract`` and
+    ``NoteReadsContract`` checked: the reads of a command and of a list, and the bulk reads."""
+
+
+# The pre-1.0 names of the contract's parts: one release more, each with a DeprecationWarning
+# naming what checks it now.
+__getattr__ = deprecated_names(
+    "threadcore.testing.contract",
+    {
+        "WritesContract": ("threadcore.testing.contract", "CoreContract"),
+        "ThreadReadsContract": ("threadcore.testing.contract", "ReadsContract"),
+        "MessageReadsContract": ("threadcore.testing.contract", "ReadsContract"),
+        "NoteReadsContract": ("threadcore.testing.contract", "ReadsContract"),
+    },
+)
