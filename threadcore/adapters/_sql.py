@@ -202,10 +202,23 @@ def unstorable(*values: str | None) -> bool:
     return False
 
 
+# And the other way: a command reads the same few instants several times over (its claim's, its
+# thread's four times), and ``fromisoformat`` costs 0.3-0.5 µs against a lookup's 0.05.
+_TIME_OF: dict[str, datetime] = {}
+
+
 def time_from_text(value: str) -> datetime:
     """The inverse of :func:`time_to_text`."""
+    found = _TIME_OF.get(value)
+    if found is not None:
+        return found
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+    if parsed.tzinfo is not UTC:
+        parsed = parsed.astimezone(UTC)
+    if len(_TIME_OF) >= _TEXT_OF_LIMIT:
+        _TIME_OF.clear()
+    _TIME_OF[value] = parsed
+    return parsed
 
 
 def _opt(value: Any, convert: Callable[[Any], Any]) -> Any:
