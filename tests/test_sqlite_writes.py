@@ -5,6 +5,7 @@ values whichever columns are empty, and times convert the same through the text 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,14 @@ import attrs
 import pytest
 
 from threadcore import SQLiteRepository
-from threadcore.adapters._sql import time_to_text
+from threadcore.adapters._sql import (
+    _events,
+    event_from_json,
+    event_to_json,
+    time_from_text,
+    time_to_text,
+)
+from threadcore.domain import events as ev
 from threadcore.domain import transitions as tx
 from threadcore.domain.model import (
     Availability,
@@ -171,6 +179,34 @@ def test_times_convert_the_same_through_the_cache() -> None:
     for value in (T0, T0 + timedelta(microseconds=1), T0):
         assert time_to_text(value) == value.isoformat(timespec="microseconds")
     assert time_to_text(T0) == "2026-02-17T17:00:00.000000+00:00"
+
+
+def test_times_read_back_the_same_through_the_cache() -> None:
+    """Stored text read back (cached after the first read) is the UTC instant it was written
+    from, whatever zone or offset it was written in."""
+    texts = ("2026-02-17T17:00:00.000000+00:00", "2026-02-17T12:00:00.000001-05:00")
+    for text in (*texts, *texts):
+        found = time_from_text(text)
+        assert found.tzinfo is UTC
+        assert found == datetime.fromisoformat(text)
+    assert time_from_text(texts[0]) == T0
+
+
+def test_event_payloads_are_the_compact_ascii_json_of_the_event() -> None:
+    """The payload text is what ``json.dumps`` writes with compact separators (ASCII escapes,
+    fields in declaration order), and reads back to the event."""
+    event = ev.ThreadAssigned(
+        thread_id="t-1",
+        at=T0,
+        assignee=ThreadUser("101", 'Zoë "Z"', "User"),
+        previous_assignee=None,
+        initiator=None,
+    )
+    kind, payload = event_to_json(event)
+    assert kind == "ThreadAssigned"
+    assert payload == json.dumps(_events.unstructure(event), separators=(",", ":"))
+    assert '"assignee":["101","Zo\\u00eb \\"Z\\"","User"]' in payload
+    assert event_from_json(kind, payload) == event
 
 
 def test_an_id_filter_longer_than_an_old_builds_parameter_limit_is_answered(

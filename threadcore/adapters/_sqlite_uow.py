@@ -294,7 +294,8 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
             conn.execute(_SET_OPTED_OUT, (owner_number, guest_number, opted_out))
         for event in self._events:
             conn.execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
-        for statement in self._dialect.directory_writes(self._resources):
-            conn.execute(*statement)
+        if self._resources:
+            for statement in self._dialect.directory_writes(self._resources):
+                conn.execute(*statement)
         if self._touches_attachments():
             conn.execute(_SWEEP_FILES)  # bytes no live message names (rule M8)
