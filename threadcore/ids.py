@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import struct
 import threading
 
 __all__ = ["RandomIds", "SequentialIds"]
@@ -20,10 +21,9 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 _RANDOM_BITS = 122  # a version 4 UUID's: all but the version (4 bits) and the variant (2)
-_LOW = (1 << 62) - 1
-_MIDDLE = (1 << 12) - 1
-_FIXED = (0x4 << 76) | (0b10 << 62)  # version 4; variant 10 (RFC 9562)
+_FORMAT = "%08x-%04x-4%03x-%04x-%012x"  # version 4; the variant 10 (RFC 9562) in new_id
 _STEPS = 512  # random increments drawn from the operating system at a time (8 bytes each)
+_UNPACK_STEPS = struct.Struct(f">{_STEPS}Q").unpack
 
 
 class RandomIds:
@@ -48,7 +48,7 @@ class RandomIds:
         self._generation = _fork_generation[0]
         # below 2**121: room for 2**57 steps of at most 2**64 before the 122 bits run out
         self._value = int.from_bytes(os.urandom(16), "big") >> 7
-        self._steps = b""
+        self._steps: tuple[int, ...] = ()
         self._at = 0
 
     def new_id(self) -> str:
@@ -57,17 +57,23 @@ class RandomIds:
             if self._generation != _fork_generation[0]:
                 self._reset()
             at = self._at
-            if at >= len(self._steps):
-                self._steps, at = os.urandom(8 * _STEPS), 0
-            self._at = at + 8
-            value = self._value + 1 + int.from_bytes(self._steps[at : at + 8], "big")
+            if at >= len(self._steps):  # 512 big-endian 64-bit steps, unpacked once
+                self._steps, at = _UNPACK_STEPS(os.urandom(8 * _STEPS)), 0
+            self._at = at + 1
+            value = self._value + 1 + self._steps[at]
             if value >> _RANDOM_BITS:  # 2**57 ids later: start again from a random value
                 self._reset()
                 value = self._value
             self._value = value
-        bits = ((value >> 74) << 80) | (((value >> 62) & _MIDDLE) << 64) | (value & _LOW) | _FIXED
-        h = f"{bits:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        # The 122 bits around the version (4) and the variant (10): 48 bits, "4" and 12 bits,
+        # the variant and 14 bits, 48 bits; formatted at once (no 128-bit int, no slicing).
+        return _FORMAT % (
+            value >> 90,
+            (value >> 74) & 0xFFFF,
+            (value >> 62) & 0xFFF,
+            0x8000 | ((value >> 48) & 0x3FFF),
+            value & 0xFFFFFFFFFFFF,
+        )
 
 
 class SequentialIds:

@@ -172,12 +172,15 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        committed = False
         try:
             if exc_type is None:
                 self._commit()
+                committed = True
         finally:
             self._clear()
-            self._repo._files.abandon()
+            if not committed:  # a finished commit swept what it left (or left nothing)
+                self._repo._files.abandon()
             self._open = False
             self._repo._lock.release()
 
@@ -322,12 +325,14 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         for message in self._messages:
             if latest is None or message.last_modified_at > latest:
                 latest = message.last_modified_at
-        for message, _ in self._message_updates.values():
-            if latest is None or message.last_modified_at > latest:
-                latest = message.last_modified_at
-        for note, _ in self._notes.values():
-            if latest is None or note.last_modified_time > latest:
-                latest = note.last_modified_time
+        if self._message_updates:
+            for message, _ in self._message_updates.values():
+                if latest is None or message.last_modified_at > latest:
+                    latest = message.last_modified_at
+        if self._notes:
+            for note, _ in self._notes.values():
+                if latest is None or note.last_modified_time > latest:
+                    latest = note.last_modified_time
         repo._latest = latest
 
     def _check_versions(self) -> None:

@@ -82,6 +82,8 @@ def receive(
     pid = _check_provider_id(provider_message_id)
     keyword = messaging.keyword_of(body, self._policy)
     command = c.make_receive(owner, guest, body, pid, content, keyword)
+    if pid is None:  # nothing to make retryable (_run_repeatable): run it without the layer
+        return self._run(h.receive, command, pair=(owner, guest))
     return _run_repeatable(self, h.receive, command, pid, pair=(owner, guest))
 
 

@@ -34,7 +34,10 @@ def current_for_pair(ctx: Context, owner: str, guest: str) -> Thread | None:
     if thread is None:
         return None
     rely_on(ctx, thread)
-    current, expired = tx.catch_up(thread, ctx.now, ctx.policy.ttl)
+    ttl = ctx.policy.ttl
+    if not tx.is_due(thread, ctx.now - ttl):  # the common case: tx.catch_up changes nothing
+        return thread
+    current, expired = tx.catch_up(thread, ctx.now, ttl)
     if expired is not None:
         ctx.uow.save_thread(current, thread.version)
         ctx.events.append(expired)
