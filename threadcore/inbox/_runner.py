@@ -325,7 +325,7 @@ class Runner:
                 break
         done = self._clock.now()
         for thread in relied:
-            if now < thread.latest_message_at + ttl <= done:  # its due_at(ttl)
+            if now < thread.due_at(ttl) <= done:  # (the due rule, stated once in the domain)
                 raise _Overtaken
 
     def _write_expiries(self, threads: Sequence[Thread]) -> bool:
