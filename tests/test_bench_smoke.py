@@ -64,3 +64,11 @@ def test_the_creation_lock_benchmark_runs(postgres_url: str) -> None:
                "--workers", "2", "--rounds", "1")  # fmt: skip
     assert "| 2 |" in out
     assert "lock held" in out
+
+
+def test_the_command_ab_script_runs_on_every_store(postgres_url: str) -> None:
+    """bench/ab_commands.py (issue 23's same-run A/B against an older tree) runs on each store."""
+    script = str(BENCH / "ab_commands.py")
+    _run(script, "memory", "--pairs", "5")
+    _run(script, "sqlite", "--pairs", "5")
+    _run(script, "postgres", "--pairs", "5", "--url", postgres_url)
