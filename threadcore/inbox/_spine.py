@@ -29,7 +29,7 @@ from threadcore.domain.validation import MIN_INSTANT, check_extension_id, check_
 from threadcore.ids import RandomIds
 from threadcore.inbox import _paging
 from threadcore.inbox._runner import Listener, Runner
-from threadcore.inbox.handlers._load import as_record, existing_message, thread_for
+from threadcore.inbox.handlers._load import as_record, thread_for
 from threadcore.ports import (
     Clock,
     DirectoryPort,
@@ -69,10 +69,6 @@ def _memory_repository() -> Repository:
     if default_repository is None:  # only when threadcore.inbox is loaded without the package
         raise InvalidInput("Parameter [repository] is required", parameter="repository")
     return default_repository()
-
-
-#: The stored message (not a draft) with an id (for the reads: the handlers' own).
-_existing_message = existing_message
 
 
 E = TypeVar("E", bound=enum.Enum)

@@ -39,7 +39,8 @@ from threadcore.domain.validation import (
     check_extension_id,
 )
 from threadcore.inbox._paging import DEFAULT_LIMIT, Deprecated, Legacy, check_limit, legacy
-from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spine, _existing_message
+from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spine
+from threadcore.inbox.handlers._load import existing_message
 from threadcore.ports import (
     MessageQuery,
     NoteQuery,
@@ -155,7 +156,7 @@ def message(self: Spine, message_id: str, *, actor: str) -> Message:
     message_id = check_extension_id(message_id, "message_id")
 
     def read(uow: UnitOfWork) -> Message:
-        message = _existing_message(uow, message_id)
+        message = existing_message(uow, message_id)
         self._visible_as(uow, message.thread_id, actor, MessageNotFound, message_id)
         return message
 

@@ -37,7 +37,6 @@ __all__ = [
     "no_files",
     "note",
     "owner_of",
-    "reachable",
     "replay",
     "store_files",
     "thread_for",
@@ -72,8 +71,9 @@ def as_record(error: type[NotFound], record_id: str) -> NotFound:
     return error(f"{error.__name__[:-8]} [{record_id[:64]}] not found")
 
 
-def visible(ctx: Context, thread_id: object, actor: str) -> tuple[Thread, Resource]:
-    """:func:`thread_for` in a command, which relies on the thread (:func:`rely_on`)."""
+def visible(ctx: Context, thread_id: object, actor: str | None) -> tuple[Thread, Resource]:
+    """:func:`thread_for` in a command, which relies on the thread (:func:`rely_on`); ``None``
+    (the system, an automation) reaches every thread whose resource exists."""
     thread, resource = thread_for(ctx.uow, ctx.directory, thread_id, actor)
     rely_on(ctx, thread)
     return thread, resource
@@ -87,14 +87,6 @@ def visible_as(
         return visible(ctx, thread_id, actor)
     except ThreadNotFound:
         raise as_record(error, record_id) from None
-
-
-def reachable(ctx: Context, thread_id: str, actor: str | None) -> tuple[Thread, Resource]:
-    """The thread as :func:`visible` finds it for ``actor``; ``None`` (the system, an
-    automation) reaches every thread whose resource exists."""
-    thread, resource = thread_for(ctx.uow, ctx.directory, thread_id, actor)
-    rely_on(ctx, thread)
-    return thread, resource
 
 
 def existing_message(uow: UnitOfWork, message_id: str) -> Message:

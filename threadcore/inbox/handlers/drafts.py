@@ -9,7 +9,7 @@ from threadcore.domain.errors import DraftNotFound
 from threadcore.domain.model import Message
 from threadcore.inbox import commands as c
 from threadcore.inbox._runner import Context
-from threadcore.inbox.handlers._load import check_files, draft, reachable, store_files, visible
+from threadcore.inbox.handlers._load import check_files, draft, store_files, visible
 from threadcore.inbox.handlers._posting import send_as
 
 __all__ = ["discard_draft", "save_draft", "send_draft"]
@@ -24,7 +24,7 @@ def save_draft(cmd: c.SaveDraft, ctx: Context) -> Message:
 
 
 def _new_draft(cmd: c.SaveDraft, ctx: Context) -> Message:
-    stored, resource = reachable(ctx, cmd.thread_id, cmd.actor)
+    stored, resource = visible(ctx, cmd.thread_id, cmd.actor)
     thread = tx.effective(stored, ctx.now, ctx.policy.ttl)
     author = None if cmd.actor is None else resource.user(cmd.actor)
     new, saved = messaging.new_draft(
@@ -40,7 +40,7 @@ def _edit_draft(cmd: c.SaveDraft, draft_id: str, ctx: Context) -> Message:
     old = draft(ctx, draft_id, cmd.actor)
     if old.thread_id != cmd.thread_id:
         raise DraftNotFound(f"Draft [{draft_id}] not found on thread [{cmd.thread_id[:64]}]")
-    stored, _ = reachable(ctx, old.thread_id, cmd.actor)
+    stored, _ = visible(ctx, old.thread_id, cmd.actor)
     thread = tx.effective(stored, ctx.now, ctx.policy.ttl)
     new, changed = messaging.edit_draft(
         old, thread, cmd.actor, cmd.body, cmd.attachments, cmd.is_automated, cmd.source, ctx.now
