@@ -67,8 +67,8 @@ def check_content(
         if (
             not isinstance(url, str)
             or len(url) > MAX_URL
-            or urlsplit(url).scheme not in ("http", "https")
-            or not urlsplit(url).netloc
+            or (parts := urlsplit(url)).scheme not in ("http", "https")
+            or not parts.netloc
             or any(c.isspace() or not c.isprintable() for c in url)
         ):
             raise InvalidInput(

@@ -252,9 +252,7 @@ class Runner:
                     floor = uow.claim(pair=pair, thread_id=claim_id, directory=access).floor
                     if stored is not None:
                         seen = stored.refresh(uow)
-                    now = self.now()
-                    if floor is not None and floor > now:  # this clock is behind the store
-                        now = self._not_before(floor + TICK)
+                    now = self._after(floor, self.now())
                     ctx = Context(
                         uow, now, seen, self._policy, self._ids, self._account, events, relied, self
                     )

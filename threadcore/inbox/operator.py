@@ -154,15 +154,12 @@ def operator_messages(self: Spine, *, page: int = 1, per_page: int = 100) -> Num
     owners = frozenset(r.extension_id for r in resources(self))
     now = self.now()
     query = MessageQuery(owners, now - self.policy.ttl)
-    found, total = self._read(
-        lambda uow: _newest_first(
-            require(uow, Queries).count_messages,
-            require(uow, Queries).find_messages,
-            query,
-            page,
-            per_page,
-        )
-    )
+
+    def read(uow: UnitOfWork) -> tuple[list[Message], int]:
+        queries = require(uow, Queries)
+        return _newest_first(queries.count_messages, queries.find_messages, query, page, per_page)
+
+    found, total = self._read(read)
     return NumberedPage(tuple(found), None, numbered_paging(page, per_page, len(found), total))
 
 

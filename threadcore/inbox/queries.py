@@ -200,15 +200,16 @@ def _list_messages(
         creation_time_to=wanted.creation_time_to,
     )
 
+    by_status = wanted.thread_status is not None
+
     def find(uow: UnitOfWork) -> Callable[[MessageQuery, int, int], builtins.list[Message]]:
         def seen(query: MessageQuery, limit: int, offset: int) -> builtins.list[Message]:
             # by the status of their threads now: the due threads' expiries are written (R10b)
             self._saw_due(uow, cutoff, owners)
             return require(uow, Queries).find_messages(query, limit, offset)
 
-        return seen if wanted.thread_status is not None else require(uow, Queries).find_messages
+        return seen if by_status else require(uow, Queries).find_messages
 
-    by_status = wanted.thread_status is not None
     return _keyset_list(
         self,
         _Listing("message-list", query, find, lambda uow: require(uow, Queries).count_messages,

@@ -34,15 +34,12 @@ def current_for_pair(ctx: Context, owner: str, guest: str) -> Thread | None:
     if thread is None:
         return None
     rely_on(ctx, thread)
-    ttl = ctx.policy.ttl
-    if not tx.is_due(thread, ctx.now - ttl):  # the common case: tx.catch_up changes nothing
+    current, expired = tx.catch_up(thread, ctx.now, ctx.policy.ttl)
+    if expired is None:
         return thread
-    current, expired = tx.catch_up(thread, ctx.now, ttl)
-    if expired is not None:
-        ctx.uow.save_thread(current, thread.version)
-        ctx.events.append(expired)
-        return None
-    return thread
+    ctx.uow.save_thread(current, thread.version)
+    ctx.events.append(expired)
+    return None
 
 
 def open_or_current(
