@@ -27,8 +27,7 @@ __all__ = ["Indexes", "Key", "MemoryQueries", "bucket", "from_key", "message_key
 
 R = TypeVar("R")
 
-_OPEN, _RESOLVED, _ALIVE = ThreadStatus.OPEN, ThreadStatus.RESOLVED, Availability.ALIVE
-_DELETED, _DRAFT = Availability.DELETED, DeliveryStatus.DRAFT
+_OPEN, _ALIVE, _DRAFT = ThreadStatus.OPEN, Availability.ALIVE, DeliveryStatus.DRAFT
 
 Key = tuple[datetime, str]  # (creation time, thread id): the list order
 

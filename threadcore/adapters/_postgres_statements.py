@@ -251,10 +251,7 @@ class Statements:
                 if kind.startswith("tombstone") and spared:
                     params.append(list(spared))
                 pieces.append((kind, params, len(chunk)))
-        spare = bool(spared)
-        if not compact:
-            return self._packed(pieces, spare, _PARAMS_PER_STATEMENT, None)
-        return self._packed(pieces, spare, CACHED_PARAMS, CACHED_CHARS)
+        return self._packed(pieces, bool(spared), most, CACHED_CHARS if compact else None)
 
     def _packed(
         self, pieces: list[tuple[str, list[Any], int]], spare: bool, most: int, chars: int | None
@@ -264,16 +261,17 @@ class Statements:
         long alone is split into smaller ones."""
         statements: list[Statement] = []
         current: list[tuple[str, list[Any], int]] = []
+        held = 0  # the parameters of ``current``
         for piece in pieces:
             if current:
-                fits = sum(len(p[1]) for p in current) + len(piece[1]) <= most
+                fits = held + len(piece[1]) <= most
                 if fits and chars is not None:
-                    fits = len(self._statement([*current, piece], spare)[0]) <= chars
+                    fits = len(self._sql([*current, piece], spare)) <= chars
                 if not fits:
                     statements.append(self._statement(current, spare))
-                    current = []
+                    current, held = [], 0
             kind, params, rows = piece
-            if chars is not None and rows > 1 and len(self._statement([piece], spare)[0]) > chars:
+            if chars is not None and rows > 1 and len(self._sql([piece], spare)) > chars:
                 size, half = len(params) // rows, rows // 2
                 statements += self._packed(
                     [
@@ -286,6 +284,7 @@ class Statements:
                 )
                 continue
             current.append(piece)
+            held += len(params)
         if current:
             statements.append(self._statement(current, spare))
         return statements
@@ -293,14 +292,18 @@ class Statements:
     def _statement(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> Statement:
         """One statement of ``pieces``: its text depends only on their kinds and row counts (its
         shape), so a shape's text is built once (a unit of work's few shapes recur)."""
+        return self._sql(pieces, spare), [value for _, values, _ in pieces for value in values]
+
+    def _sql(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> str:
+        """The text of a statement of ``pieces`` (built once per shape, see :meth:`_statement`):
+        what the packing measures, without gathering the parameters."""
         shape = (spare, *((kind, rows) for kind, _, rows in pieces))
-        params = [value for _, values, _ in pieces for value in values]
         sql = self._shapes.get(shape)
         if sql is None:
             sql = self._text(pieces, spare)
             if len(self._shapes) < _SHAPES_KEPT:
                 self._shapes[shape] = sql
-        return sql, params
+        return sql
 
     def _text(self, pieces: list[tuple[str, list[Any], int]], spare: bool) -> str:
         ctes: list[str] = []

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TypeVar, Unpack
+from typing import Unpack
 
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._file_counts import FileCounts
@@ -43,10 +43,8 @@ from threadcore.ports import (
 
 __all__ = ["InMemoryRepository"]
 
-R = TypeVar("R")
 
-_OPEN, _RESOLVED, _ALIVE = ThreadStatus.OPEN, ThreadStatus.RESOLVED, Availability.ALIVE
-_DELETED, _DRAFT = Availability.DELETED, DeliveryStatus.DRAFT
+_OPEN, _ALIVE, _DRAFT = ThreadStatus.OPEN, Availability.ALIVE, DeliveryStatus.DRAFT
 
 
 class InMemoryRepository:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import cast
 
 from threadcore.adapters._holds import Hold, LocalHolds, unreached
 from threadcore.adapters._sql import (
@@ -48,8 +48,6 @@ from threadcore.domain.errors import (
 from threadcore.ports import ClockMove, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository", "pending_sql"]
-
-R = TypeVar("R")
 
 
 def _stored_version(conn: sqlite3.Connection) -> int | None:

@@ -89,7 +89,7 @@ class Mirror:
         self.keys = keys
         self.sources = sources
         self.owner = owner
-        hints = typing.get_type_hints(shape)
+        hints = owner.hints(shape)
         #: (key, the record's name, the nested mirror) for each key.
         self._dump = tuple(
             (key, sources.get(key, key), owner.by_shape.get(_optional(hints[key]) or hints[key]))
@@ -130,17 +130,18 @@ class Mirror:
         return record(**values)
 
     def _plan(self, record: type) -> tuple[_Load, ...]:
-        hints = typing.get_type_hints(record)
+        hints = self.owner.hints(record)
         fields = attrs.fields_dict(record)
-        wire = typing.get_type_hints(self.shape)
+        wire = self.owner.hints(self.shape)
         plan = []
         for key in self.keys:
             name = self.sources.get(key, key)
             hint = hints[name]
             target = _optional(hint) or hint
-            nested = self.owner.by_shape.get(_optional(wire[key]) or wire[key])
+            spelled = _optional(wire[key]) or wire[key]
+            nested = self.owner.by_shape.get(spelled)
             is_enum = isinstance(target, type) and issubclass(target, enum.Enum)
-            respell = is_enum and target is not (_optional(wire[key]) or wire[key])
+            respell = is_enum and target is not spelled
             default = _optional(hint) is None and fields[name].default is not attrs.NOTHING
             plan.append((key, name, nested, target if nested or respell else None, default))
         return tuple(plan)
