@@ -97,14 +97,18 @@ def existing_message(uow: UnitOfWork, message_id: str) -> Message:
     return message
 
 
-def draft(ctx: Context, draft_id: str, actor: str | None) -> Message:
-    """The alive draft ``draft_id``, on a thread ``actor`` handles (``None``: any)."""
+def draft(
+    ctx: Context, draft_id: str, actor: str | None
+) -> tuple[Message, tuple[Thread, Resource] | None]:
+    """The alive draft ``draft_id``, on a thread ``actor`` handles (``None``: any), and that
+    thread with its resource as the check read them (``None`` when ``actor`` is: the caller
+    reads it with :func:`visible` once its own checks are made)."""
     found = ctx.uow.message(draft_id)
     if found is None or found.status is not _DRAFT or found.availability is not _ALIVE:
         raise DraftNotFound(f"Draft [{draft_id}] not found")
-    if actor is not None:
-        visible_as(ctx, found.thread_id, actor, DraftNotFound, draft_id)
-    return found
+    if actor is None:
+        return found, None
+    return found, visible_as(ctx, found.thread_id, actor, DraftNotFound, draft_id)
 
 
 def note(ctx: Context, note_id: str, actor: str) -> tuple[Note, Thread]:

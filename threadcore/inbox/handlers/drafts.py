@@ -37,10 +37,10 @@ def _new_draft(cmd: c.SaveDraft, ctx: Context) -> Message:
 
 
 def _edit_draft(cmd: c.SaveDraft, draft_id: str, ctx: Context) -> Message:
-    old = draft(ctx, draft_id, cmd.actor)
+    old, seen = draft(ctx, draft_id, cmd.actor)
     if old.thread_id != cmd.thread_id:
         raise DraftNotFound(f"Draft [{draft_id}] not found on thread [{cmd.thread_id[:64]}]")
-    stored, _ = visible(ctx, old.thread_id, cmd.actor)
+    stored, _ = seen or visible(ctx, old.thread_id, cmd.actor)
     thread = tx.effective(stored, ctx.now, ctx.policy.ttl)
     new, changed = messaging.edit_draft(
         old, thread, cmd.actor, cmd.body, cmd.attachments, cmd.is_automated, cmd.source, ctx.now
@@ -52,8 +52,8 @@ def _edit_draft(cmd: c.SaveDraft, draft_id: str, ctx: Context) -> Message:
 
 
 def send_draft(cmd: c.SendDraft, ctx: Context) -> Message:
-    old = draft(ctx, cmd.draft_id, cmd.actor)
-    stored, resource = visible(ctx, old.thread_id, cmd.actor)
+    old, seen = draft(ctx, cmd.draft_id, cmd.actor)
+    stored, resource = seen or visible(ctx, old.thread_id, cmd.actor)
     content = (old.attachments, old.content_type, old.is_automated, old.source)
     message = send_as(ctx, stored, resource, cmd.actor, old.body, None, content)
     ctx.uow.save_message(messaging.tombstone(old, ctx.now), old.version)
@@ -63,8 +63,8 @@ def send_draft(cmd: c.SendDraft, ctx: Context) -> Message:
 
 
 def discard_draft(cmd: c.DiscardDraft, ctx: Context) -> Message:
-    old = draft(ctx, cmd.draft_id, cmd.actor)
-    stored, _ = visible(ctx, old.thread_id, cmd.actor)
+    old, seen = draft(ctx, cmd.draft_id, cmd.actor)
+    stored, _ = seen or visible(ctx, old.thread_id, cmd.actor)
     gone, event = messaging.discard_draft(old, stored, cmd.actor, ctx.now)
     ctx.uow.save_message(gone, old.version)
     ctx.events.append(event)
