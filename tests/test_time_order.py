@@ -74,6 +74,23 @@ def test_another_process_behind_never_dates_a_command_before_what_the_store_reco
     assert ahead.get(opened.thread_id, actor="101").status is ThreadStatus.RESOLVED
 
 
+def test_a_note_of_a_process_behind_is_dated_after_every_stored_note(store: Store) -> None:
+    """A note is a record that lists walk by creation time (N1, Q2): a process whose clock is
+    behind dates its note after a note another process stored, though notes change no thread
+    and no message (issue 24: the store's latest instant counts notes too). Otherwise a walk of
+    notes that passed the earlier process's note would never return the later one."""
+    ahead = _inbox(store(), SteppingClock(START + timedelta(hours=2)))
+    first = ahead.receive(owner_number=OWNER, guest_number=GUEST, body="hello")
+    behind_clock = SteppingClock(START)
+    behind = _inbox(store(), behind_clock)
+    other = behind.receive(owner_number=OWNER, guest_number=GUEST2, body="other pair")
+    ahead_note = ahead.add_note(first.thread_id, actor="101", text="ahead")
+    behind_note = behind.add_note(other.thread_id, actor="101", text="behind")
+    assert behind_note.creation_time > ahead_note.creation_time
+    walked = [n.text for n in ahead.list_notes(actor="101")]
+    assert walked == ["ahead", "behind"]
+
+
 class SlowDirectory:
     """A directory whose lookups take ``delay`` of the clock's time (a slow user store)."""
 

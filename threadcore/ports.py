@@ -118,8 +118,10 @@ class CreationClaims(Protocol):
     creation time could skip it. An adapter whose writers run one at a time (memory, SQLite)
     gets that from its claim alone, and need not offer this: without it the facade dates a new
     thread after the claim's floor, which there is the latest instant of every committed write.
-    An adapter whose writers run at once (PostgreSQL) must offer it (:func:`require` is not used
-    for it: the facade only skips it where it is missing)."""
+    An adapter whose writers run at once keeps Q2 either by offering this (creations then wait
+    for each other) or, as the bundled PostgreSQL adapter does since issue 24, by making a page
+    of a walk wait for the commands under way (rule R18a; no bundled adapter offers this
+    any more: the facade only uses it where it is offered)."""
 
     def claim_creation(self) -> datetime | None:
         """Serialise the creation of threads (until this unit of work ends) and return the
@@ -559,7 +561,9 @@ def require(holder: object, capability: type[C]) -> C:
         return holder
     name = capability.__name__
     serves = _SERVES.get(capability, "this call")
-    bundled = "PostgreSQL's does" if capability is CreationClaims else "threadcore's all do"
+    bundled = (
+        "none of threadcore's needs it" if capability is CreationClaims else "threadcore's all do"
+    )
     raise Unsupported(
         f"{type(holder).__name__} does not offer {name} ({serves}): use a repository that "
         f"offers it ({bundled})",

@@ -25,6 +25,8 @@ __all__ = [
     "migrate_from_8_sql",
     "clock_sql",
     "migrate_from_9_sql",
+    "migrate_from_10_sql",
+    "walks_sql",
     "attachments_sql",
     "current_store_id",
     "prepare_schema",
@@ -34,7 +36,7 @@ __all__ = [
 
 #: The version of the PostgreSQL schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: SQLite's is in ``sqlite.py``.)
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def _v2_sql(s: str) -> str:
@@ -123,6 +125,23 @@ def clock_sql(s: str) -> str:
         f"CREATE TABLE IF NOT EXISTS {s}.threadcore_clock "
         "(id smallint PRIMARY KEY CHECK (id = 1), instant timestamptz NOT NULL);\n"
     )
+
+
+def walks_sql(s: str) -> str:
+    """The walks' gate (schema version 11, rule Q2): a table without rows whose table lock orders
+    the list walks by creation time after the commands that write records. Every command's claim
+    takes it in ROW EXCLUSIVE mode (commands do not wait for each other: that mode does not
+    conflict with itself), and a page of a list walk takes it in SHARE mode (pages do not wait
+    for each other either): a page is read once no command that may write a record it lists is
+    under way, and every command begun after that is dated after what the page shows."""
+    return f"CREATE TABLE IF NOT EXISTS {s}.threadcore_walks ();\n"
+
+
+def migrate_from_10_sql(s: str) -> str:
+    """Schema version 10 -> 11: the walks' gate, which replaces the creation lock. Stop the
+    writers of version 10 before it (they take the old lock, and a page would not wait for
+    them)."""
+    return walks_sql(s) + f"UPDATE {s}.threadcore_schema SET version = 11;\n"
 
 
 def migrate_from_8_sql(s: str) -> str:
@@ -313,6 +332,7 @@ CREATE TABLE {s}.events (
 {_covering_sql(s)}
 {clock_sql(s)}
 {postgres_refs_sql(s)}
+{walks_sql(s)}
 INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
@@ -346,6 +366,8 @@ def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> s
         steps.append(migrate_from_8_sql(s))
     if version <= 9:
         steps.append(migrate_from_9_sql(s))
+    if version <= 10:
+        steps.append(migrate_from_10_sql(s))
     return "".join(steps) + store if steps else ""
 
 

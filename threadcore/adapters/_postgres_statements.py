@@ -10,7 +10,6 @@ from typing import Any
 from threadcore.adapters._sql import (
     MESSAGE_COLUMNS,
     NOTE_COLUMNS,
-    OPEN,
     THREAD_COLUMNS,
     THREAD_STATE_COLUMNS,
     TOMBSTONE_MESSAGE_SET,
@@ -26,7 +25,6 @@ _XID = "pg_current_xact_id()::text::bigint"
 _WATERMARK = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 _STATE_WIDTH = len(THREAD_STATE_COLUMNS)
 _STATE_AT = len(THREAD_COLUMNS) - _STATE_WIDTH  # where a thread row's state columns start
-_OPEN_FOR_PAIR = f"owner_number = %s AND guest_number = %s AND {OPEN}"
 
 _THREAD_TYPES = {
     "creation_time": "timestamptz",
@@ -103,12 +101,23 @@ class Statements:
             f"AND e.xid < {_WATERMARK} AND t.owner_extension_id = ANY(%s) "
             "ORDER BY e.xid, e.ordinal LIMIT %s"
         )
-        # Claims (see ``UnitOfWork.claim``): a transaction-level advisory lock per pair of
-        # numbers (the key text is schema, owner and guest joined by U+001F) or on thread
-        # creation; then, once granted, one row: the latest instant stored (the newest message
-        # anywhere, the last change of the claimed thread) and the claimed thread's columns
-        # (NULLs when there is none), which the command reads next.
-        latest = f"(SELECT max(created_at) FROM {s}.messages)"
+        # Claims (see ``UnitOfWork.claim``): the walks' gate (rule Q2: schema version 11,
+        # ``walks_sql``), then a transaction-level advisory lock per pair of numbers (the key
+        # text is schema, owner and guest joined by U+001F); then, once granted, one row: the
+        # latest instant stored (the newest message or note anywhere, the last change of the
+        # claimed thread) and the claimed thread's columns (NULLs when there is none), which the
+        # command reads next.
+        self.gate = f"LOCK TABLE {s}.threadcore_walks IN ROW EXCLUSIVE MODE"
+        # a page of a list walk waits for the commands under way (and holds new ones back while
+        # it reads: one statement), giving up after a while if one of them hangs
+        self.walk = (
+            "SELECT set_config('lock_timeout', '2s', true)",
+            f"LOCK TABLE {s}.threadcore_walks IN SHARE MODE",
+        )
+        latest = (
+            f"GREATEST((SELECT max(created_at) FROM {s}.messages), "
+            f"(SELECT max(creation_time) FROM {s}.notes))"
+        )
         lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
         self.lock = lock
         # the stored directory's lock: shared by the commands that read the directory,
@@ -120,11 +129,6 @@ class Statements:
         self.lock_thread = (
             "SELECT pg_advisory_xact_lock(hashtextextended("
             f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"
-        )
-        # A pair without an open thread: its message will likely open one, so the creation
-        # lock is taken with the pair's (one round trip less); one row when it was taken.
-        self.lock_creation_if_new = (
-            f"{lock} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {_OPEN_FOR_PAIR})"
         )
         self.latest = f"SELECT {latest}"
         # ... and whether the pair's guest opted out (the read a send or a keyword makes next;

@@ -56,6 +56,10 @@ _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET L
 _UNCLAIMED = Claim(None)
 
 
+class _Lost(Exception):
+    """A read outside a transaction lost its connection (read again on a fresh one)."""
+
+
 class UnitTarget(WriteTarget, Protocol):
     """**Protocol**: what a :class:`PostgresUnitOfWork` uses of its repository (the
     :class:`~threadcore.adapters.postgres.PostgresRepository` satisfies it; declared here so that
@@ -86,7 +90,6 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         self._conn: Connection | None = None
         self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
         self._claimed = _UNCLAIMED  # what the claim read (the claimed thread: for the reads)
-        self._creation = False  # whether this transaction holds the creation lock
         self._through = False  # reading in a batch what no pending write touched: no flush
         # read with the claim, under its lock (issue 24: no round trip of their own)
         self._opted: tuple[tuple[str, str], bool] | None = None  # a pair, and its opt-out
@@ -192,6 +195,43 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         with batch.guarded():  # an error ends the batch's transaction: the batch fails
             return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
 
+    def _walked(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        """A page of a list walked by creation time, read once no command that may write a
+        record it lists is under way (rule Q2: the walks' gate, ``walks_sql``), in a
+        transaction of its own that ends with the read (it holds commands back meanwhile). A
+        command's own reads (after its claim) and a batch's do not wait: they would wait for
+        themselves."""
+        conn = self._conn
+        if conn is None or self._begun or self._batch is not None:
+            return self._listed(sql, params)
+        try:
+            return self._gated(conn, sql, tuple(params), again=True)
+        except _Lost:
+            # the connection was lost (a restart): nothing else rode on it, so the page is read
+            # again on a fresh one (rule D3), as the other reads outside a transaction are
+            self._conn = None  # (handed back: none is held until the fresh one comes)
+            self._repo._putconn(conn)
+            conn = self._conn = self._repo._getconn()
+            return self._gated(conn, sql, tuple(params), again=False)
+
+    def _gated(self, conn: Connection, sql: str, params: tuple[Any, ...], again: bool) -> list[Any]:
+        timeout, gate = self._sql.walk
+        with _translated(conn):
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN", prepare=False)
+                    conn.execute(timeout, prepare=False)
+                    conn.execute(gate, prepare=False)
+                    cursor = conn.execute(sql, params, prepare=False)
+                    conn.execute("COMMIT", prepare=False)
+            except psycopg.Error:
+                if again and conn.broken:
+                    raise _Lost() from None
+                self._abort(conn)
+                raise
+            rows: list[Any] = cursor.fetchall()
+            return rows
+
     def _listed(self, sql: str, params: Iterable[Any]) -> list[Any]:
         # Never prepared: after five runs a prepared statement may switch to a generic plan, made
         # for an average resource, which reads a large resource's list through the wrong index
@@ -211,9 +251,11 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         follows), all in one round trip: each statement runs once the one before is done; what
         was read, as the :class:`Claim` the unit of work also keeps for its reads.
 
-        With ``directory``, the stored directory's lock comes first (shared to read it,
-        exclusive to change it: taken before any pair's, so a change waiting for the commands
-        that read the directory never waits in a cycle) and its change position is read last.
+        The walks' gate comes first of all (rule Q2, ``walks_sql``: a page of a list walk waits
+        for the commands under way, which never wait for each other there). With ``directory``,
+        the stored directory's lock comes next (shared to read it, exclusive to change it: taken
+        before any pair's, so a change waiting for the commands that read the directory never
+        waits in a cycle) and its change position is read last.
 
         Inside a batch, see :meth:`_claim_in_batch`."""
         conn = self._conn
@@ -221,7 +263,6 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
             raise StorageError("The unit of work is not open")
         if self._batch is not None:
             return self._claim_in_batch(self._batch, read, key, directory)
-        taken = []
         version = carried = None
         directory_version = None
         looking, self._looking = self._looking, None
@@ -233,12 +274,14 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                 if not self._begun:
                     self._begun = True
                     conn.execute("BEGIN", prepare=False)
+                    conn.execute(self._sql.gate, prepare=False)  # first: see walks_sql
                 if directory == "change":  # queued, it holds every command back: not for long
                     conn.execute(_CHANGE_LOCK_TIMEOUT, prepare=False)
                 if directory is not None:
                     lock = self._sql.lock_directory[directory]
                     conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",), prepare=True)
-                taken = [conn.execute(*lock, prepare=True) for lock in locks]
+                for held in locks:
+                    conn.execute(*held, prepare=True)
                 cursor = conn.execute(*read, prepare=True)
                 if looking is not None and key is not None:
                     carried = conn.execute(self._sql.claim_carrier_id, (looking,), prepare=True)
@@ -249,8 +292,6 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                 *rest, instant = row
                 row = tuple(rest)
                 self._repo._local.clock = None if instant is None else utc(instant)
-            if len(taken) > 1:  # the conditional creation lock
-                self._creation = taken[1].fetchone() is not None
             if version is not None:
                 found = version.fetchone()
                 directory_version = 0 if found is None else int(found[0])
@@ -342,10 +383,7 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         if pair is not None and not unstorable(*pair):
             owner, guest = pair
             return self._claim(
-                [
-                    (sql.lock, (f"{prefix}{owner}\x1f{guest}",)),
-                    (sql.lock_creation_if_new, (f"{prefix}\x1fcreate", owner, guest)),
-                ],
+                [(sql.lock, (f"{prefix}{owner}\x1f{guest}",))],
                 (sql.claim_pair, (owner, guest, owner, guest)),
                 pair,
                 directory,
@@ -377,17 +415,6 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         if opted is not None and opted[0] == (owner_number, guest_number):
             return opted[1]  # read by the claim, under its lock
         return super().opted_out(owner_number, guest_number)
-
-    def claim_creation(self) -> datetime | None:
-        if self._creation:  # taken with the pair's claim, before its latest instant was read
-            return self._claimed.floor
-        self._creation = True
-        claimed = self._claimed  # (kept: what the command's claim read)
-        floor = self._claim(
-            [(self._sql.lock, (f"{self._repo._lock_prefix}\x1fcreate",))], (self._sql.latest, ())
-        ).floor
-        self._claimed = claimed
-        return floor
 
     # --- reads ----------------------------------------------------------------------------------
     def directory_version(self) -> int:

@@ -160,6 +160,13 @@ class SQLReads:
         (PostgreSQL's generic plan of a prepared statement) plans it for these instead."""
         return self._all(sql, params)
 
+    def _walked(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        """The rows of a page of a list walked by creation time (threads, messages, notes): an
+        adapter whose writers run at once waits here until no command that may write a record
+        of the list is under way (rule Q2); one whose writers run one at a time reads it as
+        any list."""
+        return self._listed(sql, params)
+
     def directory_version(self) -> int:
         rows = self._all(self._dialect.directory_version)
         return int(rows[0][0]) if rows else 0
@@ -380,7 +387,7 @@ class SQLReads:
         where, params = built
         mark = self._dialect.mark
         page = f"{order} LIMIT {mark} OFFSET {mark}"
-        return self._listed(f"{select}{where} {page}", [*params, limit, max(offset, 0)])
+        return self._walked(f"{select}{where} {page}", [*params, limit, max(offset, 0)])
 
     def _count(self, select: str, built: tuple[str, list[Any]] | None) -> int:
         """How many records ``select count(*) ... WHERE`` counts under the built clause."""

@@ -21,7 +21,12 @@ __all__ = [
     "translated",
 ]
 
-LATEST = "SELECT max(created_at) FROM messages"
+#: The latest instant stored: the newest message or note (rule R18a; notes count since issue 24,
+#: as lists walk them by creation time too). Each branch reads one end of an index.
+LATEST = (
+    "SELECT max(at) FROM (SELECT max(created_at) AS at FROM messages "
+    "UNION ALL SELECT max(creation_time) FROM notes)"
+)
 STORED_CLOCK = "SELECT instant FROM threadcore_clock"
 UNREAD = object()  # the stored clock, not read yet in the open unit of work
 #: Lists longer than this are passed as one JSON array parameter: SQLite limits the number of

@@ -15,7 +15,8 @@ writes) is required of every adapter; :class:`QueriesContract` of every adapter 
 besides commands; the rest are optional, and ``threadcore.ports.require`` raises
 ``Unsupported`` naming one where a call needs it: :class:`ChangeFeedContract`,
 :class:`DirectoryRecordsContract`, :class:`PrefetchContract` (without it a batch reads pair by
-pair), :class:`CreationClaimsContract` (required where writers run at once: rule Q2),
+pair), :class:`CreationClaimsContract` (for an adapter whose writers run at once
+and that keeps rule Q2 by serialising creation),
 :class:`AttachmentStoreContract`, and on the repository itself
 :class:`ConsumerStoreContract`, :class:`ClockStoreContract`, :class:`ReadinessCheckContract`.
 docs/architecture.md lists what the facade does without each.
@@ -67,7 +68,8 @@ class RepositoryContract(
     it then still passes. The repository-level capabilities added since
     (:class:`ConsumerStoreContract`, :class:`ClockStoreContract`,
     :class:`ReadinessCheckContract`) and :class:`CreationClaimsContract` are subclassed beside
-    it where an adapter offers them (the bundled ones offer all three; PostgreSQL the fourth)."""
+    it where an adapter offers them (the bundled ones offer the three; none the fourth since
+    issue 24)."""
 
 
 class ReadsContract(CoreContract, QueriesContract, PrefetchContract):

@@ -10,8 +10,9 @@ from threadcore.testing.contract._base import T0, ContractBase, _thread
 
 
 class CreationClaimsContract(ContractBase):
-    """:class:`~threadcore.ports.CreationClaims`: an adapter whose writers run at once offers it
-    (the bundled PostgreSQL one); one that serialises every writer need not (rule Q2)."""
+    """:class:`~threadcore.ports.CreationClaims`: for an adapter whose writers run at once and
+    that keeps rule Q2 by serialising creation (the bundled PostgreSQL one makes a walk's pages
+    wait instead, since issue 24); one that serialises every writer need not offer it."""
 
     def test_claim_creation_reads_the_latest_instant_recorded(self, repo: Repository) -> None:
         with repo.unit_of_work() as uow:
