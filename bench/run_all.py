@@ -674,7 +674,7 @@ BASELINES = [
     "every index and trigger), the same rows, events and `xid` stamps, the same correct work (the "
     "pair's open thread locked `FOR UPDATE`, its TTL checked, a unique violation retried) in the "
     "same 2 round trips (pipelines). It does not read the clock floor, take advisory locks (the "
-    "pair's claim, the creation lock), validate, read opt-outs or build records: threadcore's "
+    "pair's claim, the walks' gate), validate, read opt-outs or build records: threadcore's "
     "ratio to it is what those cost. Target: 0.9 (hot pair 0.7).",
     "- **one-call limit** (`pg_baselines.install_one_call`): the same work as one plpgsql "
     "function, 1 round trip: the schema's limit, reported, not a target (threadcore keeps its "
@@ -694,12 +694,13 @@ FRAGMENTS = [
         "*Several instances, against a fair raw*.",
     ),
     (
-        "## The creation lock under a campaign's replies",
+        "## Thread creation under a campaign's replies",
         "performance-creation.md",
-        "Lock held: the share of `pg_locks` samples (every 4 ms) in which a receive holds the "
-        "schema's creation lock; receives waiting: their mean number (and share of the "
-        "processes); wait per receive: that over the rate (Little's law). Whether it is the "
-        "limit on this machine: [postgres.md](postgres.md), *The creation lock (Q2)*.",
+        "Receives under way at once: the mean number of receives holding the walks' gate in the "
+        "`pg_locks` samples (every 4 ms; more than 1: creations do not wait for each other); "
+        "waiting: the mean number waiting for it (and share of the processes); wait per "
+        "receive: that over the rate (Little's law). The mechanism and what it replaced: "
+        "[postgres.md](postgres.md), *Creation without a global lock (Q2)*.",
     ),
     (
         "## HTTP: the served receive against the library and raw Starlette",

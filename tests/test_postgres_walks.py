@@ -17,6 +17,7 @@ import pytest
 
 from threadcore import Directory, Inbox, ManualClock, Resource
 from threadcore.adapters.postgres import PostgresRepository
+from threadcore.errors import StorageError
 from threadcore.ports import CreationClaims, offers
 
 pytest_plugins = ["conftest_pg"]
@@ -118,3 +119,19 @@ def test_postgres_serialises_no_creation(pg_repo: PostgresRepository) -> None:
     """The creation lock is gone: PostgreSQL offers no ``CreationClaims`` (rule R18a)."""
     with pg_repo.unit_of_work() as uow:
         assert not offers(uow, CreationClaims)
+
+
+def test_a_page_behind_a_hung_command_is_refused_not_read(
+    postgres_url: str, pg_repo: PostgresRepository, pg_schema: str
+) -> None:
+    """A page waits for the commands under way at most 2 s (``lock_timeout``): behind one that
+    hangs mid-transaction it is a ``StorageError`` saying the database is busy, and once that
+    command ends the page is read."""
+    inbox = Inbox(repository=pg_repo, directory=DIRECTORY, clock=ManualClock(T0))
+    inbox.receive(owner_number=OWNER, guest_number="+16502240001", body="hello")
+    with psycopg.connect(postgres_url) as hung:  # a command's claim, then nothing
+        hung.execute(f'LOCK TABLE "{pg_schema}".threadcore_walks IN ROW EXCLUSIVE MODE')
+        with pytest.raises(StorageError, match="busy"):
+            inbox.list(actor="101")
+        hung.rollback()
+    assert len(inbox.list(actor="101")) == 1
