@@ -95,3 +95,23 @@ def test_the_platform_shapes_are_the_domain_records_fields() -> None:
             assert mirror.sources.get(key, key) in fields, (record, key)
     entry_keys = {f.name for f in attrs.fields(Entry)} - {"status_reason"}
     assert set(platform._ENTRY.keys) == entry_keys
+
+
+def test_a_key_of_the_wires_own_is_given_on_dump_and_passed_over_on_load() -> None:
+    """A key the record does not have (seed 000's ``object`` kind, its ``modified_at``) is typed
+    and defaulted by the wire: the module gives it on dump, and load passes it over."""
+    mirror = Mirrors(__name__).mirror(
+        "_Owned",
+        Handle,
+        "extension_id modified kind object",
+        types={"modified": str | None, "object": str},
+        defaults={"modified": attrs.NOTHING, "object": "handle"},
+    )
+    defaults = {f.name: f.default for f in attrs.fields(mirror.shape)}
+    assert defaults["modified"] is attrs.NOTHING  # nullable, yet the wire must name it
+    assert defaults["object"] == "handle"
+    body = SHAPE.dump(mirror.dump(Handle("101"), modified=None, object="handle"))
+    # this converter leaves out what equals its default, and writes a required key's null
+    assert body == {"extensionId": "101", "modified": None, "kind": "User"}
+    loaded = mirror.load(SHAPE.load({**body, "modified": "x"}, mirror.shape), Handle)
+    assert loaded == Handle("101")

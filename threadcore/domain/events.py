@@ -37,12 +37,20 @@ __all__ = [
 ]
 
 
-@attrs.frozen(weakref_slot=False)
-class ThreadOpened:
-    """A new thread was created for a pair of numbers (by an inbound or an outbound message)."""
+@attrs.define(weakref_slot=False)
+class _ThreadEvent:
+    """The fields every event begins with: its thread and the instant it happened. Each event is
+    a frozen class of its own (events are equal only to events of their class); this base is
+    not frozen, so that :func:`~threadcore.domain.records.record_maker` can fill its slots."""
 
     thread_id: str
     at: datetime
+
+
+@attrs.frozen(weakref_slot=False)
+class ThreadOpened(_ThreadEvent):
+    """A new thread was created for a pair of numbers (by an inbound or an outbound message)."""
+
     owner_extension_id: str
     owner_number: str
     guest_number: str
@@ -51,52 +59,42 @@ class ThreadOpened:
 
 
 @attrs.frozen(weakref_slot=False)
-class MessageAdded:
+class MessageAdded(_ThreadEvent):
     """A message was stored on a thread."""
 
-    thread_id: str
-    at: datetime
     message_id: str
     direction: Direction
     initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
-class ThreadAssigned:
+class ThreadAssigned(_ThreadEvent):
     """A thread's assignee changed (``assignee`` is ``None`` when it was unassigned)."""
 
-    thread_id: str
-    at: datetime
     assignee: ThreadUser | None
     previous_assignee: ThreadUser | None
     initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
-class ThreadResolved:
+class ThreadResolved(_ThreadEvent):
     """A thread was resolved, with the reason (Manual, ThreadExpired, OwnerDeleted …)."""
 
-    thread_id: str
-    at: datetime
     reason: StatusReason
     initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
-class ThreadDeleted:
+class ThreadDeleted(_ThreadEvent):
     """A thread was deleted: its record became a tombstone and its messages are gone."""
 
-    thread_id: str
-    at: datetime
     initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
-class DeliveryStatusChanged:
+class DeliveryStatusChanged(_ThreadEvent):
     """A carrier callback moved an outbound message's delivery status forward."""
 
-    thread_id: str
-    at: datetime
     message_id: str
     status: DeliveryStatus
     previous_status: DeliveryStatus
@@ -104,23 +102,19 @@ class DeliveryStatusChanged:
 
 
 @attrs.frozen(weakref_slot=False)
-class MessageClassified:
+class MessageClassified(_ThreadEvent):
     """An automation attached a classification to a message."""
 
-    thread_id: str
-    at: datetime
     message_id: str
     classification: str
     initiator: str | None = None
 
 
 @attrs.frozen(weakref_slot=False)
-class MessageDeleted:
+class MessageDeleted(_ThreadEvent):
     """A single message was deleted (it is a tombstone now). ``relabelled``: the deletion
     changed the thread's label (its latest text), so the thread record changed too."""
 
-    thread_id: str
-    at: datetime
     message_id: str
     initiator: str | None
     #: Not part of equality: two reports of one deletion are the same event either way.
@@ -128,12 +122,10 @@ class MessageDeleted:
 
 
 @attrs.frozen(weakref_slot=False)
-class _NoteChange:
+class _NoteChange(_ThreadEvent):
     """The fields of the three note events (each is its own class: events are equal only to
     events of their class)."""
 
-    thread_id: str
-    at: datetime
     note_id: str
     initiator: str | None
 
@@ -154,11 +146,9 @@ class NoteDeleted(_NoteChange):
 
 
 @attrs.frozen(weakref_slot=False)
-class _DraftChange:
+class _DraftChange(_ThreadEvent):
     """The fields of a draft saved or discarded."""
 
-    thread_id: str
-    at: datetime
     draft_id: str
     initiator: str | None
 
@@ -174,22 +164,18 @@ class DraftDiscarded(_DraftChange):
 
 
 @attrs.frozen(weakref_slot=False)
-class DraftSent:
+class DraftSent(_ThreadEvent):
     """A draft was sent: it is gone, and ``message_id`` is the message it became."""
 
-    thread_id: str
-    at: datetime
     draft_id: str
     message_id: str
     initiator: str | None
 
 
 @attrs.frozen(weakref_slot=False)
-class _ConsentChange:
+class _ConsentChange(_ThreadEvent):
     """The fields of a guest's opt-out or opt-in (``message_id`` is their message)."""
 
-    thread_id: str
-    at: datetime
     owner_number: str
     guest_number: str
     message_id: str
@@ -208,12 +194,10 @@ class GuestOptedIn(_ConsentChange):
 
 
 @attrs.frozen(weakref_slot=False)
-class CarrierIdAttached:
+class CarrierIdAttached(_ThreadEvent):
     """The carrier accepted an outbound message and its id for it was recorded: delivery
     reports may name the message by that id from now on."""
 
-    thread_id: str
-    at: datetime
     message_id: str
     provider_message_id: str
     initiator: str | None = None

@@ -4,7 +4,9 @@ attrs' frozen ``__init__`` stores each field through ``object.__setattr__`` (its
 refuses), about 0.1 µs a field: 2.6 µs for a 23-field :class:`~threadcore.domain.model.Message`,
 more than the rest of an in-memory ``receive``. :func:`record_maker` builds a constructor that fills
 a mutable twin with the same slots (plain attribute stores, 4x cheaper) and then gives the instance
-the record's class. The result is an ordinary instance of the record: equal, hashable, frozen.
+the record's class. The result is an ordinary instance of the record: equal, hashable, frozen. A
+record may have bases (the fields every event begins with) if they are not frozen themselves: the
+twin is built on the record's base, whose plain stores fill the base's slots.
 
 A maker has the record's own signature (typed with a ``ParamSpec`` from the class, so mypy checks
 every call, positional or by keyword) and its plain defaults; it applies no converters or
@@ -44,9 +46,19 @@ def record_maker(record: Callable[P, T]) -> Callable[P, T]:
     module)."""
     cls = cast(type, record)
     fields = attrs.fields(cls)  # raises for a non-attrs class
-    slots = getattr(cls, "__slots__", None)
-    if cls.__mro__ != (cls, object) or slots is None or "__weakref__" in slots:
-        raise TypeError(f"{cls.__name__} must be a slotted attrs class without bases or weakref")
+    classes = cls.__mro__[:-1]  # the record and its bases, without object
+    if any(
+        len(c.__bases__) != 1
+        or not attrs.has(c)
+        or "__weakref__" in c.__dict__.get("__slots__", ("__weakref__",))
+        or (c is not cls and "__setattr__" in c.__dict__)
+        for c in classes
+    ):
+        raise TypeError(
+            f"{cls.__name__} must be a slotted attrs class without weakref, and its bases "
+            "slotted attrs classes that are not frozen (the maker's twin fills their slots)"
+        )
+    slots = [name for c in classes for name in c.__dict__["__slots__"]]
     if any(f.validator is not None or f.converter is not None or not f.init for f in fields):
         raise TypeError(f"{cls.__name__} has validators, converters or init=False fields")
     if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
@@ -58,7 +70,8 @@ def record_maker(record: Callable[P, T]) -> Callable[P, T]:
         raise TypeError(
             f"{cls.__name__} has keyword-only or aliased fields (its signature differs)"
         )
-    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": tuple(slots)})
+    # The twin adds the record's own slots to the record's base, so an instance may change class
+    twin = type(f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": cls.__dict__["__slots__"]})
     defaults: dict[str, Any] = {}
     params, checks = [], []
     for f in fields:

@@ -33,7 +33,7 @@ import attrs
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ConcurrencyConflict, ConnectionLost, ThreadNotOpen
 from threadcore.domain.events import Event, ThreadDeleted, ThreadResolved
-from threadcore.domain.model import Availability, Policy, Thread, ThreadStatus
+from threadcore.domain.model import Availability, Message, Note, Policy, Thread, ThreadStatus
 from threadcore.domain.transitions import is_due
 from threadcore.domain.validation import MAX_INSTANT, MIN_INSTANT, check_utc
 from threadcore.ports import (
@@ -76,8 +76,9 @@ class Context:
 
     ``uow`` is its unit of work, ``now`` the instant it runs at, ``directory`` the directory as
     seen in that transaction, ``account`` the account it runs for. The handler appends the
-    events it makes to ``events`` and, through :func:`rely_on`, the open threads its decisions
-    rest on to ``relied``; ``runner`` is the runner running it (for :meth:`after`)."""
+    events it makes to ``events`` (with what it saves: :meth:`save_thread` ...)
+    and, through :func:`rely_on`, the open threads its decisions rest on to ``relied``;
+    ``runner`` is the runner running it (for :meth:`after`)."""
 
     uow: UnitOfWork
     now: datetime
@@ -93,6 +94,26 @@ class Context:
         """The command's time once it builds on a record dated ``floor`` (rule R18a): ``now``,
         or just after ``floor`` when the clock is behind it."""
         return self.runner._after(floor, self.now)
+
+    def save_thread(self, new: Thread, version: int, event: Event | None) -> None:
+        """Save the thread the domain decided (``new``, over the record read at ``version``) and
+        its event; nothing where it decided no change (``event`` is ``None``)."""
+        if event is not None:
+            self.uow.save_thread(new, version)
+            self.events.append(event)
+
+    def save_message(self, new: Message, version: int, event: Event | None) -> None:
+        """Save the message the domain decided and its event, as :meth:`save_thread`."""
+        if event is not None:
+            self.uow.save_message(new, version)
+            self.events.append(event)
+
+    def save_note(self, new: Note, version: int, event: Event | None) -> None:
+        """Save the note the domain decided (``version`` 0: a new one) and its event, as
+        :meth:`save_thread`."""
+        if event is not None:
+            self.uow.save_note(new, version)
+            self.events.append(event)
 
 
 def rely_on(ctx: Context, thread: Thread) -> None:
@@ -351,6 +372,4 @@ def _write_expiries(command: tuple[Sequence[Thread], list[int]], ctx: Context) -
         if thread is None:
             continue
         new, expired = tx.catch_up(thread, ctx.now, ctx.policy.ttl)
-        if expired is not None:
-            ctx.uow.save_thread(new, thread.version)
-            ctx.events.append(expired)
+        ctx.save_thread(new, thread.version, expired)

@@ -11,7 +11,9 @@ The types are translated the wire's way: the platform's identifiers as
 :data:`~threadcore.wire._base.Id`, its phone numbers as :data:`~threadcore.wire._base.Phone`, a
 nested record as its own mirror, and any type the module translates (``DeliveryStatus`` as the
 platform's ``MessageStatus``). A key the wire may leave out (an optional, a tuple) defaults to
-``None`` or ``()``, so a converter that omits defaults leaves it out.
+``None`` or ``()``, so a converter that omits defaults leaves it out; ``defaults`` says otherwise
+where the wire does. A key the record does not have (an object's ``object`` kind) is the wire's
+own: the module gives it on dump, and load passes it over.
 
 :meth:`Mirror.dump` and :meth:`Mirror.load` copy the fields the two sides share; the rules that
 differ (what is written only on an open thread, a status spelled another way) are passed as
@@ -43,11 +45,17 @@ WIRE_NAMES: Final[Mapping[str, Any]] = {
 
 
 def shape_class(
-    module: str, name: str, hints: Mapping[str, Any], *, required: bool = False
+    module: str,
+    name: str,
+    hints: Mapping[str, Any],
+    *,
+    required: bool = False,
+    defaults: Mapping[str, Any] | None = None,
 ) -> type:
     """A frozen, keyword-only ``attrs`` class ``name`` of ``module`` with ``hints`` as its
     attributes, in order; unless every key is ``required``, an optional defaults to ``None`` and
-    a tuple to ``()``."""
+    a tuple to ``()``, and a key in ``defaults`` to its value there (``attrs.NOTHING``: none,
+    the key must be given)."""
     namespace: dict[str, Any] = {
         "__annotations__": dict(hints),
         "__module__": module,
@@ -58,6 +66,11 @@ def shape_class(
             namespace[key] = None
         elif typing.get_origin(hint) is tuple:
             namespace[key] = ()
+    for key, default in (defaults or {}).items():
+        if default is attrs.NOTHING:
+            namespace.pop(key, None)
+        else:
+            namespace[key] = default
     cls: type = attrs.frozen(kw_only=True)(type(name, (), namespace))
     return cls
 
@@ -136,6 +149,8 @@ class Mirror:
         plan = []
         for key in self.keys:
             name = self.sources.get(key, key)
+            if name not in fields:  # the wire's own key
+                continue
             hint = hints[name]
             target = _optional(hint) or hint
             spelled = _optional(wire[key]) or wire[key]
@@ -179,10 +194,12 @@ class Mirrors:
         *,
         sources: Mapping[str, str] | None = None,
         types: Mapping[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> Mirror:
         """The shape ``name`` with the attributes ``keys`` (space-separated, the wire's order),
         each typed as the (first) record's attribute (``sources`` names it where its name is
-        another) translated the wire's way, unless ``types`` gives the key's wire type."""
+        another) translated the wire's way, unless ``types`` gives the key's wire type (a key
+        the record does not have must be typed there); ``defaults`` as :func:`shape_class`."""
         records = records if isinstance(records, tuple) else (records,)
         sources = dict(sources or {})
         hints = self.hints(records[0])
@@ -192,7 +209,8 @@ class Mirrors:
             wire[key] = (
                 given if given is not None else self._wire(key, hints[sources.get(key, key)])
             )
-        found = Mirror(shape_class(self.module, name, wire), tuple(wire), sources, self)
+        shape = shape_class(self.module, name, wire, defaults=defaults)
+        found = Mirror(shape, tuple(wire), sources, self)
         self.by_shape[found.shape] = found
         for record in records:
             self.by_record[record] = found

@@ -25,7 +25,9 @@ import attrs
 from threadcore.domain.errors import InvalidInput, ThreadcoreError, WireFormatError
 from threadcore.domain.model import EntryScope
 from threadcore.domain.queries import MessageFilter, NoteFilter, SyncType, ThreadFilter
+from threadcore.inbox import commands as c
 from threadcore.wire._base import Bad, Id, Phone, Shape, parse_time
+from threadcore.wire._mirror import Mirrors
 from threadcore.wire._platform import rebuild_error
 
 __all__ = [
@@ -353,20 +355,19 @@ class _NewMessage:
     text: str
 
 
-@attrs.frozen(kw_only=True)
-class _NoteCreate:
-    thread_id: Id
-    text: str
-
-
-@attrs.frozen(kw_only=True)
-class _NoteUpdate:
-    text: str
-
-
-@attrs.frozen(kw_only=True)
-class _Ids:
-    ids: tuple[Id, ...]
+# The bodies that carry a command's fields, generated from the command (wire/_mirror.py).
+_COMMANDS: Final = Mirrors(__name__)
+_NoteCreate = _COMMANDS.mirror("_NoteCreate", c.AddNote, "thread_id text").shape
+_NoteUpdate = _COMMANDS.mirror("_NoteUpdate", c.EditNote, "text").shape
+#: The ids of the messages or notes to delete (a DeleteMessages's or a DeleteNotes's).
+_Ids = _COMMANDS.mirror(
+    "_Ids",
+    c.DeleteNotes,
+    "ids",
+    sources={"ids": "note_ids"},
+    types={"ids": tuple[Id, ...]},
+    defaults={"ids": attrs.NOTHING},
+).shape
 
 
 def _object(body: object) -> Mapping[str, Any]:
@@ -403,19 +404,20 @@ def load_send_request(body: object) -> SendRequest:
 
 def load_note_create_request(body: object) -> tuple[str, str]:
     """``(thread_id, text)`` from ``ThreadNoteCreateRequest`` ``{"threadId", "text"}``."""
-    shape = SHAPE.load(_object(body), _NoteCreate)
+    shape: Any = SHAPE.load(_object(body), _NoteCreate)
     return shape.thread_id, shape.text
 
 
 def load_note_update_request(body: object) -> str:
     """The new text from ``ThreadNoteUpdateRequest`` ``{"text"}``."""
-    return SHAPE.load(_object(body), _NoteUpdate).text
+    text: str = SHAPE.load(_object(body), _NoteUpdate).text
+    return text
 
 
 def load_ids_request(body: object) -> tuple[str, ...]:
     """The ids from ``ThreadMessagesDeleteRequest`` / ``ThreadNotesDeleteRequest``
     ``{"ids": [...]}`` (at least one)."""
-    ids = SHAPE.load(_object(body), _Ids).ids
+    ids: tuple[str, ...] = SHAPE.load(_object(body), _Ids).ids
     if not ids:
         raise WireFormatError("Field [ids] must hold at least one id", parameter="ids")
     return ids

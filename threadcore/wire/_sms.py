@@ -32,6 +32,7 @@ from threadcore.wire._base import (
     ensure,
     ensure_sequence,
 )
+from threadcore.wire._mirror import Mirrors
 
 __all__ = ["dump_sms_error", "dump_sms_thread", "load_sms_thread"]
 
@@ -59,22 +60,20 @@ FROM_SMS_STATUS: Final[Mapping[SmsStatus, DeliveryStatus]] = {
     sms: status for status, sms in TO_SMS_STATUS.items()
 }
 
-#: The keys a classification object has; a classification's ``details`` fill in the others.
-CLASSIFICATION_KEYS: Final = frozenset(
-    {
-        "created_at",
-        "modified_at",
-        "id",
-        "action_recommendation",
-        "agent_confidence_score",
-        "classification",
-        "is_action_required",
-        "is_reply_required",
-        "language",
-        "reason",
-        "object",
-    }
+#: A classification object, generated from the record (wire/_mirror.py): what every object of
+#: seed 000 begins with (``modified_at`` is the record's ``created_at``), the record's fields
+#: (``confidence`` as ``agent_confidence_score``), and the ``object`` kind it ends with.
+_CLASSIFICATION: Final = Mirrors(__name__).mirror(
+    "_Classification",
+    Classification,
+    "created_at modified_at id action_recommendation agent_confidence_score classification "
+    "is_action_required is_reply_required language reason object",
+    sources={"agent_confidence_score": "confidence"},
+    types={"modified_at": datetime | None, "object": str},
+    defaults={"modified_at": attrs.NOTHING, "object": "classification"},
 )
+#: The keys a classification object has; a classification's ``details`` fill in the others.
+CLASSIFICATION_KEYS: Final = frozenset(_CLASSIFICATION.keys)
 
 
 @attrs.frozen(kw_only=True)
@@ -84,18 +83,6 @@ class _Object:
     created_at: datetime
     modified_at: datetime | None
     id: Id
-
-
-@attrs.frozen(kw_only=True)
-class _Classification(_Object):
-    action_recommendation: str | None = None
-    agent_confidence_score: float | None = None
-    classification: str
-    is_action_required: bool | None = None
-    is_reply_required: bool | None = None
-    language: str | None = None
-    reason: str | None = None
-    object: str = "classification"
 
 
 @attrs.frozen(kw_only=True)
@@ -126,18 +113,7 @@ class _SmsThread(_Object):
 
 def _classification(record: Classification, path: str) -> JsonObject:
     ensure(record, Classification, path)
-    shape = _Classification(
-        created_at=record.created_at,
-        modified_at=record.created_at,
-        id=Id(record.id),
-        action_recommendation=record.action_recommendation,
-        agent_confidence_score=record.confidence,
-        classification=record.classification,
-        is_action_required=record.is_action_required,
-        is_reply_required=record.is_reply_required,
-        language=record.language,
-        reason=record.reason,
-    )
+    shape = _CLASSIFICATION.dump(record, modified_at=record.created_at, object="classification")
     out = SHAPE.dump(shape)
     clash = sorted(CLASSIFICATION_KEYS.intersection(record.details))
     if clash:
@@ -149,20 +125,10 @@ def _classification(record: Classification, path: str) -> JsonObject:
 
 
 def _domain_classification(data: JsonObject, path: str) -> Classification:
-    shape = SHAPE.load(data, _Classification, path)
+    shape: Any = SHAPE.load(data, _CLASSIFICATION.shape, path)
     details = {k: v for k, v in data.items() if k not in CLASSIFICATION_KEYS}
-    return Classification(
-        id=shape.id,
-        classification=shape.classification,
-        created_at=shape.created_at,
-        confidence=shape.agent_confidence_score,
-        reason=shape.reason,
-        is_action_required=shape.is_action_required,
-        is_reply_required=shape.is_reply_required,
-        language=shape.language,
-        action_recommendation=shape.action_recommendation,
-        details=details,
-    )
+    found: Classification = _CLASSIFICATION.load(shape, Classification, details=details)
+    return found
 
 
 def _sms(message: Message, path: str) -> _Sms:

@@ -142,8 +142,7 @@ def follow(
                 continue
             thread, expired = tx.catch_up(stored, now, ctx.policy.ttl)
             new, event = (thread, expired) if expired is not None else change(thread)
-            ctx.uow.save_thread(new, stored.version)
-            ctx.events.append(event)
+            ctx.save_thread(new, stored.version, event)
             followed[stored.id] = None if expired is not None else new
 
 

@@ -45,9 +45,7 @@ def _edit_draft(cmd: c.SaveDraft, draft_id: str, ctx: Context) -> Message:
     new, changed = messaging.edit_draft(
         old, thread, cmd.actor, cmd.body, cmd.attachments, cmd.is_automated, cmd.source, ctx.now
     )
-    if changed is not None:
-        ctx.uow.save_message(new, old.version)
-        ctx.events.append(changed)
+    ctx.save_message(new, old.version, changed)
     return new
 
 
@@ -66,6 +64,5 @@ def discard_draft(cmd: c.DiscardDraft, ctx: Context) -> Message:
     old, seen = draft(ctx, cmd.draft_id, cmd.actor)
     stored, _ = seen or visible(ctx, old.thread_id, cmd.actor)
     gone, event = messaging.discard_draft(old, stored, cmd.actor, ctx.now)
-    ctx.uow.save_message(gone, old.version)
-    ctx.events.append(event)
+    ctx.save_message(gone, old.version, event)
     return gone

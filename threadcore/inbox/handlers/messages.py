@@ -97,9 +97,7 @@ def record_delivery(cmd: c.RecordDelivery, ctx: Context) -> model.Message:
     stored = _reported(ctx.uow, cmd.message_id, cmd.provider_message_id)
     at = cmd.at or ctx.now
     new, event = messaging.record_delivery(stored, cmd.status, at, cmd.error_code, ctx.now)
-    if event is not None:
-        ctx.uow.save_message(new, stored.version)
-        ctx.events.append(event)
+    ctx.save_message(new, stored.version, event)
     return new
 
 
@@ -126,9 +124,7 @@ def attach_provider_id(cmd: c.AttachProviderId, ctx: Context) -> model.Message:
             f"The carrier's id [{cmd.provider_message_id}] belongs to message [{holder.id}]"
         )
     new, event = messaging.attach_carrier_id(stored, cmd.provider_message_id, ctx.now)
-    if event is not None:
-        ctx.uow.save_message(new, stored.version)
-        ctx.events.append(event)
+    ctx.save_message(new, stored.version, event)
     return new
 
 
@@ -149,8 +145,7 @@ def classify(cmd: c.Classify, ctx: Context) -> model.Message:
         cmd.details,
     )
     new, event = messaging.classify(stored, record, cmd.actor, ctx.now)
-    ctx.uow.save_message(new, stored.version)
-    ctx.events.append(event)
+    ctx.save_message(new, stored.version, event)
     return new
 
 
@@ -173,9 +168,7 @@ def delete_messages(cmd: c.DeleteMessages, ctx: Context) -> list[model.Message]:
     result = []
     for message in found:
         new, event = messaging.delete_message(message, threads[message.thread_id], cmd.actor, now)
-        if event is not None:
-            uow.save_message(new, message.version)
-            events.append(event)
+        ctx.save_message(new, message.version, event)
         result.append(new)
     _relabel(ctx, threads, current, {m.id for m in result})
     return result

@@ -18,17 +18,14 @@ def add_note(cmd: c.AddNote, ctx: Context) -> Note:
     new, added = messaging.new_note(
         ctx.ids.new_id(), thread, resource.user(cmd.actor), cmd.text, ctx.now
     )
-    ctx.uow.save_note(new, 0)
-    ctx.events.append(added)
+    ctx.save_note(new, 0, added)
     return new
 
 
 def edit_note(cmd: c.EditNote, ctx: Context) -> Note:
     old, thread = note(ctx, cmd.note_id, cmd.actor)
     new, edited = messaging.edit_note(old, thread, cmd.actor, cmd.text, ctx.now)
-    if edited is not None:
-        ctx.uow.save_note(new, old.version)
-        ctx.events.append(edited)
+    ctx.save_note(new, old.version, edited)
     return new
 
 
@@ -39,8 +36,6 @@ def delete_notes(cmd: c.DeleteNotes, ctx: Context) -> list[Note]:
         changes.append((old, messaging.delete_note(old, thread, cmd.actor, ctx.now)))
     result = []
     for old, (new, deleted) in changes:
-        if deleted is not None:
-            ctx.uow.save_note(new, old.version)
-            ctx.events.append(deleted)
+        ctx.save_note(new, old.version, deleted)
         result.append(new)
     return result

@@ -16,9 +16,7 @@ def assign(cmd: c.Assign, ctx: Context) -> Thread:
     stored, resource = visible(ctx, cmd.thread_id, cmd.actor)
     thread = tx.effective(stored, ctx.now, ctx.policy.ttl)
     new, event = tx.assign(thread, resource, cmd.actor, cmd.assignee, ctx.now)
-    if event is not None:
-        ctx.uow.save_thread(new, stored.version)
-        ctx.events.append(event)
+    ctx.save_thread(new, stored.version, event)
     return new
 
 
@@ -26,8 +24,7 @@ def resolve(cmd: c.Resolve, ctx: Context) -> Thread:
     stored, _ = visible(ctx, cmd.thread_id, cmd.actor)
     thread = tx.effective(stored, ctx.now, ctx.policy.ttl)
     new, event = tx.resolve(thread, StatusReason.MANUAL, cmd.actor, ctx.now)
-    ctx.uow.save_thread(new, stored.version)
-    ctx.events.append(event)
+    ctx.save_thread(new, stored.version, event)
     return new
 
 
@@ -37,9 +34,8 @@ def delete(cmd: c.Delete, ctx: Context) -> Thread:
     if expired is not None:
         ctx.events.append(expired)
     new, event = tx.delete(thread, cmd.actor, ctx.now)
-    ctx.uow.save_thread(new, stored.version)
+    ctx.save_thread(new, stored.version, event)
     ctx.uow.tombstone_messages(new.id, ctx.now)
-    ctx.events.append(event)
     return new
 
 
@@ -48,7 +44,6 @@ def expire_due(cmd: c.ExpireDue, ctx: Context) -> list[Thread]:
     resolved = []
     for thread in require(ctx.uow, Queries).due_threads(ctx.now - ttl, cmd.limit):
         new, event = tx.expire(thread, ttl)
-        ctx.uow.save_thread(new, thread.version)
-        ctx.events.append(event)
+        ctx.save_thread(new, thread.version, event)
         resolved.append(new)
     return resolved

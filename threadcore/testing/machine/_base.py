@@ -362,6 +362,14 @@ class MachineBase(RuleBasedStateMachine):
                 return data.draw(st.sampled_from(open_now))
         return data.draw(every)
 
+    def pick_thread_and_actor(
+        self, data: st.DataObject, open_mostly: bool = False
+    ) -> tuple[str, str]:
+        """A thread (:meth:`pick_thread`) and someone acting on it (:meth:`pick_actor`), the
+        opening of most thread rules."""
+        thread_id = self.pick_thread(data, open_mostly)
+        return thread_id, self.pick_actor(data, thread_id)
+
     def pick_pair(self, data: st.DataObject) -> tuple[str, str]:
         """An owner and guest number; an opted-out pair half the time when there is one."""
         opted = sorted(pair for pair, out in self.ref.opted.items() if out)

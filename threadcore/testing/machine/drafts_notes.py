@@ -104,8 +104,7 @@ class DraftAndNoteRules(MachineBase):
         deleted threads), or walk a note list with random filters."""
         known = [n.id for n in self.ref.all_notes()]
         if command == "add":
-            thread_id = self.pick_thread(data, open_mostly=True)
-            actor = self.pick_actor(data, thread_id)
+            thread_id, actor = self.pick_thread_and_actor(data, open_mostly=True)
             expected: Ok | Err | None = self.ref.plan_note(thread_id, actor)
             real = _call(lambda: self.real.add_note(thread_id, actor=actor, text=text))
             found = self.compare(real, expected or Ok())

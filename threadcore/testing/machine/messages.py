@@ -109,8 +109,7 @@ class MessageRules(MachineBase):
     @precondition(_has_threads)
     @rule(data=st.data(), body=bodies, pid=provider_ids)
     def send_on_thread(self, data: st.DataObject, body: str, pid: str | None) -> None:
-        thread_id = self.pick_thread(data, open_mostly=True)
-        actor = self.pick_actor(data, thread_id)
+        thread_id, actor = self.pick_thread_and_actor(data, open_mostly=True)
         self.message_step(MSend("Outbound", actor, MContent(body), pid, thread_id=thread_id))
 
     @rule(data=st.data(), count=st.integers(1, 6), abandon=st.booleans())

@@ -37,8 +37,7 @@ class QueryRules(MachineBase):
     @rule(data=st.data())
     def read(self, data: st.DataObject) -> None:
         """``get`` and ``messages`` as someone (mostly a handler) sees them."""
-        thread_id = self.pick_thread(data)
-        actor = self.pick_actor(data, thread_id)
+        thread_id, actor = self.pick_thread_and_actor(data)
         real = _call(lambda: self.real.get(thread_id, actor=actor))
         expected = self.ref.get(thread_id, actor)
         thread = self.compare(real, expected)

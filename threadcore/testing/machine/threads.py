@@ -41,8 +41,7 @@ class ThreadRules(MachineBase):
     @precondition(_has_threads)
     @rule(data=st.data())
     def assign(self, data: st.DataObject) -> None:
-        thread_id = self.pick_thread(data)
-        actor = self.pick_actor(data, thread_id)
+        thread_id, actor = self.pick_thread_and_actor(data)
         assignee = data.draw(st.none() | st.just(self.pick_actor(data, thread_id)))
         real = _call(lambda: self.real.assign(thread_id, actor=actor, assignee=assignee))
         expected = self.ref.assign(thread_id, actor, assignee)
@@ -55,8 +54,7 @@ class ThreadRules(MachineBase):
     @precondition(_has_threads)
     @rule(data=st.data(), command=st.sampled_from(["resolve", "resolve", "delete"]))
     def resolve_or_delete(self, data: st.DataObject, command: str) -> None:
-        thread_id = self.pick_thread(data)
-        actor = self.pick_actor(data, thread_id)
+        thread_id, actor = self.pick_thread_and_actor(data)
         if command == "resolve":
             real = _call(lambda: self.real.resolve(thread_id, actor=actor))
             expected = self.ref.resolve(thread_id, actor)
