@@ -337,6 +337,22 @@ INSERT INTO {s}.threadcore_schema VALUES ({SCHEMA_VERSION});
 """
 
 
+#: The migration from each version to the next, oldest first: the n-th brings version n to n + 1.
+_MIGRATIONS = (
+    migrate_from_1_sql,
+    migrate_from_2_sql,
+    migrate_from_3_sql,
+    migrate_from_4_sql,
+    migrate_from_5_sql,
+    migrate_from_6_sql,
+    migrate_from_7_sql,
+    migrate_from_8_sql,
+    migrate_from_9_sql,
+    migrate_from_10_sql,
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION - 1, "a schema version without its migration"
+
+
 def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> str:
     """What brings the (quoted) schema ``s`` from ``version`` (``None``: no threadcore schema
     yet) to :data:`SCHEMA_VERSION`, as one script for a DBA; empty when it is current. Without
@@ -347,27 +363,7 @@ def pending_sql(version: int | None, s: str, *, create_schema: bool = True) -> s
     if version is None:
         create = f"CREATE SCHEMA IF NOT EXISTS {s};\n" if create_schema else ""
         return f"{create}{schema_sql(s)}{store}"
-    steps = []
-    if version <= 1:
-        steps.append(migrate_from_1_sql(s))
-    if version <= 2:
-        steps.append(migrate_from_2_sql(s))
-    if version <= 3:
-        steps.append(migrate_from_3_sql(s))
-    if version <= 4:
-        steps.append(migrate_from_4_sql(s))
-    if version <= 5:
-        steps.append(migrate_from_5_sql(s))
-    if version <= 6:
-        steps.append(migrate_from_6_sql(s))
-    if version <= 7:
-        steps.append(migrate_from_7_sql(s))
-    if version <= 8:
-        steps.append(migrate_from_8_sql(s))
-    if version <= 9:
-        steps.append(migrate_from_9_sql(s))
-    if version <= 10:
-        steps.append(migrate_from_10_sql(s))
+    steps = [step(s) for since, step in enumerate(_MIGRATIONS, start=1) if version <= since]
     return "".join(steps) + store if steps else ""
 
 
