@@ -130,11 +130,17 @@ def clock_sql(s: str) -> str:
 def walks_sql(s: str) -> str:
     """The walks' gate (schema version 11, rule Q2): a table without rows whose table lock orders
     the list walks by creation time after the commands that write records. Every command's claim
-    takes it in ROW EXCLUSIVE mode (commands do not wait for each other: that mode does not
+    takes it in ROW EXCLUSIVE mode (``threadcore_gate()``, called in the claim's first lock
+    statement) (commands do not wait for each other: that mode does not
     conflict with itself), and a page of a list walk takes it in SHARE mode (pages do not wait
     for each other either): a page is read once no command that may write a record it lists is
     under way, and every command begun after that is dated after what the page shows."""
-    return f"CREATE TABLE IF NOT EXISTS {s}.threadcore_walks ();\n"
+    return f"""CREATE TABLE IF NOT EXISTS {s}.threadcore_walks ();
+CREATE OR REPLACE FUNCTION {s}.threadcore_gate() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE {s}.threadcore_walks IN ROW EXCLUSIVE MODE;
+END $$;
+"""
 
 
 def migrate_from_10_sql(s: str) -> str:

@@ -102,12 +102,29 @@ class Statements:
             "ORDER BY e.xid, e.ordinal LIMIT %s"
         )
         # Claims (see ``UnitOfWork.claim``): the walks' gate (rule Q2: schema version 11,
-        # ``walks_sql``), then a transaction-level advisory lock per pair of numbers (the key
-        # text is schema, owner and guest joined by U+001F); then, once granted, one row: the
-        # latest instant stored (the newest message or note anywhere, the last change of the
-        # claimed thread) and the claimed thread's columns (NULLs when there is none), which the
-        # command reads next.
-        self.gate = f"LOCK TABLE {s}.threadcore_walks IN ROW EXCLUSIVE MODE"
+        # ``walks_sql``: a function that locks its table, so that the gate comes in the same
+        # statement as the first advisory lock), a transaction-level advisory lock on the stored
+        # directory (shared by the commands that read it, exclusive for a change of it) and one
+        # per pair of numbers (the key text is schema, owner and guest joined by U+001F); then,
+        # once granted, one row: the latest instant stored (the newest message or note
+        # anywhere, the last change of the claimed thread) and the claimed thread's columns
+        # (NULLs when there is none), which the command reads next. Each lock statement takes
+        # the gate first (again, if an earlier one took it: a lock held is granted at once), so
+        # that it is taken before any other lock. A batch takes no gate (``lock``,
+        # ``lock_directory``).
+        gated = f"FROM {s}.threadcore_gate()"
+        lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        shared = "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))"
+        self.lock = lock
+        self.lock_directory = {"read": shared, "change": lock}
+        self.gate = f"SELECT {s}.threadcore_gate()"
+        self.gated_lock = f"{lock} {gated}"
+        self.gated_directory = {"read": f"{shared} {gated}", "change": self.gated_lock}
+        self.gated_lock_thread = (  # (no such thread: a NULL key, no lock; the gate still)
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            f"%s || t.owner_number || chr(31) || t.guest_number, 0)) {gated} AS g "
+            f"LEFT JOIN {t} AS t ON t.id = %s"
+        )
         # a page of a list walk waits for the commands under way (and holds new ones back while
         # it reads: one statement), giving up after a while if one of them hangs
         self.walk = (
@@ -117,18 +134,6 @@ class Statements:
         latest = (
             f"GREATEST((SELECT max(created_at) FROM {s}.messages), "
             f"(SELECT max(creation_time) FROM {s}.notes))"
-        )
-        lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-        self.lock = lock
-        # the stored directory's lock: shared by the commands that read the directory,
-        # exclusive for a change of it (see ``UnitOfWork.claim``)
-        self.lock_directory = {
-            "read": "SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 0))",
-            "change": lock,
-        }
-        self.lock_thread = (
-            "SELECT pg_advisory_xact_lock(hashtextextended("
-            f"%s || owner_number || chr(31) || guest_number, 0)) FROM {t} WHERE id = %s"
         )
         self.latest = f"SELECT {latest}"
         # ... and whether the pair's guest opted out (the read a send or a keyword makes next;

@@ -251,8 +251,9 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         follows), all in one round trip: each statement runs once the one before is done; what
         was read, as the :class:`Claim` the unit of work also keeps for its reads.
 
-        The walks' gate comes first of all (rule Q2, ``walks_sql``: a page of a list walk waits
-        for the commands under way, which never wait for each other there). With ``directory``,
+        The walks' gate comes first of all, in the first lock statement (rule Q2,
+        ``walks_sql``: a page of a list walk waits for the commands under way, which never wait
+        for each other there). With ``directory``,
         the stored directory's lock comes next (shared to read it, exclusive to change it: taken
         before any pair's, so a change waiting for the commands that read the directory never
         waits in a cycle) and its change position is read last.
@@ -274,12 +275,13 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                 if not self._begun:
                     self._begun = True
                     conn.execute("BEGIN", prepare=False)
-                    conn.execute(self._sql.gate, prepare=False)  # first: see walks_sql
                 if directory == "change":  # queued, it holds every command back: not for long
                     conn.execute(_CHANGE_LOCK_TIMEOUT, prepare=False)
-                if directory is not None:
-                    lock = self._sql.lock_directory[directory]
+                if directory is not None:  # (each lock statement takes the walks' gate first)
+                    lock = self._sql.gated_directory[directory]
                     conn.execute(lock, (f"{self._repo._lock_prefix}\x1fdirectory",), prepare=True)
+                elif not locks:
+                    conn.execute(self._sql.gate, prepare=True)
                 for held in locks:
                     conn.execute(*held, prepare=True)
                 cursor = conn.execute(*read, prepare=True)
@@ -383,14 +385,14 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         if pair is not None and not unstorable(*pair):
             owner, guest = pair
             return self._claim(
-                [(sql.lock, (f"{prefix}{owner}\x1f{guest}",))],
+                [(sql.gated_lock, (f"{prefix}{owner}\x1f{guest}",))],
                 (sql.claim_pair, (owner, guest, owner, guest)),
                 pair,
                 directory,
             )
         if thread_id is not None and not unstorable(thread_id):
             return self._claim(
-                [(sql.lock_thread, (prefix, thread_id))],
+                [(sql.gated_lock_thread, (prefix, thread_id))],
                 (sql.claim_thread, (thread_id,)),
                 thread_id,
                 directory,
