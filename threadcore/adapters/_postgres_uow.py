@@ -253,10 +253,10 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
 
         The walks' gate comes first of all, in the first lock statement (rule Q2,
         ``walks_sql``: a page of a list walk waits for the commands under way, which never wait
-        for each other there). With ``directory``,
-        the stored directory's lock comes next (shared to read it, exclusive to change it: taken
-        before any pair's, so a change waiting for the commands that read the directory never
-        waits in a cycle) and its change position is read last.
+        for each other there). With ``directory``, the stored directory's lock comes next
+        (shared to read it, exclusive to change it: taken before any pair's, so a change waiting
+        for the commands that read the directory never waits in a cycle) and its change position
+        is read last.
 
         Inside a batch, see :meth:`_claim_in_batch`."""
         conn = self._conn
