@@ -86,7 +86,9 @@ class PausingCommits:
 def run(number: int, url: str, schema: str, seconds: float, start: Any, report: Any) -> None:
     """Report ``("call", worker, kind, start_ns, end_ns, seen)`` for every call, where ``seen``
     is a list of ``(thread id, status)`` (a receive: its thread, open) or, for a list walk, a
-    list of pages ``(start_ns, [(thread id, status), ...])``; then ``("done", worker)``."""
+    list of pages ``(start_ns, [(thread id, status), ...])`` (a walk of messages: pages of
+    message ids); after a receive's, ``("message", message id, end_ns)``; then ``("done",
+    worker)``."""
     rng = random.Random(number)
     repo = PostgresRepository(url, schema=schema, min_size=1, max_size=2)
     inbox = Inbox(
@@ -101,7 +103,9 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
         start.wait(timeout=120)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            kind = rng.choice(["receive", "receive", "get", "get", "get", "walk", "resolve"])
+            kind = rng.choice(
+                ["receive", "receive", "get", "get", "get", "walk", "message-walk", "resolve"]
+            )
             began = time.time_ns()
             try:
                 if kind == "receive":
@@ -110,6 +114,7 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
                     )
                     known.append(message.thread_id)
                     seen: Any = [(message.thread_id, "Open")]
+                    acked = message.id
                 elif kind == "get" and known:
                     thread = inbox.get(rng.choice(known[-4:]), actor="101")
                     seen = [(thread.id, thread.status.value)]
@@ -129,6 +134,17 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
                             break
                         time.sleep(rng.uniform(0, 0.03))
                     seen = pages
+                elif kind == "message-walk":  # every message, across threads (rule M4, Q2)
+                    pages, token = [], None
+                    while True:
+                        page_start = time.time_ns()
+                        listed = inbox.list_messages(actor="101", limit=3, cursor=token)
+                        pages.append((page_start, [m.id for m in listed]))
+                        token = listed.next_cursor
+                        if token is None:
+                            break
+                        time.sleep(rng.uniform(0, 0.03))
+                    seen = pages
                 else:
                     continue
             except ThreadcoreError as error:
@@ -138,7 +154,10 @@ def run(number: int, url: str, schema: str, seconds: float, start: Any, report: 
             except Exception:
                 report.put(("error", number, "undocumented", traceback.format_exc(limit=3)))
                 continue
-            report.put(("call", number, kind, began, time.time_ns(), seen))
+            ended = time.time_ns()
+            report.put(("call", number, kind, began, ended, seen))
+            if kind == "receive":
+                report.put(("message", acked, ended))
     finally:
         repo.close()
         report.put(("done", number))

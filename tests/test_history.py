@@ -8,7 +8,8 @@ against the rules:
   it was), no call anywhere that began after that one ended sees it open (rules R10, R10b,
   R18a);
 * a keyset list walk never skips a thread: every thread whose creating call ended before the
-  walk asked for its last page is in the walk, and no thread is returned twice (rule Q2);
+  walk asked for its last page is in the walk, and no thread is returned twice (rule Q2); the
+  same of a walk of every message, across threads (rules M4, Q2: issue 24's walks' gate);
 * at the end: one open thread per pair, and every acknowledged message is stored once.
 
 Before the fix of issue 12 (commands dated at their start, committed later) it fails on the
@@ -33,7 +34,7 @@ WORKERS = 4
 SECONDS = 8.0
 
 
-def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str]]:
+def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str], dict[str, int]]:
     PostgresRepository(url, schema=schema).close()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(WORKERS + 1)
@@ -46,6 +47,7 @@ def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str]]:
         process.start()
     start.wait(timeout=120)
     calls, errors, done = [], [], 0
+    acked: dict[str, int] = {}  # message id -> the end of the receive that stored it
     give_up = time.monotonic() + SECONDS + 120
     while done < WORKERS:
         assert time.monotonic() < give_up, "the workers did not finish"
@@ -55,6 +57,8 @@ def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str]]:
             continue
         if item[0] == "call":
             calls.append(item[1:])
+        elif item[0] == "message":
+            acked[item[1]] = item[2]
         elif item[0] == "error":
             errors.append(f"{item[2]}: {item[3]}")
         else:
@@ -62,7 +66,7 @@ def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str]]:
     for process in processes:
         process.join(timeout=60)
         assert process.exitcode == 0
-    return calls, errors
+    return calls, errors, acked
 
 
 def _resolved_never_reopens(calls: list[tuple[Any, ...]]) -> list[str]:
@@ -71,6 +75,8 @@ def _resolved_never_reopens(calls: list[tuple[Any, ...]]) -> list[str]:
     resolved_at: dict[str, int] = {}  # thread -> the earliest end of a call that saw it resolved
     opens: list[tuple[str, int, str]] = []
     for _, kind, began, ended, seen in calls:
+        if kind == "message-walk":
+            continue
         views = [v for _, page in seen for v in page] if kind == "walk" else seen
         for thread_id, status in views:
             if status == "Resolved":
@@ -110,11 +116,32 @@ def _walks_skip_nothing(calls: list[tuple[Any, ...]]) -> list[str]:
     return problems
 
 
+def _message_walks_skip_nothing(calls: list[tuple[Any, ...]], acked: dict[str, int]) -> list[str]:
+    """Every message whose receive ended before a walk of messages asked for its last page is in
+    the walk, and no message is returned twice (the walk pages across threads, whose writers
+    run at once: what the creation lock never guarded)."""
+    problems = []
+    for _, kind, began, _, pages in calls:
+        if kind != "message-walk":
+            continue
+        returned = [m for _, page in pages for m in page]
+        if len(returned) != len(set(returned)):
+            problems.append(f"a walk of messages returned one twice: {returned}")
+        last_page = pages[-1][0]
+        missing = {m for m, ended in acked.items() if ended < last_page} - set(returned)
+        problems += [
+            f"a walk of messages begun at {began} skipped message {m}, stored at {acked[m]} "
+            f"before its last page ({last_page})"
+            for m in sorted(missing)
+        ]
+    return problems
+
+
 def test_a_concurrent_history_keeps_the_rules(postgres_url: str, pg_schema: str) -> None:
-    calls, errors = _history(postgres_url, pg_schema)
+    calls, errors, acked = _history(postgres_url, pg_schema)
     assert errors == []
     kinds = {kind for _, kind, *_ in calls}
-    assert kinds == {"receive", "get", "walk", "resolve"}, kinds
+    assert kinds == {"receive", "get", "walk", "message-walk", "resolve"}, kinds
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         rows = conn.execute(
             f"SELECT id, creation_time, status, availability, owner_number, guest_number "
@@ -125,6 +152,8 @@ def test_a_concurrent_history_keeps_the_rules(postgres_url: str, pg_schema: str)
     assert stored == (receives,), "an acknowledged message is missing or doubled"
     assert len(rows) > len(worker.GUESTS), "no thread fell due while the workers ran"
     problems = _resolved_never_reopens(calls) + _walks_skip_nothing(calls)
+    problems += _message_walks_skip_nothing(calls, acked)
+    assert len(acked) == receives
     assert problems == [], "\n".join(problems[:10])
     open_pairs = [(r[4], r[5]) for r in rows if r[2] == "Open" and r[3] == "Alive"]
     assert len(open_pairs) == len(set(open_pairs))
