@@ -70,6 +70,10 @@ class TokenCodec:
             body, mac = _unb64(body_text), _unb64(mac_text)
         except (binascii.Error, ValueError):
             raise error("malformed") from None
+        if _b64(mac) != mac_text or _b64(body) != body_text:
+            # one text per token: base64's last character carries bits the bytes do not use,
+            # and a token whose text was changed there alone is a changed token
+            raise error("malformed")
         if not hmac.compare_digest(mac, self._mac(body)):
             raise error("bad signature")
         try:
