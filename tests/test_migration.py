@@ -690,11 +690,14 @@ def postgres_shape(url: str, schema: str) -> dict[str, Any]:
                 (schema,),
             )
         ]  # fmt: skip
-        functions = conn.execute(
-            "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n "
-            "ON n.oid = p.pronamespace WHERE n.nspname = %s ORDER BY p.proname",
-            (schema,),
-        ).fetchall()
+        functions = [  # (a body naming its own schema's tables names them without it here)
+            (name, source.replace(f"{_quoted(schema)}.", "").replace(f"{schema}.", ""))
+            for name, source in conn.execute(
+                "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n "
+                "ON n.oid = p.pronamespace WHERE n.nspname = %s ORDER BY p.proname",
+                (schema,),
+            )
+        ]
     return {"columns": columns, "indexes": indexes, "functions": functions}
 
 
