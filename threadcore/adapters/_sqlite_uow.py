@@ -36,7 +36,7 @@ from threadcore.adapters._sqlite_base import (
     UNREAD,
     any_of,
     check_batch_alive,
-    translated,
+    translate,
 )
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.model import Thread
@@ -53,14 +53,17 @@ _INSERT_THREAD = (
     f"INSERT INTO threads ({_T_COLS}, change_position) "
     f"VALUES ({', '.join('?' * len(THREAD_COLUMNS))}, {_NEXT_CHANGE})"
 )
-# What :meth:`SQLiteUnitOfWork.claim` reads: the newest message anywhere (an index's last
-# entry) and the last change of the thread the command names.
-_CLAIM = f"SELECT ({LATEST}), NULL"
-_CLAIM_THREAD = f"SELECT ({LATEST}), (SELECT last_modified_time FROM threads WHERE id = ?)"
+# What :meth:`SQLiteUnitOfWork.claim` reads: the newest message or note anywhere (an index's
+# last entry) and, in the same statement, the thread the command names (every column: the
+# command's read of it is answered from the claim's, one statement fewer per command). The
+# constant row keeps one row when no thread matches.
+_CLAIM = f"SELECT ({LATEST})"
+_CLAIM_THREAD = f"SELECT ({LATEST}), {_T_COLS} FROM (SELECT 1) LEFT JOIN threads ON id = ?"
 _CLAIM_PAIR = (
-    f"SELECT ({LATEST}), (SELECT last_modified_time FROM threads "
-    f"WHERE owner_number = ? AND guest_number = ? AND {OPEN})"
+    f"SELECT ({LATEST}), {_T_COLS} FROM (SELECT 1) LEFT JOIN threads "
+    f"ON owner_number = ? AND guest_number = ? AND {OPEN}"
 )
+_UNCLAIMED = Claim(None)  # no claim made yet in this unit of work: no read answered from it
 _UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
@@ -123,7 +126,7 @@ class UnitTarget(Protocol):
 
 
 class SQLiteUnitOfWork(SQLReads, BufferedWrites):
-    __slots__ = ("_conn", "_loaded", "_repo")
+    __slots__ = ("_claimed", "_conn", "_loaded", "_repo")
 
     _dialect = Dialect(mark="?", to_db=time_to_text, from_db=time_from_text, any_of=any_of)
 
@@ -133,6 +136,7 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         self._conn = repo._conn
         # the stored state columns of each thread read in this unit of work, as first read
         self._loaded: dict[str, tuple[Any, ...]] = {}
+        self._claimed = _UNCLAIMED  # what the claim read (its thread answers the reads of it)
 
     def __enter__(self) -> SQLiteUnitOfWork:
         # Outside a batch: one transaction, whose write lock is taken now, so that what this
@@ -144,30 +148,32 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         self._repo._open = True
         if not self._repo._depth:
             try:
-                with translated:
-                    self._conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except BaseException as error:
                 self._repo._open = False
                 self._repo._lock.release()
+                if isinstance(error, sqlite3.Error):
+                    raise translate(error) from error
                 raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         conn = self._conn
         try:
-            with translated:
-                if self._repo._depth:
-                    if exc_type is None:
-                        self._write_in_savepoint()
-                elif exc_type is None:
-                    try:
-                        self._write()
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
-                else:
+            if self._repo._depth:
+                if exc_type is None:
+                    self._write_in_savepoint()
+            elif exc_type is None:
+                try:
+                    self._write()
+                except BaseException:
                     conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise translate(error) from error
         finally:
             self._repo._open = False
             self._repo._clock_seen = UNREAD
@@ -190,8 +196,10 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         conn.execute("RELEASE threadcore_command")
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        with translated:
+        try:
             return self._conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as error:
+            raise translate(error) from error
 
     def _threads_from(self, rows: list[Any]) -> list[Thread]:
         """Threads from rows of :data:`THREAD_COLUMNS`, remembering their stored state."""
@@ -208,14 +216,40 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         # change of the stored directory with the commands that read it; and thread creation:
         # no CreationClaims needed, rule Q2).
         pair, thread_id = on.get("pair"), on.get("thread_id")
-        if pair is not None:
-            rows = self._all(_CLAIM_PAIR, pair)
-        elif thread_id is not None:
-            rows = self._all(_CLAIM_THREAD, (thread_id,))
-        else:
-            rows = self._all(_CLAIM)
-        found = [value for value in rows[0] if value is not None]
-        return Claim(time_from_text(max(found)) if found else None)  # fixed-width text sorts
+        subject: tuple[str, str] | str
+        try:
+            if pair is not None:
+                subject = pair
+                row = self._conn.execute(_CLAIM_PAIR, pair).fetchone()
+            elif thread_id is not None:
+                subject = thread_id
+                row = self._conn.execute(_CLAIM_THREAD, (thread_id,)).fetchone()
+            else:
+                (latest,) = self._conn.execute(_CLAIM).fetchone()
+                return Claim(None if latest is None else time_from_text(latest))
+        except sqlite3.Error as error:
+            raise translate(error) from error
+        latest = row[0]
+        floor = None if latest is None else time_from_text(latest)
+        thread = None
+        if row[1] is not None:
+            thread = self._threads_from([row[1:]])[0]
+            if floor is None or thread.last_modified_time > floor:
+                floor = thread.last_modified_time
+        self._claimed = claimed = Claim(floor, subject=subject, thread=thread)
+        return claimed
+
+    def thread(self, thread_id: str) -> Thread | None:
+        claimed = self._claimed
+        if claimed.subject == thread_id:
+            return claimed.thread  # read by the claim, in this transaction
+        return super().thread(thread_id)
+
+    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        claimed = self._claimed
+        if claimed.subject == (owner_number, guest_number):
+            return claimed.thread  # read by the claim, in this transaction
+        return super().open_thread_for_pair(owner_number, guest_number)
 
     def change_position(self) -> int:
         (value,) = self._all("SELECT coalesce(max(change_position), 0) FROM threads")[0]
