@@ -209,12 +209,12 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
     def _threads_from(self, rows: list[Any]) -> list[Thread]:
         """Threads from rows of :data:`THREAD_COLUMNS`, remembering their stored rows.
 
-        A row equal to one this repository last wrote (or decoded) for the same thread is
-        answered with that thread, not decoded again: the next command on a thread reads back
-        what the last one wrote, and decoding a row (records, times, enums) costs ten times the
-        comparison. Equal rows decode to equal threads, and an Alive thread written comes back
-        from its row equal to itself (the row functions are each other's inverse), so the
-        answer is the one a decode would give."""
+        A row equal to the one this repository last wrote for the same thread is answered
+        with the thread it wrote (:meth:`_remember`), not decoded again: the next command on a
+        thread reads back what the last one wrote, and decoding a row (records, times, enums)
+        costs several times the comparison. The threads kept come back from their rows equal
+        and alike (the row functions are each other's inverse), so the answer is the one a
+        decode would give; a row changed since, by any connection, is decoded."""
         loaded, decoded = self._loaded, self._repo._decoded
         found = []
         for row in rows:
