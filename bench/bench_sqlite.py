@@ -143,12 +143,33 @@ def _receive_all(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
     return time.perf_counter() - t0
 
 
+Loop = Callable[[SQLiteRepository, list[str], bool], float]
+
+
+def _on_file(loop: Loop, path: Path, work: list[str], bulk: bool) -> float:
+    """``loop`` on a repository of a fresh file at ``path``: its seconds (opening excluded)."""
+    repo = SQLiteRepository(path)
+    try:
+        return loop(repo, work, bulk)
+    finally:
+        repo.close()
+
+
 def threadcore(path: Path, work: list[str], bulk: bool) -> float:
     """threadcore's ``Inbox.receive`` on a SQLite file. Returns seconds."""
-    repo = SQLiteRepository(path)
-    elapsed = _receive_all(repo, work, bulk)
-    repo.close()
-    return elapsed
+    return _on_file(_receive_all, path, work, bulk)
+
+
+def _record(loop: Loop, work: list[str], bulk: bool) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements ``loop`` runs for ``work``, on a scratch file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = SQLiteRepository(Path(tmp) / "record.db")
+        recorder = _Recorder(repo._conn)
+        repo._conn = recorder  # type: ignore[assignment]
+        loop(repo, work, bulk)
+        repo._conn = recorder.conn
+        repo.close()
+    return recorder.log
 
 
 class _Recorder:
@@ -173,14 +194,7 @@ def statements(work: list[str], bulk: bool) -> list[tuple[str, tuple[Any, ...]]]
     """The statements threadcore runs for ``work`` (recorded on first use)."""
     key = (id(work), bulk)
     if key not in _recorded:
-        with tempfile.TemporaryDirectory() as tmp:
-            repo = SQLiteRepository(Path(tmp) / "record.db")
-            recorder = _Recorder(repo._conn)
-            repo._conn = recorder  # type: ignore[assignment]
-            _receive_all(repo, work, bulk)
-            repo._conn = recorder.conn
-            repo.close()
-        _recorded[key] = recorder.log
+        _recorded[key] = _record(_receive_all, work, bulk)
     return _recorded[key]
 
 
@@ -250,27 +264,17 @@ def _floor_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
 
 def floor(path: Path, work: list[str], bulk: bool) -> float:
     """:func:`_floor_loop` on a fresh file. Returns seconds."""
-    repo = SQLiteRepository(path)
-    elapsed = _floor_loop(repo, work, bulk)
-    repo.close()
-    return elapsed
+    return _on_file(_floor_loop, path, work, bulk)
 
 
 def check_floor(work: list[str], bulk: bool) -> None:
     """Refuse a floor that does not run threadcore's statements: the same texts in the same
     order, the same parameters but for the ids (fresh on each side)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = SQLiteRepository(Path(tmp) / "floor.db")
-        recorder = _Recorder(repo._conn)
-        repo._conn = recorder  # type: ignore[assignment]
-        _floor_loop(repo, work, bulk)
-        repo._conn = recorder.conn
-        repo.close()
 
     def shape(log: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
         return [(sql, tuple(_UUID.sub("<id>", str(p)) for p in params)) for sql, params in log]
 
-    ours, theirs = shape(recorder.log), shape(statements(work, bulk))
+    ours, theirs = shape(_record(_floor_loop, work, bulk)), shape(statements(work, bulk))
     if ours != theirs:
         pairs = enumerate(zip(ours, theirs, strict=False))
         first = next((i for i, (a, b) in pairs if a != b), min(len(ours), len(theirs)))
