@@ -73,3 +73,11 @@ def test_the_command_ab_script_runs_on_every_store(postgres_url: str) -> None:
     _run(script, "memory", "--pairs", "5")
     _run(script, "sqlite", "--pairs", "5")
     _run(script, "postgres", "--pairs", "5", "--url", postgres_url)
+
+
+def test_the_sqlite_benchmark_runs_its_floor_on_threadcores_statements() -> None:
+    """bench_sqlite's floor must issue threadcore's very statements (it checks them before the
+    timing and exits otherwise), and every ratio the issue sets is printed."""
+    out = _run(str(BENCH / "bench_sqlite.py"), "--pairs", "5", "--messages", "40", "--repeat", "1")
+    assert out.count("threadcore / its SQL alone:") == 4  # per command and bulk, two measures
+    assert out.count("floor / SQL alone:") == 4

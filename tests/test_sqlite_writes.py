@@ -256,3 +256,47 @@ def test_processes_opening_one_new_file_together_all_open_it(tmp_path: Path) -> 
             repository = SQLiteRepository(path)
             assert repository.store_id
             repository.close()
+
+
+def test_a_thread_another_connection_changed_is_read_as_stored(tmp_path: Path) -> None:
+    """A repository keeps the threads it wrote, to answer the next read of the same row without
+    decoding it again (issue 24): a row another process changed since is read as stored, in a
+    plain read and in a command's claim."""
+    ours, theirs = SQLiteRepository(tmp_path / "s.db"), SQLiteRepository(tmp_path / "s.db")
+    try:
+        thread = _open("t1", "+16502240001")
+        with ours.unit_of_work() as uow:
+            uow.save_thread(thread, 0)
+        with ours.unit_of_work() as uow:  # read back, as written
+            assert uow.thread("t1") == thread
+        changed = attrs.evolve(thread, label="theirs", version=2)
+        with theirs.unit_of_work() as uow:
+            assert uow.thread("t1") == thread
+            uow.save_thread(changed, 1)
+        with ours.unit_of_work() as uow:
+            assert uow.thread("t1") == changed
+        with ours.unit_of_work() as uow:
+            claim = uow.claim(pair=(OWNER, "+16502240001"))
+            assert claim.thread == changed
+            assert uow.open_thread_for_pair(OWNER, "+16502240001") == changed
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_thread_written_is_read_back_as_its_row_decodes(repo: SQLiteRepository) -> None:
+    """A thread kept as written is the one its stored row decodes to: its times in UTC (one
+    written in another zone comes back in UTC) and a Deleted thread without its label."""
+    ny = ZoneInfo("America/New_York")
+    local = attrs.evolve(_open("t1", "+16502240001"), creation_time=T0.astimezone(ny))
+    deleted = attrs.evolve(
+        _open("t2", "+16502240002"), availability=Availability.DELETED, label="kept"
+    )
+    with repo.unit_of_work() as uow:
+        uow.save_thread(local, 0)
+        uow.save_thread(deleted, 0)
+    with repo.unit_of_work() as uow:
+        read = uow.thread("t1")
+        assert read is not None
+        assert read.creation_time.tzinfo is UTC
+        assert uow.thread("t2") == attrs.evolve(deleted, label=None)

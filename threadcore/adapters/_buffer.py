@@ -101,9 +101,12 @@ class BufferedWrites:
         """Whether this unit of work may change which files live messages carry: it stores
         files, deletes messages (or a thread's), or changes a message's attachments (only a
         draft's are changed; a tombstone's are gone). The adapter then sweeps unnamed bytes."""
-        return bool(self._attachments or self._tombstones) or any(
-            message.availability is not _ALIVE or message.status is _DRAFT
-            for message, _ in self._message_updates.values()
+        return bool(self._attachments or self._tombstones) or (
+            bool(self._message_updates)  # (most units of work change none: no generator)
+            and any(
+                message.availability is not _ALIVE or message.status is _DRAFT
+                for message, _ in self._message_updates.values()
+            )
         )
 
     def _buffers(self) -> tuple[dict[Any, Any] | list[Any], ...]:

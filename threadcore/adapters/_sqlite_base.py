@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from threadcore.domain.errors import ConcurrencyConflict, StorageError
+from threadcore.domain.errors import ConcurrencyConflict, StorageError, ThreadcoreError
 
 __all__ = [
     "LATEST",
@@ -18,6 +18,7 @@ __all__ = [
     "UNREAD",
     "any_of",
     "check_batch_alive",
+    "translate",
     "translated",
 ]
 
@@ -71,14 +72,20 @@ class _Translated:
         return None
 
     def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
-        if isinstance(exc, sqlite3.IntegrityError):
-            raise ConcurrencyConflict(f"A concurrent writer got there first ({exc})") from exc
         if isinstance(exc, sqlite3.Error):
-            _log.warning("SQLite: %s: %s", type(exc).__name__, str(exc)[:200])
-            raise StorageError(_words_for(exc)) from exc
+            raise translate(exc) from exc
 
 
 translated = _Translated()
+
+
+def translate(error: sqlite3.Error) -> ThreadcoreError:
+    """The threadcore error a driver error becomes (raised ``from`` it, as :data:`translated`
+    does; for the hot paths, where a ``try`` costs nothing until it catches)."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return ConcurrencyConflict(f"A concurrent writer got there first ({error})")
+    _log.warning("SQLite: %s: %s", type(error).__name__, str(error)[:200])
+    return StorageError(_words_for(error))
 
 
 def check_batch_alive(conn: sqlite3.Connection) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
+from datetime import UTC
 from functools import lru_cache
 from typing import Any, Protocol, Unpack
 
@@ -36,10 +37,10 @@ from threadcore.adapters._sqlite_base import (
     UNREAD,
     any_of,
     check_batch_alive,
-    translated,
+    translate,
 )
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
-from threadcore.domain.model import Thread
+from threadcore.domain.model import Availability, Thread
 from threadcore.ports import Claim, ClaimArgs, StoredEvent
 
 __all__ = ["SQLiteUnitOfWork", "UnitTarget"]
@@ -53,14 +54,17 @@ _INSERT_THREAD = (
     f"INSERT INTO threads ({_T_COLS}, change_position) "
     f"VALUES ({', '.join('?' * len(THREAD_COLUMNS))}, {_NEXT_CHANGE})"
 )
-# What :meth:`SQLiteUnitOfWork.claim` reads: the newest message anywhere (an index's last
-# entry) and the last change of the thread the command names.
-_CLAIM = f"SELECT ({LATEST}), NULL"
-_CLAIM_THREAD = f"SELECT ({LATEST}), (SELECT last_modified_time FROM threads WHERE id = ?)"
+# What :meth:`SQLiteUnitOfWork.claim` reads: the newest message or note anywhere (an index's
+# last entry) and, in the same statement, the thread the command names (every column: the
+# command's read of it is answered from the claim's, one statement fewer per command). The
+# constant row keeps one row when no thread matches.
+_CLAIM = f"SELECT ({LATEST})"
+_CLAIM_THREAD = f"SELECT ({LATEST}), {_T_COLS} FROM (SELECT 1) LEFT JOIN threads ON id = ?"
 _CLAIM_PAIR = (
-    f"SELECT ({LATEST}), (SELECT last_modified_time FROM threads "
-    f"WHERE owner_number = ? AND guest_number = ? AND {OPEN})"
+    f"SELECT ({LATEST}), {_T_COLS} FROM (SELECT 1) LEFT JOIN threads "
+    f"ON owner_number = ? AND guest_number = ? AND {OPEN}"
 )
+_UNCLAIMED = Claim(None)  # no claim made yet in this unit of work: no read answered from it
 _UPDATE_MESSAGE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MESSAGE_COLUMNS[1:])} "
     "WHERE id = ? AND version = ?"
@@ -85,6 +89,9 @@ _SET_OPTED_OUT = (
 )
 _INSERT_EVENT = "INSERT INTO events (thread_id, kind, payload) VALUES (?, ?, ?)"
 _EVERY_STATE_COLUMN = tuple(range(len(THREAD_STATE_COLUMNS)))
+_EVERY_MESSAGE_COLUMN = tuple(range(len(MESSAGE_COLUMNS)))
+_DECODED_LIMIT = 4096  # threads kept decoded per repository (SQLiteUnitOfWork._threads_from)
+_ALIVE = Availability.ALIVE
 
 
 @lru_cache(maxsize=512)
@@ -120,10 +127,11 @@ class UnitTarget(Protocol):
     _open: bool  # a unit of work is open (in the thread that holds the lock)
     _depth: int  # nesting of units of work inside a batch
     _clock_seen: object  # the stored clock, as the open unit of work read it
+    _decoded: dict[str, tuple[tuple[Any, ...], Thread]]  # see SQLiteUnitOfWork._threads_from
 
 
 class SQLiteUnitOfWork(SQLReads, BufferedWrites):
-    __slots__ = ("_conn", "_loaded", "_repo")
+    __slots__ = ("_claimed", "_conn", "_loaded", "_repo")
 
     _dialect = Dialect(mark="?", to_db=time_to_text, from_db=time_from_text, any_of=any_of)
 
@@ -131,8 +139,9 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         super().__init__()
         self._repo = repo
         self._conn = repo._conn
-        # the stored state columns of each thread read in this unit of work, as first read
+        # the stored row of each thread read in this unit of work, as first read
         self._loaded: dict[str, tuple[Any, ...]] = {}
+        self._claimed = _UNCLAIMED  # what the claim read (its thread answers the reads of it)
 
     def __enter__(self) -> SQLiteUnitOfWork:
         # Outside a batch: one transaction, whose write lock is taken now, so that what this
@@ -144,30 +153,32 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         self._repo._open = True
         if not self._repo._depth:
             try:
-                with translated:
-                    self._conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except BaseException as error:
                 self._repo._open = False
                 self._repo._lock.release()
+                if isinstance(error, sqlite3.Error):
+                    raise translate(error) from error
                 raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         conn = self._conn
         try:
-            with translated:
-                if self._repo._depth:
-                    if exc_type is None:
-                        self._write_in_savepoint()
-                elif exc_type is None:
-                    try:
-                        self._write()
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
-                else:
+            if self._repo._depth:
+                if exc_type is None:
+                    self._write_in_savepoint()
+            elif exc_type is None:
+                try:
+                    self._write()
+                except BaseException:
                     conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise translate(error) from error
         finally:
             self._repo._open = False
             self._repo._clock_seen = UNREAD
@@ -190,16 +201,29 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         conn.execute("RELEASE threadcore_command")
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        with translated:
+        try:
             return self._conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as error:
+            raise translate(error) from error
 
     def _threads_from(self, rows: list[Any]) -> list[Thread]:
-        """Threads from rows of :data:`THREAD_COLUMNS`, remembering their stored state."""
-        loaded = self._loaded
+        """Threads from rows of :data:`THREAD_COLUMNS`, remembering their stored rows.
+
+        A row equal to the one this repository last wrote for the same thread is answered
+        with the thread it wrote (:meth:`_remember`), not decoded again: the next command on a
+        thread reads back what the last one wrote, and decoding a row (records, times, enums)
+        costs several times the comparison. The threads kept come back from their rows equal
+        and alike (the row functions are each other's inverse), so the answer is the one a
+        decode would give; a row changed since, by any connection, is decoded."""
+        loaded, decoded = self._loaded, self._repo._decoded
         found = []
         for row in rows:
-            found.append(thread_from_row(row, time_from_text))
-            loaded.setdefault(row[0], row[_STATE_AT:])
+            known = decoded.get(row[0])
+            if known is not None and known[0] == row:
+                found.append(known[1])
+            else:
+                found.append(thread_from_row(row, time_from_text))
+            loaded.setdefault(row[0], row)
         return found
 
     # --- reads ----------------------------------------------------------------------------------
@@ -208,14 +232,40 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         # change of the stored directory with the commands that read it; and thread creation:
         # no CreationClaims needed, rule Q2).
         pair, thread_id = on.get("pair"), on.get("thread_id")
-        if pair is not None:
-            rows = self._all(_CLAIM_PAIR, pair)
-        elif thread_id is not None:
-            rows = self._all(_CLAIM_THREAD, (thread_id,))
-        else:
-            rows = self._all(_CLAIM)
-        found = [value for value in rows[0] if value is not None]
-        return Claim(time_from_text(max(found)) if found else None)  # fixed-width text sorts
+        subject: tuple[str, str] | str
+        try:
+            if pair is not None:
+                subject = pair
+                row = self._conn.execute(_CLAIM_PAIR, pair).fetchone()
+            elif thread_id is not None:
+                subject = thread_id
+                row = self._conn.execute(_CLAIM_THREAD, (thread_id,)).fetchone()
+            else:
+                (latest,) = self._conn.execute(_CLAIM).fetchone()
+                return Claim(None if latest is None else time_from_text(latest))
+        except sqlite3.Error as error:
+            raise translate(error) from error
+        latest = row[0]
+        floor = None if latest is None else time_from_text(latest)
+        thread = None
+        if row[1] is not None:
+            thread = self._threads_from([row[1:]])[0]
+            if floor is None or thread.last_modified_time > floor:
+                floor = thread.last_modified_time
+        self._claimed = claimed = Claim(floor, subject=subject, thread=thread)
+        return claimed
+
+    def thread(self, thread_id: str) -> Thread | None:
+        claimed = self._claimed
+        if claimed.subject == thread_id:
+            return claimed.thread  # read by the claim, in this transaction
+        return super().thread(thread_id)
+
+    def open_thread_for_pair(self, owner_number: str, guest_number: str) -> Thread | None:
+        claimed = self._claimed
+        if claimed.subject == (owner_number, guest_number):
+            return claimed.thread  # read by the claim, in this transaction
+        return super().open_thread_for_pair(owner_number, guest_number)
 
     def change_position(self) -> int:
         (value,) = self._all("SELECT coalesce(max(change_position), 0) FROM threads")[0]
@@ -256,46 +306,81 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         return [(position, event_from_json(kind, payload)) for position, kind, payload in rows]
 
     def _write(self) -> None:
-        conn = self._conn
-        for key, content in self._attachments.items():  # before the messages naming them
-            conn.execute(_STORE_FILE, (key, content))
+        # The writes every command makes come first and inline; the others (rarer) only when
+        # there are some: a command writes two or three kinds of record, and each loop over an
+        # empty buffer costs.
+        execute = self._conn.execute
+        if self._attachments:
+            for key, content in self._attachments.items():  # before the messages naming them
+                execute(_STORE_FILE, (key, content))
         for thread, expected in self._threads.values():
             if expected == 0:
-                conn.execute(_INSERT_THREAD, thread_to_row(thread, time_to_text))
+                row = thread_to_row(thread, time_to_text)
+                execute(_INSERT_THREAD, row)
+                self._remember(thread, row)
                 continue
             state = thread_state_row(thread, time_to_text)
             stored = self._loaded.get(thread.id)
-            changed = (
-                _EVERY_STATE_COLUMN
-                if stored is None
-                else tuple(i for i, value in enumerate(state) if value != stored[i])
-            )
-            params = (*[state[i] for i in changed], thread.id, expected)
-            if conn.execute(_update_thread(changed), params).rowcount != 1:
+            if stored is None:
+                changed, params = _EVERY_STATE_COLUMN, [*state]
+            else:
+                was = stored[_STATE_AT:]
+                changed = tuple([i for i in _EVERY_STATE_COLUMN if state[i] != was[i]])
+                params = [state[i] for i in changed]
+            params += (thread.id, expected)
+            if execute(_update_thread(changed), params).rowcount != 1:
                 raise ConcurrencyConflict(f"Thread [{thread.id}] was changed concurrently")
+            if stored is not None:  # the row as stored now: its fixed columns, its new state
+                self._remember(thread, stored[:_STATE_AT] + state)
         for message in self._messages:
             row = message_to_row(message, time_to_text)
-            present = tuple([i for i, value in enumerate(row) if value is not None])
-            conn.execute(_insert_message(present), [row[i] for i in present])
+            present = tuple([i for i in _EVERY_MESSAGE_COLUMN if row[i] is not None])
+            execute(_insert_message(present), [row[i] for i in present])
+        if self._message_updates or self._notes or self._tombstones or self._opt_outs:
+            self._write_changes()
+        for event in self._events:
+            execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
+        if self._resources:
+            for statement in self._dialect.directory_writes(self._resources):
+                execute(*statement)
+        if self._touches_attachments():
+            execute(_SWEEP_FILES)  # bytes no live message names (rule M8)
+
+    def _remember(self, thread: Thread, row: tuple[Any, ...]) -> None:
+        """Keep ``thread`` as the decoding of ``row``, its row as just written
+        (:meth:`_threads_from`): only an Alive one with its times in UTC, which its row gives
+        back equal and alike (a Deleted thread's row decodes without its label, and a time of
+        another zone comes back in UTC). Commands write nothing else; a caller of the port
+        may."""
+        last_in, last_out = thread.last_inbound_at, thread.last_outbound_at
+        if (
+            thread.availability is _ALIVE
+            and thread.creation_time.tzinfo is UTC
+            and thread.last_modified_time.tzinfo is UTC
+            and thread.latest_message_at.tzinfo is UTC
+            and (last_in is None or last_in.tzinfo is UTC)
+            and (last_out is None or last_out.tzinfo is UTC)
+        ):
+            decoded = self._repo._decoded
+            if len(decoded) >= _DECODED_LIMIT:
+                decoded.clear()
+            decoded[thread.id] = (row, thread)
+
+    def _write_changes(self) -> None:
+        """The rarer writes: messages and notes changed, tombstones, opt-outs."""
+        execute = self._conn.execute
         for message, expected in self._message_updates.values():
             row = message_to_row(message, time_to_text)
-            if conn.execute(_UPDATE_MESSAGE, (*row[1:], message.id, expected)).rowcount != 1:
+            if execute(_UPDATE_MESSAGE, (*row[1:], message.id, expected)).rowcount != 1:
                 raise ConcurrencyConflict(f"Message [{message.id}] was changed concurrently")
         for note, expected in self._notes.values():
             row = note_to_row(note, time_to_text)
             if expected == 0:
-                conn.execute(_INSERT_NOTE, row)
-            elif conn.execute(_UPDATE_NOTE, (*row[1:], note.id, expected)).rowcount != 1:
+                execute(_INSERT_NOTE, row)
+            elif execute(_UPDATE_NOTE, (*row[1:], note.id, expected)).rowcount != 1:
                 raise ConcurrencyConflict(f"Note [{note.id}] was changed concurrently")
         for thread_id, at in self._tombstones:
-            conn.execute(_TOMBSTONE_MESSAGES, (time_to_text(at), thread_id))
-            conn.execute(_TOMBSTONE_NOTES, (time_to_text(at), thread_id))
+            execute(_TOMBSTONE_MESSAGES, (time_to_text(at), thread_id))
+            execute(_TOMBSTONE_NOTES, (time_to_text(at), thread_id))
         for (owner_number, guest_number), opted_out in self._opt_outs.items():
-            conn.execute(_SET_OPTED_OUT, (owner_number, guest_number, opted_out))
-        for event in self._events:
-            conn.execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
-        if self._resources:
-            for statement in self._dialect.directory_writes(self._resources):
-                conn.execute(*statement)
-        if self._touches_attachments():
-            conn.execute(_SWEEP_FILES)  # bytes no live message names (rule M8)
+            execute(_SET_OPTED_OUT, (owner_number, guest_number, opted_out))

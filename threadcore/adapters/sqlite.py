@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from threadcore.adapters._holds import Hold, LocalHolds, unreached
 from threadcore.adapters._sql import (
@@ -45,6 +45,7 @@ from threadcore.domain.errors import (
     SchemaVersionError,
     StorageError,
 )
+from threadcore.domain.model import Thread
 from threadcore.ports import ClockMove, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "SQLiteRepository", "pending_sql"]
@@ -129,6 +130,8 @@ class SQLiteRepository:
         self._open = False  # a unit of work is open (in the thread that holds the lock)
         self._clock_seen: object = UNREAD  # the stored clock, as the open unit of work read it
         self._holds = LocalHolds()  # consumer holds of an in-memory database
+        # each thread's row as last written or read, and its thread (SQLiteUnitOfWork's reads)
+        self._decoded: dict[str, tuple[tuple[Any, ...], Thread]] = {}
         # Without create_schema a missing file is not created: it holds no schema to use.
         existing = not create_schema and self._path != ":memory:"
         target = Path(self._path).resolve().as_uri() + "?mode=rw" if existing else self._path
