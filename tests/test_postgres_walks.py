@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from threadcore import Directory, Inbox, ManualClock, Resource
+from threadcore import Directory, EntryScope, Inbox, ManualClock, Resource
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.errors import StorageError
 from threadcore.ports import CreationClaims, offers
@@ -135,3 +135,23 @@ def test_a_page_behind_a_hung_command_is_refused_not_read(
             inbox.list(actor="101")
         hung.rollback()
     assert len(inbox.list(actor="101")) == 1
+
+
+def test_reads_that_are_not_pages_do_not_wait_for_the_commands_under_way(
+    postgres_url: str, pg_repo: PostgresRepository, pg_schema: str
+) -> None:
+    """Only a page of a walk (at most 1,001 records) waits at the gate: a thread's whole message
+    list and the entries sync, which reads every message and note of the threads it returns,
+    read at once behind a command hung mid-transaction."""
+    inbox = Inbox(repository=pg_repo, directory=DIRECTORY, clock=ManualClock(T0))
+    message = inbox.receive(owner_number=OWNER, guest_number="+16502240001", body="hello")
+    with psycopg.connect(postgres_url) as hung:
+        hung.execute(f'LOCK TABLE "{pg_schema}".threadcore_walks IN ROW EXCLUSIVE MODE')
+        every = inbox.messages(message.thread_id, actor="101")  # no limit: every record
+        assert [m.id for m in every] == [message.id]
+        assert len(inbox.sync(actor="101").records) == 1
+        entries = inbox.sync_entries(actor="101", scope=EntryScope.ACCESSIBLE)
+        assert message.id in {entry.id for entry in entries.records}
+        with pytest.raises(StorageError, match="busy"):  # while a page still waits
+            inbox.list_messages(actor="101", limit=10)
+        hung.rollback()

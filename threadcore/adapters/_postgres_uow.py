@@ -50,7 +50,7 @@ __all__ = ["PostgresUnitOfWork", "UnitTarget"]
 # tests/test_pg_prepared.py). Prepared at its first run, psycopg checks the result.
 #: How long a change of the stored directory waits for the commands that read it (a long batch
 #: holds the directory's lock to its end): while it waits, every later command waits behind it,
-#: so it gives up soon (``ConcurrencyConflict``, retried by the facade, then the caller's).
+#: so it gives up soon (``StorageError``: the database is busy, retry later).
 _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
 #: What a unit of work holds before its claim.
 _UNCLAIMED = Claim(None)
@@ -224,9 +224,9 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                     conn.execute(gate, prepare=False)
                     cursor = conn.execute(sql, params, prepare=False)
                     conn.execute("COMMIT", prepare=False)
-            except psycopg.Error:
+            except psycopg.Error as error:
                 if again and conn.broken:
-                    raise _Lost() from None
+                    raise _Lost() from error
                 self._abort(conn)
                 raise
             rows: list[Any] = cursor.fetchall()

@@ -161,10 +161,10 @@ class SQLReads:
         return self._all(sql, params)
 
     def _walked(self, sql: str, params: Iterable[Any]) -> list[Any]:
-        """The rows of a page of a list walked by creation time (threads, messages, notes): an
-        adapter whose writers run at once waits here until no command that may write a record
-        of the list is under way (rule Q2); one whose writers run one at a time reads it as
-        any list."""
+        """The rows of a page (at most :data:`_PAGE_AT_MOST` records) of a list walked by
+        creation time (threads, messages, notes): an adapter whose writers run at once waits
+        here until no command that may write a record of the list is under way (rule Q2); one
+        whose writers run one at a time reads it as any list."""
         return self._listed(sql, params)
 
     def directory_version(self) -> int:
@@ -387,7 +387,8 @@ class SQLReads:
         where, params = built
         mark = self._dialect.mark
         page = f"{order} LIMIT {mark} OFFSET {mark}"
-        return self._walked(f"{select}{where} {page}", [*params, limit, max(offset, 0)])
+        rows = self._walked if limit <= _PAGE_AT_MOST else self._listed
+        return rows(f"{select}{where} {page}", [*params, limit, max(offset, 0)])
 
     def _count(self, select: str, built: tuple[str, list[Any]] | None) -> int:
         """How many records ``select count(*) ... WHERE`` counts under the built clause."""
@@ -395,6 +396,12 @@ class SQLReads:
             return 0
         where, params = built
         return int(self._listed(f"{select}{where}", params)[0][0])
+
+
+#: The most records a page of a walk reads: 1,000 (the largest ``limit``) and one more, which
+#: tells whether a page follows. A longer read is not a page (a thread's whole list, sync's and
+#: the operator's reads): it does not wait for the commands under way (:meth:`SQLReads._walked`).
+_PAGE_AT_MOST = 1_001
 
 
 def _pair_chunks(
