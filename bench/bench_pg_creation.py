@@ -33,17 +33,15 @@ page's time, p50 and p99). The sampler costs a little CPU (one small query per i
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from bench_postgres import EXTENSION, OWNER, finish, run, said, server_line, spread
-from pgserver import default_url, postgres
+from bench_postgres import EXTENSION, OWNER, finish, options, run, said, server_line, spread
+from pgserver import postgres
 
 from threadcore import Directory, Inbox, Resource
 from threadcore.adapters.postgres import PostgresRepository
@@ -143,14 +141,9 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--url", default=default_url())
-    parser.add_argument("--messages", type=int, default=300, help="per worker")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = options(__doc__, messages=300, rounds=3)
     parser.add_argument("--interval", type=float, default=0.004, help="seconds between samples")
     parser.add_argument("--walkers", type=int, default=0, help="list walks beside a round")
-    parser.add_argument("--out", type=Path, help="also write the table (markdown) here")
     args = parser.parse_args()
     command = " ".join(["python bench/bench_pg_creation.py", *sys.argv[1:]])
     with postgres(args.url) as url:

@@ -299,15 +299,23 @@ def server_line(url: str) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def options(doc: str | None, messages: int, rounds: int) -> argparse.ArgumentParser:
+    """The options of a benchmark of worker processes on PostgreSQL: the server, the messages
+    of each worker, the process counts, the rounds, and a file for the table (the script adds
+    its own)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--url", default=default_url())
-    parser.add_argument("--messages", type=int, default=400, help="per worker")
-    parser.add_argument("--pairs", type=int, default=200, help="per worker")
+    parser.add_argument("--messages", type=int, default=messages, help="per worker")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--hot", action="store_true", help="also one pair for every worker")
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--out", type=Path, help="also write the table (markdown) here")
+    return parser
+
+
+def main() -> None:
+    parser = options(__doc__, messages=400, rounds=5)
+    parser.add_argument("--pairs", type=int, default=200, help="per worker")
+    parser.add_argument("--hot", action="store_true", help="also one pair for every worker")
     args = parser.parse_args()
     command = " ".join(["python bench/bench_postgres.py", *sys.argv[1:]])
     with postgres(args.url) as url:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime
 from types import TracebackType
@@ -54,10 +54,6 @@ __all__ = ["PostgresUnitOfWork", "UnitTarget"]
 _CHANGE_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '2s', true)"  # (SET LOCAL, as a row)
 #: What a unit of work holds before its claim.
 _UNCLAIMED = Claim(None)
-
-
-class _Lost(Exception):
-    """A read outside a transaction lost its connection (read again on a fresh one)."""
 
 
 class UnitTarget(WriteTarget, Protocol):
@@ -178,18 +174,8 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
             raise StorageError("The unit of work is not open")
         batch = self._batch
         if batch is None:
-            with _translated(conn):
-                try:
-                    return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
-                except psycopg.Error:
-                    if self._begun or not conn.broken:
-                        raise
-                # a read outside a transaction lost its connection (a restart): nothing else
-                # rode on it, so it is read again on a fresh one (rule D3)
-                self._conn = None  # (handed back: none is held until the fresh one comes)
-                self._repo._putconn(conn)
-                conn = self._conn = self._repo._getconn()
-                return conn.execute(sql, tuple(params), prepare=prepare).fetchall()
+            values = tuple(params)
+            return self._outside(conn, lambda c: c.execute(sql, values, prepare=prepare).fetchall())
         if not self._through:
             batch.flush()  # the read sees every write of the batch before it
         with batch.guarded():  # an error ends the batch's transaction: the batch fails
@@ -204,33 +190,40 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         conn = self._conn
         if conn is None or self._begun or self._batch is not None:
             return self._listed(sql, params)
-        try:
-            return self._gated(conn, sql, tuple(params), again=True)
-        except _Lost:
-            # the connection was lost (a restart): nothing else rode on it, so the page is read
-            # again on a fresh one (rule D3), as the other reads outside a transaction are
+        values = tuple(params)
+        return self._outside(conn, lambda c: self._gated(c, sql, values))
+
+    def _outside(self, conn: Connection, read: Callable[[Connection], list[Any]]) -> list[Any]:
+        """``read`` on ``conn``, its driver errors translated. A read outside a transaction that
+        lost its connection (a restart) had nothing else riding on it, so it is read again, once,
+        on a fresh one (rule D3); inside a command's transaction the loss is the command's."""
+        with _translated(conn):
+            try:
+                return read(conn)
+            except psycopg.Error:
+                if self._begun or not conn.broken:
+                    raise
             self._conn = None  # (handed back: none is held until the fresh one comes)
             self._repo._putconn(conn)
             conn = self._conn = self._repo._getconn()
-            return self._gated(conn, sql, tuple(params), again=False)
+            return read(conn)
 
-    def _gated(self, conn: Connection, sql: str, params: tuple[Any, ...], again: bool) -> list[Any]:
+    def _gated(self, conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The page ``sql`` finds, read behind the walks' gate in a transaction of its own."""
         timeout, gate = self._sql.walk
-        with _translated(conn):
-            try:
-                with conn.pipeline():
-                    conn.execute("BEGIN", prepare=False)
-                    conn.execute(timeout, prepare=False)
-                    conn.execute(gate, prepare=False)
-                    cursor = conn.execute(sql, params, prepare=False)
-                    conn.execute("COMMIT", prepare=False)
-            except psycopg.Error as error:
-                if again and conn.broken:
-                    raise _Lost() from error
-                self._abort(conn)
-                raise
-            rows: list[Any] = cursor.fetchall()
-            return rows
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN", prepare=False)
+                conn.execute(timeout, prepare=False)
+                conn.execute(gate, prepare=False)
+                cursor = conn.execute(sql, params, prepare=False)
+                conn.execute("COMMIT", prepare=False)
+        except psycopg.Error:
+            if not conn.broken:
+                self._abort(conn)  # (a lock timeout: the transaction is over, not the connection)
+            raise
+        rows: list[Any] = cursor.fetchall()
+        return rows
 
     def _listed(self, sql: str, params: Iterable[Any]) -> list[Any]:
         # Never prepared: after five runs a prepared statement may switch to a generic plan, made
