@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 
 warnings.simplefilter("ignore")  # an older or newer tree's deprecations are not the measure
 
-from threadcore import Directory, Handler, Inbox, ManualClock, Resource, connect  # noqa: E402
+from ticking import TickingClock  # noqa: E402
+
+from threadcore import Directory, Handler, Inbox, Resource, connect  # noqa: E402
 
 OWNER = "+12092480001"
 
@@ -54,7 +56,7 @@ def main() -> None:
             )
         ]
     )
-    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    clock = TickingClock(datetime(2026, 1, 1, tzinfo=UTC))
     inbox = Inbox(repository=repository, directory=directory, clock=clock)
     for i in range(args.pairs):
         guest = f"+1650{2240000 + i:07d}"

@@ -47,8 +47,9 @@ from typing import Any
 import psycopg
 from pg_baselines import EXTENSION, FairRaw, OneCall, install_one_call, quoted
 from pgserver import default_url, postgres
+from ticking import TickingClock
 
-from threadcore import Directory, Inbox, ManualClock, Policy, Resource
+from threadcore import Directory, Inbox, Policy, Resource
 from threadcore.adapters.postgres import PostgresRepository
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
@@ -87,7 +88,7 @@ def _receiver(
         inbox = Inbox(
             repository=repo,
             directory=Directory([resource]),
-            clock=ManualClock(START),
+            clock=TickingClock(START),
             policy=Policy(ttl=TTL),
         )
         receive = inbox.receive

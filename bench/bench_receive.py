@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from threadcore import Directory, Inbox, InMemoryRepository, ManualClock, Policy, Resource
+from ticking import TickingClock
+
+from threadcore import Directory, Inbox, InMemoryRepository, Policy, Resource
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"
@@ -65,7 +67,7 @@ def threadcore_loop(work: list[str]) -> float:
     inbox = Inbox(
         repository=InMemoryRepository(),
         directory=directory,
-        clock=ManualClock(START),
+        clock=TickingClock(START),
         policy=Policy(ttl=TTL),
     )
     receive = inbox.receive

@@ -39,11 +39,13 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from threadcore import Directory, Inbox, ManualClock, Resource, SQLiteRepository
+from ticking import TickingClock
+
+from threadcore import Directory, Inbox, Resource, SQLiteRepository
 from threadcore.adapters import _sqlite_uow as uow
 from threadcore.adapters._sql import (
     THREAD_COLUMNS,
@@ -69,6 +71,8 @@ from threadcore.ids import RandomIds
 SETTINGS = ("PRAGMA journal_mode=WAL", *_PRAGMAS)
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TICK = timedelta(microseconds=1)
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"
 
@@ -130,7 +134,7 @@ def raw(path: Path, work: list[str], bulk: bool) -> float:
 def _receive_all(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
     """Receive every message of ``work`` through an Inbox on ``repo``. Returns seconds."""
     directory = Directory([Resource("6249888001", phone_numbers=[OWNER], handlers=["101"])])
-    inbox = Inbox(repository=repo, directory=directory, clock=ManualClock(START))
+    inbox = Inbox(repository=repo, directory=directory, clock=TickingClock(START))
     receive = inbox.receive
     t0 = time.perf_counter()
     if bulk:
@@ -229,6 +233,7 @@ def _floor_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
     if bulk:
         execute("BEGIN IMMEDIATE")
     for guest in work:
+        now += _TICK  # (as threadcore's clock: bench/ticking.py)
         if not bulk:
             execute("BEGIN IMMEDIATE")
         row = execute(uow._CLAIM_PAIR, (OWNER, guest)).fetchone()
@@ -269,10 +274,14 @@ def floor(path: Path, work: list[str], bulk: bool) -> float:
 
 def check_floor(work: list[str], bulk: bool) -> None:
     """Refuse a floor that does not run threadcore's statements: the same texts in the same
-    order, the same parameters but for the ids (fresh on each side)."""
+    order, the same parameters but for the ids (fresh on each side) and the instants (the
+    floor's stands still, threadcore's clock ticks)."""
 
     def shape(log: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
-        return [(sql, tuple(_UUID.sub("<id>", str(p)) for p in params)) for sql, params in log]
+        def blank(p: object) -> str:
+            return _INSTANT.sub("<at>", _UUID.sub("<id>", str(p)))
+
+        return [(sql, tuple(blank(p) for p in params)) for sql, params in log]
 
     ours, theirs = shape(_record(_floor_loop, work, bulk)), shape(statements(work, bulk))
     if ours != theirs:

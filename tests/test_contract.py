@@ -14,20 +14,29 @@ from threadcore.testing.contract import (
     ClockStoreContract,
     ConsumerStoreContract,
     CreationClaimsContract,
+    CreationTiesContract,
     ReadinessCheckContract,
     RepositoryContract,
 )
 
 
 class TestInMemoryContract(
-    RepositoryContract, ConsumerStoreContract, ClockStoreContract, ReadinessCheckContract
+    RepositoryContract,
+    ConsumerStoreContract,
+    ClockStoreContract,
+    ReadinessCheckContract,
+    CreationTiesContract,
 ):
     def make_repository(self) -> Repository:
         return InMemoryRepository()
 
 
 class TestSQLiteContract(
-    RepositoryContract, ConsumerStoreContract, ClockStoreContract, ReadinessCheckContract
+    RepositoryContract,
+    ConsumerStoreContract,
+    ClockStoreContract,
+    ReadinessCheckContract,
+    CreationTiesContract,
 ):
     @pytest.fixture(autouse=True)
     def _tmp(self, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import re
 import threading
 import uuid
 
-from threadcore.ids import RandomIds
+from threadcore.ids import RandomIds, SequentialIds
 
 UUID_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -77,3 +77,15 @@ def test_a_forked_child_draws_new_ids() -> None:
     parents_next = ids.new_id()
     assert child != parents_next
     assert abs(uuid.UUID(child).int - uuid.UUID(parents_next).int) > 2**100
+
+
+def test_sequential_ids_sort_as_text_unless_padded() -> None:
+    plain = SequentialIds("t")
+    made = [plain.new_id() for _ in range(10)]
+    assert made[0] == "t-1"
+    assert made[-1] == "t-10"
+    assert sorted(made) != made  # "t-10" sorts before "t-2"
+    padded = SequentialIds("t", width=3)
+    made = [padded.new_id() for _ in range(12)]
+    assert made[0] == "t-001"
+    assert sorted(made) == made

@@ -50,6 +50,7 @@ from threadcore.storage import ThreadQuery
 from threadcore.testing.contract import (
     ClockStoreContract,
     ConsumerStoreContract,
+    CreationTiesContract,
     ReadinessCheckContract,
     RepositoryContract,
 )
@@ -83,6 +84,7 @@ class TestPostgresContract(
     ConsumerStoreContract,
     ClockStoreContract,
     ReadinessCheckContract,
+    CreationTiesContract,
 ):
     """The shared repository contract, on PostgreSQL (a fresh schema per test)."""
 

@@ -8,22 +8,35 @@ file; for PostgreSQL: two pools on one schema).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import stores
 from conftest import GUEST, GUEST2, OWNER, START, TTL, billing_directory
 
-from threadcore import Directory, InMemoryRepository, ManualClock, SyncType, ThreadStatus
+from threadcore import (
+    Directory,
+    Inbox,
+    InMemoryRepository,
+    ManualClock,
+    Page,
+    Policy,
+    SyncType,
+    ThreadStatus,
+)
 from threadcore.domain.events import Event, MessageAdded, ThreadOpened
 from threadcore.domain.model import Resource
 from threadcore.errors import InvalidSyncToken, ThreadNotOpen
+from threadcore.ids import SequentialIds
 
 pytest_plugins = ["conftest_pg"]
 store = stores.store
 
 Store = stores.Store
 _inbox = stores.inbox_on
+SECRET = stores.SECRET
 
 
 SteppingClock = stores.SteppingClock
@@ -89,6 +102,59 @@ def test_a_note_of_a_process_behind_is_dated_after_every_stored_note(store: Stor
     assert behind_note.creation_time > ahead_note.creation_time
     walked = [n.text for n in ahead.list_notes(actor="101")]
     assert walked == ["ahead", "behind"]
+
+
+def _walk(first: Page[Any], more: Callable[[str], Page[Any]]) -> list[str]:
+    """The ids a walk returns, page after page from ``first``."""
+    page, ids = first, [r.id for r in first.records]
+    while page.next_cursor is not None:
+        page = more(page.next_cursor)
+        ids += [r.id for r in page.records]
+    return ids
+
+
+def test_a_walk_never_skips_what_another_process_creates_at_the_same_instant(store: Store) -> None:
+    """Two processes whose clocks read the very same instant (a stored manual clock puts every
+    process there, R18c): one creates two threads, messages and notes, and walks of one record
+    a page pass the first of each; then the other creates records at that instant whose ids
+    sort before them. Dated at that instant they would sort behind the walks' cursors and never
+    be returned (Q2); they are dated a microsecond later instead, with the ids they drew first."""
+    clock = ManualClock(START)
+    z = Inbox(repository=store(), directory=billing_directory(), clock=clock,
+              policy=Policy(ttl=TTL), ids=SequentialIds("z"), token_secret=SECRET)  # fmt: skip
+    a = Inbox(repository=store(), directory=billing_directory(), clock=clock,
+              policy=Policy(ttl=TTL), ids=SequentialIds("a"), token_secret=SECRET)  # fmt: skip
+    one = z.receive(owner_number=OWNER, guest_number=GUEST, body="z")  # z-1, z-2
+    two = z.receive(owner_number=OWNER, guest_number=GUEST2, body="z")  # z-3, z-4
+    z.add_note(one.thread_id, actor="101", text="z")  # z-5
+    z.add_note(one.thread_id, actor="101", text="z")  # z-6
+    threads = z.list(actor="101", limit=1)
+    messages = z.list_messages(actor="101", limit=1)
+    notes = z.list_notes(actor="101", limit=1)
+    assert [t.id for t in threads.records] == ["z-1"]
+    z.resolve(two.thread_id, actor="101")
+    later = a.receive(owner_number=OWNER, guest_number=GUEST2, body="a")
+    note = a.add_note(later.thread_id, actor="101", text="a")
+    assert (later.thread_id, later.id, note.id) == ("a-1", "a-2", "a-3")  # the ids drawn first
+    assert later.created_at == START + timedelta(microseconds=1)
+    assert note.creation_time == later.created_at  # (no tie left at the new instant)
+    walked = _walk(threads, lambda c: z.list(actor="101", limit=1, cursor=c))
+    assert walked == ["z-1", "z-3", "a-1"]
+    walked = _walk(messages, lambda c: z.list_messages(actor="101", limit=1, cursor=c))
+    assert walked == ["z-2", "z-4", "a-2"]
+    walked = _walk(notes, lambda c: z.list_notes(actor="101", limit=1, cursor=c))
+    assert walked == ["z-5", "z-6", "a-3"]
+
+
+def test_ids_that_sort_after_those_at_the_instant_keep_it(store: Store) -> None:
+    """The tie rule moves nothing where the new ids already sort last at the instant: one
+    process's random ids increase, so a frozen clock dates all its records at the instant."""
+    clock = ManualClock(START)
+    inbox = _inbox(store(), clock)
+    first = inbox.receive(owner_number=OWNER, guest_number=GUEST, body="one")
+    second = inbox.receive(owner_number=OWNER, guest_number=GUEST2, body="two")
+    note = inbox.add_note(second.thread_id, actor="101", text="n")
+    assert first.created_at == second.created_at == note.creation_time == START
 
 
 class SlowDirectory:

@@ -6,8 +6,8 @@ write their own adapter check it with the contract suite in :mod:`threadcore.tes
 The storage port is layered by capability, as eventsourcing layers its recorders: a
 :class:`Repository` begins units of work whose core, :class:`UnitOfWork`, is what commands need
 (their claim, the reads a command makes, the writes); :class:`Queries`, :class:`ChangeFeed`,
-:class:`DirectoryRecords`, :class:`Prefetch`, :class:`CreationClaims` and
-:class:`AttachmentWrites` are capabilities a unit of work may add, and :class:`AttachmentStore`,
+:class:`DirectoryRecords`, :class:`Prefetch`, :class:`CreationClaims`, :class:`CreationTies`
+and :class:`AttachmentWrites` are capabilities a unit of work may add, and :class:`AttachmentStore`,
 :class:`ConsumerStore`, :class:`ClockStore` and :class:`ReadinessCheck` ones a repository may add.
 The facade asks for the smallest layer it uses with :func:`require`, which names what is missing
 (:class:`~threadcore.errors.Unsupported`). The ports besides storage (:class:`Clock`,
@@ -58,6 +58,7 @@ __all__ = [
     "ConsumerHold",
     "ConsumerStore",
     "CreationClaims",
+    "CreationTies",
     "DirectoryAccess",
     "DirectoryPort",
     "DirectoryRecords",
@@ -127,6 +128,27 @@ class CreationClaims(Protocol):
         """Serialise the creation of threads (until this unit of work ends) and return the
         latest instant the store has recorded, so a new thread is never dated before a thread
         already committed (keyset walks by creation time then never skip one)."""
+        ...
+
+
+@runtime_checkable
+class CreationTies(Protocol):
+    """**Protocol** (optional): what a command dated at the store's latest instant must sort
+    after (rules Q2 and R18a).
+
+    Walks order records by creation time, ties by id. A command whose clock reads exactly the
+    claim's floor is dated at it; if one of the records it creates had an id sorting before one
+    already created at that instant, a walk whose cursor is past that one would never return
+    it. The facade asks this of such a command (only then: a real clock rarely reads the very
+    instant), and dates the command a microsecond later where one of its new ids would sort
+    at or before the answer. Without it the facade cannot see such ties (a walk may then skip
+    a record two processes created at one instant). Every bundled adapter offers it."""
+
+    def last_id_at(self, instant: datetime) -> str | None:
+        """The greatest id, in the store's order, among the messages and notes created at
+        exactly ``instant`` and the threads of those messages (a superset of the threads
+        created then, each of which has its first message at its creation); ``None`` when
+        none was created then."""
         ...
 
 
@@ -529,6 +551,7 @@ _SERVES: dict[type, str] = {
     Prefetch: "a batch's look-ahead",
     ClaimLookups: "a carrier id's message read with the claim",
     CreationClaims: "serialising thread creation",
+    CreationTies: "the ids created at an instant",
     AttachmentWrites: "storing attachments",
     AttachmentStore: "reading stored attachments",
     ConsumerStore: "durable consumers",

@@ -6,12 +6,13 @@ A repository (:class:`Repository`) begins units of work. The core of a unit of w
 :class:`MessageReads`, :class:`NoteReads` and :class:`Writes`. A unit of work may add
 capabilities, detected at run time (:func:`require`, :func:`offers`): :class:`Queries`,
 :class:`ChangeFeed`, :class:`DirectoryRecords` (the directory stored with the threads),
-:class:`Prefetch`, :class:`CreationClaims` and :class:`AttachmentWrites`; a repository may add
-:class:`AttachmentStore`, :class:`ConsumerStore`, :class:`ClockStore` and
-:class:`ReadinessCheck`. The bundled adapters offer them all. Check an adapter with the contract
-suite in :mod:`threadcore.testing` (one test case per capability). The bundled repositories
-(:class:`InMemoryRepository`, :class:`SQLiteRepository`, :class:`PostgresRepository`) are here,
-with :class:`StoredDirectory` and :class:`StoredClock` over them.
+:class:`Prefetch`, :class:`CreationClaims`, :class:`CreationTies` and :class:`AttachmentWrites`;
+a repository may add :class:`AttachmentStore`, :class:`ConsumerStore`, :class:`ClockStore` and
+:class:`ReadinessCheck`. The bundled adapters offer them all but :class:`CreationClaims`. Check an
+adapter with the contract suite in :mod:`threadcore.testing` (one test case per capability). The
+bundled repositories (:class:`InMemoryRepository`, :class:`SQLiteRepository`,
+:class:`PostgresRepository`) are here, with :class:`StoredDirectory` and :class:`StoredClock` over
+them.
 """
 
 from typing import TYPE_CHECKING, Any

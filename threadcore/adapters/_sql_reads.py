@@ -107,6 +107,13 @@ class Dialect:
         self.opted_out_pairs = (
             f"SELECT owner_number, guest_number FROM {p}opt_outs WHERE opted_out AND "
         )
+        # the greatest id created at an instant (CreationTies; each branch reads one end of a
+        # time index, the threads through their first messages)
+        self.last_id_at = (
+            f"SELECT max(id) FROM (SELECT max(id) AS id FROM {p}messages WHERE created_at = {m} "
+            f"UNION ALL SELECT max(thread_id) FROM {p}messages WHERE created_at = {m} "
+            f"UNION ALL SELECT max(id) FROM {p}notes WHERE creation_time = {m}) AS created"
+        )
         # the stored directory (issue 14): resources as JSON documents, and the change position
         self.directory_version = f"SELECT version FROM {p}threadcore_directory"
         self.directory_resources = f"SELECT resource FROM {p}threadcore_resources ORDER BY seq"
@@ -166,6 +173,11 @@ class SQLReads:
         here until no command that may write a record of the list is under way (rule Q2); one
         whose writers run one at a time reads it as any list."""
         return self._listed(sql, params)
+
+    def last_id_at(self, instant: datetime) -> str | None:
+        at = self._dialect.to_db(instant)
+        rows = self._all(self._dialect.last_id_at, (at, at, at))
+        return rows[0][0] if rows else None
 
     def directory_version(self) -> int:
         rows = self._all(self._dialect.directory_version)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from bisect import insort
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -187,6 +187,19 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         # The lock held since __enter__ serialises every writer (thread creation too: no
         # CreationClaims needed, rule Q2).
         return Claim(self._repo._latest)
+
+    def last_id_at(self, instant: datetime) -> str | None:
+        repo = self._repo
+        by_id, order, notes = repo._message_by_id, repo._message_order, repo._note_keys
+        found: list[str] = []
+        end = bisect_right(order, instant, key=lambda i: by_id[i].created_at)
+        while end and (message := by_id[order[end - 1]]).created_at == instant:
+            found += (message.id, message.thread_id)
+            end -= 1
+        end = bisect_right(notes, instant, key=lambda key: key[0])
+        if end and notes[end - 1][0] == instant:
+            found.append(notes[end - 1][1])
+        return max(found, default=None)
 
     def directory_version(self) -> int:
         return self._repo._directory_version

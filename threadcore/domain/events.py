@@ -20,6 +20,7 @@ __all__ = [
     "DraftDiscarded",
     "DraftSaved",
     "DraftSent",
+    "CREATING",
     "EVENT_TYPES",
     "Event",
     "GuestOptedIn",
@@ -242,6 +243,14 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     GuestOptedIn,
     CarrierIdAttached,
 )
+
+#: The events that create a record walks by creation time return (rule Q2), and the field that
+#: names it: a thread, a message, a note (drafts are not walked).
+CREATING: dict[type[Event], str] = {
+    ThreadOpened: "thread_id",
+    MessageAdded: "message_id",
+    NoteAdded: "note_id",
+}
 
 #: Positional constructors for the events every message makes (see ``records``).
 make_thread_opened = record_maker(ThreadOpened)

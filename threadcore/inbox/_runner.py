@@ -6,7 +6,9 @@ events to ``ctx.events``. :meth:`Runner._run` is all that surrounds it, for ever
 
 1. open a unit of work and claim what the command works on (a pair of numbers, a thread, the
    directory), which serialises it with the other commands on it;
-2. read the clock, never earlier than the store's latest instant (rule R18a);
+2. read the clock, never earlier than the store's latest instant (rule R18a); at exactly that
+   instant, its new records must sort after those already created then, or it runs again a
+   microsecond later with the same ids (rule Q2);
 3. refresh a stored directory as this transaction sees it, build the :class:`Context`, call the
    handler;
 4. before the commit, re-check each open thread the handler relied on (:func:`rely_on`): one that
@@ -32,13 +34,20 @@ import attrs
 
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ConcurrencyConflict, ConnectionLost, ThreadNotOpen
-from threadcore.domain.events import Event, ThreadDeleted, ThreadResolved
+from threadcore.domain.events import (
+    CREATING,
+    Event,
+    MessageAdded,
+    ThreadDeleted,
+    ThreadResolved,
+)
 from threadcore.domain.model import Availability, Message, Note, Policy, Thread, ThreadStatus
 from threadcore.domain.transitions import is_due
 from threadcore.domain.validation import MAX_INSTANT, MIN_INSTANT, check_utc
 from threadcore.ports import (
     ClaimLookups,
     Clock,
+    CreationTies,
     DirectoryAccess,
     DirectoryPort,
     IdGenerator,
@@ -128,6 +137,43 @@ class _Overtaken(Exception):
     """A command's decisions no longer hold: a thread it relied on fell due while it ran."""
 
 
+class _Tied(Exception):
+    """A command dated at the store's latest instant would have created a record sorting before
+    one already created then: it runs again a microsecond later, with the same ids (rule Q2)."""
+
+    def __init__(self, at: datetime, drawn: list[str]) -> None:
+        super().__init__()
+        self.at = at
+        self.drawn = drawn
+
+
+class _Drawn:
+    """Ids from ``ids``, after ``replay`` (what an earlier attempt drew, given again in order);
+    keeps what it gave in ``drawn``."""
+
+    __slots__ = ("_ids", "_replay", "drawn")
+
+    def __init__(self, ids: IdGenerator, replay: list[str]) -> None:
+        self._ids = ids
+        self._replay = list(reversed(replay))
+        self.drawn: list[str] = []
+
+    def new_id(self) -> str:
+        new = self._replay.pop() if self._replay else self._ids.new_id()
+        self.drawn.append(new)
+        return new
+
+
+def _sorts_before(events: Sequence[Event], at: datetime, last: str) -> bool:
+    """Whether one of the records ``events`` create at ``at`` has an id sorting at or before
+    ``last`` (the greatest already created at ``at``)."""
+    for event in events:
+        field = CREATING.get(type(event))
+        if field is not None and event.at == at and getattr(event, field) <= last:
+            return True
+    return False
+
+
 class _ExpireFirst(Exception):
     """A command acted on threads that were due without closing them: their expiries are
     written first (rule R10b), then the command runs again."""
@@ -160,6 +206,9 @@ class Runner:
         self._listeners: list[Listener] = []
         self._time_lock = threading.Lock()
         self._latest = _EPOCH  # the latest instant this inbox has used: time never goes back
+        # the latest instant this inbox created a walked record at, and the greatest id it
+        # created then: a tie with its own records keeps its ids' order (rule Q2)
+        self._made: tuple[datetime, str] = (_EPOCH, "")
         # per calling thread: the events of a batch, heard only once the batch has committed,
         # and what a read (with ``at``) rests on (threadcore.inbox._spine)
         self._local = threading.local()
@@ -212,13 +261,21 @@ class Runner:
             [] if outer is None and getattr(self._repo, "atomic_batches", True) else None
         )
         local.pending = pending if outer is None else outer
+        batched = self._batched()
+        local.batched = True
         try:
             with self._repo.batch():
                 yield
         finally:
             local.pending = outer
+            local.batched = batched
         if pending:
             self._publish(pending)
+
+    def _batched(self) -> bool:
+        """Whether the calling thread is inside :meth:`batch` (which takes no walks' gate, and
+        leaves ties at one instant as they come: rule Q2)."""
+        return bool(getattr(self._local, "batched", False))
 
     def _publish(self, events: Sequence[Event]) -> None:
         """Hand committed events to every listener, each isolated from the others' failures."""
@@ -260,6 +317,8 @@ class Runner:
         seen = self._directory
         lost = False
         expired_first = False  # the one rerun after writing what it found due is free
+        tied: datetime | None = None  # an instant a tie moved the command past (rule Q2)
+        replay: list[str] = []  # the ids drawn before it moved: drawn again, in order
         for attempt in range(self._retries + 1):
             if attempt == self._retries and not expired_first:
                 break
@@ -274,16 +333,32 @@ class Runner:
                     if stored is not None:
                         seen = stored.refresh(uow)
                     now = self._after(floor, self.now())
+                    if tied is not None and now <= tied:
+                        now = self._not_before(tied + TICK)
+                    last = None  # at exactly the floor: what its new records must sort after
+                    if now == floor and offers(uow, CreationTies) and not self._batched():
+                        last = uow.last_id_at(now)
+                        if (now, last) == self._made:  # the latest there is this inbox's own
+                            last = None
+                    drawing = _Drawn(self._ids, replay) if last is not None or replay else None
+                    ids = self._ids if drawing is None else drawing
                     ctx = Context(
-                        uow, now, seen, self._policy, self._ids, self._account, events, relied, self
+                        uow, now, seen, self._policy, ids, self._account, events, relied, self
                     )
                     result = handler(command, ctx)
+                    if last is not None and _sorts_before(events, now, last):
+                        raise _Tied(now, [] if drawing is None else drawing.drawn)
                     if relied:
                         self._check_relied(relied, events, now)
                     if events:
                         uow.append_events(events)
             except _Overtaken:
                 continue  # a thread it relied on fell due meanwhile: decide again
+            except _Tied as tie:
+                # a new record would sort before one created at the same instant, behind a
+                # walk's cursor: a microsecond later, with the same ids (rule Q2)
+                tied, replay = tie.at, tie.drawn
+                continue
             except _ExpireFirst as first:
                 # it acted on a due thread without closing it: the expiry comes first in the
                 # store and the feed (rule R10b), then the command runs again
@@ -306,6 +381,8 @@ class Runner:
                 if due:
                     self._write_expiries(due)
                 raise
+            if events:
+                self._remember_made(events)
             if self._observer is not None:
                 self._observer(events)
             if self._listeners and events:
@@ -319,6 +396,24 @@ class Runner:
             f"The command was retried {self._retries} times and kept conflicting with other "
             "writers; it changed nothing and can be retried"
         )
+
+    def _remember_made(self, events: Sequence[Event]) -> None:
+        """Keep the latest instant this inbox created a walked record at, and the greatest id
+        it created then (a lost update between threads only costs a needless move, never a
+        tie left unchecked)."""
+        at, greatest = self._made
+        for event in events:
+            field = CREATING.get(type(event))
+            if field is None:
+                continue
+            made = getattr(event, field)
+            if type(event) is MessageAdded and event.thread_id > made:
+                made = event.thread_id  # as the store counts it (CreationTies.last_id_at)
+            if event.at > at:
+                at, greatest = event.at, made
+            elif event.at == at and made > greatest:
+                greatest = made
+        self._made = (at, greatest)
 
     def _due(self, threads: Iterable[Thread], now: datetime) -> list[Thread]:
         """Those of ``threads`` (as stored) that are due at ``now`` but stored open (R10)."""

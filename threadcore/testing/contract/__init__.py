@@ -16,7 +16,8 @@ besides commands; the rest are optional, and ``threadcore.ports.require`` raises
 ``Unsupported`` naming one where a call needs it: :class:`ChangeFeedContract`,
 :class:`DirectoryRecordsContract`, :class:`PrefetchContract` (without it a batch reads pair by
 pair), :class:`CreationClaimsContract` (for an adapter whose writers run at once
-and that keeps rule Q2 by serialising creation),
+and that keeps rule Q2 by serialising creation), :class:`CreationTiesContract` (without it a
+walk may skip a record created at the very instant of one it passed),
 :class:`AttachmentStoreContract`, and on the repository itself
 :class:`ConsumerStoreContract`, :class:`ClockStoreContract`, :class:`ReadinessCheckContract`.
 docs/architecture.md lists what the facade does without each.
@@ -26,7 +27,7 @@ Needs pytest and hypothesis (the ``testing`` extra).
 from threadcore._moved import deprecated_names
 from threadcore.testing.contract._base import ContractBase
 from threadcore.testing.contract.attachments import AttachmentStoreContract
-from threadcore.testing.contract.creation import CreationClaimsContract
+from threadcore.testing.contract.creation import CreationClaimsContract, CreationTiesContract
 from threadcore.testing.contract.directory import DirectoryRecordsContract
 from threadcore.testing.contract.feed import ChangeFeedContract
 from threadcore.testing.contract.prefetch import PrefetchContract
@@ -46,6 +47,7 @@ __all__ = [
     "ContractBase",
     "CoreContract",
     "CreationClaimsContract",
+    "CreationTiesContract",
     "DirectoryRecordsContract",
     "PrefetchContract",
     "QueriesContract",
@@ -67,9 +69,9 @@ class RepositoryContract(
     change feed, the directory records, the look-ahead, the files): what an adapter that passed
     it then still passes. The repository-level capabilities added since
     (:class:`ConsumerStoreContract`, :class:`ClockStoreContract`,
-    :class:`ReadinessCheckContract`) and :class:`CreationClaimsContract` are subclassed beside
-    it where an adapter offers them (the bundled ones offer the three; none the fourth since
-    issue 24)."""
+    :class:`ReadinessCheckContract`), :class:`CreationTiesContract` and
+    :class:`CreationClaimsContract` are subclassed beside it where an adapter offers them (the
+    bundled ones offer the first four; none the last since issue 24)."""
 
 
 class ReadsContract(CoreContract, QueriesContract, PrefetchContract):

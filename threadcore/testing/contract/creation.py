@@ -1,12 +1,15 @@
-"""The contract of the ``CreationClaims`` capability (rule Q2): thread creation serialised, and
-never dated before a thread already committed."""
+"""The contracts of the ``CreationClaims`` capability (rule Q2: thread creation serialised, and
+never dated before a thread already committed) and of ``CreationTies`` (what a command dated at
+the store's latest instant must sort after)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from threadcore.ports import CreationClaims, Repository, require
-from threadcore.testing.contract._base import T0, ContractBase, _thread
+import attrs
+
+from threadcore.ports import CreationClaims, CreationTies, Repository, require
+from threadcore.testing.contract._base import T0, ContractBase, _note, _thread
 
 
 class CreationClaimsContract(ContractBase):
@@ -24,3 +27,32 @@ class CreationClaimsContract(ContractBase):
             found = require(uow, CreationClaims).claim_creation()
             assert found is not None and found >= later
             assert require(uow, CreationClaims).claim_creation() == found  # taken once, kept
+
+
+class CreationTiesContract(ContractBase):
+    """:class:`~threadcore.ports.CreationTies`: the greatest id created at an instant, which a
+    command dated at it must sort after (rule Q2). Every bundled adapter offers it."""
+
+    def test_last_id_at_reads_the_greatest_id_created_at_the_instant(
+        self, repo: Repository
+    ) -> None:
+        with repo.unit_of_work() as uow:
+            assert require(uow, CreationTies).last_id_at(T0) is None  # nothing stored yet
+        later = T0 + timedelta(seconds=1)
+        (b, b_first), (c, _) = _thread("b", "+16502240002", T0), _thread("c", "+16502240003", later)
+        self.store(repo, (b, b_first), _thread("a", "+16502240001", T0), (c, _))
+        with repo.unit_of_work() as uow:
+            uow.save_note(_note("b-n", b, later), 0)
+        with repo.unit_of_work() as uow:
+            ties = require(uow, CreationTies)
+            # at T0: threads a and b, messages a-m1 and b-m1 (the thread's first message's)
+            assert ties.last_id_at(T0) == "b-m1"
+            assert ties.last_id_at(later) == "c-m1"  # above the note b-n at that instant
+        last = later + timedelta(seconds=1)
+        x, first = _thread("x", "+16502240004", last)
+        self.store(repo, (x, attrs.evolve(first, id="m")))  # a thread whose id sorts last
+        with repo.unit_of_work() as uow:
+            ties = require(uow, CreationTies)
+            assert ties.last_id_at(last) == "x"
+            assert ties.last_id_at(last + timedelta(microseconds=1)) is None
+            assert ties.last_id_at(T0 - timedelta(microseconds=1)) is None

@@ -201,7 +201,9 @@ class MachineBase(RuleBasedStateMachine):
         self.heard: list[Event] = []
         self.directory = Directory([_resource(Q1), _resource(Q2)])
         self.repository = self.make_repository()
-        self.ids = SequentialIds("t")  # deterministic, so hypothesis can replay and shrink
+        # deterministic, so hypothesis can replay and shrink; in the order made, as one
+        # process's RandomIds, so that a restarted inbox's records keep the instant (rule Q2)
+        self.ids = SequentialIds("t", width=6)
         self.inbox: Inbox | None = None
         self.model: Model | None = None
         self.events_seen = 0  # the position of the last event read
