@@ -28,6 +28,7 @@ from threadcore.adapters.sqlite import SQLiteRepository
 from threadcore.aio import AsyncInbox
 from threadcore.clock import ManualClock, SystemClock
 from threadcore.connect import connect, open_inbox
+from threadcore.domain import queries as _queries
 from threadcore.domain.attachments import Upload
 from threadcore.domain.errors import ThreadcoreError
 from threadcore.domain.model import (
@@ -45,16 +46,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
-from threadcore.domain.queries import (
-    MessageFilter,
-    NoteFilter,
-    NumberedPage,
-    Page,
-    Paging,
-    SyncResult,
-    SyncType,
-    ThreadFilter,
-)
+from threadcore.domain.queries import *  # noqa: F403 (the filters, pages, sync records)
 from threadcore.inbox import Inbox
 from threadcore.inbox import _spine as _composition
 
@@ -79,22 +71,14 @@ __all__ = [
     "Inbox",
     "ManualClock",
     "Message",
-    "MessageFilter",
     "Note",
-    "NoteFilter",
-    "NumberedPage",
-    "Page",
-    "Paging",
     "Policy",
     "PostgresRepository",
     "Resource",
     "SQLiteRepository",
     "StatusReason",
-    "SyncResult",
-    "SyncType",
     "SystemClock",
     "Thread",
-    "ThreadFilter",
     "ThreadStatus",
     "ThreadcoreError",
     "Upload",
@@ -106,6 +90,7 @@ __all__ = [
     "open_inbox",
     "storage",
 ]
+__all__ += _queries.__all__  # the filters, pages and sync records, all of them top-level names
 
 #: Names that lived in this namespace before: where each lives now, and its name there.
 _MOVED: dict[str, tuple[str, str]] = {

@@ -506,22 +506,24 @@ class Replayer:
 
     def _apply(self, line: ReplayLine) -> None:
         f, inbox = line.fields, self._inbox
-        kind = line.type
-        if kind == "inbound":
-            inbox.receive(
-                owner_number=f["to"],
-                guest_number=f["from"],
-                body=f["text"],
-                provider_message_id=f["id"],
-            )
-        elif kind == "outbound":
-            inbox.send(
-                actor=f["actor"],
-                owner_number=f["from"],
-                guest_number=f["to"],
-                body=f["text"],
-                provider_message_id=f["id"],
-            )
+        kind, pair = line.type, _pair(line)
+        if pair is not None:  # a message, received or sent on its (owner, guest) pair
+            owner, guest = pair
+            if kind == "inbound":
+                inbox.receive(
+                    owner_number=owner,
+                    guest_number=guest,
+                    body=f["text"],
+                    provider_message_id=f["id"],
+                )
+            else:
+                inbox.send(
+                    actor=f["actor"],
+                    owner_number=owner,
+                    guest_number=guest,
+                    body=f["text"],
+                    provider_message_id=f["id"],
+                )
         elif kind == "assign":
             inbox.assign(self._thread_id(line), actor=f["actor"], assignee=f["assignee"])
         elif kind == "resolve":

@@ -61,7 +61,6 @@ class Inbox(Spine):
     save_draft = _drafts.save_draft
     send_draft = _drafts.send_draft
     discard_draft = _drafts.discard_draft
-    drafts = _drafts.drafts
 
     # notes: threadcore/inbox/notes.py
     add_note = _notes.add_note
@@ -71,6 +70,7 @@ class Inbox(Spine):
     # queries: threadcore/inbox/queries.py
     get = _queries.get
     messages = _queries.messages
+    drafts = _queries.drafts
     message = _queries.message
     list = _queries.list_threads
     list_messages = _queries.list_messages

@@ -1,26 +1,21 @@
-"""Drafts: save, send, discard, list."""
+"""Drafts: save, send, discard (their read, :func:`threadcore.inbox.queries.drafts`, is with the
+other reads of a thread)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Unpack
 
 from threadcore.domain.attachments import Upload
 from threadcore.domain.content import TEXT, check_content
 from threadcore.domain.errors import InvalidInput
-from threadcore.domain.model import DeliveryStatus, Message, MessageSource
-from threadcore.domain.queries import Page
+from threadcore.domain.model import Message, MessageSource
 from threadcore.domain.validation import check_extension_id
 from threadcore.inbox import commands as c
 from threadcore.inbox._files import stores_files, uploads_of
-from threadcore.inbox._paging import Deprecated, legacy
 from threadcore.inbox._spine import Spine
 from threadcore.inbox.handlers import drafts as h
-from threadcore.inbox.queries import thread_page
 
-_DRAFT = DeliveryStatus.DRAFT
-
-__all__ = ["discard_draft", "drafts", "save_draft", "send_draft"]
+__all__ = ["discard_draft", "save_draft", "send_draft"]
 
 
 def save_draft(
@@ -72,18 +67,3 @@ def discard_draft(self: Spine, draft_id: str, *, actor: str) -> Message:
     actor = check_extension_id(actor, "actor")
     draft_id = check_extension_id(draft_id, "draft_id")
     return self._run(h.discard_draft, c.DiscardDraft(draft_id, actor))
-
-
-def drafts(
-    self: Spine,
-    thread_id: str,
-    *,
-    actor: str,
-    limit: int | None = None,
-    cursor: str | None = None,
-    **old: Unpack[Deprecated],
-) -> Page[Message]:
-    """The thread's drafts, oldest first, paged as :meth:`~threadcore.Inbox.messages` (all of
-    them without ``limit``; ``per_page``, ``page_token`` and ``page`` deprecated)."""
-    paging = legacy("drafts", limit, cursor, default=None, old=old)
-    return thread_page(self, "drafts", thread_id, actor, lambda m: m.status is _DRAFT, paging)

@@ -35,7 +35,7 @@ from threadcore.domain.queries import NumberedPage, Page, ThreadFilter
 from threadcore.domain.validation import check_extension_id
 from threadcore.inbox import _paging
 from threadcore.inbox._spine import _UNLIMITED, Spine
-from threadcore.inbox.queries import _check_page, _check_per_page, numbered_paging
+from threadcore.inbox.queries import _check_page, _check_per_page, _filter, numbered_paging
 from threadcore.ports import (
     ChangeFeed,
     MessageQuery,
@@ -97,10 +97,7 @@ def operator_threads(
     them all). Page 1 holds the newest ``per_page`` threads; each thread is as it is now
     (expiry applied). ``filter.owner_extension_ids`` narrows to those resources (one the
     directory does not hold lists nothing)."""
-    if filter is None:
-        filter = ThreadFilter()
-    if not isinstance(filter, ThreadFilter):
-        raise InvalidInput("Parameter [filter] must be a ThreadFilter", parameter="filter")
+    filter = _filter(filter, ThreadFilter)
     _check_page(page, None)
     _check_per_page(per_page)
     owners = frozenset(r.extension_id for r in resources(self))

@@ -1,5 +1,5 @@
-"""Queries: a thread, its messages, the keyset-paged lists of threads, messages and notes, and
-the one numbered read of the platform's wire (:func:`numbered_page`).
+"""Queries: a thread, its messages and its drafts, the keyset-paged lists of threads, messages
+and notes, and the one numbered read of the platform's wire (:func:`numbered_page`).
 
 Every forward read takes ``limit`` and an opaque ``cursor`` and answers a :class:`Page`; the old
 names (``per_page``, ``page_token``, ``page``) are folded in by :mod:`threadcore.inbox._paging`.
@@ -51,6 +51,7 @@ from threadcore.ports import (
 )
 
 __all__ = [
+    "drafts",
     "get",
     "list_messages",
     "list_notes",
@@ -94,6 +95,21 @@ def messages(
     """
     paging = legacy("messages", limit, cursor, default=None, old=old)
     return thread_page(self, "messages", thread_id, actor, lambda m: m.status is not _DRAFT, paging)
+
+
+def drafts(
+    self: Spine,
+    thread_id: str,
+    *,
+    actor: str,
+    limit: int | None = None,
+    cursor: str | None = None,
+    **old: Unpack[Deprecated],
+) -> Page[Message]:
+    """The thread's drafts, oldest first, paged as :meth:`~threadcore.Inbox.messages` (all of
+    them without ``limit``; ``per_page``, ``page_token`` and ``page`` deprecated)."""
+    paging = legacy("drafts", limit, cursor, default=None, old=old)
+    return thread_page(self, "drafts", thread_id, actor, lambda m: m.status is _DRAFT, paging)
 
 
 def thread_page(

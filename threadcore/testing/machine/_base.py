@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import attrs
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,9 +31,7 @@ from threadcore.domain.model import (
     Note,
     Policy,
     Resource,
-    StatusReason,
     Thread,
-    ThreadStatus,
     ThreadUser,
 )
 from threadcore.ids import SequentialIds
@@ -157,26 +154,6 @@ def _plain(value: object) -> object:
 
 def _has_threads(machine: MachineBase) -> bool:
     return machine.model is not None and bool(machine.model.threads)
-
-
-def as_seen_at(thread: Thread, now: datetime, ttl: timedelta) -> Thread:
-    """The stored ``thread`` as a reader must see it at ``now``, by rule R10 as written (the
-    machine's own due rule, not the implementation's): an open, alive thread whose latest message
-    is ``ttl`` old is Resolved (ThreadExpired) as of its due instant, without an assignee."""
-    due = thread.latest_message_at + ttl
-    if thread.status is not ThreadStatus.OPEN or thread.availability is not Availability.ALIVE:
-        return thread
-    if now < due:
-        return thread
-    seen: Thread = attrs.evolve(
-        thread,
-        status=ThreadStatus.RESOLVED,
-        status_reason=StatusReason.THREAD_EXPIRED,
-        assignee=None,
-        last_modified_time=due,
-        version=thread.version + 1,
-    )
-    return seen
 
 
 class MachineBase(RuleBasedStateMachine):

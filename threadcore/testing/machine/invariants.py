@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+import attrs
 from hypothesis.stateful import (
     invariant,
 )
@@ -10,10 +13,12 @@ from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
     EntryScope,
+    StatusReason,
+    Thread,
     ThreadStatus,
 )
 from threadcore.ports import NoteQuery, Queries, require
-from threadcore.testing.machine._base import MachineBase, as_seen_at
+from threadcore.testing.machine._base import MachineBase
 from threadcore.testing.machine.records import (
     message_record,
     model_draft_record,
@@ -26,6 +31,26 @@ from threadcore.testing.strategies import (
     OWNER_NUMBERS,
     RESOURCES,
 )
+
+
+def as_seen_at(thread: Thread, now: datetime, ttl: timedelta) -> Thread:
+    """The stored ``thread`` as a reader must see it at ``now``, by rule R10 as written (the
+    machine's own due rule, not the implementation's): an open, alive thread whose latest message
+    is ``ttl`` old is Resolved (ThreadExpired) as of its due instant, without an assignee."""
+    due = thread.latest_message_at + ttl
+    if thread.status is not ThreadStatus.OPEN or thread.availability is not Availability.ALIVE:
+        return thread
+    if now < due:
+        return thread
+    seen: Thread = attrs.evolve(
+        thread,
+        status=ThreadStatus.RESOLVED,
+        status_reason=StatusReason.THREAD_EXPIRED,
+        assignee=None,
+        last_modified_time=due,
+        version=thread.version + 1,
+    )
+    return seen
 
 
 class Invariants(MachineBase):

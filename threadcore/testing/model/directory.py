@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec
+
 from threadcore.testing.model._base import OPEN, Err, MEvent, ModelBase, MResource, MThread, Ok
+
+P = ParamSpec("P")
+
+
+def _of_resource(
+    change: Callable[Concatenate[DirectoryModel, MResource, P], Ok | Err],
+) -> Callable[Concatenate[DirectoryModel, str, P], Ok | Err]:
+    """A change to the resource named by its extension id (ResourceNotFound without one)."""
+
+    def named(
+        self: DirectoryModel, extension_id: str, /, *args: P.args, **kw: P.kwargs
+    ) -> Ok | Err:
+        resource = self.resources.get(extension_id)
+        if resource is None:
+            return Err("ResourceNotFound")
+        return change(self, resource, *args, **kw)
+
+    return named
 
 
 class DirectoryModel(ModelBase):
@@ -31,11 +52,6 @@ class DirectoryModel(ModelBase):
             and all(getattr(t, key) == value for key, value in match.items())
         ]
 
-    def _resource(self, extension_id: str) -> MResource | Err:
-        """The resource a directory change names, or ResourceNotFound."""
-        resource = self.resources.get(extension_id)
-        return Err("ResourceNotFound") if resource is None else resource
-
     def remove_resource(self, extension_id: str) -> Ok | Err:
         if extension_id not in self.resources:
             return Err("ResourceNotFound")
@@ -50,20 +66,16 @@ class DirectoryModel(ModelBase):
         self.resources[resource.extension_id] = resource
         return Ok()
 
-    def remove_phone_number(self, extension_id: str, number: str) -> Ok | Err:
-        resource = self._resource(extension_id)
-        if isinstance(resource, Err):
-            return resource
+    @_of_resource
+    def remove_phone_number(self, resource: MResource, number: str) -> Ok | Err:
         if number not in resource.numbers:
             return Err("UnknownPhoneNumber")
         resource.numbers.remove(number)
-        threads = self._open_threads(owner_ext=extension_id, owner=number)
+        threads = self._open_threads(owner_ext=resource.extension_id, owner=number)
         return self._follow(threads, "OwnerPhoneNumberDeleted")
 
-    def add_phone_number(self, extension_id: str, number: str) -> Ok | Err:
-        resource = self._resource(extension_id)
-        if isinstance(resource, Err):
-            return resource
+    @_of_resource
+    def add_phone_number(self, resource: MResource, number: str) -> Ok | Err:
         if number in resource.numbers:
             return Ok()
         if self.owner_of(number) is not None:
@@ -71,18 +83,15 @@ class DirectoryModel(ModelBase):
         resource.numbers.append(number)
         return Ok()
 
-    def remove_handler(self, extension_id: str, handler: str) -> Ok | Err:
-        resource = self._resource(extension_id)
-        if isinstance(resource, Err):
-            return resource
+    @_of_resource
+    def remove_handler(self, resource: MResource, handler: str) -> Ok | Err:
         if handler not in resource.handlers:
             return Err("InvalidInput")
         del resource.handlers[handler]
-        return self._follow(self._open_threads(owner_ext=extension_id, assignee=handler), None)
+        threads = self._open_threads(owner_ext=resource.extension_id, assignee=handler)
+        return self._follow(threads, None)
 
-    def add_handler(self, extension_id: str, handler: str, name: str | None) -> Ok | Err:
-        resource = self._resource(extension_id)
-        if isinstance(resource, Err):
-            return resource
+    @_of_resource
+    def add_handler(self, resource: MResource, handler: str, name: str | None) -> Ok | Err:
         resource.handlers[handler] = name
         return Ok()
