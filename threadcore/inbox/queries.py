@@ -199,9 +199,7 @@ def list_messages(
 def _list_messages(
     self: Spine, actor: str, filter: MessageFilter | None, paging: Legacy
 ) -> Page[Message]:
-    actor = check_extension_id(actor, "actor")
-    wanted = _filter(filter, MessageFilter)
-    owners = self._owners(actor, wanted.owner_extension_ids)
+    actor, wanted, owners = _scope(self, actor, filter, MessageFilter)
     now = self.now()
     cutoff = now - self._policy.ttl
 
@@ -251,9 +249,7 @@ def list_notes(
 
 
 def _list_notes(self: Spine, actor: str, filter: NoteFilter | None, paging: Legacy) -> Page[Note]:
-    actor = check_extension_id(actor, "actor")
-    wanted = _filter(filter, NoteFilter)
-    owners = self._owners(actor, wanted.owner_extension_ids)
+    actor, wanted, owners = _scope(self, actor, filter, NoteFilter)
 
     query = NoteQuery(
         owners,
@@ -373,11 +369,9 @@ def list_threads(
 def _list_threads(
     self: Spine, actor: str, filter: ThreadFilter | None, paging: Legacy
 ) -> Page[Thread]:
-    actor = check_extension_id(actor, "actor")
-    filter = _filter(filter, ThreadFilter)
-    owners = self._owners(actor, filter.owner_extension_ids)
+    actor, wanted, owners = _scope(self, actor, filter, ThreadFilter)
     now = self.now()
-    query = ThreadQuery.of(filter, owners, now - self._policy.ttl)
+    query = ThreadQuery.of(wanted, owners, now - self._policy.ttl)
 
     first = paging.page is None  # the first read of a keyset page of open threads
 
@@ -406,7 +400,7 @@ def _list_threads(
     listed = _keyset_list(
         self,
         _Listing("threads", query, find, lambda uow: require(uow, Queries).count_threads, at=now),
-        actor, filter, paging, _thread_key,
+        actor, wanted, paging, _thread_key,
     )  # fmt: skip
     ttl = self._policy.ttl
     return attrs.evolve(listed, records=tuple(tx.effective(t, now, ttl) for t in listed))
@@ -480,6 +474,19 @@ F = TypeVar("F")
 
 def _maybe_set(values: tuple[str, ...] | None) -> frozenset[str] | None:
     return None if values is None else frozenset(values)
+
+
+L = TypeVar("L", ThreadFilter, MessageFilter, NoteFilter)
+
+
+def _scope(
+    self: Spine, actor: str, filter: L | None, kind: type[L]
+) -> tuple[str, L, frozenset[str]]:
+    """A list's caller and filter, checked (no filter: every record), and the resources it
+    reads: those ``actor`` handles, narrowed to the filter's (naming another is NotPermitted)."""
+    actor = check_extension_id(actor, "actor")
+    wanted = _filter(filter, kind)
+    return actor, wanted, self._owners(actor, wanted.owner_extension_ids)
 
 
 def _filter(value: F | None, kind: type[F]) -> F:
