@@ -141,14 +141,15 @@ class CreationTies(Protocol):
     already created at that instant, a walk whose cursor is past that one would never return
     it. The facade asks this of such a command (only then: a real clock rarely reads the very
     instant), and dates the command a microsecond later where one of its new ids would sort
-    at or before the answer. Without it the facade cannot see such ties (a walk may then skip
-    a record two processes created at one instant). Every bundled adapter offers it."""
+    at or before the greatest created then. Without it the facade cannot see such ties (a walk
+    may then skip a record two processes created at one instant). Every bundled adapter offers
+    it."""
 
-    def last_id_at(self, instant: datetime) -> str | None:
-        """The greatest id, in the store's order, among the messages and notes created at
-        exactly ``instant`` and the threads of those messages (a superset of the threads
-        created then, each of which has its first message at its creation); ``None`` when
-        none was created then."""
+    def last_created(self) -> tuple[datetime, str] | None:
+        """The latest instant a thread, a message (drafts aside: walks do not return them) or
+        a note was created at, and the greatest id, in the store's order, created then;
+        ``None`` when none was. One probe of each time index: it must not cost more as
+        records share an instant (a frozen clock puts every record at one)."""
         ...
 
 

@@ -12,7 +12,7 @@ _M_COLS = ", ".join(MESSAGE_COLUMNS)
 
 #: The version of the SQLite schema this library writes; opening a newer one is refused. (Each
 #: SQL adapter versions its own schema: PostgreSQL's is in ``postgres.py``.)
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 # The messages table and its indexes, and the events table (schema version 3): shared by the
@@ -177,6 +177,13 @@ _MIGRATE_FROM_7 = _CLOCK + "UPDATE threadcore_schema SET version = 8;\n"
 #: Version 8 -> 9: each file's bytes counted by the live messages naming them (issue 25).
 _MIGRATE_FROM_8 = sqlite_refs_sql() + "UPDATE threadcore_schema SET version = 9;\n"
 
+#: The threads by creation time (issue 24): the greatest id created at an instant, read with one
+#: probe (``CreationTies``, rule Q2).
+_THREADS_BY_TIME = "CREATE INDEX IF NOT EXISTS threads_by_time ON threads (creation_time, id);\n"
+
+#: Version 9 -> 10: the threads by creation time.
+_MIGRATE_FROM_9 = _THREADS_BY_TIME + "UPDATE threadcore_schema SET version = 10;\n"
+
 
 def pending_sql(version: int | None) -> str:
     """What brings a database file from ``version`` (``None``: no threadcore schema yet) to
@@ -195,6 +202,7 @@ def pending_sql(version: int | None) -> str:
             (6, _MIGRATE_FROM_6),
             (7, _MIGRATE_FROM_7),
             (8, _MIGRATE_FROM_8),
+            (9, _MIGRATE_FROM_9),
         )
         if version <= since
     )
@@ -240,5 +248,6 @@ CREATE INDEX threads_due ON threads (latest_message_at) WHERE {OPEN};
 {_ATTACHMENTS}
 {_CLOCK}
 {sqlite_refs_sql()}
+{_THREADS_BY_TIME}
 INSERT INTO threadcore_schema VALUES ({SCHEMA_VERSION});
 """

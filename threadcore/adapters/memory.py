@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from bisect import bisect_right, insort
+from bisect import insort
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -81,6 +81,9 @@ class InMemoryRepository:
         self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
         self._latest: datetime | None = None  # the latest instant any commit recorded
+        # the latest instant a walked record (thread, message, note) was created at, and the
+        # greatest id created then (CreationTies: one comparison, however many share it)
+        self._created: tuple[datetime | None, str] = (None, "")
         self._resources: dict[str, Resource] = {}  # the stored directory, in the order added
         self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
@@ -188,18 +191,9 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         # CreationClaims needed, rule Q2).
         return Claim(self._repo._latest)
 
-    def last_id_at(self, instant: datetime) -> str | None:
-        repo = self._repo
-        by_id, order, notes = repo._message_by_id, repo._message_order, repo._note_keys
-        found: list[str] = []
-        end = bisect_right(order, instant, key=lambda i: by_id[i].created_at)
-        while end and (message := by_id[order[end - 1]]).created_at == instant:
-            found += (message.id, message.thread_id)
-            end -= 1
-        end = bisect_right(notes, instant, key=lambda key: key[0])
-        if end and notes[end - 1][0] == instant:
-            found.append(notes[end - 1][1])
-        return max(found, default=None)
+    def last_created(self) -> tuple[datetime, str] | None:
+        at, greatest = self._repo._created
+        return None if at is None else (at, greatest)
 
     def directory_version(self) -> int:
         return self._repo._directory_version
@@ -327,24 +321,31 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         self._record_latest()
 
     def _record_latest(self) -> None:
-        """Keep the latest instant a commit recorded (what :meth:`claim` returns)."""
+        """Keep the latest instant a commit recorded (what :meth:`claim` returns), and the
+        greatest id of a walked record created at the latest instant one was (``last_created``)."""
         repo = self._repo
-        latest = repo._latest
-        for thread, _ in self._threads.values():
+        latest, created = repo._latest, repo._created
+        for thread, expected in self._threads.values():
             if latest is None or thread.last_modified_time > latest:
                 latest = thread.last_modified_time
+            if expected == 0:
+                created = _greatest(created, thread.creation_time, thread.id)
         for message in self._messages:
             if latest is None or message.last_modified_at > latest:
                 latest = message.last_modified_at
+            if message.status is not _DRAFT:
+                created = _greatest(created, message.created_at, message.id)
         if self._message_updates:
             for message, _ in self._message_updates.values():
                 if latest is None or message.last_modified_at > latest:
                     latest = message.last_modified_at
         if self._notes:
-            for note, _ in self._notes.values():
+            for note, expected in self._notes.values():
                 if latest is None or note.last_modified_time > latest:
                     latest = note.last_modified_time
-        repo._latest = latest
+                if expected == 0:
+                    created = _greatest(created, note.creation_time, note.id)
+        repo._latest, repo._created = latest, created
 
     def _check_versions(self) -> None:
         """Check the expected versions of the messages and notes saved (threads are checked in
@@ -469,3 +470,15 @@ def _insert(keys: list[Key], key: Key) -> None:
         keys.append(key)
     else:
         insort(keys, key)
+
+
+def _greatest(
+    created: tuple[datetime | None, str], at: datetime, record_id: str
+) -> tuple[datetime | None, str]:
+    """``created`` (an instant and the greatest id created then) with a record created at
+    ``at`` taken in."""
+    if created[0] is None or at > created[0]:
+        return at, record_id
+    if at == created[0] and record_id > created[1]:
+        return at, record_id
+    return created

@@ -34,13 +34,7 @@ import attrs
 
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ConcurrencyConflict, ConnectionLost, ThreadNotOpen
-from threadcore.domain.events import (
-    CREATING,
-    Event,
-    MessageAdded,
-    ThreadDeleted,
-    ThreadResolved,
-)
+from threadcore.domain.events import CREATING, Event, ThreadDeleted, ThreadResolved
 from threadcore.domain.model import Availability, Message, Note, Policy, Thread, ThreadStatus
 from threadcore.domain.transitions import is_due
 from threadcore.domain.validation import MAX_INSTANT, MIN_INSTANT, check_utc
@@ -337,9 +331,9 @@ class Runner:
                         now = self._not_before(tied + TICK)
                     last = None  # at exactly the floor: what its new records must sort after
                     if now == floor and offers(uow, CreationTies) and not self._batched():
-                        last = uow.last_id_at(now)
-                        if (now, last) == self._made:  # the latest there is this inbox's own
-                            last = None
+                        created = uow.last_created()
+                        if created is not None and created[0] == now and created != self._made:
+                            last = created[1]  # (not when the latest there is this inbox's own)
                     drawing = _Drawn(self._ids, replay) if last is not None or replay else None
                     ids = self._ids if drawing is None else drawing
                     ctx = Context(
@@ -407,8 +401,6 @@ class Runner:
             if field is None:
                 continue
             made = getattr(event, field)
-            if type(event) is MessageAdded and event.thread_id > made:
-                made = event.thread_id  # as the store counts it (CreationTies.last_id_at)
             if event.at > at:
                 at, greatest = event.at, made
             elif event.at == at and made > greatest:

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import attrs
 
+from threadcore.domain.model import DeliveryStatus
 from threadcore.ports import CreationClaims, CreationTies, Repository, require
-from threadcore.testing.contract._base import T0, ContractBase, _note, _thread
+from threadcore.testing.contract._base import T0, ContractBase, _message, _note, _thread
 
 
 class CreationClaimsContract(ContractBase):
@@ -30,29 +31,34 @@ class CreationClaimsContract(ContractBase):
 
 
 class CreationTiesContract(ContractBase):
-    """:class:`~threadcore.ports.CreationTies`: the greatest id created at an instant, which a
-    command dated at it must sort after (rule Q2). Every bundled adapter offers it."""
+    """:class:`~threadcore.ports.CreationTies`: the latest instant a walked record was created
+    at and the greatest id created then, which a command dated at it must sort after (rule
+    Q2). Every bundled adapter offers it."""
 
-    def test_last_id_at_reads_the_greatest_id_created_at_the_instant(
-        self, repo: Repository
-    ) -> None:
+    def test_last_created_is_the_greatest_id_at_the_latest_creation(self, repo: Repository) -> None:
         with repo.unit_of_work() as uow:
-            assert require(uow, CreationTies).last_id_at(T0) is None  # nothing stored yet
+            assert require(uow, CreationTies).last_created() is None  # nothing stored yet
+        b, b_first = _thread("b", "+16502240002", T0)
+        self.store(repo, (b, b_first), _thread("a", "+16502240001", T0))
+        with repo.unit_of_work() as uow:
+            # threads a and b, messages a-m1 and b-m1, all at T0
+            assert require(uow, CreationTies).last_created() == (T0, "b-m1")
         later = T0 + timedelta(seconds=1)
-        (b, b_first), (c, _) = _thread("b", "+16502240002", T0), _thread("c", "+16502240003", later)
-        self.store(repo, (b, b_first), _thread("a", "+16502240001", T0), (c, _))
         with repo.unit_of_work() as uow:
-            uow.save_note(_note("b-n", b, later), 0)
+            uow.save_note(_note("a-n", b, later), 0)
+            uow.add_message(_message("z-draft", b, later, status=DeliveryStatus.DRAFT))
         with repo.unit_of_work() as uow:
-            ties = require(uow, CreationTies)
-            # at T0: threads a and b, messages a-m1 and b-m1 (the thread's first message's)
-            assert ties.last_id_at(T0) == "b-m1"
-            assert ties.last_id_at(later) == "c-m1"  # above the note b-n at that instant
+            # a draft is not walked, and does not count
+            assert require(uow, CreationTies).last_created() == (later, "a-n")
         last = later + timedelta(seconds=1)
         x, first = _thread("x", "+16502240004", last)
         self.store(repo, (x, attrs.evolve(first, id="m")))  # a thread whose id sorts last
         with repo.unit_of_work() as uow:
-            ties = require(uow, CreationTies)
-            assert ties.last_id_at(last) == "x"
-            assert ties.last_id_at(last + timedelta(microseconds=1)) is None
-            assert ties.last_id_at(T0 - timedelta(microseconds=1)) is None
+            assert require(uow, CreationTies).last_created() == (last, "x")
+        with repo.unit_of_work() as uow:  # a change of an older record creates nothing
+            stored = uow.thread("b")
+            assert stored is not None
+            uow.save_thread(attrs.evolve(stored, label="changed", version=stored.version + 1),
+                            stored.version)  # fmt: skip
+        with repo.unit_of_work() as uow:
+            assert require(uow, CreationTies).last_created() == (last, "x")
