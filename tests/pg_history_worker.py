@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from threadcore import Directory, Inbox, Policy, Resource, ThreadcoreError
+from threadcore import Directory, Inbox, ManualClock, Policy, Resource, ThreadcoreError
 from threadcore.adapters.postgres import PostgresRepository
 from threadcore.errors import ThreadNotOpen
 
@@ -83,18 +83,32 @@ class PausingCommits:
                 time.sleep(self.rng.uniform(0.01, 0.08))
 
 
-def run(number: int, url: str, schema: str, seconds: float, start: Any, report: Any) -> None:
+#: Where every worker's clock stands in a run at one instant (``frozen``): as a stored manual clock
+#: puts every process (rule R18c), so that records of different processes tie (rule Q2).
+FROZEN_AT = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
+
+
+def run(
+    number: int,
+    url: str,
+    schema: str,
+    seconds: float,
+    start: Any,
+    report: Any,
+    frozen: bool = False,
+) -> None:
     """Report ``("call", worker, kind, start_ns, end_ns, seen)`` for every call, where ``seen``
     is a list of ``(thread id, status)`` (a receive: its thread, open) or, for a list walk, a
     list of pages ``(start_ns, [(thread id, status), ...])`` (a walk of messages: pages of
     message ids); after a receive's, ``("message", message id, end_ns)``; then ``("done",
-    worker)``."""
+    worker)``. ``frozen``: every worker's clock stands at :data:`FROZEN_AT`."""
     rng = random.Random(number)
+    skew = timedelta(milliseconds=SKEW_MS[number % len(SKEW_MS)])
     repo = PostgresRepository(url, schema=schema, min_size=1, max_size=2)
     inbox = Inbox(
         repository=PausingCommits(repo, rng),  # type: ignore[arg-type]
         directory=SlowDirectory(rng),  # type: ignore[arg-type]
-        clock=SteppingClock(rng, timedelta(milliseconds=SKEW_MS[number % len(SKEW_MS)])),
+        clock=ManualClock(FROZEN_AT) if frozen else SteppingClock(rng, skew),
         policy=Policy(ttl=TTL),
         token_secret=b"history-checker-secret",
     )

@@ -34,13 +34,17 @@ WORKERS = 4
 SECONDS = 8.0
 
 
-def _history(url: str, schema: str) -> tuple[list[tuple[Any, ...]], list[str], dict[str, int]]:
+def _history(
+    url: str, schema: str, frozen: bool = False
+) -> tuple[list[tuple[Any, ...]], list[str], dict[str, int]]:
     PostgresRepository(url, schema=schema).close()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(WORKERS + 1)
     report: Any = ctx.Queue()
     processes = [
-        ctx.Process(target=worker.run, args=(n, url, schema, SECONDS, start, report), daemon=True)
+        ctx.Process(
+            target=worker.run, args=(n, url, schema, SECONDS, start, report, frozen), daemon=True
+        )
         for n in range(WORKERS)
     ]
     for process in processes:
@@ -147,3 +151,26 @@ def test_a_concurrent_history_keeps_the_rules(postgres_url: str, pg_schema: str)
     assert problems == [], "\n".join(problems[:10])
     open_pairs = [(r[4], r[5]) for r in rows if r[2] == "Open" and r[3] == "Alive"]
     assert len(open_pairs) == len(set(open_pairs))
+
+
+def test_walks_skip_nothing_when_every_process_runs_at_one_instant(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Every worker's clock stands at one instant (as a stored manual clock puts them, R18c):
+    every record of every process ties on its creation time, and ties sort by id, which only
+    increases within one process. Walks of threads and of messages still skip nothing (Q2:
+    a command whose new record would sort before another process's record at that instant
+    runs a microsecond later). Without that, walks here skipped records."""
+    calls, errors, acked = _history(postgres_url, pg_schema, frozen=True)
+    assert errors == []
+    kinds = {kind for _, kind, *_ in calls}
+    assert {"receive", "walk", "message-walk", "resolve"} <= kinds, kinds
+    problems = _walks_skip_nothing(calls, "walk", _threads_created(calls), "thread")
+    problems += _walks_skip_nothing(calls, "message-walk", acked, "message")
+    assert problems == [], "\n".join(problems[:10])
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        stored = conn.execute(f'SELECT count(*) FROM "{pg_schema}".messages').fetchone()
+        threads = conn.execute(f'SELECT count(*) FROM "{pg_schema}".threads').fetchone()
+    assert stored == (len(acked),), "an acknowledged message is missing or doubled"
+    assert threads is not None
+    assert threads[0] > len(worker.GUESTS), "no pair had a second thread (resolves)"
