@@ -81,9 +81,6 @@ class InMemoryRepository:
         self._opted_out: set[tuple[str, str]] = set()
         self._events: list[Event] = []
         self._latest: datetime | None = None  # the latest instant any commit recorded
-        # the latest instant a walked record (thread, message, note) was created at, and the
-        # greatest id created then (CreationTies: one comparison, however many share it)
-        self._created: tuple[datetime | None, str] = (None, "")
         self._resources: dict[str, Resource] = {}  # the stored directory, in the order added
         self._directory_version = 0
         self._cursors: dict[str, int] = {}  # durable consumers' positions
@@ -192,8 +189,14 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         return Claim(self._repo._latest)
 
     def last_created(self) -> tuple[datetime, str] | None:
-        at, greatest = self._repo._created
-        return None if at is None else (at, greatest)
+        # the end of each list ordered by (creation time, id): each resource's threads, the
+        # notes, the messages (no drafts); a few bisections, asked only at a tie (CreationTies)
+        repo = self._repo
+        last = [keys[-1] for keys in (*repo._by_owner.values(), repo._note_keys) if keys]
+        if repo._message_order:
+            message = repo._message_by_id[repo._message_order[-1]]
+            last.append((message.created_at, message.id))
+        return max(last, default=None)
 
     def directory_version(self) -> int:
         return self._repo._directory_version
@@ -321,31 +324,24 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         self._record_latest()
 
     def _record_latest(self) -> None:
-        """Keep the latest instant a commit recorded (what :meth:`claim` returns), and the
-        greatest id of a walked record created at the latest instant one was (``last_created``)."""
+        """Keep the latest instant a commit recorded (what :meth:`claim` returns)."""
         repo = self._repo
-        latest, created = repo._latest, repo._created
-        for thread, expected in self._threads.values():
+        latest = repo._latest
+        for thread, _ in self._threads.values():
             if latest is None or thread.last_modified_time > latest:
                 latest = thread.last_modified_time
-            if expected == 0:
-                created = _greatest(created, thread.creation_time, thread.id)
         for message in self._messages:
             if latest is None or message.last_modified_at > latest:
                 latest = message.last_modified_at
-            if message.status is not _DRAFT:
-                created = _greatest(created, message.created_at, message.id)
         if self._message_updates:
             for message, _ in self._message_updates.values():
                 if latest is None or message.last_modified_at > latest:
                     latest = message.last_modified_at
         if self._notes:
-            for note, expected in self._notes.values():
+            for note, _ in self._notes.values():
                 if latest is None or note.last_modified_time > latest:
                     latest = note.last_modified_time
-                if expected == 0:
-                    created = _greatest(created, note.creation_time, note.id)
-        repo._latest, repo._created = latest, created
+        repo._latest = latest
 
     def _check_versions(self) -> None:
         """Check the expected versions of the messages and notes saved (threads are checked in
@@ -470,15 +466,3 @@ def _insert(keys: list[Key], key: Key) -> None:
         keys.append(key)
     else:
         insort(keys, key)
-
-
-def _greatest(
-    created: tuple[datetime | None, str], at: datetime, record_id: str
-) -> tuple[datetime | None, str]:
-    """``created`` (an instant and the greatest id created then) with a record created at
-    ``at`` taken in."""
-    if created[0] is None or at > created[0]:
-        return at, record_id
-    if at == created[0] and record_id > created[1]:
-        return at, record_id
-    return created

@@ -200,9 +200,10 @@ class Runner:
         self._listeners: list[Listener] = []
         self._time_lock = threading.Lock()
         self._latest = _EPOCH  # the latest instant this inbox has used: time never goes back
-        # the latest instant this inbox created a walked record at, and the greatest id it
-        # created then: a tie with its own records keeps its ids' order (rule Q2)
-        self._made: tuple[datetime, str] = (_EPOCH, "")
+        # the latest instant this inbox committed a command at, and the events of its
+        # commands then (folded into the greatest id it created then when a tie asks: rule
+        # Q2; kept as they come, at no cost, since a real clock seldom asks)
+        self._made: tuple[datetime, list[Sequence[Event]], list[str]] = (_EPOCH, [], [""])
         # per calling thread: the events of a batch, heard only once the batch has committed,
         # and what a read (with ``at``) rests on (threadcore.inbox._spine)
         self._local = threading.local()
@@ -332,7 +333,7 @@ class Runner:
                     last = None  # at exactly the floor: what its new records must sort after
                     if now == floor and offers(uow, CreationTies) and not self._batched():
                         created = uow.last_created()
-                        if created is not None and created[0] == now and created != self._made:
+                        if created is not None and created[0] == now and not self._own(created):
                             last = created[1]  # (not when the latest there is this inbox's own)
                     drawing = _Drawn(self._ids, replay) if last is not None or replay else None
                     ids = self._ids if drawing is None else drawing
@@ -375,8 +376,12 @@ class Runner:
                 if due:
                     self._write_expiries(due)
                 raise
-            if events:
-                self._remember_made(events)
+            if events:  # (what _own folds)
+                made = self._made
+                if made[0] == now:
+                    made[1].append(events)
+                else:
+                    self._made = (now, [events], [""])
             if self._observer is not None:
                 self._observer(events)
             if self._listeners and events:
@@ -391,21 +396,19 @@ class Runner:
             "writers; it changed nothing and can be retried"
         )
 
-    def _remember_made(self, events: Sequence[Event]) -> None:
-        """Keep the latest instant this inbox created a walked record at, and the greatest id
-        it created then (a lost update between threads only costs a needless move, never a
-        tie left unchecked)."""
-        at, greatest = self._made
-        for event in events:
-            field = CREATING.get(type(event))
-            if field is None:
-                continue
-            made = getattr(event, field)
-            if event.at > at:
-                at, greatest = event.at, made
-            elif event.at == at and made > greatest:
-                greatest = made
-        self._made = (at, greatest)
+    def _own(self, created: tuple[datetime, str]) -> bool:
+        """Whether ``created`` (an instant and the greatest id created then) is this inbox's
+        own: the greatest id it created at that instant."""
+        at, pending, greatest = self._made
+        if at != created[0]:
+            return False
+        for events in pending:  # folded once asked
+            for event in events:
+                field = CREATING.get(type(event))
+                if field is not None and event.at == at and getattr(event, field) > greatest[0]:
+                    greatest[0] = getattr(event, field)
+        pending.clear()
+        return greatest[0] == created[1]
 
     def _due(self, threads: Iterable[Thread], now: datetime) -> list[Thread]:
         """Those of ``threads`` (as stored) that are due at ``now`` but stored open (R10)."""
