@@ -12,8 +12,8 @@ from bisect import insort
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Unpack
 
+from threadcore._port_records import make_claim
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._file_counts import FileCounts
 from threadcore.adapters._holds import Hold, LocalHolds, unreached
@@ -33,8 +33,8 @@ from threadcore.domain.model import (
 )
 from threadcore.ports import (
     Claim,
-    ClaimArgs,
     ClockMove,
+    DirectoryAccess,
     StoredEvent,
     check_attachment,
 )
@@ -183,10 +183,16 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------
-    def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
+    def claim(
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
+    ) -> Claim:
         # The lock held since __enter__ serialises every writer (thread creation too: no
-        # CreationClaims needed, rule Q2).
-        return Claim(self._repo._latest)
+        # CreationClaims needed, rule Q2). (Named parameters, not **on: no dict per command.)
+        return make_claim(self._repo._latest, None, None, None)
 
     def directory_version(self) -> int:
         return self._repo._directory_version
