@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from threadcore._port_records import Claim, make_claim
 from threadcore.domain.events import (
     MessageAdded,
     ThreadOpened,
@@ -29,6 +30,7 @@ MAKERS: list[tuple[type[Any], Any]] = [
     (commands.SendOnThread, commands.make_send_on_thread),
     (commands.Assign, commands.make_assign),
     (commands.Resolve, commands.make_resolve),
+    (Claim, make_claim),
 ]
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.datetimes())
 

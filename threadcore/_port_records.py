@@ -13,6 +13,7 @@ from threadcore.domain.errors import InvalidInput
 from threadcore.domain.events import Event
 from threadcore.domain.model import Availability, Thread, ThreadStatus
 from threadcore.domain.queries import ThreadFilter
+from threadcore.domain.records import record_maker
 
 __all__ = [
     "Claim",
@@ -122,7 +123,7 @@ class NoteQuery:
     after: tuple[datetime, str] | None = None
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Claim:
     """What :meth:`~threadcore.ports.Claims.claim` read, under the claim's locks.
 
@@ -138,6 +139,10 @@ class Claim:
     directory_version: int | None = None
     subject: tuple[str, str] | str | None = None
     thread: Thread | None = None
+
+
+#: A :class:`Claim` built without attrs' frozen ``__init__`` (every command makes one).
+make_claim = record_maker(Claim)
 
 
 def check_attachment(key: object, content: object = b"") -> None:

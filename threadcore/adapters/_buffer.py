@@ -127,6 +127,23 @@ class BufferedWrites:
         return any(self._buffers())
 
     def _clear(self) -> None:
-        for buffer in self._buffers():
-            if buffer:  # most units of work fill two or three
-                buffer.clear()
+        # Each buffer by name, not through _buffers(): this runs after every command, and most
+        # commands fill two or three buffers (the others cost a test each).
+        if self._threads:
+            self._threads.clear()
+        if self._messages:
+            self._messages.clear()
+        if self._message_updates:
+            self._message_updates.clear()
+        if self._notes:
+            self._notes.clear()
+        if self._opt_outs:
+            self._opt_outs.clear()
+        if self._tombstones:
+            self._tombstones.clear()
+        if self._events:
+            self._events.clear()
+        if self._resources:
+            self._resources.clear()
+        if self._attachments:
+            self._attachments.clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from heapq import merge
 from typing import Protocol, TypeVar, Unpack
 
@@ -23,7 +23,16 @@ from threadcore.domain.model import (
 from threadcore.domain.transitions import status_now
 from threadcore.ports import MessageQuery, NoteQuery, OpenThreadsArgs, ThreadQuery
 
-__all__ = ["Indexes", "Key", "MemoryQueries", "bucket", "from_key", "message_key", "slice_of"]
+__all__ = [
+    "Indexes",
+    "Key",
+    "MemoryQueries",
+    "bucket",
+    "from_key",
+    "hour_of",
+    "message_key",
+    "slice_of",
+]
 
 R = TypeVar("R")
 
@@ -49,6 +58,22 @@ def bucket(at: datetime) -> int:
     if at.tzinfo is not UTC:  # the Inbox passes UTC; a caller of the port may not
         at = at.astimezone(UTC)
     return at.toordinal() * 24 + at.hour
+
+
+#: An hour: its first instant, the first instant after it, and its :func:`bucket`.
+Hour = tuple[datetime, datetime, int]
+
+#: No instant falls in it (the starting point of :func:`hour_of`'s callers).
+NO_HOUR: Hour = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC), 0)
+
+_AN_HOUR = timedelta(hours=1)
+
+
+def hour_of(at: datetime) -> Hour:
+    """The UTC hour ``at`` falls in: a caller that keeps it tells with two comparisons whether
+    another instant falls in the same :func:`bucket` (most writes of a run do)."""
+    start = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return start, start + _AN_HOUR, bucket(at)
 
 
 def message_key(by_id: dict[str, Message]) -> Callable[[str], Key]:

@@ -9,17 +9,15 @@ from __future__ import annotations
 import threading
 import uuid
 from bisect import insort
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Unpack
 
+from threadcore._port_records import make_claim
 from threadcore.adapters._buffer import BufferedWrites
 from threadcore.adapters._file_counts import FileCounts
 from threadcore.adapters._holds import Hold, LocalHolds, unreached
-from threadcore.adapters._memory_queries import Key, MemoryQueries
-from threadcore.adapters._memory_queries import bucket as _bucket
+from threadcore.adapters._memory_queries import NO_HOUR, Hour, Key, MemoryQueries, hour_of
 from threadcore.adapters._memory_queries import message_key as _message_key
 from threadcore.domain import messaging
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
@@ -35,8 +33,8 @@ from threadcore.domain.model import (
 )
 from threadcore.ports import (
     Claim,
-    ClaimArgs,
     ClockMove,
+    DirectoryAccess,
     StoredEvent,
     check_attachment,
 )
@@ -67,10 +65,12 @@ class InMemoryRepository:
         self._by_owner: dict[str, list[Key]] = {}
         self._by_guest: dict[str, list[Key]] = {}
         self._by_owner_number: dict[str, list[Key]] = {}
-        self._changes: OrderedDict[str, int] = OrderedDict()
+        # thread id -> its change position, in that order (a changed thread moves to the end)
+        self._changes: dict[str, int] = {}
         self._position = 0
         self._buckets: dict[int, set[str]] = {}
         self._bucket_of: dict[str, int] = {}
+        self._hour: Hour = NO_HOUR  # the hour of the latest bucket written (most writes share it)
         self._message_by_id: dict[str, Message] = {}
         self._messages: dict[str, list[str]] = {}  # thread id -> its message and draft ids
         self._message_order: list[str] = []  # every message id (no drafts) by (creation time, id)
@@ -183,10 +183,16 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
             self._repo._lock.release()
 
     # --- reads ----------------------------------------------------------------------------------
-    def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
+    def claim(
+        self,
+        *,
+        pair: tuple[str, str] | None = None,
+        thread_id: str | None = None,
+        directory: DirectoryAccess = None,
+    ) -> Claim:
         # The lock held since __enter__ serialises every writer (thread creation too: no
-        # CreationClaims needed, rule Q2).
-        return Claim(self._repo._latest)
+        # CreationClaims needed, rule Q2). (Named parameters, not **on: no dict per command.)
+        return make_claim(self._repo._latest, None, None, None)
 
     def last_created(self) -> tuple[datetime, str] | None:
         # the end of each list ordered by (creation time, id): each resource's threads, the
@@ -361,17 +367,21 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         thread_id = thread.id
         pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
         repo._threads[thread_id] = thread
-        repo._position += 1
+        repo._position = position = repo._position + 1
         changes = repo._changes
-        changes[thread_id] = repo._position
-        changes.move_to_end(thread_id)
         if expected == 0:
             self._index_new(thread, pair)
+        else:
+            changes.pop(thread_id, None)  # re-inserted below: a dict keeps insertion order
+        changes[thread_id] = position
         buckets, bucket_of = repo._buckets, repo._bucket_of
         old_bucket = bucket_of.get(thread_id)
         if thread.status is _OPEN and thread.availability is _ALIVE:
             repo._open_by_pair[pair] = thread_id
-            new_bucket = _bucket(thread.latest_message_at)
+            at, hour = thread.latest_message_at, repo._hour
+            if not hour[0] <= at < hour[1]:
+                repo._hour = hour = hour_of(at)
+            new_bucket = hour[2]
             if new_bucket != old_bucket:
                 if old_bucket is not None:
                     buckets[old_bucket].discard(thread_id)

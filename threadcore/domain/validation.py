@@ -64,6 +64,14 @@ def e164(value: object, parameter: str) -> str:
 def check_pair(owner_number: object, guest_number: object) -> tuple[str, str]:
     """The pair of numbers a message goes between, each in E.164; a number cannot message
     itself (the guest number is then refused)."""
+    if (  # the common case in one step (numbers seen before are cached): two valid numbers
+        isinstance(owner_number, str)
+        and isinstance(guest_number, str)
+        and owner_number != guest_number
+        and (owner := _parse_e164(owner_number)) is not None
+        and (guest := _parse_e164(guest_number)) is not None
+    ):
+        return owner, guest
     owner = e164(owner_number, "owner_number")
     guest = e164(guest_number, "guest_number")
     if owner == guest:
@@ -85,7 +93,8 @@ def check_body(value: object, max_length: int, parameter: str = "body") -> str:
             f"Parameter [{parameter}] is longer than {max_length} characters",
             parameter=parameter,
         )
-    check_text(value, parameter)
+    if not value.isascii() or "\x00" in value:  # (ASCII without NUL: nothing to check)
+        check_text(value, parameter)
     return value
 
 

@@ -79,7 +79,7 @@ def receive(
     """
     owner, guest = check_pair(owner_number, guest_number)
     content = check_content(body, attachments, content_type, False, None, self._policy)
-    pid = _check_provider_id(provider_message_id)
+    pid = None if provider_message_id is None else _check_provider_id(provider_message_id)
     keyword = messaging.keyword_of(body, self._policy)
     command = c.make_receive(owner, guest, body, pid, content, keyword)
     if pid is None:  # nothing to make retryable (_run_repeatable): run it without the layer

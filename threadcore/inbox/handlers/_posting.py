@@ -28,32 +28,24 @@ _INBOUND, _ALIVE = Direction.INBOUND, Availability.ALIVE
 _RECEIVED, _QUEUED = DeliveryStatus.RECEIVED, DeliveryStatus.QUEUED
 
 
-def current_for_pair(ctx: Context, owner: str, guest: str) -> Thread | None:
-    """The pair's open thread at ``ctx.now``; a stored one that is due gets its expiry written."""
-    thread = ctx.uow.open_thread_for_pair(owner, guest)
-    if thread is None:
-        return None
-    rely_on(ctx, thread)
-    current, expired = tx.catch_up(thread, ctx.now, ctx.policy.ttl)
-    if expired is None:
-        return thread
-    ctx.uow.save_thread(current, thread.version)
-    ctx.events.append(expired)
-    return None
-
-
 def open_or_current(
     ctx: Context, resource: Resource, owner: str, guest: str, author: ThreadUser | None
 ) -> tuple[Thread, int, datetime]:
-    """The pair's open thread and the version it was loaded at, or a new thread (version 0)
-    assigned to ``author`` when none is open; and the command's time from then on (a new
-    thread may move it later)."""
-    thread = current_for_pair(ctx, owner, guest)
-    if thread is not None:
-        return thread, thread.version, ctx.now
+    """The pair's open thread at ``ctx.now`` and the version it was loaded at, or a new thread
+    (version 0) assigned to ``author`` when none is open (a stored one that is due gets its
+    expiry written first); and the command's time from then on (a new thread may move it
+    later)."""
+    uow = ctx.uow
+    stored = uow.open_thread_for_pair(owner, guest)
+    if stored is not None:
+        rely_on(ctx, stored)
+        current, expired = tx.catch_up(stored, ctx.now, ctx.policy.ttl)
+        if expired is None:
+            return stored, stored.version, ctx.now
+        uow.save_thread(current, stored.version)
+        ctx.events.append(expired)
     # A new thread is dated after every thread already committed (rule Q2): where writers run
     # at once, creations are serialised; where they run one at a time the claim's floor does it.
-    uow = ctx.uow
     now = ctx.after(uow.claim_creation() if offers(uow, CreationClaims) else None)
     initiator = author.extension_id if author is not None else None
     thread, opened = tx.open_thread(
