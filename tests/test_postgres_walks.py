@@ -155,3 +155,52 @@ def test_reads_that_are_not_pages_do_not_wait_for_the_commands_under_way(
         with pytest.raises(StorageError, match="busy"):  # while a page still waits
             inbox.list_messages(actor="101", limit=10)
         hung.rollback()
+
+
+class CommitsMeanwhile:
+    """A clock at ``at`` that, once armed, has another command commit while the command reading
+    it holds its claim (the moment after its claim, before its tie check)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.meanwhile: Callable[[], object] | None = None
+
+    def now(self) -> datetime:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+        return self.at
+
+
+def test_a_tie_is_checked_at_its_instant_though_a_later_record_commits_after_the_claim(
+    postgres_url: str, pg_schema: str
+) -> None:
+    """Another process commits a record a microsecond later between a command's claim and its
+    tie check (READ COMMITTED: the check sees it). The check still asks for the ids at the
+    command's own instant, so the command, whose new id sorts before another process's record
+    there, moves past it and the walk that passed that record returns it."""
+    from threadcore.ids import SequentialIds
+
+    repos = [PostgresRepository(postgres_url, schema=pg_schema, max_size=2) for _ in range(3)]
+    try:
+        clock = CommitsMeanwhile(T0)
+        z, a, b = (
+            Inbox(repository=repo, directory=DIRECTORY, clock=c, ids=SequentialIds(prefix))
+            for repo, c, prefix in zip(
+                repos, (ManualClock(T0), clock, ManualClock(T0 + timedelta(microseconds=1))),
+                "zab", strict=True,
+            )
+        )  # fmt: skip
+        z.receive(owner_number=OWNER, guest_number="+16502240001", body="z")  # z-1, z-2
+        z.receive(owner_number=OWNER, guest_number="+16502240002", body="z")  # z-3, z-4
+        first = z.list_messages(actor="101", limit=1)
+        assert [m.id for m in first] == ["z-2"]
+        clock.meanwhile = lambda: b.receive(owner_number=OWNER, guest_number="+16502240003",
+                                            body="b")  # fmt: skip
+        late = a.receive(owner_number=OWNER, guest_number="+16502240004", body="a")
+        assert late.created_at == T0 + timedelta(microseconds=2)  # past b's record too
+        rest = _walk(lambda c: z.list_messages(actor="101", limit=1, cursor=c or first.next_cursor))
+        assert rest == ["z-4", "b-2", late.id]
+    finally:
+        for repo in repos:
+            repo.close()

@@ -146,6 +146,19 @@ def test_a_walk_never_skips_what_another_process_creates_at_the_same_instant(sto
     assert walked == ["z-5", "z-6", "a-3"]
 
 
+def test_a_tie_costs_no_retry(store: Store) -> None:
+    """A command moved past a tie runs again without using one of its retries: an inbox
+    allowed a single attempt still commits it."""
+    clock = ManualClock(START)
+    z = Inbox(repository=store(), directory=billing_directory(), clock=clock,
+              policy=Policy(ttl=TTL), ids=SequentialIds("z"), token_secret=SECRET)  # fmt: skip
+    a = Inbox(repository=store(), directory=billing_directory(), clock=clock, retries=1,
+              policy=Policy(ttl=TTL), ids=SequentialIds("a"), token_secret=SECRET)  # fmt: skip
+    z.receive(owner_number=OWNER, guest_number=GUEST, body="z")
+    moved = a.receive(owner_number=OWNER, guest_number=GUEST2, body="a")
+    assert (moved.id, moved.created_at) == ("a-2", START + timedelta(microseconds=1))
+
+
 def test_ids_that_sort_after_those_at_the_instant_keep_it(store: Store) -> None:
     """The tie rule moves nothing where the new ids already sort last at the instant: one
     process's random ids increase, so a frozen clock dates all its records at the instant."""

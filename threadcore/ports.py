@@ -145,11 +145,11 @@ class CreationTies(Protocol):
     may then skip a record two processes created at one instant). Every bundled adapter offers
     it."""
 
-    def last_created(self) -> tuple[datetime, str] | None:
-        """The latest instant a thread, a message (drafts aside: walks do not return them) or
-        a note was created at, and the greatest id, in the store's order, created then;
-        ``None`` when none was. One probe of each time index: it must not cost more as
-        records share an instant (a frozen clock puts every record at one)."""
+    def last_id_at(self, instant: datetime) -> str | None:
+        """The greatest id, in the store's order, among the threads, messages (drafts aside:
+        walks do not return them) and notes created at exactly ``instant`` (as this unit of
+        work sees them); ``None`` when none was. One probe of each time index: it must not
+        cost more as records share an instant (a frozen clock puts every record at one)."""
         ...
 
 

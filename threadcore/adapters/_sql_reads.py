@@ -107,16 +107,20 @@ class Dialect:
         self.opted_out_pairs = (
             f"SELECT owner_number, guest_number FROM {p}opt_outs WHERE opted_out AND "
         )
-        # the last walked record of each kind by (creation time, id) (CreationTies): each
-        # branch reads the end of a time index (threads_by_time, messages_by_time, notes_by_time)
-        self.last_created = " UNION ALL ".join(
-            f"SELECT * FROM (SELECT {at}, id FROM {p}{table} {where}"
-            f"ORDER BY {at} DESC, id DESC LIMIT 1) AS {table}"
-            for table, at, where in (
-                ("threads", "creation_time", ""),
-                ("messages", "created_at", "WHERE status <> 'Draft' "),
-                ("notes", "creation_time", ""),
+        # the greatest id of a walked record created at an instant (CreationTies): each branch
+        # reads one end of a time index (threads_by_time, messages_by_time, notes_by_time)
+        self.last_id_at = (
+            "SELECT max(id) FROM ("
+            + " UNION ALL ".join(
+                f"SELECT * FROM (SELECT id FROM {p}{table} WHERE {at} = {m}{where} "
+                f"ORDER BY id DESC LIMIT 1) AS {table}"
+                for table, at, where in (
+                    ("threads", "creation_time", ""),
+                    ("messages", "created_at", " AND status <> 'Draft'"),
+                    ("notes", "creation_time", ""),
+                )
             )
+            + ") AS created"
         )
         # the stored directory (issue 14): resources as JSON documents, and the change position
         self.directory_version = f"SELECT version FROM {p}threadcore_directory"
@@ -178,10 +182,10 @@ class SQLReads:
         whose writers run one at a time reads it as any list."""
         return self._listed(sql, params)
 
-    def last_created(self) -> tuple[datetime, str] | None:
-        from_db = self._dialect.from_db
-        return max(((from_db(at), id) for at, id in self._all(self._dialect.last_created)),
-                   default=None)  # fmt: skip
+    def last_id_at(self, instant: datetime) -> str | None:
+        at = self._dialect.to_db(instant)
+        rows = self._all(self._dialect.last_id_at, (at, at, at))
+        return rows[0][0] if rows else None
 
     def directory_version(self) -> int:
         rows = self._all(self._dialect.directory_version)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from threadcore._port_records import make_claim
 from threadcore.adapters._buffer import BufferedWrites
@@ -194,15 +194,18 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         # CreationClaims needed, rule Q2). (Named parameters, not **on: no dict per command.)
         return make_claim(self._repo._latest, None, None, None)
 
-    def last_created(self) -> tuple[datetime, str] | None:
-        # the end of each list ordered by (creation time, id): each resource's threads, the
-        # notes, the messages (no drafts); a few bisections, asked only at a tie (CreationTies)
+    def last_id_at(self, instant: datetime) -> str | None:
+        # the last key at the instant of each list ordered by (creation time, id): each
+        # resource's threads, the notes, the messages (no drafts); asked only at a tie
         repo = self._repo
-        last = [keys[-1] for keys in (*repo._by_owner.values(), repo._note_keys) if keys]
-        if repo._message_order:
-            message = repo._message_by_id[repo._message_order[-1]]
-            last.append((message.created_at, message.id))
-        return max(last, default=None)
+        found = [_last_at(keys, instant) for keys in (*repo._by_owner.values(), repo._note_keys)]
+        by_id, order = repo._message_by_id, repo._message_order
+        end = len(order)
+        if end and by_id[order[-1]].created_at > instant:  # (at a tie, the tail is the instant)
+            end = bisect_left(order, instant + _TICK, key=lambda i: by_id[i].created_at)
+        if end and by_id[order[end - 1]].created_at == instant:
+            found.append(order[end - 1])
+        return max(filter(None, found), default=None)
 
     def directory_version(self) -> int:
         return self._repo._directory_version
@@ -476,3 +479,14 @@ def _insert(keys: list[Key], key: Key) -> None:
         keys.append(key)
     else:
         insort(keys, key)
+
+
+_TICK = timedelta(microseconds=1)  # instants are whole microseconds
+
+
+def _last_at(keys: list[Key], instant: datetime) -> str | None:
+    """The greatest id created at ``instant`` in ``keys``, ordered by (creation time, id)."""
+    end = len(keys)
+    if end and keys[-1][0] > instant:
+        end = bisect_left(keys, (instant + _TICK,))  # the first key after the instant
+    return keys[end - 1][1] if end and keys[end - 1][0] == instant else None

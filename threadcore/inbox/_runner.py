@@ -62,6 +62,10 @@ Listener = Callable[[Event], None]
 #: Serving several accounts from one store changes the context, the keys and the directory.
 ONE_ACCOUNT = "~"
 
+#: Reruns for a tie at one instant that count as no attempt (rule Q2), and the commands' events
+#: an inbox keeps unfolded for its own ties at one instant.
+_TIES, _UNFOLDED = 3, 64
+
 #: How far after the store's latest instant a command runs when its clock is behind the store:
 #: strictly after, so its records sort after what it builds on (rule R18a).
 TICK = timedelta(microseconds=1)
@@ -314,8 +318,10 @@ class Runner:
         expired_first = False  # the one rerun after writing what it found due is free
         tied: datetime | None = None  # an instant a tie moved the command past (rule Q2)
         replay: list[str] = []  # the ids drawn before it moved: drawn again, in order
-        for attempt in range(self._retries + 1):
-            if attempt == self._retries and not expired_first:
+        ties = 0  # reruns for a tie: free, as many as _TIES
+        for attempt in range(self._retries + 1 + _TIES):
+            attempt -= ties
+            if (attempt == self._retries and not expired_first) or attempt > self._retries:
                 break
             events: list[Event] = []
             relied: list[Thread] = []
@@ -332,9 +338,11 @@ class Runner:
                         now = self._not_before(tied + TICK)
                     last = None  # at exactly the floor: what its new records must sort after
                     if now == floor and offers(uow, CreationTies) and not self._batched():
-                        created = uow.last_created()
-                        if created is not None and created[0] == now and not self._own(created):
-                            last = created[1]  # (not when the latest there is this inbox's own)
+                        last = uow.last_id_at(now)
+                        # not when it is this inbox's own (its ids increase), unless the ids
+                        # are an earlier attempt's (drawn before others it has committed)
+                        if last is not None and not replay and self._own(now, last):
+                            last = None
                     drawing = _Drawn(self._ids, replay) if last is not None or replay else None
                     ids = self._ids if drawing is None else drawing
                     ctx = Context(
@@ -353,6 +361,7 @@ class Runner:
                 # a new record would sort before one created at the same instant, behind a
                 # walk's cursor: a microsecond later, with the same ids (rule Q2)
                 tied, replay = tie.at, tie.drawn
+                ties += ties < _TIES  # (beyond that, each counts as an attempt)
                 continue
             except _ExpireFirst as first:
                 # it acted on a due thread without closing it: the expiry comes first in the
@@ -378,10 +387,13 @@ class Runner:
                 raise
             if events:  # (what _own folds)
                 made = self._made
-                if made[0] == now:
-                    made[1].append(events)
-                else:
+                if made[0] != now:
                     self._made = (now, [events], [""])
+                elif len(made[1]) < _UNFOLDED:
+                    made[1].append(events)
+                else:  # (a frozen clock and no tie asked, as in a batch: fold them now)
+                    self._own(now, "")
+                    made[1].append(events)
             if self._observer is not None:
                 self._observer(events)
             if self._listeners and events:
@@ -396,11 +408,11 @@ class Runner:
             "writers; it changed nothing and can be retried"
         )
 
-    def _own(self, created: tuple[datetime, str]) -> bool:
-        """Whether ``created`` (an instant and the greatest id created then) is this inbox's
-        own: the greatest id it created at that instant."""
-        at, pending, greatest = self._made
-        if at != created[0]:
+    def _own(self, at: datetime, last: str) -> bool:
+        """Whether ``last``, the greatest id created at ``at``, is this inbox's own: the
+        greatest id it created at that instant."""
+        made_at, pending, greatest = self._made
+        if made_at != at:
             return False
         for events in pending:  # folded once asked
             for event in events:
@@ -408,7 +420,7 @@ class Runner:
                 if field is not None and event.at == at and getattr(event, field) > greatest[0]:
                     greatest[0] = getattr(event, field)
         pending.clear()
-        return greatest[0] == created[1]
+        return greatest[0] == last
 
     def _due(self, threads: Iterable[Thread], now: datetime) -> list[Thread]:
         """Those of ``threads`` (as stored) that are due at ``now`` but stored open (R10)."""

@@ -31,34 +31,40 @@ class CreationClaimsContract(ContractBase):
 
 
 class CreationTiesContract(ContractBase):
-    """:class:`~threadcore.ports.CreationTies`: the latest instant a walked record was created
-    at and the greatest id created then, which a command dated at it must sort after (rule
-    Q2). Every bundled adapter offers it."""
+    """:class:`~threadcore.ports.CreationTies`: the greatest id of a walked record created at an
+    instant, which a command dated at it must sort after (rule Q2). Every bundled adapter
+    offers it."""
 
-    def test_last_created_is_the_greatest_id_at_the_latest_creation(self, repo: Repository) -> None:
+    def test_last_id_at_reads_the_greatest_id_created_at_the_instant(
+        self, repo: Repository
+    ) -> None:
         with repo.unit_of_work() as uow:
-            assert require(uow, CreationTies).last_created() is None  # nothing stored yet
+            assert require(uow, CreationTies).last_id_at(T0) is None  # nothing stored yet
+        later = T0 + timedelta(seconds=1)
         b, b_first = _thread("b", "+16502240002", T0)
         self.store(repo, (b, b_first), _thread("a", "+16502240001", T0))
+        self.store(repo, _thread("c", "+16502240003", later))
         with repo.unit_of_work() as uow:
-            # threads a and b, messages a-m1 and b-m1, all at T0
-            assert require(uow, CreationTies).last_created() == (T0, "b-m1")
-        later = T0 + timedelta(seconds=1)
-        with repo.unit_of_work() as uow:
-            uow.save_note(_note("a-n", b, later), 0)
+            uow.save_note(_note("c-n", b, later), 0)
             uow.add_message(_message("z-draft", b, later, status=DeliveryStatus.DRAFT))
         with repo.unit_of_work() as uow:
-            # a draft is not walked, and does not count
-            assert require(uow, CreationTies).last_created() == (later, "a-n")
+            ties = require(uow, CreationTies)
+            # at T0: threads a and b, messages a-m1 and b-m1, though later ones are stored
+            assert ties.last_id_at(T0) == "b-m1"
+            # above the thread c at that instant; a draft is not walked, and does not count
+            assert ties.last_id_at(later) == "c-n"
+            assert ties.last_id_at(T0 + timedelta(microseconds=1)) is None
+            assert ties.last_id_at(T0 - timedelta(microseconds=1)) is None
         last = later + timedelta(seconds=1)
         x, first = _thread("x", "+16502240004", last)
         self.store(repo, (x, attrs.evolve(first, id="m")))  # a thread whose id sorts last
         with repo.unit_of_work() as uow:
-            assert require(uow, CreationTies).last_created() == (last, "x")
+            assert require(uow, CreationTies).last_id_at(last) == "x"
         with repo.unit_of_work() as uow:  # a change of an older record creates nothing
             stored = uow.thread("b")
             assert stored is not None
             uow.save_thread(attrs.evolve(stored, label="changed", version=stored.version + 1),
                             stored.version)  # fmt: skip
         with repo.unit_of_work() as uow:
-            assert require(uow, CreationTies).last_created() == (last, "x")
+            assert require(uow, CreationTies).last_id_at(last) == "x"
+            assert require(uow, CreationTies).last_id_at(later) == "c-n"
