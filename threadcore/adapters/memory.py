@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from bisect import bisect_left, insort
-from collections.abc import Iterator, Sequence
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
+from operator import itemgetter
+from typing import TypeVar
 
 from threadcore._port_records import make_claim
 from threadcore.adapters._buffer import BufferedWrites
@@ -198,13 +200,10 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         # the last key at the instant of each list ordered by (creation time, id): each
         # resource's threads, the notes, the messages (no drafts); asked only at a tie
         repo = self._repo
-        found = [_last_at(keys, instant) for keys in (*repo._by_owner.values(), repo._note_keys)]
-        by_id, order = repo._message_by_id, repo._message_order
-        end = len(order)
-        if end and by_id[order[-1]].created_at > instant:  # (at a tie, the tail is the instant)
-            end = bisect_left(order, instant + _TICK, key=lambda i: by_id[i].created_at)
-        if end and by_id[order[end - 1]].created_at == instant:
-            found.append(order[end - 1])
+        by_id = repo._message_by_id
+        found = [_last_at(keys, instant, _time_of, _id_of)
+                 for keys in (*repo._by_owner.values(), repo._note_keys)]  # fmt: skip
+        found.append(_last_at(repo._message_order, instant, lambda i: by_id[i].created_at, str))
         return max(filter(None, found), default=None)
 
     def directory_version(self) -> int:
@@ -481,12 +480,16 @@ def _insert(keys: list[Key], key: Key) -> None:
         insort(keys, key)
 
 
-_TICK = timedelta(microseconds=1)  # instants are whole microseconds
+T = TypeVar("T")
+_time_of, _id_of = itemgetter(0), itemgetter(1)  # of a Key
 
 
-def _last_at(keys: list[Key], instant: datetime) -> str | None:
-    """The greatest id created at ``instant`` in ``keys``, ordered by (creation time, id)."""
-    end = len(keys)
-    if end and keys[-1][0] > instant:
-        end = bisect_left(keys, (instant + _TICK,))  # the first key after the instant
-    return keys[end - 1][1] if end and keys[end - 1][0] == instant else None
+def _last_at(
+    items: list[T], instant: datetime, time_of: Callable[[T], datetime], id_of: Callable[[T], str]
+) -> str | None:
+    """The greatest id created at ``instant`` among ``items``, ordered by (creation time, id)
+    (at a tie, the last item is at the instant: no search)."""
+    end = len(items)
+    if end and time_of(items[-1]) > instant:
+        end = bisect_right(items, instant, key=time_of)
+    return id_of(items[end - 1]) if end and time_of(items[end - 1]) == instant else None

@@ -162,14 +162,12 @@ class _Drawn:
         return new
 
 
-def _sorts_before(events: Sequence[Event], at: datetime, last: str) -> bool:
-    """Whether one of the records ``events`` create at ``at`` has an id sorting at or before
-    ``last`` (the greatest already created at ``at``)."""
+def _created_at(events: Iterable[Event], at: datetime) -> Iterator[str]:
+    """The ids of the walked records (threads, messages, notes) ``events`` create at ``at``."""
     for event in events:
         field = CREATING.get(type(event))
-        if field is not None and event.at == at and getattr(event, field) <= last:
-            return True
-    return False
+        if field is not None and event.at == at:
+            yield getattr(event, field)
 
 
 class _ExpireFirst(Exception):
@@ -349,7 +347,7 @@ class Runner:
                         uow, now, seen, self._policy, ids, self._account, events, relied, self
                     )
                     result = handler(command, ctx)
-                    if last is not None and _sorts_before(events, now, last):
+                    if last is not None and any(i <= last for i in _created_at(events, now)):
                         raise _Tied(now, [] if drawing is None else drawing.drawn)
                     if relied:
                         self._check_relied(relied, events, now)
@@ -414,12 +412,9 @@ class Runner:
         made_at, pending, greatest = self._made
         if made_at != at:
             return False
-        for events in pending:  # folded once asked
-            for event in events:
-                field = CREATING.get(type(event))
-                if field is not None and event.at == at and getattr(event, field) > greatest[0]:
-                    greatest[0] = getattr(event, field)
-        pending.clear()
+        if pending:  # folded once asked
+            greatest[0] = max([greatest[0], *(i for e in pending for i in _created_at(e, at))])
+            pending.clear()
         return greatest[0] == last
 
     def _due(self, threads: Iterable[Thread], now: datetime) -> list[Thread]:
