@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -158,13 +158,28 @@ def _sync_info(result: SyncResult[Any], parameter: str) -> Any:
     return _SYNC_INFO.dump(result)
 
 
-def _domain_paging(shape: Any) -> Paging:
-    paging: Paging = _PAGING.load(shape.paging, Paging)
-    return paging
+def _dump_list(shape: Any, page: Page[Any], one: Callable[[Any], Any]) -> dict[str, Any]:
+    """A list document of ``shape``: ``page``'s records written by ``one``, and its paging."""
+    paging = _paging(page, "page")
+    return SHAPE.dump(shape(records=tuple(one(r) for r in page.records), paging=paging))
 
 
-def _domain_sync(shape: Any, records: tuple[T, ...]) -> SyncResult[T]:
-    result: SyncResult[T] = _SYNC_INFO.load(shape.sync_info, SyncResult, records=records)
+def _records(shape: Any, one: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """The domain records of a loaded list or sync document, each read by ``one`` (which
+    names a bad field by its place: ``records[2].``)."""
+    return tuple(one(r, f"records[{i}].") for i, r in enumerate(shape.records))
+
+
+def _load_list(data: Mapping[str, Any], shape: Any, one: Callable[[Any, str], T]) -> Page[T]:
+    loaded: Any = SHAPE.load(data, shape)
+    paging: Paging = _PAGING.load(loaded.paging, Paging)
+    return Page(_records(loaded, one), None, paging)
+
+
+def _load_sync(data: Mapping[str, Any], shape: Any, one: Callable[[Any, str], T]) -> SyncResult[T]:
+    loaded: Any = SHAPE.load(data, shape)
+    records = _records(loaded, one)
+    result: SyncResult[T] = _SYNC_INFO.load(loaded.sync_info, SyncResult, records=records)
     return result
 
 
@@ -222,16 +237,13 @@ def dump_thread_list(page: Page[Thread]) -> dict[str, Any]:
     walk's page has no ``paging`` and raises :class:`WireFormatError`). On an empty page only
     ``perPage`` is written.
     """
-    paging = _paging(page, "page")
-    return SHAPE.dump(_ThreadList(records=tuple(_thread(t) for t in page.records), paging=paging))
+    return _dump_list(_ThreadList, page, _thread)
 
 
 def load_thread_list(data: Mapping[str, Any]) -> Page[Thread]:
     """A :class:`~threadcore.Page` of threads (with ``paging``, no page token) from a
     MessageThreadList."""
-    shape: Any = SHAPE.load(data, _ThreadList)
-    records = tuple(_domain_thread(t, f"records[{i}].") for i, t in enumerate(shape.records))
-    return Page(records, None, _domain_paging(shape))
+    return _load_list(data, _ThreadList, _domain_thread)
 
 
 def dump_thread_sync(result: SyncResult[Thread]) -> dict[str, Any]:
@@ -244,9 +256,7 @@ def dump_thread_sync(result: SyncResult[Thread]) -> dict[str, Any]:
 
 def load_thread_sync(data: Mapping[str, Any]) -> SyncResult[Thread]:
     """A :class:`~threadcore.SyncResult` of threads from a ThreadSyncList."""
-    shape: Any = SHAPE.load(data, _ThreadSync)
-    records = tuple(_domain_thread(t, f"records[{i}].") for i, t in enumerate(shape.records))
-    return _domain_sync(shape, records)
+    return _load_sync(data, _ThreadSync, _domain_thread)
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -316,15 +326,12 @@ def load_message(data: Mapping[str, Any]) -> Message:
 def dump_message_list(page: Page[Message]) -> dict[str, Any]:
     """The platform's ThreadMessageList: ``records`` and ``paging`` (see
     :func:`dump_thread_list`)."""
-    paging = _paging(page, "page")
-    return SHAPE.dump(_MessageList(records=tuple(_message(m) for m in page.records), paging=paging))
+    return _dump_list(_MessageList, page, _message)
 
 
 def load_message_list(data: Mapping[str, Any]) -> Page[Message]:
     """A :class:`~threadcore.Page` of messages from a ThreadMessageList."""
-    shape: Any = SHAPE.load(data, _MessageList)
-    records = tuple(_domain_message(m, f"records[{i}].") for i, m in enumerate(shape.records))
-    return Page(records, None, _domain_paging(shape))
+    return _load_list(data, _MessageList, _domain_message)
 
 
 # --- notes ----------------------------------------------------------------------------------------
@@ -333,7 +340,7 @@ def _note(note: Note) -> Any:
     return _NOTE.dump(note, text=note.text or None)
 
 
-def _domain_note(shape: Any) -> Note:
+def _domain_note(shape: Any, path: str = "") -> Note:
     note: Note = _NOTE.load(shape, Note, text=shape.text or "")
     return note
 
@@ -350,14 +357,12 @@ def load_note(data: Mapping[str, Any]) -> Note:
 
 def dump_note_list(page: Page[Note]) -> dict[str, Any]:
     """The platform's note list: ``records`` and ``paging`` (see :func:`dump_thread_list`)."""
-    paging = _paging(page, "page")
-    return SHAPE.dump(_NoteList(records=tuple(_note(n) for n in page.records), paging=paging))
+    return _dump_list(_NoteList, page, _note)
 
 
 def load_note_list(data: Mapping[str, Any]) -> Page[Note]:
     """A :class:`~threadcore.Page` of notes from the platform's note list."""
-    shape: Any = SHAPE.load(data, _NoteList)
-    return Page(tuple(_domain_note(n) for n in shape.records), None, _domain_paging(shape))
+    return _load_list(data, _NoteList, _domain_note)
 
 
 # --- the entries timeline -------------------------------------------------------------------------
@@ -374,7 +379,7 @@ def _entry(entry: Entry, index: int) -> Any:
     )
 
 
-def _domain_entry(shape: Any) -> Entry:
+def _domain_entry(shape: Any, path: str = "") -> Entry:
     entry: Entry = _ENTRY.load(shape, Entry)
     return entry
 
@@ -395,8 +400,7 @@ def dump_entries_sync(result: SyncResult[Entry]) -> dict[str, Any]:
 def load_entries_sync(data: Mapping[str, Any]) -> SyncResult[Entry]:
     """A :class:`~threadcore.SyncResult` of timeline entries from a ThreadEntriesSyncList (an
     empty ``text`` reads as ``None``; ``status_reason`` as ``None``)."""
-    shape: Any = SHAPE.load(data, _EntriesSync)
-    return _domain_sync(shape, tuple(_domain_entry(e) for e in shape.records))
+    return _load_sync(data, _EntriesSync, _domain_entry)
 
 
 # --- errors ---------------------------------------------------------------------------------------
