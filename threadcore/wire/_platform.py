@@ -186,12 +186,9 @@ def _load_sync(data: Mapping[str, Any], shape: Any, one: Callable[[Any, str], T]
 # --- threads --------------------------------------------------------------------------------------
 def _thread(thread: Thread) -> Any:
     ensure(thread, Thread, "thread")
-    is_open = thread.status is ThreadStatus.OPEN
-    return _THREAD.dump(
-        thread,
-        assignee=_MIRRORS.out(thread.assignee) if is_open else None,
-        status_reason=None if is_open else thread.status_reason,
-    )
+    if thread.status is ThreadStatus.OPEN:  # its assignee, and no reason
+        return _THREAD.dump(thread, assignee=_MIRRORS.out(thread.assignee), status_reason=None)
+    return _THREAD.dump(thread, assignee=None)  # its reason, and no assignee
 
 
 def _domain_thread(shape: Any, path: str) -> Thread:
