@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 
@@ -403,6 +403,28 @@ class Classification:
     details: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 
 
+_T = TypeVar("_T")
+
+
+class _Alias(Generic[_T]):
+    """A read-only second name of a record's field (the seed's and the platform's names differ)."""
+
+    __slots__ = ("_field",)
+
+    def __init__(self, field: str) -> None:
+        self._field = field
+
+    @overload
+    def __get__(self, record: None, owner: type) -> _Alias[_T]: ...
+    @overload
+    def __get__(self, record: object, owner: type) -> _T: ...
+    def __get__(self, record: object, owner: type) -> _T | _Alias[_T]:
+        if record is None:
+            return self
+        value: _T = getattr(record, self._field)
+        return value
+
+
 @attrs.frozen(weakref_slot=False)
 class Message:
     """One SMS in a thread. ``author`` is the sending handler (outbound only).
@@ -436,15 +458,10 @@ class Message:
     keyword: Keyword | None = None
     version: int = 1
 
-    @property
-    def creation_time(self) -> datetime:
-        """The platform's name for :attr:`created_at`."""
-        return self.created_at
-
-    @property
-    def last_modified_time(self) -> datetime:
-        """The platform's name for :attr:`last_modified_at`."""
-        return self.last_modified_at
+    #: The platform's name for :attr:`created_at`.
+    creation_time = _Alias[datetime]("created_at")
+    #: The platform's name for :attr:`last_modified_at`.
+    last_modified_time = _Alias[datetime]("last_modified_at")
 
 
 @attrs.frozen(weakref_slot=False)
@@ -460,15 +477,10 @@ class Note:
     availability: Availability = Availability.ALIVE
     version: int = 1
 
-    @property
-    def created_at(self) -> datetime:
-        """The seed's name for :attr:`creation_time`."""
-        return self.creation_time
-
-    @property
-    def last_modified_at(self) -> datetime:
-        """The seed's name for :attr:`last_modified_time`."""
-        return self.last_modified_time
+    #: The seed's name for :attr:`creation_time`.
+    created_at = _Alias[datetime]("creation_time")
+    #: The seed's name for :attr:`last_modified_time`.
+    last_modified_at = _Alias[datetime]("last_modified_time")
 
 
 @attrs.frozen(weakref_slot=False)
