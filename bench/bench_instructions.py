@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CONTENDERS = ("bare", "floor_records", "floor_attrs", "floor_checked", "threadcore")
+CONTENDERS = ("bare", "floor_records", "floor_attrs", "floor_checked", "floor_rules", "threadcore")
 
 
 def child(name: str, pairs: int, messages: int) -> None:
@@ -42,6 +42,7 @@ def child(name: str, pairs: int, messages: int) -> None:
         "floor_records": bench_floor.floor_records,
         "floor_attrs": bench_floor.floor_attrs,
         "floor_checked": bench_floor.floor_checked,
+        "floor_rules": bench_floor.floor_rules,
         "threadcore": bench_receive.threadcore_loop,
     }[name]
     if work:
