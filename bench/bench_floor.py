@@ -35,6 +35,7 @@ import attrs
 from bench_receive import OWNER, START, TTL, bare_loop, best, threadcore_loop, workload
 from ticking import TickingClock
 
+from threadcore import Directory, Inbox, InMemoryRepository
 from threadcore.adapters._memory_queries import NO_HOUR, hour_of
 from threadcore.domain.events import make_message_added, make_thread_opened
 from threadcore.domain.model import (
@@ -309,6 +310,26 @@ def floor_rules(work: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def threadcore_layers(work: list[str]) -> float:
+    """threadcore's own layers alone: its runner (the claim, the command's time, the context,
+    the re-check, publication) and the in-memory unit of work (its lock, the commit, the
+    buffers cleared) around a handler that does nothing, through the runner's private
+    ``_run`` as ``Inbox.receive`` calls it. No input checks, no records, no indexes. Returns
+    seconds."""
+    directory = Directory([Resource("6249888001", name="Billing", phone_numbers=[OWNER])])
+    inbox = Inbox(repository=InMemoryRepository(), directory=directory,
+                  clock=TickingClock(START), policy=Policy(ttl=TTL))  # fmt: skip
+    run = inbox._run
+
+    def nothing(command: object, ctx: object) -> None:
+        return None
+
+    t0 = time.perf_counter()
+    for guest in work:
+        run(nothing, guest, pair=(OWNER, guest))
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10_000)
@@ -323,6 +344,7 @@ def main() -> None:
         ("floor, mutable thread state", floor_mutable),
         ("floor, mutable, input checked", floor_checked),
         ("floor, the rules' work", floor_rules),
+        ("threadcore's layers alone", threadcore_layers),
         ("threadcore (memory)", threadcore_loop),
     ]
     seconds = {name: best(fn, work, args.repeat) for name, fn in contenders}
