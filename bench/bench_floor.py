@@ -28,23 +28,36 @@ import argparse
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from typing import Any
 
 import attrs
 from bench_receive import OWNER, START, TTL, bare_loop, best, threadcore_loop, workload
+from ticking import TickingClock
 
-from threadcore.domain.events import make_message_added
+from threadcore import Directory, Inbox, InMemoryRepository
+from threadcore.adapters._memory_queries import NO_HOUR, hour_of
+from threadcore.domain.events import make_message_added, make_thread_opened
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
     Direction,
     OwnerResource,
     Party,
+    Policy,
+    Resource,
     ThreadStatus,
     make_message,
     make_thread,
 )
-from threadcore.domain.validation import check_body, e164
+from threadcore.domain.validation import (
+    MAX_INSTANT,
+    MIN_INSTANT,
+    check_body,
+    check_pair,
+    check_utc,
+    e164,
+)
 from threadcore.ids import RandomIds
 
 _IN, _ALIVE = Direction.INBOUND, Availability.ALIVE
@@ -202,6 +215,121 @@ def floor_checked(work: list[str]) -> float:
     return floor_mutable(work, checked=True)
 
 
+def floor_rules(work: list[str]) -> float:
+    """:func:`floor_records` plus what the rules and the reads need of every receive, still one
+    inlined loop (no function layers, no command record, no unit of work, no ports, no
+    retries): the input checks (two E.164 numbers, the body, the keyword: rule M7) through
+    threadcore's cached checks; the owner number's resource; the clock read and validated,
+    never before the latest instant used nor the store's (R18, R18a), and a tie at one instant
+    told (Q2); the pair's open thread checked for its due time before and, with a second
+    reading of the clock, again at the end (R10); a new thread's ``ThreadOpened`` and its
+    place in the reads' indexes (its resource's, owner number's and guest's threads by
+    creation); the change order (sync), the open threads' expiry hour (the sweep), the message
+    order (walks) and the thread's messages. What is left between this and threadcore is the
+    library's own cost: its layers. Returns seconds."""
+    lock, new_id, ttl, tick = threading.RLock(), RandomIds().new_id, TTL, timedelta(microseconds=1)
+    clock, keyword_of = TickingClock(START), Policy().keyword
+    resources = {OWNER: Resource("6249888001", name="Billing", phone_numbers=[OWNER])}
+    open_by_pair: dict[tuple[str, str], str] = {}
+    threads: dict[str, Any] = {}
+    by_id: dict[str, Any] = {}
+    by_thread: dict[str, list[str]] = {}
+    by_owner: dict[str, list[Any]] = {}
+    by_number: dict[str, list[Any]] = {}
+    by_guest: dict[str, list[Any]] = {}
+    changes: dict[str, int] = {}
+    buckets: dict[int, set[str]] = {}
+    bucket_of: dict[str, int] = {}
+    order: list[str] = []
+    events: list[Any] = []
+    latest = floor = START
+    position, hour = 0, NO_HOUR
+    t0 = time.perf_counter()
+    for number in work:
+        owner, guest = check_pair(OWNER, number)
+        check_body("Hi", 1600)
+        keyword = keyword_of("Hi")
+        with lock:
+            resource = resources[owner]
+            now = clock.now()
+            if now.tzinfo is not UTC or not MIN_INSTANT <= now <= MAX_INSTANT:
+                now = check_utc(now, "clock.now()")
+            if now < latest:
+                now = latest
+            if now <= floor:
+                now = floor + tick  # (a tie asks for the ids created then: none on this clock)
+            latest = now
+            pair = (owner, guest)
+            thread_id = open_by_pair.get(pair)
+            thread = None if thread_id is None else threads[thread_id]
+            if thread is None or thread.latest_message_at + ttl <= now:  # (none falls due here)
+                thread_id = new_id()
+                thread = make_thread(thread_id, Party(owner), Party(guest), resource.owner,
+                                     now, _OPEN, _ALIVE, None, None, None, now, None, None, now,
+                                     1)  # fmt: skip
+                events.append(make_thread_opened(thread_id, now, resource.extension_id, owner,
+                                                 guest, None, None))  # fmt: skip
+                key, version = (now, thread_id), 0
+                for index, name in ((by_owner, resource.extension_id), (by_number, owner),
+                                    (by_guest, guest)):  # fmt: skip
+                    index.setdefault(name, []).append(key)
+                by_thread[thread_id] = []
+            else:
+                version = thread.version
+            message_id = new_id()
+            message = make_message(message_id, thread_id, _IN, "Hi", guest, owner, None, now, now,
+                                   _ALIVE, None, _RECEIVED, None, None, None, None, False, None,
+                                   "text/plain", (), (), keyword, 1)  # fmt: skip
+            new = make_thread(thread_id, thread.owner_party, thread.guest_party, thread.owner,
+                              thread.creation_time, _OPEN, _ALIVE, thread.assignee, None, "Hi",
+                              now, now, thread.last_outbound_at, now,
+                              thread.version + 1)  # fmt: skip
+            event = make_message_added(thread_id, now, message_id, _IN, None)
+            done = clock.now()
+            if version and now < thread.latest_message_at + ttl <= done:
+                raise AssertionError("fell due while it ran: decide again (not on this clock)")
+            threads[thread_id] = new
+            open_by_pair[pair] = thread_id
+            position += 1
+            changes.pop(thread_id, None)
+            changes[thread_id] = position
+            if not hour[0] <= now < hour[1]:
+                hour = hour_of(now)
+            old_bucket = bucket_of.get(thread_id)
+            if hour[2] != old_bucket:
+                if old_bucket is not None:
+                    buckets[old_bucket].discard(thread_id)
+                buckets.setdefault(hour[2], set()).add(thread_id)
+                bucket_of[thread_id] = hour[2]
+            by_id[message_id] = message
+            by_thread[thread_id].append(message_id)
+            if not order or by_id[order[-1]].created_at < now:
+                order.append(message_id)
+            events.append(event)
+            floor = now
+    return time.perf_counter() - t0
+
+
+def threadcore_layers(work: list[str]) -> float:
+    """threadcore's own layers alone: its runner (the claim, the command's time, the context,
+    the re-check, publication) and the in-memory unit of work (its lock, the commit, the
+    buffers cleared) around a handler that does nothing, through the runner's private
+    ``_run`` as ``Inbox.receive`` calls it. No input checks, no records, no indexes. Returns
+    seconds."""
+    directory = Directory([Resource("6249888001", name="Billing", phone_numbers=[OWNER])])
+    inbox = Inbox(repository=InMemoryRepository(), directory=directory,
+                  clock=TickingClock(START), policy=Policy(ttl=TTL))  # fmt: skip
+    run = inbox._run
+
+    def nothing(command: object, ctx: object) -> None:
+        return None
+
+    t0 = time.perf_counter()
+    for guest in work:
+        run(nothing, guest, pair=(OWNER, guest))
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10_000)
@@ -215,6 +343,8 @@ def main() -> None:
         ("floor, plain attrs records", floor_attrs),
         ("floor, mutable thread state", floor_mutable),
         ("floor, mutable, input checked", floor_checked),
+        ("floor, the rules' work", floor_rules),
+        ("threadcore's layers alone", threadcore_layers),
         ("threadcore (memory)", threadcore_loop),
     ]
     seconds = {name: best(fn, work, args.repeat) for name, fn in contenders}

@@ -144,6 +144,8 @@ def throughput(args: argparse.Namespace, results: dict[str, Any]) -> None:
             "floor, plain attrs records": lambda: bench_floor.floor_attrs(mem_work) / n_mem,
             "floor, mutable thread state": lambda: bench_floor.floor_mutable(mem_work) / n_mem,
             "floor, mutable, input checked": lambda: bench_floor.floor_checked(mem_work) / n_mem,
+            "floor, the rules' work": lambda: bench_floor.floor_rules(mem_work) / n_mem,
+            "threadcore's layers alone": lambda: bench_floor.threadcore_layers(mem_work) / n_mem,
             "peer memory (POPO)": lambda: peer_loop(peer_work) / n_peer,
         },
         args.repeat,
@@ -481,6 +483,8 @@ def write_report(args: argparse.Namespace, results: dict[str, Any], out: Path) -
                 "floor, plain attrs records",
                 "floor, mutable thread state",
                 "floor, mutable, input checked",
+                "floor, the rules' work",
+                "threadcore's layers alone",
                 "peer memory (POPO)",
             ],
         ),
@@ -697,7 +701,14 @@ BASELINES = [
     "expiry index. *today's records* uses threadcore's record makers; *plain attrs records* the "
     "same work with `@attrs.frozen` classes of its own (independent of threadcore's makers: the "
     "floor threadcore's memory receive is held to within 2x); *mutable* keeps the thread's state "
-    "in a list.",
+    "in a list. *the rules' work* (`floor_rules`) adds, still inlined, what the rules and the "
+    "reads need of every receive: the input checks and the keyword, the owner number's "
+    "resource, the clock validated and never before the latest instant used or the store's "
+    "(R18, R18a, Q2's tie told), the due check before and, with a second clock reading, after "
+    "(R10), a new thread's `ThreadOpened` and index entries, the change order, the expiry "
+    "hour, the message order. *threadcore's layers alone* (`threadcore_layers`) is the other "
+    "half: threadcore's runner and memory unit of work around a handler that does nothing, no "
+    "checks, records or indexes.",
     "- **raw sqlite3** (`bench_sqlite.raw`): the least a correct SQLite implementation writes per "
     "message, with the adapter's pragmas (WAL); **threadcore's SQL alone**: the statements "
     "threadcore ran, replayed with no Python around them (the floor of its schema); **the floor** "
@@ -728,6 +739,13 @@ FRAGMENTS = [
         "performance-fair-raw.md",
         "What the baselines do and what the ratios say: [postgres.md](postgres.md), "
         "*Several instances, against a fair raw*.",
+    ),
+    (
+        "## Memory receive against the rules' floor and the layers (issue 24)",
+        "performance-memory.md",
+        "Where the memory receive's time goes: the rules' work inlined (`floor_rules`), "
+        "threadcore's runner and unit of work alone (`threadcore_layers`), and threadcore, "
+        "timed in the same process and counted under valgrind.",
     ),
     (
         "## Thread creation under a campaign's replies",

@@ -297,19 +297,27 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
         if self._attachments:  # before the messages naming them, as the SQL adapters
             for key, content in self._attachments.items():
                 repo._files.store(key, content)
+        # the latest instant a commit recorded (what claim returns), kept as the records go in
+        latest = repo._latest
         for thread, expected in saved:
             self._apply_thread(thread, expected)
+            if latest is None or thread.last_modified_time > latest:
+                latest = thread.last_modified_time
         if self._messages:
-            self._apply_messages()
+            latest = self._apply_messages(latest)
         if self._message_updates:
             for message, _ in self._message_updates.values():
                 self._replace_message(message)
+                if latest is None or message.last_modified_at > latest:
+                    latest = message.last_modified_at
         if self._notes:
             for note, expected in self._notes.values():
                 if expected == 0:
                     repo._notes_of.setdefault(note.thread_id, []).append(note.id)
                     _insert(repo._note_keys, (note.creation_time, note.id))
                 repo._notes[note.id] = note
+                if latest is None or note.last_modified_time > latest:
+                    latest = note.last_modified_time
         if self._opt_outs:
             for pair, opted_out in self._opt_outs.items():
                 if opted_out:
@@ -329,26 +337,6 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
             repo._directory_version += 1
         if self._attachments or self._message_updates or self._tombstones:
             repo._files.sweep()  # what may have left a file unnamed (rule M8)
-        self._record_latest()
-
-    def _record_latest(self) -> None:
-        """Keep the latest instant a commit recorded (what :meth:`claim` returns)."""
-        repo = self._repo
-        latest = repo._latest
-        for thread, _ in self._threads.values():
-            if latest is None or thread.last_modified_time > latest:
-                latest = thread.last_modified_time
-        for message in self._messages:
-            if latest is None or message.last_modified_at > latest:
-                latest = message.last_modified_at
-        if self._message_updates:
-            for message, _ in self._message_updates.values():
-                if latest is None or message.last_modified_at > latest:
-                    latest = message.last_modified_at
-        if self._notes:
-            for note, _ in self._notes.values():
-                if latest is None or note.last_modified_time > latest:
-                    latest = note.last_modified_time
         repo._latest = latest
 
     def _check_versions(self) -> None:
@@ -367,19 +355,20 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
     def _apply_thread(self, thread: Thread, expected: int) -> None:
         repo = self._repo
         thread_id = thread.id
-        pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
         repo._threads[thread_id] = thread
         repo._position = position = repo._position + 1
         changes = repo._changes
         if expected == 0:
-            self._index_new(thread, pair)
+            self._index_new(thread)
         else:
             changes.pop(thread_id, None)  # re-inserted below: a dict keeps insertion order
         changes[thread_id] = position
         buckets, bucket_of = repo._buckets, repo._bucket_of
-        old_bucket = bucket_of.get(thread_id)
+        old_bucket = bucket_of.get(thread_id)  # (only an open thread has one)
         if thread.status is _OPEN and thread.availability is _ALIVE:
-            repo._open_by_pair[pair] = thread_id
+            if old_bucket is None:  # newly open: its pair's open thread (an open one is already)
+                pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
+                repo._open_by_pair[pair] = thread_id
             at, hour = thread.latest_message_at, repo._hour
             if not hour[0] <= at < hour[1]:
                 repo._hour = hour = hour_of(at)
@@ -390,6 +379,7 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
                 buckets.setdefault(new_bucket, set()).add(thread_id)
                 bucket_of[thread_id] = new_bucket
         else:
+            pair = (thread.owner_party.phone_number, thread.guest_party.phone_number)
             if repo._open_by_pair.get(pair) == thread_id:
                 del repo._open_by_pair[pair]
             if old_bucket is not None:
@@ -399,11 +389,14 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
                 if not bucket:
                     del buckets[old_bucket]
 
-    def _apply_messages(self) -> None:
+    def _apply_messages(self, latest: datetime | None) -> datetime | None:
+        """Store the messages added; the latest instant, after ``latest``, that they record."""
         repo = self._repo
         by_thread, by_id, order = repo._messages, repo._message_by_id, repo._message_order
         for message in self._messages:
             message_id = message.id
+            if latest is None or message.last_modified_at > latest:
+                latest = message.last_modified_at
             by_id[message_id] = message
             if message.attachments:
                 repo._files.count(message.attachments, 1)
@@ -421,6 +414,7 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
                         insort(order, message_id, key=_message_key(by_id))
             if message.provider_message_id is not None:
                 repo._by_provider_id[message.provider_message_id] = message
+        return latest
 
     def _apply_tombstones(self) -> None:
         repo = self._repo
@@ -460,14 +454,14 @@ class _MemoryUnitOfWork(MemoryQueries, BufferedWrites):
             return
         raise ConcurrencyConflict(f"The pair {pair} already has an open thread [{holder}]")
 
-    def _index_new(self, thread: Thread, pair: tuple[str, str]) -> None:
+    def _index_new(self, thread: Thread) -> None:
         repo = self._repo
         key = (thread.creation_time, thread.id)
         repo._messages[thread.id] = []
         for index, name in (
             (repo._by_owner, thread.owner.extension_id),
-            (repo._by_owner_number, pair[0]),
-            (repo._by_guest, pair[1]),
+            (repo._by_owner_number, thread.owner_party.phone_number),
+            (repo._by_guest, thread.guest_party.phone_number),
         ):
             _insert(index.setdefault(name, []), key)
 

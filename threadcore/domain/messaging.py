@@ -355,6 +355,8 @@ MAX_KEYWORD_BODY: Final = 64
 def keyword_of(body: str, policy: Policy) -> Keyword | None:
     """The keyword an inbound ``body`` is, under ``policy`` (rule M7): the whole body, once its
     surrounding whitespace is ignored; a long body is none."""
+    if len(body) <= MAX_KEYWORD_BODY:  # (short: Policy.keyword ignores the whitespace itself)
+        return policy.keyword(body)
     word = body.strip()
     return policy.keyword(word) if len(word) <= MAX_KEYWORD_BODY else None
 

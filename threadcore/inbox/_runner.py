@@ -151,7 +151,7 @@ class _Drawn:
 
     __slots__ = ("_ids", "_replay", "drawn")
 
-    def __init__(self, ids: IdGenerator, replay: list[str]) -> None:
+    def __init__(self, ids: IdGenerator, replay: Sequence[str]) -> None:
         self._ids = ids
         self._replay = list(reversed(replay))
         self.drawn: list[str] = []
@@ -219,9 +219,19 @@ class Runner:
         """The current instant: the clock port's (validated timezone-aware UTC), but never
         before an instant this inbox has already used (a clock that steps back does not take
         the inbox back in time; see rule R18)."""
+        return self._now_after(None)
+
+    def _now_after(self, floor: datetime | None) -> datetime:
+        """:meth:`now`, or just after ``floor`` (the store's latest instant) if that is later:
+        ``self._after(floor, self.now())`` in one step (every command asks it)."""
         now = self._clock.now()
         if now.tzinfo is not UTC or not _MIN_INSTANT <= now <= _MAX_INSTANT:
             now = check_utc(now, "clock.now()")
+        latest = self._latest
+        if now < latest:  # the clock stands still or stepped back
+            now = latest
+        if floor is not None and floor > now:  # this clock is behind the store
+            now = floor + TICK
         return self._not_before(now)
 
     def _not_before(self, instant: datetime | None) -> datetime:
@@ -315,7 +325,7 @@ class Runner:
         lost = False
         expired_first = False  # the one rerun after writing what it found due is free
         tied: datetime | None = None  # an instant a tie moved the command past (rule Q2)
-        replay: list[str] = []  # the ids drawn before it moved: drawn again, in order
+        replay: Sequence[str] = ()  # the ids drawn before it moved: drawn again, in order
         ties = 0  # reruns for a tie: free, as many as _TIES
         for attempt in range(self._retries + 1 + _TIES):
             attempt -= ties
@@ -331,7 +341,7 @@ class Runner:
                     floor = uow.claim(pair=pair, thread_id=claim_id, directory=access).floor
                     if stored is not None:
                         seen = stored.refresh(uow)
-                    now = self._after(floor, self.now())
+                    now = self._now_after(floor)
                     if tied is not None and now <= tied:
                         now = self._not_before(tied + TICK)
                     last = None  # at exactly the floor: what its new records must sort after
@@ -429,9 +439,9 @@ class Runner:
         :class:`_Overtaken`: it decides again), and one that was due when it ran must have been
         closed by it (else :class:`_ExpireFirst`: rule R10b)."""
         ttl = self._policy.ttl
-        cutoff = now - ttl
         for thread in relied:
-            if is_due(thread, cutoff):  # rare: the events say whether the command closed it
+            # (relied on open: due when the command ran is is_due, the due rule stated once)
+            if thread.due_at(ttl) <= now:  # rare: the events say whether the command closed it
                 closed = {
                     e.thread_id for e in events if isinstance(e, ThreadResolved | ThreadDeleted)
                 }
