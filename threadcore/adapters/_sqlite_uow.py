@@ -151,6 +151,7 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
             self._repo._lock.release()
             raise NestedUnitOfWork()
         self._repo._open = True
+        self._conn = self._repo._conn  # (the repository's connection, as it is now)
         if not self._repo._depth:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -180,6 +181,12 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         except sqlite3.Error as error:
             raise translate(error) from error
         finally:
+            # The repository hands out this one object for every unit of work (its lock makes
+            # them one at a time): nothing of this one is left for the next.
+            self._clear()
+            if self._loaded:
+                self._loaded.clear()
+            self._claimed = _UNCLAIMED
             self._repo._open = False
             self._repo._clock_seen = UNREAD
             self._repo._lock.release()
