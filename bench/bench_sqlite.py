@@ -39,7 +39,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,11 +63,13 @@ from threadcore.adapters._sql import (
 from threadcore.adapters.sqlite import _PRAGMAS
 from threadcore.domain import transitions as tx
 from threadcore.domain.content import TEXT, check_content
+from threadcore.domain.events import Event
 from threadcore.domain.messaging import keyword_of
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,
     Direction,
+    Message,
     Policy,
     Thread,
     make_message,
@@ -227,6 +229,41 @@ def sql_alone(path: Path, work: list[str], bulk: bool) -> float:
     return elapsed
 
 
+_STATE_COLUMNS = range(len(THREAD_STATE_COLUMNS))
+
+
+def _write(
+    execute: Callable[..., sqlite3.Cursor],
+    new: Thread,
+    version: int,
+    stored: tuple[Any, ...] | None,
+    message: Message,
+    events: Sequence[Event],
+    bulk: bool,
+) -> tuple[Any, ...]:
+    """The floors' writes of one command, threadcore's statements: the thread (inserted, or
+    its state columns that differ from ``stored`` set where it is at ``version``), the message
+    with its non-NULL columns, the events, in a savepoint in bulk; then its commit. Returns the
+    thread's row as written: all of it when inserted, its state columns when updated."""
+    if bulk:
+        execute("SAVEPOINT threadcore_command")
+    if stored is None:
+        written = thread_to_row(new, time_to_text)
+        execute(uow._INSERT_THREAD, written)
+    else:
+        written = thread_state_row(new, time_to_text)
+        changed = tuple([i for i in _STATE_COLUMNS if written[i] != stored[i]])
+        params = (*[written[i] for i in changed], new.id, version)
+        execute(uow._update_thread(changed), params)
+    values = message_to_row(message, time_to_text)
+    present = tuple([i for i, value in enumerate(values) if value is not None])
+    execute(uow._insert_message(present), [values[i] for i in present])
+    for event in events:
+        execute(uow._INSERT_EVENT, (event.thread_id, *event_to_json(event)))
+    execute("RELEASE threadcore_command" if bulk else "COMMIT")
+    return written
+
+
 def _floor_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
     """The same statements as threadcore, with the same row and record work, in one plain loop:
     the claim's row decoded into a ``Thread``, the ``Message`` and the thread's next state made
@@ -238,7 +275,6 @@ def _floor_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
     resource = Resource("6249888001", phone_numbers=[OWNER], handlers=["101"])
     inbound, alive, received = Direction.INBOUND, Availability.ALIVE, DeliveryStatus.RECEIVED
     state_at = len(THREAD_COLUMNS) - len(THREAD_STATE_COLUMNS)
-    state_columns = range(len(THREAD_STATE_COLUMNS))
     now = START
     t0 = time.perf_counter()
     if bulk:
@@ -258,21 +294,8 @@ def _floor_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
                                now, alive, None, received, None, None, None, None, False, None,
                                TEXT, (), (), None, 1)  # fmt: skip
         new, added = tx.add_message(thread, message)
-        if bulk:
-            execute("SAVEPOINT threadcore_command")
-        if stored is None:
-            execute(uow._INSERT_THREAD, thread_to_row(new, time_to_text))
-        else:
-            state = thread_state_row(new, time_to_text)
-            changed = tuple([i for i in state_columns if state[i] != stored[i]])
-            params = (*[state[i] for i in changed], new.id, thread.version)
-            execute(uow._update_thread(changed), params)
-        values = message_to_row(message, time_to_text)
-        present = tuple([i for i, value in enumerate(values) if value is not None])
-        execute(uow._insert_message(present), [values[i] for i in present])
-        for event in (added,) if opened is None else (opened, added):
-            execute(uow._INSERT_EVENT, (event.thread_id, *event_to_json(event)))
-        execute("RELEASE threadcore_command" if bulk else "COMMIT")
+        events = (added,) if opened is None else (opened, added)
+        _write(execute, new, thread.version, stored, message, events, bulk)
     if bulk:
         execute("COMMIT")
     return time.perf_counter() - t0
@@ -305,7 +328,6 @@ def _checked_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
     ttl = policy.ttl
     inbound, alive, received = Direction.INBOUND, Availability.ALIVE, DeliveryStatus.RECEIVED
     state_at = len(THREAD_COLUMNS) - len(THREAD_STATE_COLUMNS)
-    state_columns = range(len(THREAD_STATE_COLUMNS))
     decoded: dict[str, tuple[tuple[Any, ...], Thread]] = {}  # row as written, its thread
     now = START
     t0 = time.perf_counter()
@@ -326,7 +348,7 @@ def _checked_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
         latest = row[0]
         if latest is not None and time_from_text(latest) >= now:  # the clock floor
             now = time_from_text(latest) + _TICK
-        events = []
+        events: list[Event] = []
         if row[1] is None:
             thread, opened = tx.open_thread(ids.new_id(), owned, owner, guest, None, None, now)
             stored = None
@@ -348,24 +370,8 @@ def _checked_loop(repo: SQLiteRepository, work: list[str], bulk: bool) -> float:
                                TEXT, (), (), keyword, 1)  # fmt: skip
         new, added = tx.add_message(thread, message)
         events.append(added)
-        if bulk:
-            execute("SAVEPOINT threadcore_command")
-        if stored is None:
-            written = thread_to_row(new, time_to_text)
-            execute(uow._INSERT_THREAD, written)
-        else:
-            state = thread_state_row(new, time_to_text)
-            changed = tuple([i for i in state_columns if state[i] != stored[i]])
-            params = (*[state[i] for i in changed], new.id, thread.version)
-            execute(uow._update_thread(changed), params)
-            written = row[1 : 1 + state_at] + state
-        decoded[new.id] = (written, new)
-        values = message_to_row(message, time_to_text)
-        present = tuple([i for i, value in enumerate(values) if value is not None])
-        execute(uow._insert_message(present), [values[i] for i in present])
-        for event in events:
-            execute(uow._INSERT_EVENT, (event.thread_id, *event_to_json(event)))
-        execute("RELEASE threadcore_command" if bulk else "COMMIT")
+        written = _write(execute, new, thread.version, stored, message, events, bulk)
+        decoded[new.id] = (written if stored is None else row[1 : 1 + state_at] + written, new)
     if bulk:
         execute("COMMIT")
     return time.perf_counter() - t0
