@@ -60,11 +60,18 @@ def child(name: str, pairs: int, messages: int) -> None:
 
 def count(name: str, pairs: int, messages: int) -> int:
     """Instructions executed by a child running ``name`` over ``messages`` messages."""
+    return instructions(
+        [__file__, "--child", name, "--pairs", str(pairs), "--messages", str(messages)]
+    )
+
+
+def instructions(argv: list[str]) -> int:
+    """Instructions executed by a child Python running ``argv`` (a script and its arguments)
+    under valgrind's counter, with ``PYTHONHASHSEED`` fixed (also ``bench_sqlite --count``)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     done = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, __file__, "--child", name, "--pairs", str(pairs),
-         "--messages", str(messages)],
+         sys.executable, *argv],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)

@@ -151,6 +151,7 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
             self._repo._lock.release()
             raise NestedUnitOfWork()
         self._repo._open = True
+        self._conn = self._repo._conn  # (the repository's connection, as it is now)
         if not self._repo._depth:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -180,6 +181,12 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         except sqlite3.Error as error:
             raise translate(error) from error
         finally:
+            # The repository hands out this one object for every unit of work (its lock makes
+            # them one at a time): nothing of this one is left for the next.
+            self._clear()
+            if self._loaded:
+                self._loaded.clear()
+            self._claimed = _UNCLAIMED
             self._repo._open = False
             self._repo._clock_seen = UNREAD
             self._repo._lock.release()
@@ -187,7 +194,8 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
     def _write_in_savepoint(self) -> None:
         """Write inside a batch: in a savepoint, so that a write refused by the storage undoes
         this unit of work alone (a unit of work that writes nothing opens none)."""
-        if not self._has_writes():
+        # (the buffers a command fills first: the test of them all builds a tuple of nine)
+        if not (self._threads or self._messages or self._events or self._has_writes()):
             return
         conn = self._conn
         check_batch_alive(conn)  # else SAVEPOINT would begin, and RELEASE commit, a new one
@@ -215,16 +223,16 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         costs several times the comparison. The threads kept come back from their rows equal
         and alike (the row functions are each other's inverse), so the answer is the one a
         decode would give; a row changed since, by any connection, is decoded."""
-        loaded, decoded = self._loaded, self._repo._decoded
-        found = []
-        for row in rows:
-            known = decoded.get(row[0])
-            if known is not None and known[0] == row:
-                found.append(known[1])
-            else:
-                found.append(thread_from_row(row, time_from_text))
-            loaded.setdefault(row[0], row)
-        return found
+        return [self._thread_from(row) for row in rows]
+
+    def _thread_from(self, row: tuple[Any, ...]) -> Thread:
+        """The thread of one row of :data:`THREAD_COLUMNS` (:meth:`_threads_from`)."""
+        thread_id = row[0]
+        known = self._repo._decoded.get(thread_id)
+        self._loaded.setdefault(thread_id, row)
+        if known is not None and known[0] == row:
+            return known[1]
+        return thread_from_row(row, time_from_text)
 
     # --- reads ----------------------------------------------------------------------------------
     def claim(self, **on: Unpack[ClaimArgs]) -> Claim:
@@ -249,7 +257,7 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         floor = None if latest is None else time_from_text(latest)
         thread = None
         if row[1] is not None:
-            thread = self._threads_from([row[1:]])[0]
+            thread = self._thread_from(row[1:])
             if floor is None or thread.last_modified_time > floor:
                 floor = thread.last_modified_time
         self._claimed = claimed = Claim(floor, subject=subject, thread=thread)
@@ -336,14 +344,16 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
             row = message_to_row(message, time_to_text)
             present = tuple([i for i in _EVERY_MESSAGE_COLUMN if row[i] is not None])
             execute(_insert_message(present), [row[i] for i in present])
-        if self._message_updates or self._notes or self._tombstones or self._opt_outs:
+        changes = self._message_updates or self._notes or self._tombstones or self._opt_outs
+        if changes:
             self._write_changes()
         for event in self._events:
             execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
         if self._resources:
             for statement in self._dialect.directory_writes(self._resources):
                 execute(*statement)
-        if self._touches_attachments():
+        # (only files stored, or the rarer writes, can change what live messages name)
+        if (self._attachments or changes) and self._touches_attachments():
             execute(_SWEEP_FILES)  # bytes no live message names (rule M8)
 
     def _remember(self, thread: Thread, row: tuple[Any, ...]) -> None:
