@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from threadcore import Directory, ManualClock, ThreadcoreError
-from threadcore.cli._common import CliError, _close, _console, _inbox
+from threadcore.cli._common import CliError, _console
+from threadcore.cli._store import _close, _inbox
 from threadcore.cli.replay import Replayer, ReplaySummary
 
 __all__ = ["replay_file"]

@@ -23,18 +23,15 @@ from threadcore.cli import threads as _thread_commands  # noqa: F401
 from threadcore.cli._common import (
     FILE_PATH,
     CliError,
-    _close,
     _console,
-    _database_url,
     _directory,
     _instant,
-    _open,
-    _redact,
     cli,
     db_option,
     directory_option,
 )
 from threadcore.cli._replay_file import replay_file as _replay_file
+from threadcore.cli._store import _close, _database_url, _open, _redact
 from threadcore.cli.clock import clock_for, manual_start
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import dump_directory, load_directory

@@ -8,16 +8,8 @@ from datetime import datetime
 import click
 
 from threadcore.adapters.stored_clock import refuse_stored_clock
-from threadcore.cli._common import (
-    CliError,
-    _close,
-    _database_url,
-    _instant,
-    _open,
-    _redact,
-    cli,
-    db_option,
-)
+from threadcore.cli._common import CliError, _instant, cli, db_option
+from threadcore.cli._store import _close, _database_url, _open, _redact
 from threadcore.errors import ThreadcoreError
 from threadcore.ports import Clock, ClockStore, Repository
 from threadcore.storage import StoredClock

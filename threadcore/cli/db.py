@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from threadcore.cli._common import CliError, _close, _database_url, _open, _redact, cli, db_option
+from threadcore.cli._common import CliError, cli, db_option
+from threadcore.cli._store import _close, _database_url, _open, _redact
 from threadcore.errors import ThreadcoreError
 
 __all__ = ["db"]

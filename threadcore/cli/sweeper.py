@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import click
 
 from threadcore import Directory, Inbox, SystemClock
-from threadcore.cli._common import CliError, _close, _open
+from threadcore.cli._common import CliError
+from threadcore.cli._store import _close, _open
 from threadcore.cli.clock import clock_for
 from threadcore.errors import ThreadcoreError
 

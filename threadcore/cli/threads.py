@@ -31,16 +31,14 @@ from threadcore import (
 )
 from threadcore.cli._common import (
     CliError,
-    _close,
     _console,
-    _database_url,
     _directory,
-    _inbox,
     _instant,
     cli,
     db_option,
     directory_option,
 )
+from threadcore.cli._store import _close, _database_url, _inbox
 from threadcore.cli.short_ids import ShortIds
 from threadcore.cli.tables import Column, age, delivery, printable, short_time, state, table
 from threadcore.errors import MessageNotFound, ThreadNotFound
