@@ -1,19 +1,17 @@
 """What the ``threadcore`` commands share: the ``cli`` group they are commands of, the error they
-report in one line, and reading options and directory files (opening a database:
+report in one line, and reading options (opening a database, an inbox or a directory file:
 ``threadcore.cli._store``). Every command
 module imports it; nothing imports ``threadcore.cli.app`` back (no import cycle: issue 23)."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from threadcore import Directory
-from threadcore.cli.directory_file import DIRECTORY_VARIABLE, DirectoryFileError, load_directory
+from threadcore.cli.directory_file import DIRECTORY_VARIABLE
 from threadcore.connect import DATABASE_URL_VARIABLE
 
 __all__ = ["FILE_PATH", "CliError", "cli", "db_option", "directory_option"]
@@ -26,21 +24,6 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
-
-
-def _directory(path: str | None) -> Directory | None:
-    """The directory of the file named by ``--directory`` (or ``THREADCORE_DIRECTORY``), or
-    ``None`` when none is named: the command then uses the directory stored in the database."""
-    path = path or os.environ.get(DIRECTORY_VARIABLE)
-    return _directory_file(path) if path else None
-
-
-def _directory_file(path: str | os.PathLike[str]) -> Directory:
-    """The directory a directory file describes; a bad file is a one-line error."""
-    try:
-        return load_directory(path)
-    except DirectoryFileError as error:
-        raise CliError(str(error)) from None
 
 
 def _instant(value: str | None, option: str = "--at", zone: bool = True) -> datetime | None:

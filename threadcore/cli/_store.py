@@ -1,6 +1,6 @@
-"""How the ``threadcore`` commands open a database: the URL a command is given (``--db`` or
-the environment), the repository or inbox over it, and the URL as messages show it (no
-password)."""
+"""How the ``threadcore`` commands open what they work on: the database (the URL given by
+``--db`` or the environment, shown in messages without its password), the repository or inbox
+over it, and a directory file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Literal
 from threadcore import Directory, Inbox, ThreadcoreError, open_inbox
 from threadcore.adapters.stored_clock import refuse_stored_clock
 from threadcore.cli._common import CliError
-from threadcore.cli.directory_file import DIRECTORY_VARIABLE
+from threadcore.cli.directory_file import DIRECTORY_VARIABLE, DirectoryFileError, load_directory
 from threadcore.connect import DATABASE_URL_VARIABLE, _connect, _sqlite_target
 from threadcore.errors import ClockMismatch
 from threadcore.storage import Clock, Repository, StoredClock, StoredDirectory
@@ -118,3 +118,18 @@ def _redact(url: str) -> str:
         credentials, host = rest.rsplit("@", 1)
         return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
     return url
+
+
+def _directory(path: str | None) -> Directory | None:
+    """The directory of the file named by ``--directory`` (or ``THREADCORE_DIRECTORY``), or
+    ``None`` when none is named: the command then uses the directory stored in the database."""
+    path = path or os.environ.get(DIRECTORY_VARIABLE)
+    return _directory_file(path) if path else None
+
+
+def _directory_file(path: str | os.PathLike[str]) -> Directory:
+    """The directory a directory file describes; a bad file is a one-line error."""
+    try:
+        return load_directory(path)
+    except DirectoryFileError as error:
+        raise CliError(str(error)) from None

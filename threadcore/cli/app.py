@@ -24,14 +24,13 @@ from threadcore.cli._common import (
     FILE_PATH,
     CliError,
     _console,
-    _directory,
     _instant,
     cli,
     db_option,
     directory_option,
 )
 from threadcore.cli._replay_file import replay_file as _replay_file
-from threadcore.cli._store import _close, _database_url, _open, _redact
+from threadcore.cli._store import _close, _database_url, _directory, _open, _redact
 from threadcore.cli.clock import clock_for, manual_start
 from threadcore.cli.diagram import embed, embedded, mermaid
 from threadcore.cli.directory_file import dump_directory, load_directory

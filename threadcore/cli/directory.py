@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import click
 
 from threadcore import ThreadStatus
-from threadcore.cli._common import FILE_PATH, CliError, _directory_file, cli, db_option
-from threadcore.cli._store import _database_url, _open_inbox, _redact
+from threadcore.cli._common import FILE_PATH, CliError, cli, db_option
+from threadcore.cli._store import _database_url, _directory_file, _open_inbox, _redact
 from threadcore.cli.directory_file import dump_directory
 from threadcore.errors import ThreadcoreError
 

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import click
 
 from threadcore import Inbox
-from threadcore.cli._common import FILE_PATH, CliError, _directory_file, cli, db_option
-from threadcore.cli._store import _database_url, _open_inbox, _redact, _sqlite_file
+from threadcore.cli._common import FILE_PATH, CliError, cli, db_option
+from threadcore.cli._store import _database_url, _directory_file, _open_inbox, _redact, _sqlite_file
 from threadcore.cli.clock import MANUAL_CLOCK_HELP, manual_start, say_start
 from threadcore.errors import ThreadcoreError
 

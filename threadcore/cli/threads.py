@@ -29,16 +29,8 @@ from threadcore import (
     ThreadFilter,
     wire,
 )
-from threadcore.cli._common import (
-    CliError,
-    _console,
-    _directory,
-    _instant,
-    cli,
-    db_option,
-    directory_option,
-)
-from threadcore.cli._store import _close, _database_url, _inbox
+from threadcore.cli._common import CliError, _console, _instant, cli, db_option, directory_option
+from threadcore.cli._store import _close, _database_url, _directory, _inbox
 from threadcore.cli.short_ids import ShortIds
 from threadcore.cli.tables import Column, age, delivery, printable, short_time, state, table
 from threadcore.errors import MessageNotFound, ThreadNotFound
