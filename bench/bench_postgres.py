@@ -1,7 +1,7 @@
 """PostgreSQL inbound throughput: threadcore against the fair raw and the one-call limit, same run.
 
     python bench/bench_postgres.py [--url postgresql://...] [--messages 400] [--pairs 200]
-                                   [--workers 1 4 8] [--rounds 5] [--hot]
+                                   [--workers 1 4 8] [--rounds 5] [--hot] [--ladder]
 
 Each worker is a process (spawn) with its own connection(s); workers receive on disjoint pairs
 (``--pairs`` each, round-robin: the first message of each pair opens its thread), one transaction
@@ -19,6 +19,14 @@ says what each does and does not do):
 * ``one call``: the same work as one plpgsql function, 1 round trip: the limit of the schema,
   reported, not a target.
 * ``threadcore``: ``Inbox.receive`` on ``PostgresRepository``.
+* ``--ladder``: the fair raw again with the statements threadcore sends for its rules added one
+  rule at a time (``+ claim``: the pair's advisory lock instead of the row lock, R1/R18a;
+  ``+ gate``: the walks' gate in the same statement, Q2; ``+ floor``: the latest stored instant
+  in the read, R18a; ``+ opt-out``: the pair's opt-out in the read, M7), cumulatively, in
+  threadcore's SQL and round trips (``pg_baselines.RULES``), run in the same rounds as the
+  others. A second table gives each rung's ratio to the fair raw (what the rules' statements
+  cost) and threadcore's ratio to the top rung (the library's own cost: its Python, its record
+  mapping, the shape of its writes).
 
 Rounds are interleaved (each round runs every contender once, in turn), so the ratios compare runs
 a few seconds apart on this shared machine; each figure is the median of ``--rounds`` rounds with
@@ -45,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pg_baselines import EXTENSION, FairRaw, OneCall, install_one_call, quoted
+from pg_baselines import EXTENSION, RULES, FairRaw, OneCall, install_one_call, quoted
 from pgserver import default_url, postgres
 from ticking import TickingClock
 
@@ -59,6 +67,10 @@ HOT_GUEST = "+16502000000"
 
 #: Contender names as printed, by kind.
 LABELS = {"raw": "fair raw", "onecall": "one call", "threadcore": "threadcore"}
+#: The ladder's contenders: the fair raw with the statements of the rules up to each of
+#: :data:`pg_baselines.RULES` (cumulative), by kind.
+LADDER = {f"raw+{rule}": RULES[: n + 1] for n, rule in enumerate(RULES)}
+LABELS.update({kind: "+ " + kind[4:].replace("_", "-") for kind in LADDER})
 #: The shapes of a worker's work: ``mixed`` round-robin over its pairs (the first message of each
 #: opens its thread); ``creation`` every message on a new pair (a campaign's replies: every
 #: receive opens a thread); ``open`` its pairs' threads opened before the timing (no receive opens
@@ -97,7 +109,11 @@ def _receiver(
             return receive(owner_number=OWNER, guest_number=guest, body="Hi")
 
         return core, repo.close
-    base = FairRaw(url, schema, OWNER, TTL) if kind == "raw" else OneCall(url, schema, OWNER, TTL)
+    base: FairRaw | OneCall
+    if kind == "onecall":
+        base = OneCall(url, schema, OWNER, TTL)
+    else:
+        base = FairRaw(url, schema, OWNER, TTL, LADDER.get(kind, ()))
     at = START
 
     def baseline(guest: str) -> object:
@@ -245,6 +261,9 @@ def compare(
     ratios = {
         k: [c / r for c, r in zip(rates[k], rates["raw"], strict=True)] for k in kinds if k != "raw"
     }
+    top = [kind for kind in LADDER if kind in kinds]
+    if top:  # threadcore against the fair raw with every rule's statements: the library's own
+        ratios["own"] = [c / r for c, r in zip(rates["threadcore"], rates[top[-1]], strict=True)]
     median_round = {
         k: took[k][sorted(range(count), key=lambda i: rates[k][i])[count // 2]] for k in kinds
     }
@@ -257,6 +276,23 @@ TABLE = [
     "| one call | threadcore |",
     "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ]
+
+
+LADDER_TABLE = [
+    "| processes | pairs | "
+    + " | ".join(f"{LABELS[kind]} / fair raw" for kind in LADDER)
+    + " | threadcore / fair raw | threadcore / fair raw with the rules (the library's own) |",
+    "| ---: | --- |" + " ---: |" * (len(LADDER) + 2),
+]
+
+
+def ladder_row(result: dict[str, Any], workers: int, hot: bool) -> str:
+    """One markdown row of :data:`LADDER_TABLE`: each rung's ratio to the fair raw (median,
+    min-max, per round), threadcore's, and threadcore's to the top rung."""
+    ratios = result["ratios"]
+    cells = [str(workers), "one hot pair" if hot else "disjoint"]
+    cells += [spread(ratios[kind], ".2f") for kind in (*LADDER, "threadcore", "own")]
+    return "| " + " | ".join(cells) + " |"
 
 
 def table_row(result: dict[str, Any], workers: int, hot: bool) -> str:
@@ -317,7 +353,11 @@ def main() -> None:
     parser = options(__doc__, messages=400, rounds=5)
     parser.add_argument("--pairs", type=int, default=200, help="per worker")
     parser.add_argument("--hot", action="store_true", help="also one pair for every worker")
+    parser.add_argument(
+        "--ladder", action="store_true", help="also the fair raw with each rule's statements"
+    )
     args = parser.parse_args()
+    kinds = ("raw", *(LADDER if args.ladder else ()), "onecall", "threadcore")
     command = " ".join(["python bench/bench_postgres.py", *sys.argv[1:]])
     with postgres(args.url) as url:
         lines = [
@@ -328,10 +368,16 @@ def main() -> None:
             *TABLE,
         ]
         print("\n".join(lines), flush=True)
+        ladder: list[str] = []
         for hot in (False, True) if args.hot else (False,):
             for workers in args.workers:
-                result = compare(url, workers, args.messages, args.pairs, args.rounds, hot)
+                result = compare(url, workers, args.messages, args.pairs, args.rounds, hot, kinds)
                 said(lines, table_row(result, workers, hot))
+                if args.ladder:
+                    ladder.append(ladder_row(result, workers, hot))
+                    print(ladder[-1], flush=True)
+        if ladder:  # (printed as they came; written after the first table)
+            lines += ["", "The ladder, same rounds (ratios per round):", "", *LADDER_TABLE, *ladder]
         finish(lines, args.out)
 
 
