@@ -712,6 +712,16 @@ BASELINES = [
     "same 2 round trips (pipelines). It does not read the clock floor, take advisory locks (the "
     "pair's claim, the walks' gate), validate, read opt-outs or build records: threadcore's "
     "ratio to it is what those cost. Target: 0.9 (hot pair 0.7).",
+    "- **the fair raw's ladder** (`FairRaw(..., rules=pg_baselines.RULES[:n])`, "
+    "`bench_postgres.py --ladder`): the fair raw with the statements threadcore sends for its "
+    "rules added one rule at a time, in threadcore's own SQL and round trip (the claim's): "
+    "`+ claim`, the pair's advisory lock in place of the row lock (R1, R18a); `+ gate`, the "
+    "walks' gate in that lock statement (Q2); `+ floor`, the latest stored instant in the read "
+    "(R18a); `+ opt-out`, the pair's opt-out in the read (M7). Run in the same rounds on disjoint "
+    "pairs: each rung's ratio to the fair raw is what the rules' statements cost, threadcore's "
+    "ratio to the top rung the library's own cost (its Python, its record mapping, its writes' "
+    "shape). `tests/test_bench_baselines.py` checks from libpq's trace that the top rung sends "
+    "threadcore's statements and values, the thread's columns aside.",
     "- **one-call limit** (`pg_baselines.install_one_call`): the same work as one plpgsql "
     "function, 1 round trip: the schema's limit, reported, not a target (threadcore keeps its "
     "decisions in Python).",
