@@ -34,6 +34,15 @@ a few seconds apart on this shared machine; each figure is the median of ``--rou
 the min-max, and each ratio is the median (min-max) of the per-round ratios. Each receive's
 latency is timed too (p50 and p99 over every worker of the round with the median rate).
 
+threadcore's workers read the system clock (``--clock system``, the default): the processes of
+one host share it, so a command's instant is after the latest stored one and never equal to it.
+``--clock ticking`` gives each process a clock of its own that ticks a microsecond per reading
+from the same instant (``bench/ticking.py``, the single-process benchmarks' clock): with several
+processes those clocks stay behind the store's latest instant and read it exactly, so a good
+part of the receives (about 40% at 4 processes) take rule Q2's tie path (the ids created at
+that instant read, one round trip more, and a rerun when the command's own would sort before
+them), which a real clock almost never does.
+
 Without ``--url`` (or ``THREADCORE_TEST_POSTGRES_URL``) a throwaway server is started with
 ``tests/pg_server.py`` (fsync off: this measures CPU and round trips, not the disk).
 """
@@ -58,7 +67,7 @@ from pg_baselines import EXTENSION, RULES, FairRaw, OneCall, install_one_call, q
 from pgserver import default_url, postgres
 from ticking import TickingClock
 
-from threadcore import Directory, Inbox, Policy, Resource
+from threadcore import Directory, Inbox, Policy, Resource, SystemClock
 from threadcore.adapters.postgres import PostgresRepository
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
@@ -68,6 +77,9 @@ HOT_GUEST = "+16502000000"
 
 #: Contender names as printed, by kind.
 LABELS = {"raw": "fair raw", "onecall": "one call", "threadcore": "threadcore"}
+#: ``THREADCORE_BENCH_CLOCK=system``: threadcore's workers read the system clock instead of a
+#: ticking clock of their own (``--clock``; the spawned workers inherit it).
+_CLOCK = "THREADCORE_BENCH_CLOCK"
 #: The ladder's contenders: the fair raw with the statements of the rules up to each of
 #: :data:`pg_baselines.RULES` (cumulative), by kind.
 LADDER = {f"raw+{rule}": RULES[: n + 1] for n, rule in enumerate(RULES)}
@@ -101,7 +113,7 @@ def _receiver(
         inbox = Inbox(
             repository=repo,
             directory=Directory([resource]),
-            clock=TickingClock(START),
+            clock=SystemClock() if os.environ.get(_CLOCK) == "system" else TickingClock(START),
             policy=Policy(ttl=TTL),
         )
         receive = inbox.receive
@@ -357,14 +369,23 @@ def main() -> None:
     parser.add_argument(
         "--ladder", action="store_true", help="also the fair raw with each rule's statements"
     )
+    parser.add_argument(
+        "--clock",
+        choices=("system", "ticking"),
+        default="system",
+        help="threadcore's clock: the system's (shared by the processes, as on one host), or "
+        "each process's own ticking from the same instant",
+    )
     args = parser.parse_args()
+    os.environ[_CLOCK] = args.clock
     kinds = ("raw", *(LADDER if args.ladder else ()), "onecall", "threadcore")
     command = " ".join(["python bench/bench_postgres.py", *sys.argv[1:]])
     with postgres(args.url) as url:
         lines = [
             f"`{command}`: {server_line(url)}; {args.messages:,} inbound messages per worker "
-            f"on {args.pairs} pairs each (one hot pair: every message on it); median (min-max) "
-            f"of {args.rounds} interleaved rounds, ratios per round.",
+            f"on {args.pairs} pairs each (one hot pair: every message on it); threadcore on the "
+            f"{args.clock} clock; median (min-max) of {args.rounds} interleaved rounds, ratios "
+            "per round.",
             "",
             *TABLE,
         ]

@@ -688,7 +688,11 @@ BASELINES = [
     "as a real clock's readings differ between commands. Under a frozen clock every command runs "
     "at the store's latest instant, where rule Q2 has it read the ids created then "
     "(`CreationTies`: one statement more on SQLite and PostgreSQL); `bench_stored_clock.py` "
-    "measures that case.",
+    "measures that case. With several processes (`bench_postgres.py`) each process's ticking "
+    "clock would stay behind the store's latest instant and read it exactly (about 40% of the "
+    "receives at 4 processes took that path, a round trip more and some reruns), which the "
+    "processes of one host sharing a real clock almost never do: its threadcore workers read the "
+    "system clock (`--clock system`, the default; `--clock ticking` for the other).",
     "",
     "- **bare loop** (`bench_receive.bare_loop`): dicts and lists, no ids, no records, no events, "
     "no validation: the limit of any Python in-memory threading.",
