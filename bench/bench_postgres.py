@@ -2,6 +2,7 @@
 
     python bench/bench_postgres.py [--url postgresql://...] [--messages 400] [--pairs 200]
                                    [--workers 1 4 8] [--rounds 5] [--hot] [--ladder]
+                                   [--clock system|ticking]
 
 Each worker is a process (spawn) with its own connection(s); workers receive on disjoint pairs
 (``--pairs`` each, round-robin: the first message of each pair opens its thread), one transaction
