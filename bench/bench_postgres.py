@@ -1,7 +1,8 @@
 """PostgreSQL inbound throughput: threadcore against the fair raw and the one-call limit, same run.
 
     python bench/bench_postgres.py [--url postgresql://...] [--messages 400] [--pairs 200]
-                                   [--workers 1 4 8] [--rounds 5] [--hot]
+                                   [--workers 1 4 8] [--rounds 5] [--hot] [--ladder]
+                                   [--clock system|ticking]
 
 Each worker is a process (spawn) with its own connection(s); workers receive on disjoint pairs
 (``--pairs`` each, round-robin: the first message of each pair opens its thread), one transaction
@@ -19,11 +20,29 @@ says what each does and does not do):
 * ``one call``: the same work as one plpgsql function, 1 round trip: the limit of the schema,
   reported, not a target.
 * ``threadcore``: ``Inbox.receive`` on ``PostgresRepository``.
+* ``--ladder``: the fair raw again with the statements threadcore sends for its rules added one
+  rule at a time (``+ claim``: the pair's advisory lock instead of the row lock, R1/R18a;
+  ``+ gate``: the walks' gate in the same statement, Q2; ``+ floor``: the latest stored instant
+  in the read, R18a; ``+ opt-out``: the pair's opt-out in the read, M7), cumulatively, in
+  threadcore's SQL and round trips (``pg_baselines.RULES``), run in the same rounds as the
+  others, on disjoint pairs (the hot pair's rows run the three contenders alone: there every
+  contender waits on the pair's lock). A second table gives each rung's ratio to the fair raw
+  (what the rules' statements cost) and threadcore's ratio to the top rung (the library's own
+  cost: its Python, its record mapping, the shape of its writes).
 
 Rounds are interleaved (each round runs every contender once, in turn), so the ratios compare runs
 a few seconds apart on this shared machine; each figure is the median of ``--rounds`` rounds with
 the min-max, and each ratio is the median (min-max) of the per-round ratios. Each receive's
 latency is timed too (p50 and p99 over every worker of the round with the median rate).
+
+threadcore's workers read the system clock (``--clock system``, the default): the processes of
+one host share it, so a command's instant is after the latest stored one and never equal to it.
+``--clock ticking`` gives each process a clock of its own that ticks a microsecond per reading
+from the same instant (``bench/ticking.py``, the single-process benchmarks' clock): with several
+processes those clocks stay behind the store's latest instant and read it exactly, so a good
+part of the receives (about 40% at 4 processes) take rule Q2's tie path (the ids created at
+that instant read, one round trip more, and a rerun when the command's own would sort before
+them), which a real clock almost never does.
 
 Without ``--url`` (or ``THREADCORE_TEST_POSTGRES_URL``) a throwaway server is started with
 ``tests/pg_server.py`` (fsync off: this measures CPU and round trips, not the disk).
@@ -45,11 +64,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pg_baselines import EXTENSION, FairRaw, OneCall, install_one_call, quoted
+from pg_baselines import EXTENSION, RULES, FairRaw, OneCall, install_one_call, quoted
 from pgserver import default_url, postgres
 from ticking import TickingClock
 
-from threadcore import Directory, Inbox, Policy, Resource
+from threadcore import Directory, Inbox, Policy, Resource, SystemClock
 from threadcore.adapters.postgres import PostgresRepository
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
@@ -59,6 +78,13 @@ HOT_GUEST = "+16502000000"
 
 #: Contender names as printed, by kind.
 LABELS = {"raw": "fair raw", "onecall": "one call", "threadcore": "threadcore"}
+#: ``THREADCORE_BENCH_CLOCK=system``: threadcore's workers read the system clock instead of a
+#: ticking clock of their own (``--clock``; the spawned workers inherit it).
+_CLOCK = "THREADCORE_BENCH_CLOCK"
+#: The ladder's contenders: the fair raw with the statements of the rules up to each of
+#: :data:`pg_baselines.RULES` (cumulative), by kind.
+LADDER = {f"raw+{rule}": RULES[: n + 1] for n, rule in enumerate(RULES)}
+LABELS.update({kind: "+ " + kind[4:].replace("_", "-") for kind in LADDER})
 #: The shapes of a worker's work: ``mixed`` round-robin over its pairs (the first message of each
 #: opens its thread); ``creation`` every message on a new pair (a campaign's replies: every
 #: receive opens a thread); ``open`` its pairs' threads opened before the timing (no receive opens
@@ -88,7 +114,7 @@ def _receiver(
         inbox = Inbox(
             repository=repo,
             directory=Directory([resource]),
-            clock=TickingClock(START),
+            clock=SystemClock() if os.environ.get(_CLOCK) == "system" else TickingClock(START),
             policy=Policy(ttl=TTL),
         )
         receive = inbox.receive
@@ -97,7 +123,11 @@ def _receiver(
             return receive(owner_number=OWNER, guest_number=guest, body="Hi")
 
         return core, repo.close
-    base = FairRaw(url, schema, OWNER, TTL) if kind == "raw" else OneCall(url, schema, OWNER, TTL)
+    base: FairRaw | OneCall
+    if kind == "onecall":
+        base = OneCall(url, schema, OWNER, TTL)
+    else:
+        base = FairRaw(url, schema, OWNER, TTL, LADDER.get(kind, ()))
     at = START
 
     def baseline(guest: str) -> object:
@@ -245,6 +275,9 @@ def compare(
     ratios = {
         k: [c / r for c, r in zip(rates[k], rates["raw"], strict=True)] for k in kinds if k != "raw"
     }
+    top = [kind for kind in LADDER if kind in kinds]
+    if top:  # threadcore against the fair raw with every rule's statements: the library's own
+        ratios["own"] = [c / r for c, r in zip(rates["threadcore"], rates[top[-1]], strict=True)]
     median_round = {
         k: took[k][sorted(range(count), key=lambda i: rates[k][i])[count // 2]] for k in kinds
     }
@@ -257,6 +290,23 @@ TABLE = [
     "| one call | threadcore |",
     "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 ]
+
+
+LADDER_TABLE = [
+    "| processes | pairs | "
+    + " | ".join(f"{LABELS[kind]} / fair raw" for kind in LADDER)
+    + " | threadcore / fair raw | threadcore / fair raw with the rules (the library's own) |",
+    "| ---: | --- |" + " ---: |" * (len(LADDER) + 2),
+]
+
+
+def ladder_row(result: dict[str, Any], workers: int, hot: bool) -> str:
+    """One markdown row of :data:`LADDER_TABLE`: each rung's ratio to the fair raw (median,
+    min-max, per round), threadcore's, and threadcore's to the top rung."""
+    ratios = result["ratios"]
+    cells = [str(workers), "one hot pair" if hot else "disjoint"]
+    cells += [spread(ratios[kind], ".2f") for kind in (*LADDER, "threadcore", "own")]
+    return "| " + " | ".join(cells) + " |"
 
 
 def table_row(result: dict[str, Any], workers: int, hot: bool) -> str:
@@ -317,21 +367,43 @@ def main() -> None:
     parser = options(__doc__, messages=400, rounds=5)
     parser.add_argument("--pairs", type=int, default=200, help="per worker")
     parser.add_argument("--hot", action="store_true", help="also one pair for every worker")
+    parser.add_argument(
+        "--ladder", action="store_true", help="also the fair raw with each rule's statements"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("system", "ticking"),
+        default="system",
+        help="threadcore's clock: the system's (shared by the processes, as on one host), or "
+        "each process's own ticking from the same instant",
+    )
     args = parser.parse_args()
+    os.environ[_CLOCK] = args.clock
+    kinds = ("raw", *(LADDER if args.ladder else ()), "onecall", "threadcore")
     command = " ".join(["python bench/bench_postgres.py", *sys.argv[1:]])
     with postgres(args.url) as url:
         lines = [
             f"`{command}`: {server_line(url)}; {args.messages:,} inbound messages per worker "
-            f"on {args.pairs} pairs each (one hot pair: every message on it); median (min-max) "
-            f"of {args.rounds} interleaved rounds, ratios per round.",
+            f"on {args.pairs} pairs each (one hot pair: every message on it); threadcore on the "
+            f"{args.clock} clock; median (min-max) of {args.rounds} interleaved rounds, ratios "
+            "per round.",
             "",
             *TABLE,
         ]
         print("\n".join(lines), flush=True)
+        ladder: list[str] = []
         for hot in (False, True) if args.hot else (False,):
             for workers in args.workers:
-                result = compare(url, workers, args.messages, args.pairs, args.rounds, hot)
+                # (the ladder on disjoint pairs: a hot pair waits on its lock whatever runs)
+                ran = kinds if not hot else ("raw", "onecall", "threadcore")
+                result = compare(url, workers, args.messages, args.pairs, args.rounds, hot, ran)
                 said(lines, table_row(result, workers, hot))
+                if args.ladder and not hot:
+                    ladder.append(ladder_row(result, workers, hot))
+        if ladder:
+            said(lines, "\nThe ladder (disjoint pairs; the same rounds, ratios per round):\n")
+            for line in (*LADDER_TABLE, *ladder):
+                said(lines, line)
         finish(lines, args.out)
 
 

@@ -20,9 +20,38 @@ them: ids are ``uuid4`` text, rows and JSON payloads are built by hand.
   than 50 parameters (psycopg's query-conversion cache) and is prepared.
 
   What it does **not** do, that threadcore does: read the latest stored instant (the clock floor,
-  rule R18), take advisory locks (the pair's claim and the creation lock, Q2), validate the
-  numbers and body, read opt-outs or keywords, build frozen records and events, map rows, retry
-  conflicts through the facade. So threadcore's ratio to it is what those cost.
+  rule R18a), take the pair's advisory lock (the claim, R18a) and the walks' gate (Q2), read the
+  pair's opt-out (M7), validate the numbers and body, build frozen records and events, map rows,
+  retry conflicts through the facade. So threadcore's ratio to it is what those cost.
+
+* The **ladder** (``FairRaw(..., rules=RULES[:n])``): the fair raw with the statements
+  threadcore sends for the rules, added one rule at a time, in :data:`RULES`' order and in the
+  round trip threadcore sends them in (the first: the claim's pipeline), each in threadcore's
+  own SQL text (``threadcore/adapters/_postgres_statements.py``; the same text, checked against
+  what threadcore sends by ``tests/test_bench_baselines.py``):
+
+  - ``claim`` (R1, R18a: a pair's commands run one at a time in every process, also while the
+    pair has no open thread): ``SELECT pg_advisory_xact_lock(hashtextextended(key, 0))`` on
+    threadcore's key for the pair, before the read, which then takes no row lock (threadcore
+    locks the pair, not the row; a pair's first messages wait for each other instead of
+    failing on the unique index);
+  - ``gate`` (Q2, R18a: a page of a walk by creation time waits for the commands under way):
+    the same lock statement ``FROM schema.threadcore_gate()`` (the walks' table lock, ROW
+    EXCLUSIVE);
+  - ``floor`` (R18a: a command is dated after the latest instant stored): the read gains
+    ``GREATEST(GREATEST((SELECT max(created_at) FROM messages), (SELECT max(creation_time)
+    FROM notes)), t.last_modified_time)`` and becomes ``FROM (SELECT 1) AS one LEFT JOIN
+    threads AS t ON ...`` (one row even without an open thread); the receive is dated a
+    microsecond after it when its instant is not later;
+  - ``opt_out`` (M7: a keyword's change of the opt-out, read under the claim; threadcore reads
+    it in every claim by pair, keyword or not, since it costs no round trip): the read gains
+    ``(SELECT o.opted_out FROM opt_outs AS o WHERE o.owner_number = %s AND o.guest_number =
+    %s)``.
+
+  With every rule the read still selects the three columns the fair raw needs (threadcore
+  reads the thread's 19, to build its record: the library's own cost). threadcore's ratio to
+  the top of the ladder is the library's own cost (Python, the record mapping, the writes'
+  shape), the rungs' ratios what each rule's statements cost.
 
 * :func:`install_one_call` / :class:`OneCall` ("one-call limit", reported, not a target): the same
   work as one plpgsql function, ``SELECT schema.bench_receive(...)`` in autocommit: 1 round trip
@@ -40,12 +69,15 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["EXTENSION", "FairRaw", "OneCall", "install_one_call", "quoted"]
+__all__ = ["EXTENSION", "RULES", "FairRaw", "OneCall", "install_one_call", "quoted"]
 
 #: The resource every benchmark receives for (its extension id and type as threadcore stores them).
 EXTENSION = "6249888001"
 _XID = "pg_current_xact_id()::text::bigint"
 _OPEN = "status = 'Open' AND availability = 'Alive'"
+#: The rules whose statements the ladder adds, in the order it adds them (see the docstring).
+RULES = ("claim", "gate", "floor", "opt_out")
+_TICK = timedelta(microseconds=1)
 
 
 def quoted(schema: str) -> str:
@@ -60,16 +92,51 @@ def _payload(**fields: Any) -> str:
 class FairRaw:
     """The fair raw receive on one connection of its own (see the module's docstring)."""
 
-    def __init__(self, url: str, schema: str, owner: str, ttl: timedelta) -> None:
+    def __init__(
+        self, url: str, schema: str, owner: str, ttl: timedelta, rules: tuple[str, ...] = ()
+    ) -> None:
+        unknown = set(rules) - set(RULES)
+        if unknown or rules != RULES[: len(rules)]:
+            raise ValueError(f"rules are a start of {RULES}, not {rules}")
         s = quoted(schema)
         self.conn = psycopg.connect(url, autocommit=True)
         self.owner = owner
         self.ttl = ttl
+        self.rules = rules
         self.retries = 0  # receives tried again after a unique violation
         self.lock = (
             f"SELECT id, version, latest_message_at FROM {s}.threads "
             f"WHERE owner_number = %s AND guest_number = %s AND {_OPEN} FOR UPDATE"
         )
+        # the ladder (threadcore's own text, see the docstring): the pair's claim ...
+        self.claim: str | None = None
+        self.key = f"threadcore\x1f{schema}\x1f{owner}\x1f"  # + guest: threadcore's key
+        if "claim" in rules:
+            self.claim = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+            self.lock = (
+                f"SELECT id, version, latest_message_at FROM {s}.threads "
+                f"WHERE owner_number = %s AND guest_number = %s AND {_OPEN}"
+            )
+        if "gate" in rules:  # ... taking the walks' gate first ...
+            self.claim = f"{self.claim} FROM {s}.threadcore_gate()"
+        self.extra = 0  # the columns the read has before the thread's (threadcore's order)
+        if "floor" in rules:  # ... the read with the latest instant stored ...
+            latest = (
+                f"GREATEST((SELECT max(created_at) FROM {s}.messages), "
+                f"(SELECT max(creation_time) FROM {s}.notes))"
+            )
+            read = [f"GREATEST({latest}, t.last_modified_time)"]
+            if "opt_out" in rules:  # ... and the pair's opt-out
+                read.append(
+                    f"(SELECT o.opted_out FROM {s}.opt_outs AS o WHERE o.owner_number = %s AND "
+                    "o.guest_number = %s)"
+                )
+            self.extra = len(read)
+            self.lock = (
+                f"SELECT {', '.join(read)}, t.id, t.version, t.latest_message_at "
+                f"FROM (SELECT 1) AS one LEFT JOIN {s}.threads AS t ON t.owner_number = %s AND "
+                "t.guest_number = %s AND t.status = 'Open' AND t.availability = 'Alive'"
+            )
         self.expire = (
             f"UPDATE {s}.threads SET status = 'Resolved', status_reason = 'ThreadExpired', "
             f"last_modified_time = %s, version = version + 1, xid = {_XID} WHERE id = %s"
@@ -115,7 +182,15 @@ class FairRaw:
         conn, owner = self.conn, self.owner
         with conn.pipeline():  # round trip 1: begin, lock the pair's open thread
             conn.execute("BEGIN", prepare=False)
-            found = conn.execute(self.lock, (owner, guest), prepare=True).fetchone()
+            if self.claim is not None:  # (the ladder: its rules' statements, see the docstring)
+                conn.execute(self.claim, (self.key + guest,), prepare=True)
+            pair = (owner, guest, owner, guest) if "opt_out" in self.rules else (owner, guest)
+            found = conn.execute(self.lock, pair, prepare=True).fetchone()
+        if self.extra and found is not None:
+            floor = found[0]
+            if floor is not None and now <= floor:  # dated after the latest instant stored
+                now = floor + _TICK
+            found = None if found[self.extra] is None else found[self.extra :]
         at = now.isoformat()
         message_id = str(uuid.uuid4())
         events: list[Any] = []

@@ -703,7 +703,11 @@ BASELINES = [
     "as a real clock's readings differ between commands. Under a frozen clock every command runs "
     "at the store's latest instant, where rule Q2 has it read the ids created then "
     "(`CreationTies`: one statement more on SQLite and PostgreSQL); `bench_stored_clock.py` "
-    "measures that case.",
+    "measures that case. With several processes (`bench_postgres.py`) each process's ticking "
+    "clock would stay behind the store's latest instant and read it exactly (about 40% of the "
+    "receives at 4 processes took that path, a round trip more and some reruns), which the "
+    "processes of one host sharing a real clock almost never do: its threadcore workers read the "
+    "system clock (`--clock system`, the default; `--clock ticking` for the other).",
     "",
     "- **bare loop** (`bench_receive.bare_loop`): dicts and lists, no ids, no records, no events, "
     "no validation: the limit of any Python in-memory threading.",
@@ -740,6 +744,16 @@ BASELINES = [
     "same 2 round trips (pipelines). It does not read the clock floor, take advisory locks (the "
     "pair's claim, the walks' gate), validate, read opt-outs or build records: threadcore's "
     "ratio to it is what those cost. Target: 0.9 (hot pair 0.7).",
+    "- **the fair raw's ladder** (`FairRaw(..., rules=pg_baselines.RULES[:n])`, "
+    "`bench_postgres.py --ladder`): the fair raw with the statements threadcore sends for its "
+    "rules added one rule at a time, in threadcore's own SQL and round trip (the claim's): "
+    "`+ claim`, the pair's advisory lock in place of the row lock (R1, R18a); `+ gate`, the "
+    "walks' gate in that lock statement (Q2); `+ floor`, the latest stored instant in the read "
+    "(R18a); `+ opt-out`, the pair's opt-out in the read (M7). Run in the same rounds on disjoint "
+    "pairs: each rung's ratio to the fair raw is what the rules' statements cost, threadcore's "
+    "ratio to the top rung the library's own cost (its Python, its record mapping, its writes' "
+    "shape). `tests/test_bench_baselines.py` checks from libpq's trace that the top rung sends "
+    "threadcore's statements and values, the thread's columns aside.",
     "- **one-call limit** (`pg_baselines.install_one_call`): the same work as one plpgsql "
     "function, 1 round trip: the schema's limit, reported, not a target (threadcore keeps its "
     "decisions in Python).",

@@ -50,13 +50,16 @@ def test_the_http_load_benchmark_runs_and_its_checks_pass(postgres_url: str) -> 
 
 
 def test_the_postgres_benchmark_runs_every_contender(postgres_url: str) -> None:
-    """The fair raw, the one-call limit and threadcore, on disjoint pairs and one hot pair; each
-    run checks its rows (one open thread per pair, the events of every message and thread)."""
+    """The fair raw, its ladder, the one-call limit and threadcore, on disjoint pairs and one hot
+    pair; each run checks its rows (one open thread per pair, the events of every message and
+    thread)."""
     out = _run(str(BENCH / "bench_postgres.py"), "--url", postgres_url, "--messages", "30",
-               "--pairs", "5", "--workers", "1", "2", "--rounds", "1", "--hot")  # fmt: skip
+               "--pairs", "5", "--workers", "1", "2", "--rounds", "1", "--hot",
+               "--ladder")  # fmt: skip
     rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
-    assert len(rows) == 4, out
+    assert len(rows) == 6, out  # 4 of the first table, the ladder's 2 (disjoint pairs)
     assert "threadcore / fair raw" in out
+    assert "+ opt-out / fair raw" in out
 
 
 def test_the_creation_benchmark_runs(postgres_url: str) -> None:

@@ -156,3 +156,47 @@ def test_the_claims_lookup_is_a_declared_capability_only_postgresql_offers(
     for other in (InMemoryRepository(), SQLiteRepository(":memory:")):
         with other.unit_of_work() as uow:
             assert not offers(uow, ClaimLookups)
+
+
+def test_a_planned_write_sends_what_packing_it_anew_sends() -> None:
+    """``Statements.write`` packs a unit of work's pieces once per shape and then slices the
+    parameters by that plan: for every shape (pieces split for the cache's limits, tombstones
+    sparing ids, a batch's large groups), and again from the plan with other values, the
+    statements are those packing them anew makes."""
+    from threadcore.adapters._postgres_statements import Statements
+    from threadcore.adapters._sql import MESSAGE_COLUMNS, NOTE_COLUMNS, THREAD_COLUMNS
+
+    class Unplanned(Statements):
+        def _planned(self, pieces: Any, spare: bool, most: int, chars: int | None) -> Any:
+            return self._packed(pieces, spare, most, chars)
+
+    counter = iter(range(10**9))
+
+    def row(width: int) -> tuple[Any, ...]:
+        return tuple(f"v{next(counter)}" for _ in range(width))
+
+    def writes(threads: int, messages: int, events: int, buried: int, notes: int) -> Any:
+        return (
+            [(row(len(THREAD_COLUMNS)), n % 2 * 3) for n in range(threads)],
+            [row(len(MESSAGE_COLUMNS) + 2) for _ in range(messages)],
+            [row(4) for _ in range(events)],
+            {
+                "tombstones": [(f"t{n}", START) for n in range(buried)],
+                "spared": ["m1", "m2"] if buried else [],
+                "notes": [(row(len(NOTE_COLUMNS) + 2), 0) for _ in range(notes)],
+                "opt_outs": [("+1", "+2", True)] if notes else [],
+            },
+        )
+
+    planned, unplanned = Statements('"s"'), Unplanned('"s"')
+    counts = set()
+    shapes = [(1, 1, 1, 0, 0), (1, 1, 2, 0, 0), (2, 1, 3, 0, 0), (2, 3, 12, 2, 1), (0, 9, 30, 0, 4)]
+    for _ in range(2):  # planned, then from the plan
+        for shape in shapes:
+            threads, messages, events, rest = writes(*shape)
+            for compact in (True, False):
+                expected = unplanned.write(threads, messages, events, compact=compact, **rest)
+                got = planned.write(threads, messages, events, compact=compact, **rest)
+                assert got == expected, shape
+                counts.add(len(expected))
+    assert max(counts) > 2, counts  # (pieces split over several statements were seen)

@@ -89,6 +89,8 @@ class Statements:
         self.s = s
         self.threads = t
         self._shapes: dict[tuple[Any, ...], str] = {}  # a statement's text by its shape
+        # how a unit of work's pieces are packed, by their kinds and sizes (see ``_planned``)
+        self._plans: dict[tuple[Any, ...], list[tuple[str, int, int]]] = {}
         self.events = (
             f"SELECT xid, ordinal, kind, payload FROM {s}.events "
             f"WHERE (xid, ordinal) > (%s, %s) AND xid < {_WATERMARK} "
@@ -260,7 +262,32 @@ class Statements:
                 if kind.startswith("tombstone") and spared:
                     params.append(list(spared))
                 pieces.append((kind, params, len(chunk)))
-        return self._packed(pieces, bool(spared), most, CACHED_CHARS if compact else None)
+        return self._planned(pieces, bool(spared), most, CACHED_CHARS if compact else None)
+
+    def _planned(
+        self, pieces: list[tuple[str, list[Any], int]], spare: bool, most: int, chars: int | None
+    ) -> list[Statement]:
+        """:meth:`_packed`, planned once per shape of ``pieces`` (their kinds, parameter and
+        row counts): a unit of work's few shapes recur, and packing measures the text of each
+        piece it adds. Packing keeps the pieces' order and splits a piece only into consecutive
+        parts, so each statement's parameters are a slice of all the pieces' parameters in order;
+        the plan keeps each statement's text and slice."""
+        shape = (spare, most, chars, *((kind, len(values), rows) for kind, values, rows in pieces))
+        plan = self._plans.get(shape)
+        if plan is None:
+            at = 0
+            numbered: list[tuple[str, list[Any], int]] = []
+            for kind, values, rows in pieces:  # each parameter stands for its position
+                numbered.append((kind, list(range(at, at + len(values))), rows))
+                at += len(values)
+            plan = [
+                (sql, positions[0], positions[-1] + 1) if positions else (sql, at, at)
+                for sql, positions in self._packed(numbered, spare, most, chars)
+            ]
+            if len(self._plans) < _SHAPES_KEPT:
+                self._plans[shape] = plan
+        flat = [value for _, values, _ in pieces for value in values]
+        return [(sql, flat[start:end]) for sql, start, end in plan]
 
     def _packed(
         self, pieces: list[tuple[str, list[Any], int]], spare: bool, most: int, chars: int | None

@@ -85,6 +85,7 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
         self._batch: Batch | None = getattr(repo._local, "batch", None)
         self._conn: Connection | None = None
         self._begun = False  # an explicit transaction, begun by a claim (outside a batch)
+        self._sent = False  # its writes were sent (or began to be): only a ROLLBACK ends it then
         self._claimed = _UNCLAIMED  # what the claim read (the claimed thread: for the reads)
         self._through = False  # reading in a batch what no pending write touched: no flush
         # read with the claim, under its lock (issue 24: no round trip of their own)
@@ -162,10 +163,19 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
                 self._repo._putconn(conn)
 
     def _abort(self, conn: Connection) -> None:
+        """End the transaction of a unit of work that does not commit (a refusal, a rerun, an
+        error). Before its writes were sent it has only read and taken locks, and a ``COMMIT``
+        ends it as a ``ROLLBACK`` would (nothing stored, the locks released); psycopg takes a
+        ``ROLLBACK`` for a reason to deallocate every prepared statement of the connection
+        (``DEALLOCATE ALL``), so that each command after a refusal or a rerun would prepare its
+        statements again."""
         if self._batch is not None:
             return  # nothing of it was sent: its writes are dropped with it
         with suppress(psycopg.Error):
-            if conn.info.transaction_status != TransactionStatus.IDLE:
+            status = conn.info.transaction_status
+            if status == TransactionStatus.INTRANS and not self._sent:
+                conn.execute("COMMIT")
+            elif status != TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
 
     def _all(self, sql: str, params: Iterable[Any] = (), prepare: bool | None = None) -> list[Any]:
@@ -473,6 +483,7 @@ class PostgresUnitOfWork(BatchCachedReads, BufferedWrites):
             self._join_batch(self._batch, conn)
             return
         statements = write_statements(self._repo, self, 1, compact=True)
+        self._sent = True
         if len(statements) == 1 and not self._begun:
             conn.execute(*statements[0])
             return
