@@ -39,15 +39,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from threadcore import (
-    Directory,
-    Inbox,
-    ManualClock,
-    MessageFilter,
-    Policy,
-    Resource,
-    ThreadFilter,
-)
+from threadcore import Directory, Inbox, ManualClock, MessageFilter, Policy, Resource, ThreadFilter
 
 OWNER = "+12092480001"
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)

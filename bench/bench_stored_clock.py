@@ -23,14 +23,7 @@ from pathlib import Path
 
 from pgserver import default_url, postgres
 
-from threadcore import (
-    Directory,
-    Inbox,
-    InMemoryRepository,
-    ManualClock,
-    Resource,
-    SQLiteRepository,
-)
+from threadcore import Directory, Inbox, InMemoryRepository, ManualClock, Resource, SQLiteRepository
 from threadcore.storage import Clock, Repository, StoredClock
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)

@@ -241,13 +241,7 @@ def test_delivery_statuses_on_each_shape(
 
 
 def _thread() -> Any:
-    from threadcore.domain.model import (
-        Availability,
-        OwnerResource,
-        Party,
-        Thread,
-        ThreadStatus,
-    )
+    from threadcore.domain.model import Availability, OwnerResource, Party, Thread, ThreadStatus
 
     at = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
     return Thread(

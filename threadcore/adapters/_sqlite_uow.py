@@ -32,13 +32,7 @@ from threadcore.adapters._sql import (
 )
 from threadcore.adapters._sql_attachments import sqlite_statements
 from threadcore.adapters._sql_reads import Dialect, SQLReads
-from threadcore.adapters._sqlite_base import (
-    LATEST,
-    UNREAD,
-    any_of,
-    check_batch_alive,
-    translate,
-)
+from threadcore.adapters._sqlite_base import LATEST, UNREAD, any_of, check_batch_alive, translate
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
 from threadcore.domain.model import Availability, Thread
 from threadcore.ports import Claim, ClaimArgs, StoredEvent

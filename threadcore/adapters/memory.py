@@ -33,13 +33,7 @@ from threadcore.domain.model import (
     Thread,
     ThreadStatus,
 )
-from threadcore.ports import (
-    Claim,
-    ClockMove,
-    DirectoryAccess,
-    StoredEvent,
-    check_attachment,
-)
+from threadcore.ports import Claim, ClockMove, DirectoryAccess, StoredEvent, check_attachment
 
 __all__ = ["InMemoryRepository"]
 

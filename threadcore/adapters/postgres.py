@@ -72,17 +72,9 @@ from threadcore.adapters._postgres_schema import (
 )
 from threadcore.adapters._postgres_statements import Statements
 from threadcore.adapters._postgres_uow import PostgresUnitOfWork
-from threadcore.adapters._sql import (
-    check_version,
-    event_from_json,
-    unstorable,
-)
+from threadcore.adapters._sql import check_version, event_from_json, unstorable
 from threadcore.adapters._sql_reads import Dialect
-from threadcore.domain.errors import (
-    InvalidInput,
-    NestedUnitOfWork,
-    StorageError,
-)
+from threadcore.domain.errors import InvalidInput, NestedUnitOfWork, StorageError
 from threadcore.ports import ClockMove, StoredEvent, check_attachment
 
 __all__ = ["SCHEMA_VERSION", "PostgresRepository"]

@@ -11,13 +11,7 @@ from starlette.responses import Response
 
 from threadcore.console._app import Console, Notice
 from threadcore.domain.errors import InvalidInput, ThreadcoreError, ThreadNotFound
-from threadcore.domain.model import (
-    Availability,
-    DeliveryStatus,
-    Direction,
-    Thread,
-    ThreadStatus,
-)
+from threadcore.domain.model import Availability, DeliveryStatus, Direction, Thread, ThreadStatus
 from threadcore.domain.queries import ThreadFilter
 from threadcore.http import _control
 

@@ -31,9 +31,7 @@ from threadcore.domain.events import (
     make_message_added,
     make_thread_opened,
 )
-from threadcore.domain.events import (
-    ThreadDeleted as ThreadDeletedEvent,
-)
+from threadcore.domain.events import ThreadDeleted as ThreadDeletedEvent
 from threadcore.domain.model import (
     Availability,
     Direction,

@@ -17,13 +17,7 @@ from threadcore.domain.errors import (
     NotPermitted,
     ThreadNotFound,
 )
-from threadcore.domain.model import (
-    Availability,
-    DeliveryStatus,
-    Policy,
-    Resource,
-    Thread,
-)
+from threadcore.domain.model import Availability, DeliveryStatus, Policy, Resource, Thread
 from threadcore.domain.queries import Page
 from threadcore.domain.validation import MIN_INSTANT, check_extension_id, check_text
 from threadcore.ids import RandomIds

@@ -12,15 +12,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable
 
-from threadcore.domain.errors import (
-    InvalidInput,
-    NotPermitted,
-)
+from threadcore.domain.errors import InvalidInput, NotPermitted
 from threadcore.domain.model import Handler, Resource, Thread
-from threadcore.domain.validation import (
-    check_extension_id,
-    e164,
-)
+from threadcore.domain.validation import check_extension_id, e164
 from threadcore.inbox import commands as c
 from threadcore.inbox._spine import Spine
 from threadcore.inbox.handlers import directory as h

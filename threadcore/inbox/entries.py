@@ -10,10 +10,7 @@ from datetime import datetime, timedelta
 from threadcore.domain import events as ev
 from threadcore.domain import timeline
 from threadcore.domain import transitions as tx
-from threadcore.domain.errors import (
-    InvalidInput,
-    InvalidSyncToken,
-)
+from threadcore.domain.errors import InvalidInput, InvalidSyncToken
 from threadcore.domain.model import (
     Availability,
     Entry,
@@ -24,13 +21,8 @@ from threadcore.domain.model import (
     ThreadStatus,
     ThreadUser,
 )
-from threadcore.domain.queries import (
-    SyncResult,
-    SyncType,
-)
-from threadcore.domain.validation import (
-    check_extension_id,
-)
+from threadcore.domain.queries import SyncResult, SyncType
+from threadcore.domain.validation import check_extension_id
 from threadcore.inbox._spine import _ALIVE, _UNLIMITED, Spine, _id_list, _spelling_reader
 from threadcore.inbox.sync import (
     RESTORED,
@@ -39,14 +31,7 @@ from threadcore.inbox.sync import (
     sync_kind,
     sync_since,
 )
-from threadcore.ports import (
-    ChangeFeed,
-    MessageQuery,
-    NoteQuery,
-    Queries,
-    UnitOfWork,
-    require,
-)
+from threadcore.ports import ChangeFeed, MessageQuery, NoteQuery, Queries, UnitOfWork, require
 
 __all__ = ["full_entries", "incremental_entries", "sync_entries"]
 

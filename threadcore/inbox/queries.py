@@ -16,17 +16,8 @@ from typing import Generic, TypeVar, Unpack, overload
 import attrs
 
 from threadcore.domain import transitions as tx
-from threadcore.domain.errors import (
-    InvalidInput,
-    InvalidPageToken,
-    MessageNotFound,
-)
-from threadcore.domain.model import (
-    Message,
-    Note,
-    Thread,
-    ThreadStatus,
-)
+from threadcore.domain.errors import InvalidInput, InvalidPageToken, MessageNotFound
+from threadcore.domain.model import Message, Note, Thread, ThreadStatus
 from threadcore.domain.queries import (
     MessageFilter,
     NoteFilter,
@@ -35,20 +26,11 @@ from threadcore.domain.queries import (
     Paging,
     ThreadFilter,
 )
-from threadcore.domain.validation import (
-    check_extension_id,
-)
+from threadcore.domain.validation import check_extension_id
 from threadcore.inbox._paging import DEFAULT_LIMIT, Deprecated, Legacy, check_limit, legacy
 from threadcore.inbox._spine import _ALIVE, _DRAFT, _UNLIMITED, BEFORE_ALL, Spine
 from threadcore.inbox.handlers._load import existing_message
-from threadcore.ports import (
-    MessageQuery,
-    NoteQuery,
-    Queries,
-    ThreadQuery,
-    UnitOfWork,
-    require,
-)
+from threadcore.ports import MessageQuery, NoteQuery, Queries, ThreadQuery, UnitOfWork, require
 
 __all__ = [
     "drafts",

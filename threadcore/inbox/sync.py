@@ -10,29 +10,12 @@ from typing import Any
 
 from threadcore.domain import events as ev
 from threadcore.domain import transitions as tx
-from threadcore.domain.errors import (
-    InvalidInput,
-    InvalidSyncToken,
-)
-from threadcore.domain.model import (
-    StatusReason,
-    Thread,
-    ThreadStatus,
-)
-from threadcore.domain.queries import (
-    SyncResult,
-    SyncType,
-)
-from threadcore.domain.validation import (
-    check_extension_id,
-)
+from threadcore.domain.errors import InvalidInput, InvalidSyncToken
+from threadcore.domain.model import StatusReason, Thread, ThreadStatus
+from threadcore.domain.queries import SyncResult, SyncType
+from threadcore.domain.validation import check_extension_id
 from threadcore.inbox._spine import _ALIVE, Spine
-from threadcore.ports import (
-    ChangeFeed,
-    Queries,
-    UnitOfWork,
-    require,
-)
+from threadcore.ports import ChangeFeed, Queries, UnitOfWork, require
 
 __all__ = [
     "RESTORED",

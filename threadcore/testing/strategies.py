@@ -8,9 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from threadcore.domain.model import (
-    DeliveryStatus,
-)
+from threadcore.domain.model import DeliveryStatus
 from threadcore.testing.model import MContent
 
 __all__ = [

@@ -15,10 +15,7 @@ from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from threadcore.domain import transitions as tx
-from threadcore.domain.events import (
-    MessageAdded,
-    ThreadOpened,
-)
+from threadcore.domain.events import MessageAdded, ThreadOpened
 from threadcore.domain.model import (
     Availability,
     Classification,

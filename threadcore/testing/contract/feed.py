@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ThreadcoreError
-from threadcore.domain.events import (
-    ThreadOpened,
-)
-from threadcore.domain.model import (
-    StatusReason,
-)
+from threadcore.domain.events import ThreadOpened
+from threadcore.domain.model import StatusReason
 from threadcore.ports import Repository
 from threadcore.testing.contract._base import HOSTILE, Q1, Q2, T0, ContractBase, _thread, feed
 

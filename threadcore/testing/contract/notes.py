@@ -9,12 +9,8 @@ import attrs
 import pytest
 
 from threadcore.domain.errors import ConcurrencyConflict
-from threadcore.domain.events import (
-    NoteAdded,
-)
-from threadcore.domain.model import (
-    Availability,
-)
+from threadcore.domain.events import NoteAdded
+from threadcore.domain.model import Availability
 from threadcore.ports import NoteQuery, Repository
 from threadcore.testing.contract._base import (
     Q1,

@@ -5,15 +5,7 @@ from __future__ import annotations
 from threadcore.domain import transitions as tx
 from threadcore.domain.model import StatusReason
 from threadcore.ports import Repository
-from threadcore.testing.contract._base import (
-    Q1,
-    Q2,
-    RESOURCES,
-    T0,
-    ContractBase,
-    _thread,
-    prefetch,
-)
+from threadcore.testing.contract._base import Q1, Q2, RESOURCES, T0, ContractBase, _thread, prefetch
 
 
 class PrefetchContract(ContractBase):

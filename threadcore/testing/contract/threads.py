@@ -7,10 +7,7 @@ from datetime import timedelta, timezone
 
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ThreadcoreError
-from threadcore.domain.model import (
-    Availability,
-    ThreadStatus,
-)
+from threadcore.domain.model import Availability, ThreadStatus
 from threadcore.ports import Repository
 from threadcore.testing.contract._base import (
     HOSTILE,

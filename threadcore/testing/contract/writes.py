@@ -13,12 +13,7 @@ from hypothesis import given, settings
 
 from threadcore.domain import transitions as tx
 from threadcore.domain.errors import ConcurrencyConflict, NestedUnitOfWork
-from threadcore.domain.events import (
-    DeliveryStatusChanged,
-    GuestOptedOut,
-    NoteAdded,
-    ThreadOpened,
-)
+from threadcore.domain.events import DeliveryStatusChanged, GuestOptedOut, NoteAdded, ThreadOpened
 from threadcore.domain.model import (
     Availability,
     DeliveryStatus,

@@ -13,10 +13,7 @@ from typing import Any
 
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize
 
 from threadcore.adapters.directory import Directory
 from threadcore.adapters.memory import InMemoryRepository

@@ -6,27 +6,12 @@ from dataclasses import asdict
 from functools import partial
 
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    precondition,
-    rule,
-)
+from hypothesis.stateful import precondition, rule
 
 from threadcore.domain.queries import NoteFilter
-from threadcore.testing.machine._base import (
-    MachineBase,
-    _call,
-    _has_threads,
-)
-from threadcore.testing.model import (
-    Err,
-    MContent,
-    Ok,
-)
-from threadcore.testing.strategies import (
-    actors,
-    contents,
-    note_texts,
-)
+from threadcore.testing.machine._base import MachineBase, _call, _has_threads
+from threadcore.testing.model import Err, MContent, Ok
+from threadcore.testing.strategies import actors, contents, note_texts
 
 
 class DraftAndNoteRules(MachineBase):

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import attrs
-from hypothesis.stateful import (
-    invariant,
-)
+from hypothesis.stateful import invariant
 
 from threadcore.domain.model import (
     Availability,
@@ -26,11 +24,7 @@ from threadcore.testing.machine.records import (
     model_note_record,
     note_record,
 )
-from threadcore.testing.strategies import (
-    GUESTS,
-    OWNER_NUMBERS,
-    RESOURCES,
-)
+from threadcore.testing.strategies import GUESTS, OWNER_NUMBERS, RESOURCES
 
 
 def as_seen_at(thread: Thread, now: datetime, ttl: timedelta) -> Thread:

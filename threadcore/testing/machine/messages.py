@@ -12,21 +12,11 @@ from typing import Any
 
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    precondition,
-    rule,
-)
+from hypothesis.stateful import precondition, rule
 
 from threadcore.domain.model import Message
 from threadcore.testing.machine._base import MachineBase, _Abandoned, _call, _has_threads
-from threadcore.testing.model import (
-    Err,
-    MContent,
-    MEvent,
-    MSend,
-    Ok,
-    keyword_of,
-)
+from threadcore.testing.model import Err, MContent, MEvent, MSend, Ok, keyword_of
 from threadcore.testing.strategies import (
     ALL_STATUSES,
     DELIVERY_PATHS,

@@ -6,28 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    precondition,
-    rule,
-)
+from hypothesis.stateful import precondition, rule
 
 from threadcore.domain.queries import MessageFilter, ThreadFilter
-from threadcore.testing.machine._base import (
-    MachineBase,
-    _call,
-    _has_threads,
-    scoped,
-)
-from threadcore.testing.model import (
-    MThread,
-    Ok,
-)
-from threadcore.testing.strategies import (
-    GUESTS,
-    START,
-    owner_numbers,
-    thread_statuses,
-)
+from threadcore.testing.machine._base import MachineBase, _call, _has_threads, scoped
+from threadcore.testing.model import MThread, Ok
+from threadcore.testing.strategies import GUESTS, START, owner_numbers, thread_statuses
 
 
 class QueryRules(MachineBase):

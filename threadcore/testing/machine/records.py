@@ -6,19 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from threadcore.domain.model import (
-    Entry,
-    EntryType,
-    Message,
-    Note,
-    ThreadUser,
-)
-from threadcore.testing.model import (
-    MDraft,
-    MHint,
-    MMessage,
-    MNote,
-)
+from threadcore.domain.model import Entry, EntryType, Message, Note, ThreadUser
+from threadcore.testing.model import MDraft, MHint, MMessage, MNote
 
 M = TypeVar("M")
 

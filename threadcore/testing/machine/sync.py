@@ -6,24 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    rule,
-)
+from hypothesis.stateful import rule
 
-from threadcore.domain.model import (
-    Availability,
-    EntryScope,
-    EntryType,
-    ThreadStatus,
-)
+from threadcore.domain.model import Availability, EntryScope, EntryType, ThreadStatus
 from threadcore.domain.queries import SyncType
 from threadcore.testing.machine._base import MachineBase, _call, _Client, _EntriesClient
-from threadcore.testing.model import (
-    Ok,
-)
-from threadcore.testing.strategies import (
-    ENTRY_ACTORS,
-)
+from threadcore.testing.model import Ok
+from threadcore.testing.strategies import ENTRY_ACTORS
 
 
 class SyncRules(MachineBase):

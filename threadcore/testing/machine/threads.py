@@ -6,14 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    precondition,
-    rule,
-)
+from hypothesis.stateful import precondition, rule
 
-from threadcore.domain.model import (
-    Handler,
-)
+from threadcore.domain.model import Handler
 from threadcore.testing.machine._base import (
     MachineBase,
     _call,
@@ -21,18 +16,8 @@ from threadcore.testing.machine._base import (
     _model_resource,
     _resource,
 )
-from threadcore.testing.model import (
-    Err,
-    Ok,
-)
-from threadcore.testing.strategies import (
-    NAMES,
-    OWNER_NUMBERS,
-    Q1,
-    Q2,
-    actors,
-    steps,
-)
+from threadcore.testing.model import Err, Ok
+from threadcore.testing.strategies import NAMES, OWNER_NUMBERS, Q1, Q2, actors, steps
 
 
 class ThreadRules(MachineBase):
