@@ -175,15 +175,17 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
         except sqlite3.Error as error:
             raise translate(error) from error
         finally:
-            # The repository hands out this one object for every unit of work (its lock makes
-            # them one at a time): nothing of this one is left for the next.
-            self._clear()
-            if self._loaded:
-                self._loaded.clear()
-            self._claimed = _UNCLAIMED
-            self._repo._open = False
-            self._repo._clock_seen = UNREAD
-            self._repo._lock.release()
+            try:
+                # The repository hands out this one object for every unit of work (its lock
+                # makes them one at a time): nothing of this one is left for the next.
+                self._clear()
+                if self._loaded:
+                    self._loaded.clear()
+                self._claimed = _UNCLAIMED
+            finally:  # the lock is released whatever interrupts the clearing
+                self._repo._open = False
+                self._repo._clock_seen = UNREAD
+                self._repo._lock.release()
 
     def _write_in_savepoint(self) -> None:
         """Write inside a batch: in a savepoint, so that a write refused by the storage undoes

@@ -89,7 +89,9 @@ class InMemoryRepository:
         self._uow = _MemoryUnitOfWork(self)  # one, reused: the lock lets one command in at a time
 
     def unit_of_work(self) -> _MemoryUnitOfWork:
-        """Begin a unit of work (holds the repository's lock until it ends)."""
+        """Begin a unit of work (holds the repository's lock until it ends). The same object
+        each time: use it only inside its ``with`` block (a write buffered before the block
+        begins would be committed by the next unit of work, whichever thread runs it)."""
         return self._uow
 
     @contextmanager

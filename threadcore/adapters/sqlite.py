@@ -223,7 +223,9 @@ class SQLiteRepository:
         """Begin a transaction (inside :meth:`batch`, the batch's: its writes then go in a
         savepoint of their own when it ends). The same object each time, as on the memory
         repository: its lock, taken when the unit of work begins, makes them one at a time, and
-        each leaves nothing behind when it ends (no object and nine buffers made per command)."""
+        each leaves nothing behind when it ends (no object and nine buffers made per command).
+        Use it only inside its ``with`` block: a write buffered before the block begins would be
+        committed by the next unit of work, whichever thread runs it."""
         return self._uow
 
     @contextmanager

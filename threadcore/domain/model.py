@@ -415,10 +415,10 @@ class _Alias(Generic[_T]):
         self._field = field
 
     @overload
-    def __get__(self, record: None, owner: type) -> _Alias[_T]: ...
+    def __get__(self, record: None, owner: type | None = None) -> _Alias[_T]: ...
     @overload
-    def __get__(self, record: object, owner: type) -> _T: ...
-    def __get__(self, record: object, owner: type) -> _T | _Alias[_T]:
+    def __get__(self, record: object, owner: type | None = None) -> _T: ...
+    def __get__(self, record: object, owner: type | None = None) -> _T | _Alias[_T]:
         if record is None:
             return self
         value: _T = getattr(record, self._field)
