@@ -162,6 +162,11 @@ class _Drawn:
         return new
 
 
+def _past(floor: datetime | None, now: datetime) -> datetime:
+    """``now``, or one tick after ``floor`` when the clock is behind the store (rule R18a)."""
+    return floor + TICK if floor is not None and floor > now else now
+
+
 def _created_at(events: Iterable[Event], at: datetime) -> Iterator[str]:
     """The ids of the walked records (threads, messages, notes) ``events`` create at ``at``."""
     for event in events:
@@ -230,9 +235,7 @@ class Runner:
         latest = self._latest
         if now < latest:  # the clock stands still or stepped back
             now = latest
-        if floor is not None and floor > now:  # this clock is behind the store
-            now = floor + TICK
-        return self._not_before(now)
+        return self._not_before(_past(floor, now))
 
     def _not_before(self, instant: datetime | None) -> datetime:
         """``instant``, or the latest instant already used if that is later; remembers it."""
@@ -245,9 +248,8 @@ class Runner:
 
     def _after(self, floor: datetime | None, now: datetime) -> datetime:
         """``now``, or just after ``floor`` (the store's latest instant) if that is later."""
-        if floor is not None and floor > now:  # this clock is behind the store
-            return self._not_before(floor + TICK)
-        return now
+        later = _past(floor, now)
+        return now if later is now else self._not_before(later)
 
     # --- publication ----------------------------------------------------------------------------
     @contextmanager
@@ -439,9 +441,9 @@ class Runner:
         :class:`_Overtaken`: it decides again), and one that was due when it ran must have been
         closed by it (else :class:`_ExpireFirst`: rule R10b)."""
         ttl = self._policy.ttl
+        cutoff = now - ttl
         for thread in relied:
-            # (relied on open: due when the command ran is is_due, the due rule stated once)
-            if thread.due_at(ttl) <= now:  # rare: the events say whether the command closed it
+            if is_due(thread, cutoff):  # rare: the events say whether the command closed it
                 closed = {
                     e.thread_id for e in events if isinstance(e, ThreadResolved | ThreadDeleted)
                 }
