@@ -1,6 +1,6 @@
 """The floor under in-memory ``receive``: how fast any design can go that keeps its promises.
 
-    python bench/bench_floor.py [--pairs 10000] [--messages 100000] [--repeat 5]
+    python bench/bench_floor.py [--pairs 10000] [--messages 100000] [--repeat 5 | --rounds 9]
 
 Issue 2 asks for ``receive`` at a sixth of the bare dict-and-list loop. This measures, in the same
 run as that loop, two floors written as one inlined loop with no function layers, no validation, no
@@ -25,6 +25,8 @@ If a floor runs slower than a sixth of the bare loop, so must every real impleme
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -330,14 +332,40 @@ def threadcore_layers(work: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def interleaved(
+    contenders: list[tuple[str, Callable[[list[str]], float]]], work: list[str], rounds: int
+) -> dict[str, list[float]]:
+    """Each contender's seconds in each of ``rounds`` rounds, run one after the other in every
+    round (the order turned by one each round), so that each round's ratios compare runs under
+    the same machine load."""
+    seconds: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    for r in range(rounds):
+        turn = r % len(contenders)
+        for name, fn in contenders[turn:] + contenders[:turn]:
+            gc.collect()
+            seconds[name].append(fn(work))
+    return seconds
+
+
+def spread(values: list[float], fmt: str = ".1f") -> str:
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="interleaved rounds instead of the best of --repeat: each contender's ratio to the "
+        "bare loop of its round, median (min-max)",
+    )
     args = parser.parse_args()
     work = workload(args.pairs, args.messages)
-    contenders = [
+    contenders: list[tuple[str, Callable[[list[str]], float]]] = [
         ("bare dict-and-list loop", bare_loop),
         ("floor, today's records", floor_records),
         ("floor, plain attrs records", floor_attrs),
@@ -347,12 +375,32 @@ def main() -> None:
         ("threadcore's layers alone", threadcore_layers),
         ("threadcore (memory)", threadcore_loop),
     ]
+    if args.rounds:
+        runs = interleaved(contenders, work, args.rounds)
+        bare = runs["bare dict-and-list loop"]
+        print(
+            f"receive, {args.pairs:,} pairs, {len(work):,} messages; each contender's time over "
+            f"the bare loop's in its round, median (min-max) of {args.rounds} interleaved rounds"
+        )
+        for name, _ in contenders:
+            ratios = [s / b for s, b in zip(runs[name], bare, strict=True)]
+            rate = len(work) / statistics.median(runs[name])
+            print(f"  {name:30s} {rate:12,.0f} messages/s  1/{spread(ratios)} of bare")
+        both = [
+            (r + layers) / b
+            for r, layers, b in zip(
+                runs["floor, the rules' work"], runs["threadcore's layers alone"], bare, strict=True
+            )
+        ]
+        name = "the rules + the layers (sum)"
+        print(f"  {name:30s} {'':24s}  1/{spread(both)} of bare")
+        return
     seconds = {name: best(fn, work, args.repeat) for name, fn in contenders}
-    bare = seconds["bare dict-and-list loop"]
+    bare_s = seconds["bare dict-and-list loop"]
     print(f"receive, {args.pairs:,} pairs, {len(work):,} messages (best of {args.repeat})")
     for name, _ in contenders:
         rate = len(work) / seconds[name]
-        print(f"  {name:28s} {rate:12,.0f} messages/s  1/{seconds[name] / bare:5.2f} of bare")
+        print(f"  {name:28s} {rate:12,.0f} messages/s  1/{seconds[name] / bare_s:5.2f} of bare")
 
 
 if __name__ == "__main__":

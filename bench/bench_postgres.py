@@ -70,6 +70,7 @@ from ticking import TickingClock
 
 from threadcore import Directory, Inbox, Policy, Resource, SystemClock
 from threadcore.adapters.postgres import PostgresRepository
+from threadcore.storage import Clock
 
 START = datetime(2026, 2, 17, 17, 0, tzinfo=UTC)
 OWNER = "+12092480001"
@@ -78,8 +79,10 @@ HOT_GUEST = "+16502000000"
 
 #: Contender names as printed, by kind.
 LABELS = {"raw": "fair raw", "onecall": "one call", "threadcore": "threadcore"}
-#: ``THREADCORE_BENCH_CLOCK=system``: threadcore's workers read the system clock instead of a
-#: ticking clock of their own (``--clock``; the spawned workers inherit it).
+#: ``THREADCORE_BENCH_CLOCK=ticking``: threadcore's workers each read a ticking clock of their own
+#: instead of the system clock, which the processes of one host share (``--clock``; the spawned
+#: workers inherit it). Unset, as when ``run_all`` or ``bench_pg_creation`` call :func:`run`: the
+#: system clock.
 _CLOCK = "THREADCORE_BENCH_CLOCK"
 #: The ladder's contenders: the fair raw with the statements of the rules up to each of
 #: :data:`pg_baselines.RULES` (cumulative), by kind.
@@ -104,6 +107,12 @@ def guests(
     return [f"+1650{2000000 + worker * pairs + i % pairs:07d}" for i in range(messages)]
 
 
+def bench_clock() -> Clock:
+    """threadcore's clock in a worker: the system clock, or with ``THREADCORE_BENCH_CLOCK=ticking``
+    a ticking clock of the worker's own."""
+    return TickingClock(START) if os.environ.get(_CLOCK) == "ticking" else SystemClock()
+
+
 def _receiver(
     kind: str, url: str, schema: str
 ) -> tuple[Callable[[str], object], Callable[[], None]]:
@@ -114,7 +123,7 @@ def _receiver(
         inbox = Inbox(
             repository=repo,
             directory=Directory([resource]),
-            clock=SystemClock() if os.environ.get(_CLOCK) == "system" else TickingClock(START),
+            clock=bench_clock(),
             policy=Policy(ttl=TTL),
         )
         receive = inbox.receive

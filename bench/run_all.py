@@ -707,7 +707,8 @@ BASELINES = [
     "clock would stay behind the store's latest instant and read it exactly (about 40% of the "
     "receives at 4 processes took that path, a round trip more and some reruns), which the "
     "processes of one host sharing a real clock almost never do: its threadcore workers read the "
-    "system clock (`--clock system`, the default; `--clock ticking` for the other).",
+    "system clock (`--clock system`, the default; `--clock ticking` for the other), and so do "
+    "this report's PostgreSQL rows and `bench_pg_creation.py`.",
     "",
     "- **bare loop** (`bench_receive.bare_loop`): dicts and lists, no ids, no records, no events, "
     "no validation: the limit of any Python in-memory threading.",

@@ -3,9 +3,12 @@ longer runs is found here, not the day its figures are needed. Their figures are
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 pytest_plugins = ["conftest_pg"]
 
@@ -84,3 +87,31 @@ def test_the_sqlite_benchmark_runs_its_floor_on_threadcores_statements() -> None
     out = _run(str(BENCH / "bench_sqlite.py"), "--pairs", "5", "--messages", "40", "--repeat", "1")
     assert out.count("threadcore / its SQL alone:") == 4  # per command and bulk, two measures
     assert out.count("floor / SQL alone:") == 4
+
+
+def test_the_postgres_benchmarks_threadcore_reads_the_system_clock_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every caller of ``bench_postgres.run`` (run_all, bench_pg_creation) gets the system clock,
+    which the processes of one host share; a ticking clock per process only when asked for."""
+    sys.path.insert(0, str(BENCH))
+    import bench_postgres
+    from ticking import TickingClock
+
+    from threadcore import SystemClock
+
+    monkeypatch.delenv("THREADCORE_BENCH_CLOCK", raising=False)
+    assert isinstance(bench_postgres.bench_clock(), SystemClock)
+    monkeypatch.setenv("THREADCORE_BENCH_CLOCK", "ticking")
+    assert isinstance(bench_postgres.bench_clock(), TickingClock)
+
+
+def test_the_memory_floor_benchmark_reports_interleaved_rounds() -> None:
+    """``bench_floor --rounds``: each contender's ratio to the bare loop of its own round, and
+    the rules' floor plus the layers as a sum."""
+    out = _run(str(BENCH / "bench_floor.py"), "--pairs", "20", "--messages", "400",
+               "--rounds", "2")  # fmt: skip
+    assert "median (min-max) of 2 interleaved rounds" in out
+    for name in ("floor, plain attrs records", "floor, the rules' work", "threadcore (memory)",
+                 "the rules + the layers (sum)"):  # fmt: skip
+        assert re.search(rf"{re.escape(name)} .* 1/[\d.]+ \([\d.]+-[\d.]+\) of bare", out), out
