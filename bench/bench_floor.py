@@ -20,6 +20,12 @@ every implementation to do per message:
   checks every receive needs (two E.164 numbers, the body), through threadcore's cached checks.
 
 If a floor runs slower than a sixth of the bare loop, so must every real implementation of it.
+
+``--repeat`` (the default) runs every contender in this one process and keeps each one's best
+time. ``--rounds`` runs interleaved rounds instead, each contender in a fresh process of its own,
+and prints each contender's time over the bare loop's of the same round, median (min-max): in one
+process the bare loop's time depends on the heap the contender before it left (after threadcore
+it runs at about half its best rate), which flatters every ratio to it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -332,18 +340,35 @@ def threadcore_layers(work: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def interleaved(
-    contenders: list[tuple[str, Callable[[list[str]], float]]], work: list[str], rounds: int
-) -> dict[str, list[float]]:
-    """Each contender's seconds in each of ``rounds`` rounds, run one after the other in every
-    round (the order turned by one each round), so that each round's ratios compare runs under
-    the same machine load."""
-    seconds: dict[str, list[float]] = {name: [] for name, _ in contenders}
+#: Every contender, by the name printed.
+CONTENDERS: dict[str, Callable[[list[str]], float]] = {
+    "bare dict-and-list loop": bare_loop,
+    "floor, today's records": floor_records,
+    "floor, plain attrs records": floor_attrs,
+    "floor, mutable thread state": floor_mutable,
+    "floor, mutable, input checked": floor_checked,
+    "floor, the rules' work": floor_rules,
+    "threadcore's layers alone": threadcore_layers,
+    "threadcore (memory)": threadcore_loop,
+}
+
+
+def interleaved(pairs: int, messages: int, rounds: int) -> dict[str, list[float]]:
+    """Each contender's seconds in each of ``rounds`` rounds. In a round every contender runs
+    once, each in a fresh process of its own (so that none runs on a heap another left behind),
+    one after the other (the order turned by one each round), so that the round's ratios compare
+    runs under the same machine load."""
+    names = list(CONTENDERS)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        turn = r % len(contenders)
-        for name, fn in contenders[turn:] + contenders[:turn]:
-            gc.collect()
-            seconds[name].append(fn(work))
+        turn = r % len(names)
+        for name in names[turn:] + names[:turn]:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--pairs", str(pairs),
+                 "--messages", str(messages)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            seconds[name].append(float(done.stdout))
     return seconds
 
 
@@ -360,29 +385,25 @@ def main() -> None:
         "--rounds",
         type=int,
         default=0,
-        help="interleaved rounds instead of the best of --repeat: each contender's ratio to the "
-        "bare loop of its round, median (min-max)",
+        help="interleaved rounds, each contender in a fresh process, instead of the best of "
+        "--repeat in one: each contender's ratio to the bare loop of its round, median (min-max)",
     )
+    parser.add_argument("--one", choices=CONTENDERS, help="run this contender once; its seconds")
     args = parser.parse_args()
     work = workload(args.pairs, args.messages)
-    contenders: list[tuple[str, Callable[[list[str]], float]]] = [
-        ("bare dict-and-list loop", bare_loop),
-        ("floor, today's records", floor_records),
-        ("floor, plain attrs records", floor_attrs),
-        ("floor, mutable thread state", floor_mutable),
-        ("floor, mutable, input checked", floor_checked),
-        ("floor, the rules' work", floor_rules),
-        ("threadcore's layers alone", threadcore_layers),
-        ("threadcore (memory)", threadcore_loop),
-    ]
+    if args.one:
+        gc.collect()
+        print(CONTENDERS[args.one](work))
+        return
     if args.rounds:
-        runs = interleaved(contenders, work, args.rounds)
+        runs = interleaved(args.pairs, args.messages, args.rounds)
         bare = runs["bare dict-and-list loop"]
         print(
             f"receive, {args.pairs:,} pairs, {len(work):,} messages; each contender's time over "
-            f"the bare loop's in its round, median (min-max) of {args.rounds} interleaved rounds"
+            f"the bare loop's in its round, median (min-max) of {args.rounds} interleaved rounds, "
+            "each run in a fresh process"
         )
-        for name, _ in contenders:
+        for name in CONTENDERS:
             ratios = [s / b for s, b in zip(runs[name], bare, strict=True)]
             rate = len(work) / statistics.median(runs[name])
             print(f"  {name:30s} {rate:12,.0f} messages/s  1/{spread(ratios)} of bare")
@@ -395,10 +416,10 @@ def main() -> None:
         name = "the rules + the layers (sum)"
         print(f"  {name:30s} {'':24s}  1/{spread(both)} of bare")
         return
-    seconds = {name: best(fn, work, args.repeat) for name, fn in contenders}
+    seconds = {name: best(fn, work, args.repeat) for name, fn in CONTENDERS.items()}
     bare_s = seconds["bare dict-and-list loop"]
     print(f"receive, {args.pairs:,} pairs, {len(work):,} messages (best of {args.repeat})")
-    for name, _ in contenders:
+    for name in CONTENDERS:
         rate = len(work) / seconds[name]
         print(f"  {name:28s} {rate:12,.0f} messages/s  1/{seconds[name] / bare_s:5.2f} of bare")
 
