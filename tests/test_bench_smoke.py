@@ -94,7 +94,7 @@ def test_the_postgres_benchmarks_threadcore_reads_the_system_clock_unless_told(
 ) -> None:
     """Every caller of ``bench_postgres.run`` (run_all, bench_pg_creation) gets the system clock,
     which the processes of one host share; a ticking clock per process only when asked for."""
-    sys.path.insert(0, str(BENCH))
+    monkeypatch.syspath_prepend(str(BENCH))
     import bench_postgres
     from ticking import TickingClock
 
