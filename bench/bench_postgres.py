@@ -3,6 +3,7 @@
     python bench/bench_postgres.py [--url postgresql://...] [--messages 400] [--pairs 200]
                                    [--workers 1 4 8] [--rounds 5] [--hot] [--ladder]
                                    [--clock system|ticking]
+    python bench/bench_postgres.py --count [--messages 1000]   # client instructions (valgrind)
 
 Each worker is a process (spawn) with its own connection(s); workers receive on disjoint pairs
 (``--pairs`` each, round-robin: the first message of each pair opens its thread), one transaction
@@ -43,6 +44,13 @@ processes those clocks stay behind the store's latest instant and read it exactl
 part of the receives (about 40% at 4 processes) take rule Q2's tie path (the ids created at
 that instant read, one round trip more, and a rerun when the command's own would sort before
 them), which a real clock almost never does.
+
+``--count`` times nothing: it counts the instructions each contender's client runs per receive
+on one connection (the fair raw, each rung of the ladder, threadcore), under valgrind as
+``bench_instructions`` does (the count of ``--messages`` receives after 400 untimed ones, less the
+count of the 400 alone). The server's work is not in it. It repeats within about 1%, where timed
+rounds at several processes spread by a third, so it is the measure of the library's own client
+cost.
 
 Without ``--url`` (or ``THREADCORE_TEST_POSTGRES_URL``) a throwaway server is started with
 ``tests/pg_server.py`` (fsync off: this measures CPU and round trips, not the disk).
@@ -359,6 +367,42 @@ def server_line(url: str) -> str:
     )
 
 
+#: The untimed receives a counted client makes first (its connection, its prepared statements).
+_COUNT_WARM = 400
+
+
+def count_child(kind: str, url: str, messages: int) -> None:
+    """One client of ``kind`` on a fresh schema: :data:`_COUNT_WARM` receives, then ``messages``
+    more (what ``--count`` runs under valgrind)."""
+    schema = new_schema(url, kind)
+    receive, close = _receiver(kind, url, schema)
+    try:
+        for guest in guests(0, 200, _COUNT_WARM + messages):
+            receive(guest)
+    finally:
+        close()
+        drop_schema(url, schema)
+
+
+def count(url: str, messages: int) -> list[str]:
+    """Each contender's client instructions per receive, counted (see the module's docstring)."""
+    from bench_instructions import instructions
+
+    def run(kind: str, n: int) -> int:
+        return instructions([__file__, "--count-child", kind, "--url", url, "--messages", str(n)])
+
+    kinds = ("raw", *LADDER, "threadcore")
+    per = {kind: (run(kind, messages) - run(kind, 0)) / messages for kind in kinds}
+    lines = [f"client instructions per receive, one connection, {messages:,} receives (valgrind)"]
+    for kind in kinds:
+        lines.append(
+            f"  {LABELS[kind]:12s} {per[kind]:12,.0f}  {per[kind] / per['raw']:.2f}x the fair raw"
+        )
+    top = per[next(reversed(LADDER))]
+    lines.append(f"  threadcore / every rule's statements: {per['threadcore'] / top:.2f}x")
+    return lines
+
+
 def options(doc: str | None, messages: int, rounds: int) -> argparse.ArgumentParser:
     """The options of a benchmark of worker processes on PostgreSQL: the server, the messages
     of each worker, the process counts, the rounds, and a file for the table (the script adds
@@ -386,8 +430,21 @@ def main() -> None:
         help="threadcore's clock: the system's (shared by the processes, as on one host), or "
         "each process's own ticking from the same instant",
     )
+    parser.add_argument(
+        "--count", action="store_true", help="count each client's instructions per receive"
+    )
+    parser.add_argument(
+        "--count-child", choices=("raw", *LADDER, "threadcore"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     os.environ[_CLOCK] = args.clock
+    if args.count_child:
+        count_child(args.count_child, args.url, args.messages)
+        return
+    if args.count:
+        with postgres(args.url) as url:
+            print("\n".join(count(url, args.messages)))
+        return
     kinds = ("raw", *(LADDER if args.ladder else ()), "onecall", "threadcore")
     command = " ".join(["python bench/bench_postgres.py", *sys.argv[1:]])
     with postgres(args.url) as url:

@@ -115,3 +115,11 @@ def test_the_memory_floor_benchmark_reports_interleaved_rounds() -> None:
     for name in ("floor, plain attrs records", "floor, the rules' work", "threadcore (memory)",
                  "the rules + the layers (sum)"):  # fmt: skip
         assert re.search(rf"{re.escape(name)} .* 1/[\d.]+ \([\d.]+-[\d.]+\) of bare", out), out
+
+
+def test_the_postgres_benchmarks_counted_client_runs(postgres_url: str) -> None:
+    """What ``bench_postgres --count`` runs under valgrind, here without it: each contender's
+    client on a fresh schema (valgrind itself is not installed by CI)."""
+    for kind in ("raw", "raw+opt_out", "threadcore"):
+        _run(str(BENCH / "bench_postgres.py"), "--count-child", kind, "--url", postgres_url,
+             "--messages", "5")  # fmt: skip
