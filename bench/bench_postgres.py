@@ -61,6 +61,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -442,6 +443,8 @@ def main() -> None:
         count_child(args.count_child, args.url, args.messages)
         return
     if args.count:
+        if shutil.which("valgrind") is None:
+            sys.exit("valgrind is not on the PATH (apt-get install valgrind)")
         with postgres(args.url) as url:
             print("\n".join(count(url, args.messages)))
         return
