@@ -42,7 +42,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import attrs
-from bench_receive import OWNER, START, TTL, bare_loop, best, threadcore_loop, workload
+from bench_receive import OWNER, START, TTL, bare_loop, best, spread, threadcore_loop, workload
 from ticking import TickingClock
 
 from threadcore import Directory, Inbox, InMemoryRepository
@@ -372,10 +372,6 @@ def interleaved(pairs: int, messages: int, rounds: int) -> dict[str, list[float]
     return seconds
 
 
-def spread(values: list[float], fmt: str = ".1f") -> str:
-    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10_000)
@@ -406,7 +402,7 @@ def main() -> None:
         for name in CONTENDERS:
             ratios = [s / b for s, b in zip(runs[name], bare, strict=True)]
             rate = len(work) / statistics.median(runs[name])
-            print(f"  {name:30s} {rate:12,.0f} messages/s  1/{spread(ratios)} of bare")
+            print(f"  {name:30s} {rate:12,.0f} messages/s  1/{spread(ratios, '.1f')} of bare")
         both = [
             (r + layers) / b
             for r, layers, b in zip(
@@ -414,7 +410,7 @@ def main() -> None:
             )
         ]
         name = "the rules + the layers (sum)"
-        print(f"  {name:30s} {'':24s}  1/{spread(both)} of bare")
+        print(f"  {name:30s} {'':24s}  1/{spread(both, '.1f')} of bare")
         return
     seconds = {name: best(fn, work, args.repeat) for name, fn in CONTENDERS.items()}
     bare_s = seconds["bare dict-and-list loop"]

@@ -53,6 +53,7 @@ from typing import Any
 import aiohttp
 import pgserver
 import psycopg
+from bench_receive import spread
 
 BASE = "/restapi/v1.0/account/~/message-threads"
 CONTROL = {"Authorization": "Bearer ctl"}
@@ -567,19 +568,15 @@ def compare_receive(
         middle = sorted(range(rounds), key=lambda i: rates[i])[rounds // 2]
         took = got[kind][middle][1]
         ratios = [s / r for (s, _), r in zip(got["served"], rates, strict=True)]
-        ratio = "" if kind == "served" else _spread(ratios, ".2f")
+        ratio = "" if kind == "served" else spread(ratios, ".2f")
         lines.append(
-            f"| {name} | {_spread(rates, ',.0f')} | {ratio} | "
+            f"| {name} | {spread(rates, ',.0f')} | {ratio} | "
             f"{_percentile(took, 0.5) * 1000:.1f} | {_percentile(took, 0.99) * 1000:.1f} |"
         )
     ratios = [s / lib for (s, _), (lib, _) in zip(got["served"], got["library"], strict=True)]
     met = "met" if statistics.median(ratios) >= 0.8 else "not met"
-    lines.append(f"served / library receive: {_spread(ratios, '.2f')} (target ≥ 0.8: {met})")
+    lines.append(f"served / library receive: {spread(ratios, '.2f')} (target ≥ 0.8: {met})")
     return lines
-
-
-def _spread(values: list[float], fmt: str) -> str:
-    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
 def _drop(url: str, schema: str) -> None:

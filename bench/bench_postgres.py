@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench_receive import spread
 from pg_baselines import EXTENSION, RULES, FairRaw, OneCall, install_one_call, quoted
 from pgserver import default_url, postgres
 from ticking import TickingClock
@@ -253,11 +254,6 @@ def percentile(values: list[float], share: float) -> float:
     """The ``share`` quantile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
-def spread(values: list[float], fmt: str = ",.0f") -> str:
-    """``median (min-max)``."""
-    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
 def rounds(

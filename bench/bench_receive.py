@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,11 @@ def threadcore_loop(work: list[str]) -> float:
     for guest in work:
         receive(owner_number=OWNER, guest_number=guest, body="Hi")
     return time.perf_counter() - t0
+
+
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    """``median (min-max)`` of ``values``: how every benchmark prints the figure of its rounds."""
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
 
 def best(fn: Callable[[list[str]], float], work: list[str], repeat: int) -> float:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from threadcore.domain.events import Event
 from threadcore.domain.model import Availability, DeliveryStatus, Message, Note, Resource, Thread
@@ -109,26 +108,24 @@ class BufferedWrites:
             )
         )
 
-    def _buffers(self) -> tuple[dict[Any, Any] | list[Any], ...]:
-        return (
-            self._threads,
-            self._messages,
-            self._message_updates,
-            self._notes,
-            self._opt_outs,
-            self._tombstones,
-            self._events,
-            self._resources,
-            self._attachments,
+    def _has_writes(self) -> bool:
+        """Whether anything was written in this unit of work. (Each buffer by name, the ones a
+        command fills first first: asked of every command, it stops at the first one filled.)"""
+        return bool(
+            self._threads
+            or self._messages
+            or self._events
+            or self._message_updates
+            or self._notes
+            or self._opt_outs
+            or self._tombstones
+            or self._resources
+            or self._attachments
         )
 
-    def _has_writes(self) -> bool:
-        """Whether anything was written in this unit of work."""
-        return any(self._buffers())
-
     def _clear(self) -> None:
-        # Each buffer by name, not through _buffers(): this runs after every command, and most
-        # commands fill two or three buffers (the others cost a test each).
+        # Each buffer by name: this runs after every command, and most commands fill two or
+        # three buffers (the others cost a test each).
         if self._threads:
             self._threads.clear()
         if self._messages:

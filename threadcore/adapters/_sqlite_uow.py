@@ -190,8 +190,7 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
     def _write_in_savepoint(self) -> None:
         """Write inside a batch: in a savepoint, so that a write refused by the storage undoes
         this unit of work alone (a unit of work that writes nothing opens none)."""
-        # (the buffers a command fills first: the test of them all builds a tuple of nine)
-        if not (self._threads or self._messages or self._events or self._has_writes()):
+        if not self._has_writes():
             return
         conn = self._conn
         check_batch_alive(conn)  # else SAVEPOINT would begin, and RELEASE commit, a new one
@@ -340,16 +339,14 @@ class SQLiteUnitOfWork(SQLReads, BufferedWrites):
             row = message_to_row(message, time_to_text)
             present = tuple([i for i in _EVERY_MESSAGE_COLUMN if row[i] is not None])
             execute(_insert_message(present), [row[i] for i in present])
-        changes = self._message_updates or self._notes or self._tombstones or self._opt_outs
-        if changes:
+        if self._message_updates or self._notes or self._tombstones or self._opt_outs:
             self._write_changes()
         for event in self._events:
             execute(_INSERT_EVENT, (event.thread_id, *event_to_json(event)))
         if self._resources:
             for statement in self._dialect.directory_writes(self._resources):
                 execute(*statement)
-        # (only files stored, or the rarer writes, can change what live messages name)
-        if (self._attachments or changes) and self._touches_attachments():
+        if self._touches_attachments():
             execute(_SWEEP_FILES)  # bytes no live message names (rule M8)
 
     def _remember(self, thread: Thread, row: tuple[Any, ...]) -> None:
